@@ -1,0 +1,163 @@
+package queue
+
+import (
+	"time"
+)
+
+// Channel is the way a citizen reached the hotline.
+type Channel string
+
+// The channels Lianxin takes contacts from.
+const (
+	ChannelVoice    Channel = "voice"
+	ChannelSMS      Channel = "sms"
+	ChannelWeChat   Channel = "wechat"
+	ChannelMailbox  Channel = "mailbox"
+	ChannelWeb      Channel = "web"
+	ChannelTransfer Channel = "110-transfer"
+)
+
+// Channels lists every channel, in the order the desk shows them.
+var Channels = []Channel{ChannelVoice, ChannelSMS, ChannelWeChat, ChannelMailbox, ChannelWeb, ChannelTransfer}
+
+// Valid reports whether c is a known channel.
+func (c Channel) Valid() bool {
+	for _, k := range Channels {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// RequestType is the kind of request, set by a first guess at intake and
+// confirmed by the agent at wrap-up.
+type RequestType string
+
+// Request types in national practice (GB/T 33358) plus praise and other.
+const (
+	RequestConsultation RequestType = "consultation" // 咨询
+	RequestHelp         RequestType = "help"         // 求助
+	RequestComplaint    RequestType = "complaint"    // 投诉
+	RequestReport       RequestType = "report"       // 举报
+	RequestSuggestion   RequestType = "suggestion"   // 建议
+	RequestPraise       RequestType = "praise"       // 表扬
+	RequestOther        RequestType = "other"        // 其他
+)
+
+// RequestTypes maps each request type to the Chinese word agents use.
+var RequestTypes = map[RequestType]string{
+	RequestConsultation: "咨询",
+	RequestHelp:         "求助",
+	RequestComplaint:    "投诉",
+	RequestReport:       "举报",
+	RequestSuggestion:   "建议",
+	RequestPraise:       "表扬",
+	RequestOther:        "其他",
+}
+
+// Valid reports whether t is a known request type.
+func (t RequestType) Valid() bool { _, ok := RequestTypes[t]; return ok }
+
+// Outcome is how a contact ended, recorded at wrap-up.
+type Outcome string
+
+// Outcomes of a contact.
+const (
+	OutcomeResolved      Outcome = "resolved"        // 当场解答
+	OutcomeDispatched    Outcome = "dispatched"      // 转办
+	OutcomeTransfer110   Outcome = "transferred_110" // 转110
+	OutcomeTransfer119   Outcome = "transferred_119"
+	OutcomeTransfer120   Outcome = "transferred_120"
+	OutcomeTransfer122   Outcome = "transferred_122"
+	OutcomeInvalid       Outcome = "invalid"   // 无效
+	OutcomeDuplicate     Outcome = "duplicate" // 重复
+	OutcomeAbandoned     Outcome = "abandoned" // the citizen left before an answer (voice)
+	OutcomeCallbackLater Outcome = "callback"  // to be called back
+)
+
+// Outcomes maps each outcome an agent may choose to its Chinese label.
+var Outcomes = map[Outcome]string{
+	OutcomeResolved:    "当场解答",
+	OutcomeDispatched:  "转办",
+	OutcomeTransfer110: "转110",
+	OutcomeTransfer119: "转119",
+	OutcomeTransfer120: "转120",
+	OutcomeTransfer122: "转122",
+	OutcomeInvalid:     "无效",
+	OutcomeDuplicate:   "重复",
+}
+
+// Valid reports whether o is an outcome an agent may record at wrap-up.
+func (o Outcome) Valid() bool { _, ok := Outcomes[o]; return ok }
+
+// ContactState is where a contact stands.
+type ContactState string
+
+// Contact states, in order. A contact goes waiting → offered → assigned →
+// (wrapup →) closed; a rejected or expired offer sends it back to waiting.
+const (
+	StateWaiting  ContactState = "waiting"
+	StateOffered  ContactState = "offered"
+	StateAssigned ContactState = "assigned"
+	StateWrapUp   ContactState = "wrapup"
+	StateClosed   ContactState = "closed"
+)
+
+// Citizen is who reached us. Address is the channel's address: a phone
+// number in E.164 for voice and SMS, an OpenID for WeChat, an e-mail address
+// for mail.
+type Citizen struct {
+	Address string `json:"address"`
+	Name    string `json:"name,omitempty"`
+	Phone   string `json:"phone,omitempty"`
+	Email   string `json:"email,omitempty"`
+}
+
+// Attachment is a file a citizen sent, kept in the blob store by content hash.
+type Attachment struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Location is where the citizen says the matter is.
+type Location struct {
+	Address string  `json:"address,omitempty"`
+	Lat     float64 `json:"lat,omitempty"`
+	Lng     float64 `json:"lng,omitempty"`
+}
+
+// Intake is what a channel knows about a new contact. Enqueue turns it into
+// a Contact.
+type Intake struct {
+	Channel     Channel      `json:"channel"`
+	Line        string       `json:"line"`
+	LineName    string       `json:"line_name,omitempty"`
+	Citizen     Citizen      `json:"citizen"`
+	Subject     string       `json:"subject,omitempty"`
+	Text        string       `json:"text,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Location    *Location    `json:"location,omitempty"`
+	RequestType RequestType  `json:"request_type,omitempty"`
+	Queue       string       `json:"queue"`
+	Priority    int          `json:"priority"`
+	ReceivedAt  time.Time    `json:"received_at"`
+}
+
+// Contact is one citizen's request on any channel.
+type Contact struct {
+	TrackingNo string `json:"tracking_no"`
+	Intake
+	State      ContactState `json:"state"`
+	Agent      string       `json:"agent,omitempty"`
+	Offers     int          `json:"offers"`
+	Outcome    Outcome      `json:"outcome,omitempty"`
+	Note       string       `json:"note,omitempty"`
+	QueuedAt   time.Time    `json:"queued_at"`
+	OfferedAt  *time.Time   `json:"offered_at,omitempty"`
+	AssignedAt *time.Time   `json:"assigned_at,omitempty"`
+	EndedAt    *time.Time   `json:"ended_at,omitempty"`
+	ClosedAt   *time.Time   `json:"closed_at,omitempty"`
+}

@@ -1,0 +1,168 @@
+package queue
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// chinaTime is the hotline's clock for tracking-number dates (UTC+8, no DST).
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+// Receipt tells a channel what became of an intake.
+type Receipt struct {
+	TrackingNo string
+	// Duplicate is true when the idempotency key was seen before: nothing new
+	// was queued and TrackingNo is the earlier contact's.
+	Duplicate bool
+}
+
+// Enqueue queues a new contact and, in the same script, offers it to an agent
+// if one is available. idemKey, when not empty, makes a retry return the
+// first contact instead of queuing a second; it should name the provider and
+// its message id (e.g. "wechat:gh_123:MsgId"). A retry with the same key but a
+// different request fails with ErrIdempotencyConflict.
+//
+// A nil error means the contact is durably in Redis (as durable as Redis is
+// configured to be): only then may a channel acknowledge its provider.
+func (q *Queue) Enqueue(ctx context.Context, in Intake, idemKey string) (Receipt, error) {
+	def, err := q.check(&in)
+	if err != nil {
+		return Receipt{}, err
+	}
+	now := q.o.Now()
+	if in.ReceivedAt.IsZero() {
+		in.ReceivedAt = now
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("queue: encode intake: %w", err)
+	}
+	prio := max(def.Priority, in.Priority)
+	ms := now.UnixMilli()
+	rank := int64(9-prio)*1e13 + ms
+	res, err := q.run(ctx, q.s.enqueue, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
+		rank, ms, now.In(chinaTime).Format("060102"), historyKey(in)).StringSlice()
+	if err != nil {
+		return Receipt{}, fmt.Errorf("queue: enqueue: %w", err)
+	}
+	r := Receipt{TrackingNo: res[0], Duplicate: res[1] != "created"}
+	if res[1] == "conflict" {
+		return r, ErrIdempotencyConflict
+	}
+	return r, nil
+}
+
+func (q *Queue) check(in *Intake) (Def, error) {
+	if !in.Channel.Valid() {
+		return Def{}, fmt.Errorf("%w: unknown channel %q", ErrInvalid, in.Channel)
+	}
+	def, ok := q.queues[in.Queue]
+	if !ok {
+		return Def{}, fmt.Errorf("%w: unknown queue %q", ErrInvalid, in.Queue)
+	}
+	if in.Priority < 0 || in.Priority > 9 {
+		return Def{}, fmt.Errorf("%w: priority %d is outside 0–9", ErrInvalid, in.Priority)
+	}
+	if in.RequestType != "" && !in.RequestType.Valid() {
+		return Def{}, fmt.Errorf("%w: unknown request type %q", ErrInvalid, in.RequestType)
+	}
+	for _, s := range []string{in.Line, in.Citizen.Address, in.Subject, in.Text, in.Citizen.Name} {
+		if !utf8.ValidString(s) {
+			return Def{}, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
+		}
+	}
+	return def, nil
+}
+
+// intakeHash identifies a request for idempotency: the same intake received
+// at another moment is the same request.
+func intakeHash(in Intake) string {
+	in.ReceivedAt = time.Time{}
+	b, _ := json.Marshal(in)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// historyKey links one citizen's contacts across channels: by phone number
+// when known (calls, SMS and most letters carry one), else by e-mail, else by
+// the channel's own address.
+func historyKey(in Intake) string {
+	switch {
+	case in.Citizen.Phone != "":
+		return "tel:" + in.Citizen.Phone
+	case in.Citizen.Email != "":
+		return "mail:" + strings.ToLower(in.Citizen.Email)
+	case in.Citizen.Address != "":
+		return string(in.Channel) + ":" + in.Citizen.Address
+	}
+	return ""
+}
+
+// ValidTrackingNo reports whether s looks like a tracking number: 13 or more
+// digits whose last is a Luhn check digit. It catches a misread digit before
+// any lookup.
+func ValidTrackingNo(s string) bool {
+	if len(s) < 13 || len(s) > 20 {
+		return false
+	}
+	sum, double := 0, false
+	for i := len(s) - 1; i >= 0; i-- {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		d := int(c - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// contactFromFields builds a Contact from the fields of its Redis hash (or of
+// an event that carries them).
+func contactFromFields(f map[string]string) (*Contact, error) {
+	c := &Contact{TrackingNo: f["tn"]}
+	if err := json.Unmarshal([]byte(f["d"]), &c.Intake); err != nil {
+		return nil, fmt.Errorf("queue: contact %s: bad data: %w", c.TrackingNo, err)
+	}
+	c.State = ContactState(f["state"])
+	c.Agent = f["agent"]
+	c.Offers, _ = strconv.Atoi(f["offers"])
+	c.Queue = f["queue"]
+	c.Priority, _ = strconv.Atoi(f["prio"])
+	if rt := f["rtype"]; rt != "" {
+		c.RequestType = RequestType(rt)
+	}
+	c.Outcome = Outcome(f["outcome"])
+	c.Note = f["note"]
+	if t := msTime(f["queued"]); t != nil {
+		c.QueuedAt = *t
+	}
+	c.OfferedAt = msTime(f["offered"])
+	c.AssignedAt = msTime(f["assigned"])
+	c.EndedAt = msTime(f["ended"])
+	c.ClosedAt = msTime(f["closed"])
+	return c, nil
+}
+
+func msTime(s string) *time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return nil
+	}
+	t := time.UnixMilli(n).UTC()
+	return &t
+}

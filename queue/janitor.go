@@ -1,0 +1,73 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+func zapErr(err error) zap.Field      { return zap.Error(err) }
+func zapString(k, v string) zap.Field { return zap.String(k, v) }
+
+// Run keeps this node alive in Redis and sweeps until ctx ends: a heartbeat
+// every Options.Heartbeat, and every Options.Sweep a sweep that returns
+// expired offers, unseats the desks of nodes silent for Options.NodeTTL, and
+// matches waiting contacts with ready agents. Any number of nodes may sweep
+// at once: each sweep is one script.
+func (q *Queue) Run(ctx context.Context) error {
+	if err := q.Heartbeat(ctx); err != nil {
+		q.log.Warn("heartbeat failed", zap.Error(err))
+	}
+	hb := time.NewTicker(q.o.Heartbeat)
+	defer hb.Stop()
+	sw := time.NewTicker(q.o.Sweep)
+	defer sw.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hb.C:
+			if err := q.Heartbeat(ctx); err != nil && ctx.Err() == nil {
+				q.log.Warn("heartbeat failed", zap.Error(err))
+			}
+		case <-sw.C:
+			if _, err := q.Sweep(ctx); err != nil && ctx.Err() == nil {
+				q.log.Warn("sweep failed", zap.Error(err))
+			}
+		}
+	}
+}
+
+// Heartbeat says this node is alive.
+func (q *Queue) Heartbeat(ctx context.Context) error {
+	return q.rdb.ZAdd(ctx, q.key("nodes"), redisZ(float64(q.nowMs()), q.o.NodeID)).Err()
+}
+
+// SweepResult counts what one sweep did.
+type SweepResult struct {
+	Expired, DeadNodes, Offered int
+}
+
+// Sweep runs one sweep now (see Run).
+func (q *Queue) Sweep(ctx context.Context) (SweepResult, error) {
+	now := q.nowMs()
+	res, err := q.run(ctx, q.s.sweep, now, now-q.o.NodeTTL.Milliseconds(), q.names).Int64Slice()
+	if err != nil {
+		return SweepResult{}, fmt.Errorf("queue: sweep: %w", err)
+	}
+	r := SweepResult{Expired: int(res[0]), DeadNodes: int(res[1]), Offered: int(res[2])}
+	if r.Expired > 0 || r.DeadNodes > 0 {
+		q.log.Info("sweep", zap.Int("expired_offers", r.Expired), zap.Int("dead_nodes", r.DeadNodes),
+			zap.Int("offered", r.Offered))
+	}
+	return r, nil
+}
+
+// Leave takes this node out: the open offers of the desks seated here go
+// back to the queue (reason "drained") and the desks are unseated, so they
+// may reconnect to another node. Call it when draining.
+func (q *Queue) Leave(ctx context.Context) error {
+	return q.run(ctx, q.s.leave, q.o.NodeID, q.nowMs()).Err()
+}

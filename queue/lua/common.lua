@@ -1,0 +1,266 @@
+-- Shared by every script. KEYS[1] is the deployment's key prefix, e.g.
+-- "{lianxin}:". Every key is derived from it, so all of them carry the same
+-- hash tag and live in one Redis Cluster slot.
+-- The Go side fills in OFFER_MS, MAX_MISSES and EVENTS_MAXLEN.
+local P = KEYS[1]
+local OFFER_MS = __OFFER_MS__
+local MAX_MISSES = __MAX_MISSES__
+local EVENTS_MAXLEN = __EVENTS_MAXLEN__
+local CHANNELS = {'voice', 'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
+
+local function ev(...)
+  return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
+end
+
+local function hgetall(key)
+  local flat = redis.call('HGETALL', key)
+  local h = {}
+  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+  return h, flat
+end
+
+local function num(v) return tonumber(v or '0') or 0 end
+
+-- skills are stored as "general=5,enterprise=3".
+local function skill_list(s)
+  local t = {}
+  for q in string.gmatch(s or '', '([^,=]+)=%d+') do t[#t + 1] = q end
+  return t
+end
+
+local function connected(h) return (h.sess or '') ~= '' end
+
+-- can_take says whether an agent may be offered one more contact on ch:
+-- ready, connected, below capacity, and not on a call (a call is exclusive;
+-- letters and chats do not keep a call away).
+local function can_take(h, ch)
+  if h.presence ~= 'ready' or not connected(h) then return false end
+  if num(h['load:' .. ch]) >= num(h['cap:' .. ch]) then return false end
+  return ch == 'voice' or num(h['load:voice']) == 0
+end
+
+-- refresh puts the agent into, or takes it out of, the available sets
+-- av:<channel>:<queue>, scored by when the agent last became idle on that
+-- channel (lowest = longest idle).
+local function refresh(id, h)
+  h = h or hgetall(P .. 'a:' .. id)
+  local skills = skill_list(h.skills)
+  for _, ch in ipairs(CHANNELS) do
+    local ok = can_take(h, ch)
+    for _, q in ipairs(skills) do
+      local key = P .. 'av:' .. ch .. ':' .. q
+      if ok then redis.call('ZADD', key, num(h['idle:' .. ch]), id)
+      else redis.call('ZREM', key, id) end
+    end
+  end
+end
+
+-- withdraw takes the agent out of every available set of its current skills.
+local function withdraw(id, h)
+  for _, ch in ipairs(CHANNELS) do
+    for _, q in ipairs(skill_list(h.skills)) do
+      redis.call('ZREM', P .. 'av:' .. ch .. ':' .. q, id)
+    end
+  end
+end
+
+-- derived is the agent's state as the desk and the statistics see it.
+local function derived(id, h)
+  if not connected(h) or h.presence == 'logged_out' or (h.presence or '') == '' then return 'logged_out' end
+  if redis.call('SCARD', P .. 'ao:' .. id) > 0 then return 'offered' end
+  local held = redis.call('SMEMBERS', P .. 'ah:' .. id)
+  local wrap = false
+  for _, tn in ipairs(held) do
+    local st = redis.call('HGET', P .. 'c:' .. tn, 'state')
+    if st == 'assigned' then return 'busy' end
+    if st == 'wrapup' then wrap = true end
+  end
+  if wrap then return 'wrap_up' end
+  return h.presence
+end
+
+local function loads(h)
+  local parts = {}
+  for _, ch in ipairs(CHANNELS) do
+    local n = num(h['load:' .. ch])
+    if n > 0 then parts[#parts + 1] = ch .. '=' .. n end
+  end
+  return table.concat(parts, ',')
+end
+
+-- Agents whose state may have changed in this script; emit_states reports
+-- each once, at the end.
+local touched, touched_order = {}, {}
+local function touch(id)
+  if id and id ~= '' and not touched[id] then
+    touched[id] = true
+    touched_order[#touched_order + 1] = id
+  end
+end
+
+local function emit_states(now)
+  for _, id in ipairs(touched_order) do
+    local h = hgetall(P .. 'a:' .. id)
+    local st = derived(id, h)
+    if h.dstate ~= st then
+      redis.call('HSET', P .. 'a:' .. id, 'dstate', st, 'dsince', now)
+      h.dsince = tostring(now)
+    end
+    ev('type', 'agent', 'agent', id, 'state', st, 'presence', h.presence or '', 'reason', h.reason or '',
+      'since', h.dsince or tostring(now), 'load', loads(h), 'misses', h.misses or '0', 'node', h.node or '',
+      'sess', h.sess or '')
+  end
+end
+
+-- offer reserves contact tn for agent id until now + OFFER_MS.
+local function offer(tn, id, now, q, ch)
+  local c = P .. 'c:' .. tn
+  local a = P .. 'a:' .. id
+  local deadline = now + OFFER_MS
+  redis.call('ZREM', P .. 'w:' .. q .. ':' .. ch, tn)
+  redis.call('ZREM', P .. 'wt:' .. q, tn)
+  redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', now, 'deadline', deadline)
+  redis.call('HINCRBY', c, 'offers', 1)
+  redis.call('ZADD', P .. 'offers', deadline, tn)
+  redis.call('SADD', P .. 'ao:' .. id, tn)
+  redis.call('HINCRBY', a, 'load:' .. ch, 1)
+  -- Rotate: a multi-capacity agent goes to the back among equals.
+  redis.call('HSET', a, 'idle:' .. ch, now)
+  local h = hgetall(a)
+  refresh(id, h)
+  local _, flat = hgetall(c)
+  ev('type', 'offered', 'agent', id, 'node', h.node or '', unpack(flat))
+  touch(id)
+end
+
+-- skipped says whether contact tn must not go to agent id yet: the agent
+-- rejected it a moment ago.
+local function skipped(tn, id, now)
+  local skip, untl = unpack(redis.call('HMGET', P .. 'c:' .. tn, 'skip', 'skip_until'))
+  return skip == id and num(untl) > now
+end
+
+-- dispatch_queue offers the head contacts of one queue and channel to the
+-- longest-idle available agents until one side runs out. A contact an agent
+-- has just rejected goes to the next agent, or waits while the one behind it
+-- goes to that agent.
+local function dispatch_queue(q, ch, now)
+  local n = 0
+  while n < 1000 do
+    local heads = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 9)
+    if #heads == 0 then return n end
+    local ids = redis.call('ZRANGE', P .. 'av:' .. ch .. ':' .. q, 0, 1)
+    if #ids == 0 then return n end
+    local tn, id
+    for _, c in ipairs(heads) do
+      for _, a in ipairs(ids) do
+        if not skipped(c, a, now) then tn, id = c, a break end
+      end
+      if tn then break end
+    end
+    if not tn then return n end
+    offer(tn, id, now, q, ch)
+    n = n + 1
+  end
+  return n
+end
+
+-- best_for finds the best waiting contact for agent id among channels chs:
+-- highest priority, then oldest, over every queue of the agent's skills.
+local function best_for(id, h, chs, now)
+  local best, best_score, bq, bch
+  for _, ch in ipairs(chs) do
+    if can_take(h, ch) then
+      for _, q in ipairs(skill_list(h.skills)) do
+        local head = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 1, 'WITHSCORES')
+        local i = 1
+        if #head > 0 and skipped(head[1], id, now) then i = 3 end
+        if head[i] and (best_score == nil or tonumber(head[i + 1]) < best_score) then
+          best, best_score, bq, bch = head[i], tonumber(head[i + 1]), q, ch
+        end
+      end
+    end
+  end
+  return best, bq, bch
+end
+
+local TEXT_CHANNELS = {'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
+
+-- dispatch_agent fills an agent's free capacity with the best waiting
+-- contacts of its skills: a call first, then the rest by priority and age.
+local function dispatch_agent(id, now)
+  for _ = 1, 100 do
+    local h = hgetall(P .. 'a:' .. id)
+    local tn, q, ch = best_for(id, h, {'voice'}, now)
+    if not tn then tn, q, ch = best_for(id, h, TEXT_CHANNELS, now) end
+    if not tn then return end
+    offer(tn, id, now, q, ch)
+  end
+end
+
+-- give_back returns an offered contact to its old place in its queue.
+-- A missed offer (rejected or expired) counts against the agent; after
+-- MAX_MISSES in a row the agent is set not ready.
+local function give_back(tn, reason, now, miss)
+  local c = P .. 'c:' .. tn
+  local id, q, ch, rank = unpack(redis.call('HMGET', c, 'agent', 'queue', 'ch', 'rank'))
+  local a = P .. 'a:' .. id
+  redis.call('ZREM', P .. 'offers', tn)
+  redis.call('SREM', P .. 'ao:' .. id, tn)
+  redis.call('HINCRBY', a, 'load:' .. ch, -1)
+  redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'deadline', '')
+  if reason == 'rejected' then redis.call('HSET', c, 'skip', id, 'skip_until', now + OFFER_MS) end
+  redis.call('ZADD', P .. 'w:' .. q .. ':' .. ch, rank, tn)
+  redis.call('ZADD', P .. 'wt:' .. q, redis.call('HGET', c, 'queued'), tn)
+  ev('type', 'rescinded', 'contact', tn, 'agent', id, 'reason', reason, 'queue', q, 'ch', ch,
+    'node', redis.call('HGET', a, 'node') or '')
+  if miss then
+    local m = redis.call('HINCRBY', a, 'misses', 1)
+    if MAX_MISSES > 0 and m >= MAX_MISSES and redis.call('HGET', a, 'presence') == 'ready' then
+      redis.call('HSET', a, 'presence', 'not_ready', 'reason', 'missed_offers')
+    end
+  end
+  refresh(id)
+  touch(id)
+  return id, q, ch
+end
+
+-- Queues whose waiting contacts may now match someone, as "q\0ch" → {q, ch}.
+local pending, pending_order = {}, {}
+local function mark(q, ch)
+  local k = q .. '\0' .. ch
+  if not pending[k] then
+    pending[k] = true
+    pending_order[#pending_order + 1] = {q, ch}
+  end
+end
+
+local function dispatch_marked(now)
+  for _, qc in ipairs(pending_order) do dispatch_queue(qc[1], qc[2], now) end
+end
+
+-- unseat disconnects an agent's desk: its open offers go back to the queue
+-- (without counting as misses) and the agent gets no more offers until a desk
+-- connects again. Contacts the agent holds stay with the agent.
+local function unseat(id, reason, now)
+  local a = P .. 'a:' .. id
+  local node = redis.call('HGET', a, 'node') or ''
+  if node ~= '' then redis.call('SREM', P .. 'na:' .. node, id) end
+  for _, tn in ipairs(redis.call('SMEMBERS', P .. 'ao:' .. id)) do
+    local _, q, ch = give_back(tn, reason, now, false)
+    mark(q, ch)
+  end
+  redis.call('HSET', a, 'sess', '', 'node', '')
+  refresh(id)
+  touch(id)
+end
+
+-- lose_node unseats every agent whose desk was on node.
+local function lose_node(node, reason, now)
+  for _, id in ipairs(redis.call('SMEMBERS', P .. 'na:' .. node)) do
+    if redis.call('HGET', P .. 'a:' .. id, 'node') == node then unseat(id, reason, now) end
+  end
+  redis.call('DEL', P .. 'na:' .. node)
+  redis.call('ZREM', P .. 'nodes', node)
+  ev('type', 'node_lost', 'node', node, 'reason', reason)
+end

@@ -1,0 +1,37 @@
+-- connect: a desk connects. ARGV id, name, skills, capacities, node, sess, now.
+-- skills "q=5,…", capacities "voice=1,sms=3,…".
+-- Returns {previous sess, previous node, offers…, '|', held…}.
+local id, name, skills, caps, node, sess, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local a = P .. 'a:' .. id
+local h = hgetall(a)
+withdraw(id, h)
+local old_sess, old_node = h.sess or '', h.node or ''
+if old_node ~= '' then redis.call('SREM', P .. 'na:' .. old_node, id) end
+
+local fields = {'name', name, 'skills', skills, 'node', node, 'sess', sess, 'seen', now}
+for _, ch in ipairs(CHANNELS) do
+  fields[#fields + 1] = 'cap:' .. ch
+  fields[#fields + 1] = 0
+end
+redis.call('HSET', a, unpack(fields))
+for ch, n in string.gmatch(caps, '([^,=]+)=(%d+)') do redis.call('HSET', a, 'cap:' .. ch, n) end
+if (h.presence or '') == '' or h.presence == 'logged_out' then
+  redis.call('HSET', a, 'presence', 'not_ready', 'reason', 'login', 'misses', 0)
+end
+-- Longest idle counts from the moment a desk is there to take work.
+if old_sess == '' then
+  for _, ch in ipairs(CHANNELS) do redis.call('HSET', a, 'idle:' .. ch, now) end
+end
+redis.call('SADD', P .. 'na:' .. node, id)
+redis.call('SADD', P .. 'agents', id)
+if old_sess ~= '' then ev('type', 'replaced', 'agent', id, 'sess', old_sess, 'node', old_node) end
+refresh(id)
+touch(id)
+dispatch_agent(id, now)
+emit_states(now)
+
+local out = {old_sess, old_node}
+for _, tn in ipairs(redis.call('SMEMBERS', P .. 'ao:' .. id)) do out[#out + 1] = tn end
+out[#out + 1] = '|'
+for _, tn in ipairs(redis.call('SMEMBERS', P .. 'ah:' .. id)) do out[#out + 1] = tn end
+return out

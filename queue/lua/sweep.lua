@@ -1,0 +1,18 @@
+-- sweep: ARGV now, dead_before, queues ("a,b,c"). Returns expired offers, dead nodes, contacts offered.
+-- Expired offers return to their queues, dead nodes' desks are unseated, and
+-- every queue is matched again (a safety net for any trigger that was missed).
+local now, dead_before, queues = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local expired = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now, 'LIMIT', 0, 500)
+for _, tn in ipairs(expired) do
+  local _, q, ch = give_back(tn, 'expired', now, true)
+  mark(q, ch)
+end
+local dead = redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', dead_before)
+for _, node in ipairs(dead) do lose_node(node, 'node_lost', now) end
+dispatch_marked(now)
+local offered = 0
+for q in string.gmatch(queues, '[^,]+') do
+  for _, ch in ipairs(CHANNELS) do offered = offered + dispatch_queue(q, ch, now) end
+end
+emit_states(now)
+return {#expired, #dead, offered}

@@ -1,0 +1,165 @@
+// Package queue owns Lianxin's domain: the contact, agents and their state,
+// routing, offers (reservations with a deadline) and the event log. Redis is
+// the source of truth; every change is one Lua script. Every other package
+// depends on queue; queue depends on nothing of ours.
+//
+// Routing is a contact centre's: contacts wait in queues (skills) ordered by
+// priority, then age; an agent with the queue's skill, ready, connected and
+// below its capacity for the channel takes the next one, longest idle first.
+// An offer is a reservation with a deadline; rejected or expired, the contact
+// goes back to its old place and the agent is set not ready after too many
+// misses in a row.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Def is one queue and its priority (0–9, higher first).
+type Def struct {
+	Name     string
+	Priority int
+}
+
+// Options configure a Queue. Zero values take the defaults in brackets.
+type Options struct {
+	// Tag is the hash tag of every key ["lianxin"].
+	Tag string
+	// NodeID names this node [required].
+	NodeID string
+	// OfferTimeout is how long an offer stays open [20s].
+	OfferTimeout time.Duration
+	// MaxMisses in a row before an agent is set not ready; negative: never [3].
+	MaxMisses int
+	// Heartbeat is how often this node says it is alive [1s].
+	Heartbeat time.Duration
+	// NodeTTL is how long a silent node is trusted [5s].
+	NodeTTL time.Duration
+	// Sweep is how often expired offers and dead nodes are looked for [250ms].
+	Sweep time.Duration
+	// EventsMaxLen caps the event stream, approximately [1,000,000].
+	EventsMaxLen int64
+	// Queues known to routing [required].
+	Queues []Def
+	// Now is the clock [time.Now].
+	Now func() time.Time
+	// Logger [zap.NewNop()].
+	Logger *zap.Logger
+}
+
+func (o *Options) defaults() error {
+	if o.Tag == "" {
+		o.Tag = "lianxin"
+	}
+	if strings.ContainsAny(o.Tag, "{}") {
+		return fmt.Errorf("queue: tag %q must not contain braces", o.Tag)
+	}
+	if o.NodeID == "" {
+		return errors.New("queue: node id is required")
+	}
+	if o.OfferTimeout <= 0 {
+		o.OfferTimeout = 20 * time.Second
+	}
+	if o.MaxMisses == 0 {
+		o.MaxMisses = 3
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = time.Second
+	}
+	if o.NodeTTL <= 0 {
+		o.NodeTTL = 5 * time.Second
+	}
+	if o.Sweep <= 0 {
+		o.Sweep = 250 * time.Millisecond
+	}
+	if o.EventsMaxLen <= 0 {
+		o.EventsMaxLen = 1_000_000
+	}
+	if len(o.Queues) == 0 {
+		return errors.New("queue: at least one queue is required")
+	}
+	for _, d := range o.Queues {
+		if d.Name == "" || strings.ContainsAny(d.Name, ",:= \x00") {
+			return fmt.Errorf("queue: bad queue name %q", d.Name)
+		}
+		if d.Priority < 0 || d.Priority > 9 {
+			return fmt.Errorf("queue: queue %s: priority %d is outside 0–9", d.Name, d.Priority)
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return nil
+}
+
+// Queue is a handle on the shared queue for one node.
+type Queue struct {
+	rdb    redis.UniversalClient
+	o      Options
+	prefix string
+	keys   []string
+	s      *scripts
+	queues map[string]Def
+	names  string // "a,b,c" for the sweep
+	log    *zap.Logger
+}
+
+// New returns a Queue on rdb. It does not start anything: call Run for the
+// heartbeat and the sweeper, and Subscribe for the events.
+func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	s, err := loadScripts(o)
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue{rdb: rdb, o: o, s: s, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger}
+	q.keys = []string{q.prefix}
+	names := make([]string, 0, len(o.Queues))
+	for _, d := range o.Queues {
+		q.queues[d.Name] = d
+		names = append(names, d.Name)
+	}
+	sort.Strings(names)
+	q.names = strings.Join(names, ",")
+	return q, nil
+}
+
+// NodeID is this node's name.
+func (q *Queue) NodeID() string { return q.o.NodeID }
+
+// OfferTimeout is how long an offer stays open.
+func (q *Queue) OfferTimeout() time.Duration { return q.o.OfferTimeout }
+
+// Queues lists the queues routing knows, by name.
+func (q *Queue) Queues() []Def {
+	out := make([]Def, 0, len(q.queues))
+	for _, d := range q.queues {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Ping checks that Redis answers.
+func (q *Queue) Ping(ctx context.Context) error { return q.rdb.Ping(ctx).Err() }
+
+func (q *Queue) key(parts ...string) string { return q.prefix + strings.Join(parts, ":") }
+
+func (q *Queue) nowMs() int64 { return q.o.Now().UnixMilli() }
+
+func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
+	return s.Run(ctx, q.rdb, q.keys, args...)
+}

@@ -1,0 +1,155 @@
+// Package queuetest starts the Redis servers that tests of the queue, and of
+// everything built on it, run against: a real redis-server on a free port,
+// and the embedded miniredis. Neither relies on a server someone else started.
+package queuetest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is one running Redis for a test.
+type Server struct {
+	Name string // "redis-server" or "miniredis"
+	Addr string
+	URL  string
+	cmd  *exec.Cmd
+	mini *miniredis.Miniredis
+}
+
+// Client returns a new client of s, closed when the test ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Kill stops the server at once (SIGKILL for redis-server), for tests of what
+// happens when Redis goes away.
+func (s *Server) Kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+	if s.mini != nil {
+		s.mini.Close()
+	}
+}
+
+// RedisServer starts a real redis-server on a free loopback port for the
+// test and stops it when the test ends. The suite's test command installs
+// redis-server; without it the test fails, naming what is missing.
+func RedisServer(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is not installed (run the README's test command, which installs it): %v", err)
+	}
+	var lastErr error
+	for try := 0; try < 5; try++ {
+		s, err := startRedis(t, bin)
+		if err == nil {
+			t.Cleanup(s.Kill)
+			return s
+		}
+		lastErr = err
+	}
+	t.Fatalf("start redis-server: %v", lastErr)
+	return nil
+}
+
+func startRedis(t testing.TB, bin string) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "no")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		var lines []string
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			if !sent {
+				lines = append(lines, line)
+			}
+			if !sent && strings.Contains(line, "Ready to accept connections") {
+				ready <- nil
+				sent = true
+			}
+		}
+		if !sent {
+			ready <- fmt.Errorf("redis-server exited: %s", strings.Join(lines, "\n"))
+		}
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			_ = cmd.Wait()
+			return nil, err
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("redis-server did not start")
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return &Server{Name: "redis-server", Addr: addr, URL: "redis://" + addr + "/0", cmd: cmd}, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Miniredis starts the embedded store on a loopback port for the test.
+func Miniredis(t testing.TB) *Server {
+	t.Helper()
+	m := miniredis.RunT(t)
+	return &Server{Name: "miniredis", Addr: m.Addr(), URL: "redis://" + m.Addr() + "/0", mini: m}
+}
+
+// Each runs f once on a real redis-server and once on miniredis, as subtests.
+func Each(t *testing.T, f func(t *testing.T, s *Server)) {
+	t.Helper()
+	for _, start := range []func(testing.TB) *Server{RedisServer, Miniredis} {
+		s := start(t)
+		t.Run(s.Name, func(t *testing.T) { f(t, s) })
+	}
+}
+
+// Flush empties s, for tests that share one server.
+func Flush(t testing.TB, s *Server) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	defer c.Close()
+	if err := c.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatalf("flush %s: %v", s.Name, err)
+	}
+}

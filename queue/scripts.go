@@ -1,0 +1,49 @@
+package queue
+
+import (
+	"embed"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed lua/*.lua
+var luaFS embed.FS
+
+// scripts holds every state change of the queue, each one Lua script so a
+// change is all or nothing.
+type scripts struct {
+	enqueue, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave *redis.Script
+}
+
+func loadScripts(o Options) (*scripts, error) {
+	common, err := luaFS.ReadFile("lua/common.lua")
+	if err != nil {
+		return nil, err
+	}
+	pre := strings.NewReplacer(
+		"__OFFER_MS__", strconv.FormatInt(o.OfferTimeout.Milliseconds(), 10),
+		"__MAX_MISSES__", strconv.Itoa(o.MaxMisses),
+		"__EVENTS_MAXLEN__", strconv.FormatInt(o.EventsMaxLen, 10),
+	).Replace(string(common))
+	load := func(name string) (*redis.Script, error) {
+		body, err := luaFS.ReadFile("lua/" + name + ".lua")
+		if err != nil {
+			return nil, fmt.Errorf("queue: script %s: %w", name, err)
+		}
+		return redis.NewScript(pre + "\n" + string(body)), nil
+	}
+	s := &scripts{}
+	for name, dst := range map[string]**redis.Script{
+		"enqueue": &s.enqueue, "connect": &s.connect, "disconnect": &s.disconnect, "presence": &s.presence,
+		"accept": &s.accept, "reject": &s.reject, "end": &s.end, "wrapup": &s.wrapup, "sweep": &s.sweep,
+		"leave": &s.leave,
+	} {
+		if *dst, err = load(name); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
