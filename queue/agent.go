@@ -251,3 +251,26 @@ func (q *Queue) History(ctx context.Context, c *Contact, n int) ([]Summary, erro
 	}
 	return out, nil
 }
+
+// Status returns an agent's current state.
+func (q *Queue) Status(ctx context.Context, agent string) (*AgentStatus, error) {
+	f, err := q.rdb.HGetAll(ctx, q.key("a", agent)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("queue: agent %s: %w", agent, err)
+	}
+	st := &AgentStatus{State: AgentState(f["dstate"]), Presence: Presence(f["presence"]), Reason: f["reason"],
+		Load: map[Channel]int{}}
+	if st.State == "" || f["sess"] == "" {
+		st.State = AgentLoggedOut
+	}
+	if t := msTime(f["dsince"]); t != nil {
+		st.Since = *t
+	}
+	st.Misses, _ = strconv.Atoi(f["misses"])
+	for _, ch := range Channels {
+		if n, _ := strconv.Atoi(f["load:"+string(ch)]); n > 0 {
+			st.Load[ch] = n
+		}
+	}
+	return st, nil
+}

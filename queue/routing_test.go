@@ -152,7 +152,7 @@ func TestRejectReturnsToOldPlace(t *testing.T) {
 
 		require.ErrorIs(t, e.q.Reject(e.ctx, "1001", a), queue.ErrNotYours)
 		require.ErrorIs(t, e.q.Accept(e.ctx, "1001", a), queue.ErrNotYours)
-		require.ErrorIs(t, e.q.Accept(e.ctx, "1001", "2611260999990"), queue.ErrNotFound)
+		require.ErrorIs(t, e.q.Accept(e.ctx, "1001", "2611260999992"), queue.ErrNotFound)
 	})
 }
 

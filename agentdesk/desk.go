@@ -1,0 +1,359 @@
+package agentdesk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"github.com/lianxin/lianxin/queue"
+	"go.uber.org/zap"
+)
+
+// desk is one connected agent desk on this node.
+type desk struct {
+	s     *Server
+	agent Agent
+	sess  string
+	conn  *websocket.Conn
+	log   *zap.Logger
+
+	out       chan outbound
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	offered map[string]time.Time // offers sent, by tracking number, with their deadline
+	// unseat says whether the desk going away should unseat the agent in
+	// Redis; not when a newer desk replaced it or the node is draining.
+	unseat bool
+}
+
+// outbound is one thing to write to the desk. Offers and assignments are
+// completed (with the citizen's history) by the writer, off the event loop.
+type outbound struct {
+	msg      any
+	offer    *queue.Contact
+	assigned *queue.Contact
+	deadline time.Time
+	close    int
+	reason   string
+}
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  4096,
+	WriteBufferSize: 4096,
+	CheckOrigin:     sameOrigin,
+}
+
+// sameOrigin refuses websockets opened by pages of other sites.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+func (s *Server) desk(agent string) *desk {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.desks[agent]
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		w.Header().Set("Retry-After", "1")
+		WriteError(w, http.StatusServiceUnavailable, "draining", "this node is shutting down; connect to another")
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		WriteError(w, http.StatusBadRequest, "not_websocket", "this endpoint speaks websocket only (token is valid)")
+		return
+	}
+	a := s.agents[id]
+	ctx := context.WithoutCancel(r.Context())
+	sess, err := s.q.Connect(ctx, a.Profile)
+	if err != nil {
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot seat the desk now, try again")
+		s.log.Warn("connect failed", zap.String("agent", id), zap.Error(err))
+		return
+	}
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		_ = s.q.Disconnect(ctx, id, sess.ID)
+		return // the upgrader has answered
+	}
+	d := &desk{s: s, agent: a, sess: sess.ID, conn: conn, log: s.log.With(zap.String("agent", id)),
+		out: make(chan outbound, 256), done: make(chan struct{}), offered: map[string]time.Time{}, unseat: true}
+	s.mu.Lock()
+	old := s.desks[id]
+	s.desks[id] = d
+	s.wg.Add(1)
+	s.mu.Unlock()
+	if old != nil {
+		old.shut(CloseReplaced, "replaced by a newer desk", false)
+	}
+	d.log.Info("desk connected", zap.String("session", sess.ID))
+	go d.writeLoop()
+	d.greet(ctx, sess)
+	d.readLoop(ctx)
+	d.shut(websocket.CloseNormalClosure, "", true)
+	<-d.done
+	s.mu.Lock()
+	if s.desks[id] == d {
+		delete(s.desks, id)
+	}
+	s.mu.Unlock()
+	d.mu.Lock()
+	unseat := d.unseat
+	d.mu.Unlock()
+	if unseat {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := s.q.Disconnect(dctx, id, sess.ID); err != nil {
+			d.log.Warn("disconnect failed", zap.Error(err))
+		}
+		cancel()
+	}
+	d.log.Info("desk gone")
+	s.wg.Done()
+}
+
+// greet sends hello, the state, then everything the agent holds and every
+// offer still open, so a reconnecting desk has it all again.
+func (d *desk) greet(ctx context.Context, sess *queue.Session) {
+	d.send(outbound{msg: helloMsg{Type: "hello", Agent: infoOf(d.agent), Node: d.s.q.NodeID(), ServerTime: time.Now().UTC()}})
+	if st, err := d.s.q.Status(ctx, d.agent.ID); err == nil {
+		d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *st}})
+	}
+	for _, c := range sess.Held {
+		d.send(outbound{assigned: c})
+	}
+	for _, c := range sess.Offers {
+		deadline := time.Now().Add(d.s.q.OfferTimeout())
+		if c.OfferedAt != nil {
+			deadline = c.OfferedAt.Add(d.s.q.OfferTimeout())
+		}
+		d.sendOffer(c, deadline)
+	}
+}
+
+// send queues a message; a desk that cannot keep up is dropped (it will
+// reconnect and get everything again).
+func (d *desk) send(o outbound) {
+	select {
+	case <-d.done:
+	case d.out <- o:
+	default:
+		d.log.Warn("desk too slow, dropping it")
+		d.shut(closeTryAgain, "too slow", true)
+	}
+}
+
+func (d *desk) sendOffer(c *queue.Contact, deadline time.Time) {
+	d.mu.Lock()
+	if prev, ok := d.offered[c.TrackingNo]; ok && prev.Equal(deadline) {
+		d.mu.Unlock()
+		return
+	}
+	d.offered[c.TrackingNo] = deadline
+	d.mu.Unlock()
+	d.send(outbound{offer: c, deadline: deadline})
+}
+
+func (d *desk) forget(tn string) {
+	d.mu.Lock()
+	delete(d.offered, tn)
+	d.mu.Unlock()
+}
+
+// shut closes the desk once, with a close code for the desk to act on.
+func (d *desk) shut(code int, reason string, unseat bool) {
+	d.closeOnce.Do(func() {
+		d.mu.Lock()
+		d.unseat = unseat
+		d.mu.Unlock()
+		select {
+		case d.out <- outbound{close: code, reason: reason}:
+		default:
+			_ = d.conn.Close()
+		}
+	})
+}
+
+func (d *desk) writeLoop() {
+	defer close(d.done)
+	defer d.conn.Close()
+	ping := time.NewTicker(d.s.ping)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ping.C:
+			if err := d.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
+				return
+			}
+		case o := <-d.out:
+			if o.close != 0 {
+				msg := websocket.FormatCloseMessage(o.close, o.reason)
+				_ = d.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
+				return
+			}
+			msg := d.complete(o)
+			_ = d.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := d.conn.WriteJSON(msg); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// complete turns an offer or assignment into its message, with the citizen's
+// earlier contacts.
+func (d *desk) complete(o outbound) any {
+	c := o.offer
+	if c == nil {
+		c = o.assigned
+	}
+	if c == nil {
+		return o.msg
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	hist, err := d.s.q.History(ctx, c, 10)
+	if err != nil {
+		d.log.Warn("history unavailable", zap.Error(err))
+	}
+	if hist == nil {
+		hist = []queue.Summary{}
+	}
+	dc := deskContact{Contact: c, History: hist}
+	if o.offer != nil {
+		return offerMsg{Type: "offer", Contact: dc, ExpiresAt: o.deadline.UTC()}
+	}
+	return assignedMsg{Type: "assigned", Contact: dc}
+}
+
+func (d *desk) readLoop(ctx context.Context) {
+	d.conn.SetReadLimit(16 << 10)
+	_ = d.conn.SetReadDeadline(time.Now().Add(3 * d.s.ping))
+	d.conn.SetPongHandler(func(string) error {
+		return d.conn.SetReadDeadline(time.Now().Add(3 * d.s.ping))
+	})
+	for {
+		_, data, err := d.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		_ = d.conn.SetReadDeadline(time.Now().Add(3 * d.s.ping))
+		var m inbound
+		if err := json.Unmarshal(data, &m); err != nil {
+			d.send(outbound{msg: errorMsg{Type: "error", Code: "bad_message", Message: "not a JSON object: " + err.Error()}})
+			continue
+		}
+		if d.handle(ctx, m) {
+			return
+		}
+	}
+}
+
+// handle does one desk message; it reports whether the desk is done.
+func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
+	fail := func(code, msg string) {
+		d.send(outbound{msg: errorMsg{Type: "error", Code: code, Message: msg, Ref: m.Ref}})
+	}
+	var err error
+	id := d.agent.ID
+	switch m.Type {
+	case "ping":
+		d.send(outbound{msg: pongMsg{Type: "pong", Ref: m.Ref}})
+		return false
+	case "ready":
+		err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceReady, "")
+	case "not_ready":
+		reason := m.Reason
+		if reason == "" {
+			reason = "busy"
+		}
+		if utf8.RuneCountInString(reason) > 64 {
+			fail("bad_message", "reason: at most 64 characters")
+			return false
+		}
+		err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceNotReady, reason)
+	case "accept", "reject", "end":
+		if !queue.ValidTrackingNo(m.Contact) {
+			fail("bad_message", "contact: must be a tracking number")
+			return false
+		}
+		switch m.Type {
+		case "accept":
+			err = d.s.q.Accept(ctx, id, m.Contact)
+		case "reject":
+			err = d.s.q.Reject(ctx, id, m.Contact)
+		default:
+			err = d.s.q.End(ctx, id, m.Contact)
+		}
+	case "wrapup":
+		if !queue.ValidTrackingNo(m.Contact) {
+			fail("bad_message", "contact: must be a tracking number")
+			return false
+		}
+		if utf8.RuneCountInString(m.Note) > maxNoteRunes || !utf8.ValidString(m.Note) {
+			fail("bad_message", "note: at most 2000 characters of text")
+			return false
+		}
+		err = d.s.q.WrapUp(ctx, id, m.Contact, queue.RequestType(m.RequestType), queue.Outcome(m.Outcome), m.Note)
+	case "logout":
+		d.logout(ctx)
+		return true
+	case "":
+		fail("bad_message", "type: required")
+		return false
+	default:
+		fail("unknown_type", "unknown message type "+quote(m.Type))
+		return false
+	}
+	if err != nil {
+		code := errorCode(err)
+		if code == "unavailable" {
+			d.log.Warn("desk action failed", zap.String("type", m.Type), zap.Error(err))
+			fail(code, "cannot do this now, try again")
+		} else {
+			fail(code, err.Error())
+		}
+		if errors.Is(err, queue.ErrStale) {
+			d.shut(CloseReplaced, "replaced by a newer desk", false)
+			return true
+		}
+		return false
+	}
+	d.send(outbound{msg: ackMsg{Type: "ack", Ref: m.Ref, For: m.Type}})
+	return false
+}
+
+func (d *desk) logout(ctx context.Context) {
+	if err := d.s.q.Logout(ctx, d.agent.ID, d.sess); err != nil {
+		d.log.Warn("logout failed", zap.Error(err))
+	}
+	d.shut(CloseLoggedOut, "logged out", false)
+}
+
+func quote(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,224 @@
+// Package desktest is a desk client for tests and load tools: it logs in
+// over HTTP and speaks the desk protocol (PROTOCOL.md) over a real websocket.
+package desktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Login returns a token for agent from the server at base (http://host:port).
+func Login(ctx context.Context, base, agent, password string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"agent": agent, "password": password})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/login", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token   string `json:"token"`
+		Message string `json:"message"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", fmt.Errorf("login %s: status %d: %w", agent, resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("login %s: status %d: %s", agent, resp.StatusCode, out.Message)
+	}
+	return out.Token, nil
+}
+
+// Message is any message from the server, decoded loosely.
+type Message struct {
+	Type      string          `json:"type"`
+	Ref       string          `json:"ref"`
+	For       string          `json:"for"`
+	Code      string          `json:"code"`
+	Message   string          `json:"message"`
+	State     string          `json:"state"`
+	Reason    string          `json:"reason"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	Node      string          `json:"node"`
+	Outcome   string          `json:"outcome"`
+	Raw       json.RawMessage `json:"-"`
+	// Contact is the tracking number for rescinded and closed, and the
+	// contact object for offer and assigned.
+	Contact json.RawMessage `json:"contact"`
+	// Received is when the client read the message.
+	Received time.Time `json:"-"`
+}
+
+// ContactObject is the contact of an offer or assigned message.
+type ContactObject struct {
+	TrackingNo string `json:"tracking_no"`
+	Channel    string `json:"channel"`
+	Line       string `json:"line"`
+	Subject    string `json:"subject"`
+	Text       string `json:"text"`
+	State      string `json:"state"`
+	Agent      string `json:"agent"`
+	Offers     int    `json:"offers"`
+	History    []struct {
+		TrackingNo string `json:"tracking_no"`
+	} `json:"history"`
+}
+
+// TrackingNo is the contact a message is about.
+func (m Message) TrackingNo() string {
+	var s string
+	if json.Unmarshal(m.Contact, &s) == nil {
+		return s
+	}
+	var c ContactObject
+	_ = json.Unmarshal(m.Contact, &c)
+	return c.TrackingNo
+}
+
+// Object decodes the contact object of an offer or assigned message.
+func (m Message) Object() ContactObject {
+	var c ContactObject
+	_ = json.Unmarshal(m.Contact, &c)
+	return c
+}
+
+// Client is one desk.
+type Client struct {
+	conn *websocket.Conn
+	in   chan Message
+	// Closed receives the close error once the socket ends.
+	closed chan error
+	wmu    sync.Mutex
+	ref    int
+	// backlog holds messages Next skipped, for a later Next that wants them.
+	backlog []Message
+}
+
+// Dial opens the desk websocket at base with token.
+func Dial(ctx context.Context, base, token string) (*Client, *http.Response, error) {
+	u := "ws" + strings.TrimPrefix(base, "http") + "/desk/ws?token=" + url.QueryEscape(token)
+	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, nil)
+	if err != nil {
+		return nil, resp, err
+	}
+	c := &Client{conn: conn, in: make(chan Message, 1024), closed: make(chan error, 1)}
+	go c.read()
+	return c, resp, nil
+}
+
+func (c *Client) read() {
+	defer close(c.in)
+	for {
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			c.closed <- err
+			return
+		}
+		var m Message
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.closed <- err
+			return
+		}
+		m.Raw, m.Received = data, time.Now()
+		c.in <- m
+	}
+}
+
+// Send sends a message of type typ with fields; it returns the ref used.
+func (c *Client) Send(typ string, fields map[string]any) (string, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.ref++
+	ref := fmt.Sprintf("r%d", c.ref)
+	m := map[string]any{"type": typ, "ref": ref}
+	for k, v := range fields {
+		m[k] = v
+	}
+	return ref, c.conn.WriteJSON(m)
+}
+
+// SendRaw writes bytes as one text message.
+func (c *Client) SendRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.conn.WriteMessage(websocket.TextMessage, b)
+}
+
+// ErrClosed is returned by Next when the socket closed; CloseCode tells why.
+var ErrClosed = errors.New("desk closed")
+
+// Next returns the oldest message of one of types (any type when none) and
+// keeps the others it reads for later calls, or fails when ctx ends or the
+// socket closes. Next is not safe for concurrent use.
+func (c *Client) Next(ctx context.Context, types ...string) (Message, error) {
+	match := func(m Message) bool {
+		if len(types) == 0 {
+			return true
+		}
+		for _, t := range types {
+			if m.Type == t {
+				return true
+			}
+		}
+		return false
+	}
+	for i, m := range c.backlog {
+		if match(m) {
+			c.backlog = append(c.backlog[:i], c.backlog[i+1:]...)
+			return m, nil
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return Message{}, ctx.Err()
+		case m, ok := <-c.in:
+			if !ok {
+				return Message{}, fmt.Errorf("%w: %v", ErrClosed, c.closeErr())
+			}
+			if match(m) {
+				return m, nil
+			}
+			c.backlog = append(c.backlog, m)
+		}
+	}
+}
+
+// Drop forgets the messages kept by Next.
+func (c *Client) Drop() { c.backlog = nil }
+
+func (c *Client) closeErr() error {
+	select {
+	case err := <-c.closed:
+		c.closed <- err
+		return err
+	default:
+		return nil
+	}
+}
+
+// CloseCode is the websocket close code the server sent, once closed (0 if none).
+func (c *Client) CloseCode() int {
+	var ce *websocket.CloseError
+	if errors.As(c.closeErr(), &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+// Close closes the socket.
+func (c *Client) Close() error { return c.conn.Close() }

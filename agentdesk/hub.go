@@ -1,0 +1,96 @@
+package agentdesk
+
+import (
+	"context"
+
+	"github.com/lianxin/lianxin/queue"
+	"go.uber.org/zap"
+)
+
+// Run delivers queue events to the desks connected to this node until ctx
+// ends. Events come from every node, so an agent is offered a letter that was
+// posted to any node.
+func (s *Server) Run(ctx context.Context) error {
+	return s.q.Subscribe(ctx, s.onEvent)
+}
+
+func (s *Server) onEvent(ev queue.Event) {
+	self := s.q.NodeID()
+	if ev.Type == queue.EventNodeLost {
+		if ev.Node == self && ev.Reason == "node_lost" {
+			// Other nodes took us for dead and unseated our desks: have them
+			// reconnect, which seats them again.
+			s.log.Warn("this node was declared lost; asking desks to reconnect")
+			s.closeAll(closeServiceRst, "node was lost; reconnect", false)
+		}
+		return
+	}
+	d := s.desk(ev.Agent)
+	if d == nil {
+		return
+	}
+	switch ev.Type {
+	case queue.EventOffered:
+		if ev.Node == self {
+			d.sendOffer(ev.Contact, ev.Deadline)
+		}
+	case queue.EventAssigned:
+		if ev.Node == self {
+			d.forget(ev.TrackingNo)
+			d.send(outbound{assigned: ev.Contact})
+		}
+	case queue.EventRescinded:
+		d.forget(ev.TrackingNo)
+		d.send(outbound{msg: rescindedMsg{Type: "rescinded", Contact: ev.TrackingNo, Reason: ev.Reason}})
+	case queue.EventClosed:
+		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})
+	case queue.EventAgent:
+		if ev.Session == d.sess {
+			d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *ev.Status}})
+		}
+	case queue.EventReplaced:
+		if ev.Session == d.sess {
+			d.shut(CloseReplaced, "replaced by a newer desk", false)
+		}
+	}
+}
+
+func (s *Server) closeAll(code int, reason string, unseat bool) {
+	s.mu.Lock()
+	desks := make([]*desk, 0, len(s.desks))
+	for _, d := range s.desks {
+		desks = append(desks, d)
+	}
+	s.mu.Unlock()
+	for _, d := range desks {
+		d.shut(code, reason, unseat)
+	}
+}
+
+// Desks counts the desks connected to this node.
+func (s *Server) Desks() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.desks)
+}
+
+// Drain stops taking desks, tells every connected desk to reconnect to
+// another node (close code 1001), returns their open offers to the queue and
+// waits for the desks to go, or for ctx to end.
+func (s *Server) Drain(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	s.closeAll(closeGoingAway, "node draining; reconnect", false)
+	if err := s.q.Leave(ctx); err != nil {
+		s.log.Warn("leave failed", zap.Error(err))
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,127 @@
+// Package channels holds what every intake channel shares: phone-number
+// normalisation, masking of citizens' data for logs, a first guess of the
+// request type, and the acknowledgement text with the tracking number.
+// Each channel lives in a package of its own below this one.
+package channels
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/lianxin/lianxin/queue"
+)
+
+// NormalizePhone turns a Chinese phone number as people write it into E.164
+// (+86…): mobiles "138 0013 8000", "+86-13800138000", "008613800138000";
+// landlines with area code "028-8765 4321". ok is false when s is not one.
+func NormalizePhone(s string) (e164 string, ok bool) {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && i == 0:
+		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+		default:
+			return "", false
+		}
+	}
+	d := b.String()
+	switch {
+	case strings.HasPrefix(d, "0086"):
+		d = d[4:]
+	case strings.HasPrefix(d, "86") && len(d) >= 12:
+		d = d[2:]
+	}
+	switch {
+	case len(d) == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9':
+		return "+86" + d, true // mobile
+	case len(d) >= 10 && len(d) <= 12 && d[0] == '0' && d[1] != '0':
+		return "+86" + d[1:], true // landline with area code
+	case len(d) >= 9 && len(d) <= 11 && d[0] != '0' && d[0] != '1':
+		return "+86" + d, true // landline, area code without its trunk 0
+	}
+	return "", false
+}
+
+// MaskPhone hides the middle of a phone number for logs: +86138****8000.
+func MaskPhone(s string) string {
+	if len(s) <= 7 {
+		return strings.Repeat("*", len(s))
+	}
+	return s[:len(s)-8] + "****" + s[len(s)-4:]
+}
+
+// MaskEmail hides an e-mail's local part for logs: z***@example.cn.
+func MaskEmail(s string) string {
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" {
+		return "***"
+	}
+	r, _ := utf8.DecodeRuneInString(local)
+	return string(r) + "***@" + domain
+}
+
+// MaskText keeps the first few characters of a citizen's text (an address,
+// a name) for logs.
+func MaskText(s string) string {
+	n := 0
+	for i := range s {
+		if n == 2 {
+			return s[:i] + "***"
+		}
+		n++
+	}
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+var requestWords = []struct {
+	t     queue.RequestType
+	words []string
+}{
+	{queue.RequestReport, []string{"举报", "检举", "揭发"}},
+	{queue.RequestComplaint, []string{"投诉", "扰民", "不作为", "乱收费", "欠薪", "拖欠工资", "噪音", "态度恶劣", "维权"}},
+	{queue.RequestHelp, []string{"求助", "救助", "帮帮", "帮忙", "困难", "被困", "走失"}},
+	{queue.RequestSuggestion, []string{"建议", "意见", "希望增设", "提议"}},
+	{queue.RequestPraise, []string{"表扬", "感谢", "点赞", "锦旗"}},
+	{queue.RequestConsultation, []string{"咨询", "请问", "怎么办理", "如何", "怎么", "是否", "哪里", "吗？", "吗?"}},
+}
+
+// GuessRequestType makes a first guess of the kind of request from its
+// words; the agent confirms or corrects it at wrap-up. Empty when nothing
+// points anywhere.
+func GuessRequestType(text string) queue.RequestType {
+	for _, rw := range requestWords {
+		for _, w := range rw.words {
+			if strings.Contains(text, w) {
+				return rw.t
+			}
+		}
+	}
+	return ""
+}
+
+// Clean removes control characters (but keeps newlines and tabs) and
+// surrounding space from a citizen's text.
+func Clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.TrimSpace(strings.ReplaceAll(s, "\r", ""))
+}
+
+// Ack is the acknowledgement a citizen gets on any channel.
+func Ack(trackingNo string) string {
+	return "您的诉求已受理，受理编号 " + trackingNo + "，可凭此编号查询办理进度。【12345】"
+}

@@ -1,0 +1,157 @@
+// Package mailbox takes letters to the leader mailboxes (领导信箱): web
+// letters posted as JSON or as a multipart form with attachments. Each letter
+// becomes one contact in the queue of its mailbox.
+package mailbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/queue"
+	"go.uber.org/zap"
+)
+
+// Box is one leader mailbox of the directory.
+type Box struct {
+	ID    string
+	Name  string
+	Queue string
+}
+
+// Enqueuer is the part of the queue letters need.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
+}
+
+// Blobs stores attachments by content hash.
+type Blobs interface {
+	Put(ctx context.Context, r io.Reader, limit int64) (sha string, size int64, err error)
+}
+
+// Limits bound a letter.
+type Limits struct {
+	MaxAttachments     int
+	MaxAttachmentBytes int64
+	MaxLetterBytes     int64
+	MaxTextRunes       int
+}
+
+// Handler serves POST /channels/mailbox/{mailbox}/letters.
+type Handler struct {
+	lookup func(id string) (Box, bool)
+	q      Enqueuer
+	blobs  Blobs
+	lim    Limits
+	log    *zap.Logger
+	now    func() time.Time
+}
+
+// NewHandler returns the letters handler.
+func NewHandler(lookup func(id string) (Box, bool), q Enqueuer, blobs Blobs, lim Limits, log *zap.Logger) *Handler {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Handler{lookup: lookup, q: q, blobs: blobs, lim: lim, log: log, now: time.Now}
+}
+
+// Register adds the handler's route to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("POST /channels/mailbox/{mailbox}/letters", h)
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 200
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	box, ok := h.lookup(r.PathValue("mailbox"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown_mailbox", "no mailbox "+quote(r.PathValue("mailbox")))
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		writeError(w, http.StatusBadRequest, "bad_idempotency_key", "Idempotency-Key: at most 200 printable ASCII characters")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.lim.MaxLetterBytes)
+	l, err := h.read(r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	in, err := l.intake(box, h.lim)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	in.ReceivedAt = h.now()
+	idem := ""
+	if key != "" {
+		idem = "mailbox:" + box.ID + ":" + key
+	}
+	rc, err := h.q.Enqueue(r.Context(), in, idem)
+	switch {
+	case errors.Is(err, queue.ErrIdempotencyConflict):
+		writeError(w, http.StatusConflict, "idempotency_key_reused",
+			"Idempotency-Key was used for a different letter ("+rc.TrackingNo+")")
+		return
+	case errors.Is(err, queue.ErrInvalid):
+		writeError(w, http.StatusBadRequest, "bad_letter", err.Error())
+		return
+	case err != nil:
+		h.log.Warn("letter not queued", zap.String("mailbox", box.ID), zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the letter could not be stored; send it again")
+		return
+	}
+	h.log.Info("letter queued", zap.String("mailbox", box.ID), zap.String("contact", rc.TrackingNo),
+		zap.Bool("duplicate", rc.Duplicate), zap.String("phone", channels.MaskPhone(in.Citizen.Phone)),
+		zap.String("email", channels.MaskEmail(in.Citizen.Email)), zap.Int("attachments", len(in.Attachments)))
+	writeJSON(w, http.StatusAccepted, map[string]any{
+		"tracking_no": rc.TrackingNo,
+		"duplicate":   rc.Duplicate,
+		"status_url":  "/api/contacts/" + rc.TrackingNo,
+		"message":     channels.Ack(rc.TrackingNo),
+	})
+}
+
+// fieldError is a bad input, named by its field.
+type fieldError struct {
+	status int
+	code   string
+	field  string
+	msg    string
+}
+
+func (e *fieldError) Error() string {
+	if e.field == "" {
+		return e.msg
+	}
+	return e.field + ": " + e.msg
+}
+
+func badField(field, format string, args ...any) error {
+	return &fieldError{status: http.StatusBadRequest, code: "bad_field", field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+func (h *Handler) fail(w http.ResponseWriter, err error) {
+	var fe *fieldError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &fe):
+		writeJSON(w, fe.status, map[string]string{"error": fe.code, "field": fe.field, "message": fe.Error()})
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("the letter is larger than %d bytes", h.lim.MaxLetterBytes))
+	default:
+		h.log.Warn("letter failed", zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the letter could not be stored; send it again")
+	}
+}

@@ -1,0 +1,250 @@
+package mailbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/mail"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/channels/blobstore"
+	"github.com/lianxin/lianxin/queue"
+)
+
+// letter is what a citizen sends. The JSON body and the multipart form use
+// the same names.
+type letter struct {
+	Name        string `json:"name"`
+	Phone       string `json:"phone"`
+	Email       string `json:"email"`
+	Subject     string `json:"subject"`
+	Text        string `json:"text"`
+	Address     string `json:"address"`
+	RequestType string `json:"request_type"`
+
+	attachments []queue.Attachment
+}
+
+// read parses the request body as JSON or as a multipart form.
+func (h *Handler) read(r *http.Request) (*letter, error) {
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, &fieldError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+			field: "Content-Type", msg: "must be application/json or multipart/form-data"}
+	}
+	switch ct {
+	case "application/json":
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		// encoding/json would quietly turn bad bytes into U+FFFD: refuse
+		// them instead, so a sender in another charset learns of it.
+		if !utf8.Valid(body) {
+			return nil, badField("body", "not valid UTF-8: send JSON in UTF-8")
+		}
+		var l letter
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			return nil, jsonError(err)
+		}
+		if dec.More() {
+			return nil, badField("body", "one JSON object expected")
+		}
+		return &l, nil
+	case "multipart/form-data":
+		if params["boundary"] == "" {
+			return nil, badField("Content-Type", "multipart boundary missing")
+		}
+		return h.readForm(r, multipart.NewReader(r.Body, params["boundary"]))
+	}
+	return nil, &fieldError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+		field: "Content-Type", msg: "must be application/json or multipart/form-data, not " + ct}
+}
+
+func jsonError(err error) error {
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		return badField(ute.Field, "must be a %s", ute.Type.String())
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		return badField(strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`), "unknown field")
+	}
+	return badField("body", "not valid JSON: %v", err)
+}
+
+const maxFieldBytes = 256 << 10
+
+// readForm streams a multipart form: text fields into the letter, files
+// straight into the blob store, within the limits.
+func (h *Handler) readForm(r *http.Request, mr *multipart.Reader) (*letter, error) {
+	l := &letter{}
+	fields := map[string]*string{"name": &l.Name, "phone": &l.Phone, "email": &l.Email, "subject": &l.Subject,
+		"text": &l.Text, "address": &l.Address, "request_type": &l.RequestType}
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return l, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, err
+			}
+			return nil, badField("body", "bad multipart form: %v", err)
+		}
+		name := p.FormName()
+		if p.FileName() != "" {
+			if len(l.attachments) >= h.lim.MaxAttachments {
+				return nil, &fieldError{status: http.StatusRequestEntityTooLarge, code: "too_many_attachments",
+					field: name, msg: "at most " + itoa(int64(h.lim.MaxAttachments)) + " attachments"}
+			}
+			a, err := h.store(r, p)
+			if err != nil {
+				return nil, err
+			}
+			l.attachments = append(l.attachments, a)
+			continue
+		}
+		dst, ok := fields[name]
+		if !ok {
+			return nil, badField(name, "unknown field")
+		}
+		b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, err
+			}
+			return nil, badField(name, "unreadable: %v", err)
+		}
+		if len(b) > maxFieldBytes {
+			return nil, badField(name, "too long")
+		}
+		*dst = string(b)
+	}
+}
+
+func (h *Handler) store(r *http.Request, p *multipart.Part) (queue.Attachment, error) {
+	name := cleanFileName(p.FileName())
+	var head [512]byte
+	n, err := io.ReadFull(p, head[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return queue.Attachment{}, err
+		}
+		return queue.Attachment{}, badField(p.FormName(), "unreadable file: %v", err)
+	}
+	// The type is what the bytes are, not what the sender says.
+	typ := http.DetectContentType(head[:n])
+	sha, size, err := h.blobs.Put(r.Context(), io.MultiReader(strings.NewReader(string(head[:n])), p), h.lim.MaxAttachmentBytes)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, blobstore.ErrTooLarge):
+		return queue.Attachment{}, &fieldError{status: http.StatusRequestEntityTooLarge, code: "attachment_too_large",
+			field: p.FormName(), msg: name + " is larger than " + itoa(h.lim.MaxAttachmentBytes) + " bytes"}
+	case errors.As(err, &mbe):
+		return queue.Attachment{}, err
+	case err != nil:
+		return queue.Attachment{}, err
+	}
+	if size == 0 {
+		return queue.Attachment{}, badField(p.FormName(), "%s is empty", name)
+	}
+	return queue.Attachment{Name: name, Type: typ, Size: size, SHA256: sha}, nil
+}
+
+func cleanFileName(s string) string {
+	s = channels.Clean(strings.ReplaceAll(s, "\\", "/"))
+	s = path.Base(s)
+	if s == "." || s == "/" || s == "" {
+		s = "attachment"
+	}
+	if utf8.RuneCountInString(s) > 120 {
+		s = string([]rune(s)[:120])
+	}
+	return s
+}
+
+// intake checks the letter and turns it into an intake for box's queue.
+func (l *letter) intake(box Box, lim Limits) (queue.Intake, error) {
+	in := queue.Intake{Channel: queue.ChannelMailbox, Line: box.ID, LineName: box.Name, Queue: box.Queue,
+		Attachments: l.attachments}
+	for field, v := range map[string]string{"name": l.Name, "phone": l.Phone, "email": l.Email, "subject": l.Subject,
+		"text": l.Text, "address": l.Address, "request_type": l.RequestType} {
+		if !utf8.ValidString(v) {
+			return in, badField(field, "not valid UTF-8 text")
+		}
+	}
+	in.Text = channels.Clean(l.Text)
+	if in.Text == "" {
+		return in, badField("text", "required: what is the letter about?")
+	}
+	if n := utf8.RuneCountInString(in.Text); n > lim.MaxTextRunes {
+		return in, badField("text", "too long: %d characters, at most %d", n, lim.MaxTextRunes)
+	}
+	in.Subject = channels.Clean(l.Subject)
+	if utf8.RuneCountInString(in.Subject) > 200 {
+		return in, badField("subject", "too long: at most 200 characters")
+	}
+	if in.Subject == "" {
+		in.Subject = firstLine(in.Text, 30)
+	}
+	in.Citizen.Name = channels.Clean(l.Name)
+	if utf8.RuneCountInString(in.Citizen.Name) > 50 {
+		return in, badField("name", "too long: at most 50 characters")
+	}
+	if l.Phone != "" {
+		p, ok := channels.NormalizePhone(l.Phone)
+		if !ok {
+			return in, badField("phone", "not a phone number")
+		}
+		in.Citizen.Phone = p
+	}
+	if l.Email != "" {
+		a, err := mail.ParseAddress(l.Email)
+		if err != nil || len(a.Address) > 254 {
+			return in, badField("email", "not an e-mail address")
+		}
+		in.Citizen.Email = a.Address
+	}
+	if in.Citizen.Phone == "" && in.Citizen.Email == "" {
+		return in, badField("phone", "a phone number or an e-mail address is required, so that the answer can reach you")
+	}
+	in.Citizen.Address = in.Citizen.Phone
+	if in.Citizen.Address == "" {
+		in.Citizen.Address = in.Citizen.Email
+	}
+	if addr := channels.Clean(l.Address); addr != "" {
+		if utf8.RuneCountInString(addr) > 200 {
+			return in, badField("address", "too long: at most 200 characters")
+		}
+		in.Location = &queue.Location{Address: addr}
+	}
+	if l.RequestType != "" {
+		in.RequestType = queue.RequestType(l.RequestType)
+		if !in.RequestType.Valid() {
+			return in, badField("request_type", "must be one of consultation, help, complaint, report, suggestion, praise, other")
+		}
+	} else {
+		in.RequestType = channels.GuessRequestType(in.Subject + " " + in.Text)
+	}
+	return in, nil
+}
+
+func firstLine(s string, n int) string {
+	line, _, _ := strings.Cut(s, "\n")
+	if utf8.RuneCountInString(line) > n {
+		return string([]rune(line)[:n]) + "…"
+	}
+	return line
+}

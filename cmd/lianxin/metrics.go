@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lianxin/lianxin/agentdesk"
+	"github.com/lianxin/lianxin/queue"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// queueCollector reads the live queue picture from Redis at each scrape, so
+// every node reports the same, whole-deployment numbers.
+type queueCollector struct {
+	q       *queue.Queue
+	desk    *agentdesk.Server
+	waiting *prometheus.Desc
+	oldest  *prometheus.Desc
+	agents  *prometheus.Desc
+	desks   *prometheus.Desc
+	up      *prometheus.Desc
+}
+
+func newQueueCollector(q *queue.Queue, desk *agentdesk.Server) *queueCollector {
+	return &queueCollector{q: q, desk: desk,
+		waiting: prometheus.NewDesc("lianxin_queue_waiting", "Contacts waiting in the queue.", []string{"queue"}, nil),
+		oldest: prometheus.NewDesc("lianxin_queue_oldest_wait_seconds", "How long the oldest waiting contact has waited.",
+			[]string{"queue"}, nil),
+		agents: prometheus.NewDesc("lianxin_queue_agents", "Agents with the queue's skill, by state.", []string{"queue", "state"}, nil),
+		desks:  prometheus.NewDesc("lianxin_desks_connected", "Agent desks connected to this node.", nil, nil),
+		up:     prometheus.NewDesc("lianxin_redis_up", "1 if Redis answered the scrape's queue query.", nil, nil),
+	}
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.waiting, c.oldest, c.agents, c.desks, c.up} {
+		ch <- d
+	}
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.desks, prometheus.GaugeValue, float64(c.desk.Desks()))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	stats, err := c.q.Stats(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	for _, s := range stats {
+		ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(s.Waiting), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, s.OldestWait, s.Name)
+		for st, n := range s.Agents {
+			ch <- prometheus.MustNewConstMetric(c.agents, prometheus.GaugeValue, float64(n), s.Name, string(st))
+		}
+	}
+}
+
+// withMetrics counts requests by route pattern and status.
+func withMetrics(reg prometheus.Registerer, next http.Handler) http.Handler {
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lianxin_http_requests_total",
+		Help: "HTTP requests by route and status."}, []string{"route", "code"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lianxin_http_request_seconds",
+		Help: "HTTP request time by route (websockets excluded).", Buckets: prometheus.DefBuckets}, []string{"route"})
+	reg.MustRegister(reqs, dur)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		reqs.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		if route != "GET /desk/ws" {
+			dur.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController (and the websocket upgrade) reach the
+// underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// recoverPanics turns a panic in a handler into a 500 with a JSON body and a
+// log line, instead of a dropped connection.
+func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("handler panic", zap.Any("panic", v), zap.String("route", r.Pattern), zap.Stack("stack"))
+				agentdesk.WriteError(w, http.StatusInternalServerError, "internal", "internal error; it has been logged")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Hijack lets the websocket upgrade take over the connection.
+func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("response writer cannot hijack")
+	}
+	s.code = http.StatusSwitchingProtocols
+	return h.Hijack()
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds lianxin once for the tests that run it as a process.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lianxin-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "lianxin")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+// proc is the gateway running as a process of its own.
+type proc struct {
+	cmd  *exec.Cmd
+	base string
+	out  *bytes.Buffer
+	done chan struct{}
+}
+
+func startProc(t *testing.T, redisURL, id, config string) *proc {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	cmd := exec.Command(binary(t))
+	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR="+addr,
+		"LIANXIN_CONFIG="+config)
+	cmd.Dir = t.TempDir()
+	p := &proc{cmd: cmd, base: "http://" + addr, out: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	require.NoError(t, cmd.Start())
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("%s output:\n%s", id, p.out.String())
+		}
+	})
+	for i := 0; ; i++ {
+		resp, err := http.Get(p.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited: %s", id, p.out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		require.Less(t, i, 600, "%s did not come up", id)
+	}
+}
+
+// testConfig writes a config file for processes: short node TTL so a dead
+// node is noticed quickly.
+func testConfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "lianxin.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("queue:\n  node_ttl: 2s\n  heartbeat: 500ms\n  offer_timeout: 60s\n"), 0o600))
+	return path
+}
+
+// Kill -9 the node holding an agent's desk while the agent has an open
+// offer: the desk reconnects to the other node and is offered the same
+// contact again; nothing is lost or duplicated.
+func TestKillNodeHoldingDesk(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		name := "reconnect-at-once"
+		if wait {
+			name = "reconnect-after-node-ttl"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := queuetest.RedisServer(t)
+			cfg := testConfig(t)
+			a := startProc(t, s.URL, "node-a", cfg)
+			b := startProc(t, s.URL, "node-b", cfg)
+			tok := loginToken(t, a.base, "1001")
+			d := dialDesk(t, a.base, tok)
+			send(t, d, "ready", nil)
+			tn := letter(t, b.base, mailboxFor(t, "general"), "节点崩溃测试")
+			require.Equal(t, tn, next(t, d, "offer").Object().TrackingNo)
+
+			require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
+			<-a.done
+			if wait {
+				// Node B notices A is gone and puts the contact back in the queue.
+				for {
+					r := do(t, http.MethodGet, b.base+"/api/contacts/"+tn, "", nil)
+					if r.Body["state"] == "waiting" {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+			d2 := dialDesk(t, b.base, tok) // the token works on every node
+			m := next(t, d2, "offer")
+			require.Equal(t, tn, m.Object().TrackingNo)
+			send(t, d2, "accept", map[string]any{"contact": tn})
+			send(t, d2, "wrapup", map[string]any{"contact": tn, "request_type": "consultation", "outcome": "resolved"})
+
+			r := do(t, http.MethodGet, b.base+"/api/contacts/"+tn, "", nil)
+			require.Equal(t, "closed", r.Body["state"])
+			r = do(t, http.MethodGet, b.base+"/api/queues", "", nil, "Authorization", "Bearer "+tok)
+			require.Equal(t, http.StatusOK, r.Status)
+			for _, q := range r.Body["queues"].([]any) {
+				require.EqualValues(t, 0, q.(map[string]any)["waiting"], "nothing left waiting: %v", q)
+			}
+			// One letter, one contact: the sequence issued exactly one number.
+			rdb := s.Client(t)
+			keys, err := rdb.Keys(t.Context(), "{lianxin}:c:*").Result()
+			require.NoError(t, err)
+			require.Equal(t, []string{"{lianxin}:c:" + tn}, keys)
+		})
+	}
+}
+
+// The first SIGTERM drains: the node stops being ready, desks are told to
+// reconnect elsewhere (1001) and their offers go back; the process exits 0.
+func TestSigtermDrains(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	cfg := testConfig(t)
+	a := startProc(t, s.URL, "node-a", cfg)
+	b := startProc(t, s.URL, "node-b", cfg)
+	tok := loginToken(t, a.base, "1001")
+	d := dialDesk(t, a.base, tok)
+	send(t, d, "ready", nil)
+	tn := letter(t, a.base, mailboxFor(t, "general"), "排空测试")
+	require.Equal(t, tn, next(t, d, "offer").Object().TrackingNo)
+
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGTERM))
+	_, err := d.Next(t.Context(), "never")
+	require.Error(t, err)
+	require.Equal(t, 1001, d.CloseCode())
+	<-a.done
+	require.Equal(t, 0, a.cmd.ProcessState.ExitCode(), a.out.String())
+	require.Contains(t, a.out.String(), "draining")
+
+	r := do(t, http.MethodGet, b.base+"/api/contacts/"+tn, "", nil)
+	require.Equal(t, "waiting", r.Body["state"], "the drained node's offer went back to the queue")
+	d2 := dialDesk(t, b.base, tok)
+	require.Equal(t, tn, next(t, d2, "offer").Object().TrackingNo)
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/lianxin/lianxin/agentdesk"
+	"github.com/lianxin/lianxin/channels/blobstore"
+	"github.com/lianxin/lianxin/channels/mailbox"
+	"github.com/lianxin/lianxin/configs"
+	"github.com/lianxin/lianxin/queue"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/errgroup"
+)
+
+// serve runs the gateway until the first SIGINT/SIGTERM, then drains: the
+// node stops being ready, desks are told to reconnect elsewhere, their open
+// offers return to the queue, in-flight requests finish. A second signal
+// ends the process at once.
+func serve(ctx context.Context, path string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := configs.Load(path, getenv)
+	if err != nil {
+		return err
+	}
+	dir, err := configs.LoadDirectory(cfg)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(getenv("LIANXIN_LOG"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	log = log.With(zap.String("node", cfg.NodeID))
+
+	rdb, stopStore, err := openRedis(cfg.Redis.URL, log)
+	if err != nil {
+		return err
+	}
+	defer stopStore()
+	defer rdb.Close()
+
+	ctx, stop := signalContext(ctx, log)
+	defer stop()
+
+	n, err := newNode(cfg, dir, rdb, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	log.Info("serving", zap.String("http", ln.Addr().String()), zap.Int("hotlines", len(dir.Hotlines)),
+		zap.Int("mailboxes", len(dir.Mailboxes)), zap.Int("agents", len(cfg.Agents)))
+	return n.run(ctx, ln, cfg.HTTP.DrainTimeout)
+}
+
+// node is one running gateway, wired.
+type node struct {
+	q        *queue.Queue
+	rdb      redis.UniversalClient
+	desk     *agentdesk.Server
+	srv      *http.Server
+	log      *zap.Logger
+	draining atomic.Bool
+}
+
+func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalClient, log *zap.Logger) (*node, error) {
+	defs := make([]queue.Def, len(cfg.Queues))
+	for i, d := range cfg.Queues {
+		defs[i] = queue.Def{Name: d.Name, Priority: d.Priority}
+	}
+	q, err := queue.New(rdb, queue.Options{Tag: cfg.Redis.Tag, NodeID: cfg.NodeID, OfferTimeout: cfg.Queue.OfferTimeout,
+		MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat, NodeTTL: cfg.Queue.NodeTTL,
+		Sweep: cfg.Queue.Sweep, Queues: defs, Logger: log.Named("queue")})
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := blobstore.NewDir(cfg.Blobs.Dir)
+	if err != nil {
+		return nil, err
+	}
+	agents := make([]agentdesk.Agent, len(cfg.Agents))
+	var demo []string
+	for i, a := range cfg.Agents {
+		caps := map[queue.Channel]int{}
+		for ch, n := range a.Capacity {
+			caps[queue.Channel(ch)] = n
+		}
+		agents[i] = agentdesk.Agent{Profile: queue.Profile{ID: a.ID, Name: a.Name, Skills: a.Skills, Capacity: caps},
+			PasswordHash: a.PasswordHash}
+		if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte("demo")) == nil {
+			demo = append(demo, a.ID)
+		}
+	}
+	if len(demo) > 0 {
+		log.Warn("DEMO AGENTS: these agents log in with the password \"demo\"; give them real passwords "+
+			"(lianxin hash-password) before citizens' data comes in", zap.Strings("agents", demo))
+	}
+	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: "{" + cfg.Redis.Tag + "}:", Agents: agents,
+		Blobs: blobs, TokenTTL: cfg.Auth.TokenTTL, Logger: log.Named("desk")})
+	letters := mailbox.NewHandler(func(id string) (mailbox.Box, bool) {
+		m, ok := dir.Mailbox(id)
+		return mailbox.Box{ID: m.ID, Name: m.Name, Queue: m.Queue}, ok
+	}, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
+		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
+
+	n := &node{q: q, rdb: rdb, desk: desk, log: log}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newQueueCollector(q, desk))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		agentdesk.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.NodeID})
+	})
+	mux.HandleFunc("GET /readyz", n.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/desk/", http.StatusFound) })
+	desk.Register(mux)
+	letters.Register(mux)
+	n.srv = &http.Server{Handler: withMetrics(reg, recoverPanics(log, mux)), ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: 120 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	return n, nil
+}
+
+func (n *node) readyz(w http.ResponseWriter, r *http.Request) {
+	if n.draining.Load() {
+		agentdesk.WriteError(w, http.StatusServiceUnavailable, "draining", "this node is shutting down")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := n.q.Ping(ctx); err != nil {
+		agentdesk.WriteError(w, http.StatusServiceUnavailable, "redis_unavailable", "Redis does not answer: "+err.Error())
+		return
+	}
+	agentdesk.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// run serves until ctx ends, then drains within timeout. Shutdown order:
+// not ready → desks told to reconnect elsewhere and this node's offers
+// returned → HTTP server stops taking requests and finishes those in flight →
+// queue heartbeat and event delivery stop.
+func (n *node) run(ctx context.Context, ln net.Listener, timeout time.Duration) error {
+	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBG()
+	g, gctx := errgroup.WithContext(bg)
+	g.Go(func() error { return n.q.Run(gctx) })
+	g.Go(func() error { return n.desk.Run(gctx) })
+	g.Go(func() error {
+		if err := n.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+	}
+	n.draining.Store(true)
+	n.log.Info("draining", zap.Duration("timeout", timeout))
+	dctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := n.desk.Drain(dctx); err != nil {
+		n.log.Warn("desks did not all leave in time", zap.Error(err))
+	}
+	if err := n.srv.Shutdown(dctx); err != nil {
+		n.log.Warn("http shutdown", zap.Error(err))
+		_ = n.srv.Close()
+	}
+	cancelBG()
+	err := g.Wait()
+	n.log.Info("stopped")
+	return err
+}
+
+// signalContext ends ctx on the first SIGINT or SIGTERM; a second one ends
+// the process at once.
+func signalContext(ctx context.Context, log *zap.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-ch:
+			log.Info("signal: draining; send again to stop at once", zap.String("signal", s.String()))
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		s := <-ch
+		log.Warn("second signal: stopping now", zap.String("signal", s.String()))
+		os.Exit(1)
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+// openRedis connects to url or, when it is empty, starts the embedded store.
+func openRedis(url string, log *zap.Logger) (redis.UniversalClient, func(), error) {
+	redis.SetLogger(redisLog{log.Named("redis").Sugar()})
+	if url != "" {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis.url: %w", err)
+		}
+		log.Info("redis", zap.String("addr", opt.Addr))
+		return redis.NewClient(opt), func() {}, nil
+	}
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, nil, fmt.Errorf("embedded store: %w", err)
+	}
+	log.Warn("EMBEDDED STORE: no redis.url (LIANXIN_REDIS_URL) is set, so contacts live in this process only; "+
+		"NOTHING SURVIVES A RESTART and no other node can share the queue. Set LIANXIN_REDIS_URL for real use.",
+		zap.String("addr", m.Addr()))
+	return redis.NewClient(&redis.Options{Addr: m.Addr()}), m.Close, nil
+}
+
+func newLogger(mode string) (*zap.Logger, error) {
+	if mode == "console" {
+		return zap.NewDevelopment()
+	}
+	return zap.NewProduction()
+}
+
+// redisLog sends go-redis's own messages (pool dial failures, …) to zap at
+// debug level: the queue logs what failing Redis calls mean for the node.
+type redisLog struct{ log *zap.SugaredLogger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) { l.log.Debugf(format, v...) }

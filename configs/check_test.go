@@ -1,0 +1,104 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func checkLines(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want []string
+	}{
+		{"valid.yaml", nil},
+		{"bad_skill.yaml", []string{`bad_skill.yaml:14: agents[1].skills: unknown queue "housng"`}},
+		{"unknown_field.yaml", []string{`unknown_field.yaml:4: queue: unknown field "offer_timout"`}},
+		{"syntax.yaml", []string{`syntax.yaml:4: could not find flow mapping end token '}'`}},
+		{"type_error.yaml", []string{`type_error.yaml:4: queue.max_misses: "three" is not a whole number`}},
+		{"two_docs.yaml", []string{`two_docs.yaml:4: more than one YAML document`}},
+		{"bad_values.yaml", []string{
+			`bad_values.yaml:3: redis.url: redis: invalid URL scheme: mysql`,
+			`bad_values.yaml:5: queue.offer_timeout: must be > 0`,
+			`bad_values.yaml:6: queue.max_misses: must be >= 1`,
+			`bad_values.yaml:9: queues[1].name: duplicate queue name "general" (also queues[0])`,
+			`bad_values.yaml:9: queues[1].priority: 12: must be 0–9`,
+			`bad_values.yaml:24: agents[0].id: "12": must be 3–12 digits`,
+			`bad_values.yaml:26: agents[0].password_hash: must be a bcrypt hash ($2a$10$…), never a plain password`,
+			`bad_values.yaml:27: agents[0].skills: general: proficiency 7 must be 1–5`,
+			`bad_values.yaml:28: agents[0].capacity: unknown channel "fax" (want one of voice sms wechat mailbox web 110-transfer)`,
+			`bad_values.yaml:28: agents[0].capacity: web: 99 must be 0–50`,
+			`bad_values.yaml:29: agents[1].id: "12": must be 3–12 digits`,
+			`bad_values.yaml:29: agents[1].id: duplicate agent id "12" (also agents[0])`,
+			`bad_values.yaml:30: agents[1].name: must be set`,
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var want []string
+			for _, w := range tc.want {
+				want = append(want, testdata+w)
+			}
+			require.Equal(t, want, checkLines(Check(testdata+tc.file)))
+		})
+	}
+}
+
+// A queue list replaces the defaults; queues the default agents and the
+// embedded directory still use are reported once each, at their first use.
+func TestCheckDroppedQueues(t *testing.T) {
+	lines := checkLines(Check(testdata + "dropped_queues.yaml"))
+	require.Contains(t, lines, testdata+`dropped_queues.yaml:1: agents[1].skills: unknown queue "consumer" (not in this file: from the defaults)`)
+	require.Contains(t, lines, `configs/hotlines.csv:3:80: queue: unknown queue "consumer" (and 6 more rows)`)
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "configs/mailboxes.csv:") {
+			require.Regexp(t, `^configs/mailboxes\.csv:\d+:\d+: queue: unknown queue "\w+" \(and \d+ more rows\)$`, l)
+			n++
+		}
+	}
+	require.Equal(t, 12, n, "one line per missing queue")
+}
+
+func TestCheckDirectoryFiles(t *testing.T) {
+	dir := t.TempDir()
+	abs := func(name string) string {
+		p, err := filepath.Abs(testdata + name)
+		require.NoError(t, err)
+		return p
+	}
+	for _, tc := range []struct {
+		name, hotlines string
+		want           []string
+	}{
+		{"missing", filepath.Join(dir, "none.csv"), []string{
+			"c.yaml:3: directory.hotlines: open " + filepath.Join(dir, "none.csv") + ": no such file or directory"}},
+		{"duplicate", abs("hotlines_dup.csv"), []string{
+			abs("hotlines_dup.csv") + `:4:1: number: duplicate "12315" (first on line 3)`}},
+		{"header", abs("hotlines_bad_header.csv"), []string{
+			abs("hotlines_bad_header.csv") + `:1:1: header is "number,name,queue,topic,priority", want "number,name,topic,queue,priority"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "c.yaml")
+			require.NoError(t, os.WriteFile(path, []byte("# directory files\ndirectory:\n  hotlines: "+tc.hotlines+"\n"), 0o644))
+			var want []string
+			for _, w := range tc.want {
+				want = append(want, strings.Replace(w, "c.yaml", path, 1))
+			}
+			require.Equal(t, want, checkLines(Check(path)))
+		})
+	}
+}
+
+func TestCheckMissingFile(t *testing.T) {
+	require.ErrorIs(t, Check(testdata+"nope.yaml"), os.ErrNotExist)
+}

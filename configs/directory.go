@@ -1,0 +1,159 @@
+package configs
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"io"
+	"os"
+	"strings"
+)
+
+// Levels of a leader mailbox.
+const (
+	LevelCity       = "city"       // the city's leaders (市委书记, 市长, vice mayors)
+	LevelDistrict   = "district"   // a district's or county's leaders (区委书记, 区长)
+	LevelDepartment = "department" // a bureau, of the city or of a district
+	LevelTown       = "town"       // a town or street (镇, 街道)
+)
+
+// CityWide is the District of mailboxes that serve the whole city.
+const CityWide = "全市"
+
+var (
+	//go:embed hotlines.csv
+	hotlinesCSV []byte
+	//go:embed mailboxes.csv
+	mailboxesCSV []byte
+)
+
+// Headers of the directory files, exact and in order.
+var (
+	HotlineHeader = []string{"number", "name", "topic", "queue", "priority"}
+	MailboxHeader = []string{"id", "name", "owner", "level", "district", "queue", "email"}
+)
+
+// Hotline is one number that rings the gateway: 12345 itself or one of the
+// legacy hotlines merged into it, which keeps its own topic and queue.
+type Hotline struct {
+	// Number is the digits a caller dials: "12345", "12315", or a Chengdu
+	// number with its area code, "02887654321".
+	Number string
+	Name   string
+	// Topic is what the line was for, shown to the agent.
+	Topic    string
+	Queue    string
+	Priority int // 0–9, higher first
+}
+
+// Mailbox is one leader mailbox (领导信箱) that takes letters.
+type Mailbox struct {
+	ID       string // e.g. cd-city-0001, cd-jj-dept-014
+	Name     string // e.g. 市长信箱
+	Owner    string // the office that answers it
+	Level    string // LevelCity, LevelDistrict, LevelDepartment or LevelTown
+	District string // e.g. 锦江区; CityWide for the city's own mailboxes
+	Queue    string
+	Email    string // <id>@mail.12345.chengdu.gov.cn
+}
+
+// Directory is every line and mailbox the gateway takes contacts on. It is
+// read-only once loaded and safe for concurrent use.
+type Directory struct {
+	Hotlines  []Hotline
+	Mailboxes []Mailbox
+
+	byNumber map[string]int
+	byID     map[string]int
+	byEmail  map[string]int // lower case
+}
+
+// Hotline finds a line by the number dialled. Separators and an
+// international prefix are ignored ("+86 28 8765 4321" finds 02887654321),
+// and an 8-digit local number is tried with Chengdu's area code 028.
+func (d *Directory) Hotline(number string) (Hotline, bool) {
+	n := digits(number)
+	switch {
+	case strings.HasPrefix(n, "0086"):
+		n = "0" + n[4:]
+	case strings.HasPrefix(n, "86") && len(n) >= 11:
+		n = "0" + n[2:]
+	}
+	i, ok := d.byNumber[n]
+	if !ok && len(n) == 8 {
+		i, ok = d.byNumber["028"+n]
+	}
+	if !ok {
+		return Hotline{}, false
+	}
+	return d.Hotlines[i], true
+}
+
+// Mailbox finds a mailbox by id.
+func (d *Directory) Mailbox(id string) (Mailbox, bool) {
+	i, ok := d.byID[id]
+	if !ok {
+		return Mailbox{}, false
+	}
+	return d.Mailboxes[i], true
+}
+
+// MailboxByEmail finds a mailbox by its address, ignoring case.
+func (d *Directory) MailboxByEmail(addr string) (Mailbox, bool) {
+	i, ok := d.byEmail[strings.ToLower(strings.TrimSpace(addr))]
+	if !ok {
+		return Mailbox{}, false
+	}
+	return d.Mailboxes[i], true
+}
+
+// LoadDirectory reads the hotline and mailbox files named in c.Directory, or
+// the embedded hotlines.csv and mailboxes.csv where a path is empty, and
+// checks them against c.Queues. Relative paths are taken from the working
+// directory. Errors name the file, line and column ("FILE:LINE:COL: …");
+// after 20 in one file the rest are counted.
+func LoadDirectory(c *Config) (*Directory, error) {
+	queues := make(map[string]bool, len(c.Queues))
+	for _, q := range c.Queues {
+		queues[q.Name] = true
+	}
+	d := &Directory{}
+	var errs []error
+	if r, name, err := open(c.Directory.Hotlines, "directory.hotlines", hotlinesCSV, "configs/hotlines.csv"); err != nil {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, d.readHotlines(r, name, queues))
+	}
+	if r, name, err := open(c.Directory.Mailboxes, "directory.mailboxes", mailboxesCSV, "configs/mailboxes.csv"); err != nil {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, d.readMailboxes(r, name, queues))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// open returns the file at path, or the embedded bytes when path is empty.
+// The whole file is read: directory files are small (the mailboxes about 400 KB).
+func open(path, field string, embedded []byte, embeddedName string) (io.Reader, string, error) {
+	if path == "" {
+		return bytes.NewReader(embedded), embeddedName, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, path, fieldErr(field, "%v", err)
+	}
+	return bytes.NewReader(data), path, nil
+}
+
+func digits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,205 @@
+package configs
+
+import (
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Environment variables read by Load (and, for EnvConfig, by PathFromEnv).
+// An empty variable counts as unset.
+const (
+	EnvConfig   = "LIANXIN_CONFIG"    // path of the config file
+	EnvNodeID   = "LIANXIN_NODE_ID"   // node_id
+	EnvHTTPAddr = "LIANXIN_HTTP_ADDR" // http.addr
+	EnvSIPAddr  = "LIANXIN_SIP_ADDR"  // sip.addr
+	EnvSMTPAddr = "LIANXIN_SMTP_ADDR" // smtp.addr
+	EnvRedisURL = "LIANXIN_REDIS_URL" // redis.url
+)
+
+// maxConfigBytes bounds a config file; real ones are a few KiB.
+const maxConfigBytes = 4 << 20
+
+// PathFromEnv returns the config file path named by LIANXIN_CONFIG, or "".
+func PathFromEnv(getenv func(string) string) string {
+	if getenv == nil {
+		return ""
+	}
+	return getenv(EnvConfig)
+}
+
+// Load builds the Config of a node: the embedded defaults, then the YAML file
+// at path (if path != "") parsed strictly over them, then the environment
+// overrides read through getenv (nil reads none), then Validate.
+//
+// A list given in the file (queues, agents) replaces the default list whole;
+// a mapping (http, queue, …) is merged key by key; a key given as null (~)
+// keeps its default. Errors in the file are *LineError ("FILE:LINE: …",
+// ErrSyntax); invalid values are *FieldError (ErrInvalid), joined.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c, err := defaults()
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		data, err := readFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := decodeOver(c, data, path); err != nil {
+			return nil, err
+		}
+	}
+	applyEnv(c, getenv)
+	return finish(c)
+}
+
+// Parse is Load for bytes already read, without the environment. filename
+// only names the source in errors.
+func Parse(data []byte, filename string) (*Config, error) {
+	c, err := decode(data, filename)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Default returns the embedded defaults, completed and validated.
+func Default() (*Config, error) { return Parse(nil, "default.yaml") }
+
+// decode is Parse without Validate.
+func decode(data []byte, filename string) (*Config, error) {
+	c, err := defaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := decodeOver(c, data, filename); err != nil {
+		return nil, err
+	}
+	complete(c)
+	return c, nil
+}
+
+func finish(c *Config) (*Config, error) {
+	complete(c)
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// defaults decodes the embedded default.yaml into a fresh Config, so no two
+// Configs share a map or slice.
+func defaults() (*Config, error) {
+	c := new(Config)
+	if err := decodeOver(c, defaultYAML, "default.yaml"); err != nil {
+		return nil, fmt.Errorf("embedded defaults: %w", err)
+	}
+	return c, nil
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxConfigBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxConfigBytes)
+	}
+	return data, nil
+}
+
+// decodeOver decodes one YAML document strictly over c. An empty document
+// (nothing, or only comments) leaves c as it is.
+func decodeOver(c *Config, data []byte, filename string) (err error) {
+	if filename == "" {
+		filename = "config"
+	}
+	defer func() {
+		if r := recover(); r != nil { // the YAML library must not take the node down
+			err = &LineError{File: filename, Line: 1, Msg: fmt.Sprintf("cannot parse: %v", r), Err: ErrSyntax}
+		}
+	}()
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return yamlError(filename, err, nil)
+	}
+	var body ast.Node
+	for _, doc := range f.Docs {
+		if doc.Body == nil {
+			continue
+		}
+		if body != nil {
+			return &LineError{File: filename, Line: line(doc.Body), Msg: "more than one YAML document", Err: ErrSyntax}
+		}
+		body = doc.Body
+	}
+	if body == nil || body.Type() == ast.NullType {
+		return nil
+	}
+	if err := yaml.NodeToValue(body, c, yaml.Strict()); err != nil {
+		return yamlError(filename, err, body)
+	}
+	return nil
+}
+
+func line(n ast.Node) int {
+	if n == nil || n.GetToken() == nil || n.GetToken().Position == nil {
+		return 0
+	}
+	return n.GetToken().Position.Line
+}
+
+func applyEnv(c *Config, getenv func(string) string) {
+	if getenv == nil {
+		return
+	}
+	for name, field := range map[string]*string{
+		EnvNodeID:   &c.NodeID,
+		EnvHTTPAddr: &c.HTTP.Addr,
+		EnvSIPAddr:  &c.SIP.Addr,
+		EnvSMTPAddr: &c.SMTP.Addr,
+		EnvRedisURL: &c.Redis.URL,
+	} {
+		if v := getenv(name); v != "" {
+			*field = v
+		}
+	}
+}
+
+// complete fills what defaults cannot: the host name as node_id, and the
+// default capacity of agents that give none.
+func complete(c *Config) {
+	if c.NodeID == "" {
+		if h, err := os.Hostname(); err == nil {
+			c.NodeID = h
+		}
+	}
+	for i := range c.Agents {
+		if c.Agents[i].Capacity == nil {
+			c.Agents[i].Capacity = DefaultCapacity()
+		}
+	}
+}
+
+// DefaultCapacity is an agent's capacity when the config gives none: one
+// call, three of each written channel.
+func DefaultCapacity() map[string]int {
+	return map[string]int{"voice": 1, "sms": 3, "wechat": 3, "mailbox": 3, "web": 3}
+}

@@ -1,0 +1,178 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// channels are the contact channels an agent's capacity may name.
+var channels = []string{"voice", "sms", "wechat", "mailbox", "web", "110-transfer"}
+
+// Limits checked by Validate.
+const (
+	MaxPriority    = 9
+	MinProficiency = 1
+	MaxProficiency = 5
+	MaxCapacity    = 50
+)
+
+var (
+	queueNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	agentIDRE   = regexp.MustCompile(`^[0-9]{3,12}$`)
+)
+
+// Validate checks every field and returns all problems at once, joined with
+// errors.Join; each is a *FieldError naming the field by its YAML path.
+func (c *Config) Validate() error {
+	var v validator
+	v.name("node_id", c.NodeID, 128)
+	v.addr("http.addr", c.HTTP.Addr)
+	v.positive("http.drain_timeout", c.HTTP.DrainTimeout)
+	v.addr("sip.addr", c.SIP.Addr)
+	v.addr("smtp.addr", c.SMTP.Addr)
+	if c.Redis.URL != "" {
+		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
+			v.add(fieldErr("redis.url", "%v", err))
+		}
+	}
+	v.name("redis.tag", c.Redis.Tag, 64)
+
+	q := c.Queue
+	v.positive("queue.offer_timeout", q.OfferTimeout)
+	v.check(q.MaxMisses >= 1, "queue.max_misses", "must be >= 1")
+	v.positive("queue.heartbeat", q.Heartbeat)
+	v.check(q.NodeTTL > q.Heartbeat, "queue.node_ttl", "must be longer than queue.heartbeat (%v)", q.Heartbeat)
+	v.positive("queue.sweep", q.Sweep)
+	v.positive("auth.token_ttl", c.Auth.TokenTTL)
+	v.check(strings.TrimSpace(c.Blobs.Dir) != "", "blobs.dir", "must be set")
+
+	m := c.Mailbox
+	v.check(m.MaxAttachments >= 0, "mailbox.max_attachments", "must be >= 0")
+	v.check(m.MaxAttachmentBytes > 0, "mailbox.max_attachment_bytes", "must be > 0")
+	v.check(m.MaxLetterBytes >= m.MaxAttachmentBytes && m.MaxLetterBytes > 0,
+		"mailbox.max_letter_bytes", "must be > 0 and >= mailbox.max_attachment_bytes (%d)", m.MaxAttachmentBytes)
+	v.check(m.MaxTextRunes > 0, "mailbox.max_text_runes", "must be > 0")
+
+	queues := v.queues(c.Queues)
+	v.agents(c.Agents, queues)
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(e *FieldError) { v.errs = append(v.errs, e) }
+
+func (v *validator) check(ok bool, path, format string, args ...any) {
+	if !ok {
+		v.add(fieldErr(path, format, args...))
+	}
+}
+
+func (v *validator) positive(path string, d time.Duration) {
+	v.check(d > 0, path, "must be > 0")
+}
+
+// name checks an identifier that goes into Redis keys and logs.
+func (v *validator) name(path, s string, max int) {
+	switch {
+	case s == "":
+		v.add(fieldErr(path, "must be set"))
+	case len(s) > max:
+		v.add(fieldErr(path, "longer than %d bytes", max))
+	case strings.ContainsAny(s, "{}") || strings.IndexFunc(s, unicode.IsSpace) >= 0 ||
+		strings.IndexFunc(s, unicode.IsControl) >= 0:
+		v.add(fieldErr(path, "%q: no spaces, control characters or braces", s))
+	}
+}
+
+func (v *validator) addr(path, s string) {
+	if s == "" {
+		v.add(fieldErr(path, "must be set, e.g. \":8080\""))
+		return
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		v.add(fieldErr(path, "%q is not host:port", s))
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.add(fieldErr(path, "%q: port must be 0–65535", s))
+	}
+}
+
+// queues checks the queue list and returns the set of its names.
+func (v *validator) queues(qs []QueueDef) map[string]bool {
+	names := make(map[string]bool, len(qs))
+	v.check(len(qs) > 0, "queues", "must list at least one queue")
+	first := make(map[string]int, len(qs))
+	for i, q := range qs {
+		p := fmt.Sprintf("queues[%d]", i)
+		if !queueNameRE.MatchString(q.Name) {
+			v.add(fieldErr(p+".name", "%q: must be a lower-case name ([a-z][a-z0-9_]*, at most 32)", q.Name))
+		}
+		if j, dup := first[q.Name]; dup {
+			v.add(fieldErr(p+".name", "duplicate queue name %q (also queues[%d])", q.Name, j))
+		} else {
+			first[q.Name] = i
+		}
+		names[q.Name] = true
+		v.check(strings.TrimSpace(q.Title) != "", p+".title", "must be set")
+		v.check(q.Priority >= 0 && q.Priority <= MaxPriority, p+".priority", "%d: must be 0–%d", q.Priority, MaxPriority)
+	}
+	return names
+}
+
+func (v *validator) agents(as []Agent, queues map[string]bool) {
+	first := make(map[string]int, len(as))
+	for i, a := range as {
+		p := fmt.Sprintf("agents[%d]", i)
+		if !agentIDRE.MatchString(a.ID) {
+			v.add(fieldErr(p+".id", "%q: must be 3–12 digits", a.ID))
+		}
+		if j, dup := first[a.ID]; dup {
+			v.add(fieldErr(p+".id", "duplicate agent id %q (also agents[%d])", a.ID, j))
+		} else {
+			first[a.ID] = i
+		}
+		v.check(strings.TrimSpace(a.Name) != "", p+".name", "must be set")
+		if _, err := bcrypt.Cost([]byte(a.PasswordHash)); err != nil {
+			v.add(fieldErr(p+".password_hash", "must be a bcrypt hash ($2a$10$…), never a plain password"))
+		}
+		v.check(len(a.Skills) > 0, p+".skills", "must name at least one queue")
+		for _, q := range sortedKeys(a.Skills) {
+			switch n := a.Skills[q]; {
+			case !queues[q]:
+				v.add(keyErr(p+".skills", q, "unknown queue %q", q))
+			case n < MinProficiency || n > MaxProficiency:
+				v.add(keyErr(p+".skills", q, "%s: proficiency %d must be %d–%d", q, n, MinProficiency, MaxProficiency))
+			}
+		}
+		for _, ch := range sortedKeys(a.Capacity) {
+			switch n := a.Capacity[ch]; {
+			case !slices.Contains(channels, ch):
+				v.add(keyErr(p+".capacity", ch, "unknown channel %q (want one of %s)", ch, strings.Join(channels, " ")))
+			case n < 0 || n > MaxCapacity:
+				v.add(keyErr(p+".capacity", ch, "%s: %d must be 0–%d", ch, n, MaxCapacity))
+			}
+		}
+	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
