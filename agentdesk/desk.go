@@ -29,6 +29,8 @@ type desk struct {
 
 	mu      sync.Mutex
 	offered map[string]time.Time // offers sent, by tracking number, with their deadline
+	// history sent with each open offer, reused when it is accepted.
+	history map[string][]queue.Summary
 	// unseat says whether the desk going away should unseat the agent in
 	// Redis; not when a newer desk replaced it or the node is draining.
 	unseat bool
@@ -98,7 +100,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	d := &desk{s: s, agent: a, sess: sess.ID, conn: conn, log: s.log.With(zap.String("agent", id)),
-		out: make(chan outbound, 256), done: make(chan struct{}), offered: map[string]time.Time{}, unseat: true}
+		out: make(chan outbound, 256), done: make(chan struct{}), offered: map[string]time.Time{},
+		history: map[string][]queue.Summary{}, unseat: true}
 	s.mu.Lock()
 	old := s.desks[id]
 	s.desks[id] = d
@@ -174,9 +177,13 @@ func (d *desk) sendOffer(c *queue.Contact, deadline time.Time) {
 	d.send(outbound{offer: c, deadline: deadline})
 }
 
-func (d *desk) forget(tn string) {
+// forget drops what was kept for an offer once it is accepted or gone.
+func (d *desk) forget(tn string, accepted bool) {
 	d.mu.Lock()
 	delete(d.offered, tn)
+	if !accepted {
+		delete(d.history, tn)
+	}
 	d.mu.Unlock()
 }
 
@@ -230,17 +237,28 @@ func (d *desk) complete(o outbound) any {
 	if c == nil {
 		return o.msg
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	hist, err := d.s.q.History(ctx, c, 10)
-	if err != nil {
-		d.log.Warn("history unavailable", zap.Error(err))
+	d.mu.Lock()
+	hist, ok := d.history[c.TrackingNo]
+	if o.assigned != nil {
+		delete(d.history, c.TrackingNo)
 	}
-	if hist == nil {
-		hist = []queue.Summary{}
+	d.mu.Unlock()
+	if !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		if hist, err = d.s.q.History(ctx, c, 10); err != nil {
+			d.log.Warn("history unavailable", zap.Error(err))
+		}
+		if hist == nil {
+			hist = []queue.Summary{}
+		}
 	}
 	dc := deskContact{Contact: c, History: hist}
 	if o.offer != nil {
+		d.mu.Lock()
+		d.history[c.TrackingNo] = hist
+		d.mu.Unlock()
 		return offerMsg{Type: "offer", Contact: dc, ExpiresAt: o.deadline.UTC()}
 	}
 	return assignedMsg{Type: "assigned", Contact: dc}

@@ -36,11 +36,11 @@ func (s *Server) onEvent(ev queue.Event) {
 		}
 	case queue.EventAssigned:
 		if ev.Node == self {
-			d.forget(ev.TrackingNo)
+			d.forget(ev.TrackingNo, true)
 			d.send(outbound{assigned: ev.Contact})
 		}
 	case queue.EventRescinded:
-		d.forget(ev.TrackingNo)
+		d.forget(ev.TrackingNo, false)
 		d.send(outbound{msg: rescindedMsg{Type: "rescinded", Contact: ev.TrackingNo, Reason: ev.Reason}})
 	case queue.EventClosed:
 		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})

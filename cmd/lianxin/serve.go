@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -65,6 +66,9 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
+	}
+	if addr := getenv("LIANXIN_DEBUG_ADDR"); addr != "" {
+		go serveDebug(addr, log)
 	}
 	log.Info("serving", zap.String("http", ln.Addr().String()), zap.Int("hotlines", len(dir.Hotlines)),
 		zap.Int("mailboxes", len(dir.Mailboxes)), zap.Int("agents", len(cfg.Agents)))
@@ -244,3 +248,17 @@ func newLogger(mode string) (*zap.Logger, error) {
 type redisLog struct{ log *zap.SugaredLogger }
 
 func (l redisLog) Printf(_ context.Context, format string, v ...any) { l.log.Debugf(format, v...) }
+
+// serveDebug serves Go's profiler on addr (LIANXIN_DEBUG_ADDR, e.g.
+// 127.0.0.1:6060), for an engineer chasing a slow node. Keep it on loopback.
+func serveDebug(addr string, log *zap.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("debug listener", zap.String("addr", addr))
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Warn("debug listener", zap.Error(err))
+	}
+}

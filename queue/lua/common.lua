@@ -7,6 +7,7 @@ local OFFER_MS = __OFFER_MS__
 local MAX_MISSES = __MAX_MISSES__
 local EVENTS_MAXLEN = __EVENTS_MAXLEN__
 local CHANNELS = {'voice', 'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
+local TEXT_CHANNELS = {'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
 
 local function ev(...)
   return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
@@ -20,6 +21,34 @@ local function hgetall(key)
 end
 
 local function num(v) return tonumber(v or '0') or 0 end
+
+-- Agents are read once per script and kept here; aset and aincr write
+-- through, so the cache and Redis agree.
+-- An agent hash holds: name, skills ("q=5,…"), presence, reason, sess, node,
+-- misses, cap:<ch>, load:<ch> (offers + held), idle:<ch> (ms), n_off, n_busy,
+-- n_wrap (open offers, assigned and wrap-up contacts), dstate, dsince.
+local agents = {}
+local function agent(id)
+  local h = agents[id]
+  if not h then
+    h = hgetall(P .. 'a:' .. id)
+    agents[id] = h
+  end
+  return h
+end
+
+local function aset(id, ...)
+  local h = agent(id)
+  local kv = {...}
+  for i = 1, #kv, 2 do h[kv[i]] = tostring(kv[i + 1]) end
+  redis.call('HSET', P .. 'a:' .. id, ...)
+end
+
+local function aincr(id, field, n)
+  local v = redis.call('HINCRBY', P .. 'a:' .. id, field, n)
+  agent(id)[field] = tostring(v)
+  return v
+end
 
 -- skills are stored as "general=5,enterprise=3".
 local function skill_list(s)
@@ -41,22 +70,26 @@ end
 
 -- refresh puts the agent into, or takes it out of, the available sets
 -- av:<channel>:<queue>, scored by when the agent last became idle on that
--- channel (lowest = longest idle).
-local function refresh(id, h)
-  h = h or hgetall(P .. 'a:' .. id)
+-- channel (lowest = longest idle). Channels the agent has no capacity for
+-- are never joined, so they are skipped.
+local function refresh(id)
+  local h = agent(id)
   local skills = skill_list(h.skills)
   for _, ch in ipairs(CHANNELS) do
-    local ok = can_take(h, ch)
-    for _, q in ipairs(skills) do
-      local key = P .. 'av:' .. ch .. ':' .. q
-      if ok then redis.call('ZADD', key, num(h['idle:' .. ch]), id)
-      else redis.call('ZREM', key, id) end
+    if num(h['cap:' .. ch]) > 0 then
+      local ok = can_take(h, ch)
+      for _, q in ipairs(skills) do
+        local key = P .. 'av:' .. ch .. ':' .. q
+        if ok then redis.call('ZADD', key, num(h['idle:' .. ch]), id)
+        else redis.call('ZREM', key, id) end
+      end
     end
   end
 end
 
 -- withdraw takes the agent out of every available set of its current skills.
-local function withdraw(id, h)
+local function withdraw(id)
+  local h = agent(id)
   for _, ch in ipairs(CHANNELS) do
     for _, q in ipairs(skill_list(h.skills)) do
       redis.call('ZREM', P .. 'av:' .. ch .. ':' .. q, id)
@@ -65,17 +98,11 @@ local function withdraw(id, h)
 end
 
 -- derived is the agent's state as the desk and the statistics see it.
-local function derived(id, h)
-  if not connected(h) or h.presence == 'logged_out' or (h.presence or '') == '' then return 'logged_out' end
-  if redis.call('SCARD', P .. 'ao:' .. id) > 0 then return 'offered' end
-  local held = redis.call('SMEMBERS', P .. 'ah:' .. id)
-  local wrap = false
-  for _, tn in ipairs(held) do
-    local st = redis.call('HGET', P .. 'c:' .. tn, 'state')
-    if st == 'assigned' then return 'busy' end
-    if st == 'wrapup' then wrap = true end
-  end
-  if wrap then return 'wrap_up' end
+local function derived(h)
+  if not connected(h) or (h.presence or 'logged_out') == 'logged_out' then return 'logged_out' end
+  if num(h.n_off) > 0 then return 'offered' end
+  if num(h.n_busy) > 0 then return 'busy' end
+  if num(h.n_wrap) > 0 then return 'wrap_up' end
   return h.presence
 end
 
@@ -100,12 +127,9 @@ end
 
 local function emit_states(now)
   for _, id in ipairs(touched_order) do
-    local h = hgetall(P .. 'a:' .. id)
-    local st = derived(id, h)
-    if h.dstate ~= st then
-      redis.call('HSET', P .. 'a:' .. id, 'dstate', st, 'dsince', now)
-      h.dsince = tostring(now)
-    end
+    local h = agent(id)
+    local st = derived(h)
+    if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
     ev('type', 'agent', 'agent', id, 'state', st, 'presence', h.presence or '', 'reason', h.reason or '',
       'since', h.dsince or tostring(now), 'load', loads(h), 'misses', h.misses or '0', 'node', h.node or '',
       'sess', h.sess or '')
@@ -115,7 +139,6 @@ end
 -- offer reserves contact tn for agent id until now + OFFER_MS.
 local function offer(tn, id, now, q, ch)
   local c = P .. 'c:' .. tn
-  local a = P .. 'a:' .. id
   local deadline = now + OFFER_MS
   redis.call('ZREM', P .. 'w:' .. q .. ':' .. ch, tn)
   redis.call('ZREM', P .. 'wt:' .. q, tn)
@@ -123,13 +146,13 @@ local function offer(tn, id, now, q, ch)
   redis.call('HINCRBY', c, 'offers', 1)
   redis.call('ZADD', P .. 'offers', deadline, tn)
   redis.call('SADD', P .. 'ao:' .. id, tn)
-  redis.call('HINCRBY', a, 'load:' .. ch, 1)
+  aincr(id, 'load:' .. ch, 1)
+  aincr(id, 'n_off', 1)
   -- Rotate: a multi-capacity agent goes to the back among equals.
-  redis.call('HSET', a, 'idle:' .. ch, now)
-  local h = hgetall(a)
-  refresh(id, h)
+  aset(id, 'idle:' .. ch, now)
+  refresh(id)
   local _, flat = hgetall(c)
-  ev('type', 'offered', 'agent', id, 'node', h.node or '', unpack(flat))
+  ev('type', 'offered', 'agent', id, 'node', agent(id).node or '', unpack(flat))
   touch(id)
 end
 
@@ -184,13 +207,11 @@ local function best_for(id, h, chs, now)
   return best, bq, bch
 end
 
-local TEXT_CHANNELS = {'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
-
 -- dispatch_agent fills an agent's free capacity with the best waiting
 -- contacts of its skills: a call first, then the rest by priority and age.
 local function dispatch_agent(id, now)
   for _ = 1, 100 do
-    local h = hgetall(P .. 'a:' .. id)
+    local h = agent(id)
     local tn, q, ch = best_for(id, h, {'voice'}, now)
     if not tn then tn, q, ch = best_for(id, h, TEXT_CHANNELS, now) end
     if not tn then return end
@@ -203,21 +224,21 @@ end
 -- MAX_MISSES in a row the agent is set not ready.
 local function give_back(tn, reason, now, miss)
   local c = P .. 'c:' .. tn
-  local id, q, ch, rank = unpack(redis.call('HMGET', c, 'agent', 'queue', 'ch', 'rank'))
-  local a = P .. 'a:' .. id
+  local id, q, ch, rank, queued = unpack(redis.call('HMGET', c, 'agent', 'queue', 'ch', 'rank', 'queued'))
   redis.call('ZREM', P .. 'offers', tn)
   redis.call('SREM', P .. 'ao:' .. id, tn)
-  redis.call('HINCRBY', a, 'load:' .. ch, -1)
+  aincr(id, 'load:' .. ch, -1)
+  aincr(id, 'n_off', -1)
   redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'deadline', '')
   if reason == 'rejected' then redis.call('HSET', c, 'skip', id, 'skip_until', now + OFFER_MS) end
   redis.call('ZADD', P .. 'w:' .. q .. ':' .. ch, rank, tn)
-  redis.call('ZADD', P .. 'wt:' .. q, redis.call('HGET', c, 'queued'), tn)
+  redis.call('ZADD', P .. 'wt:' .. q, queued, tn)
   ev('type', 'rescinded', 'contact', tn, 'agent', id, 'reason', reason, 'queue', q, 'ch', ch,
-    'node', redis.call('HGET', a, 'node') or '')
+    'node', agent(id).node or '')
   if miss then
-    local m = redis.call('HINCRBY', a, 'misses', 1)
-    if MAX_MISSES > 0 and m >= MAX_MISSES and redis.call('HGET', a, 'presence') == 'ready' then
-      redis.call('HSET', a, 'presence', 'not_ready', 'reason', 'missed_offers')
+    local m = aincr(id, 'misses', 1)
+    if MAX_MISSES > 0 and m >= MAX_MISSES and agent(id).presence == 'ready' then
+      aset(id, 'presence', 'not_ready', 'reason', 'missed_offers')
     end
   end
   refresh(id)
@@ -225,7 +246,7 @@ local function give_back(tn, reason, now, miss)
   return id, q, ch
 end
 
--- Queues whose waiting contacts may now match someone, as "q\0ch" → {q, ch}.
+-- Queues whose waiting contacts may now match someone.
 local pending, pending_order = {}, {}
 local function mark(q, ch)
   local k = q .. '\0' .. ch
@@ -243,14 +264,13 @@ end
 -- (without counting as misses) and the agent gets no more offers until a desk
 -- connects again. Contacts the agent holds stay with the agent.
 local function unseat(id, reason, now)
-  local a = P .. 'a:' .. id
-  local node = redis.call('HGET', a, 'node') or ''
+  local node = agent(id).node or ''
   if node ~= '' then redis.call('SREM', P .. 'na:' .. node, id) end
   for _, tn in ipairs(redis.call('SMEMBERS', P .. 'ao:' .. id)) do
     local _, q, ch = give_back(tn, reason, now, false)
     mark(q, ch)
   end
-  redis.call('HSET', a, 'sess', '', 'node', '')
+  aset(id, 'sess', '', 'node', '')
   refresh(id)
   touch(id)
 end
@@ -258,7 +278,7 @@ end
 -- lose_node unseats every agent whose desk was on node.
 local function lose_node(node, reason, now)
   for _, id in ipairs(redis.call('SMEMBERS', P .. 'na:' .. node)) do
-    if redis.call('HGET', P .. 'a:' .. id, 'node') == node then unseat(id, reason, now) end
+    if agent(id).node == node then unseat(id, reason, now) end
   end
   redis.call('DEL', P .. 'na:' .. node)
   redis.call('ZREM', P .. 'nodes', node)

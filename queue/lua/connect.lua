@@ -2,25 +2,20 @@
 -- skills "q=5,…", capacities "voice=1,sms=3,…".
 -- Returns {previous sess, previous node, offers…, '|', held…}.
 local id, name, skills, caps, node, sess, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
-local a = P .. 'a:' .. id
-local h = hgetall(a)
-withdraw(id, h)
+local h = agent(id)
+withdraw(id) -- from the sets of the skills it had; they may have changed
 local old_sess, old_node = h.sess or '', h.node or ''
 if old_node ~= '' then redis.call('SREM', P .. 'na:' .. old_node, id) end
 
-local fields = {'name', name, 'skills', skills, 'node', node, 'sess', sess, 'seen', now}
-for _, ch in ipairs(CHANNELS) do
-  fields[#fields + 1] = 'cap:' .. ch
-  fields[#fields + 1] = 0
-end
-redis.call('HSET', a, unpack(fields))
-for ch, n in string.gmatch(caps, '([^,=]+)=(%d+)') do redis.call('HSET', a, 'cap:' .. ch, n) end
+aset(id, 'name', name, 'skills', skills, 'node', node, 'sess', sess, 'seen', now)
+for _, ch in ipairs(CHANNELS) do aset(id, 'cap:' .. ch, 0) end
+for ch, n in string.gmatch(caps, '([^,=]+)=(%d+)') do aset(id, 'cap:' .. ch, n) end
 if (h.presence or '') == '' or h.presence == 'logged_out' then
-  redis.call('HSET', a, 'presence', 'not_ready', 'reason', 'login', 'misses', 0)
+  aset(id, 'presence', 'not_ready', 'reason', 'login', 'misses', 0)
 end
 -- Longest idle counts from the moment a desk is there to take work.
 if old_sess == '' then
-  for _, ch in ipairs(CHANNELS) do redis.call('HSET', a, 'idle:' .. ch, now) end
+  for _, ch in ipairs(CHANNELS) do aset(id, 'idle:' .. ch, now) end
 end
 redis.call('SADD', P .. 'na:' .. node, id)
 redis.call('SADD', P .. 'agents', id)

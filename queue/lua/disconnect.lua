@@ -1,10 +1,9 @@
 -- disconnect: a desk goes away. ARGV id, sess, now, logout ("1" also logs the agent out).
 -- Only the desk that holds the session may do this; a stale one changes nothing.
 local id, sess, now, logout = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
-local a = P .. 'a:' .. id
-if (redis.call('HGET', a, 'sess') or '') ~= sess or sess == '' then return 0 end
+if (agent(id).sess or '') ~= sess or sess == '' then return 0 end
 if logout then
-  redis.call('HSET', a, 'presence', 'logged_out', 'reason', '')
+  aset(id, 'presence', 'logged_out', 'reason', '')
   unseat(id, 'logged_out', now)
 else
   unseat(id, 'disconnected', now)

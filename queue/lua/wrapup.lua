@@ -1,19 +1,19 @@
 -- wrapup: ARGV id, tracking_no, request type, outcome, note, now. Closes the contact.
 local id, tn, rtype, outcome, note, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local c = P .. 'c:' .. tn
-if redis.call('EXISTS', c) == 0 then return redis.error_reply('NOT_FOUND no contact ' .. tn) end
-local st, ag, ch, ended = unpack(redis.call('HMGET', c, 'state', 'agent', 'ch', 'ended'))
+local st, ag, ch, ended, q = unpack(redis.call('HMGET', c, 'state', 'agent', 'ch', 'ended', 'queue'))
+if not st then return redis.error_reply('NOT_FOUND no contact ' .. tn) end
 if ag ~= id then return redis.error_reply('NOT_YOURS contact ' .. tn .. ' is not yours') end
 if st == 'closed' then return 'already' end
 if st ~= 'assigned' and st ~= 'wrapup' then return redis.error_reply('WRONG_STATE contact ' .. tn .. ' is ' .. st) end
 if not ended or ended == '' then ended = now end
 redis.call('HSET', c, 'state', 'closed', 'ended', ended, 'closed', now, 'rtype', rtype, 'outcome', outcome, 'note', note)
-local a = P .. 'a:' .. id
 redis.call('SREM', P .. 'ah:' .. id, tn)
-redis.call('HINCRBY', a, 'load:' .. ch, -1)
-redis.call('HSET', a, 'idle:' .. ch, now)
-ev('type', 'closed', 'contact', tn, 'agent', id, 'node', redis.call('HGET', a, 'node') or '', 'outcome', outcome,
-  'rtype', rtype, 'queue', redis.call('HGET', c, 'queue'), 'ch', ch)
+if st == 'assigned' then aincr(id, 'n_busy', -1) else aincr(id, 'n_wrap', -1) end
+aincr(id, 'load:' .. ch, -1)
+aset(id, 'idle:' .. ch, now)
+ev('type', 'closed', 'contact', tn, 'agent', id, 'node', agent(id).node or '', 'outcome', outcome,
+  'rtype', rtype, 'queue', q, 'ch', ch)
 refresh(id)
 touch(id)
 dispatch_agent(id, now)
