@@ -44,14 +44,14 @@ func (s *Server) onEvent(ev queue.Event) {
 		d.send(outbound{msg: rescindedMsg{Type: "rescinded", Contact: ev.TrackingNo, Reason: ev.Reason}})
 	case queue.EventClosed:
 		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})
-	case queue.EventAgent:
-		if ev.Session == d.sess {
-			d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *ev.Status}})
-		}
 	case queue.EventReplaced:
 		if ev.Session == d.sess {
 			d.shut(CloseReplaced, "replaced by a newer desk", false)
 		}
+		return
+	}
+	if ev.Status != nil && ev.Session == d.sess {
+		d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *ev.Status}})
 	}
 }
 

@@ -46,13 +46,16 @@ type Event struct {
 	TrackingNo string
 	Reason     string
 	Outcome    Outcome
-	// Session is the desk session an EventAgent or EventReplaced is about.
+	// Session is the desk session an EventReplaced is about, or the one
+	// the agent's Status was taken with.
 	Session string
 	// Contact is set for EventOffered and EventAssigned.
 	Contact *Contact
 	// Deadline of an EventOffered.
 	Deadline time.Time
-	// Status is set for EventAgent.
+	// Status is the agent's state after the change: always set for
+	// EventAgent, and for EventOffered, EventAssigned and EventClosed, which
+	// carry it along instead of a separate EventAgent.
 	Status *AgentStatus
 }
 
@@ -64,8 +67,7 @@ func parseEvent(m redis.XMessage) (Event, error) {
 	}
 	e := Event{ID: m.ID, Type: EventType(f["type"]), Agent: f["agent"], Node: f["node"], TrackingNo: f["contact"],
 		Reason: f["reason"], Outcome: Outcome(f["outcome"]), Session: f["sess"]}
-	switch e.Type {
-	case EventOffered, EventAssigned:
+	if e.Type == EventOffered || e.Type == EventAssigned {
 		c, err := contactFromFields(f)
 		if err != nil {
 			return e, err
@@ -74,19 +76,20 @@ func parseEvent(m redis.XMessage) (Event, error) {
 		if t := msTime(f["deadline"]); t != nil {
 			e.Deadline = *t
 		}
-	case EventAgent:
-		st := &AgentStatus{State: AgentState(f["state"]), Presence: Presence(f["presence"]), Reason: f["reason"],
+	}
+	if st, ok := f["a_state"]; ok {
+		s := &AgentStatus{State: AgentState(st), Presence: Presence(f["a_presence"]), Reason: f["a_reason"],
 			Load: map[Channel]int{}}
-		if t := msTime(f["since"]); t != nil {
-			st.Since = *t
+		if t := msTime(f["a_since"]); t != nil {
+			s.Since = *t
 		}
-		st.Misses, _ = strconv.Atoi(f["misses"])
-		for _, kv := range strings.Split(f["load"], ",") {
+		s.Misses, _ = strconv.Atoi(f["a_misses"])
+		for _, kv := range strings.Split(f["a_load"], ",") {
 			if k, v, ok := strings.Cut(kv, "="); ok {
-				st.Load[Channel(k)], _ = strconv.Atoi(v)
+				s.Load[Channel(k)], _ = strconv.Atoi(v)
 			}
 		}
-		e.Status = st
+		e.Status, e.Session = s, f["a_sess"]
 	}
 	return e, nil
 }

@@ -125,25 +125,63 @@ local function touch(id)
   end
 end
 
+-- status is an agent's state as events carry it (fields prefixed "a_", so
+-- they can ride along with a contact's fields), and a signature of it.
+local function status(id, now)
+  local h = agent(id)
+  local st = derived(h)
+  if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
+  local f = {'a_state', st, 'a_presence', h.presence or '', 'a_reason', h.reason or '', 'a_since', h.dsince,
+    'a_load', loads(h), 'a_misses', h.misses or '0', 'a_sess', h.sess or ''}
+  return f, table.concat(f, '|')
+end
+
+-- The status each agent's last event carried, so none is sent twice.
+local emitted = {}
+
+-- with_status appends agent id's status to event fields.
+local function with_status(fields, id, now)
+  local f, sig = status(id, now)
+  for _, v in ipairs(f) do fields[#fields + 1] = v end
+  emitted[id] = sig
+  return fields
+end
+
+-- emit_states reports every touched agent whose status changed since its
+-- last event in this script.
 local function emit_states(now)
   for _, id in ipairs(touched_order) do
-    local h = agent(id)
-    local st = derived(h)
-    if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
-    ev('type', 'agent', 'agent', id, 'state', st, 'presence', h.presence or '', 'reason', h.reason or '',
-      'since', h.dsince or tostring(now), 'load', loads(h), 'misses', h.misses or '0', 'node', h.node or '',
-      'sess', h.sess or '')
+    local f, sig = status(id, now)
+    if emitted[id] ~= sig then
+      local args = {'type', 'agent', 'agent', id, 'node', agent(id).node or ''}
+      for _, v in ipairs(f) do args[#args + 1] = v end
+      ev(unpack(args))
+      emitted[id] = sig
+    end
   end
+end
+
+-- contact_event emits an event about contact tn, carrying all its fields
+-- (from the table f) and the status of agent id.
+local function contact_event(typ, f, id, now)
+  local args = {'type', typ, 'node', agent(id).node or ''}
+  for k, v in pairs(f) do
+    args[#args + 1] = k
+    args[#args + 1] = v
+  end
+  ev(unpack(with_status(args, id, now)))
 end
 
 -- offer reserves contact tn for agent id until now + OFFER_MS.
 local function offer(tn, id, now, q, ch)
   local c = P .. 'c:' .. tn
+  local f = hgetall(c)
   local deadline = now + OFFER_MS
+  f.state, f.agent, f.offered, f.deadline = 'offered', id, tostring(now), tostring(deadline)
+  f.offers = tostring(num(f.offers) + 1)
   redis.call('ZREM', P .. 'w:' .. q .. ':' .. ch, tn)
   redis.call('ZREM', P .. 'wt:' .. q, tn)
-  redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', now, 'deadline', deadline)
-  redis.call('HINCRBY', c, 'offers', 1)
+  redis.call('HSET', c, 'state', f.state, 'agent', id, 'offered', f.offered, 'deadline', f.deadline, 'offers', f.offers)
   redis.call('ZADD', P .. 'offers', deadline, tn)
   redis.call('SADD', P .. 'ao:' .. id, tn)
   aincr(id, 'load:' .. ch, 1)
@@ -151,9 +189,8 @@ local function offer(tn, id, now, q, ch)
   -- Rotate: a multi-capacity agent goes to the back among equals.
   aset(id, 'idle:' .. ch, now)
   refresh(id)
-  local _, flat = hgetall(c)
-  ev('type', 'offered', 'agent', id, 'node', agent(id).node or '', unpack(flat))
   touch(id)
+  contact_event('offered', f, id, now)
 end
 
 -- skipped says whether contact tn must not go to agent id yet: the agent

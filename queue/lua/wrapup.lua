@@ -12,10 +12,10 @@ redis.call('SREM', P .. 'ah:' .. id, tn)
 if st == 'assigned' then aincr(id, 'n_busy', -1) else aincr(id, 'n_wrap', -1) end
 aincr(id, 'load:' .. ch, -1)
 aset(id, 'idle:' .. ch, now)
-ev('type', 'closed', 'contact', tn, 'agent', id, 'node', agent(id).node or '', 'outcome', outcome,
-  'rtype', rtype, 'queue', q, 'ch', ch)
 refresh(id)
 touch(id)
+ev(unpack(with_status({'type', 'closed', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
+  'outcome', outcome, 'rtype', rtype, 'queue', q, 'ch', ch}, id, now)))
 dispatch_agent(id, now)
 emit_states(now)
 return 'closed'

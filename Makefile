@@ -1,0 +1,30 @@
+# The two commands a new user needs are in README.md: `go run ./cmd/lianxin`
+# and `make test`.
+
+.PHONY: test deps build vet fmt bench load directory
+
+# Installs what the suite needs when missing, then runs it with the race detector.
+test: deps
+	go vet ./...
+	go test -race -count=1 ./...
+
+deps:
+	./scripts/install-test-deps.sh
+
+build:
+	go build -o lianxin ./cmd/lianxin
+
+fmt:
+	gofmt -l -w .
+
+# Redis time per contact lifecycle on a real redis-server.
+bench: deps
+	go test ./queue -run '^$$' -bench ContactLifecycle -benchtime 20000x
+
+# Routing end to end: 1,000 desks on websockets, 2,000 contacts/s.
+load: deps
+	go run ./cmd/lianxin-load -agents 1000 -contacts 20000 -rate 2000
+
+# Regenerates configs/hotlines.csv and configs/mailboxes.csv.
+directory:
+	go run ./cmd/gendirectory

@@ -1,0 +1,316 @@
+// Command lianxin-load measures routing end to end: it starts a real
+// redis-server (unless -redis is given) and one or more lianxin processes,
+// logs in many agents' desks over real websockets, makes them ready, then
+// queues contacts and measures, for each one, the time from the start of
+// its enqueue to the offer arriving on the agent's websocket. Desks accept
+// and wrap up every offer, so agents keep taking work.
+//
+//	go run ./cmd/lianxin-load -agents 1000 -contacts 20000
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lianxin/lianxin/agentdesk/desktest"
+	"github.com/lianxin/lianxin/queue"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+)
+
+type options struct {
+	agents, contacts, workers, nodes int
+	rate                             float64
+	redisURL, bin                    string
+	via                              string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.agents, "agents", 1000, "ready agents (desks on websockets)")
+	flag.IntVar(&o.contacts, "contacts", 20000, "contacts to queue")
+	flag.IntVar(&o.workers, "workers", 32, "concurrent enqueuers")
+	flag.IntVar(&o.nodes, "nodes", 1, "lianxin processes; desks are spread over them")
+	flag.Float64Var(&o.rate, "rate", 0, "contacts per second to offer (0: as fast as the workers go)")
+	flag.StringVar(&o.redisURL, "redis", "", "Redis URL (empty: start a redis-server on a free port)")
+	flag.StringVar(&o.bin, "bin", "", "lianxin binary (empty: go build ./cmd/lianxin)")
+	flag.StringVar(&o.via, "via", "queue", "how contacts are queued: queue (queue.Enqueue) or http (web letters)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "lianxin-load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	dir, err := os.MkdirTemp("", "lianxin-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if o.redisURL == "" {
+		url, stop, err := startRedis(ctx, dir)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		o.redisURL = url
+	}
+	if o.bin == "" {
+		o.bin = filepath.Join(dir, "lianxin")
+		fmt.Println("building lianxin …")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/lianxin").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v: %s", err, out)
+		}
+	}
+	cfg, err := writeConfig(dir, o.agents)
+	if err != nil {
+		return err
+	}
+	var bases []string
+	for i := range o.nodes {
+		base, stop, err := startNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		bases = append(bases, base)
+	}
+	fmt.Printf("redis %s, %d node(s), %d agents, %d contacts via %s, %d workers\n", o.redisURL, o.nodes, o.agents,
+		o.contacts, o.via, o.workers)
+
+	rec := newRecorder(o.contacts)
+	desks, err := connectDesks(ctx, bases, o.agents, rec)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, d := range desks {
+			_ = d.c.Close()
+		}
+	}()
+	fmt.Printf("%d desks ready\n", len(desks))
+
+	opt, err := redis.ParseURL(o.redisURL)
+	if err != nil {
+		return err
+	}
+	opt.PoolSize = o.workers * 2
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	q, err := queue.New(rdb, queue.Options{NodeID: "load-enqueuer", Queues: loadQueues})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := enqueueAll(ctx, o, q, bases[0], rec); err != nil {
+		return err
+	}
+	enqueued := time.Since(start)
+	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := rec.wait(wait); err != nil {
+		return fmt.Errorf("%w: %d of %d offers arrived", err, rec.count(), o.contacts)
+	}
+	routed := rec.last().Sub(start)
+	rec.report(o, enqueued, routed)
+	return nil
+}
+
+var loadQueues = []queue.Def{{Name: "general"}}
+
+// desk is one agent's desk in the load: it accepts and wraps up every offer.
+type desk struct {
+	c *desktest.Client
+}
+
+func connectDesks(ctx context.Context, bases []string, n int, rec *recorder) ([]*desk, error) {
+	desks := make([]*desk, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i := range n {
+		g.Go(func() error {
+			base := bases[i%len(bases)]
+			id := agentID(i)
+			tok, err := desktest.Login(gctx, base, id, "load")
+			if err != nil {
+				return err
+			}
+			c, _, err := desktest.Dial(gctx, base, tok)
+			if err != nil {
+				return fmt.Errorf("desk %s: %w", id, err)
+			}
+			if _, err := c.Send("ready", nil); err != nil {
+				return err
+			}
+			for {
+				m, err := c.Next(gctx, "state")
+				if err != nil {
+					return fmt.Errorf("desk %s: %w", id, err)
+				}
+				if m.State == "ready" {
+					break
+				}
+			}
+			desks[i] = &desk{c: c}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, d := range desks {
+		go d.work(ctx, rec)
+	}
+	return desks, nil
+}
+
+// work answers offers until the socket closes.
+func (d *desk) work(ctx context.Context, rec *recorder) {
+	for {
+		m, err := d.c.Next(ctx, "offer", "error")
+		if err != nil {
+			return
+		}
+		d.c.Drop()
+		if m.Type == "error" {
+			rec.failed(m.Code + ": " + m.Message)
+			continue
+		}
+		c := m.Object()
+		rec.offered(c.Subject, m.Received)
+		if _, err := d.c.Send("accept", map[string]any{"contact": c.TrackingNo}); err != nil {
+			return
+		}
+		if _, err := d.c.Send("wrapup", map[string]any{"contact": c.TrackingNo, "request_type": "consultation",
+			"outcome": "resolved"}); err != nil {
+			return
+		}
+	}
+}
+
+func enqueueAll(ctx context.Context, o options, q *queue.Queue, base string, rec *recorder) error {
+	var next atomic.Int64
+	var interval time.Duration
+	if o.rate > 0 {
+		interval = time.Duration(float64(time.Second) / o.rate)
+	}
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	for range o.workers {
+		g.Go(func() error {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= o.contacts {
+					return nil
+				}
+				if interval > 0 {
+					if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				subject := fmt.Sprintf("load-%d", i)
+				rec.sent(i, time.Now())
+				var err error
+				if o.via == "http" {
+					err = postLetter(gctx, base, subject)
+				} else {
+					_, err = q.Enqueue(gctx, queue.Intake{Channel: queue.ChannelMailbox, Queue: "general", Line: "load",
+						Subject: subject, Text: "load test", Citizen: queue.Citizen{Address: fmt.Sprintf("+86138%08d", i)}}, "")
+				}
+				if err != nil {
+					return fmt.Errorf("contact %d: %w", i, err)
+				}
+			}
+		})
+	}
+	return g.Wait()
+}
+
+func agentID(i int) string { return fmt.Sprintf("%d", 100000+i) }
+
+var errTimeout = errors.New("timed out waiting for offers")
+
+// recorder keeps each contact's enqueue time and offer latency.
+type recorder struct {
+	mu       sync.Mutex
+	start    []time.Time
+	lat      []time.Duration
+	got      int
+	lastSeen time.Time
+	done     chan struct{}
+	errors   map[string]int
+}
+
+func (r *recorder) failed(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.errors == nil {
+		r.errors = map[string]int{}
+	}
+	r.errors[msg]++
+}
+
+func newRecorder(n int) *recorder {
+	return &recorder{start: make([]time.Time, n), lat: make([]time.Duration, 0, n), done: make(chan struct{})}
+}
+
+func (r *recorder) sent(i int, t time.Time) {
+	r.mu.Lock()
+	r.start[i] = t
+	r.mu.Unlock()
+}
+
+func (r *recorder) offered(subject string, at time.Time) {
+	var i int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(subject, "load-"), "%d", &i); err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i < 0 || i >= len(r.start) || r.start[i].IsZero() {
+		return
+	}
+	r.lat = append(r.lat, at.Sub(r.start[i]))
+	r.start[i] = time.Time{} // a second offer of the same contact is not counted
+	r.got++
+	if at.After(r.lastSeen) {
+		r.lastSeen = at
+	}
+	if r.got == len(r.start) {
+		close(r.done)
+	}
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got
+}
+
+func (r *recorder) last() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastSeen
+}
+
+func (r *recorder) wait(ctx context.Context) error {
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return errTimeout
+	}
+}
