@@ -2,13 +2,11 @@ package agentdesk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/lianxin/lianxin/queue"
@@ -276,9 +274,9 @@ func (d *desk) readLoop(ctx context.Context) {
 			return
 		}
 		_ = d.conn.SetReadDeadline(time.Now().Add(3 * d.s.ping))
-		var m inbound
-		if err := json.Unmarshal(data, &m); err != nil {
-			d.send(outbound{msg: errorMsg{Type: "error", Code: "bad_message", Message: "not a JSON object: " + err.Error()}})
+		m, perr := decodeInbound(data)
+		if perr != nil {
+			d.send(outbound{msg: errorMsg{Type: "error", Code: perr.code, Message: perr.msg, Ref: m.Ref}})
 			continue
 		}
 		if d.handle(ctx, m) {
@@ -301,47 +299,18 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 	case "ready":
 		err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceReady, "")
 	case "not_ready":
-		reason := m.Reason
-		if reason == "" {
-			reason = "busy"
-		}
-		if utf8.RuneCountInString(reason) > 64 {
-			fail("bad_message", "reason: at most 64 characters")
-			return false
-		}
-		err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceNotReady, reason)
-	case "accept", "reject", "end":
-		if !queue.ValidTrackingNo(m.Contact) {
-			fail("bad_message", "contact: must be a tracking number")
-			return false
-		}
-		switch m.Type {
-		case "accept":
-			err = d.s.q.Accept(ctx, id, m.Contact)
-		case "reject":
-			err = d.s.q.Reject(ctx, id, m.Contact)
-		default:
-			err = d.s.q.End(ctx, id, m.Contact)
-		}
+		err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceNotReady, m.Reason)
+	case "accept":
+		err = d.s.q.Accept(ctx, id, m.Contact)
+	case "reject":
+		err = d.s.q.Reject(ctx, id, m.Contact)
+	case "end":
+		err = d.s.q.End(ctx, id, m.Contact)
 	case "wrapup":
-		if !queue.ValidTrackingNo(m.Contact) {
-			fail("bad_message", "contact: must be a tracking number")
-			return false
-		}
-		if utf8.RuneCountInString(m.Note) > maxNoteRunes || !utf8.ValidString(m.Note) {
-			fail("bad_message", "note: at most 2000 characters of text")
-			return false
-		}
 		err = d.s.q.WrapUp(ctx, id, m.Contact, queue.RequestType(m.RequestType), queue.Outcome(m.Outcome), m.Note)
 	case "logout":
 		d.logout(ctx)
 		return true
-	case "":
-		fail("bad_message", "type: required")
-		return false
-	default:
-		fail("unknown_type", "unknown message type "+quote(m.Type))
-		return false
 	}
 	if err != nil {
 		code := errorCode(err)
@@ -366,12 +335,4 @@ func (d *desk) logout(ctx context.Context) {
 		d.log.Warn("logout failed", zap.Error(err))
 	}
 	d.shut(CloseLoggedOut, "logged out", false)
-}
-
-func quote(s string) string {
-	if len(s) > 40 {
-		s = s[:40] + "…"
-	}
-	b, _ := json.Marshal(s)
-	return string(b)
 }

@@ -1,7 +1,9 @@
 package agentdesk
 
 import (
+	"encoding/json"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lianxin/lianxin/queue"
 )
@@ -17,8 +19,65 @@ type inbound struct {
 	Note        string `json:"note,omitempty"`
 }
 
-// maxNoteRunes bounds a wrap-up note.
-const maxNoteRunes = 2000
+// maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
+const (
+	maxNoteRunes   = 2000
+	maxReasonRunes = 64
+)
+
+// protocolError is a desk message refused before anything was done.
+type protocolError struct{ code, msg string }
+
+// decodeInbound parses and checks one desk message: JSON, a known type, and
+// the fields that type needs. The returned message carries Ref whenever the
+// JSON had one, so the error can name it.
+func decodeInbound(data []byte) (inbound, *protocolError) {
+	var m inbound
+	if err := json.Unmarshal(data, &m); err != nil {
+		var probe struct {
+			Ref string `json:"ref"`
+		}
+		_ = json.Unmarshal(data, &probe)
+		return inbound{Ref: probe.Ref}, &protocolError{"bad_message", "not a JSON object of the desk protocol: " + err.Error()}
+	}
+	bad := func(msg string) (inbound, *protocolError) { return m, &protocolError{"bad_message", msg} }
+	switch m.Type {
+	case "ping", "ready", "logout":
+	case "not_ready":
+		if m.Reason == "" {
+			m.Reason = "busy"
+		}
+		if utf8.RuneCountInString(m.Reason) > maxReasonRunes {
+			return bad("reason: at most 64 characters")
+		}
+	case "accept", "reject", "end", "wrapup":
+		if !queue.ValidTrackingNo(m.Contact) {
+			return bad("contact: must be a tracking number")
+		}
+		if m.Type != "wrapup" {
+			break
+		}
+		if !queue.RequestType(m.RequestType).Valid() {
+			return bad("request_type: must be one of consultation, help, complaint, report, suggestion, praise, other")
+		}
+		if !queue.Outcome(m.Outcome).Valid() {
+			return bad("outcome: must be one of resolved, dispatched, transferred_110, transferred_119, transferred_120, " +
+				"transferred_122, invalid, duplicate")
+		}
+		if utf8.RuneCountInString(m.Note) > maxNoteRunes {
+			return bad("note: at most 2000 characters")
+		}
+	case "":
+		return bad("type: required")
+	default:
+		t := m.Type
+		if utf8.RuneCountInString(t) > 40 {
+			t = string([]rune(t)[:40]) + "…"
+		}
+		return m, &protocolError{"unknown_type", "unknown message type " + strconvQuote(t)}
+	}
+	return m, nil
+}
 
 type helloMsg struct {
 	Type       string    `json:"type"` // "hello"

@@ -27,3 +27,5 @@ func pageHandler() http.Handler {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func strconvQuote(s string) string { return strconv.Quote(s) }

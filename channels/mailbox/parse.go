@@ -146,14 +146,18 @@ func (h *Handler) store(r *http.Request, p *multipart.Part) (queue.Attachment, e
 	}
 	// The type is what the bytes are, not what the sender says.
 	typ := http.DetectContentType(head[:n])
-	sha, size, err := h.blobs.Put(r.Context(), io.MultiReader(strings.NewReader(string(head[:n])), p), h.lim.MaxAttachmentBytes)
+	src := &partReader{r: p}
+	sha, size, err := h.blobs.Put(r.Context(), io.MultiReader(bytes.NewReader(head[:n]), src), h.lim.MaxAttachmentBytes)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, blobstore.ErrTooLarge):
 		return queue.Attachment{}, &fieldError{status: http.StatusRequestEntityTooLarge, code: "attachment_too_large",
 			field: p.FormName(), msg: name + " is larger than " + itoa(h.lim.MaxAttachmentBytes) + " bytes"}
-	case errors.As(err, &mbe):
-		return queue.Attachment{}, err
+	case errors.As(src.err, &mbe):
+		return queue.Attachment{}, src.err
+	case src.err != nil:
+		// The sender's bytes broke off or were malformed: their fault, not ours.
+		return queue.Attachment{}, badField(p.FormName(), "bad multipart form: %v", src.err)
 	case err != nil:
 		return queue.Attachment{}, err
 	}
@@ -247,4 +251,19 @@ func firstLine(s string, n int) string {
 		return string([]rune(line)[:n]) + "…"
 	}
 	return line
+}
+
+// partReader remembers the error reading a part failed with, so that a
+// broken upload is told apart from a failing blob store.
+type partReader struct {
+	r   io.Reader
+	err error
+}
+
+func (p *partReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		p.err = err
+	}
+	return n, err
 }

@@ -1,0 +1,90 @@
+package channels_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/queue"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNormalizePhone(t *testing.T) {
+	for in, want := range map[string]string{
+		"13800138000":       "+8613800138000",
+		"138 0013 8000":     "+8613800138000",
+		"+86-138-0013-8000": "+8613800138000",
+		"008613800138000":   "+8613800138000",
+		"8613800138000":     "+8613800138000",
+		"028-8765 4321":     "+862887654321",
+		"(028) 87654321":    "+862887654321",
+		"02887654321":       "+862887654321",
+		"010-12345678":      "+861012345678",
+		"12345":             "",
+		"12800138000":       "",
+		"1380013800a":       "",
+		"":                  "",
+		"+":                 "",
+		"138００138000":       "",
+	} {
+		got, ok := channels.NormalizePhone(in)
+		require.Equal(t, want, got, in)
+		require.Equal(t, want != "", ok, in)
+	}
+}
+
+func FuzzNormalizePhone(f *testing.F) {
+	for _, s := range []string{"13800138000", "+86 138 0013 8000", "028-87654321", "0086", "+", "１３８"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e164, ok := channels.NormalizePhone(s)
+		if !ok {
+			if e164 != "" {
+				t.Fatalf("%q: not ok but %q", s, e164)
+			}
+			return
+		}
+		if !strings.HasPrefix(e164, "+86") || len(e164) < 12 || len(e164) > 15 {
+			t.Fatalf("%q → %q is not a Chinese E.164 number", s, e164)
+		}
+		for _, c := range e164[1:] {
+			if c < '0' || c > '9' {
+				t.Fatalf("%q → %q has a non-digit", s, e164)
+			}
+		}
+		if again, ok := channels.NormalizePhone(e164); !ok || again != e164 {
+			t.Fatalf("not idempotent: %q → %q → %q", s, e164, again)
+		}
+		if m := channels.MaskPhone(e164); strings.Contains(m, e164[len(e164)-8:len(e164)-4]) && e164[len(e164)-8:len(e164)-4] != "****" {
+			t.Fatalf("mask %q shows the middle of %q", m, e164)
+		}
+	})
+}
+
+func TestMask(t *testing.T) {
+	require.Equal(t, "+86138****8000", channels.MaskPhone("+8613800138000"))
+	require.Equal(t, "z***@example.cn", channels.MaskEmail("zhang.san@example.cn"))
+	require.Equal(t, "成都***", channels.MaskText("成都市锦江区春熙路1号"))
+	require.Equal(t, "", channels.MaskText(""))
+}
+
+func TestGuessRequestType(t *testing.T) {
+	for text, want := range map[string]queue.RequestType{
+		"我要投诉楼下餐馆油烟扰民":     queue.RequestComplaint,
+		"举报某工地夜间违规施工":      queue.RequestReport,
+		"请问公积金怎么提取":        queue.RequestConsultation,
+		"建议在路口增设红绿灯":       queue.RequestSuggestion,
+		"感谢社区工作人员的耐心帮助":    queue.RequestPraise,
+		"老人走失了，求助":         queue.RequestHelp,
+		"今天天气很好":           "",
+		"公司拖欠工资三个月了，请问怎么办": queue.RequestComplaint,
+	} {
+		require.Equal(t, want, channels.GuessRequestType(text), text)
+	}
+}
+
+func TestClean(t *testing.T) {
+	require.Equal(t, "a\nb\tc", channels.Clean("  a\r\nb\tc\x00\x1b  "))
+	require.Equal(t, "\uFFFDx", channels.Clean("\xffx"))
+}
