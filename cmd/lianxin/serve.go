@@ -262,3 +262,10 @@ func serveDebug(addr string, log *zap.Logger) {
 		log.Warn("debug listener", zap.Error(err))
 	}
 }
+
+// The parts fit the interfaces their users declare.
+var (
+	_ mailbox.Enqueuer = (*queue.Queue)(nil)
+	_ mailbox.Blobs    = (*blobstore.Dir)(nil)
+	_ agentdesk.Blobs  = (*blobstore.Dir)(nil)
+)
