@@ -21,7 +21,6 @@ import (
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -127,7 +126,10 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 
 	n := &node{q: q, rdb: rdb, desk: desk, log: log}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	// prometheus.NewGoCollector rather than the collectors package, which
+	// would pull database/sql into the binary for nothing.
+	reg.MustRegister(prometheus.NewGoCollector(), //nolint:staticcheck
+		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}), //nolint:staticcheck
 		newQueueCollector(q, desk))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
