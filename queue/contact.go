@@ -150,14 +150,16 @@ type Intake struct {
 type Contact struct {
 	TrackingNo string `json:"tracking_no"`
 	Intake
-	State      ContactState `json:"state"`
-	Agent      string       `json:"agent,omitempty"`
-	Offers     int          `json:"offers"`
-	Outcome    Outcome      `json:"outcome,omitempty"`
-	Note       string       `json:"note,omitempty"`
-	QueuedAt   time.Time    `json:"queued_at"`
-	OfferedAt  *time.Time   `json:"offered_at,omitempty"`
-	AssignedAt *time.Time   `json:"assigned_at,omitempty"`
-	EndedAt    *time.Time   `json:"ended_at,omitempty"`
-	ClosedAt   *time.Time   `json:"closed_at,omitempty"`
+	State   ContactState `json:"state"`
+	Agent   string       `json:"agent,omitempty"`
+	Offers  int          `json:"offers"`
+	Outcome Outcome      `json:"outcome,omitempty"`
+	Note    string       `json:"note,omitempty"`
+	// MessageCount counts the conversation's messages after the first.
+	MessageCount int        `json:"message_count,omitempty"`
+	QueuedAt     time.Time  `json:"queued_at"`
+	OfferedAt    *time.Time `json:"offered_at,omitempty"`
+	AssignedAt   *time.Time `json:"assigned_at,omitempty"`
+	EndedAt      *time.Time `json:"ended_at,omitempty"`
+	ClosedAt     *time.Time `json:"closed_at,omitempty"`
 }

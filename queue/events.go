@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -25,6 +26,8 @@ const (
 	EventAgent     EventType = "agent"     // an agent's state changed
 	EventReplaced  EventType = "replaced"  // a newer desk took over Session
 	EventNodeLost  EventType = "node_lost" // Node stopped (Reason node_lost or drained)
+	EventMessage   EventType = "message"   // a message joined a contact's conversation
+	EventAlert     EventType = "alert"     // an emergency for supervisors (Reason: its kind)
 )
 
 // AgentStatus is an agent's state as carried by an EventAgent.
@@ -53,6 +56,10 @@ type Event struct {
 	Contact *Contact
 	// Deadline of an EventOffered.
 	Deadline time.Time
+	// Message is set for EventMessage.
+	Message *Message
+	// Text of an EventAlert.
+	Text string
 	// Status is the agent's state after the change: always set for
 	// EventAgent, and for EventOffered, EventAssigned and EventClosed, which
 	// carry it along instead of a separate EventAgent.
@@ -76,6 +83,16 @@ func parseEvent(m redis.XMessage) (Event, error) {
 		if t := msTime(f["deadline"]); t != nil {
 			e.Deadline = *t
 		}
+	}
+	switch e.Type {
+	case EventMessage:
+		var msg Message
+		if err := json.Unmarshal([]byte(f["msg"]), &msg); err != nil {
+			return e, fmt.Errorf("queue: bad message event: %w", err)
+		}
+		e.Message = &msg
+	case EventAlert:
+		e.Text = f["text"]
 	}
 	if st, ok := f["a_state"]; ok {
 		s := &AgentStatus{State: AgentState(st), Presence: Presence(f["a_presence"]), Reason: f["a_reason"],

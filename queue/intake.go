@@ -21,6 +21,9 @@ type Receipt struct {
 	// Duplicate is true when the idempotency key was seen before: nothing new
 	// was queued and TrackingNo is the earlier contact's.
 	Duplicate bool
+	// Joined is true when Receive added the message to the citizen's open
+	// contact instead of starting a new one.
+	Joined bool
 }
 
 // Enqueue queues a new contact and, in the same script, offers it to an agent
@@ -148,6 +151,7 @@ func contactFromFields(f map[string]string) (*Contact, error) {
 	}
 	c.Outcome = Outcome(f["outcome"])
 	c.Note = f["note"]
+	c.MessageCount, _ = strconv.Atoi(f["msgs"])
 	if t := msTime(f["queued"]); t != nil {
 		c.QueuedAt = *t
 	}

@@ -1,0 +1,34 @@
+-- receive: a citizen's message on a conversational channel. ARGV as enqueue,
+-- then the open-conversation key and the message (JSON). While the citizen
+-- has an open contact on this channel and line, the message joins it;
+-- otherwise it starts a new contact.
+-- Returns {tracking_no, "created" | "joined" | "duplicate" | "conflict"}.
+local idem, hash, data, q, ch = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local prio, rank, now, date, hist = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local open, msg = ARGV[11], ARGV[12]
+local retry = seen(idem, hash)
+if retry then return retry end
+local okey = P .. 'open:' .. open
+local tn = redis.call('GET', okey)
+if tn then
+  local c = P .. 'c:' .. tn
+  local st, ag = unpack(redis.call('HMGET', c, 'state', 'agent'))
+  if st and st ~= 'closed' then
+    redis.call('RPUSH', P .. 'm:' .. tn, msg)
+    redis.call('LTRIM', P .. 'm:' .. tn, -500, -1)
+    redis.call('HINCRBY', c, 'msgs', 1)
+    redis.call('HSET', c, 'updated', now)
+    remember(idem, hash, tn)
+    local node = ''
+    if ag and ag ~= '' then node = agent(ag).node or '' end
+    ev('type', 'message', 'contact', tn, 'agent', ag or '', 'node', node, 'msg', msg)
+    return {tn, 'joined'}
+  end
+end
+tn = create(data, q, ch, prio, rank, now, date, hist)
+redis.call('HSET', P .. 'c:' .. tn, 'okey', okey)
+redis.call('SET', okey, tn, 'EX', 2592000)
+remember(idem, hash, tn)
+dispatch_queue(q, ch, now)
+emit_states(now)
+return {tn, 'created'}
