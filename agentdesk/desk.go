@@ -3,12 +3,15 @@ package agentdesk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
 )
@@ -110,6 +113,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	d.log.Info("desk connected", zap.String("session", sess.ID))
 	go d.writeLoop()
+	go d.watchToken(bearer(r))
 	d.greet(ctx, sess)
 	d.readLoop(ctx)
 	d.shut(websocket.CloseNormalClosure, "", true)
@@ -253,6 +257,15 @@ func (d *desk) complete(o outbound) any {
 		}
 	}
 	dc := deskContact{Contact: c, History: hist}
+	if c.MessageCount > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		msgs, err := d.s.q.Messages(ctx, c.TrackingNo)
+		if err != nil {
+			d.log.Warn("conversation unavailable", zap.Error(err))
+		}
+		dc.Messages = msgs
+	}
 	if o.offer != nil {
 		d.mu.Lock()
 		d.history[c.TrackingNo] = hist
@@ -308,12 +321,17 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 		err = d.s.q.End(ctx, id, m.Contact)
 	case "wrapup":
 		err = d.s.q.WrapUp(ctx, id, m.Contact, queue.RequestType(m.RequestType), queue.Outcome(m.Outcome), m.Note)
+	case "reply":
+		err = d.reply(ctx, m.Contact, strings.TrimSpace(m.Text))
 	case "logout":
 		d.logout(ctx)
 		return true
 	}
 	if err != nil {
-		code := errorCode(err)
+		code := replyErrorCode(err)
+		if code == "" {
+			code = errorCode(err)
+		}
 		if code == "unavailable" {
 			d.log.Warn("desk action failed", zap.String("type", m.Type), zap.Error(err))
 			fail(code, "cannot do this now, try again")
@@ -328,6 +346,52 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 	}
 	d.send(outbound{msg: ackMsg{Type: "ack", Ref: m.Ref, For: m.Type}})
 	return false
+}
+
+// reply sends an agent's reply to the citizen on the contact's channel and
+// records it in the conversation.
+func (d *desk) reply(ctx context.Context, tn, text string) error {
+	c, err := d.s.q.Contact(ctx, tn)
+	if err != nil {
+		return err
+	}
+	if c.Agent != d.agent.ID {
+		return fmt.Errorf("%w: contact %s is not yours", queue.ErrNotYours, tn)
+	}
+	if c.State != queue.StateAssigned && c.State != queue.StateWrapUp {
+		return fmt.Errorf("%w: accept contact %s before replying", queue.ErrWrongState, tn)
+	}
+	r := d.s.repliers[c.Channel]
+	if r == nil {
+		return fmt.Errorf("%w: %s", channels.ErrNoReplyPath, c.Channel)
+	}
+	if err := r.Reply(ctx, c, text); err != nil {
+		d.log.Info("reply not sent", zap.String("contact", tn), zap.Error(err))
+		return err
+	}
+	return d.s.q.AddMessage(ctx, tn, queue.Message{From: queue.FromAgent, Agent: d.agent.ID, Kind: "text", Text: text,
+		Status: "sent"})
+}
+
+// watchToken closes the desk with 4002 once its token expires or is revoked.
+func (d *desk) watchToken(tok string) {
+	t := time.NewTicker(d.s.ping)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.done:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := d.s.tokens.agent(ctx, tok)
+			cancel()
+			if errors.Is(err, ErrBadToken) {
+				d.log.Info("token expired; closing the desk")
+				d.shut(CloseLoggedOut, "token expired: log in again", true)
+				return
+			}
+		}
+	}
 }
 
 func (d *desk) logout(ctx context.Context) {

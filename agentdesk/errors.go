@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/queue"
 )
 
@@ -40,6 +41,19 @@ func errorCode(err error) string {
 		return "replaced"
 	}
 	return "unavailable"
+}
+
+// replyErrorCode maps a channel's reply errors to the protocol's codes, or "".
+func replyErrorCode(err error) string {
+	switch {
+	case errors.Is(err, channels.ErrReplyWindowClosed):
+		return "reply_window_closed"
+	case errors.Is(err, channels.ErrNoReplyPath):
+		return "no_reply_path"
+	case errors.Is(err, channels.ErrReplyRejected):
+		return "reply_rejected"
+	}
+	return ""
 }
 
 // APIError is the JSON body of every error answer: a machine code and a

@@ -25,6 +25,10 @@ func (s *Server) onEvent(ev queue.Event) {
 		}
 		return
 	}
+	if ev.Type == queue.EventAlert {
+		s.alert(ev)
+		return
+	}
 	d := s.desk(ev.Agent)
 	if d == nil {
 		return
@@ -42,6 +46,10 @@ func (s *Server) onEvent(ev queue.Event) {
 	case queue.EventRescinded:
 		d.forget(ev.TrackingNo, false)
 		d.send(outbound{msg: rescindedMsg{Type: "rescinded", Contact: ev.TrackingNo, Reason: ev.Reason}})
+	case queue.EventMessage:
+		if ev.Node == self && ev.Message != nil {
+			d.send(outbound{msg: messageMsg{Type: "message", Contact: ev.TrackingNo, Message: *ev.Message}})
+		}
 	case queue.EventClosed:
 		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})
 	case queue.EventReplaced:
@@ -52,6 +60,21 @@ func (s *Server) onEvent(ev queue.Event) {
 	}
 	if ev.Status != nil && ev.Session == d.sess {
 		d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *ev.Status}})
+	}
+}
+
+// alert tells the supervisors' desks on this node of an emergency.
+func (s *Server) alert(ev queue.Event) {
+	s.mu.Lock()
+	var sup []*desk
+	for _, d := range s.desks {
+		if d.agent.Supervisor {
+			sup = append(sup, d)
+		}
+	}
+	s.mu.Unlock()
+	for _, d := range sup {
+		d.send(outbound{msg: alertMsg{Type: "alert", Contact: ev.TrackingNo, Kind: ev.Reason, Text: ev.Text}})
 	}
 }
 

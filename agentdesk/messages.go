@@ -2,6 +2,7 @@ package agentdesk
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -17,6 +18,7 @@ type inbound struct {
 	RequestType string `json:"request_type,omitempty"`
 	Outcome     string `json:"outcome,omitempty"`
 	Note        string `json:"note,omitempty"`
+	Text        string `json:"text,omitempty"`
 }
 
 // maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
@@ -49,6 +51,14 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 		}
 		if utf8.RuneCountInString(m.Reason) > maxReasonRunes {
 			return bad("reason: at most 64 characters")
+		}
+	case "reply":
+		if !queue.ValidTrackingNo(m.Contact) {
+			return bad("contact: must be a tracking number")
+		}
+		n := utf8.RuneCountInString(strings.TrimSpace(m.Text))
+		if n == 0 || n > maxNoteRunes {
+			return bad("text: 1 to 2000 characters")
 		}
 	case "accept", "reject", "end", "wrapup":
 		if !queue.ValidTrackingNo(m.Contact) {
@@ -94,7 +104,21 @@ type stateMsg struct {
 // deskContact is the contact object the desk shows.
 type deskContact struct {
 	*queue.Contact
-	History []queue.Summary `json:"history"`
+	History  []queue.Summary `json:"history"`
+	Messages []queue.Message `json:"messages,omitempty"`
+}
+
+type messageMsg struct {
+	Type    string        `json:"type"` // "message"
+	Contact string        `json:"contact"`
+	Message queue.Message `json:"message"`
+}
+
+type alertMsg struct {
+	Type    string `json:"type"` // "alert"
+	Contact string `json:"contact"`
+	Kind    string `json:"kind"`
+	Text    string `json:"text"`
 }
 
 type offerMsg struct {

@@ -22,6 +22,13 @@ type Agent struct {
 	queue.Profile
 	// PasswordHash is a bcrypt hash.
 	PasswordHash string
+	// Supervisor desks also get emergency alerts.
+	Supervisor bool
+}
+
+// Replier sends an agent's reply to the citizen on one channel.
+type Replier interface {
+	Reply(ctx context.Context, c *queue.Contact, text string) error
 }
 
 // Blobs reads attachments by content hash.
@@ -36,6 +43,8 @@ type Params struct {
 	Prefix string // the deployment's key prefix, e.g. "{lianxin}:"
 	Agents []Agent
 	Blobs  Blobs
+	// Repliers carry agents' replies out, by the contact's channel.
+	Repliers map[queue.Channel]Replier
 	// TokenTTL is how long a login lasts.
 	TokenTTL time.Duration
 	Logger   *zap.Logger
@@ -46,12 +55,13 @@ type Params struct {
 
 // Server serves the desk API and websockets of one node.
 type Server struct {
-	q      *queue.Queue
-	agents map[string]Agent
-	tokens *tokens
-	blobs  Blobs
-	log    *zap.Logger
-	ping   time.Duration
+	q        *queue.Queue
+	agents   map[string]Agent
+	tokens   *tokens
+	blobs    Blobs
+	repliers map[queue.Channel]Replier
+	log      *zap.Logger
+	ping     time.Duration
 
 	mu       sync.Mutex
 	desks    map[string]*desk // by agent id
@@ -70,7 +80,7 @@ func New(p Params) *Server {
 	if p.TokenTTL <= 0 {
 		p.TokenTTL = 12 * time.Hour
 	}
-	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, log: p.Logger, ping: p.PingEvery,
+	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, log: p.Logger, ping: p.PingEvery,
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{}}
 	for _, a := range p.Agents {
 		s.agents[a.ID] = a

@@ -140,4 +140,7 @@ type Agent struct {
 	// sms 3, wechat 3, mailbox 3, web 3. A map given is taken whole: a channel
 	// it leaves out is 0.
 	Capacity map[string]int `yaml:"capacity"`
+	// Role is "agent" (default) or "supervisor": a supervisor takes contacts
+	// too, and also gets emergency alerts at the desk.
+	Role string `yaml:"role"`
 }

@@ -148,6 +148,8 @@ func (v *validator) agents(as []Agent, queues map[string]bool) {
 		if _, err := bcrypt.Cost([]byte(a.PasswordHash)); err != nil {
 			v.add(fieldErr(p+".password_hash", "must be a bcrypt hash ($2a$10$…), never a plain password"))
 		}
+		v.check(a.Role == "" || a.Role == "agent" || a.Role == "supervisor", p+".role",
+			"%q: must be agent or supervisor", a.Role)
 		v.check(len(a.Skills) > 0, p+".skills", "must name at least one queue")
 		for _, q := range sortedKeys(a.Skills) {
 			switch n := a.Skills[q]; {

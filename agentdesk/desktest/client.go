@@ -45,11 +45,14 @@ func Login(ctx context.Context, base, agent, password string) (string, error) {
 
 // Message is any message from the server, decoded loosely.
 type Message struct {
-	Type      string          `json:"type"`
-	Ref       string          `json:"ref"`
-	For       string          `json:"for"`
-	Code      string          `json:"code"`
-	Message   string          `json:"message"`
+	Type string `json:"type"`
+	Ref  string `json:"ref"`
+	For  string `json:"for"`
+	Code string `json:"code"`
+	// Message is an error's message; for a "message" push the message
+	// object is in Body.
+	Message   string          `json:"-"`
+	Body      json.RawMessage `json:"message"`
 	State     string          `json:"state"`
 	Reason    string          `json:"reason"`
 	ExpiresAt time.Time       `json:"expires_at"`
@@ -133,6 +136,7 @@ func (c *Client) read() {
 			c.closed <- err
 			return
 		}
+		_ = json.Unmarshal(m.Body, &m.Message) // a string for errors, an object for pushes
 		m.Raw, m.Received = data, time.Now()
 		c.in <- m
 	}

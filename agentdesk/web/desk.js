@@ -367,6 +367,16 @@
         if (p.contact === S.selected) renderDetail();
       }
     },
+    message(m) {
+      const c = S.contacts.get(m.contact) || (S.offers.get(m.contact) || {}).contact;
+      if (!c || !m.message) return;
+      c.messages = (c.messages || []).concat([m.message]);
+      if (m.contact === S.selected) renderConversation(c);
+      if (m.message.from === 'citizen') toast(`${m.contact} 有新消息 (new message)`, 'info');
+    },
+    alert(m) {
+      toast(`紧急情况 ${m.contact}：${m.text || ''} (${m.kind || 'emergency'})`, 'error');
+    },
     pong() {},
     error(m) {
       const p = m.ref ? S.pending.get(m.ref) : null;
@@ -611,7 +621,44 @@
     renderMeta(c);
     renderAttachments(c.attachments || []);
     renderHistory(c.history || []);
+    renderConversation(c);
     updateWrapupButtons();
+  }
+
+  const REPLY_CHANNELS = new Set(['sms', 'wechat', 'mailbox', 'web']);
+  const FROM = { citizen: '来件人 citizen', agent: '坐席 agent', system: '系统 system' };
+
+  // renderConversation shows the messages after the first one, and the
+  // reply box where the channel can carry a reply.
+  function renderConversation(c) {
+    const list = c.messages || [];
+    const ol = $('detail-conversation');
+    clear(ol);
+    $('detail-conversation-box').hidden = list.length === 0;
+    $('detail-conversation-count').textContent = String(list.length);
+    for (const msg of list) {
+      const who = FROM[msg.from] || msg.from || '';
+      const head = [who, msg.agent || '', fmtTime(msg.at), msg.status || ''].filter(Boolean).join(' · ');
+      const li = el('li', { className: `msg from-${msg.from || 'other'}` }, el('div', { className: 'msg-head muted' }, head));
+      if (msg.text) li.append(el('div', { className: 'msg-text' }, msg.text));
+      for (const a of msg.attachments || []) {
+        const href = `/api/attachments/${encodeURIComponent(a.sha256 || '')}?token=${encodeURIComponent(S.token || '')}`;
+        li.append(el('div', {}, el('a', { href, download: a.name || '', rel: 'noopener noreferrer' }, a.name || '附件')));
+      }
+      ol.append(li);
+    }
+    $('reply-form').hidden = !REPLY_CHANNELS.has(c.channel) || c.state === 'closed';
+  }
+
+  function onReply(ev) {
+    ev.preventDefault();
+    const tn = S.selected;
+    const text = $('reply-text').value.trim();
+    if (!tn || !text) return;
+    if (send('reply', { contact: tn, text })) {
+      $('reply-text').value = '';
+      $('reply-count').textContent = '0/2000';
+    }
   }
 
   function renderMeta(c) {
@@ -753,6 +800,10 @@
     $('btn-ready').addEventListener('click', () => send('ready', {}, false));
     $('btn-notready').addEventListener('click', () => send('not_ready', { reason: $('notready-reason').value }, false));
     $('wrapup-form').addEventListener('submit', onWrapup);
+    $('reply-form').addEventListener('submit', onReply);
+    $('reply-text').addEventListener('input', () => {
+      $('reply-count').textContent = `${$('reply-text').value.length}/2000`;
+    });
     $('btn-end').addEventListener('click', onEnd);
     for (const id of ['wrapup-type', 'wrapup-outcome', 'wrapup-note']) {
       $(id).addEventListener('input', saveDraft);

@@ -27,6 +27,7 @@ type Box struct {
 // Enqueuer is the part of the queue letters need.
 type Enqueuer interface {
 	Enqueue(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
+	Alert(ctx context.Context, tn, kind, text string) error
 }
 
 // Blobs stores attachments by content hash.
@@ -110,6 +111,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the letter could not be stored; send it again")
 		return
 	}
+	msg := channels.Ack(rc.TrackingNo)
+	if kind := l.emergency; kind != "" {
+		// The letter is queued ahead of all others; tell the writer what to
+		// do now, and the supervisors.
+		msg = channels.EmergencyAdvice(kind) + msg
+		if !rc.Duplicate {
+			if err := h.q.Alert(r.Context(), rc.TrackingNo, kind, firstLine(in.Subject+" "+in.Text, 60)); err != nil {
+				h.log.Warn("alert not raised", zap.String("contact", rc.TrackingNo), zap.Error(err))
+			}
+		}
+	}
 	h.log.Info("letter queued", zap.String("mailbox", box.ID), zap.String("contact", rc.TrackingNo),
 		zap.Bool("duplicate", rc.Duplicate), zap.String("phone", channels.MaskPhone(in.Citizen.Phone)),
 		zap.String("email", channels.MaskEmail(in.Citizen.Email)), zap.Int("attachments", len(in.Attachments)))
@@ -117,7 +129,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"tracking_no": rc.TrackingNo,
 		"duplicate":   rc.Duplicate,
 		"status_url":  "/api/contacts/" + rc.TrackingNo,
-		"message":     channels.Ack(rc.TrackingNo),
+		"message":     msg,
+		"emergency":   l.emergency,
 	})
 }
 

@@ -162,3 +162,27 @@ func checkAnswer(t *testing.T, q *queue.Queue, w *httptest.ResponseRecorder) {
 		t.Fatalf("unexpected status %d: %v", w.Code, out)
 	}
 }
+
+func TestEmergencyLetterGoesFirstAndAlerts(t *testing.T) {
+	h, q := newHandler(t)
+	w := post(h, "application/json", []byte(`{"phone":"13800138000","text":"请问办证要带什么材料"}`))
+	require.Equal(t, http.StatusAccepted, w.Code)
+	w = post(h, "application/json", []byte(`{"phone":"13800138001","text":"楼道里燃气泄漏了，味道很大"}`))
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	var out struct {
+		TrackingNo string `json:"tracking_no"`
+		Message    string `json:"message"`
+		Emergency  string `json:"emergency"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
+	require.Equal(t, "gas", out.Emergency)
+	require.Contains(t, out.Message, "119", "the writer is told to call 119 at once")
+	require.Contains(t, out.Message, out.TrackingNo)
+	c, err := q.Contact(context.Background(), out.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, 9, c.Priority)
+	require.Equal(t, queue.RequestHelp, c.RequestType)
+	stats, err := q.Stats(context.Background())
+	require.NoError(t, err)
+	require.EqualValues(t, 2, stats[0].Waiting)
+}

@@ -30,6 +30,7 @@ type letter struct {
 	RequestType string `json:"request_type"`
 
 	attachments []queue.Attachment
+	emergency   string
 }
 
 // read parses the request body as JSON or as a multipart form.
@@ -234,13 +235,18 @@ func (l *letter) intake(box Box, lim Limits) (queue.Intake, error) {
 		}
 		in.Location = &queue.Location{Address: addr}
 	}
+	triage := channels.Assess(in.Subject + " " + in.Text)
 	if l.RequestType != "" {
 		in.RequestType = queue.RequestType(l.RequestType)
 		if !in.RequestType.Valid() {
 			return in, badField("request_type", "must be one of consultation, help, complaint, report, suggestion, praise, other")
 		}
 	} else {
-		in.RequestType = channels.GuessRequestType(in.Subject + " " + in.Text)
+		in.RequestType = triage.RequestType
+	}
+	if triage.Emergency != "" {
+		l.emergency = triage.Emergency
+		in.Priority = channels.EmergencyPriority
 	}
 	return in, nil
 }

@@ -107,7 +107,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 			caps[queue.Channel(ch)] = n
 		}
 		agents[i] = agentdesk.Agent{Profile: queue.Profile{ID: a.ID, Name: a.Name, Skills: a.Skills, Capacity: caps},
-			PasswordHash: a.PasswordHash}
+			PasswordHash: a.PasswordHash, Supervisor: a.Role == "supervisor"}
 		if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte("demo")) == nil {
 			demo = append(demo, a.ID)
 		}
