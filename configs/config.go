@@ -125,6 +125,17 @@ type QueueDef struct {
 	Title string `yaml:"title"`
 	// Priority: higher is served first. 0–9.
 	Priority int `yaml:"priority"`
+	// Escalation widens a contact that waits too long to more queues, in
+	// steps (after: how long it has waited; to: the queue it also joins),
+	// keeping its place. Default: specialised queues overflow to general
+	// after 2m.
+	Escalation []EscalationStep `yaml:"escalation"`
+}
+
+// EscalationStep is one step of a queue's escalation.
+type EscalationStep struct {
+	After time.Duration `yaml:"after"`
+	To    string        `yaml:"to"`
 }
 
 // Agent is one person who answers at the desk.

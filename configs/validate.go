@@ -129,6 +129,15 @@ func (v *validator) queues(qs []QueueDef) map[string]bool {
 		v.check(strings.TrimSpace(q.Title) != "", p+".title", "must be set")
 		v.check(q.Priority >= 0 && q.Priority <= MaxPriority, p+".priority", "%d: must be 0–%d", q.Priority, MaxPriority)
 	}
+	for i, q := range qs {
+		var prev time.Duration
+		for j, st := range q.Escalation {
+			sp := fmt.Sprintf("queues[%d].escalation[%d]", i, j)
+			v.check(names[st.To] && st.To != q.Name, sp+".to", "%q: must be another queue of this list", st.To)
+			v.check(st.After > prev, sp+".after", "%s: must be > 0 and later than the step before", st.After)
+			prev = st.After
+		}
+	}
 	return names
 }
 

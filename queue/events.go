@@ -27,6 +27,7 @@ const (
 	EventReplaced  EventType = "replaced"  // a newer desk took over Session
 	EventNodeLost  EventType = "node_lost" // Node stopped (Reason node_lost or drained)
 	EventMessage   EventType = "message"   // a message joined a contact's conversation
+	EventEscalated EventType = "escalated" // a contact that waited too long now also waits in another queue
 	EventAlert     EventType = "alert"     // an emergency for supervisors (Reason: its kind)
 )
 

@@ -47,20 +47,20 @@ func (q *Queue) Heartbeat(ctx context.Context) error {
 
 // SweepResult counts what one sweep did.
 type SweepResult struct {
-	Expired, DeadNodes, Offered int
+	Expired, DeadNodes, Offered, Escalated int
 }
 
 // Sweep runs one sweep now (see Run).
 func (q *Queue) Sweep(ctx context.Context) (SweepResult, error) {
 	now := q.nowMs()
-	res, err := q.run(ctx, q.s.sweep, now, now-q.o.NodeTTL.Milliseconds(), q.names).Int64Slice()
+	res, err := q.run(ctx, q.s.sweep, now, now-q.o.NodeTTL.Milliseconds(), q.names, q.steps).Int64Slice()
 	if err != nil {
 		return SweepResult{}, fmt.Errorf("queue: sweep: %w", err)
 	}
-	r := SweepResult{Expired: int(res[0]), DeadNodes: int(res[1]), Offered: int(res[2])}
-	if r.Expired > 0 || r.DeadNodes > 0 {
+	r := SweepResult{Expired: int(res[0]), DeadNodes: int(res[1]), Offered: int(res[2]), Escalated: int(res[3])}
+	if r.Expired > 0 || r.DeadNodes > 0 || r.Escalated > 0 {
 		q.log.Info("sweep", zap.Int("expired_offers", r.Expired), zap.Int("dead_nodes", r.DeadNodes),
-			zap.Int("offered", r.Offered))
+			zap.Int("offered", r.Offered), zap.Int("escalated", r.Escalated))
 	}
 	return r, nil
 }

@@ -27,6 +27,16 @@ import (
 type Def struct {
 	Name     string
 	Priority int
+	// Escalation widens a contact that waits too long to more queues, step
+	// by step, keeping its place (priority, then age) in each.
+	Escalation []Step
+}
+
+// Step is one escalation step: after waiting After, a contact also waits
+// in queue To (and agents with that skill may take it).
+type Step struct {
+	After time.Duration
+	To    string
 }
 
 // Options configure a Queue. Zero values take the defaults in brackets.
@@ -94,6 +104,20 @@ func (o *Options) defaults() error {
 			return fmt.Errorf("queue: queue %s: priority %d is outside 0–9", d.Name, d.Priority)
 		}
 	}
+	known := map[string]bool{}
+	for _, d := range o.Queues {
+		known[d.Name] = true
+	}
+	for _, d := range o.Queues {
+		for i, st := range d.Escalation {
+			if !known[st.To] || st.To == d.Name {
+				return fmt.Errorf("queue: queue %s: escalation step %d: %q is not another known queue", d.Name, i, st.To)
+			}
+			if st.After <= 0 {
+				return fmt.Errorf("queue: queue %s: escalation step %d: after must be > 0", d.Name, i)
+			}
+		}
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -112,6 +136,7 @@ type Queue struct {
 	s      *scripts
 	queues map[string]Def
 	names  string // "a,b,c" for the sweep
+	steps  string // "src>after_ms>dst;…" for the sweep
 	log    *zap.Logger
 }
 
@@ -134,6 +159,13 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	}
 	sort.Strings(names)
 	q.names = strings.Join(names, ",")
+	var steps []string
+	for _, d := range o.Queues {
+		for _, st := range d.Escalation {
+			steps = append(steps, fmt.Sprintf("%s>%d>%s", d.Name, st.After.Milliseconds(), st.To))
+		}
+	}
+	q.steps = strings.Join(steps, ";")
 	return q, nil
 }
 

@@ -88,6 +88,9 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	defs := make([]queue.Def, len(cfg.Queues))
 	for i, d := range cfg.Queues {
 		defs[i] = queue.Def{Name: d.Name, Priority: d.Priority}
+		for _, st := range d.Escalation {
+			defs[i].Escalation = append(defs[i].Escalation, queue.Step{After: st.After, To: st.To})
+		}
 	}
 	q, err := queue.New(rdb, queue.Options{Tag: cfg.Redis.Tag, NodeID: cfg.NodeID, OfferTimeout: cfg.Queue.OfferTimeout,
 		MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat, NodeTTL: cfg.Queue.NodeTTL,

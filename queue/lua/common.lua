@@ -172,6 +172,14 @@ local function contact_event(typ, f, id, now)
   ev(unpack(with_status(args, id, now)))
 end
 
+-- waits_in lists the queues a contact waits in: its own, then those it has
+-- escalated to ("esc" holds "q1,q2").
+local function waits_in(f)
+  local qs = {f.queue}
+  for e in string.gmatch(f.esc or '', '[^,]+') do qs[#qs + 1] = e end
+  return qs
+end
+
 -- offer reserves contact tn for agent id until now + OFFER_MS.
 local function offer(tn, id, now, q, ch)
   local c = P .. 'c:' .. tn
@@ -179,8 +187,9 @@ local function offer(tn, id, now, q, ch)
   local deadline = now + OFFER_MS
   f.state, f.agent, f.offered, f.deadline = 'offered', id, tostring(now), tostring(deadline)
   f.offers = tostring(num(f.offers) + 1)
-  redis.call('ZREM', P .. 'w:' .. q .. ':' .. ch, tn)
-  redis.call('ZREM', P .. 'wt:' .. q, tn)
+  -- q may be a queue the contact escalated to; it leaves every queue it waits in.
+  for _, wq in ipairs(waits_in(f)) do redis.call('ZREM', P .. 'w:' .. wq .. ':' .. ch, tn) end
+  redis.call('ZREM', P .. 'wt:' .. f.queue, tn)
   redis.call('HSET', c, 'state', f.state, 'agent', id, 'offered', f.offered, 'deadline', f.deadline, 'offers', f.offers)
   redis.call('ZADD', P .. 'offers', deadline, tn)
   redis.call('SADD', P .. 'ao:' .. id, tn)
@@ -261,14 +270,14 @@ end
 -- MAX_MISSES in a row the agent is set not ready.
 local function give_back(tn, reason, now, miss)
   local c = P .. 'c:' .. tn
-  local id, q, ch, rank, queued = unpack(redis.call('HMGET', c, 'agent', 'queue', 'ch', 'rank', 'queued'))
+  local id, q, ch, rank, queued, esc = unpack(redis.call('HMGET', c, 'agent', 'queue', 'ch', 'rank', 'queued', 'esc'))
   redis.call('ZREM', P .. 'offers', tn)
   redis.call('SREM', P .. 'ao:' .. id, tn)
   aincr(id, 'load:' .. ch, -1)
   aincr(id, 'n_off', -1)
   redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'deadline', '')
   if reason == 'rejected' then redis.call('HSET', c, 'skip', id, 'skip_until', now + OFFER_MS) end
-  redis.call('ZADD', P .. 'w:' .. q .. ':' .. ch, rank, tn)
+  for _, wq in ipairs(waits_in({queue = q, esc = esc})) do redis.call('ZADD', P .. 'w:' .. wq .. ':' .. ch, rank, tn) end
   redis.call('ZADD', P .. 'wt:' .. q, queued, tn)
   ev('type', 'rescinded', 'contact', tn, 'agent', id, 'reason', reason, 'queue', q, 'ch', ch,
     'node', agent(id).node or '')
@@ -371,4 +380,24 @@ end
 
 local function remember(idem, hash, tn)
   if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, tn .. '|' .. hash, 'EX', 604800) end
+end
+
+-- escalate widens contacts of queue src waiting since before cutoff to
+-- queue dst as well, at their old place (same rank), and returns how many.
+local function escalate(src, cutoff, dst, now)
+  local n = 0
+  for _, tn in ipairs(redis.call('ZRANGEBYSCORE', P .. 'wt:' .. src, '-inf', cutoff, 'LIMIT', 0, 500)) do
+    local c = P .. 'c:' .. tn
+    local ch, rank, esc = unpack(redis.call('HMGET', c, 'ch', 'rank', 'esc'))
+    esc = esc or ''
+    if dst ~= src and not string.find(',' .. esc .. ',', ',' .. dst .. ',', 1, true) then
+      if esc == '' then esc = dst else esc = esc .. ',' .. dst end
+      redis.call('HSET', c, 'esc', esc)
+      redis.call('ZADD', P .. 'w:' .. dst .. ':' .. ch, rank, tn)
+      ev('type', 'escalated', 'contact', tn, 'queue', dst, 'from', src, 'ch', ch)
+      mark(dst, ch)
+      n = n + 1
+    end
+  end
+  return n
 end

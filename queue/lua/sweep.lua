@@ -1,7 +1,12 @@
--- sweep: ARGV now, dead_before, queues ("a,b,c"). Returns expired offers, dead nodes, contacts offered.
+-- sweep: ARGV now, dead_before, queues ("a,b,c"), escalation steps
+-- ("src>after_ms>dst;…"). Returns expired offers, dead nodes, contacts offered, contacts escalated.
 -- Expired offers return to their queues, dead nodes' desks are unseated, and
 -- every queue is matched again (a safety net for any trigger that was missed).
-local now, dead_before, queues = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local now, dead_before, queues, steps = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4] or ''
+local escalated = 0
+for src, after, dst in string.gmatch(steps, '([^;>]+)>(%d+)>([^;]+)') do
+  escalated = escalated + escalate(src, now - tonumber(after), dst, now)
+end
 local expired = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now, 'LIMIT', 0, 500)
 for _, tn in ipairs(expired) do
   local _, q, ch = give_back(tn, 'expired', now, true)
@@ -15,4 +20,4 @@ for q in string.gmatch(queues, '[^,]+') do
   for _, ch in ipairs(CHANNELS) do offered = offered + dispatch_queue(q, ch, now) end
 end
 emit_states(now)
-return {#expired, #dead, offered}
+return {#expired, #dead, offered, escalated}
