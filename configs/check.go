@@ -2,14 +2,15 @@ package configs
 
 import (
 	"errors"
+	"os"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 )
 
 // Check validates the config file at path as `lianxin check-config FILE`
-// does: parse, Validate, and LoadDirectory. Environment overrides are not
-// applied. Every problem is reported, joined, one per line, each as
+// does: parse, apply the environment (so secrets kept there count, as they
+// will when serving), Validate, and LoadDirectory. Every problem is reported, joined, one per line, each as
 // "FILE:LINE: field: message", e.g.
 //
 //	bad.yaml:14: agents[1].skills: unknown queue "housng"
@@ -24,6 +25,7 @@ func Check(path string) error {
 	if err != nil {
 		return err // a *LineError already
 	}
+	applyEnv(c, os.Getenv)
 	var errs []error
 	f, _ := parser.ParseBytes(data, 0) // decode succeeded, so this does too
 	place := func(err error) {

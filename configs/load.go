@@ -9,6 +9,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/lianxin/lianxin/channels/wechat"
 )
 
 //go:embed default.yaml
@@ -181,11 +182,22 @@ func applyEnv(c *Config, getenv func(string) string) {
 			*field = v
 		}
 	}
+	for i := range c.WeChat.Accounts {
+		a := &c.WeChat.Accounts[i]
+		pre := "LIANXIN_WECHAT_" + wechat.EnvName(a.ID) + "_"
+		for suffix, field := range map[string]*string{"TOKEN": &a.Token, "APP_SECRET": &a.AppSecret,
+			"ENCODING_AES_KEY": &a.EncodingAESKey, "PREVIOUS_AES_KEY": &a.PreviousAESKey} {
+			if v := getenv(pre + suffix); v != "" {
+				*field = v
+			}
+		}
+	}
 }
 
 // complete fills what defaults cannot: the host name as node_id, and the
 // default capacity of agents that give none.
 func complete(c *Config) {
+	c.WeChat.Defaults()
 	if c.NodeID == "" {
 		if h, err := os.Hostname(); err == nil {
 			c.NodeID = h

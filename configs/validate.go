@@ -65,6 +65,10 @@ func (c *Config) Validate() error {
 
 	queues := v.queues(c.Queues)
 	v.agents(c.Agents, queues)
+	v.channelErrors(c.WeChat.Validate())
+	for i, a := range c.WeChat.Accounts {
+		v.check(a.Queue == "" || queues[a.Queue], fmt.Sprintf("wechat.accounts[%d].queue", i), "unknown queue %q", a.Queue)
+	}
 	return errors.Join(v.errs...)
 }
 
@@ -186,4 +190,16 @@ func sortedKeys(m map[string]int) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// channelErrors takes a channel's own validation errors, each "path: message",
+// as field errors, so check-config can place them on their lines.
+func (v *validator) channelErrors(err error) {
+	for _, e := range leaves(err) {
+		path, msg, ok := strings.Cut(e.Error(), ": ")
+		if !ok {
+			path, msg = "", e.Error()
+		}
+		v.add(fieldErr(path, "%s", msg))
+	}
 }

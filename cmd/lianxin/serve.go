@@ -18,6 +18,7 @@ import (
 	"github.com/lianxin/lianxin/agentdesk"
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/channels/mailbox"
+	"github.com/lianxin/lianxin/channels/wechat"
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,7 +77,10 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 
 // node is one running gateway, wired.
 type node struct {
-	q        *queue.Queue
+	q *queue.Queue
+	// runners are the channels' long-running parts (listeners, binds,
+	// background fetchers), stopped after the HTTP server.
+	runners  []interface{ Run(context.Context) error }
 	rdb      redis.UniversalClient
 	desk     *agentdesk.Server
 	srv      *http.Server
@@ -119,8 +123,13 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		log.Warn("DEMO AGENTS: these agents log in with the password \"demo\"; give them real passwords "+
 			"(lianxin hash-password) before citizens' data comes in", zap.Strings("agents", demo))
 	}
+	wc, err := wechat.New(cfg.WeChat, log.Named("wechat"), q, blobs)
+	if err != nil {
+		return nil, err
+	}
+	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: "{" + cfg.Redis.Tag + "}:", Agents: agents,
-		Blobs: blobs, TokenTTL: cfg.Auth.TokenTTL, Logger: log.Named("desk")})
+		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, Logger: log.Named("desk")})
 	letters := mailbox.NewHandler(func(id string) (mailbox.Box, bool) {
 		m, ok := dir.Mailbox(id)
 		return mailbox.Box{ID: m.ID, Name: m.Name, Queue: m.Queue}, ok
@@ -128,6 +137,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
 
 	n := &node{q: q, rdb: rdb, desk: desk, log: log}
+	n.runners = append(n.runners, wc)
 	reg := prometheus.NewRegistry()
 	// prometheus.NewGoCollector rather than the collectors package, which
 	// would pull database/sql into the binary for nothing.
@@ -143,8 +153,11 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/desk/", http.StatusFound) })
 	desk.Register(mux)
 	letters.Register(mux)
+	wc.Register(mux)
+	// ReadTimeout bounds a whole request body (a 32 MiB letter on a slow
+	// line included); websockets clear it when they upgrade.
 	n.srv = &http.Server{Handler: withMetrics(reg, recoverPanics(log, mux)), ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: 120 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+		ReadTimeout: 2 * time.Minute, IdleTimeout: 120 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
 	return n, nil
 }
 
@@ -172,6 +185,9 @@ func (n *node) run(ctx context.Context, ln net.Listener, timeout time.Duration) 
 	g, gctx := errgroup.WithContext(bg)
 	g.Go(func() error { return n.q.Run(gctx) })
 	g.Go(func() error { return n.desk.Run(gctx) })
+	for _, r := range n.runners {
+		g.Go(func() error { return r.Run(gctx) })
+	}
 	g.Go(func() error {
 		if err := n.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

@@ -1,0 +1,89 @@
+package wechat
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/queue"
+	"go.uber.org/zap"
+)
+
+// receive takes a message or event (POST). The citizen's message is in
+// Redis before WeChat gets an answer; when Redis cannot take it WeChat gets
+// 503 and tries again, and a retry finds the first contact (idempotency key
+// on MsgId, or sender+CreateTime+Event for events). The passive reply
+// carries the tracking number.
+func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
+	a := ch.account(w, r)
+	if a == nil {
+		return
+	}
+	m, encrypted, ok := ch.open(w, r, a)
+	if !ok {
+		return
+	}
+	p, err := m.read(a.cfg.ID)
+	if err != nil {
+		refuse(w, http.StatusBadRequest, reason(err))
+		return
+	}
+	log := ch.log.With(zap.String("account", a.cfg.ID), zap.String("from", channels.MaskText(p.from)),
+		zap.String("type", p.msgType))
+	if !p.contact {
+		log.Debug("event", zap.String("event", p.event))
+		text := ""
+		if p.welcome {
+			text = a.cfg.Welcome
+			if text == "" {
+				text = ch.cfg.Welcome
+			}
+		}
+		ch.answer(w, a, m, encrypted, text)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), ch.cfg.AnswerWithin)
+	defer cancel()
+	t := channels.Assess(p.text)
+	in := queue.Intake{Channel: queue.ChannelWeChat, Line: a.cfg.ID, LineName: a.cfg.Name,
+		Citizen: queue.Citizen{Address: p.from}, Subject: subject(p.text), Text: p.text, Location: p.location,
+		RequestType: t.RequestType, Queue: a.cfg.Queue, ReceivedAt: ch.now()}
+	if t.Emergency != "" {
+		in.Priority = channels.EmergencyPriority
+	}
+	rc, err := ch.q.Receive(ctx, in, p.idemKey)
+	switch {
+	case errors.Is(err, queue.ErrIdempotencyConflict):
+		log.Warn("a message id came again with other content; kept the first", zap.String("contact", rc.TrackingNo))
+		rc.Duplicate = true
+	case errors.Is(err, queue.ErrInvalid):
+		refuse(w, http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
+		log.Warn("message not queued; WeChat will try again", zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		refuse(w, http.StatusServiceUnavailable, "the message could not be stored; send it again")
+		return
+	}
+	log = log.With(zap.String("contact", rc.TrackingNo))
+	log.Info("message received", zap.Bool("joined", rc.Joined), zap.Bool("duplicate", rc.Duplicate),
+		zap.String("emergency", t.Emergency))
+	if t.Emergency != "" && !rc.Duplicate {
+		if err := ch.q.Alert(ctx, rc.TrackingNo, t.Emergency, truncate(p.text, 200)); err != nil {
+			log.Error("emergency alert not raised", zap.Error(err))
+		}
+	}
+	if p.mediaID != "" && !rc.Duplicate {
+		ch.queueMedia(mediaJob{account: a, tn: rc.TrackingNo, kind: p.kind, mediaID: p.mediaID, msgType: p.msgType,
+			msgID: m.MsgID}, log)
+	}
+	text := channels.Ack(rc.TrackingNo)
+	if rc.Joined {
+		text = "已收到，已补充到您的诉求（受理编号 " + rc.TrackingNo + "）。【12345】"
+	}
+	if t.Emergency != "" {
+		text = channels.EmergencyAdvice(t.Emergency) + "\n" + text
+	}
+	ch.answer(w, a, m, encrypted, text)
+}
