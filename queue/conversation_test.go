@@ -94,3 +94,27 @@ func TestMessageEventReachesTheHoldingNode(t *testing.T) {
 		<-done
 	})
 }
+
+func TestUrgentMessageRaisesItsConversation(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		older := sms("an older, ordinary message")
+		older.Citizen.Address = "+8613900139000"
+		otherR, err := e.q.Receive(e.ctx, older, "")
+		require.NoError(t, err)
+		e.clock.Add(time.Second)
+		calm, err := e.q.Receive(e.ctx, sms("路灯坏了"), "")
+		require.NoError(t, err)
+		e.clock.Add(time.Second)
+		urgent := sms("现在楼道里着火了")
+		urgent.Priority = 9
+		r, err := e.q.Receive(e.ctx, urgent, "")
+		require.NoError(t, err)
+		require.True(t, r.Joined)
+		require.Equal(t, 9, e.contact(calm.TrackingNo).Priority)
+		// It is now ahead of the older message.
+		e.agent(e.q, "1001", general, map[queue.Channel]int{queue.ChannelSMS: 1})
+		e.requireOffered(calm.TrackingNo, "1001")
+		e.requireWaiting(otherR.TrackingNo)
+	})
+}

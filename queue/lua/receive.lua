@@ -12,8 +12,20 @@ local okey = P .. 'open:' .. open
 local tn = redis.call('GET', okey)
 if tn then
   local c = P .. 'c:' .. tn
-  local st, ag = unpack(redis.call('HMGET', c, 'state', 'agent'))
+  local st, ag, cprio, queued, cq, ch0, esc = unpack(redis.call('HMGET', c, 'state', 'agent', 'prio', 'queued', 'queue',
+    'ch', 'esc'))
   if st and st ~= 'closed' then
+    -- A more urgent message (emergency words) raises the whole contact; if
+    -- it still waits, it moves up to its new place.
+    if tonumber(prio) > num(cprio) then
+      local newrank = string.format('%d', (9 - tonumber(prio)) * 1e13 + num(queued))
+      redis.call('HSET', c, 'prio', prio, 'rank', newrank)
+      if st == 'waiting' then
+        for _, wq in ipairs(waits_in({queue = cq, esc = esc})) do
+          redis.call('ZADD', P .. 'w:' .. wq .. ':' .. ch0, newrank, tn)
+        end
+      end
+    end
     redis.call('RPUSH', P .. 'm:' .. tn, msg)
     redis.call('LTRIM', P .. 'm:' .. tn, -500, -1)
     redis.call('HINCRBY', c, 'msgs', 1)
