@@ -15,6 +15,7 @@ package configs
 import (
 	"time"
 
+	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	// come from LIANXIN_WECHAT_<ID>_TOKEN, _APP_SECRET, _ENCODING_AES_KEY and
 	// _PREVIOUS_AES_KEY.
 	WeChat wechat.Config `yaml:"wechat"`
+	// SMS: cloud providers' HTTP pushes and an SMPP bind (channels/sms).
+	// Secrets: LIANXIN_SMS_ALIYUN_TOKEN, LIANXIN_SMS_TENCENT_TOKEN,
+	// LIANXIN_SMS_GENERIC_SECRET, LIANXIN_SMPP_PASSWORD.
+	SMS sms.Config `yaml:"sms"`
 }
 
 // HTTP is the one HTTP listener (API, desk, channels, metrics).

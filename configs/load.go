@@ -9,6 +9,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
 )
 
@@ -103,7 +104,7 @@ func finish(c *Config) (*Config, error) {
 // defaults decodes the embedded default.yaml into a fresh Config, so no two
 // Configs share a map or slice.
 func defaults() (*Config, error) {
-	c := new(Config)
+	c := &Config{SMS: sms.DefaultConfig()}
 	if err := decodeOver(c, defaultYAML, "default.yaml"); err != nil {
 		return nil, fmt.Errorf("embedded defaults: %w", err)
 	}
@@ -182,6 +183,7 @@ func applyEnv(c *Config, getenv func(string) string) {
 			*field = v
 		}
 	}
+	c.SMS.ApplyEnv(getenv)
 	for i := range c.WeChat.Accounts {
 		a := &c.WeChat.Accounts[i]
 		pre := "LIANXIN_WECHAT_" + wechat.EnvName(a.ID) + "_"

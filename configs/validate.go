@@ -65,9 +65,16 @@ func (c *Config) Validate() error {
 
 	queues := v.queues(c.Queues)
 	v.agents(c.Agents, queues)
-	v.channelErrors(c.WeChat.Validate())
+	v.channelErrors("wechat", c.WeChat.Validate())
 	for i, a := range c.WeChat.Accounts {
 		v.check(a.Queue == "" || queues[a.Queue], fmt.Sprintf("wechat.accounts[%d].queue", i), "unknown queue %q", a.Queue)
+	}
+	v.channelErrors("sms", c.SMS.Validate())
+	if c.SMS.Aliyun.Enabled || c.SMS.Tencent.Enabled || c.SMS.Generic.Enabled || c.SMS.SMPP.Enabled {
+		v.check(queues[c.SMS.Queue], "sms.queue", "unknown queue %q", c.SMS.Queue)
+	}
+	for i, r := range c.SMS.Routes {
+		v.check(queues[r.Queue], fmt.Sprintf("sms.routes[%d].queue", i), "unknown queue %q", r.Queue)
 	}
 	return errors.Join(v.errs...)
 }
@@ -192,14 +199,19 @@ func sortedKeys(m map[string]int) []string {
 	return keys
 }
 
-// channelErrors takes a channel's own validation errors, each "path: message",
-// as field errors, so check-config can place them on their lines.
-func (v *validator) channelErrors(err error) {
+// channelErrors takes a channel's own validation errors, each saying
+// "section.path: message", as field errors, so check-config can place them
+// on their lines.
+func (v *validator) channelErrors(section string, err error) {
 	for _, e := range leaves(err) {
-		path, msg, ok := strings.Cut(e.Error(), ": ")
-		if !ok {
-			path, msg = "", e.Error()
+		msg := e.Error()
+		if i := strings.Index(msg, section+"."); i >= 0 {
+			msg = msg[i:]
 		}
-		v.add(fieldErr(path, "%s", msg))
+		path, text, ok := strings.Cut(msg, ": ")
+		if !ok {
+			path, text = section, msg
+		}
+		v.add(fieldErr(path, "%s", text))
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/lianxin/lianxin/agentdesk"
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/channels/mailbox"
+	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue"
@@ -127,7 +128,11 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	if err != nil {
 		return nil, err
 	}
-	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc}
+	sg, err := sms.New(cfg.SMS, log.Named("sms"), q)
+	if err != nil {
+		return nil, err
+	}
+	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: "{" + cfg.Redis.Tag + "}:", Agents: agents,
 		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, Logger: log.Named("desk")})
 	letters := mailbox.NewHandler(func(id string) (mailbox.Box, bool) {
@@ -137,7 +142,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
 
 	n := &node{q: q, rdb: rdb, desk: desk, log: log}
-	n.runners = append(n.runners, wc)
+	n.runners = append(n.runners, wc, sg)
 	reg := prometheus.NewRegistry()
 	// prometheus.NewGoCollector rather than the collectors package, which
 	// would pull database/sql into the binary for nothing.
@@ -154,6 +159,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	desk.Register(mux)
 	letters.Register(mux)
 	wc.Register(mux)
+	sg.Register(mux)
 	// ReadTimeout bounds a whole request body (a 32 MiB letter on a slow
 	// line included); websockets clear it when they upgrade.
 	n.srv = &http.Server{Handler: withMetrics(reg, recoverPanics(log, mux)), ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,111 @@
+package sms
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// aliyunUp is one item of an Aliyun SmsUp push (上行短信).
+type aliyunUp struct {
+	PhoneNumber string `json:"phone_number"`
+	SendTime    string `json:"send_time"` // "2006-01-02 15:04:05", China time
+	Content     string `json:"content"`
+	SignName    string `json:"sign_name"`
+	DestCode    string `json:"dest_code"`
+	SequenceID  flexID `json:"sequence_id"`
+}
+
+// chinaTime is the providers' clock (UTC+8).
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+// aliyun serves POST /channels/sms/aliyun. Aliyun retries until it gets
+// {"code":0,...}: that answer is given only once every item is durable.
+func (g *Gateway) aliyun(w http.ResponseWriter, r *http.Request) {
+	answer := func(err error) {
+		if err == nil {
+			writeJSON(w, http.StatusOK, map[string]any{"code": 0, "msg": "接收成功"})
+			return
+		}
+		st := status(err)
+		if st == http.StatusServiceUnavailable {
+			g.log.Warn("aliyun push not stored; Aliyun will retry", zap.Error(err))
+			writeJSON(w, st, map[string]any{"code": -1, "msg": "暂时无法接收，请重试"})
+			return
+		}
+		writeJSON(w, st, map[string]any{"code": 1, "msg": err.Error()})
+	}
+	if err := checkToken(r, g.c.Aliyun.Token); err != nil {
+		answer(err)
+		return
+	}
+	body, err := g.readBody(w, r)
+	if err != nil {
+		answer(err)
+		return
+	}
+	ms, err := parseAliyun(body)
+	if err != nil {
+		answer(err)
+		return
+	}
+	for i, m := range ms {
+		if _, err := g.take(r.Context(), m); err != nil {
+			if permanent(err) {
+				err = refuse(http.StatusBadRequest, "[%d]: %v", i, err)
+			}
+			answer(err)
+			return
+		}
+	}
+	answer(nil)
+}
+
+// parseAliyun reads a push: a JSON array of items (a lone object is taken
+// as one). Every item is checked before any is stored.
+func parseAliyun(body []byte) ([]inbound, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '{' {
+		body = append(append([]byte{'['}, body...), ']')
+	}
+	var items []aliyunUp
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&items); err != nil {
+		return nil, jsonError("[]", err)
+	}
+	if dec.More() {
+		return nil, refuse(http.StatusBadRequest, "body: one JSON array expected")
+	}
+	if len(items) == 0 {
+		return nil, refuse(http.StatusBadRequest, "body: no messages")
+	}
+	out := make([]inbound, 0, len(items))
+	for i, it := range items {
+		if _, _, err := address(it.PhoneNumber); err != nil {
+			return nil, refuse(http.StatusBadRequest, "[%d].phone_number: %v", i, err)
+		}
+		m := inbound{provider: "aliyun", from: it.PhoneNumber, to: it.DestCode, text: it.Content}
+		if it.SendTime != "" {
+			t, err := time.ParseInLocation(time.DateTime, strings.TrimSpace(it.SendTime), chinaTime)
+			if err != nil {
+				return nil, refuse(http.StatusBadRequest, "[%d].send_time: %q is not yyyy-MM-dd HH:mm:ss", i,
+					it.SendTime)
+			}
+			m.at = t
+		}
+		if it.SequenceID != "" {
+			m.idem = "sms:aliyun:" + string(it.SequenceID)
+		} else {
+			m.idem = "sms:aliyun:" + contentKey(it.PhoneNumber, it.SendTime, it.DestCode, it.Content)
+		}
+		if len(m.idem) > 200 {
+			return nil, refuse(http.StatusBadRequest, "[%d].sequence_id: longer than 180 characters", i)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -1,0 +1,105 @@
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/channels/sms/smpp"
+	"github.com/lianxin/lianxin/queue"
+	"go.uber.org/zap"
+)
+
+// Reply sends an agent's reply to the citizen as submit_sm over the
+// transceiver bind: GSM 7-bit when every character has a GSM form, UCS-2
+// otherwise, split with a concatenation header when long. Delivery receipts
+// later add the reply's status to the conversation.
+func (g *Gateway) Reply(ctx context.Context, c *queue.Contact, text string) error {
+	to := c.Citizen.Phone
+	if to == "" {
+		to = c.Citizen.Address
+	}
+	if to == "" {
+		return channels.ErrNoReplyPath
+	}
+	if strings.TrimSpace(text) == "" {
+		return fmt.Errorf("%w: the reply is empty", channels.ErrReplyRejected)
+	}
+	_, err := g.send(ctx, c.TrackingNo, to, text)
+	return err
+}
+
+func errorsIsNotBound(err error) bool { return errors.Is(err, ErrNotBound) }
+
+func joinIDs(ids []string) string { return strings.Join(ids, ",") }
+
+// dest turns a citizen's address into an SMPP destination.
+func dest(to string) (smpp.Address, error) {
+	digits := strings.TrimPrefix(to, "+")
+	if digits == "" || len(digits) > 20 || strings.Trim(digits, "0123456789") != "" {
+		return smpp.Address{}, fmt.Errorf("%w: %s is not a number SMS can reach", channels.ErrNoReplyPath,
+			channels.MaskPhone(to))
+	}
+	if strings.HasPrefix(to, "+") {
+		return smpp.Address{TON: 1, NPI: 1, Addr: digits}, nil // international, E.164
+	}
+	return smpp.Address{TON: 0, NPI: 1, Addr: digits}, nil
+}
+
+// send submits text to one number and returns the SMSC's message ids, one
+// per part; they are tracked for receipts against tn.
+func (g *Gateway) send(ctx context.Context, tn, to, text string) ([]string, error) {
+	s := g.cur.Load()
+	if s == nil {
+		return nil, ErrNotBound
+	}
+	da, err := dest(to)
+	if err != nil {
+		return nil, err
+	}
+	c := g.c.SMPP
+	enc, err := smpp.EncodeText(text, c.MaxReplyParts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", channels.ErrReplyRejected, err)
+	}
+	ref := byte(g.ref.Add(1))
+	var ids []string
+	tr := g.tracker.start(tn, len(enc.Parts))
+	track := func(r *smpp.PDU) {
+		if r.ID == smpp.SubmitSMResp && r.Status == smpp.StatusOK && !c.NoReceipts {
+			g.tracker.add(tr, r.MessageID)
+		}
+	}
+	defer func() { g.tracker.stop(tr, len(ids)) }()
+	for i, part := range enc.Parts {
+		sm := &smpp.SM{Source: smpp.Address{TON: c.SourceTON, NPI: c.SourceNPI, Addr: c.SourceAddr}, Dest: da,
+			DataCoding: enc.DataCoding, ShortMessage: part}
+		if !c.NoReceipts {
+			sm.RegisteredDelivery = 1
+		}
+		if len(enc.Parts) > 1 {
+			sm.ESMClass = smpp.ESMUDHI
+			sm.ShortMessage = append(smpp.UDH8(ref, len(enc.Parts), i+1), part...)
+		}
+		rctx, cancel := context.WithTimeout(ctx, c.ResponseTimeout)
+		r, err := s.requestHook(rctx, &smpp.PDU{ID: smpp.SubmitSM, SM: sm}, track)
+		cancel()
+		switch {
+		case err != nil:
+			return ids, fmt.Errorf("sms: part %d of %d not sent: %w", i+1, len(enc.Parts), err)
+		case r.Status.Temporary():
+			return ids, fmt.Errorf("sms: the SMSC is busy (%s): part %d of %d not sent, try again", r.Status, i+1,
+				len(enc.Parts))
+		case r.Status != smpp.StatusOK:
+			return ids, fmt.Errorf("%w: the SMSC refused part %d of %d: %s", channels.ErrReplyRejected, i+1,
+				len(enc.Parts), r.Status)
+		}
+		ids = append(ids, r.MessageID)
+	}
+	g.log.Debug("SMS sent", zap.String("contact", tn), zap.Int("parts", len(ids)))
+	return ids, nil
+}
+
+var _ channels.Replier = (*Gateway)(nil)

@@ -1,0 +1,130 @@
+package sms
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/lianxin/lianxin/channels/sms/smpp"
+)
+
+// tracker remembers which contact each message id of our outgoing SMS
+// belongs to, so delivery receipts can update the reply's status. It lives
+// in memory and forgets the oldest ids beyond max: a receipt that reaches
+// another node, or comes after a restart, is only logged.
+type tracker struct {
+	mu   sync.Mutex
+	max  int
+	byID map[string]*tracked
+	ring []string
+	next int
+}
+
+// tracked is one outgoing SMS (all its parts).
+type tracked struct {
+	tn       string
+	expect   int               // parts sent or being sent
+	parts    map[string]string // message id → "", "delivered", "failed"
+	reported bool
+}
+
+type trackStatus struct {
+	tn     string
+	status string // "delivered", "failed", or "" while parts are pending
+}
+
+func newTracker(max int) *tracker {
+	return &tracker{max: max, byID: map[string]*tracked{}, ring: make([]string, max)}
+}
+
+// start begins tracking an SMS of n parts for contact tn.
+func (t *tracker) start(tn string, n int) *tracked {
+	return &tracked{tn: tn, parts: map[string]string{}, expect: n}
+}
+
+// add tracks the message id of one part as its submit_sm_resp arrives.
+func (t *tracker) add(tr *tracked, id string) {
+	if id == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id = strings.ToLower(id)
+	tr.parts[id] = ""
+	if old := t.ring[t.next]; old != "" {
+		delete(t.byID, old)
+	}
+	t.ring[t.next] = id
+	t.next = (t.next + 1) % t.max
+	t.byID[id] = tr
+}
+
+// stop says only n parts went out after all.
+func (t *tracker) stop(tr *tracked, n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr.expect = n
+}
+
+// find looks an id up as given, and as its hexadecimal or decimal twin:
+// many SMSCs answer submit_sm in hex and write receipts in decimal.
+func (t *tracker) find(id string) (*tracked, string) {
+	id = strings.ToLower(id)
+	cands := []string{id}
+	if n, err := strconv.ParseUint(id, 10, 64); err == nil {
+		cands = append(cands, strconv.FormatUint(n, 16))
+	}
+	if n, err := strconv.ParseUint(id, 16, 64); err == nil {
+		cands = append(cands, strconv.FormatUint(n, 10))
+	}
+	for _, c := range cands {
+		if tr := t.byID[c]; tr != nil {
+			return tr, c
+		}
+	}
+	return nil, ""
+}
+
+// receipt files a receipt. ok is false for ids we do not know; the status
+// is set once the whole SMS is delivered or any part failed, until
+// reported.
+func (t *tracker) receipt(r smpp.Receipt) (trackStatus, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr, id := t.find(r.ID)
+	if tr == nil {
+		return trackStatus{}, false
+	}
+	if r.Final() {
+		st := "failed"
+		if r.Delivered() {
+			st = "delivered"
+		}
+		tr.parts[id] = st
+	}
+	out := trackStatus{tn: tr.tn}
+	if tr.reported {
+		return out, true
+	}
+	all := true
+	for _, st := range tr.parts {
+		if st == "failed" {
+			out.status = "failed"
+			return out, true
+		}
+		all = all && st == "delivered"
+	}
+	if all && len(tr.parts) >= tr.expect {
+		out.status = "delivered"
+	}
+	return out, true
+}
+
+// reported marks the SMS of id as reported to the conversation.
+func (t *tracker) reported(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tr, _ := t.find(id); tr != nil {
+		tr.reported = true
+	}
+}
