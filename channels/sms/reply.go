@@ -24,6 +24,10 @@ func (g *Gateway) Reply(ctx context.Context, c *queue.Contact, text string) erro
 	if to == "" {
 		return channels.ErrNoReplyPath
 	}
+	if !g.c.SMPP.Enabled || g.c.SMPP.Mode == "receiver" {
+		// Replies go out over the SMPP transceiver bind only.
+		return fmt.Errorf("%w: no SMPP transceiver bind is configured to send SMS", channels.ErrNoReplyPath)
+	}
 	if strings.TrimSpace(text) == "" {
 		return fmt.Errorf("%w: the reply is empty", channels.ErrReplyRejected)
 	}

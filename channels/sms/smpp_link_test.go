@@ -164,5 +164,6 @@ func TestSMPPBindRefusedAndReceiver(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	c := &queue.Contact{Intake: queue.Intake{Citizen: queue.Citizen{Address: "+8613800138000"}}}
-	require.ErrorIs(t, g.Reply(context.Background(), c, "x"), ErrNotBound)
+	// A receiver bind cannot carry replies: the agent is told there is no way out.
+	require.ErrorIs(t, g.Reply(context.Background(), c, "x"), channels.ErrNoReplyPath)
 }
