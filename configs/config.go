@@ -15,6 +15,7 @@ package configs
 import (
 	"time"
 
+	"github.com/lianxin/lianxin/channels/email"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
 )
@@ -28,7 +29,10 @@ type Config struct {
 	NodeID string `yaml:"node_id"`
 	HTTP   HTTP   `yaml:"http"`
 	SIP    SIP    `yaml:"sip"`
-	SMTP   SMTP   `yaml:"smtp"`
+	// SMTP is the mail listener for letters to the mailboxes' addresses, and
+	// the relay for acknowledgements and replies (channels/email). Secret:
+	// LIANXIN_SMTP_RELAY_PASSWORD.
+	SMTP email.Options `yaml:"smtp"`
 	Redis  Redis  `yaml:"redis"`
 	Queue  Queue  `yaml:"queue"`
 	Auth   Auth   `yaml:"auth"`
@@ -66,11 +70,6 @@ type SIP struct {
 	Addr string `yaml:"addr"`
 }
 
-// SMTP is the mailbox channel's mail listener.
-type SMTP struct {
-	// Addr to listen on. Default ":2525". Env: LIANXIN_SMTP_ADDR.
-	Addr string `yaml:"addr"`
-}
 
 // Redis is where live state lives.
 type Redis struct {

@@ -184,6 +184,9 @@ func applyEnv(c *Config, getenv func(string) string) {
 		}
 	}
 	c.SMS.ApplyEnv(getenv)
+	if v := getenv("LIANXIN_SMTP_RELAY_PASSWORD"); v != "" {
+		c.SMTP.Relay.Password = v
+	}
 	for i := range c.WeChat.Accounts {
 		a := &c.WeChat.Accounts[i]
 		pre := "LIANXIN_WECHAT_" + wechat.EnvName(a.ID) + "_"
@@ -200,6 +203,7 @@ func applyEnv(c *Config, getenv func(string) string) {
 // default capacity of agents that give none.
 func complete(c *Config) {
 	c.WeChat.Defaults()
+	c.SMTP = c.SMTP.WithDefaults()
 	if c.NodeID == "" {
 		if h, err := os.Hostname(); err == nil {
 			c.NodeID = h

@@ -70,6 +70,7 @@ func (c *Config) Validate() error {
 		v.check(a.Queue == "" || queues[a.Queue], fmt.Sprintf("wechat.accounts[%d].queue", i), "unknown queue %q", a.Queue)
 	}
 	v.channelErrors("sms", c.SMS.Validate())
+	v.channelErrors("smtp", c.SMTP.Validate())
 	if c.SMS.Aliyun.Enabled || c.SMS.Tencent.Enabled || c.SMS.Generic.Enabled || c.SMS.SMPP.Enabled {
 		v.check(queues[c.SMS.Queue], "sms.queue", "unknown queue %q", c.SMS.Queue)
 	}

@@ -94,7 +94,7 @@ func startNode(ctx context.Context, bin, cfg, redisURL, id, dir string) (string,
 		return "", nil, err
 	}
 	cmd := exec.CommandContext(ctx, bin, "-config", cfg)
-	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR="+addr)
+	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR="+addr, "LIANXIN_SMTP_ADDR=127.0.0.1:0")
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

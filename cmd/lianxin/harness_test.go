@@ -39,7 +39,8 @@ type testNode struct {
 // startNode runs a gateway on redisURL with config changes mod.
 func startNode(t *testing.T, redisURL, id string, mod ...func(*configs.Config)) *testNode {
 	t.Helper()
-	env := map[string]string{"LIANXIN_REDIS_URL": redisURL, "LIANXIN_NODE_ID": id, "LIANXIN_HTTP_ADDR": "127.0.0.1:0"}
+	env := map[string]string{"LIANXIN_REDIS_URL": redisURL, "LIANXIN_NODE_ID": id, "LIANXIN_HTTP_ADDR": "127.0.0.1:0",
+		"LIANXIN_SMTP_ADDR": "127.0.0.1:0"}
 	cfg, err := configs.Load("", func(k string) string { return env[k] })
 	require.NoError(t, err)
 	cfg.Blobs.Dir = t.TempDir()

@@ -17,6 +17,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/lianxin/lianxin/agentdesk"
 	"github.com/lianxin/lianxin/channels/blobstore"
+	"github.com/lianxin/lianxin/channels/email"
 	"github.com/lianxin/lianxin/channels/mailbox"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
@@ -132,7 +133,17 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	if err != nil {
 		return nil, err
 	}
-	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg}
+	mail, err := email.New(email.Params{Options: cfg.SMTP, Queue: q, Blobs: blobs, Logger: log.Named("email"),
+		Lookup: func(addr string) (email.Box, bool) {
+			m, ok := dir.MailboxByEmail(addr)
+			return email.Box{ID: m.ID, Name: m.Name, Queue: m.Queue}, ok
+		},
+		Threads: email.NewRedisThreads(rdb, "{"+cfg.Redis.Tag+"}:", 365*24*time.Hour)})
+	if err != nil {
+		return nil, err
+	}
+	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg,
+		queue.ChannelMailbox: letterReplier{mail: mail, sms: sg}, queue.ChannelWeb: letterReplier{mail: mail, sms: sg}}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: "{" + cfg.Redis.Tag + "}:", Agents: agents,
 		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, Logger: log.Named("desk")})
 	letters := mailbox.NewHandler(func(id string) (mailbox.Box, bool) {
@@ -142,7 +153,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
 
 	n := &node{q: q, rdb: rdb, desk: desk, log: log}
-	n.runners = append(n.runners, wc, sg)
+	n.runners = append(n.runners, wc, sg, mail)
 	reg := prometheus.NewRegistry()
 	// prometheus.NewGoCollector rather than the collectors package, which
 	// would pull database/sql into the binary for nothing.
@@ -296,3 +307,16 @@ var (
 	_ mailbox.Blobs    = (*blobstore.Dir)(nil)
 	_ agentdesk.Blobs  = (*blobstore.Dir)(nil)
 )
+
+// letterReplier answers a letter by e-mail when its writer gave an address,
+// else by SMS to the phone number they gave.
+type letterReplier struct {
+	mail, sms agentdesk.Replier
+}
+
+func (l letterReplier) Reply(ctx context.Context, c *queue.Contact, text string) error {
+	if c.Citizen.Email != "" {
+		return l.mail.Reply(ctx, c, text)
+	}
+	return l.sms.Reply(ctx, c, text)
+}

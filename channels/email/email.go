@@ -1,0 +1,101 @@
+// Package email takes e-mail letters to the leader mailboxes (领导信箱): an
+// SMTP listener accepts mail for the directory's mailbox addresses, reads the
+// MIME (GB2312, GBK, GB18030, Big5 and UTF-8 bodies and headers, HTML
+// sanitised, attachments into the blob store) and turns each letter into a
+// contact in its mailbox's queue. The sender's server is answered 250 only
+// after the contact is durably in Redis, 451 when Redis cannot take it, so
+// it retries; Message-ID makes retries land on the same contact.
+//
+// An acknowledgement with the tracking number goes back to the citizen, and
+// agents' replies go out, through an outbound SMTP relay.
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"time"
+
+	"github.com/lianxin/lianxin/queue"
+	"go.uber.org/zap"
+)
+
+// Box is one leader mailbox of the directory.
+type Box struct {
+	ID    string
+	Name  string
+	Queue string
+}
+
+// Receiver is the part of the queue e-mail letters need.
+type Receiver interface {
+	Receive(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
+	AddMessage(ctx context.Context, tn string, m queue.Message) error
+	Alert(ctx context.Context, tn, kind, text string) error
+}
+
+// Blobs stores attachments by content hash.
+type Blobs interface {
+	Put(ctx context.Context, r io.Reader, limit int64) (sha string, size int64, err error)
+}
+
+// Params wire a Server. Lookup, Queue and Blobs are required.
+type Params struct {
+	Options Options
+	// Lookup finds a mailbox by its e-mail address (any case).
+	Lookup func(addr string) (Box, bool)
+	Queue  Receiver
+	Blobs  Blobs
+	// Threads remembers each contact's last Message-ID, so that replies
+	// thread in the citizen's mail client. Nil: replies go out without
+	// In-Reply-To.
+	Threads Threads
+	// RelayTLS, if set, is the TLS configuration for STARTTLS to the relay
+	// (default: the system's roots, server name from Relay.Addr).
+	RelayTLS *tls.Config
+	Logger   *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the e-mail channel: the SMTP listener (Run), the acknowledgement
+// sender, and the Replier for agents' replies.
+type Server struct {
+	o       Options
+	lookup  func(addr string) (Box, bool)
+	q       Receiver
+	blobs   Blobs
+	threads Threads
+	relay   *relay
+	out     *outbox
+	log     *zap.Logger
+	now     func() time.Time
+	policy  *sanitizer
+}
+
+// New returns the e-mail channel. Options are validated; defaults fill the
+// zero fields first.
+func New(p Params) (*Server, error) {
+	o := p.Options.WithDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if p.Lookup == nil || p.Queue == nil || p.Blobs == nil {
+		return nil, errMissingParams
+	}
+	log := p.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	now := p.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{o: o, lookup: p.Lookup, q: p.Queue, blobs: p.Blobs, threads: p.Threads, log: log, now: now,
+		policy: newSanitizer()}
+	if o.Relay.Addr != "" {
+		s.relay = newRelay(o.Relay, p.RelayTLS)
+	}
+	s.out = newOutbox(s, o.Relay)
+	return s, nil
+}

@@ -1,0 +1,131 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/queue"
+	"go.uber.org/zap"
+)
+
+// htmlName is the attachment holding a letter's sanitised HTML.
+const htmlName = "letter.html"
+
+// fullTextName is the attachment holding a text cut at MaxTextRunes.
+const fullTextName = "letter.txt"
+
+// intake turns a letter to box into an intake. sender is the envelope's
+// MAIL FROM, used when the letter has no usable From.
+func (s *Server) intake(ctx context.Context, l *letter, box Box, sender string) (queue.Intake, error) {
+	in := queue.Intake{Channel: queue.ChannelMailbox, Line: box.ID, LineName: box.Name, Queue: box.Queue}
+	addr, name := sender, ""
+	if l.From != nil && l.From.Address != "" {
+		addr, name = l.From.Address, l.From.Name
+	}
+	if addr == "" || len(addr) > 254 || !utf8.ValidString(addr) {
+		return in, malformed("From: no sender address to answer to")
+	}
+	in.Citizen = queue.Citizen{Address: strings.ToLower(addr), Email: addr, Name: cut(oneLine(name), 50)}
+	in.Subject = cut(oneLine(l.Subject), 200)
+	in.Text = l.Text
+	in.Attachments = append(in.Attachments, l.Attachments...)
+	if utf8.RuneCountInString(in.Text) > s.o.MaxTextRunes {
+		a, err := s.storeText(ctx, fullTextName, "text/plain; charset=utf-8", in.Text)
+		if err != nil {
+			return in, err
+		}
+		in.Attachments = append(in.Attachments, a)
+		in.Text = cut(in.Text, s.o.MaxTextRunes) + "\n（正文过长，全文见附件 " + fullTextName + "）"
+	}
+	if l.HTML != "" {
+		a, err := s.storeText(ctx, htmlName, "text/html; charset=utf-8", l.HTML)
+		if err != nil {
+			return in, err
+		}
+		in.Attachments = append(in.Attachments, a)
+	}
+	if in.Subject == "" {
+		line, _, _ := strings.Cut(in.Text, "\n")
+		in.Subject = cut(line, 30)
+	}
+	return in, nil
+}
+
+func (s *Server) storeText(ctx context.Context, name, typ, text string) (queue.Attachment, error) {
+	sha, size, err := s.blobs.Put(ctx, strings.NewReader(text), int64(len(text)))
+	if err != nil {
+		return queue.Attachment{}, errors.Join(ErrUnavailable, err)
+	}
+	return queue.Attachment{Name: name, Type: typ, Size: size, SHA256: sha}, nil
+}
+
+// oneLine cleans a header's text and keeps it on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(channels.Clean(s)), " ")
+}
+
+// cut keeps the first n characters of s, marking a cut with "…".
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+// deliver queues a letter to one mailbox: triage, the contact, the
+// supervisors' alert, the thread, the acknowledgement. rawSum names a
+// letter without Message-ID.
+func (s *Server) deliver(ctx context.Context, l *letter, box Box, sender, rawSum string) error {
+	in, err := s.intake(ctx, l, box, sender)
+	if err != nil {
+		return err
+	}
+	t := channels.Assess(in.Subject + "\n" + in.Text)
+	in.RequestType = t.RequestType
+	if t.Emergency != "" {
+		in.Priority = channels.EmergencyPriority
+	}
+	in.ReceivedAt = s.now()
+	key := "mail:" + box.ID + ":" + l.MessageID
+	if l.MessageID == "" {
+		key = "mail:" + box.ID + ":sha256:" + rawSum
+	}
+	rc, err := s.q.Receive(ctx, in, key)
+	if errors.Is(err, queue.ErrIdempotencyConflict) {
+		// Another letter under a Message-ID already seen: a mailer that
+		// reuses ids. It is a letter all the same.
+		rc, err = s.q.Receive(ctx, in, key+":sha256:"+rawSum)
+	}
+	switch {
+	case errors.Is(err, queue.ErrInvalid):
+		return malformed("%v", err)
+	case err != nil:
+		return errors.Join(ErrUnavailable, err)
+	}
+	log := s.log.With(zap.String("contact", rc.TrackingNo), zap.String("mailbox", box.ID))
+	if s.threads != nil && l.MessageID != "" {
+		if err := s.threads.Put(ctx, rc.TrackingNo, l.MessageID); err != nil {
+			return errors.Join(ErrUnavailable, err)
+		}
+	}
+	if t.Emergency != "" {
+		if err := s.q.Alert(ctx, rc.TrackingNo, t.Emergency, cut(in.Subject+"\n"+in.Text, 200)); err != nil {
+			return errors.Join(ErrUnavailable, err)
+		}
+	}
+	log.Info("letter queued", zap.String("from", channels.MaskEmail(in.Citizen.Address)),
+		zap.Bool("duplicate", rc.Duplicate), zap.Bool("joined", rc.Joined), zap.String("emergency", t.Emergency),
+		zap.Int("attachments", len(in.Attachments)))
+	if rc.Duplicate {
+		return nil // acknowledged the first time
+	}
+	if l.Auto || sender == "" {
+		log.Info("no acknowledgement to automatic mail or a null sender")
+		return nil
+	}
+	s.out.ack(ackFor(in, rc.TrackingNo, l.MessageID, t.Emergency))
+	return nil
+}

@@ -1,0 +1,130 @@
+package email
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRefusals: each bad letter gets the reply that tells its sender's
+// server what to do, and nothing is queued.
+func TestRefusals(t *testing.T) {
+	e := start(t, queuetest.Miniredis(t), nil, func(o *Options) {
+		o.MaxMessageBytes = 64 << 10
+		o.MaxAttachmentBytes = 16 << 10
+		o.MaxAttachments = 2
+		o.MaxParts = 100
+	})
+	manyParts := func(n int, typ string) []byte {
+		var b bytes.Buffer
+		b.WriteString("From: a@example.cn\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n")
+		for i := range n {
+			disp := "inline"
+			if typ != "text/plain" {
+				disp = fmt.Sprintf("attachment; filename=%d.pdf", i)
+			}
+			fmt.Fprintf(&b, "--m\r\nContent-Type: %s\r\nContent-Disposition: %s\r\n\r\n%%PDF-%d\r\n", typ, disp, i)
+		}
+		b.WriteString("--m--\r\n")
+		return b.Bytes()
+	}
+	nested := func(depth int) []byte {
+		var b bytes.Buffer
+		b.WriteString("From: a@example.cn\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n")
+		for i := 1; i <= depth; i++ {
+			fmt.Fprintf(&b, "--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n", i-1, i)
+		}
+		return b.Bytes()
+	}
+	bigAttachment := strings.Replace(string(manyParts(1, "application/pdf")), "%PDF-0",
+		"%PDF-0"+strings.Repeat(strings.Repeat("x", 70)+"\r\n", 300), 1)
+	longLine := "From: a@example.cn\r\nSubject: x\r\n\r\n" + strings.Repeat("长", 1000) + "\r\n"
+	for _, tc := range []struct {
+		name string
+		data []byte
+		code int
+		enh  [3]int
+		says string
+	}{
+		{"attachment too large", []byte(bigAttachment), 552, [3]int{5, 3, 4}, "attachment 0.pdf is larger than 16384 bytes"},
+		{"too many attachments", manyParts(3, "application/pdf"), 552, [3]int{5, 3, 4}, "more than 2 attachments"},
+		{"too many parts", manyParts(150, "text/plain"), 554, [3]int{5, 6, 0}, "more than 100 MIME parts"},
+		{"nested too deep", nested(50), 554, [3]int{5, 6, 0}, "nested deeper than 10"},
+		{"bad-header.eml", corpus(t, "bad-header.eml"), 554, [3]int{5, 6, 0}, "bad message header"},
+		{"bad-base64.eml", corpus(t, "bad-base64.eml"), 554, [3]int{5, 6, 0}, "attachment a.png"},
+		{"line too long", []byte(longLine), 500, [3]int{5, 5, 2}, "Line too long"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := send(t, e, "a@example.cn", []string{boxAddr}, tc.data)
+			code, enh := smtpCode(err)
+			require.Equal(t, tc.code, code, "%v", err)
+			require.Equal(t, tc.enh, [3]int(enh))
+			require.Contains(t, err.Error(), tc.says)
+		})
+	}
+	n, err := e.rdb.Keys(ctx(t), "{lianxin}:c:*").Result()
+	require.NoError(t, err)
+	require.Empty(t, n, "no contact from a refused letter")
+}
+
+// TestOversize: a letter past max_message_bytes is refused 552 5.3.4.
+func TestOversize(t *testing.T) {
+	e := start(t, queuetest.Miniredis(t), nil, func(o *Options) { o.MaxMessageBytes, o.MaxAttachmentBytes = 64<<10, 64<<10 })
+	err := send(t, e, "big@example.cn", []string{boxAddr}, corpus(t, "oversize.eml"))
+	code, enh := smtpCode(err)
+	require.Equal(t, 552, code, "%v", err)
+	require.Equal(t, [3]int{5, 3, 4}, [3]int(enh))
+	require.Contains(t, err.Error(), "Message size exceeds the fixed maximum message size")
+}
+
+// TestSizeAnnounced: a sender that announces SIZE past the limit is refused
+// before it sends a byte of the message.
+func TestSizeAnnounced(t *testing.T) {
+	e := start(t, queuetest.Miniredis(t), nil, func(o *Options) { o.MaxMessageBytes, o.MaxAttachmentBytes = 64<<10, 64<<10 })
+	conn, err := net.Dial("tcp", e.addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	buf := make([]byte, 4096)
+	read := func() string { n, _ := conn.Read(buf); return string(buf[:n]) }
+	require.Contains(t, read(), "220")
+	_, _ = conn.Write([]byte("EHLO sender.test\r\n"))
+	require.Contains(t, read(), "SIZE 65536")
+	_, _ = conn.Write([]byte("MAIL FROM:<a@example.cn> SIZE=1000000\r\n"))
+	require.Contains(t, read(), "552 5.3.4")
+}
+
+// TestRedisDown: with Redis gone the sender gets 451 4.3.0 and will retry;
+// no acknowledgement goes out.
+func TestRedisDown(t *testing.T) {
+	rs := queuetest.RedisServer(t)
+	relay := newFakeRelay(t)
+	e := start(t, rs, relay, nil)
+	rs.Kill()
+	err := send(t, e, "a@example.cn", []string{boxAddr}, corpus(t, "utf8.eml"))
+	code, enh := smtpCode(err)
+	require.Equal(t, 451, code, "%v", err)
+	require.Equal(t, [3]int{4, 3, 0}, [3]int(enh))
+	e.stop() // the outbox is drained or dropped: nothing was queued
+	require.Empty(t, relay.messages())
+}
+
+// TestMaxConnections: past the limit a connection is told 421 at once.
+func TestMaxConnections(t *testing.T) {
+	e := start(t, queuetest.Miniredis(t), nil, func(o *Options) { o.MaxConnections = 1 })
+	first, err := net.Dial("tcp", e.addr)
+	require.NoError(t, err)
+	defer first.Close()
+	buf := make([]byte, 512)
+	n, _ := first.Read(buf)
+	require.Contains(t, string(buf[:n]), "220")
+	second, err := net.Dial("tcp", e.addr)
+	require.NoError(t, err)
+	defer second.Close()
+	n, _ = second.Read(buf)
+	require.Contains(t, string(buf[:n]), "421 4.3.2")
+}

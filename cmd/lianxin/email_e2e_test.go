@@ -1,0 +1,64 @@
+package main
+
+import (
+	"net"
+	"net/smtp"
+	"net/textproto"
+	"strings"
+	"testing"
+
+	"github.com/lianxin/lianxin/configs"
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/stretchr/testify/require"
+)
+
+// An e-mail in GB2312 to a leader mailbox's address reaches the desk as a
+// letter, with its Chinese subject and text intact; mail to an unknown
+// address is refused with 550 5.1.1.
+func TestEmailThroughTheDesk(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.SMTP.Addr = addr })
+	d := desk(t, n.base, "1001")
+	send(t, d, "ready", nil)
+
+	var c *smtp.Client
+	for c == nil { // the listener starts with the node; wait for it
+		c, _ = smtp.Dial(addr)
+	}
+	defer c.Close()
+	require.NoError(t, c.Mail("wang@example.cn"))
+	err = c.Rcpt("nobody@mail.12345.chengdu.gov.cn")
+	require.Error(t, err)
+	var perr *textproto.Error
+	require.ErrorAs(t, err, &perr)
+	require.Equal(t, 550, perr.Code)
+	require.True(t, strings.HasPrefix(perr.Msg, "5.1.1 "), perr.Msg)
+	require.NoError(t, c.Reset())
+
+	// "关于小区噪音的投诉" and its text, in GB2312 (base64 and quoted-printable).
+	msg := "From: =?GB2312?B?zfXO5Q==?= <wang@example.cn>\r\n" +
+		"To: cd-city-0002@mail.12345.chengdu.gov.cn\r\n" +
+		"Subject: =?GB2312?B?udjT2tChx/jU69L0tcTNtsvf?=\r\n" +
+		"Message-ID: <e2e-1@example.cn>\r\n" +
+		"MIME-Version: 1.0\r\n" +
+		"Content-Type: text/plain; charset=GB2312\r\n" +
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n" +
+		"=D2=B9=BC=E4=D4=EB=D2=F4=BA=DC=B4=F3=A1=A3\r\n"
+	require.NoError(t, c.Mail("wang@example.cn"))
+	require.NoError(t, c.Rcpt("CD-CITY-0002@mail.12345.chengdu.gov.cn"))
+	w, err := c.Data()
+	require.NoError(t, err)
+	_, err = w.Write([]byte(msg))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	offer := next(t, d, "offer").Object()
+	require.Equal(t, "mailbox", offer.Channel)
+	require.Equal(t, "cd-city-0002", offer.Line)
+	require.Equal(t, "关于小区噪音的投诉", offer.Subject)
+	require.Equal(t, "夜间噪音很大。", strings.TrimSpace(offer.Text))
+}
