@@ -32,11 +32,11 @@ type Config struct {
 	// SMTP is the mail listener for letters to the mailboxes' addresses, and
 	// the relay for acknowledgements and replies (channels/email). Secret:
 	// LIANXIN_SMTP_RELAY_PASSWORD.
-	SMTP email.Options `yaml:"smtp"`
-	Redis  Redis  `yaml:"redis"`
-	Queue  Queue  `yaml:"queue"`
-	Auth   Auth   `yaml:"auth"`
-	Blobs  Blobs  `yaml:"blobs"`
+	SMTP  email.Options `yaml:"smtp"`
+	Redis Redis         `yaml:"redis"`
+	Queue Queue         `yaml:"queue"`
+	Auth  Auth          `yaml:"auth"`
+	Blobs Blobs         `yaml:"blobs"`
 	// Mailbox limits web letters.
 	Mailbox   MailboxLimits  `yaml:"mailbox"`
 	Directory DirectoryFiles `yaml:"directory"`
@@ -69,7 +69,6 @@ type SIP struct {
 	// Addr to listen on. Default ":5060". Env: LIANXIN_SIP_ADDR.
 	Addr string `yaml:"addr"`
 }
-
 
 // Redis is where live state lives.
 type Redis struct {
