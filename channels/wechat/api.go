@@ -25,6 +25,9 @@ type api struct {
 	hc   *http.Client
 	now  func() time.Time
 
+	// store, when set, shares the token with the other nodes.
+	store TokenStore
+
 	mu      sync.Mutex
 	token   string
 	expires time.Time
@@ -44,6 +47,15 @@ func (a *api) accessToken(ctx context.Context, stale string) (string, error) {
 	defer a.mu.Unlock()
 	if a.token != "" && a.token != stale && a.now().Before(a.expires) {
 		return a.token, nil
+	}
+	if a.store != nil {
+		// Another node may have fetched one already: use it unless it is
+		// the one the API just refused.
+		tok, exp, err := a.store.Token(ctx, a.acct.ID)
+		if err == nil && tok != "" && tok != stale && a.now().Before(exp) {
+			a.token, a.expires = tok, exp
+			return tok, nil
+		}
 	}
 	q := url.Values{}
 	path := "/cgi-bin/token"
@@ -74,6 +86,10 @@ func (a *api) accessToken(ctx context.Context, stale string) (string, error) {
 	// Refresh well before the end: WeChat keeps the old token valid for
 	// five minutes after a new one is issued.
 	a.token, a.expires = ans.AccessToken, a.now().Add(ttl-min(ttl/2, 10*time.Minute))
+	if a.store != nil {
+		// Best effort: without the store each node still works on its own.
+		_ = a.store.SetToken(ctx, a.acct.ID, a.token, a.expires)
+	}
 	return a.token, nil
 }
 

@@ -125,11 +125,12 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		log.Warn("DEMO AGENTS: these agents log in with the password \"demo\"; give them real passwords "+
 			"(lianxin hash-password) before citizens' data comes in", zap.Strings("agents", demo))
 	}
-	wc, err := wechat.New(cfg.WeChat, log.Named("wechat"), q, blobs)
+	prefix := "{" + cfg.Redis.Tag + "}:"
+	wc, err := wechat.New(cfg.WeChat, log, q, blobs, wechat.WithTokenStore(wechat.NewRedisTokens(rdb, prefix)))
 	if err != nil {
 		return nil, err
 	}
-	sg, err := sms.New(cfg.SMS, log.Named("sms"), q)
+	sg, err := sms.New(cfg.SMS, log, q)
 	if err != nil {
 		return nil, err
 	}
@@ -138,13 +139,13 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 			m, ok := dir.MailboxByEmail(addr)
 			return email.Box{ID: m.ID, Name: m.Name, Queue: m.Queue}, ok
 		},
-		Threads: email.NewRedisThreads(rdb, "{"+cfg.Redis.Tag+"}:", 365*24*time.Hour)})
+		Threads: email.NewRedisThreads(rdb, prefix, 365*24*time.Hour)})
 	if err != nil {
 		return nil, err
 	}
 	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg,
 		queue.ChannelMailbox: letterReplier{mail: mail, sms: sg}, queue.ChannelWeb: letterReplier{mail: mail, sms: sg}}
-	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: "{" + cfg.Redis.Tag + "}:", Agents: agents,
+	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents,
 		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, Logger: log.Named("desk")})
 	letters := mailbox.NewHandler(func(id string) (mailbox.Box, bool) {
 		m, ok := dir.Mailbox(id)
