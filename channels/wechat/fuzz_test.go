@@ -2,6 +2,7 @@ package wechat_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -67,8 +68,10 @@ func FuzzWebhook(f *testing.F) {
 				t.Fatalf("reply names %s, which is not stored: %v", m[1], err)
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-			if !strings.HasPrefix(out, "wechat: ") || !utf8.ValidString(out) {
-				t.Fatalf("%d without a plain explanation: %q", w.Code, out)
+			var refusal struct{ Error, Message string }
+			if err := json.Unmarshal([]byte(out), &refusal); err != nil || refusal.Error == "" ||
+				!strings.HasPrefix(refusal.Message, "wechat: ") || !utf8.ValidString(refusal.Message) {
+				t.Fatalf("%d without a JSON explanation: %q", w.Code, out)
 			}
 		default:
 			t.Fatalf("unexpected status %d: %q", w.Code, out)

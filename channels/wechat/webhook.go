@@ -2,6 +2,7 @@ package wechat
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -162,11 +163,20 @@ func (ch *Channel) answer(w http.ResponseWriter, a *account, m *Message, encrypt
 // reason is an error's text without the package prefix.
 func reason(err error) string { return strings.TrimPrefix(err.Error(), "wechat: ") }
 
-// refuse answers a request we do not process, in plain words.
+// refuse answers a request we do not process with a JSON error naming the
+// problem (WeChat only looks at the status; people and logs read the body).
 func refuse(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	code := map[int]string{http.StatusBadRequest: "bad_request", http.StatusUnauthorized: "bad_signature",
+		http.StatusNotFound: "unknown_account", http.StatusMethodNotAllowed: "method_not_allowed",
+		http.StatusRequestEntityTooLarge: "too_large", http.StatusServiceUnavailable: "unavailable"}[status]
+	if code == "" {
+		code = "refused"
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, "wechat: "+strings.ToValidUTF8(msg, "?")+"\n")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]string{"error": code, "message": "wechat: " + strings.ToValidUTF8(msg, "?")})
 }

@@ -59,7 +59,8 @@ func TestURLVerification(t *testing.T) {
 
 	code, body = get("nosuch", url.Values{"echostr": {"1"}})
 	require.Equal(t, http.StatusNotFound, code)
-	require.Contains(t, body, `no WeChat account "nosuch"`)
+	require.Contains(t, body, `no WeChat account \"nosuch\"`)
+	require.Contains(t, body, `"error":"unknown_account"`)
 	code, body = get(acctSafe, url.Values{"signature": {sig}})
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Contains(t, body, "echostr")
