@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // aliyunUp is one item of an Aliyun SmsUp push (上行短信).
@@ -26,43 +24,15 @@ var chinaTime = time.FixedZone("CST", 8*3600)
 // aliyun serves POST /channels/sms/aliyun. Aliyun retries until it gets
 // {"code":0,...}: that answer is given only once every item is durable.
 func (g *Gateway) aliyun(w http.ResponseWriter, r *http.Request) {
-	answer := func(err error) {
-		if err == nil {
-			writeJSON(w, http.StatusOK, map[string]any{"code": 0, "msg": "接收成功"})
-			return
-		}
-		st := status(err)
-		if st == http.StatusServiceUnavailable {
-			g.log.Warn("aliyun push not stored; Aliyun will retry", zap.Error(err))
-			writeJSON(w, st, map[string]any{"code": -1, "msg": "暂时无法接收，请重试"})
-			return
-		}
-		writeJSON(w, st, map[string]any{"code": 1, "msg": err.Error()})
-	}
-	if err := checkToken(r, g.c.Aliyun.Token); err != nil {
-		answer(err)
-		return
-	}
-	body, err := g.readBody(w, r)
-	if err != nil {
-		answer(err)
-		return
-	}
-	ms, err := parseAliyun(body)
-	if err != nil {
-		answer(err)
-		return
-	}
-	for i, m := range ms {
-		if _, err := g.take(r.Context(), m); err != nil {
-			if permanent(err) {
-				err = refuse(http.StatusBadRequest, "[%d]: %v", i, err)
+	g.push(w, r, cloudPush{provider: "aliyun", token: g.c.Aliyun.Token, parse: parseAliyun,
+		answer: func(code int, msg string) any {
+			if code == 0 {
+				msg = "接收成功"
+			} else if code < 0 {
+				msg = "暂时无法接收，请重试"
 			}
-			answer(err)
-			return
-		}
-	}
-	answer(nil)
+			return map[string]any{"code": code, "msg": msg}
+		}})
 }
 
 // parseAliyun reads a push: a JSON array of items (a lone object is taken

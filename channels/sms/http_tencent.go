@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // tencentReply is a Tencent Cloud SMS reply callback (回复短信回调).
@@ -24,40 +22,15 @@ type tencentReply struct {
 // tencent serves POST /channels/sms/tencent; {"result":0} only once the
 // reply is durable.
 func (g *Gateway) tencent(w http.ResponseWriter, r *http.Request) {
-	answer := func(err error) {
-		if err == nil {
-			writeJSON(w, http.StatusOK, map[string]any{"result": 0, "errmsg": "OK"})
-			return
-		}
-		st := status(err)
-		if st == http.StatusServiceUnavailable {
-			g.log.Warn("tencent callback not stored; Tencent will retry", zap.Error(err))
-			writeJSON(w, st, map[string]any{"result": -1, "errmsg": "temporarily unavailable, retry"})
-			return
-		}
-		writeJSON(w, st, map[string]any{"result": 1, "errmsg": err.Error()})
-	}
-	if err := checkToken(r, g.c.Tencent.Token); err != nil {
-		answer(err)
-		return
-	}
-	body, err := g.readBody(w, r)
-	if err != nil {
-		answer(err)
-		return
-	}
-	ms, err := parseTencent(body)
-	if err != nil {
-		answer(err)
-		return
-	}
-	for _, m := range ms {
-		if _, err := g.take(r.Context(), m); err != nil {
-			answer(err)
-			return
-		}
-	}
-	answer(nil)
+	g.push(w, r, cloudPush{provider: "tencent", token: g.c.Tencent.Token, parse: parseTencent,
+		answer: func(code int, msg string) any {
+			if code == 0 {
+				msg = "OK"
+			} else if code < 0 {
+				msg = "temporarily unavailable, retry"
+			}
+			return map[string]any{"result": code, "errmsg": msg}
+		}})
 }
 
 // parseTencent reads one callback object (or an array of them).
