@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lianxin/lianxin/agentdesk/desktest"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
 )
@@ -97,6 +98,20 @@ func testConfig(t *testing.T) string {
 	return path
 }
 
+// twoProcsOneDesk runs two gateway processes on one real redis-server
+// and seats agent 1001's desk, ready, on the first.
+func twoProcsOneDesk(t *testing.T) (*queuetest.Server, *proc, *proc, string, *desktest.Client) {
+	t.Helper()
+	s := queuetest.RedisServer(t)
+	cfg := testConfig(t)
+	a := startProc(t, s.URL, "node-a", cfg)
+	b := startProc(t, s.URL, "node-b", cfg)
+	tok := loginToken(t, a.base, "1001")
+	d := dialDesk(t, a.base, tok)
+	send(t, d, "ready", nil)
+	return s, a, b, tok, d
+}
+
 // Kill -9 the node holding an agent's desk while the agent has an open
 // offer: the desk reconnects to the other node and is offered the same
 // contact again; nothing is lost or duplicated.
@@ -107,13 +122,7 @@ func TestKillNodeHoldingDesk(t *testing.T) {
 			name = "reconnect-after-node-ttl"
 		}
 		t.Run(name, func(t *testing.T) {
-			s := queuetest.RedisServer(t)
-			cfg := testConfig(t)
-			a := startProc(t, s.URL, "node-a", cfg)
-			b := startProc(t, s.URL, "node-b", cfg)
-			tok := loginToken(t, a.base, "1001")
-			d := dialDesk(t, a.base, tok)
-			send(t, d, "ready", nil)
+			s, a, b, tok, d := twoProcsOneDesk(t)
 			tn := letter(t, b.base, mailboxFor(t, "general"), "节点崩溃测试")
 			require.Equal(t, tn, next(t, d, "offer").Object().TrackingNo)
 
@@ -154,13 +163,7 @@ func TestKillNodeHoldingDesk(t *testing.T) {
 // The first SIGTERM drains: the node stops being ready, desks are told to
 // reconnect elsewhere (1001) and their offers go back; the process exits 0.
 func TestSigtermDrains(t *testing.T) {
-	s := queuetest.RedisServer(t)
-	cfg := testConfig(t)
-	a := startProc(t, s.URL, "node-a", cfg)
-	b := startProc(t, s.URL, "node-b", cfg)
-	tok := loginToken(t, a.base, "1001")
-	d := dialDesk(t, a.base, tok)
-	send(t, d, "ready", nil)
+	_, a, b, tok, d := twoProcsOneDesk(t)
 	tn := letter(t, a.base, mailboxFor(t, "general"), "排空测试")
 	require.Equal(t, tn, next(t, d, "offer").Object().TrackingNo)
 
