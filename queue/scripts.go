@@ -15,7 +15,7 @@ var luaFS embed.FS
 // scripts holds every state change of the queue, each one Lua script so a
 // change is all or nothing.
 type scripts struct {
-	enqueue, receive, message, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave *redis.Script
+	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave *redis.Script
 }
 
 func loadScripts(o Options) (*scripts, error) {
@@ -39,7 +39,7 @@ func loadScripts(o Options) (*scripts, error) {
 	for name, dst := range map[string]**redis.Script{
 		"enqueue": &s.enqueue, "connect": &s.connect, "disconnect": &s.disconnect, "presence": &s.presence,
 		"accept": &s.accept, "reject": &s.reject, "end": &s.end, "wrapup": &s.wrapup, "sweep": &s.sweep,
-		"leave": &s.leave, "receive": &s.receive, "message": &s.message,
+		"leave": &s.leave, "receive": &s.receive, "message": &s.message, "outbox": &s.outbox,
 	} {
 		if *dst, err = load(name); err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ package email
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"time"
 
@@ -50,6 +51,9 @@ type Params struct {
 	// thread in the citizen's mail client. Nil: replies go out without
 	// In-Reply-To.
 	Threads Threads
+	// Outbox keeps acknowledgements durably until sent (queue.Outbox).
+	// Required when a relay is configured.
+	Outbox Outbox
 	// RelayTLS, if set, is the TLS configuration for STARTTLS to the relay
 	// (default: the system's roots, server name from Relay.Addr).
 	RelayTLS *tls.Config
@@ -94,8 +98,11 @@ func New(p Params) (*Server, error) {
 	s := &Server{o: o, lookup: p.Lookup, q: p.Queue, blobs: p.Blobs, threads: p.Threads, log: log, now: now,
 		policy: newSanitizer()}
 	if o.Relay.Addr != "" {
+		if p.Outbox == nil {
+			return nil, errors.New("email: a relay needs an outbox for the acknowledgements")
+		}
 		s.relay = newRelay(o.Relay, p.RelayTLS)
 	}
-	s.out = newOutbox(s, o.Relay)
+	s.out = newOutbox(s, o.Relay, p.Outbox)
 	return s, nil
 }

@@ -126,6 +126,6 @@ func (s *Server) deliver(ctx context.Context, l *letter, box Box, sender, rawSum
 		log.Info("no acknowledgement to automatic mail or a null sender")
 		return nil
 	}
-	s.out.ack(ackFor(in, rc.TrackingNo, l.MessageID, t.Emergency))
+	s.out.ack(ctx, ackFor(in, rc.TrackingNo, l.MessageID, t.Emergency))
 	return nil
 }

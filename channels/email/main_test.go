@@ -65,7 +65,7 @@ func start(t testing.TB, rs *queuetest.Server, relay *fakeRelay, edit func(*Opti
 		edit(&o)
 	}
 	p := Params{Options: o, Lookup: lookup, Queue: q, Blobs: blobs, Threads: NewRedisThreads(rdb, "{lianxin}:", time.Hour),
-		Logger: zaptest.NewLogger(t)}
+		Outbox: q.Outbox("mail-acks"), Logger: zaptest.NewLogger(t)}
 	if relay != nil {
 		p.RelayTLS = relay.clientTLS
 	}

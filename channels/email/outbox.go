@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/lianxin/lianxin/channels"
@@ -12,81 +13,127 @@ import (
 // maxBackoff caps the wait between two tries of an acknowledgement.
 const maxBackoff = 10 * time.Minute
 
+// idlePoll is how often an idle sender looks for acknowledgements that
+// other nodes queued or that came due again.
+const idlePoll = time.Second
+
+// Outbox is where acknowledgements wait to be sent: durable and shared by
+// the nodes, so that one queued by a node that then dies is sent by
+// another (queue.Outbox).
+type Outbox interface {
+	Put(ctx context.Context, payload []byte) (string, error)
+	Claim(ctx context.Context, n int, lease time.Duration) ([]queue.Job, error)
+	Retry(ctx context.Context, id string, wait time.Duration) error
+	Done(ctx context.Context, id string) error
+}
+
+var _ Outbox = (*queue.Outbox)(nil)
+
 // outbox sends acknowledgements after their letters are durable, in the
 // background, retrying with backoff: the SMTP transaction never waits for
-// the relay. It lives in memory: acknowledgements still waiting when the
-// node stops are logged and lost (the contact itself is safe).
+// the relay.
 type outbox struct {
 	s    *Server
 	o    Relay
-	jobs chan outMail
+	box  Outbox
+	wake chan struct{}
 }
 
-func newOutbox(s *Server, o Relay) *outbox {
-	return &outbox{s: s, o: o, jobs: make(chan outMail, o.AckQueue)}
+func newOutbox(s *Server, o Relay, box Outbox) *outbox {
+	return &outbox{s: s, o: o, box: box, wake: make(chan struct{}, 1)}
 }
 
-// ack queues an acknowledgement without ever blocking.
-func (b *outbox) ack(m outMail) {
+// ack queues an acknowledgement; a failure to queue it is logged (the
+// letter itself is already safe).
+func (b *outbox) ack(ctx context.Context, m outMail) {
 	log := b.s.log.With(zap.String("contact", m.TN))
-	if b.s.relay == nil {
+	if b.s.relay == nil || b.box == nil {
 		log.Info("no acknowledgement sent: no outbound relay is configured")
 		return
 	}
+	payload, err := json.Marshal(m)
+	if err == nil {
+		_, err = b.box.Put(ctx, payload)
+	}
+	if err != nil {
+		log.Error("acknowledgement not queued", zap.Error(err))
+		return
+	}
 	select {
-	case b.jobs <- m:
+	case b.wake <- struct{}{}:
 	default:
-		log.Error("acknowledgement dropped: too many waiting to be sent", zap.Int("ack_queue", b.o.AckQueue))
 	}
 }
 
+// lease is how long a claimed acknowledgement is ours: one try of the relay
+// and recording it, with room to spare.
+func (b *outbox) lease() time.Duration { return 2*b.o.Timeout + time.Minute }
+
 // run sends acknowledgements with Relay.Workers workers until ctx ends.
 func (b *outbox) run(ctx context.Context) error {
+	if b.s.relay == nil || b.box == nil {
+		<-ctx.Done()
+		return nil
+	}
 	done := make(chan struct{})
 	for range b.o.Workers {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case m := <-b.jobs:
-					b.send(ctx, m)
-				}
-			}
+			b.work(ctx)
 		}()
 	}
 	for range b.o.Workers {
 		<-done
 	}
-	if n := len(b.jobs); n > 0 {
-		b.s.log.Warn("acknowledgements not sent at shutdown", zap.Int("count", n))
-	}
 	return nil
 }
 
-// send tries one acknowledgement up to AckAttempts times, then records in
-// the contact whether it went out.
-func (b *outbox) send(ctx context.Context, m outMail) {
-	log := b.s.log.With(zap.String("contact", m.TN), zap.String("to", channels.MaskEmail(m.To)))
+func (b *outbox) work(ctx context.Context) {
+	t := time.NewTicker(idlePoll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		jobs, err := b.box.Claim(ctx, 1, b.lease())
+		if err != nil && ctx.Err() == nil {
+			b.s.log.Warn("acknowledgements cannot be claimed", zap.Error(err))
+		}
+		if len(jobs) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-b.wake:
+			case <-t.C:
+			}
+			continue
+		}
+		for _, j := range jobs {
+			b.send(ctx, j)
+		}
+	}
+}
+
+// send tries one acknowledgement once; on a temporary failure it is tried
+// again later, up to AckAttempts tries, then recorded in the contact.
+func (b *outbox) send(ctx context.Context, j queue.Job) {
+	// A try under way finishes (within Relay.Timeout) even when ctx ends, so
+	// that a message the relay took is recorded as sent.
+	ctx = context.WithoutCancel(ctx)
+	var m outMail
+	if err := json.Unmarshal(j.Payload, &m); err != nil {
+		b.s.log.Error("bad acknowledgement in the outbox; dropped", zap.String("job", j.ID), zap.Error(err))
+		_ = b.box.Done(ctx, j.ID)
+		return
+	}
+	log := b.s.log.With(zap.String("contact", m.TN), zap.String("to", channels.MaskEmail(m.To)), zap.Int("try", j.Tries))
 	msg, err := b.s.compose(m)
-	wait := b.o.AckBackoff
-	for try := 1; msg != nil; try++ {
-		// A try under way finishes (within Relay.Timeout) even when ctx ends,
-		// so that a message the relay took is recorded as sent.
-		if err = b.s.relay.send(context.WithoutCancel(ctx), m.To, msg); err == nil || permanent(err) || try >= b.o.AckAttempts {
-			break
+	if err == nil {
+		err = b.s.relay.send(ctx, m.To, msg)
+	}
+	if err != nil && !permanent(err) && j.Tries < b.o.AckAttempts {
+		wait := min(b.o.AckBackoff<<min(j.Tries-1, 20), maxBackoff)
+		log.Info("acknowledgement not sent yet; will retry", zap.Duration("in", wait), zap.Error(err))
+		if rerr := b.box.Retry(ctx, j.ID, wait); rerr != nil {
+			log.Warn("acknowledgement retry not scheduled; it comes back when its lease ends", zap.Error(rerr))
 		}
-		log.Info("acknowledgement not sent yet; will retry", zap.Int("try", try), zap.Duration("in", wait), zap.Error(err))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			log.Warn("acknowledgement not sent: shutting down", zap.Error(err))
-			return
-		case <-t.C:
-		}
-		wait = min(2*wait, maxBackoff)
+		return
 	}
 	status := "sent"
 	if err != nil {
@@ -95,10 +142,13 @@ func (b *outbox) send(ctx context.Context, m outMail) {
 	} else {
 		log.Info("acknowledgement sent")
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.o.Timeout)
+	rctx, cancel := context.WithTimeout(ctx, b.o.Timeout)
 	defer cancel()
 	if err := b.s.q.AddMessage(rctx, m.TN, queue.Message{From: queue.FromSystem, Kind: "text", Text: m.Body,
 		Status: status}); err != nil {
 		log.Warn("acknowledgement not recorded in the contact", zap.Error(err))
+	}
+	if err := b.box.Done(rctx, j.ID); err != nil {
+		log.Warn("acknowledgement not cleared from the outbox; it may be sent twice", zap.Error(err))
 	}
 }

@@ -1,6 +1,7 @@
 package email
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -89,8 +90,18 @@ func TestSizeAnnounced(t *testing.T) {
 	conn, err := net.Dial("tcp", e.addr)
 	require.NoError(t, err)
 	defer conn.Close()
-	buf := make([]byte, 4096)
-	read := func() string { n, _ := conn.Read(buf); return string(buf[:n]) }
+	r := bufio.NewReader(conn)
+	// read returns one whole reply: its lines up to the last ("NNN text").
+	read := func() string {
+		var b strings.Builder
+		for {
+			line, err := r.ReadString('\n')
+			b.WriteString(line)
+			if err != nil || len(line) < 4 || line[3] == ' ' {
+				return b.String()
+			}
+		}
+	}
 	require.Contains(t, read(), "220")
 	_, _ = conn.Write([]byte("EHLO sender.test\r\n"))
 	require.Contains(t, read(), "SIZE 65536")

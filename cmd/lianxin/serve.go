@@ -139,7 +139,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 			m, ok := dir.MailboxByEmail(addr)
 			return email.Box{ID: m.ID, Name: m.Name, Queue: m.Queue}, ok
 		},
-		Threads: email.NewRedisThreads(rdb, prefix, 365*24*time.Hour)})
+		Threads: email.NewRedisThreads(rdb, prefix, 365*24*time.Hour), Outbox: q.Outbox("mail-acks")})
 	if err != nil {
 		return nil, err
 	}
