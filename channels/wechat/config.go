@@ -77,8 +77,6 @@ type Config struct {
 	MaxMediaBytes int64 `yaml:"max_media_bytes"`
 	// MediaWorkers fetch media in the background [2].
 	MediaWorkers int `yaml:"media_workers"`
-	// MediaBacklog is how many fetches may wait; more are dropped [1000].
-	MediaBacklog int `yaml:"media_backlog"`
 	// ReplyWindow is how long after the citizen's last message the
 	// customer-service API accepts replies (official accounts) [48h].
 	ReplyWindow time.Duration `yaml:"reply_window"`
@@ -118,9 +116,6 @@ func (c *Config) Defaults() {
 	}
 	if c.MediaWorkers <= 0 {
 		c.MediaWorkers = 2
-	}
-	if c.MediaBacklog <= 0 {
-		c.MediaBacklog = 1000
 	}
 	if c.ReplyWindow <= 0 {
 		c.ReplyWindow = 48 * time.Hour

@@ -91,7 +91,8 @@ func newEnv(t testing.TB, s *queuetest.Server) *env {
 		log = zaptest.NewLogger(t)
 	}
 	e.ch, err = wechat.New(testConfig(e.api.URL), log, e.calls, e.blobs,
-		wechat.WithClock(func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }))
+		wechat.WithClock(func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }),
+		wechat.WithMediaOutbox(q.Outbox("wechat-media")))
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	e.ch.Register(mux)

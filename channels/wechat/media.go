@@ -17,47 +17,99 @@ import (
 )
 
 // mediaJob is an image, voice or video to fetch by its media id and attach
-// to a contact.
+// to a contact. It waits in a durable outbox, so a fetch queued by a node
+// that dies is done by another.
 type mediaJob struct {
+	Account string `json:"account"`
+	TN      string `json:"tn"`
+	Kind    string `json:"kind"` // image, voice, video
+	MsgType string `json:"msg_type"`
+	MediaID string `json:"media_id"`
+	MsgID   string `json:"msg_id"`
+
 	account *account
-	tn      string
-	kind    string // image, voice, video
-	msgType string
-	mediaID string
-	msgID   string
 }
 
-// queueMedia hands a fetch to the background workers; when they are too
-// far behind the fetch is dropped and the desk is told.
-func (ch *Channel) queueMedia(j mediaJob, log *zap.Logger) {
-	if ch.blobs == nil {
+// Outbox keeps media fetches durably until done (queue.Outbox).
+type Outbox interface {
+	Put(ctx context.Context, payload []byte) (string, error)
+	Claim(ctx context.Context, n int, lease time.Duration) ([]queue.Job, error)
+	Retry(ctx context.Context, id string, wait time.Duration) error
+	Done(ctx context.Context, id string) error
+}
+
+var _ Outbox = (*queue.Outbox)(nil)
+
+// WithMediaOutbox keeps media fetches in box [required when blobs are
+// given: without it media is not fetched].
+func WithMediaOutbox(box Outbox) Option {
+	return func(c *Channel) error { c.outbox = box; return nil }
+}
+
+// mediaPoll is how often an idle fetcher looks for work other nodes queued.
+const mediaPoll = time.Second
+
+// queueMedia hands a fetch to the background fetchers of any node.
+func (ch *Channel) queueMedia(ctx context.Context, j mediaJob, log *zap.Logger) {
+	if ch.blobs == nil || ch.outbox == nil {
+		return
+	}
+	payload, err := json.Marshal(j)
+	if err == nil {
+		_, err = ch.outbox.Put(ctx, payload)
+	}
+	if err != nil {
+		log.Warn("media fetch not queued", zap.String("media", j.MediaID), zap.Error(err))
 		return
 	}
 	select {
-	case ch.media <- j:
+	case ch.wake <- struct{}{}:
 	default:
-		log.Warn("media backlog full; not fetched", zap.String("media", j.mediaID))
 	}
 }
 
-// fetchMedia works through the media jobs until ctx ends.
+// fetchMedia works through the media jobs until ctx ends. A job is leased
+// for long enough to try every attempt; one left unfinished at shutdown
+// comes due again for any node when its lease ends.
 func (ch *Channel) fetchMedia(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case j := <-ch.media:
-			ch.attach(ctx, j)
+	lease := time.Duration(ch.cfg.SendAttempts)*(ch.cfg.APITimeout+ch.cfg.Backoff<<ch.cfg.SendAttempts) + time.Minute
+	t := time.NewTicker(mediaPoll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		jobs, err := ch.outbox.Claim(ctx, 1, lease)
+		if err != nil && ctx.Err() == nil {
+			ch.log.Warn("media fetches cannot be claimed", zap.Error(err))
+		}
+		if len(jobs) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-ch.wake:
+			case <-t.C:
+			}
+			continue
+		}
+		for _, job := range jobs {
+			var j mediaJob
+			if err := json.Unmarshal(job.Payload, &j); err != nil || ch.accounts[j.Account] == nil {
+				ch.log.Error("media fetch for no account here; dropped", zap.String("job", job.ID), zap.Error(err))
+				_ = ch.outbox.Done(context.WithoutCancel(ctx), job.ID)
+				continue
+			}
+			j.account = ch.accounts[j.Account]
+			if ch.attach(ctx, j) {
+				_ = ch.outbox.Done(context.WithoutCancel(ctx), job.ID)
+			}
 		}
 	}
 }
 
 // attach fetches one media (trying again on temporary errors), stores it
 // and adds it to the contact's conversation; a failure is added too, so the
-// agent knows to ask the citizen again.
-func (ch *Channel) attach(ctx context.Context, j mediaJob) {
-	log := ch.log.With(zap.String("account", j.account.cfg.ID), zap.String("contact", j.tn),
-		zap.String("media", j.mediaID))
+// agent knows to ask the citizen again. It reports whether the job is
+// finished (false when shutting down or the contact could not be told).
+func (ch *Channel) attach(ctx context.Context, j mediaJob) bool {
+	log := ch.log.With(zap.String("account", j.account.cfg.ID), zap.String("contact", j.TN),
+		zap.String("media", j.MediaID))
 	var att queue.Attachment
 	var err error
 	wait := ch.cfg.Backoff
@@ -75,24 +127,25 @@ func (ch *Channel) attach(ctx context.Context, j mediaJob) {
 		wait *= 2
 	}
 	if ctx.Err() != nil {
-		return // shutting down; the citizen's text is in the contact already
+		return false // shutting down; another node takes it when its lease ends
 	}
-	m := queue.Message{ID: j.msgID, From: queue.FromSystem, Kind: j.kind}
+	m := queue.Message{ID: j.MsgID, From: queue.FromSystem, Kind: j.Kind}
 	if err != nil {
 		log.Warn("media not fetched", zap.Error(err))
 		m.Status = "failed"
-		m.Text = "无法获取市民发送的" + kindName(j.kind) + "（" + reason(err) + "），请市民重新发送。"
+		m.Text = "无法获取市民发送的" + kindName(j.Kind) + "（" + reason(err) + "），请市民重新发送。"
 	} else {
-		m.Text = "市民发送的" + kindName(j.kind)
+		m.Text = "市民发送的" + kindName(j.Kind)
 		m.Attachments = []queue.Attachment{att}
 	}
 	actx, cancel := context.WithTimeout(ctx, ch.cfg.APITimeout)
 	defer cancel()
-	if err := ch.q.AddMessage(actx, j.tn, m); err != nil {
+	if err := ch.q.AddMessage(actx, j.TN, m); err != nil {
 		log.Warn("media not attached", zap.Error(err))
-		return
+		return false
 	}
 	log.Info("media attached", zap.Int64("size", att.Size))
+	return true
 }
 
 func kindName(kind string) string {
@@ -115,7 +168,7 @@ func (ch *Channel) fetchOne(ctx context.Context, j mediaJob) (queue.Attachment, 
 		if err != nil {
 			return queue.Attachment{}, err
 		}
-		q := url.Values{"access_token": {tok}, "media_id": {j.mediaID}}
+		q := url.Values{"access_token": {tok}, "media_id": {j.MediaID}}
 		resp, err := ch.get(ctx, a.api.base+"/cgi-bin/media/get?"+q.Encode())
 		if err != nil {
 			return queue.Attachment{}, err
@@ -173,7 +226,7 @@ func (ch *Channel) get(ctx context.Context, u string) (*http.Response, error) {
 // store puts a media body into the blob store.
 func (ch *Channel) store(ctx context.Context, j mediaJob, resp *http.Response) (queue.Attachment, error) {
 	if resp.ContentLength > ch.cfg.MaxMediaBytes {
-		return queue.Attachment{}, fmt.Errorf("wechat: the %s is %d bytes, more than %d", j.kind, resp.ContentLength,
+		return queue.Attachment{}, fmt.Errorf("wechat: the %s is %d bytes, more than %d", j.Kind, resp.ContentLength,
 			ch.cfg.MaxMediaBytes)
 	}
 	sha, size, err := ch.blobs.Put(ctx, resp.Body, ch.cfg.MaxMediaBytes)
@@ -181,7 +234,7 @@ func (ch *Channel) store(ctx context.Context, j mediaJob, resp *http.Response) (
 		if errors.Is(err, context.Canceled) {
 			return queue.Attachment{}, err
 		}
-		return queue.Attachment{}, fmt.Errorf("wechat: store the %s: %w", j.kind, err)
+		return queue.Attachment{}, fmt.Errorf("wechat: store the %s: %w", j.Kind, err)
 	}
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if ct == "" {
@@ -202,11 +255,11 @@ func mediaName(j mediaJob, resp *http.Response, ct string) string {
 	if exts, _ := mime.ExtensionsByType(ct); !ok && len(exts) > 0 {
 		ext = exts[0]
 	}
-	id := j.msgID
+	id := j.MsgID
 	if id == "" {
-		id = j.mediaID[:min(len(j.mediaID), 16)]
+		id = j.MediaID[:min(len(j.MediaID), 16)]
 	}
-	return j.kind + "-" + id + ext
+	return j.Kind + "-" + id + ext
 }
 
 var mediaExt = map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "audio/amr": ".amr",

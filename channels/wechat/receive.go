@@ -75,8 +75,8 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if p.mediaID != "" && !rc.Duplicate {
-		ch.queueMedia(mediaJob{account: a, tn: rc.TrackingNo, kind: p.kind, mediaID: p.mediaID, msgType: p.msgType,
-			msgID: m.MsgID}, log)
+		ch.queueMedia(ctx, mediaJob{Account: a.cfg.ID, TN: rc.TrackingNo, Kind: p.kind, MediaID: p.mediaID,
+			MsgType: p.msgType, MsgID: m.MsgID}, log)
 	}
 	text := channels.Ack(rc.TrackingNo)
 	if rc.Joined {

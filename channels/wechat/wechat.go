@@ -35,7 +35,8 @@ type Channel struct {
 	accounts map[string]*account
 	now      func() time.Time
 	rand     io.Reader
-	media    chan mediaJob
+	outbox   Outbox
+	wake     chan struct{}
 	hc       *http.Client
 }
 
@@ -83,7 +84,7 @@ func New(cfg Config, log *zap.Logger, q Queue, blobs Blobs, opts ...Option) (*Ch
 		log = zap.NewNop()
 	}
 	ch := &Channel{cfg: cfg, log: log.Named("wechat"), q: q, blobs: blobs, accounts: map[string]*account{},
-		now: time.Now, rand: rand.Reader, media: make(chan mediaJob, cfg.MediaBacklog)}
+		now: time.Now, rand: rand.Reader, wake: make(chan struct{}, 1)}
 	hc := &http.Client{Timeout: cfg.APITimeout}
 	ch.hc = hc
 	for _, a := range cfg.Accounts {
@@ -109,6 +110,9 @@ func New(cfg Config, log *zap.Logger, q Queue, blobs Blobs, opts ...Option) (*Ch
 	for _, a := range ch.accounts {
 		a.api.now = ch.now
 	}
+	if ch.blobs != nil && ch.outbox == nil {
+		ch.log.Warn("no media outbox: images, voice and video are not fetched")
+	}
 	return ch, nil
 }
 
@@ -122,6 +126,10 @@ func (ch *Channel) Register(mux *http.ServeMux) {
 
 // Run fetches media in the background until ctx ends; it returns nil then.
 func (ch *Channel) Run(ctx context.Context) error {
+	if ch.blobs == nil || ch.outbox == nil {
+		<-ctx.Done()
+		return nil
+	}
 	done := make(chan struct{})
 	for range ch.cfg.MediaWorkers {
 		go func() {

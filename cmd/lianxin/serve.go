@@ -126,7 +126,8 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 			"(lianxin hash-password) before citizens' data comes in", zap.Strings("agents", demo))
 	}
 	prefix := "{" + cfg.Redis.Tag + "}:"
-	wc, err := wechat.New(cfg.WeChat, log, q, blobs, wechat.WithTokenStore(wechat.NewRedisTokens(rdb, prefix)))
+	wc, err := wechat.New(cfg.WeChat, log, q, blobs, wechat.WithTokenStore(wechat.NewRedisTokens(rdb, prefix)),
+		wechat.WithMediaOutbox(q.Outbox("wechat-media")))
 	if err != nil {
 		return nil, err
 	}
