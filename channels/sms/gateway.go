@@ -2,6 +2,7 @@ package sms
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -27,19 +28,39 @@ type Gateway struct {
 	now func() time.Time
 
 	cur     atomic.Pointer[session] // the bound session, if any
-	outbox  chan notice
+	box     Outbox
+	wake    chan struct{}
 	tracker *tracker
 	ref     atomic.Uint32 // concatenation references of replies
 }
 
 // notice is an SMS we send on our own: the acknowledgement with the
-// tracking number, emergency advice.
+// tracking number, emergency advice. Notices wait in a durable outbox, so a
+// link that is down or a node that dies delays them but loses none.
 type notice struct {
-	tn, to, text string
+	TN   string `json:"tn"`
+	To   string `json:"to"`
+	Text string `json:"text"`
 }
 
+// Outbox keeps notices durably until sent (queue.Outbox).
+type Outbox interface {
+	Put(ctx context.Context, payload []byte) (string, error)
+	Claim(ctx context.Context, n int, lease time.Duration) ([]queue.Job, error)
+	Retry(ctx context.Context, id string, wait time.Duration) error
+	Done(ctx context.Context, id string) error
+}
+
+var _ Outbox = (*queue.Outbox)(nil)
+
+// Option changes how a Gateway is made.
+type Option func(*Gateway)
+
+// WithOutbox keeps notices in box [without one no notices are sent].
+func WithOutbox(box Outbox) Option { return func(g *Gateway) { g.box = box } }
+
 // New returns the SMS gateway. c gets its defaults and is validated.
-func New(c Config, log *zap.Logger, q Receiver) (*Gateway, error) {
+func New(c Config, log *zap.Logger, q Receiver, opts ...Option) (*Gateway, error) {
 	c.defaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -50,8 +71,12 @@ func New(c Config, log *zap.Logger, q Receiver) (*Gateway, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Gateway{c: c, q: q, log: log.Named("sms"), now: time.Now, outbox: make(chan notice, 1024),
-		tracker: newTracker(100_000)}, nil
+	g := &Gateway{c: c, q: q, log: log.Named("sms"), now: time.Now, wake: make(chan struct{}, 1),
+		tracker: newTracker(100_000)}
+	for _, o := range opts {
+		o(g)
+	}
+	return g, nil
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -69,43 +94,91 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return eg.Wait()
 }
 
-// runOutbox sends notices one by one; they are best effort.
+// Notices are tried again while the link is down, with backoff from
+// noticeBackoff up to noticeMaxBackoff, at most noticeTries times.
+const (
+	noticeBackoff    = 2 * time.Second
+	noticeMaxBackoff = 2 * time.Minute
+	noticeTries      = 20
+	noticePoll       = time.Second
+)
+
+// runOutbox sends notices from the outbox until ctx ends.
 func (g *Gateway) runOutbox(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case n := <-g.outbox:
-			g.sendNotice(ctx, n)
+	if g.box == nil || !g.c.SMPP.Enabled || g.c.SMPP.Mode == "receiver" {
+		<-ctx.Done()
+		return nil
+	}
+	lease := time.Duration(g.c.SMPP.MaxReplyParts+1)*g.c.SMPP.ResponseTimeout + time.Minute
+	t := time.NewTicker(noticePoll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		jobs, err := g.box.Claim(ctx, 1, lease)
+		if err != nil && ctx.Err() == nil {
+			g.log.Warn("notices cannot be claimed", zap.Error(err))
+		}
+		if len(jobs) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-g.wake:
+			case <-t.C:
+			}
+			continue
+		}
+		for _, j := range jobs {
+			g.sendNotice(ctx, j)
 		}
 	}
+	return nil
 }
 
-func (g *Gateway) notify(n notice) {
-	if n.text == "" {
+// notify queues a notice; a failure to queue it is logged (the contact is
+// safe either way).
+func (g *Gateway) notify(ctx context.Context, n notice) {
+	if n.Text == "" || g.box == nil {
+		return
+	}
+	payload, err := json.Marshal(n)
+	if err == nil {
+		_, err = g.box.Put(ctx, payload)
+	}
+	if err != nil {
+		g.log.Warn("notice not queued", zap.String("contact", n.TN), zap.Error(err))
 		return
 	}
 	select {
-	case g.outbox <- n:
+	case g.wake <- struct{}{}:
 	default:
-		g.log.Warn("outbox full: notice dropped", zap.String("contact", n.tn))
 	}
 }
 
-func (g *Gateway) sendNotice(ctx context.Context, n notice) {
-	ids, err := g.send(ctx, n.tn, n.to, n.text)
+func (g *Gateway) sendNotice(ctx context.Context, j queue.Job) {
+	ctx = context.WithoutCancel(ctx)
+	var n notice
+	if err := json.Unmarshal(j.Payload, &n); err != nil {
+		g.log.Error("bad notice in the outbox; dropped", zap.String("job", j.ID), zap.Error(err))
+		_ = g.box.Done(ctx, j.ID)
+		return
+	}
+	ids, err := g.send(ctx, n.TN, n.To, n.Text)
+	if errorsIsNotBound(err) && j.Tries < noticeTries {
+		wait := min(noticeBackoff<<min(j.Tries-1, 10), noticeMaxBackoff)
+		g.log.Info("notice waits for the SMPP link", zap.String("contact", n.TN), zap.Duration("in", wait))
+		_ = g.box.Retry(ctx, j.ID, wait)
+		return
+	}
 	st := "sent"
 	if err != nil {
 		st = "failed"
-		g.log.Info("notice not sent", zap.String("contact", n.tn), zap.Error(err))
-		if errorsIsNotBound(err) {
-			return // nothing went out and nothing will: no note either
-		}
+		g.log.Info("notice not sent", zap.String("contact", n.TN), zap.Error(err))
 	}
-	m := queue.Message{ID: joinIDs(ids), From: queue.FromSystem, Kind: "text", Text: n.text, Status: st}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.c.SMPP.ResponseTimeout)
+	m := queue.Message{ID: joinIDs(ids), From: queue.FromSystem, Kind: "text", Text: n.Text, Status: st}
+	rctx, cancel := context.WithTimeout(ctx, g.c.SMPP.ResponseTimeout)
 	defer cancel()
-	if err := g.q.AddMessage(ctx, n.tn, m); err != nil {
-		g.log.Warn("notice not recorded", zap.String("contact", n.tn), zap.Error(err))
+	if err := g.q.AddMessage(rctx, n.TN, m); err != nil {
+		g.log.Warn("notice not recorded", zap.String("contact", n.TN), zap.Error(err))
+	}
+	if err := g.box.Done(rctx, j.ID); err != nil {
+		g.log.Warn("notice not cleared from the outbox; it may be sent twice", zap.Error(err))
 	}
 }

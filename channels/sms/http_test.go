@@ -113,13 +113,14 @@ func TestEmergencySMS(t *testing.T) {
 	c := contact(t, q, out["tracking_no"].(string))
 	require.Equal(t, channels.EmergencyPriority, c.Priority)
 	require.Equal(t, queue.RequestHelp, c.RequestType)
-	select {
-	case n := <-g.outbox:
-		require.True(t, strings.HasPrefix(n.text, channels.EmergencyAdvice(channels.EmergencyFire)), n.text)
-		require.Contains(t, n.text, c.TrackingNo)
-	default:
-		t.Fatal("no advice for the citizen")
-	}
+	// The advice waits in the outbox for the SMPP link.
+	jobs, err := q.Outbox("sms-notices").Claim(context.Background(), 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, jobs, 1, "no advice for the citizen")
+	var n notice
+	require.NoError(t, json.Unmarshal(jobs[0].Payload, &n))
+	require.True(t, strings.HasPrefix(n.Text, channels.EmergencyAdvice(channels.EmergencyFire)), n.Text)
+	require.Contains(t, n.Text, c.TrackingNo)
 }
 
 func TestPushRefusals(t *testing.T) {

@@ -88,7 +88,7 @@ func (g *Gateway) take(ctx context.Context, m inbound) (queue.Receipt, error) {
 	if tri.Emergency != "" {
 		reply = strings.TrimSpace(channels.EmergencyAdvice(tri.Emergency) + reply)
 	}
-	g.notify(notice{tn: rc.TrackingNo, to: addr, text: reply})
+	g.notify(ctx, notice{TN: rc.TrackingNo, To: addr, Text: reply})
 	log.Debug("SMS stored", zap.Bool("duplicate", rc.Duplicate), zap.Bool("joined", rc.Joined))
 	return rc, nil
 }

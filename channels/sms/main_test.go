@@ -37,12 +37,16 @@ func newGateway(t testing.TB, q Receiver, edit func(*Config)) *Gateway {
 	if edit != nil {
 		edit(&c)
 	}
+	var opts []Option
+	if qq, ok := q.(interface{ Outbox(string) *queue.Outbox }); ok {
+		opts = append(opts, WithOutbox(qq.Outbox("sms-notices")))
+	}
 	var g *Gateway
 	var err error
 	if tt, ok := t.(*testing.T); ok {
-		g, err = New(c, zaptest.NewLogger(tt), q)
+		g, err = New(c, zaptest.NewLogger(tt), q, opts...)
 	} else {
-		g, err = New(c, nil, q)
+		g, err = New(c, nil, q, opts...)
 	}
 	require.NoError(t, err)
 	return g
