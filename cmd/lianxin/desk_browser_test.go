@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -306,4 +307,60 @@ func chromiumProcesses(dir string) []int {
 func isZombie(stat string) bool {
 	i := strings.LastIndexByte(stat, ')')
 	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// In the browser: a WeChat citizen writes twice; the second message shows in
+// the contact's conversation, and the agent's reply, typed in the reply box,
+// goes out through WeChat's API and joins the conversation.
+func TestDeskConversationInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("Chromium is not installed (%v): run `make test`, which installs it", err)
+	}
+	s := queuetest.RedisServer(t)
+	api := &fakeWeChatAPI{}
+	apiSrv := httptest.NewServer(api)
+	defer apiSrv.Close()
+	n := startNode(t, s.URL, "node-a", wechatAccount(apiSrv.URL),
+		func(c *configs.Config) { c.Queue.OfferTimeout = 5 * time.Minute })
+
+	b := startBrowser(t)
+	defer b.close(t)
+	b.do(t, "log in and go ready",
+		chromedp.Navigate(n.base+"/desk/"),
+		chromedp.WaitVisible(chromedp.ID("login-agent")),
+		chromedp.SendKeys(chromedp.ID("login-agent"), "1001"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "demo"),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.Click(chromedp.ID("btn-ready")),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
+	)
+	code, _ := postWeChat(t, n.base, "请问居住证怎么办理？", "9000000000000001")
+	require.Equal(t, http.StatusOK, code)
+	b.do(t, "accept the WeChat message",
+		chromedp.WaitVisible(chromedp.CSS(`#offers [data-offer] button.accept`)),
+		chromedp.Click(chromedp.CSS(`#offers [data-offer] button.accept`)),
+		chromedp.WaitVisible(chromedp.ID("reply-form")),
+	)
+	code, _ = postWeChat(t, n.base, "我的户口在<b>外地</b>", "9000000000000002")
+	require.Equal(t, http.StatusOK, code)
+	b.do(t, "the second message joins the conversation",
+		chromedp.WaitVisible(chromedp.CSS(`#detail-conversation li.from-citizen`)))
+	require.Contains(t, browserRun(t, b, "conversation", chromedp.TextContent(chromedp.ID("detail-conversation"))),
+		"我的户口在<b>外地</b>")
+
+	b.do(t, "reply",
+		chromedp.SendKeys(chromedp.ID("reply-text"), "请携带身份证和居住证明到街道办理。"),
+		chromedp.Click(chromedp.ID("btn-reply")),
+		chromedp.WaitVisible(chromedp.CSS(`#detail-conversation li.from-agent`)),
+	)
+	require.Contains(t, browserRun(t, b, "agent's reply", chromedp.TextContent(chromedp.CSS(`#detail-conversation li.from-agent`))),
+		"请携带身份证和居住证明到街道办理。")
+	api.mu.Lock()
+	require.Len(t, api.sent, 1)
+	require.Equal(t, "oCitizen42", api.sent[0]["touser"])
+	api.mu.Unlock()
+	b.noMarkup(t)
+	b.screenshot(t, "conversation")
+	b.noPageErrors(t)
 }

@@ -46,6 +46,32 @@ func (f *fakeWeChatAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// wechatAccount configures the plaintext test account against a fake API.
+func wechatAccount(apiURL string) func(*configs.Config) {
+	return func(c *configs.Config) {
+		c.WeChat.APIBase = apiURL
+		c.WeChat.Accounts = []wechat.Account{{ID: "cd12345", Name: "成都12345", Kind: "official", Mode: "plaintext",
+			Token: "tok3n", AppID: "wx0123456789", AppSecret: "s3cret", Queue: "general"}}
+	}
+}
+
+// postWeChat posts a signed text message from citizen oCitizen42 to the
+// test account, as WeChat does, and returns the status and the answer.
+func postWeChat(t *testing.T, base, text, msgID string) (int, string) {
+	t.Helper()
+	ts, nonce := fmt.Sprint(time.Now().Unix()), "n0nce"
+	body := `<xml><ToUserName><![CDATA[gh_123]]></ToUserName><FromUserName><![CDATA[oCitizen42]]></FromUserName>` +
+		`<CreateTime>` + ts + `</CreateTime><MsgType><![CDATA[text]]></MsgType>` +
+		`<Content><![CDATA[` + text + `]]></Content><MsgId>` + msgID + `</MsgId></xml>`
+	q := url.Values{"signature": {wechat.Signature("tok3n", ts, nonce)}, "timestamp": {ts}, "nonce": {nonce},
+		"openid": {"oCitizen42"}}
+	resp, err := http.Post(base+"/channels/wechat/cd12345?"+q.Encode(), "text/xml", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // A WeChat message comes in through the real webhook (plaintext mode,
 // signed), is offered to a desk, and the agent's reply goes out through the
 // customer-service API.
@@ -54,11 +80,7 @@ func TestWeChatThroughTheDesk(t *testing.T) {
 	api := &fakeWeChatAPI{}
 	apiSrv := httptest.NewServer(api)
 	defer apiSrv.Close()
-	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
-		c.WeChat.APIBase = apiSrv.URL
-		c.WeChat.Accounts = []wechat.Account{{ID: "cd12345", Name: "成都12345", Kind: "official", Mode: "plaintext",
-			Token: "tok3n", AppID: "wx0123456789", AppSecret: "s3cret", Queue: "general"}}
-	})
+	n := startNode(t, s.URL, "node-a", wechatAccount(apiSrv.URL))
 	d := desk(t, n.base, "1001")
 	send(t, d, "ready", nil)
 
