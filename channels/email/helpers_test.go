@@ -11,7 +11,6 @@ import (
 
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
-	"github.com/lianxin/lianxin/queue"
 	"github.com/stretchr/testify/require"
 )
 
@@ -93,15 +92,4 @@ func msgIDOf(t testing.TB, data []byte) string {
 	m, err := mail.ReadMessage(bytes.NewReader(data))
 	require.NoError(t, err)
 	return strings.Trim(m.Header.Get("Message-ID"), "<>")
-}
-
-// blob reads a stored attachment.
-func blob(t testing.TB, e *env, a queue.Attachment) string {
-	t.Helper()
-	rc, _, err := e.blobs.Open(ctx(t), a.SHA256)
-	require.NoError(t, err)
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	require.NoError(t, err)
-	return string(b)
 }
