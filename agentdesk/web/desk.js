@@ -32,7 +32,7 @@
   const CONTACT_STATES = { waiting: '排队', offered: '振铃', assigned: '处理中', wrapup: '话后', closed: '已办结' };
   const RESCIND_REASONS = {
     expired: '超时未接', rejected: '已拒绝', node_lost: '节点失联',
-    logged_out: '已退出', drained: '节点维护',
+    logged_out: '已退出', drained: '节点维护', disconnected: '连接中断',
   };
   const LOGIN_ERRORS = { bad_credentials: '工号或密码错误', too_many_attempts: '尝试次数过多，请一分钟后再试' };
 
