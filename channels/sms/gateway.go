@@ -30,7 +30,7 @@ type Gateway struct {
 	cur     atomic.Pointer[session] // the bound session, if any
 	box     Outbox
 	wake    chan struct{}
-	tracker *tracker
+	tracker tracking
 	ref     atomic.Uint32 // concatenation references of replies
 }
 

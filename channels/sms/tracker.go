@@ -1,7 +1,6 @@
 package sms
 
 import (
-	"strconv"
 	"strings"
 	"sync"
 
@@ -11,7 +10,8 @@ import (
 // tracker remembers which contact each message id of our outgoing SMS
 // belongs to, so delivery receipts can update the reply's status. It lives
 // in memory and forgets the oldest ids beyond max: a receipt that reaches
-// another node, or comes after a restart, is only logged.
+// another node, or comes after a restart, is only logged. With several nodes
+// use WithSharedReceipts.
 type tracker struct {
 	mu   sync.Mutex
 	max  int
@@ -22,6 +22,7 @@ type tracker struct {
 
 // tracked is one outgoing SMS (all its parts).
 type tracked struct {
+	sid      string // its id in a shared tracker
 	tn       string
 	expect   int               // parts sent or being sent
 	parts    map[string]string // message id → "", "delivered", "failed"
@@ -66,18 +67,9 @@ func (t *tracker) stop(tr *tracked, n int) {
 	tr.expect = n
 }
 
-// find looks an id up as given, and as its hexadecimal or decimal twin:
-// many SMSCs answer submit_sm in hex and write receipts in decimal.
+// find looks an id up as given, and as its hexadecimal or decimal twin.
 func (t *tracker) find(id string) (*tracked, string) {
-	id = strings.ToLower(id)
-	cands := []string{id}
-	if n, err := strconv.ParseUint(id, 10, 64); err == nil {
-		cands = append(cands, strconv.FormatUint(n, 16))
-	}
-	if n, err := strconv.ParseUint(id, 16, 64); err == nil {
-		cands = append(cands, strconv.FormatUint(n, 10))
-	}
-	for _, c := range cands {
+	for _, c := range idTwins(id) {
 		if tr := t.byID[c]; tr != nil {
 			return tr, c
 		}

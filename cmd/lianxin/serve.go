@@ -131,7 +131,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	if err != nil {
 		return nil, err
 	}
-	sg, err := sms.New(cfg.SMS, log, q, sms.WithOutbox(q.Outbox("sms-notices")))
+	sg, err := sms.New(cfg.SMS, log, q, sms.WithOutbox(q.Outbox("sms-notices")), sms.WithSharedReceipts(rdb, prefix))
 	if err != nil {
 		return nil, err
 	}
