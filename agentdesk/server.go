@@ -108,14 +108,15 @@ type loginRequest struct {
 }
 
 type agentInfo struct {
-	ID       string                `json:"id"`
-	Name     string                `json:"name"`
-	Skills   map[string]int        `json:"skills"`
-	Capacity map[queue.Channel]int `json:"capacity"`
+	ID         string                `json:"id"`
+	Name       string                `json:"name"`
+	Skills     map[string]int        `json:"skills"`
+	Capacity   map[queue.Channel]int `json:"capacity"`
+	Supervisor bool                  `json:"supervisor,omitempty"`
 }
 
 func infoOf(a Agent) agentInfo {
-	return agentInfo{ID: a.ID, Name: a.Name, Skills: a.Skills, Capacity: a.Capacity}
+	return agentInfo{ID: a.ID, Name: a.Name, Skills: a.Skills, Capacity: a.Capacity, Supervisor: a.Supervisor}
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {

@@ -198,6 +198,31 @@
     showLogin('');
   }
 
+  // ------------------------------------------------------------- queues
+
+  // refreshQueues shows a supervisor the live picture of every queue.
+  async function refreshQueues() {
+    if (!S.agent || !S.agent.supervisor || !S.token || S.stopped) return;
+    let data;
+    try {
+      const res = await fetch('/api/queues', { headers: { Authorization: `Bearer ${S.token}` } });
+      if (!res.ok) return;
+      data = await res.json();
+    } catch (_) { return; }
+    const tbody = $('queues');
+    clear(tbody);
+    for (const q of data.queues || []) {
+      const a = q.agents || {};
+      const wait = q.waiting > 0 ? `${Math.round(q.oldest_wait_seconds || 0)} s` : '–';
+      const row = el('tr', { data: { queue: q.name } },
+        el('td', {}, q.name),
+        el('td', { className: q.waiting > 0 ? 'num warn' : 'num' }, String(q.waiting)),
+        el('td', { className: 'num' }, wait),
+        el('td', { className: 'num' }, `${a.ready || 0} / ${(a.busy || 0) + (a.offered || 0) + (a.wrap_up || 0)}`));
+      tbody.append(row);
+    }
+  }
+
   // -------------------------------------------------------------- socket
 
   function start() {
@@ -333,6 +358,8 @@
       S.backoff = BACKOFF_MIN;
       $('node').textContent = m.node || '–';
       renderAgent();
+      $('queues-box').hidden = !(S.agent && S.agent.supervisor);
+      if (S.agent && S.agent.supervisor) refreshQueues();
       // The server now resends state, assigned and offers: start clean,
       // and come back to the contact that was on screen when it arrives.
       if (S.selected) S.selectNext = S.selected;
@@ -812,6 +839,7 @@
     document.addEventListener('keydown', onKey);
 
     setInterval(tickOffers, 250);
+    setInterval(refreshQueues, 5000);
     setInterval(heartbeat, PING_EVERY);
 
     if (S.token) start(); else showLogin('');

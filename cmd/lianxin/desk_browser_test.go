@@ -364,3 +364,27 @@ func TestDeskConversationInBrowser(t *testing.T) {
 	b.screenshot(t, "conversation")
 	b.noPageErrors(t)
 }
+
+// A supervisor's desk shows every queue's waiting count.
+func TestSupervisorSeesQueuesInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("Chromium is not installed (%v): run `make test`, which installs it", err)
+	}
+	s := queuetest.RedisServer(t)
+	n := startNode(t, s.URL, "node-a")
+	letter(t, n.base, mailboxFor(t, "general"), "等待中的来信")
+	b := startBrowser(t)
+	defer b.close(t)
+	b.do(t, "log in as the supervisor",
+		chromedp.Navigate(n.base+"/desk/"),
+		chromedp.WaitVisible(chromedp.ID("login-agent")),
+		chromedp.SendKeys(chromedp.ID("login-agent"), "1005"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "demo"),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("queues-box")),
+		chromedp.WaitVisible(chromedp.CSS(`#queues tr[data-queue="general"]`)),
+	)
+	row := browserRun(t, b, "general's row", chromedp.TextContent(chromedp.CSS(`#queues tr[data-queue="general"] td:nth-child(2)`)))
+	require.Equal(t, "1", row, "one letter waits in general")
+	b.noPageErrors(t)
+}
