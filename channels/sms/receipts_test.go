@@ -40,13 +40,24 @@ func TestReceiptOverAnotherNodesBind(t *testing.T) {
 
 	deliverOK(t, ssA, mo("8613800138000", 8, smpp.EncodeUCS2("请问社保卡怎么补办")))
 	tn := ackTN(t, ssA) // node A's first submit: message id "a001"
+	ctx := wait(t)
+	// A real SMS centre sends the receipt after its submit_sm_resp, which
+	// node A files as it reads it; the test SMSC hands us the submit_sm
+	// before that, so wait for the filing.
+	for rdb.Exists(ctx, "{lianxin}:smsr:a001").Val() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("node A never filed the acknowledgement's message id")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	rcpt := &smpp.SM{Source: smpp.Address{Addr: "8613800138000"}, Dest: smpp.Address{Addr: "12345"},
 		ESMClass: smpp.ESMReceipt, ShortMessage: fmt.Appendf(nil,
 			"id:%d sub:001 dlvrd:001 submit date:2611260900 done date:2611260901 stat:DELIVRD err:000 text:", 0xA001)}
 	deliverOK(t, ssB, rcpt)
 
 	for {
-		msgs, err := q.Messages(wait(t), tn)
+		msgs, err := q.Messages(ctx, tn)
 		require.NoError(t, err)
 		for _, m := range msgs {
 			if m.From == queue.FromSystem && m.Status == "delivered" {
@@ -54,7 +65,7 @@ func TestReceiptOverAnotherNodesBind(t *testing.T) {
 			}
 		}
 		select {
-		case <-wait(t).Done():
+		case <-ctx.Done():
 			t.Fatalf("the receipt over node B's bind did not mark the acknowledgement delivered: %+v", msgs)
 		case <-time.After(20 * time.Millisecond):
 		}
