@@ -60,3 +60,29 @@ func (o *Outbox) Retry(ctx context.Context, id string, wait time.Duration) error
 func (o *Outbox) Done(ctx context.Context, id string) error {
 	return o.q.run(ctx, o.q.s.outbox, "done", o.name, o.q.nowMs(), id).Err()
 }
+
+// Serve claims due jobs one at a time and calls do for each until ctx ends;
+// do must Done or Retry the job. An idle Serve looks again every poll, or
+// at once when wake fires (a channel the caller signals after a Put).
+// Claim errors are retried at the next poll.
+func (o *Outbox) Serve(ctx context.Context, lease, poll time.Duration, wake <-chan struct{}, do func(context.Context, Job)) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		jobs, err := o.Claim(ctx, 1, lease)
+		if err != nil && ctx.Err() == nil {
+			o.q.log.Warn("outbox jobs cannot be claimed", zapString("outbox", o.name), zapErr(err))
+		}
+		if len(jobs) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-wake:
+			case <-t.C:
+			}
+			continue
+		}
+		for _, j := range jobs {
+			do(ctx, j)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package queue_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
 )
@@ -60,4 +62,27 @@ func TestOutbox(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, jobs)
 	})
+}
+
+func TestOutboxServe(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	e := newEnv(t, s, func(o *queue.Options) { o.Now = time.Now })
+	ob := e.q.Outbox("jobs")
+	ctx, cancel := context.WithCancel(context.Background())
+	wake := make(chan struct{}, 1)
+	got := make(chan string, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ob.Serve(ctx, time.Minute, time.Hour, wake, func(ctx context.Context, j queue.Job) {
+			got <- string(j.Payload)
+			require.NoError(t, ob.Done(ctx, j.ID))
+		})
+	}()
+	_, err := ob.Put(e.ctx, []byte("first"))
+	require.NoError(t, err)
+	wake <- struct{}{} // the poll is an hour: only the wake-up can find it
+	require.Equal(t, "first", <-got)
+	cancel()
+	<-done
 }

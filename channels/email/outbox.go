@@ -22,7 +22,7 @@ const idlePoll = time.Second
 // another (queue.Outbox).
 type Outbox interface {
 	Put(ctx context.Context, payload []byte) (string, error)
-	Claim(ctx context.Context, n int, lease time.Duration) ([]queue.Job, error)
+	Serve(ctx context.Context, lease, poll time.Duration, wake <-chan struct{}, do func(context.Context, queue.Job))
 	Retry(ctx context.Context, id string, wait time.Duration) error
 	Done(ctx context.Context, id string) error
 }
@@ -89,25 +89,7 @@ func (b *outbox) run(ctx context.Context) error {
 }
 
 func (b *outbox) work(ctx context.Context) {
-	t := time.NewTicker(idlePoll)
-	defer t.Stop()
-	for ctx.Err() == nil {
-		jobs, err := b.box.Claim(ctx, 1, b.lease())
-		if err != nil && ctx.Err() == nil {
-			b.s.log.Warn("acknowledgements cannot be claimed", zap.Error(err))
-		}
-		if len(jobs) == 0 {
-			select {
-			case <-ctx.Done():
-			case <-b.wake:
-			case <-t.C:
-			}
-			continue
-		}
-		for _, j := range jobs {
-			b.send(ctx, j)
-		}
-	}
+	b.box.Serve(ctx, b.lease(), idlePoll, b.wake, b.send)
 }
 
 // send tries one acknowledgement once; on a temporary failure it is tried

@@ -46,7 +46,7 @@ type notice struct {
 // Outbox keeps notices durably until sent (queue.Outbox).
 type Outbox interface {
 	Put(ctx context.Context, payload []byte) (string, error)
-	Claim(ctx context.Context, n int, lease time.Duration) ([]queue.Job, error)
+	Serve(ctx context.Context, lease, poll time.Duration, wake <-chan struct{}, do func(context.Context, queue.Job))
 	Retry(ctx context.Context, id string, wait time.Duration) error
 	Done(ctx context.Context, id string) error
 }
@@ -110,25 +110,7 @@ func (g *Gateway) runOutbox(ctx context.Context) error {
 		return nil
 	}
 	lease := time.Duration(g.c.SMPP.MaxReplyParts+1)*g.c.SMPP.ResponseTimeout + time.Minute
-	t := time.NewTicker(noticePoll)
-	defer t.Stop()
-	for ctx.Err() == nil {
-		jobs, err := g.box.Claim(ctx, 1, lease)
-		if err != nil && ctx.Err() == nil {
-			g.log.Warn("notices cannot be claimed", zap.Error(err))
-		}
-		if len(jobs) == 0 {
-			select {
-			case <-ctx.Done():
-			case <-g.wake:
-			case <-t.C:
-			}
-			continue
-		}
-		for _, j := range jobs {
-			g.sendNotice(ctx, j)
-		}
-	}
+	g.box.Serve(ctx, lease, noticePoll, g.wake, g.sendNotice)
 	return nil
 }
 

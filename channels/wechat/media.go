@@ -33,8 +33,7 @@ type mediaJob struct {
 // Outbox keeps media fetches durably until done (queue.Outbox).
 type Outbox interface {
 	Put(ctx context.Context, payload []byte) (string, error)
-	Claim(ctx context.Context, n int, lease time.Duration) ([]queue.Job, error)
-	Retry(ctx context.Context, id string, wait time.Duration) error
+	Serve(ctx context.Context, lease, poll time.Duration, wake <-chan struct{}, do func(context.Context, queue.Job))
 	Done(ctx context.Context, id string) error
 }
 
@@ -73,34 +72,18 @@ func (ch *Channel) queueMedia(ctx context.Context, j mediaJob, log *zap.Logger) 
 // comes due again for any node when its lease ends.
 func (ch *Channel) fetchMedia(ctx context.Context) {
 	lease := time.Duration(ch.cfg.SendAttempts)*(ch.cfg.APITimeout+ch.cfg.Backoff<<ch.cfg.SendAttempts) + time.Minute
-	t := time.NewTicker(mediaPoll)
-	defer t.Stop()
-	for ctx.Err() == nil {
-		jobs, err := ch.outbox.Claim(ctx, 1, lease)
-		if err != nil && ctx.Err() == nil {
-			ch.log.Warn("media fetches cannot be claimed", zap.Error(err))
+	ch.outbox.Serve(ctx, lease, mediaPoll, ch.wake, func(ctx context.Context, job queue.Job) {
+		var j mediaJob
+		if err := json.Unmarshal(job.Payload, &j); err != nil || ch.accounts[j.Account] == nil {
+			ch.log.Error("media fetch for no account here; dropped", zap.String("job", job.ID), zap.Error(err))
+			_ = ch.outbox.Done(context.WithoutCancel(ctx), job.ID)
+			return
 		}
-		if len(jobs) == 0 {
-			select {
-			case <-ctx.Done():
-			case <-ch.wake:
-			case <-t.C:
-			}
-			continue
+		j.account = ch.accounts[j.Account]
+		if ch.attach(ctx, j) {
+			_ = ch.outbox.Done(context.WithoutCancel(ctx), job.ID)
 		}
-		for _, job := range jobs {
-			var j mediaJob
-			if err := json.Unmarshal(job.Payload, &j); err != nil || ch.accounts[j.Account] == nil {
-				ch.log.Error("media fetch for no account here; dropped", zap.String("job", job.ID), zap.Error(err))
-				_ = ch.outbox.Done(context.WithoutCancel(ctx), job.ID)
-				continue
-			}
-			j.account = ch.accounts[j.Account]
-			if ch.attach(ctx, j) {
-				_ = ch.outbox.Done(context.WithoutCancel(ctx), job.ID)
-			}
-		}
-	}
+	})
 }
 
 // attach fetches one media (trying again on temporary errors), stores it
