@@ -75,8 +75,8 @@ func TestOutboxServe(t *testing.T) {
 	go func() {
 		defer close(done)
 		ob.Serve(ctx, time.Minute, time.Hour, wake, func(ctx context.Context, j queue.Job) {
-			got <- string(j.Payload)
 			require.NoError(t, ob.Done(ctx, j.ID))
+			got <- string(j.Payload)
 		})
 	}()
 	_, err := ob.Put(e.ctx, []byte("first"))
