@@ -125,3 +125,11 @@ func Clean(s string) string {
 func Ack(trackingNo string) string {
 	return "您的诉求已受理，受理编号 " + trackingNo + "，可凭此编号查询办理进度。【12345】"
 }
+
+// Mailbox is a leader mailbox of the directory, as the channels that take
+// letters (web letters, e-mail) need it: where a letter goes and who it is for.
+type Mailbox struct {
+	ID    string
+	Name  string
+	Queue string
+}

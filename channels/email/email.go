@@ -14,19 +14,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/lianxin/lianxin/channels"
 	"io"
 	"time"
 
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
 )
-
-// Box is one leader mailbox of the directory.
-type Box struct {
-	ID    string
-	Name  string
-	Queue string
-}
 
 // Receiver is the part of the queue e-mail letters need.
 type Receiver interface {
@@ -44,7 +38,7 @@ type Blobs interface {
 type Params struct {
 	Options Options
 	// Lookup finds a mailbox by its e-mail address (any case).
-	Lookup func(addr string) (Box, bool)
+	Lookup func(addr string) (channels.Mailbox, bool)
 	Queue  Receiver
 	Blobs  Blobs
 	// Threads remembers each contact's last Message-ID, so that replies
@@ -66,7 +60,7 @@ type Params struct {
 // sender, and the Replier for agents' replies.
 type Server struct {
 	o       Options
-	lookup  func(addr string) (Box, bool)
+	lookup  func(addr string) (channels.Mailbox, bool)
 	q       Receiver
 	blobs   Blobs
 	threads Threads

@@ -19,7 +19,7 @@ const fullTextName = "letter.txt"
 
 // intake turns a letter to box into an intake. sender is the envelope's
 // MAIL FROM, used when the letter has no usable From.
-func (s *Server) intake(ctx context.Context, l *letter, box Box, sender string) (queue.Intake, error) {
+func (s *Server) intake(ctx context.Context, l *letter, box channels.Mailbox, sender string) (queue.Intake, error) {
 	in := queue.Intake{Channel: queue.ChannelMailbox, Line: box.ID, LineName: box.Name, Queue: box.Queue}
 	addr, name := sender, ""
 	if l.From != nil && l.From.Address != "" {
@@ -78,7 +78,7 @@ func cut(s string, n int) string {
 // deliver queues a letter to one mailbox: triage, the contact, the
 // supervisors' alert, the thread, the acknowledgement. rawSum names a
 // letter without Message-ID.
-func (s *Server) deliver(ctx context.Context, l *letter, box Box, sender, rawSum string) error {
+func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, sender, rawSum string) error {
 	in, err := s.intake(ctx, l, box, sender)
 	if err != nil {
 		return err

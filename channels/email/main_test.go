@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"github.com/lianxin/lianxin/channels"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,8 +31,8 @@ const (
 	boxID   = "cd-city-0002"
 )
 
-func lookup(addr string) (Box, bool) {
-	return Box{ID: boxID, Name: "市长信箱", Queue: "general"}, addr == boxAddr
+func lookup(addr string) (channels.Mailbox, bool) {
+	return channels.Mailbox{ID: boxID, Name: "市长信箱", Queue: "general"}, addr == boxAddr
 }
 
 // env is one e-mail channel listening on a loopback port, on a real queue,

@@ -25,7 +25,7 @@ type session struct {
 	log    *zap.Logger
 	from   string
 	hasMsg bool
-	boxes  []Box
+	boxes  []channels.Mailbox
 }
 
 var _ smtp.Session = (*session)(nil)

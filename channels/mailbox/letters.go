@@ -17,13 +17,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// Box is one leader mailbox of the directory.
-type Box struct {
-	ID    string
-	Name  string
-	Queue string
-}
-
 // Enqueuer is the part of the queue letters need.
 type Enqueuer interface {
 	Enqueue(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
@@ -45,7 +38,7 @@ type Limits struct {
 
 // Handler serves POST /channels/mailbox/{mailbox}/letters.
 type Handler struct {
-	lookup func(id string) (Box, bool)
+	lookup func(id string) (channels.Mailbox, bool)
 	q      Enqueuer
 	blobs  Blobs
 	lim    Limits
@@ -54,7 +47,7 @@ type Handler struct {
 }
 
 // NewHandler returns the letters handler.
-func NewHandler(lookup func(id string) (Box, bool), q Enqueuer, blobs Blobs, lim Limits, log *zap.Logger) *Handler {
+func NewHandler(lookup func(id string) (channels.Mailbox, bool), q Enqueuer, blobs Blobs, lim Limits, log *zap.Logger) *Handler {
 	if log == nil {
 		log = zap.NewNop()
 	}

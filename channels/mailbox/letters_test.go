@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/lianxin/lianxin/channels"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -31,8 +32,8 @@ func newHandler(t testing.TB) (http.Handler, *queue.Queue) {
 	require.NoError(t, err)
 	blobs, err := blobstore.NewDir(t.TempDir())
 	require.NoError(t, err)
-	h := mailbox.NewHandler(func(id string) (mailbox.Box, bool) {
-		return mailbox.Box{ID: id, Name: "市长信箱", Queue: "general"}, id == "cd-city-0002"
+	h := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) {
+		return channels.Mailbox{ID: id, Name: "市长信箱", Queue: "general"}, id == "cd-city-0002"
 	}, q, blobs, limits, nil)
 	mux := http.NewServeMux()
 	h.Register(mux)

@@ -181,7 +181,7 @@ func cleanFileName(s string) string {
 }
 
 // intake checks the letter and turns it into an intake for box's queue.
-func (l *letter) intake(box Box, lim Limits) (queue.Intake, error) {
+func (l *letter) intake(box channels.Mailbox, lim Limits) (queue.Intake, error) {
 	in := queue.Intake{Channel: queue.ChannelMailbox, Line: box.ID, LineName: box.Name, Queue: box.Queue,
 		Attachments: l.attachments}
 	for field, v := range map[string]string{"name": l.Name, "phone": l.Phone, "email": l.Email, "subject": l.Subject,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/lianxin/lianxin/agentdesk"
+	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/channels/email"
 	"github.com/lianxin/lianxin/channels/mailbox"
@@ -136,10 +137,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		return nil, err
 	}
 	mail, err := email.New(email.Params{Options: cfg.SMTP, Queue: q, Blobs: blobs, Logger: log.Named("email"),
-		Lookup: func(addr string) (email.Box, bool) {
-			m, ok := dir.MailboxByEmail(addr)
-			return email.Box{ID: m.ID, Name: m.Name, Queue: m.Queue}, ok
-		},
+		Lookup:  func(addr string) (channels.Mailbox, bool) { return mailboxOf(dir.MailboxByEmail(addr)) },
 		Threads: email.NewRedisThreads(rdb, prefix, 365*24*time.Hour), Outbox: q.Outbox("mail-acks")})
 	if err != nil {
 		return nil, err
@@ -148,10 +146,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		queue.ChannelMailbox: letterReplier{mail: mail, sms: sg}, queue.ChannelWeb: letterReplier{mail: mail, sms: sg}}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents,
 		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, Logger: log.Named("desk")})
-	letters := mailbox.NewHandler(func(id string) (mailbox.Box, bool) {
-		m, ok := dir.Mailbox(id)
-		return mailbox.Box{ID: m.ID, Name: m.Name, Queue: m.Queue}, ok
-	}, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
+	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
 
 	n := &node{q: q, rdb: rdb, desk: desk, log: log}
@@ -324,4 +319,9 @@ func (l letterReplier) Reply(ctx context.Context, c *queue.Contact, text string)
 		return l.mail.Reply(ctx, c, text)
 	}
 	return l.sms.Reply(ctx, c, text)
+}
+
+// mailboxOf is what the letter channels need of a directory mailbox.
+func mailboxOf(m configs.Mailbox, ok bool) (channels.Mailbox, bool) {
+	return channels.Mailbox{ID: m.ID, Name: m.Name, Queue: m.Queue}, ok
 }
