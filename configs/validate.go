@@ -122,6 +122,15 @@ func (v *validator) addr(path, s string) {
 	}
 }
 
+// unique reports key, at index i of list, when an earlier entry has it too.
+func (v *validator) unique(first map[string]int, key string, i int, path, what, list string) {
+	if j, dup := first[key]; dup {
+		v.add(fieldErr(path, "duplicate %s %q (also %s[%d])", what, key, list, j))
+		return
+	}
+	first[key] = i
+}
+
 // queues checks the queue list and returns the set of its names.
 func (v *validator) queues(qs []QueueDef) map[string]bool {
 	names := make(map[string]bool, len(qs))
@@ -132,11 +141,7 @@ func (v *validator) queues(qs []QueueDef) map[string]bool {
 		if !queueNameRE.MatchString(q.Name) {
 			v.add(fieldErr(p+".name", "%q: must be a lower-case name ([a-z][a-z0-9_]*, at most 32)", q.Name))
 		}
-		if j, dup := first[q.Name]; dup {
-			v.add(fieldErr(p+".name", "duplicate queue name %q (also queues[%d])", q.Name, j))
-		} else {
-			first[q.Name] = i
-		}
+		v.unique(first, q.Name, i, p+".name", "queue name", "queues")
 		names[q.Name] = true
 		v.check(strings.TrimSpace(q.Title) != "", p+".title", "must be set")
 		v.check(q.Priority >= 0 && q.Priority <= MaxPriority, p+".priority", "%d: must be 0–%d", q.Priority, MaxPriority)
@@ -160,11 +165,7 @@ func (v *validator) agents(as []Agent, queues map[string]bool) {
 		if !agentIDRE.MatchString(a.ID) {
 			v.add(fieldErr(p+".id", "%q: must be 3–12 digits", a.ID))
 		}
-		if j, dup := first[a.ID]; dup {
-			v.add(fieldErr(p+".id", "duplicate agent id %q (also agents[%d])", a.ID, j))
-		} else {
-			first[a.ID] = i
-		}
+		v.unique(first, a.ID, i, p+".id", "agent id", "agents")
 		v.check(strings.TrimSpace(a.Name) != "", p+".name", "must be set")
 		if _, err := bcrypt.Cost([]byte(a.PasswordHash)); err != nil {
 			v.add(fieldErr(p+".password_hash", "must be a bcrypt hash ($2a$10$…), never a plain password"))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // EventType names a change in the event stream.
@@ -122,7 +123,7 @@ func (q *Queue) Subscribe(ctx context.Context, fn func(Event)) error {
 		if last == "" {
 			id, err := q.lastEventID(ctx)
 			if err != nil {
-				q.log.Warn("event stream unavailable", zapErr(err))
+				q.log.Warn("event stream unavailable", zap.Error(err))
 				sleep(ctx, 500*time.Millisecond)
 				continue
 			}
@@ -137,7 +138,7 @@ func (q *Queue) Subscribe(ctx context.Context, fn func(Event)) error {
 			if ctx.Err() != nil {
 				break
 			}
-			q.log.Warn("reading events failed", zapErr(err))
+			q.log.Warn("reading events failed", zap.Error(err))
 			sleep(ctx, 200*time.Millisecond)
 			continue
 		}
@@ -146,7 +147,7 @@ func (q *Queue) Subscribe(ctx context.Context, fn func(Event)) error {
 				last = m.ID
 				e, err := parseEvent(m)
 				if err != nil {
-					q.log.Error("bad event", zapErr(err), zapString("id", m.ID))
+					q.log.Error("bad event", zap.Error(err), zap.String("id", m.ID))
 					continue
 				}
 				fn(e)

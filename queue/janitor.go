@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
-
-func zapErr(err error) zap.Field      { return zap.Error(err) }
-func zapString(k, v string) zap.Field { return zap.String(k, v) }
 
 // Run keeps this node alive in Redis and sweeps until ctx ends: a heartbeat
 // every Options.Heartbeat, and every Options.Sweep a sweep that returns
@@ -42,7 +40,7 @@ func (q *Queue) Run(ctx context.Context) error {
 
 // Heartbeat says this node is alive.
 func (q *Queue) Heartbeat(ctx context.Context) error {
-	return q.rdb.ZAdd(ctx, q.key("nodes"), redisZ(float64(q.nowMs()), q.o.NodeID)).Err()
+	return q.rdb.ZAdd(ctx, q.key("nodes"), redis.Z{Score: float64(q.nowMs()), Member: q.o.NodeID}).Err()
 }
 
 // SweepResult counts what one sweep did.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Outbox is a durable list of jobs to be done once, by any node: an
@@ -71,7 +73,7 @@ func (o *Outbox) Serve(ctx context.Context, lease, poll time.Duration, wake <-ch
 	for ctx.Err() == nil {
 		jobs, err := o.Claim(ctx, 1, lease)
 		if err != nil && ctx.Err() == nil {
-			o.q.log.Warn("outbox jobs cannot be claimed", zapString("outbox", o.name), zapErr(err))
+			o.q.log.Warn("outbox jobs cannot be claimed", zap.String("outbox", o.name), zap.Error(err))
 		}
 		if len(jobs) == 0 {
 			select {

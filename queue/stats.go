@@ -9,10 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
-
-type redisXAddArgs = redis.XAddArgs
-
 // QueueStats is one queue's live picture.
 type QueueStats struct {
 	Name     string `json:"name"`

@@ -51,13 +51,7 @@ func TestDeskInBrowser(t *testing.T) {
 	defer b.close(t) // before startNode's cleanup: the desk's socket goes first
 
 	// 1. Log in.
-	b.do(t, "open the desk and log in",
-		chromedp.Navigate(n.base+"/desk/"),
-		chromedp.WaitVisible(chromedp.ID("login-agent")),
-		chromedp.SendKeys(chromedp.ID("login-agent"), "1001"),
-		chromedp.SendKeys(chromedp.ID("login-password"), "demo"),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
+	b.login(t, n.base, "1001")
 
 	// 2. Connected, then ready.
 	b.do(t, "wait for the desk socket", chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)))
@@ -189,6 +183,18 @@ func startBrowser(t *testing.T) *deskBrowser {
 }
 
 // do runs actions in the tab, bounded by browserWait.
+// login opens the desk page at base and logs agent in with the demo password.
+func (b *deskBrowser) login(t *testing.T, base, agent string) {
+	t.Helper()
+	b.do(t, "open the desk and log in as "+agent,
+		chromedp.Navigate(base+"/desk/"),
+		chromedp.WaitVisible(chromedp.ID("login-agent")),
+		chromedp.SendKeys(chromedp.ID("login-agent"), agent),
+		chromedp.SendKeys(chromedp.ID("login-password"), "demo"),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+}
+
 func (b *deskBrowser) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
@@ -325,12 +331,8 @@ func TestDeskConversationInBrowser(t *testing.T) {
 
 	b := startBrowser(t)
 	defer b.close(t)
-	b.do(t, "log in and go ready",
-		chromedp.Navigate(n.base+"/desk/"),
-		chromedp.WaitVisible(chromedp.ID("login-agent")),
-		chromedp.SendKeys(chromedp.ID("login-agent"), "1001"),
-		chromedp.SendKeys(chromedp.ID("login-password"), "demo"),
-		chromedp.Click(chromedp.ID("login-submit")),
+	b.login(t, n.base, "1001")
+	b.do(t, "go ready",
 		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
 		chromedp.Click(chromedp.ID("btn-ready")),
 		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
@@ -375,12 +377,8 @@ func TestSupervisorSeesQueuesInBrowser(t *testing.T) {
 	letter(t, n.base, mailboxFor(t, "general"), "等待中的来信")
 	b := startBrowser(t)
 	defer b.close(t)
-	b.do(t, "log in as the supervisor",
-		chromedp.Navigate(n.base+"/desk/"),
-		chromedp.WaitVisible(chromedp.ID("login-agent")),
-		chromedp.SendKeys(chromedp.ID("login-agent"), "1005"),
-		chromedp.SendKeys(chromedp.ID("login-password"), "demo"),
-		chromedp.Click(chromedp.ID("login-submit")),
+	b.login(t, n.base, "1005")
+	b.do(t, "see the queues",
 		chromedp.WaitVisible(chromedp.ID("queues-box")),
 		chromedp.WaitVisible(chromedp.CSS(`#queues tr[data-queue="general"]`)),
 	)
