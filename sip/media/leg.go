@@ -29,9 +29,9 @@ type LegConfig struct {
 
 // LegStats counts what a leg sent and received.
 type LegStats struct {
-	PacketsSent     uint64
+	PacketsSent     uint64 // packets written, SendErrors included
 	BytesSent       uint64 // RTP bytes, headers included
-	SendErrors      uint64
+	SendErrors      uint64 // writes that failed
 	PacketsReceived uint64 // RTP of the codec's or the event payload type, from the latched source
 	BytesReceived   uint64
 	Lost            uint64 // by gaps in the received sequence numbers

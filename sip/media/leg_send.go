@@ -77,12 +77,12 @@ func (l *Leg) stampLocked(b []byte, pt uint8, ts uint32, marker bool) int {
 }
 
 func (l *Leg) writeLocked(b []byte) bool {
+	l.st.sent.Add(1) // before the write, so the counter is up to date when the packet arrives
+	l.st.sentBytes.Add(uint64(len(b)))
 	if _, err := l.conn.WriteToUDPAddrPort(b, l.remote); err != nil {
 		l.st.sendErrs.Add(1)
 		return false
 	}
-	l.st.sent.Add(1)
-	l.st.sentBytes.Add(uint64(len(b)))
 	return true
 }
 
