@@ -12,8 +12,8 @@ import (
 // A Pacer sends the next 20 ms frame of every paced leg (playing a Player or a HoldStream) on each tick, from a few
 // sharded sender loops (about one per core), not a goroutine and ticker per call. Each loop stamps each leg's own
 // header on the shared payload in a buffer of its own. Ticks are counted from the pacer's start on the monotonic
-// clock; a loop that wakes late sends the current tick's frame and skips the missed ones (their time still advances
-// the legs' timestamps).
+// clock; a loop that wakes late sends the missed ticks' frames at once (up to 200 ms of them; beyond that it skips,
+// and the time skipped still advances the legs' timestamps).
 type Pacer struct {
 	log    *zap.Logger
 	epoch  int64 // clock() at tick 0
@@ -24,6 +24,9 @@ type Pacer struct {
 }
 
 // The send-interval histogram: 0-100 ms in buckets of 250 µs, then one for 100 ms and over.
+// maxCatchUp is how many ticks a late sender loop sends at once.
+const maxCatchUp = 10
+
 const (
 	histWidth   = 250 * time.Microsecond
 	histBuckets = 401
@@ -89,25 +92,31 @@ func (p *Pacer) runShard(ctx context.Context, s *shard) {
 		case <-t.C:
 		}
 		now := uint64((clock() - p.epoch) / int64(tick))
-		if now > k+1 {
-			s.late.Add(1)
+		from := k + 1
+		if now > from {
+			// Woke late: send the missed ticks' frames too, as a burst, up to maxCatchUp of them; older ones are
+			// skipped (their time still advances the legs' timestamps).
+			s.late.Add(now - from)
+			from = max(from, now-maxCatchUp+1)
 		}
 		k = max(now, k+1)
-		s.ticks.Add(1)
-		at := p.epoch + int64(k)*int64(tick)
 
 		s.mu.Lock()
 		s.scratch = append(s.scratch[:0], s.legs...)
 		s.mu.Unlock()
 		var sent uint64
-		for _, l := range s.scratch {
-			iv, ok := l.paced(k, at, s.buf[:])
-			if !ok {
-				continue
-			}
-			sent++
-			if iv > 0 {
-				s.hist[min(iv/int64(histWidth), histBuckets-1)].Add(1)
+		for j := from; j <= k; j++ {
+			s.ticks.Add(1)
+			at := p.epoch + int64(j)*int64(tick)
+			for _, l := range s.scratch {
+				iv, ok := l.paced(j, at, s.buf[:])
+				if !ok {
+					continue
+				}
+				sent++
+				if iv > 0 {
+					s.hist[min(iv/int64(histWidth), histBuckets-1)].Add(1)
+				}
 			}
 		}
 		clear(s.scratch)
