@@ -1,6 +1,10 @@
 package media
 
-import "github.com/pion/rtp"
+import (
+	"net/netip"
+
+	"github.com/pion/rtp"
+)
 
 // Play sends p's clips, paced by the leg's Pacer; nil sends nothing. Whatever the leg was playing stops (a Player
 // that was playing is stopped: its Done closes).
@@ -92,7 +96,7 @@ func (l *Leg) writeLocked(b []byte) bool {
 func (l *Leg) paced(k uint64, at int64, buf []byte) (interval int64, sent bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || !l.remote.IsValid() {
+	if l.closed || !sendable(l.remote) {
 		return 0, false
 	}
 	var payload []byte
@@ -126,7 +130,7 @@ func (l *Leg) paced(k uint64, at int64, buf []byte) (interval int64, sent bool) 
 func (l *Leg) relay(from *Leg, in *rtp.Header, payload []byte, isEvent bool, buf []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || l.src != srcBridge || l.bridged != from || !l.remote.IsValid() || len(payload) > len(buf)-12 {
+	if l.closed || l.src != srcBridge || l.bridged != from || !sendable(l.remote) || len(payload) > len(buf)-12 {
 		return
 	}
 	pt := uint8(l.codec)
@@ -154,4 +158,9 @@ func (l *Leg) relay(from *Leg, in *rtp.Header, payload []byte, isEvent bool, buf
 		n += len(payload)
 	}
 	l.writeLocked(buf[:n])
+}
+
+// sendable reports whether packets can go to a: not unset, not 0.0.0.0 or port 0 (SDP's "no media here").
+func sendable(a netip.AddrPort) bool {
+	return a.IsValid() && !a.Addr().IsUnspecified() && a.Port() != 0
 }

@@ -291,3 +291,15 @@ func TestPortPool(t *testing.T) {
 	_, err = NewPortPool(netip.MustParseAddr("127.0.0.1"), 20000, 10000)
 	require.ErrorContains(t, err, "20000-10000")
 }
+
+// A peer that says "no media here" (c=0.0.0.0, or port 0) gets nothing until its packets latch an address.
+func TestLegSendsNothingToUnspecifiedAddress(t *testing.T) {
+	var buf [1500]byte
+	for _, remote := range []netip.AddrPort{{}, netip.MustParseAddrPort("0.0.0.0:4000"), netip.MustParseAddrPort("127.0.0.1:0")} {
+		l := sinkLeg(t, PCMU, 0)
+		l.SetRemote(remote)
+		l.Hold(NewHoldStream("hold", nil))
+		_, sent := l.paced(1, int64(tick), buf[:])
+		require.False(t, sent, "sent to %v", remote)
+	}
+}

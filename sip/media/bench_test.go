@@ -1,0 +1,134 @@
+package media
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/require"
+)
+
+// sinkLeg is a leg whose packets go to a UDP socket nobody reads (the kernel drops what overflows).
+func sinkLeg(tb testing.TB, c Codec, eventPT uint8) *Leg {
+	tb.Helper()
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(tb, err)
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(tb, err)
+	l := NewLeg(LegConfig{Conn: conn, Remote: sink.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: c, EventPT: eventPT})
+	tb.Cleanup(func() { _ = l.Close(); _ = sink.Close() })
+	return l
+}
+
+// The pacer's work for one leg on one tick: stamp the leg's header on the shared hold frame and write it.
+func BenchmarkPacedSend(b *testing.B) {
+	l := sinkLeg(b, PCMA, 0)
+	l.Hold(NewHoldStream("hold", NewClip("tone", tone(440, 8000, 50*FrameSamples))))
+	var buf [1500]byte
+	b.ReportAllocs()
+	k, at := uint64(0), int64(0)
+	for b.Loop() {
+		if _, ok := l.paced(k, at, buf[:]); !ok {
+			b.Fatal("not sent")
+		}
+		k++
+		at += int64(tick)
+	}
+}
+
+// The bridge relay of one received packet: rewrite the header, transcode PCMU to PCMA, write.
+func BenchmarkBridgeRelay(b *testing.B) {
+	a, out := sinkLeg(b, PCMU, 101), sinkLeg(b, PCMA, 96)
+	Bridge(a, out)
+	in := rtp.Header{Version: 2, PayloadType: 0, SSRC: 7, Timestamp: 1000, SequenceNumber: 1}
+	payload := make([]byte, FrameSamples)
+	Encode(payload, tone(440, 8000, FrameSamples), PCMU)
+	var buf [1500]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		out.relay(a, &in, payload, false, buf[:])
+		in.SequenceNumber++
+		in.Timestamp += FrameSamples
+	}
+	if out.Stats().PacketsSent == 0 {
+		b.Fatal("nothing relayed")
+	}
+}
+
+// Leg.Run's work for one received packet, without the read: parse, latch check, loss count, relay to the bridged leg.
+func BenchmarkLegReceive(b *testing.B) {
+	a, out := sinkLeg(b, PCMU, 101), sinkLeg(b, PCMA, 96)
+	Bridge(a, out)
+	from := a.Remote()
+	pk := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: 7, Timestamp: 1000}, Payload: make([]byte, FrameSamples)}
+	raw, err := pk.Marshal()
+	require.NoError(b, err)
+	b.ReportAllocs()
+	var seq uint16
+	for b.Loop() {
+		raw[2], raw[3] = byte(seq>>8), byte(seq)
+		seq++
+		if !a.receive(raw, from) {
+			b.Fatal("not accepted")
+		}
+	}
+	if out.Stats().PacketsSent == 0 || a.Stats().Lost != 0 {
+		b.Fatalf("relayed %d, lost %d", out.Stats().PacketsSent, a.Stats().Lost)
+	}
+}
+
+// BenchmarkPacerLoad paces LIANXIN_MEDIA_LEGS legs (default 2000) with one shared hold stream to UDP sinks on
+// loopback, one op per 20 ms tick, and reports CPU used (share of one core) and the send-interval percentiles.
+// Run with -benchtime 250x (5 s).
+func BenchmarkPacerLoad(b *testing.B) {
+	n := 2000
+	if v, err := strconv.Atoi(os.Getenv("LIANXIN_MEDIA_LEGS")); err == nil {
+		n = v
+	}
+	sinks := make([]*net.UDPConn, 16)
+	for i := range sinks {
+		s, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(b, err)
+		defer s.Close()
+		sinks[i] = s
+	}
+	pacer := NewPacer(2, nil)
+	hold := NewHoldStream("hold", NewClip("tone", tone(440, 8000, 500*FrameSamples)))
+	for i := range n {
+		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(b, err)
+		l := NewLeg(LegConfig{Conn: conn, Remote: sinks[i%len(sinks)].LocalAddr().(*net.UDPAddr).AddrPort(), Codec: Codec(8 * (i % 2))})
+		defer l.Close()
+		pacer.Add(l)
+		l.Hold(hold)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pacer.Run(ctx) }()
+	time.Sleep(200 * time.Millisecond) // let the loops settle
+	cpu0, start, before := cpuTime(), time.Now(), pacer.Stats()
+	for b.Loop() {
+		time.Sleep(tick)
+	}
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	cancel()
+	<-done
+	st := pacer.Stats()
+	b.ReportMetric(float64(cpu)/float64(elapsed)*100, "%cpu")
+	b.ReportMetric(float64(st.Sent-before.Sent)/elapsed.Seconds(), "pkts/s")
+	b.ReportMetric(float64(st.IntervalP99)/1e6, "p99-ms")
+	b.ReportMetric(float64(st.IntervalMax)/1e6, "max-ms")
+	b.ReportMetric(float64(st.LateTicks), "late-ticks")
+	b.Logf("%d legs: %+v", n, st)
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
