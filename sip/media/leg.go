@@ -23,8 +23,11 @@ type LegConfig struct {
 	Codec        Codec          // the negotiated audio codec
 	EventPT      uint8          // the peer's telephone-event payload type (e.g. 101); 0 = none negotiated
 	MediaTimeout time.Duration  // no RTP for this long → Run returns ErrMediaTimeout (0 = off)
-	OnDigit      func(r rune)   // called for each key press (RFC 4733), from the leg's read goroutine
-	Logger       *zap.Logger    // nil = no logs
+	// FirstMediaTimeout is the media timeout before the first packet (0 = MediaTimeout): trunks may start their RTP
+	// late, so it is usually longer (livekit/sip: 30 s before, 15 s after).
+	FirstMediaTimeout time.Duration
+	OnDigit           func(r rune) // called for each key press (RFC 4733), from the leg's read goroutine: must not block
+	Logger            *zap.Logger  // nil = no logs
 }
 
 // LegStats counts what a leg sent and received.
@@ -69,8 +72,10 @@ type Leg struct {
 	codec   Codec
 	eventPT uint8
 	timeout time.Duration
-	onDigit func(rune)
-	log     *zap.Logger
+	// firstTimeout is the media timeout before the first packet.
+	firstTimeout time.Duration
+	onDigit      func(rune)
+	log          *zap.Logger
 
 	// The outbound stream, touched by the pacer and by the bridge relay from the other leg's read goroutine.
 	mu          sync.Mutex
@@ -125,13 +130,14 @@ func NewLeg(cfg LegConfig) *Leg {
 		log = zap.NewNop()
 	}
 	l := &Leg{
-		conn:    cfg.Conn,
-		codec:   cfg.Codec,
-		eventPT: cfg.EventPT,
-		timeout: cfg.MediaTimeout,
-		onDigit: cfg.OnDigit,
-		remote:  unmap(cfg.Remote),
-		pShard:  -1,
+		conn:         cfg.Conn,
+		codec:        cfg.Codec,
+		eventPT:      cfg.EventPT,
+		timeout:      cfg.MediaTimeout,
+		firstTimeout: cfg.FirstMediaTimeout,
+		onDigit:      cfg.OnDigit,
+		remote:       unmap(cfg.Remote),
+		pShard:       -1,
 	}
 	if a, ok := cfg.Conn.LocalAddr().(*net.UDPAddr); ok {
 		l.local = unmap(a.AddrPort())
@@ -204,20 +210,25 @@ func (l *Leg) Close() error {
 }
 
 // Run reads the peer's packets until ctx ends (nil), Close (nil), or no RTP arrives for the media timeout
-// (ErrMediaTimeout). It latches the send address to the first valid source, detects key presses, counts losses,
-// and relays each packet at once to the bridged leg. It allocates nothing per packet.
+// (ErrMediaTimeout; FirstMediaTimeout before the first packet). It latches the send address to the first valid
+// source, detects key presses, counts losses, and relays each packet at once to the bridged leg. It allocates
+// nothing per packet.
 func (l *Leg) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { _ = l.conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
+	limit := l.firstTimeout // until the first valid packet, then l.timeout
+	if limit == 0 {
+		limit = l.timeout
+	}
 	lastValid := time.Now()
 	deadlineSet := lastValid
-	if l.timeout > 0 {
-		_ = l.conn.SetReadDeadline(lastValid.Add(l.timeout))
+	if limit > 0 {
+		_ = l.conn.SetReadDeadline(lastValid.Add(limit))
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
-	errs := 0
+	got, errs := false, 0
 	for {
 		n, from, err := l.conn.ReadFromUDPAddrPort(l.rbuf[:])
 		if err != nil {
@@ -225,12 +236,12 @@ func (l *Leg) Run(ctx context.Context) error {
 			case ctx.Err() != nil, errors.Is(err, net.ErrClosed):
 				return nil
 			case errors.Is(err, os.ErrDeadlineExceeded):
-				if l.timeout > 0 && time.Since(lastValid) >= l.timeout {
+				if limit > 0 && time.Since(lastValid) >= limit {
 					return ErrMediaTimeout
 				}
 				deadlineSet = lastValid
-				if l.timeout > 0 {
-					_ = l.conn.SetReadDeadline(lastValid.Add(l.timeout))
+				if limit > 0 {
+					_ = l.conn.SetReadDeadline(lastValid.Add(limit))
 				} else {
 					_ = l.conn.SetReadDeadline(time.Time{})
 				}
@@ -245,13 +256,23 @@ func (l *Leg) Run(ctx context.Context) error {
 			continue
 		}
 		errs = 0
-		if !l.receive(l.rbuf[:n], from) || l.timeout <= 0 {
+		if !l.receive(l.rbuf[:n], from) {
+			continue
+		}
+		if !got {
+			got, limit = true, l.timeout
+			deadlineSet = time.Time{} // set the deadline for the new limit now
+			if limit <= 0 {
+				_ = l.conn.SetReadDeadline(time.Time{})
+			}
+		}
+		if limit <= 0 {
 			continue
 		}
 		lastValid = time.Now()
-		if lastValid.Sub(deadlineSet) > l.timeout/4 {
+		if lastValid.Sub(deadlineSet) > limit/4 {
 			deadlineSet = lastValid
-			_ = l.conn.SetReadDeadline(lastValid.Add(l.timeout))
+			_ = l.conn.SetReadDeadline(lastValid.Add(limit))
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -227,6 +227,28 @@ func TestLegMediaTimeout(t *testing.T) {
 	}
 	require.Equal(t, uint64(20), l2.Stats().PacketsReceived, "alive while packets come")
 	require.ErrorIs(t, <-done, ErrMediaTimeout)
+
+	// A longer first timeout, then the shorter one once packets flowed; no timeout at all after the first packet.
+	for _, after := range []time.Duration{50 * time.Millisecond, 0} {
+		conn3, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(t, err)
+		l3 := NewLeg(LegConfig{Conn: conn3, Codec: PCMU, FirstMediaTimeout: time.Hour, MediaTimeout: after})
+		defer l3.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- l3.Run(ctx) }()
+		phone.sendAudio(t, l3.LocalAddr(), PCMU, tone(440, 8000, FrameSamples))
+		if after > 0 {
+			require.ErrorIs(t, <-done, ErrMediaTimeout)
+		} else {
+			for l3.Stats().PacketsReceived == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+			require.NoError(t, <-done)
+		}
+		cancel()
+	}
 }
 
 func TestLegRunEnds(t *testing.T) {

@@ -39,6 +39,7 @@ type shard struct {
 	buf     [1500]byte
 
 	ticks, late, sent atomic.Uint64
+	active            atomic.Int64 // legs sent to on the last tick
 	hist              [histBuckets]atomic.Uint64
 	_                 [64]byte // keep shards' counters off each other's cache lines
 }
@@ -46,8 +47,9 @@ type shard struct {
 // PacerStats describes a pacer's work since it started.
 type PacerStats struct {
 	Legs        int           // legs on the pacer (paced or not)
+	Active      int           // legs sent a packet on the last tick
 	Ticks       uint64        // ticks run, summed over shards
-	LateTicks   uint64        // ticks that started after the next was due (a tick skipped)
+	LateTicks   uint64        // ticks run late (after the next was due): caught up in a burst, or skipped beyond 200 ms
 	Sent        uint64        // packets sent
 	Intervals   uint64        // send intervals measured (between a leg's packets of consecutive ticks)
 	IntervalP50 time.Duration // percentiles as the upper bound of their 250 µs bucket
@@ -104,8 +106,9 @@ func (p *Pacer) runShard(ctx context.Context, s *shard) {
 		s.mu.Lock()
 		s.scratch = append(s.scratch[:0], s.legs...)
 		s.mu.Unlock()
-		var sent uint64
+		var sent, active uint64
 		for j := from; j <= k; j++ {
+			active = 0
 			s.ticks.Add(1)
 			at := p.epoch + int64(j)*int64(tick)
 			for _, l := range s.scratch {
@@ -114,6 +117,7 @@ func (p *Pacer) runShard(ctx context.Context, s *shard) {
 					continue
 				}
 				sent++
+				active++
 				if iv > 0 {
 					s.hist[min(iv/int64(histWidth), histBuckets-1)].Add(1)
 				}
@@ -121,6 +125,7 @@ func (p *Pacer) runShard(ctx context.Context, s *shard) {
 		}
 		clear(s.scratch)
 		s.sent.Add(sent)
+		s.active.Store(int64(active))
 	}
 }
 
@@ -169,6 +174,7 @@ func (p *Pacer) Stats() PacerStats {
 		s.mu.Lock()
 		st.Legs += len(s.legs)
 		s.mu.Unlock()
+		st.Active += int(s.active.Load())
 		st.Ticks += s.ticks.Load()
 		st.LateTicks += s.late.Load()
 		st.Sent += s.sent.Load()
