@@ -439,3 +439,118 @@ func TestPositionAndExpectedWait(t *testing.T) {
 		require.Equal(t, 61*time.Second, w)
 	})
 }
+
+func TestDeadNodesCallersBecomeCallbacksAtTheirPlace(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		a, b := e.q, e.node("node-b")
+		// Desks and phones on node A; node B answers calls.
+		e.phoneAgent(a, "1001", general, voiceOnly)
+		e.phoneAgent(a, "1002", general, voiceOnly)
+		talking := e.call(b, "general", "+8613800000001")
+		e.requireOffered(talking, "1001")
+		require.NoError(t, a.Accept(e.ctx, "1001", talking))
+		ringing := e.call(b, "general", "+8613800000002")
+		e.requireOffered(ringing, "1002")
+		waiting := e.call(b, "general", "+8613800000003")
+		e.requireWaiting(waiting)
+		onA := e.call(a, "general", "+8613800000004") // a later caller, on the node that lives
+		e.requireWaiting(onA)
+		require.Equal(t, queue.CallCounts{Waiting: 2, Ringing: 1, Talking: 1, Answered: 1}, e.callStats("general"))
+
+		require.NoError(t, a.Heartbeat(e.ctx))
+		require.NoError(t, b.Heartbeat(e.ctx))
+		e.clock.Add(6 * time.Second) // B is gone: no heartbeat
+		require.NoError(t, a.Heartbeat(e.ctx))
+		pos := e.position()
+		require.Equal(t, 1, e.sweep().DeadNodes)
+
+		// In talk: the talk is over, the agent wraps up.
+		c := e.contact(talking)
+		require.Equal(t, queue.StateWrapUp, c.State)
+		require.Equal(t, "node_lost", c.HangupBy)
+		require.Empty(t, c.Node)
+		require.False(t, c.Callback)
+		// Ringing: the offer is rescinded (no miss); the caller becomes a
+		// callback contact, at the head of the queue, offered again at once
+		// (1002 is free again), and no phone rings for it.
+		c = e.contact(ringing)
+		require.True(t, c.Callback)
+		require.Empty(t, c.Node)
+		require.Equal(t, queue.StateOffered, c.State)
+		require.Equal(t, "1002", c.Agent)
+		st, err := e.q.Status(e.ctx, "1002")
+		require.NoError(t, err)
+		require.Zero(t, st.Misses)
+		// Waiting: a callback contact at its old place, ahead of the later caller.
+		c = e.contact(waiting)
+		require.True(t, c.Callback)
+		require.Equal(t, queue.StateWaiting, c.State)
+		for tn, want := range map[string]int{waiting: 1, onA: 2} {
+			n, err := e.q.Position(e.ctx, tn)
+			require.NoError(t, err)
+			require.Equal(t, want, n)
+		}
+		require.Equal(t, queue.CallCounts{Waiting: 1, Answered: 1, Callbacks: 2}, e.callStats("general"))
+		calls, err := e.q.Calls(e.ctx, "node-b")
+		require.NoError(t, err)
+		require.Empty(t, calls)
+
+		evs := e.eventsSince(pos, isEvent(queue.EventOffered, ringing))
+		seen := map[string]string{}
+		for _, ev := range evs {
+			switch ev.Type {
+			case queue.EventCallback, queue.EventEnded, queue.EventRescinded:
+				seen[ev.TrackingNo] += string(ev.Type) + "/" + ev.Reason + " "
+			case queue.EventOffered:
+				require.True(t, ev.Contact.Callback, "the desk shows it as a callback")
+				seen[ev.TrackingNo] += "offered "
+			}
+		}
+		require.Equal(t, map[string]string{
+			talking: "ended/node_lost ",
+			ringing: "rescinded/node_lost callback/node_lost offered ",
+			waiting: "callback/node_lost ",
+		}, seen)
+
+		// Node B comes back from a partition and reports its old calls
+		// hung up: nothing changes, the callbacks stay.
+		for _, tn := range []string{talking, ringing, waiting} {
+			res, err := b.Hangup(e.ctx, tn, "caller")
+			require.NoError(t, err)
+			require.Equal(t, "already", res.Outcome, tn)
+		}
+		e.requireWaiting(waiting)
+		require.True(t, e.contact(waiting).Callback)
+
+		// The next free agent takes the callback before the later caller.
+		require.NoError(t, a.End(e.ctx, "1001", talking))
+		require.NoError(t, a.WrapUp(e.ctx, "1001", talking, queue.RequestConsultation, queue.OutcomeResolved, ""))
+		e.requireOffered(waiting, "1001")
+		e.requireWaiting(onA)
+	})
+}
+
+func TestADrainingNodeKeepsItsCallsUntilItDies(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		a, b := e.q, e.node("node-b")
+		tn := e.call(b, "general", "+8613800000001")
+		require.NoError(t, a.Heartbeat(e.ctx))
+		require.NoError(t, b.Heartbeat(e.ctx))
+		require.NoError(t, b.Leave(e.ctx)) // SIGTERM: calls in progress go on
+		e.clock.Add(3 * time.Second)
+		require.NoError(t, a.Heartbeat(e.ctx))
+		require.NoError(t, b.Heartbeat(e.ctx))
+		require.Zero(t, e.sweep().DeadNodes)
+		c := e.contact(tn)
+		require.Equal(t, "node-b", c.Node)
+		require.False(t, c.Callback)
+
+		// It dies before its callers are done: they are not forgotten.
+		e.clock.Add(6 * time.Second)
+		require.NoError(t, a.Heartbeat(e.ctx))
+		require.Equal(t, 1, e.sweep().DeadNodes)
+		require.True(t, e.contact(tn).Callback)
+	})
+}
