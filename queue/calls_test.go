@@ -32,20 +32,37 @@ func (e *env) phoneAgent(q *queue.Queue, id string, skills map[string]int, caps 
 	return e.agent(q, id, skills, caps)
 }
 
-// eventsSince reads the events after pos up to the first for which stop is
-// true. Those events are already in the stream, so it returns at once.
-func (e *env) eventsSince(pos string, stop func(queue.Event) bool) []queue.Event {
+// eventsSince returns the events after pos up to the stream's end now. They
+// are all in the stream already, so it returns at once.
+func (e *env) eventsSince(pos string) []queue.Event {
 	e.t.Helper()
+	end := e.position()
+	if end == pos {
+		return nil
+	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	var out []queue.Event
 	require.NoError(e.t, e.q.SubscribeFrom(ctx, pos, func(ev queue.Event) {
 		out = append(out, ev)
-		if stop(ev) {
+		if ev.ID == end {
 			cancel()
 		}
 	}))
 	return out
+}
+
+// lastEvent is the last event after pos that matches.
+func (e *env) lastEvent(pos string, match func(queue.Event) bool) queue.Event {
+	e.t.Helper()
+	evs := e.eventsSince(pos)
+	for i := len(evs) - 1; i >= 0; i-- {
+		if match(evs[i]) {
+			return evs[i]
+		}
+	}
+	e.t.Fatalf("no such event among %d", len(evs))
+	return queue.Event{}
 }
 
 func (e *env) position() string {
@@ -133,8 +150,7 @@ func TestCallsGoOnlyToAgentsWithARegisteredPhone(t *testing.T) {
 		got, err := e.q.Phone(e.ctx, "1001")
 		require.NoError(t, err)
 		require.True(t, got.Equal(until.Truncate(time.Millisecond)), got)
-		evs := e.eventsSince(pos, isEvent(queue.EventOffered, call))
-		off := evs[len(evs)-1]
+		off := e.lastEvent(pos, isEvent(queue.EventOffered, call))
 		require.Equal(t, "node-a", off.Contact.Node, "the offer names the node that rings the phone")
 		require.True(t, off.Status.Phone)
 
@@ -159,10 +175,15 @@ func TestPhoneRegistrationExpires(t *testing.T) {
 				e.agent(e.q, "1001", general, voiceOnly)
 				e.clock.Add(time.Minute)
 				if swept {
+					pos := e.position()
 					e.sweep()
 					st, err := e.q.Status(e.ctx, "1001")
 					require.NoError(t, err)
 					require.False(t, st.Phone)
+					// The sweep took the agent out and the desk is told.
+					ev := e.lastEvent(pos, func(ev queue.Event) bool { return ev.Type == queue.EventAgent && ev.Agent == "1001" })
+					require.False(t, ev.Status.Phone)
+					require.Equal(t, queue.AgentReady, ev.Status.State, "still ready for letters")
 				}
 				// Expired, swept or not yet: the call is not offered.
 				call := e.call(e.q, "general", "+8613800000001")
@@ -184,9 +205,8 @@ func TestCallOfferExpiresAtTheRingTimeout(t *testing.T) {
 		letter := e.letter("general", "信")
 		pos := e.position()
 		call := e.call(e.q, "general", "+8613800000001")
-		evs := e.eventsSince(pos, isEvent(queue.EventOffered, call))
 		offeredAt := e.clock.Now().Add(-time.Second) // e.call moved the clock on
-		require.Equal(t, offeredAt.Add(15*time.Second), evs[len(evs)-1].Deadline)
+		require.Equal(t, offeredAt.Add(15*time.Second), e.lastEvent(pos, isEvent(queue.EventOffered, call)).Deadline)
 		require.Equal(t, queue.CallCounts{Ringing: 1}, e.callStats("general"))
 
 		e.clock.Add(13 * time.Second)
@@ -224,8 +244,7 @@ func TestCallerWhoHangsUpWhileWaitingIsNeverOffered(t *testing.T) {
 				res, err := e.q.Hangup(e.ctx, call, "caller")
 				require.NoError(t, err)
 				require.Equal(t, queue.HangupResult{Outcome: "abandoned"}, res)
-				evs := e.eventsSince(pos, isEvent(queue.EventClosed, call))
-				require.Equal(t, queue.OutcomeAbandoned, evs[len(evs)-1].Outcome)
+				require.Equal(t, queue.OutcomeAbandoned, e.lastEvent(pos, isEvent(queue.EventClosed, call)).Outcome)
 
 				c := e.contact(call)
 				require.Equal(t, queue.StateClosed, c.State)
@@ -277,8 +296,7 @@ func TestCallerWhoHangsUpWhileRingingFreesTheAgent(t *testing.T) {
 				res, err := e.q.Hangup(e.ctx, first, "caller") // CANCEL while the phone rings
 				require.NoError(t, err)
 				require.Equal(t, queue.HangupResult{Outcome: "abandoned", Agent: "1001"}, res)
-				evs := e.eventsSince(pos, isEvent(queue.EventRescinded, first))
-				rs := evs[len(evs)-1]
+				rs := e.lastEvent(pos, isEvent(queue.EventRescinded, first))
 				require.Equal(t, "1001", rs.Agent)
 				require.Equal(t, "abandoned", rs.Reason)
 
@@ -338,8 +356,7 @@ func TestAnsweredCallTalkHoldAndHangup(t *testing.T) {
 				res, err := e.q.Hangup(e.ctx, call, by)
 				require.NoError(t, err)
 				require.Equal(t, queue.HangupResult{Outcome: "ended", Agent: "1001"}, res)
-				evs := e.eventsSince(pos, isEvent(queue.EventEnded, call))
-				end := evs[len(evs)-1]
+				end := e.lastEvent(pos, isEvent(queue.EventEnded, call))
 				require.Equal(t, "1001", end.Agent)
 				require.Equal(t, "node-a", end.Node, "the node of the agent's desk, which tells the desk")
 				require.Equal(t, by, end.Reason)
@@ -496,7 +513,7 @@ func TestDeadNodesCallersBecomeCallbacksAtTheirPlace(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, calls)
 
-		evs := e.eventsSince(pos, isEvent(queue.EventOffered, ringing))
+		evs := e.eventsSince(pos)
 		seen := map[string]string{}
 		for _, ev := range evs {
 			switch ev.Type {
