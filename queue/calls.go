@@ -206,6 +206,20 @@ func (q *Queue) CallStats(ctx context.Context) (map[string]CallCounts, error) {
 	return out, nil
 }
 
+// RecoverCalls is for a node starting: the calls this node id held in an
+// earlier run lost their media with that process, so they are handled as a
+// dead node's calls are (a caller waiting or ringing becomes a callback
+// contact at its place; a talk ends, wrap-up pending). A node that restarts
+// within NodeTTL is never found dead, so it must call this before it takes
+// calls. Returns how many calls there were.
+func (q *Queue) RecoverCalls(ctx context.Context) (int, error) {
+	n, err := q.run(ctx, q.s.lostcalls, q.o.NodeID, q.nowMs()).Int()
+	if err != nil {
+		return 0, fmt.Errorf("queue: recover calls: %w", err)
+	}
+	return n, nil
+}
+
 // Calls lists the tracking numbers of the live calls node holds.
 func (q *Queue) Calls(ctx context.Context, node string) ([]string, error) {
 	tns, err := q.rdb.SMembers(ctx, q.key("calls", node)).Result()

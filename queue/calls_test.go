@@ -571,3 +571,26 @@ func TestADrainingNodeKeepsItsCallsUntilItDies(t *testing.T) {
 		require.True(t, e.contact(tn).Callback)
 	})
 }
+
+func TestARestartedNodesOldCallsBecomeCallbacks(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		e.phoneAgent(e.q, "1001", general, voiceOnly)
+		talking := e.call(e.q, "general", "+8613800000001")
+		require.NoError(t, e.q.Accept(e.ctx, "1001", talking))
+		waiting := e.call(e.q, "general", "+8613800000002")
+
+		// node-a restarts at once (within NodeTTL: nobody finds it dead).
+		restarted := e.node("node-a")
+		n, err := restarted.RecoverCalls(e.ctx)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		require.Equal(t, queue.StateWrapUp, e.contact(talking).State)
+		c := e.contact(waiting)
+		require.True(t, c.Callback)
+		require.Equal(t, queue.StateWaiting, c.State)
+		n, err = restarted.RecoverCalls(e.ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+	})
+}

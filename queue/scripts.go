@@ -16,7 +16,7 @@ var luaFS embed.FS
 // change is all or nothing.
 type scripts struct {
 	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave *redis.Script
-	hangup, hold, phone, position                                                                               *redis.Script
+	hangup, hold, phone, position, lostcalls                                                                    *redis.Script
 }
 
 func loadScripts(o Options) (*scripts, error) {
@@ -42,7 +42,7 @@ func loadScripts(o Options) (*scripts, error) {
 		"enqueue": &s.enqueue, "connect": &s.connect, "disconnect": &s.disconnect, "presence": &s.presence,
 		"accept": &s.accept, "reject": &s.reject, "end": &s.end, "wrapup": &s.wrapup, "sweep": &s.sweep,
 		"leave": &s.leave, "receive": &s.receive, "message": &s.message, "outbox": &s.outbox,
-		"hangup": &s.hangup, "hold": &s.hold, "phone": &s.phone, "position": &s.position,
+		"hangup": &s.hangup, "hold": &s.hold, "phone": &s.phone, "position": &s.position, "lostcalls": &s.lostcalls,
 	} {
 		if *dst, err = load(name); err != nil {
 			return nil, err
