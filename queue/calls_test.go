@@ -594,3 +594,27 @@ func TestARestartedNodesOldCallsBecomeCallbacks(t *testing.T) {
 		require.Zero(t, n)
 	})
 }
+
+// The offer of a call reaches two nodes: the one with the agent's desk
+// (Event.Node, to show it) and the one holding the call (Contact.Node, to
+// ring the agent's phone).
+func TestCallOfferNamesTheDesksNodeAndTheCallsNode(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		b := e.node("node-b")
+		e.phoneAgent(b, "1001", general, voiceOnly) // desk on node B
+		pos := e.position()
+		tn := e.call(e.q, "general", "+8613800000001") // answered on node A
+		off := e.lastEvent(pos, isEvent(queue.EventOffered, tn))
+		require.Equal(t, "node-b", off.Node)
+		require.Equal(t, "node-a", off.Contact.Node)
+		require.Equal(t, "call-1@trunk", off.Contact.CallID)
+
+		require.NoError(t, b.Accept(e.ctx, "1001", tn))
+		pos = e.position()
+		_, err := e.q.Hangup(e.ctx, tn, "caller")
+		require.NoError(t, err)
+		end := e.lastEvent(pos, isEvent(queue.EventEnded, tn))
+		require.Equal(t, "node-b", end.Node)
+	})
+}

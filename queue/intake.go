@@ -164,7 +164,7 @@ func contactFromFields(f map[string]string) (*Contact, error) {
 	c.AssignedAt = msTime(f["assigned"])
 	c.EndedAt = msTime(f["ended"])
 	c.ClosedAt = msTime(f["closed"])
-	c.Node, c.CallID, c.HangupBy = f["node"], f["call"], f["by"]
+	c.Node, c.CallID, c.HangupBy = f["cnode"], f["call"], f["by"]
 	c.Callback = f["callback"] == "1"
 	c.OnHold = f["hold_since"] != ""
 	c.WaitSeconds = msSeconds(f["wait_ms"])

@@ -191,7 +191,9 @@ end
 -- Calls by state: a live call (one whose caller is on the line) is waiting,
 -- ringing or talking; callstats counts them per queue ("q:waiting", …),
 -- with running totals "q:answered", "q:abandoned" and "q:callbacks".
--- A contact's field cst holds its call's state ('' when there is no call).
+-- A contact's field cst holds its call's state ('' when there is no call),
+-- cnode the node holding the call's media (not "node": events carry the
+-- contact's fields, and their "node" is the node of the agent's desk).
 -- cstate moves a live call from state old to new; a contact without a live
 -- call (old '') is left alone.
 local function cstate(tn, q, old, new)
@@ -363,7 +365,7 @@ local function unseat(id, reason, now)
 end
 
 -- The fields of a contact the end of its call needs.
-local CALL_FIELDS = {'state', 'agent', 'queue', 'ch', 'esc', 'node', 'queued', 'assigned', 'hold_since', 'cst',
+local CALL_FIELDS = {'state', 'agent', 'queue', 'ch', 'esc', 'cnode', 'queued', 'assigned', 'hold_since', 'cst',
   'talk_ms'}
 local function call_fields(tn)
   local v = redis.call('HMGET', P .. 'c:' .. tn, unpack(CALL_FIELDS))
@@ -376,7 +378,7 @@ end
 -- the counters, and a hold still open ends.
 local function call_over(tn, f, now)
   local c = P .. 'c:' .. tn
-  if f.node ~= '' then redis.call('SREM', P .. 'calls:' .. f.node, tn) end
+  if f.cnode ~= '' then redis.call('SREM', P .. 'calls:' .. f.cnode, tn) end
   cstate(tn, f.queue, f.cst, '')
   if num(f.hold_since) > 0 then
     redis.call('HINCRBY', c, 'hold_ms', now - num(f.hold_since))
@@ -444,13 +446,13 @@ local function lose_calls(node, now)
     local f = call_fields(tn)
     if f.state == 'waiting' then
       call_over(tn, f, now)
-      redis.call('HSET', P .. 'c:' .. tn, 'callback', 1, 'node', '')
+      redis.call('HSET', P .. 'c:' .. tn, 'callback', 1, 'cnode', '')
       ccount(f.queue, 'callbacks')
       ev('type', 'callback', 'contact', tn, 'queue', f.queue, 'ch', f.ch, 'reason', 'node_lost', 'from', node)
       mark(f.queue, f.ch)
     elseif f.state ~= '' then
       talk_over(tn, f, 'node_lost', now)
-      redis.call('HSET', P .. 'c:' .. tn, 'node', '')
+      redis.call('HSET', P .. 'c:' .. tn, 'cnode', '')
     end
   end
   redis.call('DEL', P .. 'calls:' .. node)

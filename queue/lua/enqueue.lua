@@ -9,7 +9,7 @@ if retry then return retry end
 local tn = create(data, q, ch, prio, rank, now, date, hist)
 remember(idem, hash, tn)
 if node ~= '' then
-  redis.call('HSET', P .. 'c:' .. tn, 'node', node, 'call', call, 'cst', 'waiting')
+  redis.call('HSET', P .. 'c:' .. tn, 'cnode', node, 'call', call, 'cst', 'waiting')
   redis.call('SADD', P .. 'calls:' .. node, tn)
   redis.call('HINCRBY', P .. 'callstats', q .. ':waiting', 1)
 end
