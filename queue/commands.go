@@ -79,13 +79,16 @@ func (q *Queue) Commands(ctx context.Context, fn func(Command)) error {
 		c.Type, _ = m.Values["type"].(string)
 		c.TrackingNo, _ = m.Values["contact"].(string)
 		c.Agent, _ = m.Values["agent"].(string)
+		ok := c.Type != ""
 		if a, _ := m.Values["args"].(string); a != "" {
 			if err := json.Unmarshal([]byte(a), &c.Args); err != nil {
-				q.log.Error("bad command", zap.String("id", m.ID), zap.Error(err))
+				ok = false
 			}
 		}
-		if c.Type != "" {
+		if ok {
 			fn(c)
+		} else {
+			q.log.Error("bad command skipped", zap.String("id", m.ID), zap.Any("fields", m.Values))
 		}
 		for {
 			err := q.rdb.Set(save, cur, m.ID, 0).Err()

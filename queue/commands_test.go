@@ -6,6 +6,7 @@ import (
 
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -65,5 +66,22 @@ func TestCommandStreamSurvivesARestart(t *testing.T) {
 
 		require.ErrorIs(t, b.SendCommand(e.ctx, "", queue.Command{Type: "x"}), queue.ErrInvalid)
 		require.ErrorIs(t, b.SendCommand(e.ctx, "node-a", queue.Command{}), queue.ErrInvalid)
+	})
+}
+
+func TestBadCommandsAreSkipped(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		rdb := s.Client(t)
+		for _, vals := range [][]any{
+			{"type", "hangup", "contact", "1", "args", "{not json"},
+			{"contact", "2"}, // no type
+		} {
+			require.NoError(t, rdb.XAdd(e.ctx, &redis.XAddArgs{Stream: "{lianxin}:cmd:node-a", Values: vals}).Err())
+		}
+		require.NoError(t, e.q.SendCommand(e.ctx, "node-a", queue.Command{Type: "hangup", TrackingNo: "3"}))
+		got := readCommands(t, e.q, 1)
+		require.Equal(t, "3", got[0].TrackingNo)
+		require.Nil(t, got[0].Args)
 	})
 }
