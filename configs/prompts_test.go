@@ -69,7 +69,7 @@ func readPrompt(t *testing.T, fsys fs.FS, name string) wavInfo {
 	return w
 }
 
-func TestEveryLineHasItsWelcome(t *testing.T) {
+func TestPromptWelcomeForEveryLine(t *testing.T) {
 	c, err := Default()
 	require.NoError(t, err)
 	d, err := LoadDirectory(c)
@@ -152,7 +152,7 @@ func TestPromptsAreTelephoneAudio(t *testing.T) {
 }
 
 // Hold music loops: it starts and ends quietly, so the seam does not click.
-func TestHoldLoopsSmoothly(t *testing.T) {
+func TestPromptHoldLoops(t *testing.T) {
 	s := readPrompt(t, Prompts, "hold").samples()
 	edge := 80 // 10 ms
 	_, head := soundLevels(s[:edge])
