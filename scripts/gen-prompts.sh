@@ -40,6 +40,12 @@ phone_digits() { sed 'y/0123456789/零幺二三四五六七八九/' <<<"$1"; }
 # speak NAME TEXT writes $out/NAME.wav.
 speak() {
 	local name=$1 text=$2
+	# espeak marks words it reads in another language, e.g. (en)daU33w011n
+	# for "dian" said in English: refuse them rather than ship them.
+	if espeak-ng -v "$voice" -q -x "$text" | grep -q '(en)'; then
+		echo "gen-prompts: $name: espeak-ng reads part of \"$text\" as English: $(espeak-ng -v "$voice" -q -x "$text")" >&2
+		exit 1
+	fi
 	espeak-ng -v "$voice" -s "$speed" -w "$tmp/$name.raw.wav" "$text"
 	# Resample first, then trim leading and trailing silence, pad 50 ms each
 	# side, normalise: gain -n after the resampler, so nothing clips.
