@@ -30,10 +30,13 @@ var (
 
 // WithSharedReceipts keeps the message ids of outgoing SMS in Redis (under
 // prefix, e.g. "{lianxin}:"), so a receipt the SMS centre sends over any
-// node's bind finds its contact, also after a restart [in this node's memory].
+// node's bind, or a provider's delivery report pushed to any node, finds its
+// contact, also after a restart [in this node's memory]. The provider each
+// contact's SMS came through is kept there too.
 func WithSharedReceipts(rdb redis.UniversalClient, prefix string) Option {
 	return func(g *Gateway) {
 		g.tracker = &sharedTracker{rdb: rdb, keys: []string{prefix}, log: g.log, ttl: receiptTTL}
+		g.memo = &redisMemo{rdb: rdb, prefix: prefix}
 	}
 }
 
