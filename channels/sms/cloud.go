@@ -238,7 +238,8 @@ func parseTencentSend(status int, b []byte) (string, error) {
 	err := json.Unmarshal(b, &a)
 	r := a.Response
 	switch {
-	case err != nil || (r.Error == nil && len(r.SendStatusSet) == 0):
+	case err != nil || (r.Error == nil && (len(r.SendStatusSet) == 0 || r.SendStatusSet[0].Code == "")) ||
+		(r.Error != nil && r.Error.Code == ""):
 		return "", &SendError{Provider: PathTencent, HTTPStatus: status, Code: "HTTP" + strconv.Itoa(status),
 			Message: "unreadable answer: " + quote(string(b)), Temporary: status >= 500 || status == 429}
 	case r.Error != nil:
