@@ -102,3 +102,16 @@ func TestCheckDirectoryFiles(t *testing.T) {
 func TestCheckMissingFile(t *testing.T) {
 	require.ErrorIs(t, Check(testdata+"nope.yaml"), os.ErrNotExist)
 }
+
+// The SMS senders' fields are named with their lines, all at once.
+func TestCheckSMSSenders(t *testing.T) {
+	lines := checkLines(Check(testdata + "bad_sms.yaml"))
+	for _, want := range []string{
+		`bad_sms.yaml:14: sms.smpp.dedupe_window: must not be negative`,
+		`bad_sms.yaml:7: sms.aliyun.send.endpoint: "ftp://dysmsapi.aliyuncs.com" is not an http(s) URL`,
+		`bad_sms.yaml:11: sms.aliyun.send.ack.params[0].name: Aliyun templates fill variables by name: the name is required`,
+		`bad_sms.yaml:12: sms.aliyun.send.reply.params[0].value: "txt" is not one of tracking_no, text`,
+	} {
+		require.Contains(t, lines, testdata+want)
+	}
+}
