@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/channels/sms/smpp"
@@ -73,6 +74,11 @@ func (g *Gateway) send(ctx context.Context, tn, to, text string) ([]string, erro
 	}
 	c := g.c.SMPP
 	enc, err := smpp.EncodeText(text, c.MaxReplyParts)
+	if err != nil && utf8.ValidString(text) {
+		return nil, fmt.Errorf("%w: [sms_reply_too_long] 回复共 %d 字，超过短信中心一次最多 %d 条短信的上限"+
+			"（sms.smpp.max_reply_parts），请缩短后再发 (%v)", channels.ErrReplyRejected, utf8.RuneCountInString(text),
+			c.MaxReplyParts, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", channels.ErrReplyRejected, err)
 	}
