@@ -69,7 +69,7 @@ func TestCloudReportRefusals(t *testing.T) {
 	})
 	h := mux(g)
 	// A tracked SMS, so that a half-filed push would show.
-	tr := g.tracker.start("T1", 1)
+	tr := g.tracker.start("T1", 1, "")
 	g.tracker.add(tr, "aliyun:111^0")
 	cases := []struct {
 		name, path, body string
@@ -292,4 +292,23 @@ func FuzzSendAnswers(f *testing.F) {
 			require.True(t, se.Temporary, "%d is temporary", status)
 		}
 	})
+}
+
+// An emergency SMS through Aliyun: the emergency template with the line to
+// call goes out first, then the acknowledgement.
+func TestCloudEmergencyAdvice(t *testing.T) {
+	q := newQueue(t, queuetest.RedisServer(t))
+	fake := smscloudtest.StartAliyun(t, "LTAI-test", "aliyun-secret")
+	g := newGateway(t, q, func(c *Config) { c.Aliyun.Send = aliyunSend(fake.URL()) })
+	runGateway(t, g)
+	code, out := post(mux(g), "/channels/sms/aliyun", []byte(`[{"phone_number":"13800138000","content":"楼道里着火了","sequence_id":5}]`), nil)
+	require.Equal(t, http.StatusOK, code, out)
+	em := nextSent(t, fake.Sent)
+	require.Equal(t, "SMS_100002", em.Template)
+	require.Equal(t, map[string]string{"tel": "119"}, em.Params)
+	ack := nextSent(t, fake.Sent)
+	require.Equal(t, "SMS_100001", ack.Template)
+	m := waitMessage(t, q, ack.Params["code"], isStatus("sent"))
+	require.Equal(t, em.ID+","+ack.ID, m.ID)
+	require.True(t, strings.HasPrefix(m.Text, channels.EmergencyAdvice(channels.EmergencyFire)), m.Text)
 }

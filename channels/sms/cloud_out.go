@@ -66,13 +66,18 @@ func (g *Gateway) answer(ctx context.Context, provider, tn, to string, ack bool,
 	path := g.c.answerPath(provider)
 	n := notice{TN: tn, To: to, Text: text, Via: path}
 	if s := g.c.sender(path); s != nil {
+		// What the conversation shows is what the templates carry.
+		var said []string
 		if emergency != "" && s.Emergency.ID != "" {
 			n.SMS = append(n.SMS, cloudSMS{Kind: "emergency", Values: map[string]string{"tracking_no": tn,
 				"number": emergencyNumber[emergency]}})
+			said = append(said, channels.EmergencyAdvice(emergency))
 		}
 		if ack && s.Ack.ID != "" {
 			n.SMS = append(n.SMS, cloudSMS{Kind: "ack", Values: map[string]string{"tracking_no": tn}})
+			said = append(said, channels.Ack(tn))
 		}
+		n.Text = strings.Join(said, "")
 		if len(n.SMS) == 0 {
 			g.log.Warn("no template to answer this SMS with", zap.String("contact", tn), zap.String("path", path))
 			return
@@ -155,6 +160,10 @@ func splitReply(text string, max int) []string {
 func (g *Gateway) sendCloud(ctx context.Context, j queue.Job, n notice) {
 	log := g.log.With(zap.String("contact", n.TN), zap.String("path", n.Via), zap.String("to", channels.MaskPhone(n.To)))
 	snd, cfg := g.senders[n.Via], g.c.sender(n.Via)
+	// All the notice's SMS are one for delivery reports: delivered when
+	// every one is, failed when any is (after a failure to send one, the
+	// rest are never reported delivered: the desk has the failure).
+	tr := g.tracker.start(n.TN, len(n.SMS), "job:"+j.ID)
 	var ids []string
 	var err error
 	if snd == nil {
@@ -177,7 +186,6 @@ func (g *Gateway) sendCloud(ctx context.Context, j queue.Job, n notice) {
 		if err := g.memo.set(ctx, key, id, sentTTL); err != nil {
 			log.Warn("sent part not remembered; a retry may send it twice", zap.Error(err))
 		}
-		tr := g.tracker.start(n.TN, 1)
 		g.tracker.add(tr, n.Via+":"+id)
 		ids = append(ids, id)
 	}

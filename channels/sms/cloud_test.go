@@ -125,16 +125,26 @@ func TestAliyunAckReplyAndReport(t *testing.T) {
 	c := contact(t, q, tn)
 	reply := "您反映的路灯问题已转交市政部门，预计三个工作日内修复。感谢您的监督！"
 	require.NoError(t, g.Reply(wait(t), c, reply))
-	var got []string
+	var got, ids []string
 	for len(strings.Join(got, "")) < len(strings.ReplaceAll(reply, " ", "")) {
 		s := nextSent(t, fake.Sent)
 		require.Equal(t, "SMS_100003", s.Template)
 		require.Equal(t, tn, s.Params["no"])
 		require.LessOrEqual(t, utf8.RuneCountInString(s.Params["content"]), 20)
 		got = append(got, s.Params["content"])
+		ids = append(ids, s.ID)
 	}
 	require.Equal(t, reply, strings.Join(got, ""))
 	require.Len(t, got, 2)
+	// The two SMS of the reply are one reply: delivered once both are.
+	for i, id := range ids {
+		code, out = post(mux(g), "/channels/sms/aliyun/reports", []byte(`{"success":true,"biz_id":"`+id+`"}`), nil)
+		require.Equal(t, http.StatusOK, code, out)
+		if i == 0 {
+			require.Equal(t, 1, countMessages(t, q, tn, isStatus("delivered")), "half a reply is not delivered")
+		}
+	}
+	require.Equal(t, 2, countMessages(t, q, tn, isStatus("delivered")))
 
 	// Too long for five SMS: refused before anything is queued.
 	err := g.Reply(wait(t), c, strings.Repeat("长", 101))

@@ -16,7 +16,10 @@ import (
 // tracking remembers which contact each message id of our outgoing SMS
 // belongs to, so that delivery receipts update the reply's status.
 type tracking interface {
-	start(tn string, n int) *tracked
+	// start begins tracking an SMS of n parts for contact tn; a non-empty
+	// sid names it, so that parts sent by several tries of one outbox job
+	// are one SMS.
+	start(tn string, n int, sid string) *tracked
 	add(tr *tracked, id string)
 	stop(tr *tracked, n int)
 	receipt(r smpp.Receipt) (trackStatus, bool)
@@ -60,10 +63,13 @@ type sharedTracker struct {
 
 func (t *sharedTracker) p(k string) string { return t.keys[0] + k }
 
-func (t *sharedTracker) start(tn string, n int) *tracked {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return &tracked{tn: tn, expect: n, sid: hex.EncodeToString(b[:]), parts: map[string]string{}}
+func (t *sharedTracker) start(tn string, n int, sid string) *tracked {
+	if sid == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		sid = hex.EncodeToString(b[:])
+	}
+	return &tracked{tn: tn, expect: n, sid: sid, parts: map[string]string{}}
 }
 
 func (t *sharedTracker) add(tr *tracked, id string) {

@@ -84,7 +84,7 @@ func (g *Gateway) send(ctx context.Context, tn, to, text string) ([]string, erro
 	}
 	ref := byte(g.ref.Add(1))
 	var ids []string
-	tr := g.tracker.start(tn, len(enc.Parts))
+	tr := g.tracker.start(tn, len(enc.Parts), "")
 	track := func(r *smpp.PDU) {
 		if r.ID == smpp.SubmitSMResp && r.Status == smpp.StatusOK && !c.NoReceipts {
 			g.tracker.add(tr, r.MessageID)
