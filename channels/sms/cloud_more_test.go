@@ -103,7 +103,8 @@ func TestCloudReportRefusals(t *testing.T) {
 			require.Contains(t, msg, c.want)
 		})
 	}
-	st, ok := g.tracker.receipt(receiptOf("aliyun:111^0", ""))
+	st, ok, err := g.tracker.receipt(receiptOf("aliyun:111^0", ""))
+	require.NoError(t, err)
 	require.True(t, ok)
 	require.Empty(t, st.status, "nothing was filed")
 }
@@ -311,4 +312,44 @@ func TestCloudEmergencyAdvice(t *testing.T) {
 	m := waitMessage(t, q, ack.Params["code"], isStatus("sent"))
 	require.Equal(t, em.ID+","+ack.ID, m.ID)
 	require.True(t, strings.HasPrefix(m.Text, channels.EmergencyAdvice(channels.EmergencyFire)), m.Text)
+}
+
+// With Redis down a delivery report is not lost: the provider is told to
+// push it again, in its own words.
+func TestCloudReportWhenRedisIsDown(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	q := newQueue(t, s)
+	rdb := s.Client(t)
+	c := Config{}
+	c.Aliyun.Send = aliyunSend("http://127.0.0.1:1")
+	c.Tencent.Send = tencentSend("http://127.0.0.1:1")
+	g, err := New(c, zaptest.NewLogger(t), q, WithSharedReceipts(rdb, "{lianxin}:"))
+	require.NoError(t, err)
+	s.Kill()
+	code, out := post(mux(g), "/channels/sms/aliyun/reports", []byte(`[{"success":true,"biz_id":"1^0"}]`), nil)
+	require.Equal(t, http.StatusServiceUnavailable, code, out)
+	require.Equal(t, -1.0, out["code"])
+	code, out = post(mux(g), "/channels/sms/tencent/reports", []byte(`[{"report_status":"SUCCESS","sid":"2640:1"}]`), nil)
+	require.Equal(t, http.StatusServiceUnavailable, code, out)
+	require.Equal(t, -1.0, out["result"])
+}
+
+func TestFailureText(t *testing.T) {
+	n := notice{Reply: true}
+	err := &SendError{Provider: PathTencent, Code: "LimitExceeded.PhoneNumberDailyLimit", Temporary: true}
+	require.Equal(t, "回复短信未发出（腾讯云短信错误 LimitExceeded.PhoneNumberDailyLimit：对该号码当日发送过多，稍后重试；已重试 20 次，不再重试）",
+		failureText(n, err, 20))
+	require.True(t, temporary(err))
+	require.True(t, temporary(fmt.Errorf("network: %w", context.DeadlineExceeded)))
+	require.False(t, temporary(&SendError{Code: "isv.MOBILE_NUMBER_ILLEGAL"}))
+	for code, want := range map[string]bool{"isv.BUSINESS_LIMIT_CONTROL": true, "Throttling.User": true,
+		"isp.SYSTEM_ERROR": true, "isv.SMS_TEMPLATE_ILLEGAL": false, "SignatureDoesNotMatch": false, "isv.X": false} {
+		require.Equal(t, want, aliyunTemporary(code), code)
+	}
+	for code, want := range map[string]bool{"LimitExceeded.PhoneNumberOneHourLimit": true, "InternalError.Timeout": true,
+		"RequestLimitExceeded": true, "FailedOperation.ContainSensitiveWord": false, "AuthFailure.SignatureFailure": false} {
+		require.Equal(t, want, tencentTemporary(code), code)
+	}
+	require.Equal(t, "未知错误码，请查阅服务商文档", explainCode(PathAliyun, "isv.NEW_CODE"))
+	require.Equal(t, "空号", explainCode(PathAliyun, "mk:0001"))
 }

@@ -2,6 +2,7 @@ package sms
 
 import (
 	"context"
+	"fmt"
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
@@ -22,7 +23,9 @@ type tracking interface {
 	start(tn string, n int, sid string) *tracked
 	add(tr *tracked, id string)
 	stop(tr *tracked, n int)
-	receipt(r smpp.Receipt) (trackStatus, bool)
+	// receipt files a receipt; ok is false for ids we do not know, err
+	// says the store did not answer (ask for the receipt again).
+	receipt(r smpp.Receipt) (st trackStatus, ok bool, err error)
 	reported(id string)
 }
 
@@ -129,7 +132,7 @@ end
 return {h.tn or '', out, id}
 `)
 
-func (t *sharedTracker) receipt(r smpp.Receipt) (trackStatus, bool) {
+func (t *sharedTracker) receipt(r smpp.Receipt) (trackStatus, bool, error) {
 	status := ""
 	if r.Final() {
 		status = "failed"
@@ -145,13 +148,12 @@ func (t *sharedTracker) receipt(r smpp.Receipt) (trackStatus, bool) {
 	defer cancel()
 	res, err := receiptScript.Run(ctx, t.rdb, t.keys, args...).StringSlice()
 	if err != nil {
-		t.log.Warn("receipt not filed", zap.String("id", r.ID), zap.Error(err))
-		return trackStatus{}, false
+		return trackStatus{}, false, fmt.Errorf("sms: receipt %s not filed: %w", r.ID, err)
 	}
 	if len(res) < 3 {
-		return trackStatus{}, false
+		return trackStatus{}, false, nil
 	}
-	return trackStatus{tn: res[0], status: res[1]}, true
+	return trackStatus{tn: res[0], status: res[1]}, true, nil
 }
 
 func (t *sharedTracker) reported(id string) {

@@ -68,7 +68,10 @@ func (g *Gateway) receipt(ctx context.Context, sm *smpp.SM) smpp.Status {
 // about, once per SMS (all parts delivered, or any failed); why says what
 // a failure means. An error is temporary: ask for the receipt again.
 func (g *Gateway) fileReceipt(ctx context.Context, r smpp.Receipt, why string) error {
-	st, ok := g.tracker.receipt(r)
+	st, ok, err := g.tracker.receipt(r)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		g.log.Debug("receipt for a message we do not track", zap.String("id", r.ID), zap.String("stat", r.Stat))
 		return nil
@@ -80,7 +83,7 @@ func (g *Gateway) fileReceipt(ctx context.Context, r smpp.Receipt, why string) e
 	if st.status == "failed" {
 		text = "短信未送达（" + why + "）"
 	}
-	err := g.q.AddMessage(ctx, st.tn, queue.Message{ID: r.ID, From: queue.FromSystem, Kind: "event", Text: text,
+	err = g.q.AddMessage(ctx, st.tn, queue.Message{ID: r.ID, From: queue.FromSystem, Kind: "event", Text: text,
 		Status: st.status, At: time.Now()})
 	if err != nil && queue.Temporary(err) {
 		return err

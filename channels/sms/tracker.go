@@ -101,12 +101,12 @@ func (t *tracker) find(id string) (*tracked, string) {
 // receipt files a receipt. ok is false for ids we do not know; the status
 // is set once the whole SMS is delivered or any part failed, until
 // reported.
-func (t *tracker) receipt(r smpp.Receipt) (trackStatus, bool) {
+func (t *tracker) receipt(r smpp.Receipt) (trackStatus, bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tr, id := t.find(r.ID)
 	if tr == nil {
-		return trackStatus{}, false
+		return trackStatus{}, false, nil
 	}
 	if r.Final() {
 		st := "failed"
@@ -117,20 +117,20 @@ func (t *tracker) receipt(r smpp.Receipt) (trackStatus, bool) {
 	}
 	out := trackStatus{tn: tr.tn}
 	if tr.reported {
-		return out, true
+		return out, true, nil
 	}
 	all := true
 	for _, st := range tr.parts {
 		if st == "failed" {
 			out.status = "failed"
-			return out, true
+			return out, true, nil
 		}
 		all = all && st == "delivered"
 	}
 	if all && len(tr.parts) >= tr.expect {
 		out.status = "delivered"
 	}
-	return out, true
+	return out, true, nil
 }
 
 // reported marks the SMS of id as reported to the conversation.
