@@ -26,6 +26,11 @@ type sender interface {
 	send(ctx context.Context, to string, t Template, values map[string]string, ref string) (string, error)
 }
 
+var (
+	_ sender = (*aliyunSender)(nil)
+	_ sender = (*tencentSender)(nil)
+)
+
 // SendError is a provider's refusal of an SMS.
 type SendError struct {
 	Provider string // aliyun, tencent

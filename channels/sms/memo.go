@@ -17,6 +17,11 @@ type memo interface {
 	set(ctx context.Context, k, v string, ttl time.Duration) error
 }
 
+var (
+	_ memo = (*memMemo)(nil)
+	_ memo = (*redisMemo)(nil)
+)
+
 // memMemo is a memo in this node's memory, forgetting the oldest beyond max.
 type memMemo struct {
 	mu   sync.Mutex

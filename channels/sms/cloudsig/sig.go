@@ -12,7 +12,9 @@ import (
 	"encoding/hex"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // PercentEncode is Aliyun's encoding of names and values: RFC 3986
@@ -146,3 +148,7 @@ func hmacSHA256(key []byte, msg string) []byte {
 	m.Write([]byte(msg))
 	return m.Sum(nil)
 }
+
+func unixDate(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.DateOnly) }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
