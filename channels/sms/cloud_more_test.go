@@ -103,6 +103,10 @@ func TestCloudReportRefusals(t *testing.T) {
 			require.Contains(t, msg, c.want)
 		})
 	}
+	// An SMS we do not know (yet): the provider is asked to push again.
+	code, out := post(h, "/channels/sms/aliyun/reports", []byte(`[{"success":true,"biz_id":"999^0"}]`), nil)
+	require.Equal(t, http.StatusServiceUnavailable, code, out)
+	require.Equal(t, -1.0, out["code"])
 	st, ok, err := g.tracker.receipt(receiptOf("aliyun:111^0", ""))
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -122,6 +126,9 @@ func TestCloudReplyWithoutTemplate(t *testing.T) {
 	err := g.Reply(context.Background(), c, "您好")
 	require.ErrorIs(t, err, channels.ErrReplyRejected)
 	require.Contains(t, err.Error(), "sms_no_reply_template")
+	c.Citizen.Phone = "not-a-number"
+	require.ErrorIs(t, g.Reply(context.Background(), c, "您好"), channels.ErrNoReplyPath)
+	c.Citizen.Phone = "+8613800138000"
 	require.Contains(t, err.Error(), "阿里云短信没有配置自由回复模板")
 	jobs, err := q.Outbox("sms-notices").Claim(context.Background(), 10, time.Minute)
 	require.NoError(t, err)

@@ -106,6 +106,9 @@ func (g *Gateway) replyPath(ctx context.Context, c *queue.Contact) string {
 // queues it: refused up front, or durably queued as a whole.
 func (g *Gateway) replyCloud(ctx context.Context, path string, c *queue.Contact, to, text string) error {
 	s := g.c.sender(path)
+	if _, err := dest(to); err != nil {
+		return err
+	}
 	if s.Reply.ID == "" {
 		return fmt.Errorf("%w: [sms_no_reply_template] %s没有配置自由回复模板（sms.%s.send.reply），无法发送人工回复；"+
 			"请改用电话或其他渠道答复", channels.ErrReplyRejected, providerName(path), path)

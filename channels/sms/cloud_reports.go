@@ -141,8 +141,9 @@ func tencentAnswerBody(code int, msg string) any {
 
 // reports serves a provider's delivery report push: every item is checked
 // before any is filed; the provider hears "received" once all are filed,
-// and is asked to push again when Redis did not take one (filing twice is
-// harmless: an SMS is reported on the conversation once).
+// and is asked to push again when Redis did not take one or one names an
+// SMS we do not know (filing twice is harmless: an SMS is reported on the
+// conversation once).
 func (g *Gateway) reports(w http.ResponseWriter, r *http.Request, provider, token string,
 	parse func([]byte) ([]cloudReport, error), answer func(int, string) any) {
 	fail := func(err error) {
@@ -168,6 +169,7 @@ func (g *Gateway) reports(w http.ResponseWriter, r *http.Request, provider, toke
 		fail(err)
 		return
 	}
+	unknown := 0
 	for _, rep := range reps {
 		rc := smpp.Receipt{ID: provider + ":" + rep.id, Stat: "DELIVRD"}
 		why := ""
@@ -175,10 +177,23 @@ func (g *Gateway) reports(w http.ResponseWriter, r *http.Request, provider, toke
 			rc.Stat = "UNDELIV"
 			why = (&SendError{Provider: provider, Code: rep.code}).Chinese()
 		}
-		if err := g.fileReceipt(r.Context(), rc, why); err != nil {
+		known, err := g.fileReceipt(r.Context(), rc, why)
+		if err != nil {
 			fail(err)
 			return
 		}
+		if !known {
+			unknown++
+		}
+	}
+	if unknown > 0 {
+		// A report can overtake our reading of the send's answer (or name
+		// an SMS someone else sent on the account): the provider pushes
+		// again a few times (Aliyun after 1, 5 and 10 minutes).
+		g.log.Info(provider+" delivery report for an SMS not known (yet); asking for it again",
+			zap.Int("unknown", unknown), zap.Int("reports", len(reps)))
+		writeJSON(w, http.StatusServiceUnavailable, answer(-1, ""))
+		return
 	}
 	writeJSON(w, http.StatusOK, answer(0, ""))
 }

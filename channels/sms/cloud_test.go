@@ -72,6 +72,34 @@ func waitMessage(t *testing.T, q *queue.Queue, tn string, ok func(queue.Message)
 	}
 }
 
+// waitTracked waits until g has filed the id of an SMS it sent (as it
+// reads the provider's answer), so that a report the test pushes at once
+// does not overtake it, as a real carrier's never does.
+func waitTracked(t *testing.T, g *Gateway, provider, id string) {
+	t.Helper()
+	ctx := wait(t)
+	for {
+		switch tr := g.tracker.(type) {
+		case *tracker:
+			tr.mu.Lock()
+			found, _ := tr.find(provider + ":" + id)
+			tr.mu.Unlock()
+			if found != nil {
+				return
+			}
+		case *sharedTracker:
+			if tr.rdb.Exists(ctx, tr.p("smsr:"+strings.ToLower(provider+":"+id))).Val() == 1 {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s id %s never filed", provider, id)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 func countMessages(t *testing.T, q *queue.Queue, tn string, ok func(queue.Message) bool) int {
 	ms, err := q.Messages(context.Background(), tn)
 	require.NoError(t, err)
@@ -138,6 +166,7 @@ func TestAliyunAckReplyAndReport(t *testing.T) {
 	require.Len(t, got, 2)
 	// The two SMS of the reply are one reply: delivered once both are.
 	for i, id := range ids {
+		waitTracked(t, g, PathAliyun, id)
 		code, out = post(mux(g), "/channels/sms/aliyun/reports", []byte(`{"success":true,"biz_id":"`+id+`"}`), nil)
 		require.Equal(t, http.StatusOK, code, out)
 		if i == 0 {
@@ -178,6 +207,7 @@ func TestTencentAckAndFailedReport(t *testing.T) {
 	require.NotEmpty(t, tn)
 	waitMessage(t, q, tn, isStatus("sent"))
 
+	waitTracked(t, g, PathTencent, ack.ID)
 	report := fmt.Sprintf(`[{"user_receive_time":"2026-11-30 10:00:05","nationcode":"86","mobile":"13900139000",
 		"report_status":"FAIL","errmsg":"MK:0001","description":"用户号码为空号","sid":%q}]`, ack.ID)
 	code, out = post(mux(g), "/channels/sms/tencent/reports", []byte(report), nil)

@@ -57,7 +57,11 @@ func (g *Gateway) receipt(ctx context.Context, sm *smpp.SM) smpp.Status {
 		g.log.Warn("bad delivery receipt", zap.Error(err))
 		return smpp.StatusOK // nothing to retry: the SMSC would send the same bytes
 	}
-	if err := g.fileReceipt(ctx, r, r.Stat); err != nil {
+	known, err := g.fileReceipt(ctx, r, r.Stat)
+	if !known && err == nil {
+		g.log.Debug("receipt for a message we do not track", zap.String("id", r.ID), zap.String("stat", r.Stat))
+	}
+	if err != nil {
 		g.log.Warn("receipt not recorded; asking the SMSC to send it again", zap.Error(err))
 		return smpp.StatusRxTAppn
 	}
@@ -66,18 +70,15 @@ func (g *Gateway) receipt(ctx context.Context, sm *smpp.SM) smpp.Status {
 
 // fileReceipt records a receipt or delivery report against the SMS it is
 // about, once per SMS (all parts delivered, or any failed); why says what
-// a failure means. An error is temporary: ask for the receipt again.
-func (g *Gateway) fileReceipt(ctx context.Context, r smpp.Receipt, why string) error {
+// a failure means. known is false for an id we do not track. An error is
+// temporary: ask for the receipt again.
+func (g *Gateway) fileReceipt(ctx context.Context, r smpp.Receipt, why string) (known bool, err error) {
 	st, ok, err := g.tracker.receipt(r)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		g.log.Debug("receipt for a message we do not track", zap.String("id", r.ID), zap.String("stat", r.Stat))
-		return nil
+	if err != nil || !ok {
+		return false, err
 	}
 	if st.status == "" {
-		return nil // more parts to hear about, or reported already
+		return true, nil // more parts to hear about, or reported already
 	}
 	text := "短信已送达"
 	if st.status == "failed" {
@@ -86,10 +87,10 @@ func (g *Gateway) fileReceipt(ctx context.Context, r smpp.Receipt, why string) e
 	err = g.q.AddMessage(ctx, st.tn, queue.Message{ID: r.ID, From: queue.FromSystem, Kind: "event", Text: text,
 		Status: st.status, At: time.Now()})
 	if err != nil && queue.Temporary(err) {
-		return err
+		return true, err
 	}
 	g.tracker.reported(r.ID)
-	return nil
+	return true, nil
 }
 
 func ints(n []int) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,6 +28,23 @@ func deskMessage(t *testing.T, d *desktest.Client, st string) (tn string, text s
 		require.NoError(t, json.Unmarshal(m.Body, &body))
 		if body.Status == st && body.From == "system" {
 			return m.TrackingNo(), body.Text
+		}
+	}
+}
+
+// waitTracked waits until a node has filed the id of an SMS it sent (as it
+// reads the provider's answer), so that a report the test pushes at once
+// does not overtake it, as a real carrier's never does.
+func waitTracked(t *testing.T, s *queuetest.Server, provider, id string) {
+	t.Helper()
+	rdb := s.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for rdb.Exists(ctx, "{lianxin}:smsr:"+strings.ToLower(provider+":"+id)).Val() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the node never filed %s id %s", provider, id)
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
@@ -79,6 +97,7 @@ func TestSMSThroughAliyunToTheDesk(t *testing.T) {
 	require.Equal(t, "SMS_3", rep.Template)
 	require.Equal(t, "已联系自来水公司，预计今晚恢复。", rep.Params["content"])
 
+	waitTracked(t, s, "aliyun", rep.ID)
 	report := fmt.Sprintf(`[{"phone_number":"13800138000","send_time":"2026-11-30 10:05:00","report_time":"2026-11-30 10:05:03","success":true,"err_code":"DELIVERED","err_msg":"用户接收成功","sms_size":"1","biz_id":%q,"out_id":%q}]`,
 		rep.ID, offer.TrackingNo)
 	for range 2 { // Aliyun pushes again when unsure: one status on the desk
@@ -140,6 +159,7 @@ func TestSMSThroughTencentToTheDesk(t *testing.T) {
 	rep := sent(t, fake.Sent)
 	require.Equal(t, "已通知环保部门上门检查。", rep.Params["1"])
 
+	waitTracked(t, s, "tencent", rep.ID)
 	report := fmt.Sprintf(`[{"user_receive_time":"2026-11-30 10:05:03","nationcode":"86","mobile":"13900139000","report_status":"SUCCESS","errmsg":"DELIVRD","description":"用户短信送达成功","sid":%q}]`, rep.ID)
 	r = do(t, http.MethodPost, n.base+"/channels/sms/tencent/reports", "application/json", []byte(report))
 	require.Equal(t, http.StatusOK, r.Status, "%v", r.Body)
