@@ -1,7 +1,7 @@
 # The two commands a new user needs are in README.md: `go run ./cmd/lianxin`
 # and `make test`.
 
-.PHONY: test deps build vet fmt bench load directory
+.PHONY: test deps build vet fmt bench load directory prompts
 
 # Installs what the suite needs when missing, then runs it with the race detector.
 test: deps
@@ -28,3 +28,8 @@ load: deps
 # Regenerates configs/hotlines.csv and configs/mailboxes.csv.
 directory:
 	go run ./cmd/gendirectory
+
+# Regenerates the embedded voice prompts, configs/prompts/*.wav, from
+# configs/prompts/SCRIPT.tsv and configs/hotlines.csv (espeak-ng and sox).
+prompts:
+	./scripts/gen-prompts.sh

@@ -50,6 +50,10 @@ func (s *Server) onEvent(ev queue.Event) {
 		if ev.Node == self && ev.Message != nil {
 			d.send(outbound{msg: messageMsg{Type: "message", Contact: ev.TrackingNo, Message: *ev.Message}})
 		}
+	case queue.EventEnded:
+		// The talk is over (the caller hung up, or the desk's own end):
+		// the contact waits for wrap-up.
+		d.send(outbound{msg: endedMsg{Type: "ended", Contact: ev.TrackingNo, Reason: ev.Reason}})
 	case queue.EventClosed:
 		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})
 	case queue.EventReplaced:

@@ -138,6 +138,12 @@ type rescindedMsg struct {
 	Reason  string `json:"reason"`
 }
 
+type endedMsg struct {
+	Type    string `json:"type"` // "ended"
+	Contact string `json:"contact"`
+	Reason  string `json:"reason,omitempty"` // who ended it: agent, caller, media_timeout, node_lost, …
+}
+
 type closedMsg struct {
 	Type    string        `json:"type"` // "closed"
 	Contact string        `json:"contact"`

@@ -42,6 +42,22 @@ func TestCheck(t *testing.T) {
 			`bad_values.yaml:29: agents[1].id: duplicate agent id "12" (also agents[0])`,
 			`bad_values.yaml:30: agents[1].name: must be set`,
 		}},
+		{"bad_sip.yaml", []string{
+			`bad_sip.yaml:25: agents[0].phone.ha1_md5: must be 32 hex digits (lianxin hash-password -phone USER), never a password`,
+			`bad_sip.yaml:30: agents[1].phone.user: duplicate phone user "2001" (also agents[0])`,
+			`bad_sip.yaml:30: agents[1].phone.ha1_sha256: must be 64 hex digits (lianxin hash-password -phone USER), never a password`,
+			`bad_sip.yaml:3: sip.advertise_ip: "0.0.0.0": must be an IP address that peers can reach (not 0.0.0.0 or ::)`,
+			`bad_sip.yaml:4: sip.rtp_ports: 20000–21000 gives 501 legs; sip.max_calls 2000 needs 4000 (caller and agent leg each): widen the range or lower max_calls`,
+			`bad_sip.yaml:7: sip.trusted[1]: "192.168.1.7" is not a network in CIDR form (e.g. 10.1.2.0/24, 10.1.2.3/32)`,
+			`bad_sip.yaml:8: sip.retry_after: 0s: must be whole seconds, at least 1s (it is sent in Retry-After)`,
+			`bad_sip.yaml:9: sip.hold: no prompt "muzak": no muzak.wav among the embedded prompts`,
+			`bad_sip.yaml:17: sip.menus.02800000000.prompt: no prompt "menu-02800000000": no menu-02800000000.wav among the embedded prompts`,
+			`bad_sip.yaml:19: sip.menus.02800000000.options: 1: give exactly one of queue and answer`,
+			`bad_sip.yaml:16: sip.menus.12345.options: "*": a key is one of 0–9 or # (* repeats the menu)`,
+			`bad_sip.yaml:14: sip.menus.12345.options.5.queue: unknown queue "parking"`,
+			`bad_sip.yaml:15: sip.menus.12345.options.9.answer: no prompt "answer-parking": no answer-parking.wav among the embedded prompts`,
+			`bad_sip.yaml:17: sip.menus: "02800000000" is not a line of configs/hotlines.csv`,
+		}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			var want []string
@@ -101,4 +117,17 @@ func TestCheckDirectoryFiles(t *testing.T) {
 
 func TestCheckMissingFile(t *testing.T) {
 	require.ErrorIs(t, Check(testdata+"nope.yaml"), os.ErrNotExist)
+}
+
+// The SMS senders' fields are named with their lines, all at once.
+func TestCheckSMSSenders(t *testing.T) {
+	lines := checkLines(Check(testdata + "bad_sms.yaml"))
+	for _, want := range []string{
+		`bad_sms.yaml:14: sms.smpp.dedupe_window: must not be negative`,
+		`bad_sms.yaml:7: sms.aliyun.send.endpoint: "ftp://dysmsapi.aliyuncs.com" is not an http(s) URL`,
+		`bad_sms.yaml:11: sms.aliyun.send.ack.params[0].name: Aliyun templates fill variables by name: the name is required`,
+		`bad_sms.yaml:12: sms.aliyun.send.reply.params[0].value: "txt" is not one of tracking_no, text`,
+	} {
+		require.Contains(t, lines, testdata+want)
+	}
 }

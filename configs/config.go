@@ -18,6 +18,7 @@ import (
 	"github.com/lianxin/lianxin/channels/email"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
+	"github.com/lianxin/lianxin/sip"
 )
 
 // Config is the whole configuration of one node. Defaults come from the
@@ -28,7 +29,12 @@ type Config struct {
 	// Env: LIANXIN_NODE_ID.
 	NodeID string `yaml:"node_id"`
 	HTTP   HTTP   `yaml:"http"`
-	SIP    SIP    `yaml:"sip"`
+	// SIP is the voice front end: listener, media ports, trusted trunks,
+	// agents' phones' realm, prompts, queue announcements and the lines'
+	// DTMF menus (sip/config.go). Env: LIANXIN_SIP_ADDR,
+	// LIANXIN_SIP_ADVERTISE_IP. A menus mapping given in a file replaces
+	// the default menus whole.
+	SIP sip.Config `yaml:"sip"`
 	// SMTP is the mail listener for letters to the mailboxes' addresses, and
 	// the relay for acknowledgements and replies (channels/email). Secret:
 	// LIANXIN_SMTP_RELAY_PASSWORD.
@@ -62,12 +68,6 @@ type HTTP struct {
 	Addr string `yaml:"addr"`
 	// DrainTimeout bounds a graceful shutdown. Default 10s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
-}
-
-// SIP is the voice front end's listener (UDP and TCP).
-type SIP struct {
-	// Addr to listen on. Default ":5060". Env: LIANXIN_SIP_ADDR.
-	Addr string `yaml:"addr"`
 }
 
 // Redis is where live state lives.
@@ -165,4 +165,23 @@ type Agent struct {
 	// Role is "agent" (default) or "supervisor": a supervisor takes contacts
 	// too, and also gets emergency alerts at the desk.
 	Role string `yaml:"role"`
+	// Phone is the agent's SIP phone account, if the agent has one. Its
+	// password may instead come from LIANXIN_PHONE_<ID>_PASSWORD (<ID> the
+	// agent's id), from which both HA1 hashes are computed at load.
+	Phone *AgentPhone `yaml:"phone"`
+}
+
+// AgentPhone is an agent's SIP phone account (agents[].phone). The file
+// holds the digest HA1 hashes that `lianxin hash-password -phone USER`
+// prints, never a plain password. The hashes are bound to sip.realm: change
+// the realm and every phone needs new ones.
+type AgentPhone struct {
+	// User is the SIP user name the phone registers as. Default: the
+	// agent's id.
+	User string `yaml:"user"`
+	// HA1MD5 is hex MD5("user:realm:password"), 32 digits.
+	HA1MD5 string `yaml:"ha1_md5"`
+	// HA1SHA256 is hex SHA-256 of the same, 64 digits (RFC 7616). At least
+	// one of the two is needed.
+	HA1SHA256 string `yaml:"ha1_sha256"`
 }

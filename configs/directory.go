@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -109,7 +110,9 @@ func (d *Directory) MailboxByEmail(addr string) (Mailbox, bool) {
 
 // LoadDirectory reads the hotline and mailbox files named in c.Directory, or
 // the embedded hotlines.csv and mailboxes.csv where a path is empty, and
-// checks them against c.Queues. Relative paths are taken from the working
+// checks them against c.Queues, the lines against their welcome prompts
+// (welcome-<number>, embedded or in sip.prompts) and the menus (sip.menus)
+// against the lines. Relative paths are taken from the working
 // directory. Errors name the file, line and column ("FILE:LINE:COL: …");
 // after 20 in one file the rest are counted.
 func LoadDirectory(c *Config) (*Directory, error) {
@@ -122,7 +125,13 @@ func LoadDirectory(c *Config) (*Directory, error) {
 	if r, name, err := open(c.Directory.Hotlines, "directory.hotlines", hotlinesCSV, "configs/hotlines.csv"); err != nil {
 		errs = append(errs, err)
 	} else {
-		errs = append(errs, d.readHotlines(r, name, queues))
+		err := d.readHotlines(r, name, queues, c.promptsForCheck())
+		errs = append(errs, err)
+		for _, number := range sortedKeys(c.SIP.Menus) {
+			if _, ok := d.byNumber[number]; !ok && err == nil { // a bad file says enough
+				errs = append(errs, keyErr("sip.menus", number, "%q is not a line of %s", number, name))
+			}
+		}
 	}
 	if r, name, err := open(c.Directory.Mailboxes, "directory.mailboxes", mailboxesCSV, "configs/mailboxes.csv"); err != nil {
 		errs = append(errs, err)
@@ -156,4 +165,13 @@ func digits(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// promptsForCheck is PromptFS, or the embedded prompts alone when the
+// sip.prompts folder is missing (Validate reports that once).
+func (c *Config) promptsForCheck() fs.FS {
+	if st, err := os.Stat(c.SIP.Prompts); c.SIP.Prompts != "" && (err != nil || !st.IsDir()) {
+		return Prompts
+	}
+	return c.PromptFS()
 }

@@ -2,13 +2,14 @@ package configs
 
 import (
 	"io"
+	"io/fs"
 	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-func (d *Directory) readHotlines(r io.Reader, name string, queues map[string]bool) error {
+func (d *Directory) readHotlines(r io.Reader, name string, queues map[string]bool, prompts fs.FS) error {
 	f := newCSVFile(r, name)
 	seen := map[string]int{}
 	d.byNumber = map[string]int{}
@@ -21,6 +22,9 @@ func (d *Directory) readHotlines(r io.Reader, name string, queues map[string]boo
 			ok = false
 		}
 		ok = f.unique(seen, number, 0, h[0]) && ok
+		if ok && !hasPrompt(prompts, "welcome-"+number) {
+			f.errorf(0, h[0], "%s: no welcome prompt welcome-%s%s (give one in the sip.prompts folder)", number, number, PromptExt)
+		}
 		f.required(rec, h, 1, 2)
 		f.queue(queues, rec, 3, h[3])
 		p, err := strconv.Atoi(rec[4])

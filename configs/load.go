@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
+	"github.com/lianxin/lianxin/sip"
 )
 
 //go:embed default.yaml
@@ -23,8 +25,10 @@ const (
 	EnvNodeID   = "LIANXIN_NODE_ID"   // node_id
 	EnvHTTPAddr = "LIANXIN_HTTP_ADDR" // http.addr
 	EnvSIPAddr  = "LIANXIN_SIP_ADDR"  // sip.addr
-	EnvSMTPAddr = "LIANXIN_SMTP_ADDR" // smtp.addr
-	EnvRedisURL = "LIANXIN_REDIS_URL" // redis.url
+	// EnvSIPAdvertiseIP sets sip.advertise_ip.
+	EnvSIPAdvertiseIP = "LIANXIN_SIP_ADVERTISE_IP"
+	EnvSMTPAddr       = "LIANXIN_SMTP_ADDR" // smtp.addr
+	EnvRedisURL       = "LIANXIN_REDIS_URL" // redis.url
 )
 
 // maxConfigBytes bounds a config file; real ones are a few KiB.
@@ -155,10 +159,46 @@ func decodeOver(c *Config, data []byte, filename string) (err error) {
 	if body == nil || body.Type() == ast.NullType {
 		return nil
 	}
+	menus, _, hasMenus := lookup(body, "sip.menus")
+	hasMenus = hasMenus && menus != nil && unwrap(menus).Type() != ast.NullType
+	if hasMenus {
+		c.SIP.Menus = nil // a menus mapping replaces the default menus whole
+	}
 	if err := yaml.NodeToValue(body, c, yaml.Strict()); err != nil {
 		return yamlError(filename, err, body)
 	}
+	if hasMenus {
+		menuDefaults(c.SIP.Menus, menus)
+	}
 	return nil
+}
+
+// Defaults of a menu's keys the file leaves out (sip.Menu).
+const (
+	DefaultMenuTimeout = 5 * time.Second
+	DefaultMenuRetries = 1
+)
+
+// menuDefaults fills the keys each menu of the YAML mapping node leaves out:
+// prompt "menu-<number>", timeout 5s, retries 1. Only what is absent is
+// filled, so an explicit retries: 0 stays 0 and timeout: 0 is reported.
+func menuDefaults(menus map[string]sip.Menu, node ast.Node) {
+	for number, m := range menus {
+		var mn ast.Node
+		if kv := mappingKey(node, number); kv != nil {
+			mn = kv.Value
+		}
+		if mappingKey(mn, "prompt") == nil {
+			m.Prompt = "menu-" + number
+		}
+		if mappingKey(mn, "timeout") == nil {
+			m.Timeout = DefaultMenuTimeout
+		}
+		if mappingKey(mn, "retries") == nil {
+			m.Retries = DefaultMenuRetries
+		}
+		menus[number] = m
+	}
 }
 
 func line(n ast.Node) int {
@@ -173,17 +213,19 @@ func applyEnv(c *Config, getenv func(string) string) {
 		return
 	}
 	for name, field := range map[string]*string{
-		EnvNodeID:   &c.NodeID,
-		EnvHTTPAddr: &c.HTTP.Addr,
-		EnvSIPAddr:  &c.SIP.Addr,
-		EnvSMTPAddr: &c.SMTP.Addr,
-		EnvRedisURL: &c.Redis.URL,
+		EnvNodeID:         &c.NodeID,
+		EnvHTTPAddr:       &c.HTTP.Addr,
+		EnvSIPAddr:        &c.SIP.Addr,
+		EnvSIPAdvertiseIP: &c.SIP.AdvertiseIP,
+		EnvSMTPAddr:       &c.SMTP.Addr,
+		EnvRedisURL:       &c.Redis.URL,
 	} {
 		if v := getenv(name); v != "" {
 			*field = v
 		}
 	}
 	c.SMS.ApplyEnv(getenv)
+	applyPhoneEnv(c, getenv)
 	if v := getenv("LIANXIN_SMTP_RELAY_PASSWORD"); v != "" {
 		c.SMTP.Relay.Password = v
 	}
@@ -212,6 +254,9 @@ func complete(c *Config) {
 	for i := range c.Agents {
 		if c.Agents[i].Capacity == nil {
 			c.Agents[i].Capacity = DefaultCapacity()
+		}
+		if p := c.Agents[i].Phone; p != nil && p.User == "" {
+			p.User = c.Agents[i].ID
 		}
 	}
 }

@@ -85,9 +85,9 @@ func TestListsReplaceDefaults(t *testing.T) {
 		{"null lists keep defaults", "queues: ~\nagents: ~\n", 14, 5, "general", "1001"},
 		{"empty agents", "agents: []\n", 14, 0, "general", ""},
 		{"agents", "agents:\n  - {id: '900', name: 甲, password_hash: " + demoHash + ", skills: {urban: 2}}\n", 14, 1, "general", "900"},
-		{"queues", "queues:\n  - {name: general, title: 综合, priority: 0}\n  - {name: urban, title: 城管, priority: 1}\n" +
+		{"queues", "sip: {menus: {}}\nqueues:\n  - {name: general, title: 综合, priority: 0}\n  - {name: urban, title: 城管, priority: 1}\n" +
 			"agents:\n  - {id: '900', name: 甲, password_hash: " + demoHash + ", skills: {urban: 2}}\n", 2, 1, "general", "900"},
-		{"queues reordered", "queues:\n  - {name: urban, title: 城管, priority: 1}\n  - {name: general, title: 综合, priority: 0}\n" +
+		{"queues reordered", "sip: {menus: {}}\nqueues:\n  - {name: urban, title: 城管, priority: 1}\n  - {name: general, title: 综合, priority: 0}\n" +
 			"agents: []\n", 2, 0, "urban", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

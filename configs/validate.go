@@ -38,7 +38,6 @@ func (c *Config) Validate() error {
 	v.name("node_id", c.NodeID, 128)
 	v.addr("http.addr", c.HTTP.Addr)
 	v.positive("http.drain_timeout", c.HTTP.DrainTimeout)
-	v.addr("sip.addr", c.SIP.Addr)
 	v.addr("smtp.addr", c.SMTP.Addr)
 	if c.Redis.URL != "" {
 		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
@@ -65,6 +64,8 @@ func (c *Config) Validate() error {
 
 	queues := v.queues(c.Queues)
 	v.agents(c.Agents, queues)
+	v.phones(c.Agents)
+	v.sip(c.SIP, queues)
 	v.channelErrors("wechat", c.WeChat.Validate())
 	for i, a := range c.WeChat.Accounts {
 		v.check(a.Queue == "" || queues[a.Queue], fmt.Sprintf("wechat.accounts[%d].queue", i), "unknown queue %q", a.Queue)
@@ -192,7 +193,7 @@ func (v *validator) agents(as []Agent, queues map[string]bool) {
 	}
 }
 
-func sortedKeys(m map[string]int) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -267,6 +267,9 @@ func (q *Queue) Status(ctx context.Context, agent string) (*AgentStatus, error) 
 		st.Since = *t
 	}
 	st.Misses, _ = strconv.Atoi(f["misses"])
+	if t := msTime(f["phone"]); t != nil && t.After(q.o.Now()) {
+		st.Phone = true
+	}
 	for _, ch := range Channels {
 		if n, _ := strconv.Atoi(f["load:"+string(ch)]); n > 0 {
 			st.Load[ch] = n

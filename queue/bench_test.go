@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
@@ -91,4 +92,79 @@ func redisMicros(b *testing.B, rdb *redis.Client, cmd string) float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkCallLifecycle runs one call through EnqueueCall (and the offer
+// that rings a phone), the answer (Accept), the hang-up and wrap-up on a real
+// redis-server with 1,000 ready agents whose phones are registered, and
+// reports the time Redis itself spent in the scripts per call.
+//
+//	go test ./queue -run '^$' -bench CallLifecycle -benchtime 20000x
+func BenchmarkCallLifecycle(b *testing.B) {
+	s := queuetest.RedisServer(b)
+	rdb := s.Client(b)
+	q, err := queue.New(rdb, queue.Options{NodeID: "bench", Queues: testQueues})
+	require.NoError(b, err)
+	ctx := context.Background()
+	const agents = 1000
+	for i := range agents {
+		id := strconv.Itoa(10000 + i)
+		require.NoError(b, q.SetPhone(ctx, id, time.Now().Add(24*time.Hour)))
+		sess, err := q.Connect(ctx, queue.Profile{ID: id, Skills: map[string]int{"general": 3},
+			Capacity: map[queue.Channel]int{queue.ChannelVoice: 1, queue.ChannelMailbox: 1}})
+		require.NoError(b, err)
+		require.NoError(b, q.SetPresence(ctx, id, sess.ID, queue.PresenceReady, ""))
+	}
+	b.ResetTimer()
+	var enq, acc, hang, wrap float64
+	for done := 0; done < b.N; {
+		n := min(b.N-done, agents)
+		tns, owners := make([]string, n), make([]string, n)
+		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
+		for i := range n {
+			phone := fmt.Sprintf("+86138%08d", done+i)
+			r, err := q.EnqueueCall(ctx, queue.Intake{Queue: "general", Line: "12345",
+				Citizen: queue.Citizen{Address: phone, Phone: phone}}, queue.Call{ID: "bench-" + phone, Node: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			tns[i] = r.TrackingNo
+		}
+		enq += redisMicros(b, rdb, "evalsha")
+		for i, tn := range tns {
+			c, err := q.Contact(ctx, tn)
+			if err != nil || c.State != queue.StateOffered {
+				b.Fatalf("not offered: %v %+v", err, c)
+			}
+			owners[i] = c.Agent
+		}
+		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
+		for i, tn := range tns {
+			if err := q.Accept(ctx, owners[i], tn); err != nil {
+				b.Fatal(err)
+			}
+		}
+		acc += redisMicros(b, rdb, "evalsha")
+		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
+		for _, tn := range tns {
+			if _, err := q.Hangup(ctx, tn, "caller"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		hang += redisMicros(b, rdb, "evalsha")
+		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
+		for i, tn := range tns {
+			if err := q.WrapUp(ctx, owners[i], tn, queue.RequestConsultation, queue.OutcomeResolved, ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wrap += redisMicros(b, rdb, "evalsha")
+		done += n
+	}
+	b.StopTimer()
+	b.ReportMetric(enq/float64(b.N), "redis-µs/enqueue")
+	b.ReportMetric(acc/float64(b.N), "redis-µs/accept")
+	b.ReportMetric(hang/float64(b.N), "redis-µs/hangup")
+	b.ReportMetric(wrap/float64(b.N), "redis-µs/wrapup")
+	b.ReportMetric((enq+acc+hang+wrap)/float64(b.N), "redis-µs/call")
 }

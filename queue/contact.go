@@ -162,4 +162,27 @@ type Contact struct {
 	AssignedAt   *time.Time `json:"assigned_at,omitempty"`
 	EndedAt      *time.Time `json:"ended_at,omitempty"`
 	ClosedAt     *time.Time `json:"closed_at,omitempty"`
+
+	// Calls only (channel voice).
+
+	// Node holds the call's media while the caller is on the line; empty
+	// once the call is over or was lost with its node.
+	Node string `json:"node,omitempty"`
+	// CallID is the caller's SIP Call-ID.
+	CallID string `json:"call_id,omitempty"`
+	// Callback is set when the caller was lost (the node holding the call
+	// died) before an answer: the agent calls the citizen back. No phone is
+	// rung for it.
+	Callback bool `json:"callback,omitempty"`
+	// OnHold is set while the agent holds an answered call.
+	OnHold bool `json:"on_hold,omitempty"`
+	// WaitSeconds is how long the caller waited: until the answer, or until
+	// hanging up (abandoned).
+	WaitSeconds float64 `json:"wait_seconds,omitempty"`
+	// TalkSeconds is from the answer to the hang-up, HoldSeconds the part of
+	// it on hold.
+	TalkSeconds float64 `json:"talk_seconds,omitempty"`
+	HoldSeconds float64 `json:"hold_seconds,omitempty"`
+	// HangupBy says which leg hung up: caller, agent, media_timeout, node_lost, …
+	HangupBy string `json:"hangup_by,omitempty"`
 }

@@ -30,6 +30,10 @@ const (
 	EventMessage   EventType = "message"   // a message joined a contact's conversation
 	EventEscalated EventType = "escalated" // a contact that waited too long now also waits in another queue
 	EventAlert     EventType = "alert"     // an emergency for supervisors (Reason: its kind)
+	// EventCallback: a waiting or ringing caller was lost with the node
+	// holding the call (Reason node_lost); the contact keeps its place as a
+	// callback contact, and an agent calls the citizen back.
+	EventCallback EventType = "callback"
 )
 
 // AgentStatus is an agent's state as carried by an EventAgent.
@@ -40,6 +44,8 @@ type AgentStatus struct {
 	Since    time.Time       `json:"since"`
 	Load     map[Channel]int `json:"load"`
 	Misses   int             `json:"misses"`
+	// Phone is true while the agent's SIP phone is registered (calls need it).
+	Phone bool `json:"phone"`
 }
 
 // Event is one entry of the event stream.
@@ -103,6 +109,7 @@ func parseEvent(m redis.XMessage) (Event, error) {
 			s.Since = *t
 		}
 		s.Misses, _ = strconv.Atoi(f["a_misses"])
+		s.Phone = f["a_phone"] == "1"
 		for _, kv := range strings.Split(f["a_load"], ",") {
 			if k, v, ok := strings.Cut(kv, "="); ok {
 				s.Load[Channel(k)], _ = strconv.Atoi(v)
@@ -118,18 +125,45 @@ func parseEvent(m redis.XMessage) (Event, error) {
 // node holding an agent's desk learns what to push to it, whichever node made
 // the change. Redis errors are logged and retried.
 func (q *Queue) Subscribe(ctx context.Context, fn func(Event)) error {
-	last := ""
 	for ctx.Err() == nil {
-		if last == "" {
-			id, err := q.lastEventID(ctx)
-			if err != nil {
-				q.log.Warn("event stream unavailable", zap.Error(err))
-				sleep(ctx, 500*time.Millisecond)
-				continue
-			}
-			last = id
+		pos, err := q.EventsPosition(ctx)
+		if err == nil {
+			return q.SubscribeFrom(ctx, pos, fn)
 		}
-		res, err := q.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{q.key("events"), last}, Count: 512,
+		if ctx.Err() != nil {
+			break
+		}
+		q.log.Warn("event stream unavailable", zap.Error(err))
+		sleep(ctx, 500*time.Millisecond)
+	}
+	return nil
+}
+
+// EventsPosition returns the event stream's current end: SubscribeFrom with
+// it sees every event appended after this call, and none before.
+func (q *Queue) EventsPosition(ctx context.Context) (string, error) { return q.lastEventID(ctx) }
+
+// SubscribeFrom is Subscribe from position pos (from EventsPosition, or an
+// event's ID): fn gets every event after pos, in order, until ctx ends.
+func (q *Queue) SubscribeFrom(ctx context.Context, pos string, fn func(Event)) error {
+	if pos == "" {
+		return fmt.Errorf("%w: empty event position", ErrInvalid)
+	}
+	return q.readStream(ctx, q.key("events"), pos, "events", func(m redis.XMessage) {
+		e, err := parseEvent(m)
+		if err != nil {
+			q.log.Error("bad event", zap.Error(err), zap.String("id", m.ID))
+			return
+		}
+		fn(e)
+	})
+}
+
+// readStream reads stream key after position last, calling fn for each
+// entry in order, until ctx ends; Redis errors are logged and retried.
+func (q *Queue) readStream(ctx context.Context, key, last, what string, fn func(redis.XMessage)) error {
+	for ctx.Err() == nil {
+		res, err := q.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key, last}, Count: 512,
 			Block: 2 * time.Second}).Result()
 		if errors.Is(err, redis.Nil) {
 			continue
@@ -138,19 +172,17 @@ func (q *Queue) Subscribe(ctx context.Context, fn func(Event)) error {
 			if ctx.Err() != nil {
 				break
 			}
-			q.log.Warn("reading events failed", zap.Error(err))
+			q.log.Warn("reading stream failed", zap.String("stream", what), zap.Error(err))
 			sleep(ctx, 200*time.Millisecond)
 			continue
 		}
 		for _, s := range res {
 			for _, m := range s.Messages {
-				last = m.ID
-				e, err := parseEvent(m)
-				if err != nil {
-					q.log.Error("bad event", zap.Error(err), zap.String("id", m.ID))
-					continue
+				if ctx.Err() != nil {
+					return nil // the rest is read next time, from its position
 				}
-				fn(e)
+				last = m.ID
+				fn(m)
 			}
 		}
 	}

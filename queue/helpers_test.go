@@ -39,6 +39,7 @@ type env struct {
 	clock *clock
 	q     *queue.Queue
 	srv   *queuetest.Server
+	calls int // calls made, for their Call-IDs
 }
 
 func newEnv(t *testing.T, s *queuetest.Server, mod ...func(*queue.Options)) *env {

@@ -35,6 +35,11 @@ type Receipt struct {
 // A nil error means the contact is durably in Redis (as durable as Redis is
 // configured to be): only then may a channel acknowledge its provider.
 func (q *Queue) Enqueue(ctx context.Context, in Intake, idemKey string) (Receipt, error) {
+	return q.enqueue(ctx, in, idemKey, "", "")
+}
+
+// enqueue is Enqueue; node and callID are set for a call.
+func (q *Queue) enqueue(ctx context.Context, in Intake, idemKey, node, callID string) (Receipt, error) {
 	def, err := q.check(&in)
 	if err != nil {
 		return Receipt{}, err
@@ -51,7 +56,7 @@ func (q *Queue) Enqueue(ctx context.Context, in Intake, idemKey string) (Receipt
 	ms := now.UnixMilli()
 	rank := int64(9-prio)*1e13 + ms
 	res, err := q.run(ctx, q.s.enqueue, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
-		rank, ms, now.In(chinaTime).Format("060102"), historyKey(in)).StringSlice()
+		rank, ms, now.In(chinaTime).Format("060102"), historyKey(in), node, callID).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: enqueue: %w", err)
 	}
@@ -159,7 +164,18 @@ func contactFromFields(f map[string]string) (*Contact, error) {
 	c.AssignedAt = msTime(f["assigned"])
 	c.EndedAt = msTime(f["ended"])
 	c.ClosedAt = msTime(f["closed"])
+	c.Node, c.CallID, c.HangupBy = f["cnode"], f["call"], f["by"]
+	c.Callback = f["callback"] == "1"
+	c.OnHold = f["hold_since"] != ""
+	c.WaitSeconds = msSeconds(f["wait_ms"])
+	c.TalkSeconds = msSeconds(f["talk_ms"])
+	c.HoldSeconds = msSeconds(f["hold_ms"])
 	return c, nil
+}
+
+func msSeconds(s string) float64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return float64(n) / 1000
 }
 
 func msTime(s string) *time.Time {

@@ -176,13 +176,13 @@ func TestEventsReachEveryNode(t *testing.T) {
 		defer cancel()
 		events := make(chan queue.Event, 100)
 		done := make(chan struct{})
+		// The subscriber starts at a known position: it sees everything after.
+		pos, err := b.EventsPosition(ctx)
+		require.NoError(t, err)
 		go func() {
 			defer close(done)
-			_ = b.Subscribe(ctx, func(ev queue.Event) { events <- ev })
+			_ = b.SubscribeFrom(ctx, pos, func(ev queue.Event) { events <- ev })
 		}()
-		// Let the subscriber find the stream's end before anything happens:
-		// it reads from "now on".
-		time.Sleep(100 * time.Millisecond)
 		e.agent(b, "1001", general, nil)
 		tn := e.letter("general", "to node b") // enqueued through node A
 		for ev := range events {

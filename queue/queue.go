@@ -47,6 +47,11 @@ type Options struct {
 	NodeID string
 	// OfferTimeout is how long an offer stays open [20s].
 	OfferTimeout time.Duration
+	// RingTimeout is how long a call's offer stays open: the agent's phone
+	// rings meanwhile [20s].
+	RingTimeout time.Duration
+	// CommandsMaxLen caps each node's command stream, approximately [10,000].
+	CommandsMaxLen int64
 	// MaxMisses in a row before an agent is set not ready; negative: never [3].
 	MaxMisses int
 	// Heartbeat is how often this node says it is alive [1s].
@@ -77,6 +82,12 @@ func (o *Options) defaults() error {
 	}
 	if o.OfferTimeout <= 0 {
 		o.OfferTimeout = 20 * time.Second
+	}
+	if o.RingTimeout <= 0 {
+		o.RingTimeout = 20 * time.Second
+	}
+	if o.CommandsMaxLen <= 0 {
+		o.CommandsMaxLen = 10_000
 	}
 	if o.MaxMisses == 0 {
 		o.MaxMisses = 3
@@ -174,6 +185,9 @@ func (q *Queue) NodeID() string { return q.o.NodeID }
 
 // OfferTimeout is how long an offer stays open.
 func (q *Queue) OfferTimeout() time.Duration { return q.o.OfferTimeout }
+
+// RingTimeout is how long a call's offer stays open.
+func (q *Queue) RingTimeout() time.Duration { return q.o.RingTimeout }
 
 // Queues lists the queues routing knows, by name.
 func (q *Queue) Queues() []Def {

@@ -79,6 +79,7 @@ func TestCapacityPerChannel(t *testing.T) {
 	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
 		e := newEnv(t, s)
 		e.agent(e.q, "1001", general, map[queue.Channel]int{queue.ChannelMailbox: 2, queue.ChannelSMS: 1, queue.ChannelVoice: 1})
+		require.NoError(t, e.q.SetPhone(e.ctx, "1001", e.clock.Now().Add(time.Hour))) // calls need a phone
 		m1, m2, m3 := e.letter("general", "1"), e.letter("general", "2"), e.letter("general", "3")
 		e.requireOffered(m1, "1001")
 		e.requireOffered(m2, "1001")

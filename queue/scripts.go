@@ -16,6 +16,7 @@ var luaFS embed.FS
 // change is all or nothing.
 type scripts struct {
 	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave *redis.Script
+	hangup, hold, phone, position, lostcalls                                                                    *redis.Script
 }
 
 func loadScripts(o Options) (*scripts, error) {
@@ -25,6 +26,7 @@ func loadScripts(o Options) (*scripts, error) {
 	}
 	pre := strings.NewReplacer(
 		"__OFFER_MS__", strconv.FormatInt(o.OfferTimeout.Milliseconds(), 10),
+		"__RING_MS__", strconv.FormatInt(o.RingTimeout.Milliseconds(), 10),
 		"__MAX_MISSES__", strconv.Itoa(o.MaxMisses),
 		"__EVENTS_MAXLEN__", strconv.FormatInt(o.EventsMaxLen, 10),
 	).Replace(string(common))
@@ -40,6 +42,7 @@ func loadScripts(o Options) (*scripts, error) {
 		"enqueue": &s.enqueue, "connect": &s.connect, "disconnect": &s.disconnect, "presence": &s.presence,
 		"accept": &s.accept, "reject": &s.reject, "end": &s.end, "wrapup": &s.wrapup, "sweep": &s.sweep,
 		"leave": &s.leave, "receive": &s.receive, "message": &s.message, "outbox": &s.outbox,
+		"hangup": &s.hangup, "hold": &s.hold, "phone": &s.phone, "position": &s.position, "lostcalls": &s.lostcalls,
 	} {
 		if *dst, err = load(name); err != nil {
 			return nil, err

@@ -654,6 +654,7 @@
 
   const REPLY_CHANNELS = new Set(['sms', 'wechat', 'mailbox', 'web']);
   const FROM = { citizen: '来件人 citizen', agent: '坐席 agent', system: '系统 system' };
+  const STATUS = { sent: '已发出 sent', delivered: '已送达 delivered', failed: '未发出/未送达 failed' };
 
   // renderConversation shows the messages after the first one, and the
   // reply box where the channel can carry a reply.
@@ -665,7 +666,7 @@
     $('detail-conversation-count').textContent = String(list.length);
     for (const msg of list) {
       const who = FROM[msg.from] || msg.from || '';
-      const head = [who, msg.agent || '', fmtTime(msg.at), msg.status || ''].filter(Boolean).join(' · ');
+      const head = [who, msg.agent || '', fmtTime(msg.at), STATUS[msg.status] || msg.status || ''].filter(Boolean).join(' · ');
       const li = el('li', { className: `msg from-${msg.from || 'other'}` }, el('div', { className: 'msg-head muted' }, head));
       if (msg.text) li.append(el('div', { className: 'msg-text' }, msg.text));
       for (const a of msg.attachments || []) {

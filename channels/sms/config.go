@@ -1,8 +1,12 @@
 package sms
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lianxin/lianxin/channels/sms/smpp"
@@ -22,7 +26,8 @@ type Config struct {
 	// MaxBodyBytes bounds an HTTP push [1 MiB].
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// DedupeWindow: the same text from the same number over SMPP (which has
-	// no message id) within this window is a redelivery [10m].
+	// no message id) within this window is a redelivery [10m]. A bind may
+	// set its own (smpp.dedupe_window).
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 	// NoAck stops the SMS with the tracking number sent for each new
 	// contact [false].
@@ -32,6 +37,30 @@ type Config struct {
 	Tencent Push    `yaml:"tencent"`
 	Generic Generic `yaml:"generic"`
 	SMPP    SMPP    `yaml:"smpp"`
+
+	// Answer chooses the path that answers a citizen's SMS.
+	Answer Answer `yaml:"answer"`
+}
+
+// Paths an SMS can go out on.
+const (
+	PathAliyun  = "aliyun"
+	PathTencent = "tencent"
+	PathSMPP    = "smpp"
+)
+
+// Answer is the rule that picks the path acknowledgements, emergency
+// advice and agents' replies go out on.
+type Answer struct {
+	// Via maps where a citizen's SMS came from (aliyun, tencent, generic,
+	// smpp) to the path that answers it (aliyun, tencent, smpp). Where it
+	// came from and not listed: its own path when that path can send, else
+	// Default.
+	Via map[string]string `yaml:"via"`
+	// Default answers everything else, e.g. a letter's citizen answered by
+	// SMS ["smpp" with a transceiver bind, else aliyun, else tencent, when
+	// enabled for sending].
+	Default string `yaml:"default"`
 }
 
 // Route maps a destination number to a line and queue.
@@ -41,13 +70,77 @@ type Route struct {
 	Queue string `yaml:"queue"`
 }
 
-// Push configures an unsigned provider push (Aliyun, Tencent).
+// Push configures a cloud provider: its unsigned pushes of citizens' SMS
+// (and delivery reports), and sending through its SendSms API.
 type Push struct {
 	Enabled bool `yaml:"enabled"`
 	// Token, when set, must be the push URL's ?token= (the providers sign
-	// nothing; put the token in the URL you register with them).
+	// nothing; put the token in the URL you register with them). It guards
+	// the delivery report endpoint too.
 	// Environment: LIANXIN_SMS_ALIYUN_TOKEN, LIANXIN_SMS_TENCENT_TOKEN.
 	Token string `yaml:"token"`
+	// Send configures SendSms through this provider.
+	Send Sender `yaml:"send"`
+}
+
+// Sender configures a provider's SendSms API. Messages go out only from
+// templates the provider approved.
+type Sender struct {
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the API's base URL [https://dysmsapi.aliyuncs.com,
+	// https://sms.tencentcloudapi.com].
+	Endpoint string `yaml:"endpoint"`
+	// Region [cn-hangzhou, ap-guangzhou].
+	Region string `yaml:"region"`
+	// SignName is the approved signature (签名) [required].
+	SignName string `yaml:"sign_name"`
+	// SdkAppID is Tencent's SmsSdkAppId [required for tencent].
+	SdkAppID string `yaml:"sdk_app_id"`
+	// KeyID and KeySecret are the AccessKey (Aliyun) or SecretId/SecretKey
+	// (Tencent). Environment: LIANXIN_SMS_ALIYUN_ACCESS_KEY_ID,
+	// LIANXIN_SMS_ALIYUN_ACCESS_KEY_SECRET, LIANXIN_SMS_TENCENT_SECRET_ID,
+	// LIANXIN_SMS_TENCENT_SECRET_KEY.
+	KeyID     string `yaml:"key_id"`
+	KeySecret string `yaml:"key_secret"`
+	// Ack is the acknowledgement template [required unless sms.no_ack];
+	// its params may use tracking_no.
+	Ack Template `yaml:"ack"`
+	// Emergency is the emergency advice template; params may use number
+	// (119, 120, 110 or 122) and tracking_no. Without it, an emergency SMS
+	// answered on this path gets only the acknowledgement.
+	Emergency Template `yaml:"emergency"`
+	// Reply is the free-text reply template; params must use text once and
+	// may use tracking_no. Without it, desk replies on this path are
+	// refused before anything is sent.
+	Reply Template `yaml:"reply"`
+	// MaxParamRunes is how many characters the reply's text variable may
+	// hold; a longer reply goes out as several SMS [aliyun 35, tencent 6:
+	// the providers' defaults for notice templates; raise it when the
+	// provider lifted the limit for the template].
+	MaxParamRunes int `yaml:"max_param_runes"`
+	// MaxReplyParts bounds the SMS one reply may take; a longer reply is
+	// refused [5].
+	MaxReplyParts int `yaml:"max_reply_parts"`
+	// Timeout bounds one API call [10s].
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Template is an approved template and what fills its variables.
+type Template struct {
+	// ID is the template code (Aliyun SMS_123456) or id (Tencent 123456).
+	ID string `yaml:"id"`
+	// Params fill the variables, in order (Tencent's {1}, {2}, … are by
+	// position; Aliyun's ${name} by name).
+	Params []Param `yaml:"params"`
+}
+
+// Param fills one template variable.
+type Param struct {
+	// Name is the variable's name (required for Aliyun).
+	Name string `yaml:"name"`
+	// Value is what goes in: tracking_no, number (the emergency line) or
+	// text (the reply).
+	Value string `yaml:"value"`
 }
 
 // Generic configures POST /channels/sms/generic.
@@ -99,6 +192,10 @@ type SMPP struct {
 	Workers int `yaml:"workers"`
 	// MaxReplyParts bounds a reply's short messages [8].
 	MaxReplyParts int `yaml:"max_reply_parts"`
+	// DedupeWindow overrides sms.dedupe_window for this bind: an SMPP
+	// deliver_sm carries no message id, so the same bytes from the same
+	// number within the window are taken as the SMSC's redelivery.
+	DedupeWindow time.Duration `yaml:"dedupe_window"`
 	// NoReceipts stops asking for delivery receipts [false].
 	NoReceipts bool `yaml:"no_receipts"`
 	// MaxPDU bounds a PDU read [70 KiB].
@@ -134,7 +231,24 @@ func (c *Config) defaults() {
 	}
 	set(&c.DedupeWindow, 10*time.Minute)
 	set(&c.Generic.MaxSkew, 5*time.Minute)
+	for _, p := range []struct {
+		s             *Sender
+		endpoint, reg string
+		maxParamRunes int
+	}{{&c.Aliyun.Send, "https://dysmsapi.aliyuncs.com", "cn-hangzhou", 35},
+		{&c.Tencent.Send, "https://sms.tencentcloudapi.com", "ap-guangzhou", 6}} {
+		if p.s.Endpoint == "" {
+			p.s.Endpoint = p.endpoint
+		}
+		if p.s.Region == "" {
+			p.s.Region = p.reg
+		}
+		seti(&p.s.MaxParamRunes, p.maxParamRunes)
+		seti(&p.s.MaxReplyParts, 5)
+		set(&p.s.Timeout, 10*time.Second)
+	}
 	s := &c.SMPP
+	set(&s.DedupeWindow, c.DedupeWindow)
 	if s.Mode == "" {
 		s.Mode = "transceiver"
 	}
@@ -158,8 +272,12 @@ func (c *Config) defaults() {
 }
 
 // Validate checks the configuration (after defaults); errors name the
-// field by its YAML path under "sms".
+// field by its YAML path under "sms", every bad field at once.
 func (c *Config) Validate() error {
+	return errors.Join(c.validateBase(), c.validateSend())
+}
+
+func (c *Config) validateBase() error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("%w: sms.%s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
 	}
@@ -173,6 +291,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DedupeWindow < 0 || c.Generic.MaxSkew < 0 {
 		return bad("dedupe_window", "must not be negative")
+	}
+	if c.SMPP.DedupeWindow < 0 {
+		return bad("smpp.dedupe_window", "must not be negative")
 	}
 	if c.Generic.Enabled && len(c.Generic.Secret) < 16 {
 		return bad("generic.secret", "at least 16 bytes are needed (set LIANXIN_SMS_GENERIC_SECRET)")
@@ -230,7 +351,11 @@ func (c *Config) Validate() error {
 // ApplyEnv overrides secrets from the environment (getenv is os.Getenv).
 func (c *Config) ApplyEnv(getenv func(string) string) {
 	for k, p := range map[string]*string{"LIANXIN_SMS_ALIYUN_TOKEN": &c.Aliyun.Token,
-		"LIANXIN_SMS_TENCENT_TOKEN": &c.Tencent.Token, "LIANXIN_SMS_GENERIC_SECRET": &c.Generic.Secret,
+		"LIANXIN_SMS_ALIYUN_ACCESS_KEY_ID":     &c.Aliyun.Send.KeyID,
+		"LIANXIN_SMS_ALIYUN_ACCESS_KEY_SECRET": &c.Aliyun.Send.KeySecret,
+		"LIANXIN_SMS_TENCENT_SECRET_ID":        &c.Tencent.Send.KeyID,
+		"LIANXIN_SMS_TENCENT_SECRET_KEY":       &c.Tencent.Send.KeySecret,
+		"LIANXIN_SMS_TENCENT_TOKEN":            &c.Tencent.Token, "LIANXIN_SMS_GENERIC_SECRET": &c.Generic.Secret,
 		"LIANXIN_SMPP_PASSWORD": &c.SMPP.Password} {
 		if v := getenv(k); v != "" {
 			*p = v
@@ -249,4 +374,134 @@ func (c *Config) route(to string) (line, q string) {
 		}
 	}
 	return c.Line, c.Queue
+}
+
+// validateSend checks the cloud senders and the answer rule.
+func (c *Config) validateSend() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: sms.%s: %s", ErrConfig, field, fmt.Sprintf(format, args...)))
+	}
+	for _, p := range []struct {
+		name string
+		s    *Sender
+		env  string
+	}{{PathAliyun, &c.Aliyun.Send, "LIANXIN_SMS_ALIYUN_ACCESS_KEY"}, {PathTencent, &c.Tencent.Send, "LIANXIN_SMS_TENCENT_SECRET"}} {
+		s, f := p.s, p.name+".send."
+		if !s.Enabled {
+			continue
+		}
+		if u, err := url.Parse(s.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(f+"endpoint", "%q is not an http(s) URL", s.Endpoint)
+		}
+		if s.SignName == "" {
+			bad(f+"sign_name", "the approved signature is required")
+		}
+		idEnv, secretEnv := p.env+"_ID", p.env+"_SECRET"
+		if p.name == PathTencent {
+			idEnv, secretEnv = p.env+"_ID", p.env+"_KEY"
+			if s.SdkAppID == "" {
+				bad(f+"sdk_app_id", "the SmsSdkAppId is required")
+			}
+		}
+		if s.KeyID == "" {
+			bad(f+"key_id", "missing (set %s)", idEnv)
+		}
+		if s.KeySecret == "" {
+			bad(f+"key_secret", "missing (set %s)", secretEnv)
+		}
+		if s.Ack.ID == "" && !c.NoAck {
+			bad(f+"ack.id", "the acknowledgement template is required (or set sms.no_ack)")
+		}
+		for _, t := range []struct {
+			name   string
+			t      Template
+			values []string
+		}{{"ack", s.Ack, []string{"tracking_no"}}, {"emergency", s.Emergency, []string{"tracking_no", "number"}},
+			{"reply", s.Reply, []string{"tracking_no", "text"}}} {
+			if t.t.ID == "" {
+				if len(t.t.Params) > 0 {
+					bad(f+t.name+".id", "params are given but no template id")
+				}
+				continue
+			}
+			seen, texts := map[string]bool{}, 0
+			for i, prm := range t.t.Params {
+				pf := fmt.Sprintf("%s%s.params[%d]", f, t.name, i)
+				if !slices.Contains(t.values, prm.Value) {
+					bad(pf+".value", "%q is not one of %s", prm.Value, strings.Join(t.values, ", "))
+				}
+				if prm.Value == "text" {
+					texts++
+				}
+				if p.name == PathAliyun {
+					if prm.Name == "" {
+						bad(pf+".name", "Aliyun templates fill variables by name: the name is required")
+					} else if seen[prm.Name] {
+						bad(pf+".name", "%q is given twice", prm.Name)
+					}
+					seen[prm.Name] = true
+				}
+			}
+			if t.name == "reply" && texts != 1 {
+				bad(f+"reply.params", "the reply template needs exactly one param with value text")
+			}
+		}
+		if s.MaxParamRunes < 1 {
+			bad(f+"max_param_runes", "must be at least 1")
+		}
+		if s.MaxReplyParts < 1 || s.MaxReplyParts > 20 {
+			bad(f+"max_reply_parts", "must be 1 to 20")
+		}
+		if s.Timeout <= 0 {
+			bad(f+"timeout", "must be positive")
+		}
+	}
+	for from, via := range c.Answer.Via {
+		if !slices.Contains([]string{PathAliyun, PathTencent, "generic", PathSMPP}, from) {
+			bad("answer.via."+from, "%q is not where an SMS comes from (aliyun, tencent, generic, smpp)", from)
+			continue
+		}
+		if !c.canSend(via) {
+			bad("answer.via."+from, "%q cannot send SMS (want aliyun or tencent with send enabled, or smpp as transceiver)", via)
+		}
+	}
+	if c.Answer.Default != "" && !c.canSend(c.Answer.Default) {
+		bad("answer.default", "%q cannot send SMS (want aliyun or tencent with send enabled, or smpp as transceiver)",
+			c.Answer.Default)
+	}
+	return errors.Join(errs...)
+}
+
+// canSend reports whether path can send SMS as configured.
+func (c *Config) canSend(path string) bool {
+	switch path {
+	case PathAliyun:
+		return c.Aliyun.Send.Enabled
+	case PathTencent:
+		return c.Tencent.Send.Enabled
+	case PathSMPP:
+		return c.SMPP.Enabled && c.SMPP.Mode != "receiver"
+	}
+	return false
+}
+
+// answerPath is the path that answers an SMS that came from "from" (""
+// when unknown, e.g. a letter's citizen), or "" when nothing can send.
+func (c *Config) answerPath(from string) string {
+	if via, ok := c.Answer.Via[from]; ok {
+		return via
+	}
+	if from != "" && from != "generic" && c.canSend(from) {
+		return from
+	}
+	if c.Answer.Default != "" {
+		return c.Answer.Default
+	}
+	for _, p := range []string{PathSMPP, PathAliyun, PathTencent} {
+		if c.canSend(p) {
+			return p
+		}
+	}
+	return ""
 }

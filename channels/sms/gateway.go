@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -27,11 +28,16 @@ type Gateway struct {
 	log *zap.Logger
 	now func() time.Time
 
+	http    *http.Client
 	cur     atomic.Pointer[session] // the bound session, if any
 	box     Outbox
 	wake    chan struct{}
 	tracker tracking
-	ref     atomic.Uint32 // concatenation references of replies
+	memo    memo
+	senders map[string]sender // cloud paths that send: aliyun, tencent
+	backoff time.Duration     // the first wait before a notice is tried again
+	poll    time.Duration     // how often an idle outbox worker looks for due notices
+	ref     atomic.Uint32     // concatenation references of replies
 }
 
 // notice is an SMS we send on our own: the acknowledgement with the
@@ -41,6 +47,21 @@ type notice struct {
 	TN   string `json:"tn"`
 	To   string `json:"to"`
 	Text string `json:"text"`
+	// Via is the path: "" or smpp sends Text over the SMPP bind; aliyun
+	// and tencent send SMS from the approved templates.
+	Via string `json:"via,omitempty"`
+	// SMS are the templated SMS to send on a cloud path, in order.
+	SMS []cloudSMS `json:"sms,omitempty"`
+	// Reply marks an agent's reply: the desk has put it on the
+	// conversation already, so only a failure is added.
+	Reply bool `json:"reply,omitempty"`
+}
+
+// cloudSMS is one SMS from a template: which one, and the values of its
+// params (tracking_no, number, text).
+type cloudSMS struct {
+	Kind   string            `json:"kind"` // ack, emergency, reply
+	Values map[string]string `json:"values,omitempty"`
 }
 
 // Outbox keeps notices durably until sent (queue.Outbox).
@@ -59,6 +80,11 @@ type Option func(*Gateway)
 // WithOutbox keeps notices in box [without one no notices are sent].
 func WithOutbox(box Outbox) Option { return func(g *Gateway) { g.box = box } }
 
+// WithHTTPClient sends through the cloud providers' APIs with c
+// [http.DefaultClient's transport, no overall timeout: each call is bounded
+// by the sender's timeout].
+func WithHTTPClient(c *http.Client) Option { return func(g *Gateway) { g.http = c } }
+
 // New returns the SMS gateway. c gets its defaults and is validated.
 func New(c Config, log *zap.Logger, q Receiver, opts ...Option) (*Gateway, error) {
 	c.defaults()
@@ -72,9 +98,15 @@ func New(c Config, log *zap.Logger, q Receiver, opts ...Option) (*Gateway, error
 		log = zap.NewNop()
 	}
 	g := &Gateway{c: c, q: q, log: log.Named("sms"), now: time.Now, wake: make(chan struct{}, 1),
-		tracker: newTracker(100_000)}
+		tracker: newTracker(100_000), memo: newMemMemo(100_000), backoff: noticeBackoff, poll: noticePoll, http: &http.Client{}, senders: map[string]sender{}}
 	for _, o := range opts {
 		o(g)
+	}
+	if c.Aliyun.Send.Enabled {
+		g.senders[PathAliyun] = &aliyunSender{c: c.Aliyun.Send, http: g.http, now: g.now}
+	}
+	if c.Tencent.Send.Enabled {
+		g.senders[PathTencent] = &tencentSender{c: c.Tencent.Send, http: g.http, now: g.now}
 	}
 	return g, nil
 }
@@ -105,12 +137,17 @@ const (
 
 // runOutbox sends notices from the outbox until ctx ends.
 func (g *Gateway) runOutbox(ctx context.Context) error {
-	if g.box == nil || !g.c.SMPP.Enabled || g.c.SMPP.Mode == "receiver" {
+	if g.box == nil || (!g.c.canSend(PathSMPP) && len(g.senders) == 0) {
 		<-ctx.Done()
 		return nil
 	}
 	lease := time.Duration(g.c.SMPP.MaxReplyParts+1)*g.c.SMPP.ResponseTimeout + time.Minute
-	g.box.Serve(ctx, lease, noticePoll, g.wake, g.sendNotice)
+	for _, s := range []Sender{g.c.Aliyun.Send, g.c.Tencent.Send} {
+		if s.Enabled {
+			lease = max(lease, time.Duration(s.MaxReplyParts+2)*s.Timeout+time.Minute)
+		}
+	}
+	g.box.Serve(ctx, lease, g.poll, g.wake, g.sendNotice)
 	return nil
 }
 
@@ -120,18 +157,25 @@ func (g *Gateway) notify(ctx context.Context, n notice) {
 	if n.Text == "" || g.box == nil {
 		return
 	}
+	if err := g.put(ctx, n); err != nil {
+		g.log.Warn("notice not queued", zap.String("contact", n.TN), zap.Error(err))
+	}
+}
+
+// put queues a notice and wakes the outbox worker.
+func (g *Gateway) put(ctx context.Context, n notice) error {
 	payload, err := json.Marshal(n)
 	if err == nil {
 		_, err = g.box.Put(ctx, payload)
 	}
 	if err != nil {
-		g.log.Warn("notice not queued", zap.String("contact", n.TN), zap.Error(err))
-		return
+		return err
 	}
 	select {
 	case g.wake <- struct{}{}:
 	default:
 	}
+	return nil
 }
 
 func (g *Gateway) sendNotice(ctx context.Context, j queue.Job) {
@@ -142,9 +186,13 @@ func (g *Gateway) sendNotice(ctx context.Context, j queue.Job) {
 		_ = g.box.Done(ctx, j.ID)
 		return
 	}
+	if n.Via != "" && n.Via != PathSMPP {
+		g.sendCloud(ctx, j, n)
+		return
+	}
 	ids, err := g.send(ctx, n.TN, n.To, n.Text)
 	if errorsIsNotBound(err) && j.Tries < noticeTries {
-		wait := min(noticeBackoff<<min(j.Tries-1, 10), noticeMaxBackoff)
+		wait := min(g.backoff<<min(j.Tries-1, 10), noticeMaxBackoff)
 		g.log.Info("notice waits for the SMPP link", zap.String("contact", n.TN), zap.Duration("in", wait))
 		_ = g.box.Retry(ctx, j.ID, wait)
 		return

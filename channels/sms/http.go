@@ -12,8 +12,10 @@ import (
 )
 
 // Register adds the enabled providers' push endpoints to mux:
-// POST /channels/sms/aliyun, /tencent and /generic. Any other provider
-// name gets a 404 that says so.
+// POST /channels/sms/aliyun, /tencent and /generic, and for a provider that
+// sends, its delivery reports at /channels/sms/aliyun/reports and
+// /channels/sms/tencent/reports. Any other provider name gets a 404 that
+// says so.
 func (g *Gateway) Register(mux *http.ServeMux) {
 	if g.c.Aliyun.Enabled {
 		mux.HandleFunc("POST /channels/sms/aliyun", g.aliyun)
@@ -23,6 +25,16 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 	}
 	if g.c.Generic.Enabled {
 		mux.HandleFunc("POST /channels/sms/generic", g.generic)
+	}
+	if g.c.Aliyun.Send.Enabled {
+		mux.HandleFunc("POST /channels/sms/aliyun/reports", func(w http.ResponseWriter, r *http.Request) {
+			g.reports(w, r, PathAliyun, g.c.Aliyun.Token, parseAliyunReports, aliyunAnswerBody)
+		})
+	}
+	if g.c.Tencent.Send.Enabled {
+		mux.HandleFunc("POST /channels/sms/tencent/reports", func(w http.ResponseWriter, r *http.Request) {
+			g.reports(w, r, PathTencent, g.c.Tencent.Token, parseTencentReports, tencentAnswerBody)
+		})
 	}
 	mux.HandleFunc("POST /channels/sms/{provider}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown_provider",

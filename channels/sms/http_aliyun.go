@@ -24,15 +24,7 @@ var chinaTime = time.FixedZone("CST", 8*3600)
 // aliyun serves POST /channels/sms/aliyun. Aliyun retries until it gets
 // {"code":0,...}: that answer is given only once every item is durable.
 func (g *Gateway) aliyun(w http.ResponseWriter, r *http.Request) {
-	g.push(w, r, cloudPush{provider: "aliyun", token: g.c.Aliyun.Token, parse: parseAliyun,
-		answer: func(code int, msg string) any {
-			if code == 0 {
-				msg = "接收成功"
-			} else if code < 0 {
-				msg = "暂时无法接收，请重试"
-			}
-			return map[string]any{"code": code, "msg": msg}
-		}})
+	g.push(w, r, cloudPush{provider: "aliyun", token: g.c.Aliyun.Token, parse: parseAliyun, answer: aliyunAnswerBody})
 }
 
 // parseAliyun reads a push: a JSON array of items (a lone object is taken

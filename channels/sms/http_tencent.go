@@ -22,15 +22,7 @@ type tencentReply struct {
 // tencent serves POST /channels/sms/tencent; {"result":0} only once the
 // reply is durable.
 func (g *Gateway) tencent(w http.ResponseWriter, r *http.Request) {
-	g.push(w, r, cloudPush{provider: "tencent", token: g.c.Tencent.Token, parse: parseTencent,
-		answer: func(code int, msg string) any {
-			if code == 0 {
-				msg = "OK"
-			} else if code < 0 {
-				msg = "temporarily unavailable, retry"
-			}
-			return map[string]any{"result": code, "errmsg": msg}
-		}})
+	g.push(w, r, cloudPush{provider: "tencent", token: g.c.Tencent.Token, parse: parseTencent, answer: tencentAnswerBody})
 }
 
 // parseTencent reads one callback object (or an array of them).

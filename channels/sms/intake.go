@@ -81,14 +81,7 @@ func (g *Gateway) take(ctx context.Context, m inbound) (queue.Receipt, error) {
 		}
 		log.Warn("emergency SMS", zap.String("kind", tri.Emergency))
 	}
-	var reply string
-	if !rc.Duplicate && !rc.Joined && !g.c.NoAck {
-		reply = channels.Ack(rc.TrackingNo)
-	}
-	if tri.Emergency != "" {
-		reply = strings.TrimSpace(channels.EmergencyAdvice(tri.Emergency) + reply)
-	}
-	g.notify(ctx, notice{TN: rc.TrackingNo, To: addr, Text: reply})
+	g.answer(ctx, m.provider, rc.TrackingNo, addr, !rc.Duplicate && !rc.Joined && !g.c.NoAck, tri.Emergency)
 	log.Debug("SMS stored", zap.Bool("duplicate", rc.Duplicate), zap.Bool("joined", rc.Joined))
 	return rc, nil
 }

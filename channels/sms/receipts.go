@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -16,10 +17,15 @@ import (
 // tracking remembers which contact each message id of our outgoing SMS
 // belongs to, so that delivery receipts update the reply's status.
 type tracking interface {
-	start(tn string, n int) *tracked
+	// start begins tracking an SMS of n parts for contact tn; a non-empty
+	// sid names it, so that parts sent by several tries of one outbox job
+	// are one SMS.
+	start(tn string, n int, sid string) *tracked
 	add(tr *tracked, id string)
 	stop(tr *tracked, n int)
-	receipt(r smpp.Receipt) (trackStatus, bool)
+	// receipt files a receipt; ok is false for ids we do not know, err
+	// says the store did not answer (ask for the receipt again).
+	receipt(r smpp.Receipt) (st trackStatus, ok bool, err error)
 	reported(id string)
 }
 
@@ -30,10 +36,13 @@ var (
 
 // WithSharedReceipts keeps the message ids of outgoing SMS in Redis (under
 // prefix, e.g. "{lianxin}:"), so a receipt the SMS centre sends over any
-// node's bind finds its contact, also after a restart [in this node's memory].
+// node's bind, or a provider's delivery report pushed to any node, finds its
+// contact, also after a restart [in this node's memory]. The provider each
+// contact's SMS came through is kept there too.
 func WithSharedReceipts(rdb redis.UniversalClient, prefix string) Option {
 	return func(g *Gateway) {
 		g.tracker = &sharedTracker{rdb: rdb, keys: []string{prefix}, log: g.log, ttl: receiptTTL}
+		g.memo = &redisMemo{rdb: rdb, prefix: prefix}
 	}
 }
 
@@ -57,10 +66,13 @@ type sharedTracker struct {
 
 func (t *sharedTracker) p(k string) string { return t.keys[0] + k }
 
-func (t *sharedTracker) start(tn string, n int) *tracked {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return &tracked{tn: tn, expect: n, sid: hex.EncodeToString(b[:]), parts: map[string]string{}}
+func (t *sharedTracker) start(tn string, n int, sid string) *tracked {
+	if sid == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		sid = hex.EncodeToString(b[:])
+	}
+	return &tracked{tn: tn, expect: n, sid: sid, parts: map[string]string{}}
 }
 
 func (t *sharedTracker) add(tr *tracked, id string) {
@@ -120,7 +132,7 @@ end
 return {h.tn or '', out, id}
 `)
 
-func (t *sharedTracker) receipt(r smpp.Receipt) (trackStatus, bool) {
+func (t *sharedTracker) receipt(r smpp.Receipt) (trackStatus, bool, error) {
 	status := ""
 	if r.Final() {
 		status = "failed"
@@ -136,13 +148,12 @@ func (t *sharedTracker) receipt(r smpp.Receipt) (trackStatus, bool) {
 	defer cancel()
 	res, err := receiptScript.Run(ctx, t.rdb, t.keys, args...).StringSlice()
 	if err != nil {
-		t.log.Warn("receipt not filed", zap.String("id", r.ID), zap.Error(err))
-		return trackStatus{}, false
+		return trackStatus{}, false, fmt.Errorf("sms: receipt %s not filed: %w", r.ID, err)
 	}
 	if len(res) < 3 {
-		return trackStatus{}, false
+		return trackStatus{}, false, nil
 	}
-	return trackStatus{tn: res[0], status: res[1]}, true
+	return trackStatus{tn: res[0], status: res[1]}, true, nil
 }
 
 func (t *sharedTracker) reported(id string) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/channels/sms/smpp"
@@ -12,10 +13,14 @@ import (
 	"go.uber.org/zap"
 )
 
-// Reply sends an agent's reply to the citizen as submit_sm over the
-// transceiver bind: GSM 7-bit when every character has a GSM form, UCS-2
-// otherwise, split with a concatenation header when long. Delivery receipts
-// later add the reply's status to the conversation.
+// Reply sends an agent's reply to the citizen on the path the answer rule
+// (sms.answer) picks for the contact. Over the SMPP transceiver bind it goes
+// at once as submit_sm: GSM 7-bit when every character has a GSM form,
+// UCS-2 otherwise, split with a concatenation header when long. Through a
+// cloud provider it is checked (a reply template, its length) and queued
+// durably in the outbox, which sends it from the reply template, split into
+// several SMS when longer than the template's variable allows. Delivery
+// receipts and reports later add the reply's status to the conversation.
 func (g *Gateway) Reply(ctx context.Context, c *queue.Contact, text string) error {
 	to := c.Citizen.Phone
 	if to == "" {
@@ -24,12 +29,16 @@ func (g *Gateway) Reply(ctx context.Context, c *queue.Contact, text string) erro
 	if to == "" {
 		return channels.ErrNoReplyPath
 	}
-	if !g.c.SMPP.Enabled || g.c.SMPP.Mode == "receiver" {
-		// Replies go out over the SMPP transceiver bind only.
-		return fmt.Errorf("%w: no SMPP transceiver bind is configured to send SMS", channels.ErrNoReplyPath)
+	path := g.replyPath(ctx, c)
+	if path == "" {
+		return fmt.Errorf("%w: no SMS path can send (no SMPP transceiver bind, no cloud provider with send enabled)",
+			channels.ErrNoReplyPath)
 	}
 	if strings.TrimSpace(text) == "" {
 		return fmt.Errorf("%w: the reply is empty", channels.ErrReplyRejected)
+	}
+	if path != PathSMPP {
+		return g.replyCloud(ctx, path, c, to, text)
 	}
 	_, err := g.send(ctx, c.TrackingNo, to, text)
 	return err
@@ -65,12 +74,17 @@ func (g *Gateway) send(ctx context.Context, tn, to, text string) ([]string, erro
 	}
 	c := g.c.SMPP
 	enc, err := smpp.EncodeText(text, c.MaxReplyParts)
+	if err != nil && utf8.ValidString(text) {
+		return nil, fmt.Errorf("%w: [sms_reply_too_long] 回复共 %d 字，超过短信中心一次最多 %d 条短信的上限"+
+			"（sms.smpp.max_reply_parts），请缩短后再发 (%v)", channels.ErrReplyRejected, utf8.RuneCountInString(text),
+			c.MaxReplyParts, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", channels.ErrReplyRejected, err)
 	}
 	ref := byte(g.ref.Add(1))
 	var ids []string
-	tr := g.tracker.start(tn, len(enc.Parts))
+	tr := g.tracker.start(tn, len(enc.Parts), "")
 	track := func(r *smpp.PDU) {
 		if r.ID == smpp.SubmitSMResp && r.Status == smpp.StatusOK && !c.NoReceipts {
 			g.tracker.add(tr, r.MessageID)

@@ -85,6 +85,8 @@ func TestSMPPReplyAndReceipts(t *testing.T) {
 	require.ErrorIs(t, g.Reply(ctx, &queue.Contact{}, "x"), channels.ErrNoReplyPath)
 	err = g.Reply(ctx, c, strings.Repeat("长", 70*9))
 	require.ErrorIs(t, err, channels.ErrReplyRejected)
+	require.Contains(t, err.Error(), "sms_reply_too_long")
+	require.Contains(t, err.Error(), "请缩短")
 }
 
 func TestSMPPReplyRefused(t *testing.T) {

@@ -35,7 +35,7 @@ func (s *session) handle(ctx context.Context, j job) {
 	}
 	// SMPP has no message id for a citizen's SMS: the sender, the message
 	// (bytes and long-message reference) and the dedupe window make one.
-	win := s.g.now().UnixNano() / int64(s.g.c.DedupeWindow)
+	win := s.g.now().UnixNano() / int64(s.g.c.SMPP.DedupeWindow)
 	idem := "sms:smpp:" + contentKey(j.src, j.dst, j.key, string(j.data), ints(j.missing), strconv.FormatInt(win, 10))
 	_, err = s.g.take(ctx, inbound{provider: "smpp", idem: idem, from: j.src, to: j.dst, text: text})
 	switch {
@@ -57,26 +57,40 @@ func (g *Gateway) receipt(ctx context.Context, sm *smpp.SM) smpp.Status {
 		g.log.Warn("bad delivery receipt", zap.Error(err))
 		return smpp.StatusOK // nothing to retry: the SMSC would send the same bytes
 	}
-	st, ok := g.tracker.receipt(r)
-	if !ok {
+	known, err := g.fileReceipt(ctx, r, r.Stat)
+	if !known && err == nil {
 		g.log.Debug("receipt for a message we do not track", zap.String("id", r.ID), zap.String("stat", r.Stat))
-		return smpp.StatusOK
+	}
+	if err != nil {
+		g.log.Warn("receipt not recorded; asking the SMSC to send it again", zap.Error(err))
+		return smpp.StatusRxTAppn
+	}
+	return smpp.StatusOK
+}
+
+// fileReceipt records a receipt or delivery report against the SMS it is
+// about, once per SMS (all parts delivered, or any failed); why says what
+// a failure means. known is false for an id we do not track. An error is
+// temporary: ask for the receipt again.
+func (g *Gateway) fileReceipt(ctx context.Context, r smpp.Receipt, why string) (known bool, err error) {
+	st, ok, err := g.tracker.receipt(r)
+	if err != nil || !ok {
+		return false, err
 	}
 	if st.status == "" {
-		return smpp.StatusOK // more parts to hear about
+		return true, nil // more parts to hear about, or reported already
 	}
 	text := "短信已送达"
 	if st.status == "failed" {
-		text = "短信未送达（" + r.Stat + "）"
+		text = "短信未送达（" + why + "）"
 	}
 	err = g.q.AddMessage(ctx, st.tn, queue.Message{ID: r.ID, From: queue.FromSystem, Kind: "event", Text: text,
 		Status: st.status, At: time.Now()})
 	if err != nil && queue.Temporary(err) {
-		g.log.Warn("receipt not recorded; asking the SMSC to send it again", zap.Error(err))
-		return smpp.StatusRxTAppn
+		return true, err
 	}
 	g.tracker.reported(r.ID)
-	return smpp.StatusOK
+	return true, nil
 }
 
 func ints(n []int) string {

@@ -18,6 +18,10 @@ type tracker struct {
 	byID map[string]*tracked
 	ring []string
 	next int
+	// named SMS (outbox jobs), the oldest forgotten beyond max
+	bySID   map[string]*tracked
+	sidRing []string
+	sidNext int
 }
 
 // tracked is one outgoing SMS (all its parts).
@@ -35,12 +39,29 @@ type trackStatus struct {
 }
 
 func newTracker(max int) *tracker {
-	return &tracker{max: max, byID: map[string]*tracked{}, ring: make([]string, max)}
+	return &tracker{max: max, byID: map[string]*tracked{}, ring: make([]string, max),
+		bySID: map[string]*tracked{}, sidRing: make([]string, max)}
 }
 
-// start begins tracking an SMS of n parts for contact tn.
-func (t *tracker) start(tn string, n int) *tracked {
-	return &tracked{tn: tn, parts: map[string]string{}, expect: n}
+// start begins tracking an SMS of n parts for contact tn; a named one is
+// found again by its sid.
+func (t *tracker) start(tn string, n int, sid string) *tracked {
+	if sid == "" {
+		return &tracked{tn: tn, parts: map[string]string{}, expect: n}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tr := t.bySID[sid]; tr != nil {
+		return tr
+	}
+	tr := &tracked{sid: sid, tn: tn, parts: map[string]string{}, expect: n}
+	if old := t.sidRing[t.sidNext]; old != "" {
+		delete(t.bySID, old)
+	}
+	t.sidRing[t.sidNext] = sid
+	t.sidNext = (t.sidNext + 1) % t.max
+	t.bySID[sid] = tr
+	return tr
 }
 
 // add tracks the message id of one part as its submit_sm_resp arrives.
@@ -80,12 +101,12 @@ func (t *tracker) find(id string) (*tracked, string) {
 // receipt files a receipt. ok is false for ids we do not know; the status
 // is set once the whole SMS is delivered or any part failed, until
 // reported.
-func (t *tracker) receipt(r smpp.Receipt) (trackStatus, bool) {
+func (t *tracker) receipt(r smpp.Receipt) (trackStatus, bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tr, id := t.find(r.ID)
 	if tr == nil {
-		return trackStatus{}, false
+		return trackStatus{}, false, nil
 	}
 	if r.Final() {
 		st := "failed"
@@ -96,20 +117,20 @@ func (t *tracker) receipt(r smpp.Receipt) (trackStatus, bool) {
 	}
 	out := trackStatus{tn: tr.tn}
 	if tr.reported {
-		return out, true
+		return out, true, nil
 	}
 	all := true
 	for _, st := range tr.parts {
 		if st == "failed" {
 			out.status = "failed"
-			return out, true
+			return out, true, nil
 		}
 		all = all && st == "delivered"
 	}
 	if all && len(tr.parts) >= tr.expect {
 		out.status = "delivered"
 	}
-	return out, true
+	return out, true, nil
 }
 
 // reported marks the SMS of id as reported to the conversation.

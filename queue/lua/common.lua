@@ -1,9 +1,10 @@
 -- Shared by every script. KEYS[1] is the deployment's key prefix, e.g.
 -- "{lianxin}:". Every key is derived from it, so all of them carry the same
 -- hash tag and live in one Redis Cluster slot.
--- The Go side fills in OFFER_MS, MAX_MISSES and EVENTS_MAXLEN.
+-- The Go side fills in OFFER_MS, RING_MS, MAX_MISSES and EVENTS_MAXLEN.
 local P = KEYS[1]
 local OFFER_MS = __OFFER_MS__
+local RING_MS = __RING_MS__
 local MAX_MISSES = __MAX_MISSES__
 local EVENTS_MAXLEN = __EVENTS_MAXLEN__
 local CHANNELS = {'voice', 'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
@@ -26,7 +27,8 @@ local function num(v) return tonumber(v or '0') or 0 end
 -- through, so the cache and Redis agree.
 -- An agent hash holds: name, skills ("q=5,…"), presence, reason, sess, node,
 -- misses, cap:<ch>, load:<ch> (offers + held), idle:<ch> (ms), n_off, n_busy,
--- n_wrap (open offers, assigned and wrap-up contacts), dstate, dsince.
+-- n_wrap (open offers, assigned and wrap-up contacts), dstate, dsince, and
+-- phone (ms until which the agent's SIP phone is registered).
 local agents = {}
 local function agent(id)
   local h = agents[id]
@@ -59,25 +61,29 @@ end
 
 local function connected(h) return (h.sess or '') ~= '' end
 
--- can_take says whether an agent may be offered one more contact on ch:
--- ready, connected, below capacity, and not on a call (a call is exclusive;
--- letters and chats do not keep a call away).
-local function can_take(h, ch)
+local function phone_up(h, now) return num(h.phone) > now end
+
+-- can_take says whether an agent may be offered one more contact on ch at
+-- now: ready, connected, below capacity, and not on a call (a call is
+-- exclusive; letters and chats do not keep a call away). A call also needs
+-- the agent's phone registered.
+local function can_take(h, ch, now)
   if h.presence ~= 'ready' or not connected(h) then return false end
   if num(h['load:' .. ch]) >= num(h['cap:' .. ch]) then return false end
-  return ch == 'voice' or num(h['load:voice']) == 0
+  if ch == 'voice' then return phone_up(h, now) end
+  return num(h['load:voice']) == 0
 end
 
 -- refresh puts the agent into, or takes it out of, the available sets
 -- av:<channel>:<queue>, scored by when the agent last became idle on that
 -- channel (lowest = longest idle). Channels the agent has no capacity for
 -- are never joined, so they are skipped.
-local function refresh(id)
+local function refresh(id, now)
   local h = agent(id)
   local skills = skill_list(h.skills)
   for _, ch in ipairs(CHANNELS) do
     if num(h['cap:' .. ch]) > 0 then
-      local ok = can_take(h, ch)
+      local ok = can_take(h, ch, now)
       for _, q in ipairs(skills) do
         local key = P .. 'av:' .. ch .. ':' .. q
         if ok then redis.call('ZADD', key, num(h['idle:' .. ch]), id)
@@ -131,8 +137,10 @@ local function status(id, now)
   local h = agent(id)
   local st = derived(h)
   if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
+  local ph = ''
+  if phone_up(h, now) then ph = '1' end
   local f = {'a_state', st, 'a_presence', h.presence or '', 'a_reason', h.reason or '', 'a_since', h.dsince,
-    'a_load', loads(h), 'a_misses', h.misses or '0', 'a_sess', h.sess or ''}
+    'a_load', loads(h), 'a_misses', h.misses or '0', 'a_sess', h.sess or '', 'a_phone', ph}
   return f, table.concat(f, '|')
 end
 
@@ -180,11 +188,30 @@ local function waits_in(f)
   return qs
 end
 
--- offer reserves contact tn for agent id until now + OFFER_MS.
+-- Calls by state: a live call (one whose caller is on the line) is waiting,
+-- ringing or talking; callstats counts them per queue ("q:waiting", …),
+-- with running totals "q:answered", "q:abandoned" and "q:callbacks".
+-- A contact's field cst holds its call's state ('' when there is no call),
+-- cnode the node holding the call's media (not "node": events carry the
+-- contact's fields, and their "node" is the node of the agent's desk).
+-- cstate moves a live call from state old to new; a contact without a live
+-- call (old '') is left alone.
+local function cstate(tn, q, old, new)
+  if (old or '') == '' or old == new then return end
+  redis.call('HINCRBY', P .. 'callstats', q .. ':' .. old, -1)
+  if new ~= '' then redis.call('HINCRBY', P .. 'callstats', q .. ':' .. new, 1) end
+  redis.call('HSET', P .. 'c:' .. tn, 'cst', new)
+end
+
+local function ccount(q, what) redis.call('HINCRBY', P .. 'callstats', q .. ':' .. what, 1) end
+
+-- offer reserves contact tn for agent id until now + OFFER_MS (a call:
+-- RING_MS, the agent's phone rings meanwhile).
 local function offer(tn, id, now, q, ch)
   local c = P .. 'c:' .. tn
   local f = hgetall(c)
   local deadline = now + OFFER_MS
+  if ch == 'voice' then deadline = now + RING_MS end
   f.state, f.agent, f.offered, f.deadline = 'offered', id, tostring(now), tostring(deadline)
   f.offers = tostring(num(f.offers) + 1)
   -- q may be a queue the contact escalated to; it leaves every queue it waits in.
@@ -197,8 +224,12 @@ local function offer(tn, id, now, q, ch)
   aincr(id, 'n_off', 1)
   -- Rotate: a multi-capacity agent goes to the back among equals.
   aset(id, 'idle:' .. ch, now)
-  refresh(id)
+  refresh(id, now)
   touch(id)
+  if f.cst == 'waiting' then
+    cstate(tn, f.queue, 'waiting', 'ringing')
+    f.cst = 'ringing'
+  end
   contact_event('offered', f, id, now)
 end
 
@@ -218,8 +249,15 @@ local function dispatch_queue(q, ch, now)
   while n < 1000 do
     local heads = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 9)
     if #heads == 0 then return n end
-    local ids = redis.call('ZRANGE', P .. 'av:' .. ch .. ':' .. q, 0, 1)
-    if #ids == 0 then return n end
+    local avail = redis.call('ZRANGE', P .. 'av:' .. ch .. ':' .. q, 0, 1)
+    if #avail == 0 then return n end
+    -- A phone registration runs out by itself: an agent whose phone is
+    -- gone leaves the set here, before the sweep gets to it.
+    local ids, gone = {}, false
+    for _, a in ipairs(avail) do
+      if ch ~= 'voice' or can_take(agent(a), ch, now) then ids[#ids + 1] = a
+      else refresh(a, now) touch(a) gone = true end
+    end
     local tn, id
     for _, c in ipairs(heads) do
       for _, a in ipairs(ids) do
@@ -227,9 +265,12 @@ local function dispatch_queue(q, ch, now)
       end
       if tn then break end
     end
-    if not tn then return n end
-    offer(tn, id, now, q, ch)
-    n = n + 1
+    if not tn then
+      if not gone then return n end
+    else
+      offer(tn, id, now, q, ch)
+      n = n + 1
+    end
   end
   return n
 end
@@ -239,7 +280,7 @@ end
 local function best_for(id, h, chs, now)
   local best, best_score, bq, bch
   for _, ch in ipairs(chs) do
-    if can_take(h, ch) then
+    if can_take(h, ch, now) then
       for _, q in ipairs(skill_list(h.skills)) do
         local head = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 1, 'WITHSCORES')
         local i = 1
@@ -270,7 +311,8 @@ end
 -- MAX_MISSES in a row the agent is set not ready.
 local function give_back(tn, reason, now, miss)
   local c = P .. 'c:' .. tn
-  local id, q, ch, rank, queued, esc = unpack(redis.call('HMGET', c, 'agent', 'queue', 'ch', 'rank', 'queued', 'esc'))
+  local id, q, ch, rank, queued, esc, cst = unpack(redis.call('HMGET', c, 'agent', 'queue', 'ch', 'rank', 'queued',
+    'esc', 'cst'))
   redis.call('ZREM', P .. 'offers', tn)
   redis.call('SREM', P .. 'ao:' .. id, tn)
   aincr(id, 'load:' .. ch, -1)
@@ -279,6 +321,7 @@ local function give_back(tn, reason, now, miss)
   if reason == 'rejected' then redis.call('HSET', c, 'skip', id, 'skip_until', now + OFFER_MS) end
   for _, wq in ipairs(waits_in({queue = q, esc = esc})) do redis.call('ZADD', P .. 'w:' .. wq .. ':' .. ch, rank, tn) end
   redis.call('ZADD', P .. 'wt:' .. q, queued, tn)
+  cstate(tn, q, cst, 'waiting')
   ev('type', 'rescinded', 'contact', tn, 'agent', id, 'reason', reason, 'queue', q, 'ch', ch,
     'node', agent(id).node or '')
   if miss then
@@ -287,7 +330,7 @@ local function give_back(tn, reason, now, miss)
       aset(id, 'presence', 'not_ready', 'reason', 'missed_offers')
     end
   end
-  refresh(id)
+  refresh(id, now)
   touch(id)
   return id, q, ch
 end
@@ -317,17 +360,117 @@ local function unseat(id, reason, now)
     mark(q, ch)
   end
   aset(id, 'sess', '', 'node', '')
-  refresh(id)
+  refresh(id, now)
   touch(id)
 end
 
--- lose_node unseats every agent whose desk was on node.
+-- The fields of a contact the end of its call needs.
+local CALL_FIELDS = {'state', 'agent', 'queue', 'ch', 'esc', 'cnode', 'queued', 'assigned', 'hold_since', 'cst',
+  'talk_ms'}
+local function call_fields(tn)
+  local v = redis.call('HMGET', P .. 'c:' .. tn, unpack(CALL_FIELDS))
+  local f = {}
+  for i, k in ipairs(CALL_FIELDS) do f[k] = v[i] or '' end
+  return f
+end
+
+-- call_over finishes a call's bookkeeping: its node forgets it, it leaves
+-- the counters, and a hold still open ends.
+local function call_over(tn, f, now)
+  local c = P .. 'c:' .. tn
+  if f.cnode ~= '' then redis.call('SREM', P .. 'calls:' .. f.cnode, tn) end
+  cstate(tn, f.queue, f.cst, '')
+  if num(f.hold_since) > 0 then
+    redis.call('HINCRBY', c, 'hold_ms', now - num(f.hold_since))
+    redis.call('HSET', c, 'hold_since', '')
+  end
+end
+
+-- talk_over ends an answered call: its talk time is recorded and, if the
+-- agent had not ended the contact yet, it now waits for wrap-up.
+-- Returns "ended", or "already" when the agent had ended it.
+local function talk_over(tn, f, by, now)
+  local c = P .. 'c:' .. tn
+  call_over(tn, f, now)
+  if f.cst ~= '' and num(f.assigned) > 0 then redis.call('HSET', c, 'talk_ms', now - num(f.assigned)) end
+  redis.call('HSET', c, 'by', by)
+  if f.state ~= 'assigned' then return 'already' end
+  local id = f.agent
+  redis.call('HSET', c, 'state', 'wrapup', 'ended', now)
+  aincr(id, 'n_busy', -1)
+  aincr(id, 'n_wrap', 1)
+  ev('type', 'ended', 'contact', tn, 'agent', id, 'node', agent(id).node or '', 'reason', by)
+  touch(id)
+  return 'ended'
+end
+
+-- abandon closes a call whose caller left before an answer: an open offer
+-- is rescinded (no miss: the agent did nothing wrong), the contact leaves
+-- every queue it waits in and closes with outcome abandoned. Returns the
+-- agent whose offer was rescinded, or ''.
+local function abandon(tn, f, by, now)
+  local c = P .. 'c:' .. tn
+  local id = ''
+  if f.state == 'offered' then
+    id = f.agent
+    redis.call('ZREM', P .. 'offers', tn)
+    redis.call('SREM', P .. 'ao:' .. id, tn)
+    aincr(id, 'load:' .. f.ch, -1)
+    aincr(id, 'n_off', -1)
+    ev('type', 'rescinded', 'contact', tn, 'agent', id, 'reason', 'abandoned', 'queue', f.queue, 'ch', f.ch,
+      'node', agent(id).node or '')
+    refresh(id, now)
+    touch(id)
+  end
+  for _, wq in ipairs(waits_in(f)) do redis.call('ZREM', P .. 'w:' .. wq .. ':' .. f.ch, tn) end
+  redis.call('ZREM', P .. 'wt:' .. f.queue, tn)
+  call_over(tn, f, now)
+  redis.call('HSET', c, 'state', 'closed', 'outcome', 'abandoned', 'agent', '', 'deadline', '', 'ended', now,
+    'closed', now, 'wait_ms', now - num(f.queued), 'by', by)
+  ccount(f.queue, 'abandoned')
+  ev('type', 'closed', 'contact', tn, 'agent', '', 'outcome', 'abandoned', 'queue', f.queue, 'ch', f.ch,
+    'reason', by)
+  return id
+end
+
+-- lose_calls handles the calls of a dead node: their audio is gone with it.
+-- A caller still waiting or ringing becomes a callback contact at the same
+-- place (rank) in its queues; a call in talk ends (wrap-up pending).
+local function lose_calls(node, now)
+  for _, tn in ipairs(redis.call('SMEMBERS', P .. 'calls:' .. node)) do
+    local st = redis.call('HGET', P .. 'c:' .. tn, 'state')
+    if st == 'offered' then
+      local _, q, ch = give_back(tn, 'node_lost', now, false)
+      mark(q, ch)
+    end
+    local f = call_fields(tn)
+    if f.state == 'waiting' then
+      call_over(tn, f, now)
+      redis.call('HSET', P .. 'c:' .. tn, 'callback', 1, 'cnode', '')
+      ccount(f.queue, 'callbacks')
+      ev('type', 'callback', 'contact', tn, 'queue', f.queue, 'ch', f.ch, 'reason', 'node_lost', 'from', node)
+      mark(f.queue, f.ch)
+    elseif f.state ~= '' then
+      talk_over(tn, f, 'node_lost', now)
+      redis.call('HSET', P .. 'c:' .. tn, 'cnode', '')
+    end
+  end
+  redis.call('DEL', P .. 'calls:' .. node)
+end
+
+-- lose_node unseats every agent whose desk was on node. A dead node's calls
+-- are lost with it (lose_calls); a draining node keeps its calls until they
+-- end, and stays among the nodes while it has any, so that it is found dead
+-- if it dies before they end.
 local function lose_node(node, reason, now)
   for _, id in ipairs(redis.call('SMEMBERS', P .. 'na:' .. node)) do
     if agent(id).node == node then unseat(id, reason, now) end
   end
   redis.call('DEL', P .. 'na:' .. node)
-  redis.call('ZREM', P .. 'nodes', node)
+  if reason == 'node_lost' then lose_calls(node, now) end
+  if reason == 'node_lost' or redis.call('SCARD', P .. 'calls:' .. node) == 0 then
+    redis.call('ZREM', P .. 'nodes', node)
+  end
   ev('type', 'node_lost', 'node', node, 'reason', reason)
 end
 

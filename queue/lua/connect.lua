@@ -20,7 +20,7 @@ end
 redis.call('SADD', P .. 'na:' .. node, id)
 redis.call('SADD', P .. 'agents', id)
 if old_sess ~= '' then ev('type', 'replaced', 'agent', id, 'sess', old_sess, 'node', old_node) end
-refresh(id)
+refresh(id, now)
 touch(id)
 dispatch_agent(id, now)
 emit_states(now)

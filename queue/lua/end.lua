@@ -9,7 +9,7 @@ if st ~= 'assigned' then return redis.error_reply('WRONG_STATE contact ' .. tn .
 redis.call('HSET', c, 'state', 'wrapup', 'ended', now)
 aincr(id, 'n_busy', -1)
 aincr(id, 'n_wrap', 1)
-ev('type', 'ended', 'contact', tn, 'agent', id)
+ev('type', 'ended', 'contact', tn, 'agent', id, 'node', agent(id).node or '', 'reason', 'agent')
 touch(id)
 emit_states(now)
 return 'wrapup'

@@ -10,7 +10,7 @@ if presence == 'ready' then
 else
   aset(id, 'presence', 'not_ready', 'reason', reason)
 end
-refresh(id)
+refresh(id, now)
 touch(id)
 if presence == 'ready' then dispatch_agent(id, now) end
 emit_states(now)

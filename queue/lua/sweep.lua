@@ -12,6 +12,12 @@ for _, tn in ipairs(expired) do
   local _, q, ch = give_back(tn, 'expired', now, true)
   mark(q, ch)
 end
+-- Phone registrations that ran out: no more calls for those agents.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'phones', '-inf', now, 'LIMIT', 0, 500)) do
+  redis.call('ZREM', P .. 'phones', id)
+  refresh(id, now)
+  touch(id)
+end
 local dead = redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', dead_before)
 for _, node in ipairs(dead) do lose_node(node, 'node_lost', now) end
 dispatch_marked(now)

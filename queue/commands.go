@@ -1,0 +1,105 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Command asks the node holding a call to do something with it (ring, hang
+// up, hold, transfer, …: the types are the caller's). Another node (the one
+// with the agent's desk, a supervisor's) sends it with SendCommand; the node
+// named reads its commands with Commands.
+type Command struct {
+	// ID is the command's place in its node's stream, set when read.
+	ID         string
+	Type       string
+	TrackingNo string
+	Agent      string
+	Args       map[string]string
+}
+
+// SendCommand appends c to node's command stream (capped at about
+// Options.CommandsMaxLen entries).
+func (q *Queue) SendCommand(ctx context.Context, node string, c Command) error {
+	if node == "" || c.Type == "" {
+		return fmt.Errorf("%w: a command needs a node and a type", ErrInvalid)
+	}
+	vals := []any{"type", c.Type, "contact", c.TrackingNo, "agent", c.Agent}
+	if len(c.Args) > 0 {
+		b, err := json.Marshal(c.Args)
+		if err != nil {
+			return fmt.Errorf("queue: encode command: %w", err)
+		}
+		vals = append(vals, "args", string(b))
+	}
+	err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.key("cmd", node), MaxLen: q.o.CommandsMaxLen, Approx: true,
+		Values: vals}).Err()
+	if err != nil {
+		return fmt.Errorf("queue: command %s to %s: %w", c.Type, node, err)
+	}
+	return nil
+}
+
+// Commands reads this node's command stream and calls fn for each command,
+// in order, until ctx ends. It starts after the last command it handled
+// (a cursor stored in Redis after each one), so a restart neither replays nor
+// skips a command; a node that never read starts at the stream's beginning.
+// Redis errors are logged and retried.
+func (q *Queue) Commands(ctx context.Context, fn func(Command)) error {
+	key, cur := q.key("cmd", q.o.NodeID), q.key("cmdpos", q.o.NodeID)
+	var last string
+	for ctx.Err() == nil {
+		pos, err := q.rdb.Get(ctx, cur).Result()
+		if errors.Is(err, redis.Nil) {
+			pos, err = "0-0", nil
+		}
+		if err == nil {
+			last = pos
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		q.log.Warn("command cursor unavailable", zap.Error(err))
+		sleep(ctx, 500*time.Millisecond)
+	}
+	if last == "" {
+		return nil
+	}
+	// The cursor is saved even when fn ended ctx: the command was handled.
+	save := context.WithoutCancel(ctx)
+	return q.readStream(ctx, key, last, "commands", func(m redis.XMessage) {
+		c := Command{ID: m.ID}
+		c.Type, _ = m.Values["type"].(string)
+		c.TrackingNo, _ = m.Values["contact"].(string)
+		c.Agent, _ = m.Values["agent"].(string)
+		ok := c.Type != ""
+		if a, _ := m.Values["args"].(string); a != "" {
+			if err := json.Unmarshal([]byte(a), &c.Args); err != nil {
+				ok = false
+			}
+		}
+		if ok {
+			fn(c)
+		} else {
+			q.log.Error("bad command skipped", zap.String("id", m.ID), zap.Any("fields", m.Values))
+		}
+		for {
+			err := q.rdb.Set(save, cur, m.ID, 0).Err()
+			if err == nil {
+				return
+			}
+			q.log.Warn("saving the command cursor failed", zap.Error(err))
+			if ctx.Err() != nil {
+				return
+			}
+			sleep(ctx, 200*time.Millisecond)
+		}
+	})
+}

@@ -1,0 +1,116 @@
+package sip
+
+import "time"
+
+// Config is the voice front end's configuration, the `sip:` section of the
+// YAML. Defaults are written in each field's comment (and in
+// configs/default.yaml); configs validates it.
+type Config struct {
+	// Addr is where SIP is taken, on UDP and TCP. Default ":5060".
+	// Env: LIANXIN_SIP_ADDR.
+	Addr string `yaml:"addr"`
+	// AdvertiseIP is the address written into SDP and Contact headers, where
+	// trunks and phones send media and requests. Default "": the IP of Addr
+	// when it names one, else the first non-loopback address of the host.
+	AdvertiseIP string `yaml:"advertise_ip"`
+	// RTPPorts is the UDP port range for media, one even port per leg.
+	// Default 20000–29999.
+	RTPPorts PortRange `yaml:"rtp_ports"`
+	// Trusted lists the networks (CIDR) allowed to send calls: the SIP
+	// trunks and front proxies. Others get 403 and leave no state.
+	// Default: loopback only (127.0.0.0/8, ::1/128).
+	Trusted []string `yaml:"trusted"`
+	// MaxCalls is how many calls this node holds at once; beyond it new
+	// calls get 503 with Retry-After, so a front proxy tries another node.
+	// Default 2000.
+	MaxCalls int `yaml:"max_calls"`
+	// RetryAfter is the Retry-After of a 503. Default 30s.
+	RetryAfter time.Duration `yaml:"retry_after"`
+	// RingTimeout is how long an agent's phone rings before the call goes
+	// back to its place in the queue (a missed offer). Default 20s.
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// MediaTimeout ends a call whose caller sends no RTP for this long.
+	// Default 15s.
+	MediaTimeout time.Duration `yaml:"media_timeout"`
+	// Realm of the digest challenge to agents' phones. Default "lianxin".
+	// Phones' HA1 hashes (agents[].phone) are computed with it.
+	Realm string `yaml:"realm"`
+	// Register bounds the expiry agents' phones ask for. Default 60s–3600s.
+	Register RegisterLimits `yaml:"register"`
+	// Prompts is a folder of WAV files (8 kHz mono: 16-bit PCM, µ-law or
+	// A-law) that replace the embedded prompts of the same name
+	// (configs/prompts). Default "": the embedded prompts only.
+	Prompts string `yaml:"prompts"`
+	// Hold is the prompt looped to callers while they wait. Default "hold".
+	Hold string `yaml:"hold"`
+	// Announce sets the position and expected-wait announcements.
+	Announce Announce `yaml:"announce"`
+	// Menus are the DTMF menus of the lines that have one, by the line's
+	// number (configs/hotlines.csv). A line without a menu goes straight to
+	// its queue after its welcome prompt.
+	Menus map[string]Menu `yaml:"menus"`
+}
+
+// PortRange is an inclusive range of UDP ports.
+type PortRange struct {
+	Min int `yaml:"min"`
+	Max int `yaml:"max"`
+}
+
+// RegisterLimits bound a phone's registration expiry (seconds asked for in
+// Expires); outside them the phone is given the nearest bound (or 423 below
+// the minimum, as RFC 3261 says).
+type RegisterLimits struct {
+	MinExpires time.Duration `yaml:"min_expires"`
+	MaxExpires time.Duration `yaml:"max_expires"`
+}
+
+// Announce sets the announcements to waiting callers.
+type Announce struct {
+	// First is how long a caller waits before the first announcement of
+	// position and expected wait. Default 15s.
+	First time.Duration `yaml:"first"`
+	// Every is the interval between announcements. Default 30s.
+	Every time.Duration `yaml:"every"`
+	// MaxPosition: beyond it the caller hears "more than N" instead of the
+	// exact position. Default 99.
+	MaxPosition int `yaml:"max_position"`
+}
+
+// Menu is a line's DTMF menu: its prompt lists the options; a digit picks
+// a queue or plays a recorded answer to a hot topic and comes back to the
+// menu; * repeats the menu; no input within Timeout (Retries times) goes
+// to the line's own queue.
+type Menu struct {
+	// Prompt names the menu prompt. Default "menu-<number>".
+	Prompt string `yaml:"prompt"`
+	// Timeout is how long to wait for a key after the prompt. Default 5s.
+	Timeout time.Duration `yaml:"timeout"`
+	// Retries is how often the menu is repeated when no key is pressed
+	// before the caller goes to the line's queue. Default 1.
+	Retries int `yaml:"retries"`
+	// Options by digit ("0"–"9", "#").
+	Options map[string]MenuOption `yaml:"options"`
+}
+
+// MenuOption is what one key of a menu does: exactly one of Queue and
+// Answer.
+type MenuOption struct {
+	// Queue the caller waits in.
+	Queue string `yaml:"queue"`
+	// Answer names a prompt with the recorded answer to a hot topic; after
+	// it the menu plays again.
+	Answer string `yaml:"answer"`
+}
+
+// Phone is an agent's SIP phone account. The registrar checks digest
+// credentials against the HA1 hashes, never a plain password.
+type Phone struct {
+	// User is the SIP user name the phone registers as.
+	User string
+	// Agent is the agent the phone belongs to.
+	Agent string
+	// HA1MD5 is hex MD5(user:realm:password); HA1SHA256 the same with
+	// SHA-256 (RFC 7616). Either may be empty if the phone does not use it.
+	HA1MD5, HA1SHA256 string
+}
