@@ -26,6 +26,9 @@ type Config struct {
 	MaxCalls int `yaml:"max_calls"`
 	// RetryAfter is the Retry-After of a 503. Default 30s.
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// Ring is how long a caller hears ringing before the gateway answers
+	// (a caller may still hang up then: CANCEL). Default 1s.
+	Ring time.Duration `yaml:"ring"`
 	// RingTimeout is how long an agent's phone rings before the call goes
 	// back to its place in the queue (a missed offer). Default 20s.
 	RingTimeout time.Duration `yaml:"ring_timeout"`

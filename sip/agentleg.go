@@ -1,0 +1,280 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+	"github.com/lianxin/lianxin/sip/media"
+	"go.uber.org/zap"
+)
+
+// agentLeg is the call to an agent's phone: rung when routing offers the
+// call, bridged to the caller when the phone answers.
+type agentLeg struct {
+	c     *call
+	agent string
+	id    string // its Call-ID
+	dlg   *sipgo.DialogClientSession
+	leg   *media.Leg
+
+	cancel      context.CancelCauseFunc
+	provisional atomic.Bool // a 1xx arrived: a CANCEL can be sent
+	unbridge    func()
+	once        sync.Once
+	up          atomic.Bool // answered and acknowledged
+	gone        atomic.Bool // the phone hung up
+}
+
+// agentBye takes the BYE of the agent's phone: the dialog ends there, so
+// the hang-up that follows sends none back.
+func (c *call) agentBye(id string, req *sip.Request, tx sip.ServerTransaction) {
+	c.mu.Lock()
+	a := c.ring
+	c.mu.Unlock()
+	if a == nil || a.id != id || a.dlg == nil {
+		respond(tx, req, 200, "OK")
+		c.agentHungUp(id)
+		return
+	}
+	a.gone.Store(true)
+	if err := a.dlg.ReadBye(req, tx); err != nil {
+		respond(tx, req, 200, "OK")
+	}
+	c.agentHungUp(id)
+}
+
+// offered rings agent's phone for this call until deadline. A second
+// offered event for the same ringing is ignored.
+func (c *call) offered(agent string, deadline time.Time) {
+	c.mu.Lock()
+	if c.ring != nil && c.ring.agent == agent {
+		c.mu.Unlock()
+		return
+	}
+	if c.ring != nil {
+		old := c.ring
+		c.mu.Unlock()
+		old.hangup()
+		c.mu.Lock()
+	}
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	a := &agentLeg{c: c, agent: agent, id: uuid.NewString(), cancel: cancel}
+	c.ring = a
+	c.state = stOffered
+	c.mu.Unlock()
+	c.s.mu.Lock()
+	c.s.byAgent[a.id] = c
+	c.s.mu.Unlock()
+	go a.ringing(ctx, deadline)
+}
+
+// stopRinging stops ringing agent's phone: the offer was rescinded.
+func (c *call) stopRinging(agent string) {
+	c.mu.Lock()
+	a := c.ring
+	if a == nil || a.agent != agent || a.up.Load() {
+		c.mu.Unlock()
+		return
+	}
+	c.ring = nil
+	if c.state == stOffered {
+		c.state = stWaiting
+	}
+	c.mu.Unlock()
+	a.hangup()
+}
+
+// ringing places the INVITE to the phone and waits for its answer.
+func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
+	c, s := a.c, a.c.s
+	log := c.log.With(zap.String("agent", a.agent))
+	reject := func(why string) {
+		rctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := s.q.Reject(rctx, a.agent, c.tn); err != nil {
+			log.Info("reject after "+why, zap.Error(err))
+		}
+		c.dropRing(a)
+	}
+	contact, err := s.reg.lookup(ctx, a.agent)
+	if err != nil {
+		log.Warn("agent offered a call but has no phone", zap.Error(err))
+		reject("no phone")
+		return
+	}
+	conn, err := s.ports.Listen()
+	if err != nil {
+		log.Error("no RTP port for the agent leg", zap.Error(err))
+		reject("no port")
+		return
+	}
+	callerCodec := c.leg.Codec()
+	codecs := []media.Codec{callerCodec, other(callerCodec)}
+	local := localSDP{id: rand.Uint64N(1 << 62), version: 1, ip: s.ip, codecs: codecs, eventPT: ourEventPT}
+	local.port = conn.LocalAddr().(*net.UDPAddr).Port
+
+	req := sip.NewRequest(sip.INVITE, contact)
+	cid := sip.CallIDHeader(a.id)
+	req.AppendHeader(&cid)
+	display := c.caller
+	if display == "" {
+		display = "anonymous"
+	}
+	from := &sip.FromHeader{DisplayName: display + " " + c.tn,
+		Address: sip.Uri{Scheme: "sip", User: c.line.Number, Host: s.ip.String(), Port: int(s.addr.Port())},
+		Params:  sip.NewParams()}
+	from.Params.Add("tag", strconv.FormatUint(rand.Uint64(), 36))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: contact, Params: sip.NewParams()})
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.AppendHeader(sip.NewHeader("X-Lianxin-Contact", c.tn))
+	req.SetBody(local.marshal())
+	if tr, ok := contact.UriParams.Get("transport"); ok && tr != "" {
+		req.SetTransport(tr)
+	}
+
+	dlg, err := s.dialogs.WriteInvite(ctx, req)
+	if err != nil {
+		_ = conn.Close()
+		log.Warn("INVITE to the agent's phone failed", zap.Error(err))
+		reject("invite failed")
+		return
+	}
+	a.dlg = dlg
+	timer := time.AfterFunc(time.Until(deadline), func() { a.stop() })
+	defer timer.Stop()
+	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+		if r.IsProvisional() && r.StatusCode > 100 {
+			a.provisional.Store(true)
+		}
+		return nil
+	}})
+	if err != nil {
+		_ = conn.Close()
+		var de *sipgo.ErrDialogResponse
+		if errors.As(err, &de) {
+			// Busy, declined, unavailable: a miss, the call back to its place.
+			log.Info("agent's phone refused", zap.Int("status", de.Res.StatusCode))
+			reject("refused")
+			return
+		}
+		c.dropRing(a)
+		log.Info("ringing ended", zap.Error(err))
+		return
+	}
+	if err := dlg.Ack(context.Background()); err != nil {
+		log.Warn("ACK to the agent's phone failed", zap.Error(err))
+	}
+	answer, err := parseSDP(dlg.InviteResponse.Body())
+	if err != nil || !contains(codecs, answer.codecs[0]) {
+		_ = conn.Close()
+		log.Warn("agent's phone answered with unusable SDP", zap.Error(err))
+		a.bye()
+		reject("bad answer")
+		return
+	}
+	a.leg = media.NewLeg(media.LegConfig{Conn: conn, Remote: answer.remote, Codec: answer.codecs[0],
+		EventPT: answer.eventPT, MediaTimeout: s.cfg.MediaTimeout, Logger: log})
+	go func() {
+		if err := a.leg.Run(c.ctx); errors.Is(err, media.ErrMediaTimeout) {
+			s.metrics.mediaTimeouts.Inc()
+			c.agentHungUp(a.id)
+		}
+	}()
+	actx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	err = s.q.Accept(actx, a.agent, c.tn)
+	cancel()
+	if err != nil {
+		log.Info("the phone answered but the offer is gone", zap.Error(err))
+		a.bye()
+		_ = a.leg.Close()
+		c.dropRing(a)
+		return
+	}
+	a.up.Store(true)
+	select {
+	case c.answered <- a:
+	case <-c.ctx.Done():
+		a.hangup()
+	}
+}
+
+// dropRing forgets a leg that did not come up.
+func (c *call) dropRing(a *agentLeg) {
+	c.mu.Lock()
+	if c.ring == a {
+		c.ring = nil
+		if c.state == stOffered {
+			c.state = stWaiting
+		}
+	}
+	c.mu.Unlock()
+	c.s.mu.Lock()
+	delete(c.s.byAgent, a.id)
+	c.s.mu.Unlock()
+}
+
+// stop gives up ringing: CANCEL when the phone said something, else a
+// forced end (an INVITE with no answer at all would wait for Timer B).
+func (a *agentLeg) stop() {
+	if a.provisional.Load() {
+		a.cancel(context.Canceled)
+	} else {
+		a.cancel(sipgo.WaitAnswerForceCancelErr)
+	}
+}
+
+// hangup ends the agent leg in whatever state it is.
+func (a *agentLeg) hangup() {
+	a.once.Do(func() {
+		if a.unbridge != nil {
+			a.unbridge()
+		}
+		if a.up.Load() {
+			a.bye()
+		} else {
+			a.stop()
+		}
+		if a.leg != nil {
+			_ = a.leg.Close()
+		}
+		a.c.dropRing(a)
+	})
+}
+
+func (a *agentLeg) bye() {
+	if a.dlg == nil || a.gone.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.dlg.Bye(ctx); err != nil {
+		a.c.log.Info("BYE to the agent's phone", zap.Error(err))
+	}
+	_ = a.dlg.Close()
+}
+
+func other(c media.Codec) media.Codec {
+	if c == media.PCMU {
+		return media.PCMA
+	}
+	return media.PCMU
+}
+
+func contains(cs []media.Codec, c media.Codec) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}

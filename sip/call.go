@@ -1,0 +1,542 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/sip/media"
+	"go.uber.org/zap"
+)
+
+// Why a call ended, as told to the queue (queue.Hangup's "by").
+const (
+	byCaller       = "caller"
+	byAgent        = "agent"
+	byMediaTimeout = "media_timeout"
+	byShutdown     = "shutdown"
+)
+
+// call is one caller on this node, from INVITE to hang-up. Its run method
+// is the call's goroutine; other goroutines reach it through its channels.
+type call struct {
+	s      *Server
+	id     string // the caller's Call-ID
+	line   Line
+	caller string // E.164, "" when withheld
+	log    *zap.Logger
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	dlg   *sipgo.DialogServerSession
+	leg   *media.Leg
+	local localSDP
+
+	digits    chan rune
+	events    chan queue.Event
+	agentGone chan string // Call-ID of an agent leg that hung up
+	answered  chan *agentLeg
+
+	mu    sync.Mutex
+	tn    string
+	state string
+	ring  *agentLeg // the agent leg ringing or talking
+}
+
+// Call states, as metrics count them.
+const (
+	stRinging = "ringing" // the caller hears ringing, before we answer
+	stIVR     = "ivr"     // welcome and menu
+	stWaiting = "waiting" // in the queue, on hold
+	stOffered = "offered" // an agent's phone rings
+	stTalking = "talking" // bridged to an agent
+	stEnding  = "ending"
+)
+
+func newCall(s *Server, id string, line Line, caller string) *call {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &call{s: s, id: id, line: line, caller: caller, ctx: ctx, cancel: cancel, state: stRinging,
+		log:    s.log.With(zap.String("call", id), zap.String("line", line.Number), maskCaller(caller)),
+		digits: make(chan rune, 16), events: make(chan queue.Event, 16), agentGone: make(chan string, 2),
+		answered: make(chan *agentLeg, 1)}
+}
+
+func (c *call) trackingNo() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tn
+}
+
+func (c *call) setState(st string) {
+	c.mu.Lock()
+	c.state = st
+	c.mu.Unlock()
+}
+
+func (c *call) State() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// stop ends the call from outside (shutdown, the caller's BYE).
+func (c *call) stop(why string) { c.cancel(errors.New(why)) }
+
+func (c *call) callerHungUp() { c.cancel(errors.New(byCaller)) }
+
+func (c *call) agentHungUp(callID string) {
+	select {
+	case c.agentGone <- callID:
+	default:
+	}
+}
+
+// digit takes a key press from the caller (RFC 4733 or SIP INFO).
+func (c *call) digit(d rune) {
+	select {
+	case c.digits <- d:
+	default: // a caller drumming on the keypad; the menu has what it needs
+	}
+}
+
+// event takes a queue event about this call's contact.
+func (c *call) event(ev queue.Event) {
+	select {
+	case c.events <- ev:
+	default:
+		c.log.Warn("call event dropped", zap.String("type", string(ev.Type)))
+	}
+}
+
+// run is the call's life: answer, greet, menu, queue, hold, ring the agent,
+// talk, hang up. It returns when the call is over.
+func (c *call) run(req *sip.Request, tx sip.ServerTransaction, offer session) {
+	s := c.s
+	dlg, err := s.dialogs.ReadInvite(req, tx)
+	if err != nil {
+		c.log.Info("bad INVITE", zap.Error(err))
+		respond(tx, req, 400, "Bad Request")
+		return
+	}
+	c.dlg = dlg
+	defer dlg.Close()
+	conn, err := s.ports.Listen()
+	if err != nil {
+		c.log.Error("no RTP port", zap.Error(err))
+		_ = dlg.Respond(503, "Service Unavailable", nil, sip.NewHeader("Retry-After", s.retryAfter()))
+		return
+	}
+	c.leg = media.NewLeg(media.LegConfig{Conn: conn, Remote: offer.remote, Codec: offer.codecs[0],
+		EventPT: offer.eventPT, MediaTimeout: s.cfg.MediaTimeout, OnDigit: c.digit, Logger: c.log})
+	defer c.leg.Close()
+	c.local = localSDP{id: rand.Uint64N(1 << 62), version: 1, ip: s.ip, port: int(c.leg.LocalAddr().Port()),
+		codecs: []media.Codec{offer.codecs[0]}, eventPT: offer.eventPT, dir: answerDir(offer.dir)}
+
+	_ = dlg.Respond(180, "Ringing", nil)
+	if s.cfg.Ring > 0 {
+		select {
+		case <-dlg.Context().Done(): // CANCEL: the caller gave up while it rang
+			s.metrics.ended.WithLabelValues("cancelled").Inc()
+			c.log.Info("caller cancelled while ringing")
+			return
+		case <-c.ctx.Done():
+			_ = dlg.Respond(503, "Service Unavailable", nil, sip.NewHeader("Retry-After", s.retryAfter()))
+			return
+		case <-time.After(s.cfg.Ring):
+		}
+	}
+	if err := dlg.RespondSDP(c.local.marshal()); err != nil {
+		if dlg.Context().Err() != nil {
+			s.metrics.ended.WithLabelValues("cancelled").Inc()
+		}
+		c.log.Info("call not set up", zap.Error(err))
+		return
+	}
+	s.metrics.answered.Inc()
+	s.pacer.Add(c.leg)
+	defer s.pacer.Remove(c.leg)
+	go func() {
+		err := c.leg.Run(c.ctx)
+		if errors.Is(err, media.ErrMediaTimeout) {
+			s.metrics.mediaTimeouts.Inc()
+			c.cancel(errors.New(byMediaTimeout))
+		}
+	}()
+	// The caller's dialog ending (their BYE) ends the call.
+	go func() {
+		select {
+		case <-dlg.Context().Done():
+			c.callerHungUp()
+		case <-c.ctx.Done():
+		}
+	}()
+
+	by := c.converse()
+	c.finish(by)
+}
+
+// converse runs the call from answer to hang-up and says who ended it.
+func (c *call) converse() string {
+	c.setState(stIVR)
+	q, ok := c.ivr()
+	if !ok {
+		return c.why()
+	}
+	if !c.enqueue(q) {
+		return c.why()
+	}
+	return c.wait()
+}
+
+// why names who ended the call, from the cause of its context.
+func (c *call) why() string {
+	if err := context.Cause(c.ctx); err != nil {
+		switch err.Error() {
+		case byCaller, byMediaTimeout, byShutdown, byAgent:
+			return err.Error()
+		}
+		return byShutdown
+	}
+	return byCaller
+}
+
+// play plays clips and waits for them to end, for the caller to hang up, or
+// (when digits is true) for a key, which it returns (0 if none).
+func (c *call) play(digits bool, clips ...*media.Clip) (rune, bool) {
+	clips = nonNil(clips)
+	if len(clips) == 0 {
+		return 0, c.ctx.Err() == nil
+	}
+	p := media.NewPlayer(clips...)
+	c.leg.Play(p)
+	defer p.Stop()
+	var keys chan rune
+	if digits {
+		keys = c.digits
+	}
+	select {
+	case <-p.Done():
+		return 0, true
+	case d := <-keys:
+		return d, true
+	case <-c.ctx.Done():
+		return 0, false
+	}
+}
+
+func nonNil(clips []*media.Clip) []*media.Clip {
+	out := clips[:0:0]
+	for _, cl := range clips {
+		if cl != nil {
+			out = append(out, cl)
+		}
+	}
+	return out
+}
+
+// ivr greets the caller and runs the line's menu. It returns the queue the
+// caller chose (or the line's), and false if the caller hung up.
+func (c *call) ivr() (string, bool) {
+	p := c.s.prompts
+	menu, hasMenu := c.s.cfg.Menus[c.line.Number]
+	if _, ok := c.play(hasMenu, p.get("welcome-"+c.line.Number)); !ok {
+		return "", false
+	}
+	if !hasMenu {
+		return c.line.Queue, true
+	}
+	prompt := menu.Prompt
+	if prompt == "" {
+		prompt = "menu-" + c.line.Number
+	}
+	timeout := menu.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	misses := 0
+	var pending rune // a key pressed during an answer or the invalid prompt
+	for {
+		d := pending
+		pending = 0
+		if d == 0 {
+			var ok bool
+			if d, ok = c.play(true, p.get(prompt)); !ok {
+				return "", false
+			}
+		}
+		if d == 0 {
+			t := time.NewTimer(timeout)
+			select {
+			case d = <-c.digits:
+			case <-t.C:
+			case <-c.ctx.Done():
+				t.Stop()
+				return "", false
+			}
+			t.Stop()
+		}
+		if d == 0 {
+			misses++
+			if misses > menu.Retries {
+				return c.line.Queue, true
+			}
+			continue
+		}
+		if d == '*' {
+			continue
+		}
+		opt, ok := menu.Options[string(d)]
+		switch {
+		case !ok:
+			var played bool
+			if pending, played = c.play(true, p.get("invalid")); !played {
+				return "", false
+			}
+		case opt.Queue != "":
+			c.log.Info("menu", zap.String("key", string(d)), zap.String("queue", opt.Queue))
+			return opt.Queue, true
+		case opt.Answer != "":
+			// A recorded answer to a hot topic; a key cuts it short.
+			var played bool
+			if pending, played = c.play(true, p.get(opt.Answer)); !played {
+				return "", false
+			}
+		}
+	}
+}
+
+// enqueue puts the call in queue q as a contact held by this node.
+func (c *call) enqueue(q string) bool {
+	s := c.s
+	in := queue.Intake{Channel: queue.ChannelVoice, Line: c.line.Number, LineName: c.line.Name,
+		Citizen: queue.Citizen{Address: c.caller, Phone: c.caller}, Subject: "来电：" + c.line.Name, Queue: q,
+		Priority: c.line.Priority}
+	if c.caller == "" {
+		in.Citizen.Address = "anonymous"
+	}
+	// Redis may be away for a moment: the caller hears hold audio meanwhile.
+	c.leg.Hold(s.prompts.hold)
+	backoff := 200 * time.Millisecond
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		r, err := s.q.EnqueueCall(ctx, in, queue.Call{ID: c.id, Node: s.q.NodeID()})
+		cancel()
+		if err == nil {
+			c.mu.Lock()
+			c.tn = r.TrackingNo
+			c.state = stWaiting
+			c.mu.Unlock()
+			c.log = c.log.With(zap.String("contact", r.TrackingNo))
+			s.mu.Lock()
+			s.byTN[r.TrackingNo] = c
+			s.mu.Unlock()
+			c.log.Info("call queued", zap.String("queue", q))
+			return true
+		}
+		if c.ctx.Err() != nil {
+			return false
+		}
+		if errors.Is(err, queue.ErrInvalid) || try >= 20 {
+			c.log.Error("call could not be queued", zap.Error(err))
+			c.play(false, s.prompts.get("goodbye"))
+			c.cancel(errors.New(byShutdown))
+			return false
+		}
+		c.log.Warn("queueing the call failed; retrying", zap.Error(err))
+		select {
+		case <-c.ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// wait holds the caller in the queue, announces position and expected wait,
+// rings agents as routing offers the call, and talks once one answers.
+func (c *call) wait() string {
+	s := c.s
+	c.leg.Hold(s.prompts.hold)
+	// The offer may have been made by the enqueue script itself, before
+	// this node knew the tracking number: look once.
+	if ct, err := s.q.Contact(c.ctx, c.tn); err == nil && ct.State == queue.StateOffered && ct.OfferedAt != nil {
+		c.offered(ct.Agent, ct.OfferedAt.Add(s.cfg.RingTimeout))
+	}
+	announce := time.NewTimer(s.cfg.Announce.First)
+	defer announce.Stop()
+	var player *media.Player
+	var playerDone <-chan struct{}
+	for {
+		select {
+		case <-c.ctx.Done():
+			return c.why()
+		case <-announce.C:
+			if c.State() != stWaiting {
+				announce.Reset(s.cfg.Announce.Every)
+				continue
+			}
+			clips := c.announcement()
+			if len(clips) > 0 {
+				player = media.NewPlayer(clips...)
+				playerDone = player.Done()
+				c.leg.Play(player)
+			}
+			announce.Reset(s.cfg.Announce.Every)
+		case <-playerDone:
+			playerDone = nil
+			if c.State() == stWaiting || c.State() == stOffered {
+				c.leg.Hold(s.prompts.hold)
+			}
+		case ev := <-c.events:
+			switch ev.Type {
+			case queue.EventOffered:
+				c.offered(ev.Agent, ev.Deadline)
+			case queue.EventRescinded:
+				c.stopRinging(ev.Agent)
+			case queue.EventEnded, queue.EventClosed:
+				// The agent ended the call at the desk.
+				if c.State() == stTalking {
+					return byAgent
+				}
+			}
+		case a := <-c.answered:
+			if player != nil {
+				player.Stop()
+				playerDone = nil
+			}
+			c.talk(a)
+		case id := <-c.agentGone:
+			c.mu.Lock()
+			a := c.ring
+			c.mu.Unlock()
+			if a != nil && a.id == id && c.State() == stTalking {
+				return byAgent
+			}
+		}
+	}
+}
+
+// announcement composes "您前面还有 N 位来电在等候，预计等待 M 分钟".
+func (c *call) announcement() []*media.Clip {
+	s := c.s
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	pos, err := s.q.Position(ctx, c.tn)
+	if err != nil || pos <= 0 {
+		return nil
+	}
+	ct, err := s.q.Contact(ctx, c.tn)
+	var wait time.Duration
+	if err == nil {
+		wait, _ = s.q.ExpectedWait(ctx, ct.Queue)
+	}
+	return s.prompts.announcement(pos, wait, s.cfg.Announce.MaxPosition)
+}
+
+// talk bridges the caller to the agent who answered.
+func (c *call) talk(a *agentLeg) {
+	c.mu.Lock()
+	if c.ring != a {
+		c.mu.Unlock()
+		a.hangup()
+		return
+	}
+	c.state = stTalking
+	c.mu.Unlock()
+	a.unbridge = media.Bridge(c.leg, a.leg)
+	c.s.metrics.bridged.Inc()
+	c.log.Info("bridged", zap.String("agent", a.agent))
+}
+
+// finish tells the queue how the call ended and hangs up what is left.
+func (c *call) finish(by string) {
+	s := c.s
+	c.setState(stEnding)
+	c.mu.Lock()
+	a := c.ring
+	tn := c.tn
+	c.mu.Unlock()
+	if a != nil {
+		a.hangup()
+	}
+	if by != byCaller && c.dlg != nil {
+		if by == byAgent {
+			c.leg.Hold(nil)
+			c.play(false, s.prompts.get("goodbye"))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.dlg.Bye(ctx)
+		cancel()
+	}
+	if tn != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := s.q.Hangup(ctx, tn, by)
+		cancel()
+		if err != nil {
+			c.log.Error("hang-up not recorded", zap.Error(err))
+		}
+	}
+	st := c.leg.Stats()
+	s.metrics.account(st)
+	s.metrics.ended.WithLabelValues(by).Inc()
+	c.log.Info("call ended", zap.String("by", by), zap.Uint64("rtp_in", st.PacketsReceived), zap.Uint64("rtp_out", st.PacketsSent),
+		zap.Uint64("rtp_lost", st.Lost))
+	c.cancel(errors.New(by))
+}
+
+// update answers a re-INVITE or UPDATE inside the call: hold, unhold, a new
+// address. We answer with our session unchanged.
+func (c *call) update(req *sip.Request, tx sip.ServerTransaction) {
+	body := req.Body()
+	if len(body) == 0 {
+		if req.IsInvite() {
+			// An offerless re-INVITE: we offer, the ACK answers. Keep it simple:
+			// our session as the offer.
+			res := sip.NewSDPResponseFromRequest(req, c.local.marshal())
+			_ = tx.Respond(res)
+			return
+		}
+		respond(tx, req, 200, "OK")
+		return
+	}
+	sess, err := parseSDP(body)
+	if err != nil {
+		code, reason := 488, "Not Acceptable Here"
+		if errors.Is(err, ErrBadSDP) {
+			code, reason = 400, "Bad Request"
+		}
+		respond(tx, req, code, reason)
+		return
+	}
+	if !sess.remote.Addr().IsUnspecified() && c.leg != nil {
+		c.leg.SetRemote(sess.remote)
+	}
+	held := sess.held()
+	local := c.local
+	local.dir = answerDir(sess.dir)
+	if held && sess.remote.Addr().IsUnspecified() {
+		local.dir = "recvonly"
+	}
+	if local.dir != c.local.dir {
+		local.version++
+	}
+	c.local = local
+	_ = tx.Respond(sip.NewSDPResponseFromRequest(req, local.marshal()))
+	if tn := c.trackingNo(); tn != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := c.s.q.CallHold(ctx, tn, held); err != nil {
+			c.log.Warn("hold not recorded", zap.Error(err))
+		}
+	}
+	c.log.Info("caller re-INVITE", zap.Bool("hold", held))
+}
+
+var errNotOpen = fmt.Errorf("sip: offer no longer open")

@@ -1,0 +1,233 @@
+package sip
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+	"github.com/lianxin/lianxin/queue"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// registrar takes agents' phones' REGISTERs with digest authentication
+// (RFC 3261 §22, RFC 7616: qop=auth, SHA-256 and MD5, single-use nonces that
+// live 5 minutes) and keeps each phone's binding in Redis, where every node
+// finds it to ring the phone.
+type registrar struct {
+	rdb    redis.UniversalClient
+	prefix string
+	cfg    Config
+	phones map[string]Phone // by SIP user
+	q      *queue.Queue
+	log    *zap.Logger
+}
+
+const nonceTTL = 5 * time.Minute
+
+func newRegistrar(rdb redis.UniversalClient, prefix string, cfg Config, phones []Phone, q *queue.Queue, log *zap.Logger) *registrar {
+	r := &registrar{rdb: rdb, prefix: prefix, cfg: cfg, phones: map[string]Phone{}, q: q, log: log}
+	for _, p := range phones {
+		r.phones[p.User] = p
+	}
+	return r
+}
+
+func (r *registrar) key(parts ...string) string { return r.prefix + "sip:" + strings.Join(parts, ":") }
+
+func (r *registrar) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	to := req.To()
+	if to == nil {
+		respond(tx, req, 400, "Bad Request")
+		return
+	}
+	user := to.Address.User
+	h := req.GetHeader("Authorization")
+	if h == nil {
+		r.challenge(ctx, req, tx, false)
+		return
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil {
+		respond(tx, req, 400, "Bad Request", sip.NewHeader("Warning", `399 lianxin "bad Authorization header"`))
+		return
+	}
+	phone, known := r.phones[user]
+	if cred.Username != user || cred.Realm != r.cfg.Realm {
+		r.log.Info("REGISTER refused: credentials for another user or realm", zap.String("user", user))
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	// A nonce is good once: take it.
+	n, err := r.rdb.GetDel(ctx, r.key("nonce", cred.Nonce)).Result()
+	if errors.Is(err, redis.Nil) || (err == nil && n == "") {
+		r.challenge(ctx, req, tx, true)
+		return
+	}
+	if err != nil {
+		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	if !known || !checkDigest(cred, phone, req.Method.String()) {
+		r.log.Info("REGISTER refused: wrong credentials", zap.String("user", user))
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	r.bind(ctx, req, tx, phone)
+}
+
+// challenge answers 401 with a fresh nonce, SHA-256 first, then MD5 (RFC 8760).
+func (r *registrar) challenge(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, stale bool) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	nonce := hex.EncodeToString(b[:])
+	if err := r.rdb.Set(ctx, r.key("nonce", nonce), "1", nonceTTL).Err(); err != nil {
+		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
+	for _, alg := range []string{"SHA-256", "MD5"} {
+		ch := digest.Challenge{Realm: r.cfg.Realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+		res.AppendHeader(sip.NewHeader("WWW-Authenticate", ch.String()))
+	}
+	_ = tx.Respond(res)
+}
+
+// checkDigest recomputes the response from the stored HA1 (RFC 7616 §3.4.1).
+func checkDigest(c *digest.Credentials, p Phone, method string) bool {
+	var h func() hash.Hash
+	var ha1 string
+	switch strings.ToUpper(c.Algorithm) {
+	case "", "MD5":
+		h, ha1 = md5.New, p.HA1MD5
+	case "SHA-256":
+		h, ha1 = sha256.New, p.HA1SHA256
+	default:
+		return false
+	}
+	if ha1 == "" {
+		return false
+	}
+	hx := func(s string) string {
+		x := h()
+		x.Write([]byte(s))
+		return hex.EncodeToString(x.Sum(nil))
+	}
+	ha2 := hx(method + ":" + c.URI)
+	var want string
+	switch c.QOP {
+	case "":
+		want = hx(ha1 + ":" + c.Nonce + ":" + ha2)
+	case "auth":
+		want = hx(fmt.Sprintf("%s:%s:%08x:%s:%s:%s", ha1, c.Nonce, c.Nc, c.Cnonce, c.QOP, ha2))
+	default:
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(c.Response))) == 1
+}
+
+// bind stores the phone's contact (or removes it: Expires 0) and tells
+// routing whether the agent can take calls.
+func (r *registrar) bind(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, p Phone) {
+	contact := req.Contact()
+	expires := -1
+	if h := req.GetHeader("Expires"); h != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil {
+			expires = n
+		}
+	}
+	if contact != nil {
+		if v, ok := contact.Params.Get("expires"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				expires = n
+			}
+		}
+	}
+	if contact == nil {
+		// A query: answer with the binding we have.
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		if uri, err := r.lookup(ctx, p.Agent); err == nil {
+			res.AppendHeader(&sip.ContactHeader{Address: uri})
+		}
+		_ = tx.Respond(res)
+		return
+	}
+	if expires < 0 {
+		expires = 3600
+	}
+	min, max := int(r.cfg.Register.MinExpires.Seconds()), int(r.cfg.Register.MaxExpires.Seconds())
+	if expires > 0 && expires < min {
+		respond(tx, req, 423, "Interval Too Brief", sip.NewHeader("Min-Expires", strconv.Itoa(min)))
+		return
+	}
+	expires = minInt(expires, max)
+	key := r.key("phone", p.Agent)
+	var until time.Time
+	if expires == 0 || contact.Address.Wildcard {
+		if err := r.rdb.Del(ctx, key).Err(); err != nil {
+			respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+			return
+		}
+	} else {
+		until = time.Now().Add(time.Duration(expires) * time.Second)
+		uri := contact.Address.Clone()
+		uri.UriParams = contact.Address.UriParams.Clone()
+		pipe := r.rdb.TxPipeline()
+		pipe.HSet(ctx, key, "uri", uri.String(), "user", p.User, "src", req.Source(), "until", until.UnixMilli())
+		pipe.PExpireAt(ctx, key, until)
+		if _, err := pipe.Exec(ctx); err != nil {
+			respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+			return
+		}
+	}
+	if err := r.q.SetPhone(ctx, p.Agent, until); err != nil {
+		r.log.Warn("phone registration not told to routing", zap.Error(err))
+		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	if expires > 0 {
+		c := sip.ContactHeader{Address: contact.Address, Params: sip.NewParams()}
+		c.Params.Add("expires", strconv.Itoa(expires))
+		res.AppendHeader(&c)
+	}
+	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	_ = tx.Respond(res)
+	r.log.Info("phone registered", zap.String("agent", p.Agent), zap.Int("expires", expires))
+}
+
+// lookup finds where the agent's phone is.
+func (r *registrar) lookup(ctx context.Context, agent string) (sip.Uri, error) {
+	v, err := r.rdb.HGet(ctx, r.key("phone", agent), "uri").Result()
+	if errors.Is(err, redis.Nil) {
+		return sip.Uri{}, ErrNotRegistered
+	}
+	if err != nil {
+		return sip.Uri{}, err
+	}
+	var u sip.Uri
+	if err := sip.ParseUri(v, &u); err != nil {
+		return sip.Uri{}, fmt.Errorf("sip: stored binding %q: %w", v, err)
+	}
+	return u, nil
+}
+
+func minInt(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
+}
