@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -57,6 +58,28 @@ func (o overlayFS) Open(name string) (fs.File, error) {
 		return nil, err
 	}
 	return o.base.Open(name)
+}
+
+// ReadDir lists both folders, top's entry winning, so fs.Glob sees every
+// prompt.
+func (o overlayFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	top, terr := fs.ReadDir(o.top, name)
+	base, berr := fs.ReadDir(o.base, name)
+	if terr != nil && berr != nil {
+		return nil, terr
+	}
+	seen := map[string]bool{}
+	out := make([]fs.DirEntry, 0, len(top)+len(base))
+	for _, list := range [][]fs.DirEntry{top, base} {
+		for _, e := range list {
+			if !seen[e.Name()] {
+				seen[e.Name()] = true
+				out = append(out, e)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return out, nil
 }
 
 // validPromptName: a prompt is named, not pathed.

@@ -179,4 +179,9 @@ func TestPromptFSOverlay(t *testing.T) {
 	require.False(t, hasPrompt(fsys, "../prompts/goodbye"), "a name is not a path")
 	_, err = fsys.Open("nope.wav")
 	require.ErrorIs(t, err, fs.ErrNotExist)
+	names, err := fs.Glob(fsys, "*.wav")
+	require.NoError(t, err)
+	embedded, err := fs.Glob(Prompts, "*.wav")
+	require.NoError(t, err)
+	require.Len(t, names, len(embedded)+1, "a listing shows both folders, each name once")
 }
