@@ -24,6 +24,7 @@ import (
 	"github.com/lianxin/lianxin/channels/wechat"
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
@@ -70,10 +71,14 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	if err := n.voice.Listen(); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	if addr := getenv("LIANXIN_DEBUG_ADDR"); addr != "" {
 		go serveDebug(addr, log)
 	}
-	log.Info("serving", zap.String("http", ln.Addr().String()), zap.Int("hotlines", len(dir.Hotlines)),
+	log.Info("serving", zap.String("http", ln.Addr().String()), zap.Stringer("sip", n.voice.Addr()), zap.Int("hotlines", len(dir.Hotlines)),
 		zap.Int("mailboxes", len(dir.Mailboxes)), zap.Int("agents", len(cfg.Agents)))
 	return n.run(ctx, ln, cfg.HTTP.DrainTimeout)
 }
@@ -86,6 +91,7 @@ type node struct {
 	runners  []interface{ Run(context.Context) error }
 	rdb      redis.UniversalClient
 	desk     *agentdesk.Server
+	voice    *sip.Server
 	srv      *http.Server
 	log      *zap.Logger
 	draining atomic.Bool
@@ -100,8 +106,8 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		}
 	}
 	q, err := queue.New(rdb, queue.Options{Tag: cfg.Redis.Tag, NodeID: cfg.NodeID, OfferTimeout: cfg.Queue.OfferTimeout,
-		MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat, NodeTTL: cfg.Queue.NodeTTL,
-		Sweep: cfg.Queue.Sweep, Queues: defs, Logger: log.Named("queue")})
+		RingTimeout: cfg.SIP.RingTimeout, MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat,
+		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Queues: defs, Logger: log.Named("queue")})
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +155,15 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
 
-	n := &node{q: q, rdb: rdb, desk: desk, log: log}
+	voice, err := sip.New(sip.Params{Config: cfg.SIP, Queue: q, Lines: func(number string) (sip.Line, bool) {
+		h, ok := dir.Hotline(number)
+		return sip.Line{Number: h.Number, Name: h.Name, Topic: h.Topic, Queue: h.Queue, Priority: h.Priority}, ok
+	}, Phones: cfg.Phones(), Prompts: cfg.PromptFS(), Redis: rdb, Prefix: prefix, Logger: log.Named("sip")})
+	if err != nil {
+		return nil, err
+	}
+
+	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log}
 	n.runners = append(n.runners, wc, sg, mail)
 	reg := prometheus.NewRegistry()
 	// prometheus' own collectors rather than the collectors package, which
@@ -160,6 +174,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	//lint:ignore SA1019 same collectors, without database/sql
 	procColl := prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})
 	reg.MustRegister(goColl, procColl, newQueueCollector(q, desk))
+	reg.MustRegister(voice.Collectors()...)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		agentdesk.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.NodeID})
@@ -202,6 +217,7 @@ func (n *node) run(ctx context.Context, ln net.Listener, timeout time.Duration) 
 	g, gctx := errgroup.WithContext(bg)
 	g.Go(func() error { return n.q.Run(gctx) })
 	g.Go(func() error { return n.desk.Run(gctx) })
+	g.Go(func() error { return n.voice.Run(gctx) })
 	for _, r := range n.runners {
 		g.Go(func() error { return r.Run(gctx) })
 	}
@@ -221,6 +237,11 @@ func (n *node) run(ctx context.Context, ln net.Listener, timeout time.Duration) 
 	defer cancel()
 	if err := n.desk.Drain(dctx); err != nil {
 		n.log.Warn("desks did not all leave in time", zap.Error(err))
+	}
+	// New calls get 503 (a front proxy tries another node); calls in
+	// progress go on until they end or the drain timeout passes.
+	if err := n.voice.Drain(dctx); err != nil {
+		n.log.Warn("calls still up at the drain timeout; hanging up", zap.Error(err))
 	}
 	if err := n.srv.Shutdown(dctx); err != nil {
 		n.log.Warn("http shutdown", zap.Error(err))
