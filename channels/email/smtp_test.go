@@ -33,7 +33,9 @@ func TestCorpus(t *testing.T) {
 		} {
 			t.Run(tc.file, func(t *testing.T) {
 				data := corpus(t, tc.file)
-				require.NoError(t, send(t, e, "bounce@sender.test", []string{boxAddr}, data))
+				// The citizen's own mail server: its envelope sender shares
+				// the From domain, whose SPF lets loopback send.
+				require.NoError(t, send(t, e, "bounce@"+domainOf(tc.address), []string{boxAddr}, data))
 				ack := ackOf(t, e.relay, msgIDOf(t, data))
 				require.True(t, queue.ValidTrackingNo(ack.TN), ack.TN)
 				require.Contains(t, ack.Body, channels.Ack(ack.TN))
@@ -52,6 +54,10 @@ func TestCorpus(t *testing.T) {
 				}
 				require.NotContains(t, c.Text, "alert")
 				require.NotContains(t, c.Text, "\uFFFD", "every byte decoded")
+				require.NotNil(t, c.SenderAuth)
+				require.Equal(t, queue.SenderAuth{SPF: queue.AuthCheck{Result: "pass", Domain: domainOf(tc.address)},
+					DKIM: queue.AuthCheck{Result: "none"}, DMARC: queue.AuthCheck{Result: "none", Domain: domainOf(tc.address)},
+					Authenticated: true, Note: "发件人已验证：SPF pass (" + domainOf(tc.address) + ")"}, *c.SenderAuth)
 			})
 		}
 	})
@@ -96,13 +102,13 @@ func TestDuplicate(t *testing.T) {
 	e := start(t, queuetest.RedisServer(t), newFakeRelay(t), func(o *Options) { o.Relay.Workers = 1 })
 	for _, f := range []string{"gbk-base64.eml", "no-message-id.eml"} {
 		data := corpus(t, f)
-		require.NoError(t, send(t, e, "a@sender.test", []string{boxAddr}, data))
-		require.NoError(t, send(t, e, "a@sender.test", []string{boxAddr}, data))
+		require.NoError(t, send(t, e, "a@example.cn", []string{boxAddr}, data))
+		require.NoError(t, send(t, e, "a@example.cn", []string{boxAddr}, data))
 	}
 	// One worker sends in order: once this letter's acknowledgement is out,
 	// every earlier one is too.
 	last := corpus(t, "utf8.eml")
-	require.NoError(t, send(t, e, "a@sender.test", []string{boxAddr}, last))
+	require.NoError(t, send(t, e, "a@example.cn", []string{boxAddr}, last))
 	ackOf(t, e.relay, msgIDOf(t, last))
 	acks := map[string]int{}
 	for _, m := range e.relay.messages() {
