@@ -24,7 +24,7 @@ func TestCorpus(t *testing.T) {
 			{"gb2312-qp.eml", "路灯坏了", "张三", "zhangsan@example.cn", []string{"市长您好：\n我们小区门口的路灯坏了三个月"}, ""},
 			{"gbk-base64.eml", "装修噪音扰民", "王喆", "wangzhe@example.cn", []string{"朱镕", "王堃转告"}, queue.RequestComplaint},
 			{"gb18030-4byte.eml", "咨询公交站𠮷", "", "lisi@example.cn", []string{"请问𠮷野家", "😀谢谢"}, queue.RequestConsultation},
-			{"big5.eml", "營業執照", "Chen Da-Wei", "chen@example.tw", []string{"臺灣同胞來蓉投資"}, ""}, // channels.Assess knows simplified words only,
+			{"big5.eml", "營業執照", "Chen Da-Wei", "chen@example.tw", []string{"臺灣同胞來蓉投資"}, queue.RequestConsultation}, // 請問, read as 请问
 			{"utf8.eml", "增设无障碍电梯", "赵六", "zhaoliu@example.cn", []string{"天府广场地铁站"}, queue.RequestSuggestion},
 			{"raw-gbk-subject.eml", "下水道堵塞求助", "孙七", "sunqi@example.cn", []string{"下水道堵了，污水漫到街上"}, queue.RequestHelp},
 			{"alternative-hostile.eml", "夜班公交建议", "", "qian@example.cn", []string{"市长您好，建议增加夜班公交。谢谢"}, queue.RequestSuggestion},
