@@ -1,6 +1,7 @@
 package email
 
 import (
+	"bufio"
 	"bytes"
 	"crypto"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -154,4 +156,61 @@ func TestSenderAuth(t *testing.T) {
 			require.Equal(t, tc.ok, acked, "acknowledged only when authenticated")
 		})
 	}
+}
+
+// TestSenderAuthBadInputs: broken signatures are a fail, not a refusal; a
+// letter refused for its MIME leaves no contact whatever its signatures;
+// a botched TLS handshake is answered 550 and costs nothing else.
+func TestSenderAuthBadInputs(t *testing.T) {
+	e := start(t, queuetest.RedisServer(t), nil, func(o *Options) { o.MaxAttachments = 1 })
+	garbage := append([]byte("DKIM-Signature: v=1; a=rsa-sha256; d=; b=!!!\r\n"), plainLetter("g@example.cn", "bad.1@test", "坏签名")...)
+	many := append(bytes.Repeat([]byte("DKIM-Signature: v=1; a=rsa-sha256; d=example.cn; s=x; h=from; bh=AA==; b=AA==\r\n"), 20),
+		plainLetter("m@example.cn", "bad.2@test", "多签名")...)
+	for _, tc := range []struct {
+		subject string
+		data    []byte
+	}{{"坏签名", garbage}, {"多签名", many}} {
+		require.NoError(t, send(t, e, "x@forged.example", []string{boxAddr}, tc.data), tc.subject)
+		c := contactBySubject(t, e, tc.subject)
+		require.Equal(t, "fail", c.SenderAuth.DKIM.Result, tc.subject)
+		require.False(t, c.SenderAuth.Authenticated)
+	}
+
+	key, rec := dkimKey(t)
+	e.dns.set("sel._domainkey.signed.example", rec)
+	two := []byte("From: li@signed.example\r\nSubject: 两个附件\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\n%PDF-1\r\n" +
+		"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=b.pdf\r\n\r\n%PDF-2\r\n--b--\r\n")
+	err := send(t, e, "li@signed.example", []string{boxAddr}, dkimSign(t, key, "signed.example", "sel", two))
+	code, _ := smtpCode(err)
+	require.Equal(t, 552, code, "%v", err)
+
+	conn, err := net.Dial("tcp", e.addr)
+	require.NoError(t, err)
+	r := bufio.NewReader(conn)
+	line, _ := r.ReadString('\n')
+	require.Contains(t, line, "220")
+	_, _ = conn.Write([]byte("EHLO sender.test\r\nSTARTTLS\r\n"))
+	for !strings.HasPrefix(line, "220 2.0.0") {
+		line, err = r.ReadString('\n')
+		require.NoError(t, err)
+	}
+	// A TLS record has a type byte, a version and a length: this is none.
+	_, _ = conn.Write([]byte("this is not a TLS ClientHello\r\n"))
+	line, err = r.ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line, "550 5.0.0"), "go-smtp says the handshake failed: %q", line)
+	require.NoError(t, conn.Close())
+
+	require.NoError(t, send(t, e, "ok@example.cn", []string{boxAddr}, plainLetter("ok@example.cn", "bad.3@test", "之后")))
+	require.True(t, contactBySubject(t, e, "之后").SenderAuth.Authenticated)
+	keys, err := e.rdb.Keys(ctx(t), "{lianxin}:c:*").Result()
+	require.NoError(t, err)
+	n := 0
+	for _, k := range keys {
+		if queue.ValidTrackingNo(strings.TrimPrefix(k, "{lianxin}:c:")) {
+			n++
+		}
+	}
+	require.Equal(t, 3, n, "the refused letter left no contact")
 }
