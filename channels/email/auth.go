@@ -1,11 +1,13 @@
 package email
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"blitiri.com.ar/go/spf"
 	"github.com/emersion/go-msgauth/dkim"
@@ -54,7 +56,11 @@ type envelope struct {
 // beyond the header. finish must be called once.
 type dkimRun struct {
 	pw   *io.PipeWriter
+	buf  *bufio.Writer // batches the parser's small reads into few hand-overs
 	done chan dkimResult
+	// idle is set once the verifier needs no more of the letter (it has no
+	// signature): the rest is not handed over at all.
+	idle atomic.Bool
 }
 
 type dkimResult struct {
@@ -66,6 +72,7 @@ type dkimResult struct {
 func (s *Server) startDKIM(ctx context.Context) *dkimRun {
 	pr, pw := io.Pipe()
 	d := &dkimRun{pw: pw, done: make(chan dkimResult, 1)}
+	d.buf = bufio.NewWriterSize(pw, 32<<10)
 	opts := &dkim.VerifyOptions{MaxVerifications: maxDKIMSignatures,
 		LookupTXT: func(name string) ([]string, error) {
 			lctx, cancel := context.WithTimeout(ctx, s.o.DNSTimeout)
@@ -76,17 +83,28 @@ func (s *Server) startDKIM(ctx context.Context) *dkimRun {
 		v, err := dkim.VerifyWithOptions(pr, opts)
 		// Verify may stop reading early (no signature): the rest of the
 		// letter must still flow, or the parser would block on the pipe.
+		d.idle.Store(true)
 		_, _ = io.Copy(io.Discard, pr)
 		d.done <- dkimResult{verifs: v, err: err}
 	}()
 	return d
 }
 
-func (d *dkimRun) Write(p []byte) (int, error) { return d.pw.Write(p) }
+// Write hands the next bytes of the letter to the verifier. It never
+// fails: a verifier that stopped early has all it needs.
+func (d *dkimRun) Write(p []byte) (int, error) {
+	if !d.idle.Load() {
+		_, _ = d.buf.Write(p)
+	}
+	return len(p), nil
+}
 
 // finish ends the letter (err non-nil: it was not read whole) and waits for
 // the verdicts.
 func (d *dkimRun) finish(err error) dkimResult {
+	if err == nil && !d.idle.Load() {
+		err = d.buf.Flush()
+	}
 	_ = d.pw.CloseWithError(err)
 	return <-d.done
 }
