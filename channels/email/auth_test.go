@@ -214,3 +214,28 @@ func TestSenderAuthBadInputs(t *testing.T) {
 	}
 	require.Equal(t, 3, n, "the refused letter left no contact")
 }
+
+// TestSenderAuthJoinedLetter: a letter that joins an open contact is
+// checked on its own; when it fails, the conversation says so.
+func TestSenderAuthJoinedLetter(t *testing.T) {
+	e := start(t, queuetest.RedisServer(t), newFakeRelay(t), nil)
+	first := plainLetter("wang@example.cn", "join.1@test", "噪音")
+	require.NoError(t, send(t, e, "wang@example.cn", []string{boxAddr}, first))
+	ack := ackOf(t, e.relay, "join.1@test")
+	e.dns.set("_dmarc.example.cn", "v=DMARC1; p=reject")
+	second := plainLetter("wang@example.cn", "join.2@test", "噪音（补充）")
+	require.NoError(t, send(t, e, "x@forged.example", []string{boxAddr}, second))
+	msgs, err := e.q.Messages(ctx(t), ack.TN)
+	require.NoError(t, err)
+	var notes []string
+	for _, m := range msgs {
+		if m.From == queue.FromSystem && strings.HasPrefix(m.Text, "发件人未通过验证") {
+			notes = append(notes, m.Text)
+		}
+	}
+	require.Len(t, notes, 1, "%+v", msgs)
+	require.Contains(t, notes[0], "DMARC fail (example.cn)")
+	c, err := e.q.Contact(ctx(t), ack.TN)
+	require.NoError(t, err)
+	require.True(t, c.SenderAuth.Authenticated, "the contact keeps its first letter's check")
+}

@@ -135,6 +135,14 @@ func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, s
 	if rc.Duplicate {
 		return nil // acknowledged the first time
 	}
+	if rc.Joined && !auth.Authenticated {
+		// The contact shows its first letter's check; the agent learns of
+		// this one's in the conversation.
+		if err := s.q.AddMessage(ctx, rc.TrackingNo, queue.Message{From: queue.FromSystem, Kind: "text",
+			Text: auth.Note}); err != nil {
+			log.Warn("sender check not added to the conversation", zap.Error(err))
+		}
+	}
 	if l.Auto || sender == "" {
 		log.Info("no acknowledgement to automatic mail or a null sender")
 		return nil
