@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/lianxin/lianxin/channels"
-
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
 )

@@ -47,9 +47,9 @@ type Options struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// TLS is the listener's certificate for STARTTLS.
 	TLS TLSFiles `yaml:"tls"`
-	// DNSTimeout bounds the DNS lookups of one letter's sender checks (SPF,
-	// DKIM keys, DMARC policy); a lookup that runs out is a temperror and
-	// the letter gets no acknowledgement. Default 10s.
+	// DNSTimeout bounds each sender check's DNS lookups: SPF's (all of
+	// them together), each DKIM key's, the DMARC policy's. A check that runs
+	// out is a temperror and the letter gets no acknowledgement. Default 10s.
 	DNSTimeout time.Duration `yaml:"dns_timeout"`
 	// Relay sends acknowledgements and replies.
 	Relay Relay `yaml:"relay"`
