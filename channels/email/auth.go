@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"blitiri.com.ar/go/spf"
@@ -61,6 +62,8 @@ type dkimRun struct {
 	// idle is set once the verifier needs no more of the letter (it has no
 	// signature): the rest is not handed over at all.
 	idle atomic.Bool
+	once sync.Once
+	res  dkimResult
 }
 
 type dkimResult struct {
@@ -100,13 +103,17 @@ func (d *dkimRun) Write(p []byte) (int, error) {
 }
 
 // finish ends the letter (err non-nil: it was not read whole) and waits for
-// the verdicts.
+// the verdicts; the verifier's goroutine has ended when it returns. Calls
+// after the first return the first one's verdicts.
 func (d *dkimRun) finish(err error) dkimResult {
-	if err == nil && !d.idle.Load() {
-		err = d.buf.Flush()
-	}
-	_ = d.pw.CloseWithError(err)
-	return <-d.done
+	d.once.Do(func() {
+		if err == nil && !d.idle.Load() {
+			err = d.buf.Flush()
+		}
+		_ = d.pw.CloseWithError(err)
+		d.res = <-d.done
+	})
+	return d.res
 }
 
 // checkSender judges whether the letter comes from whom its reply address

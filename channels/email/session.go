@@ -79,6 +79,7 @@ func (ss *session) Data(r io.Reader) error {
 	h := sha256.New()
 	src := &errReader{r: r}
 	dk := ss.s.startDKIM(pctx)
+	defer dk.finish(errAbandoned) // whatever happens, the verifier ends with the letter
 	w := io.MultiWriter(h, dk)
 	l, err := ss.s.parse(pctx, io.TeeReader(src, w), func() error { return src.err })
 	if err == nil {
