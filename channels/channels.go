@@ -95,6 +95,10 @@ var requestWords = []struct {
 // words; the agent confirms or corrects it at wrap-up. Empty when nothing
 // points anywhere.
 func GuessRequestType(text string) queue.RequestType {
+	return guessRequestType(Simplify(text))
+}
+
+func guessRequestType(text string) queue.RequestType {
 	for _, rw := range requestWords {
 		for _, w := range rw.words {
 			if strings.Contains(text, w) {

@@ -42,8 +42,12 @@ type Triage struct {
 // whether it looks like an emergency (fire, someone hurt, a threat to life,
 // a gas leak, a crash). An emergency raises the contact's priority, alerts
 // supervisors and tells the citizen at once which emergency line to call.
+//
+// Traditional characters are read as their simplified forms (Simplify), so
+// a letter in Big5 gets the same reading.
 func Assess(text string) Triage {
-	t := Triage{RequestType: GuessRequestType(text)}
+	text = Simplify(text)
+	t := Triage{RequestType: guessRequestType(text)}
 	for _, ew := range emergencyWords {
 		for _, w := range ew.words {
 			if strings.Contains(text, w) {

@@ -229,6 +229,12 @@ func applyEnv(c *Config, getenv func(string) string) {
 	if v := getenv("LIANXIN_SMTP_RELAY_PASSWORD"); v != "" {
 		c.SMTP.Relay.Password = v
 	}
+	if v := getenv("LIANXIN_SMTP_DKIM_KEY_FILE"); v != "" {
+		c.SMTP.DKIM.KeyFile = v
+	}
+	if v := getenv("LIANXIN_SMTP_DKIM_KEY"); v != "" {
+		c.SMTP.DKIM.Key = v
+	}
 	for i := range c.WeChat.Accounts {
 		a := &c.WeChat.Accounts[i]
 		pre := "LIANXIN_WECHAT_" + wechat.EnvName(a.ID) + "_"

@@ -141,6 +141,19 @@ func TestEnvOverrides(t *testing.T) {
 	}
 }
 
+// The DKIM key comes from the environment; without a selector in the file
+// the config is refused, naming the field.
+func TestEnvDKIMKey(t *testing.T) {
+	_, err := Load("", env(map[string]string{"LIANXIN_SMTP_DKIM_KEY_FILE": "/etc/lianxin/dkim.pem"}))
+	require.ErrorContains(t, err, "smtp.dkim.selector")
+	c, err := Load("", env(map[string]string{"LIANXIN_SMTP_DKIM_KEY": "-----BEGIN PRIVATE KEY-----"}))
+	require.ErrorContains(t, err, "smtp.dkim.selector")
+	require.Nil(t, c)
+	c, err = Load("", nil)
+	require.NoError(t, err)
+	require.Empty(t, c.SMTP.DKIM.KeyFile, "unsigned unless configured")
+}
+
 func TestEnvOverrideIsValidated(t *testing.T) {
 	_, err := Load("", env(map[string]string{EnvRedisURL: "mysql://db", EnvHTTPAddr: "8080"}))
 	require.ErrorIs(t, err, ErrInvalid)

@@ -129,6 +129,28 @@ type Location struct {
 	Lng     float64 `json:"lng,omitempty"`
 }
 
+// SenderAuth is what checking an e-mail's sender found: SPF for the
+// envelope sender, DKIM signatures, and the From domain's DMARC policy.
+// Only a letter whose sender is authenticated gets an acknowledgement by
+// e-mail; Note tells the agent why, in Chinese, when it did not.
+type SenderAuth struct {
+	SPF   AuthCheck `json:"spf"`
+	DKIM  AuthCheck `json:"dkim"`
+	DMARC AuthCheck `json:"dmarc"`
+	// Authenticated: the From domain is vouched for (DMARC pass, or an SPF
+	// or DKIM pass aligned with From where the domain has no DMARC record).
+	Authenticated bool `json:"authenticated"`
+	// Note is the sentence the desk shows, e.g. "发件人未通过验证：SPF fail".
+	Note string `json:"note,omitempty"`
+}
+
+// AuthCheck is one check's result, "pass", "fail", "none" or "temperror",
+// and the domain it was made for.
+type AuthCheck struct {
+	Result string `json:"result"`
+	Domain string `json:"domain,omitempty"`
+}
+
 // Intake is what a channel knows about a new contact. Enqueue turns it into
 // a Contact.
 type Intake struct {
@@ -144,6 +166,8 @@ type Intake struct {
 	Queue       string       `json:"queue"`
 	Priority    int          `json:"priority"`
 	ReceivedAt  time.Time    `json:"received_at"`
+	// SenderAuth is set for e-mail letters: how their sender checked out.
+	SenderAuth *SenderAuth `json:"sender_auth,omitempty"`
 }
 
 // Contact is one citizen's request on any channel.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: redis-server (the
 # queue's tests start their own on a free port), swaks (a real SMTP client
-# for the e-mail channel's tests) and Chromium (the desk's browser tests). Idempotent; Debian/Ubuntu only.
+# for the e-mail channel's tests, with Net::SSLeay for its --tls) and Chromium (the desk's browser tests). Idempotent; Debian/Ubuntu only.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
+perl -MNet::SSLeay -e1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl) # swaks --tls
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 fc-list 2>/dev/null | grep -qi 'noto.*cjk' || need+=(fonts-noto-cjk)
 

@@ -79,6 +79,14 @@ type ContactObject struct {
 	History    []struct {
 		TrackingNo string `json:"tracking_no"`
 	} `json:"history"`
+	// SenderAuth is an e-mail letter's sender check, nil for others.
+	SenderAuth *struct {
+		SPF           struct{ Result, Domain string } `json:"spf"`
+		DKIM          struct{ Result, Domain string } `json:"dkim"`
+		DMARC         struct{ Result, Domain string } `json:"dmarc"`
+		Authenticated bool                            `json:"authenticated"`
+		Note          string                          `json:"note"`
+	} `json:"sender_auth"`
 }
 
 // TrackingNo is the contact a message is about.

@@ -705,11 +705,15 @@
       ['事发地点', 'location', [loc.address, coords].filter(Boolean).join(' · ')],
       ['队列', 'queue', c.priority > 0 ? `${c.queue || ''} · 优先 ${c.priority}` : c.queue],
     ];
+    // An e-mail's sender check (SPF, DKIM, DMARC): the server's sentence,
+    // shown as text, marked when the sender is not authenticated.
+    const auth = c.sender_auth;
+    if (auth && auth.note) rows.push(['发件人验证', 'sender check', auth.note, auth.authenticated ? '' : 'warn']);
     const dl = $('detail-meta');
     clear(dl);
-    for (const [zh, en, value] of rows) {
+    for (const [zh, en, value, mark] of rows) {
       if (!value) continue;
-      dl.append(el('div', { className: 'meta-row' },
+      dl.append(el('div', { className: mark ? `meta-row ${mark}` : 'meta-row' },
         el('dt', {}, zh, ' ', small(en)), el('dd', {}, String(value))));
     }
   }

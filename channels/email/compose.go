@@ -88,5 +88,8 @@ func (s *Server) compose(m outMail) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
+	if s.signer != nil {
+		return s.signer.sign(buf.Bytes())
+	}
 	return buf.Bytes(), nil
 }

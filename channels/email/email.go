@@ -6,18 +6,25 @@
 // after the contact is durably in Redis, 451 when Redis cannot take it, so
 // it retries; Message-ID makes retries land on the same contact.
 //
-// An acknowledgement with the tracking number goes back to the citizen, and
-// agents' replies go out, through an outbound SMTP relay.
+// The listener offers STARTTLS (the configured certificate, or a self-signed
+// one made at start). Every letter's sender is checked (SPF, DKIM, DMARC,
+// see checkSender) and the result kept on the contact for the agent: a
+// letter is never refused for failing, but an acknowledgement with the
+// tracking number goes back only to an authenticated sender, so that a
+// forged From gets no mail from us (no backscatter). Acknowledgements and
+// agents' replies go out through an outbound SMTP relay, DKIM-signed when a
+// key is configured.
 package email
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"github.com/lianxin/lianxin/channels"
 	"io"
+	"net"
 	"time"
 
+	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
 )
@@ -51,6 +58,9 @@ type Params struct {
 	// RelayTLS, if set, is the TLS configuration for STARTTLS to the relay
 	// (default: the system's roots, server name from Relay.Addr).
 	RelayTLS *tls.Config
+	// Resolver answers the DNS questions of the sender checks (SPF, DKIM,
+	// DMARC); nil means net.DefaultResolver.
+	Resolver Resolver
 	Logger   *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -69,6 +79,9 @@ type Server struct {
 	log     *zap.Logger
 	now     func() time.Time
 	policy  *sanitizer
+	dns     Resolver
+	tls     *tls.Config // STARTTLS of the listener
+	signer  *signer     // nil: outbound mail is not DKIM-signed
 }
 
 // New returns the e-mail channel. Options are validated; defaults fill the
@@ -90,7 +103,17 @@ func New(p Params) (*Server, error) {
 		now = time.Now
 	}
 	s := &Server{o: o, lookup: p.Lookup, q: p.Queue, blobs: p.Blobs, threads: p.Threads, log: log, now: now,
-		policy: newSanitizer()}
+		policy: newSanitizer(), dns: p.Resolver}
+	if s.dns == nil {
+		s.dns = net.DefaultResolver
+	}
+	var err error
+	if s.tls, err = listenerTLS(o.TLS, o.Domain, now(), log); err != nil {
+		return nil, err
+	}
+	if s.signer, err = newSigner(o.DKIM); err != nil {
+		return nil, err
+	}
 	if o.Relay.Addr != "" {
 		if p.Outbox == nil {
 			return nil, errors.New("email: a relay needs an outbox for the acknowledgements")

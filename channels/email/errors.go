@@ -22,6 +22,7 @@ var (
 	ErrRelay = errors.New("email: relay")
 
 	errMissingParams = errors.New("email: Params.Lookup, Params.Queue and Params.Blobs are required")
+	errAbandoned     = errors.New("email: the letter was abandoned before it was read whole")
 )
 
 // letterError is a letter refused for a reason the sender should read.

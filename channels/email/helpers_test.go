@@ -93,3 +93,13 @@ func msgIDOf(t testing.TB, data []byte) string {
 	require.NoError(t, err)
 	return strings.Trim(m.Header.Get("Message-ID"), "<>")
 }
+
+// fromDomainOf is the domain of the letter's From address.
+func fromDomainOf(t testing.TB, data []byte) string {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(data))
+	require.NoError(t, err)
+	a, ok := headerAddress(m.Header.Get("From"))
+	require.True(t, ok, "From: %s", m.Header.Get("From"))
+	return domainOf(a.Address)
+}

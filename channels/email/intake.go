@@ -21,9 +21,9 @@ const fullTextName = "letter.txt"
 // MAIL FROM, used when the letter has no usable From.
 func (s *Server) intake(ctx context.Context, l *letter, box channels.Mailbox, sender string) (queue.Intake, error) {
 	in := queue.Intake{Channel: queue.ChannelMailbox, Line: box.ID, LineName: box.Name, Queue: box.Queue}
-	addr, name := sender, ""
-	if l.From != nil && l.From.Address != "" {
-		addr, name = l.From.Address, l.From.Name
+	addr, name := replyAddress(l, sender), ""
+	if l.From != nil {
+		name = l.From.Name
 	}
 	if addr == "" || len(addr) > 254 || !utf8.ValidString(addr) {
 		return in, malformed("From: no sender address to answer to")
@@ -54,6 +54,15 @@ func (s *Server) intake(ctx context.Context, l *letter, box channels.Mailbox, se
 	return in, nil
 }
 
+// replyAddress is where an answer to the letter goes: its From, else the
+// envelope sender.
+func replyAddress(l *letter, sender string) string {
+	if l.From != nil && l.From.Address != "" {
+		return l.From.Address
+	}
+	return sender
+}
+
 func (s *Server) storeText(ctx context.Context, name, typ, text string) (queue.Attachment, error) {
 	sha, size, err := s.blobs.Put(ctx, strings.NewReader(text), int64(len(text)))
 	if err != nil {
@@ -77,12 +86,15 @@ func cut(s string, n int) string {
 
 // deliver queues a letter to one mailbox: triage, the contact, the
 // supervisors' alert, the thread, the acknowledgement. rawSum names a
-// letter without Message-ID.
-func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, sender, rawSum string) error {
+// letter without Message-ID; auth is how its sender checked out, and only
+// an authenticated sender gets the acknowledgement.
+func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, sender, rawSum string,
+	auth queue.SenderAuth) error {
 	in, err := s.intake(ctx, l, box, sender)
 	if err != nil {
 		return err
 	}
+	in.SenderAuth = &auth
 	t := channels.Assess(in.Subject + "\n" + in.Text)
 	in.RequestType = t.RequestType
 	if t.Emergency != "" {
@@ -118,12 +130,25 @@ func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, s
 	}
 	log.Info("letter queued", zap.String("from", channels.MaskEmail(in.Citizen.Address)),
 		zap.Bool("duplicate", rc.Duplicate), zap.Bool("joined", rc.Joined), zap.String("emergency", t.Emergency),
-		zap.Int("attachments", len(in.Attachments)))
+		zap.Int("attachments", len(in.Attachments)), zap.Bool("authenticated", auth.Authenticated),
+		zap.String("spf", auth.SPF.Result), zap.String("dkim", auth.DKIM.Result), zap.String("dmarc", auth.DMARC.Result))
 	if rc.Duplicate {
 		return nil // acknowledged the first time
 	}
+	if rc.Joined && !auth.Authenticated {
+		// The contact shows its first letter's check; the agent learns of
+		// this one's in the conversation.
+		if err := s.q.AddMessage(ctx, rc.TrackingNo, queue.Message{From: queue.FromSystem, Kind: "text",
+			Text: auth.Note}); err != nil {
+			log.Warn("sender check not added to the conversation", zap.Error(err))
+		}
+	}
 	if l.Auto || sender == "" {
 		log.Info("no acknowledgement to automatic mail or a null sender")
+		return nil
+	}
+	if !auth.Authenticated {
+		log.Info("no acknowledgement: the sender is not authenticated", zap.String("note", auth.Note))
 		return nil
 	}
 	s.out.ack(ctx, ackFor(in, rc.TrackingNo, l.MessageID, t.Emergency))

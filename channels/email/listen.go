@@ -35,10 +35,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var busy atomic.Int64
 	base := context.WithoutCancel(ctx)
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{s: s, base: base, busy: &busy,
+		return &session{s: s, base: base, busy: &busy, conn: c,
 			log: s.log.With(zap.String("peer", c.Conn().RemoteAddr().String()))}, nil
 	}))
 	srv.Domain = s.o.Domain
+	srv.TLSConfig = s.tls // STARTTLS is offered; AUTH is not, so it is never required
 	srv.ReadTimeout = s.o.ReadTimeout
 	srv.WriteTimeout = s.o.WriteTimeout
 	srv.MaxMessageBytes = s.o.MaxMessageBytes

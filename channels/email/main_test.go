@@ -44,6 +44,7 @@ type env struct {
 	blobs  *blobstore.Dir
 	addr   string
 	relay  *fakeRelay
+	dns    *fakeDNS
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -65,8 +66,9 @@ func start(t testing.TB, rs *queuetest.Server, relay *fakeRelay, edit func(*Opti
 	if edit != nil {
 		edit(&o)
 	}
+	dns := newFakeDNS()
 	p := Params{Options: o, Lookup: lookup, Queue: q, Blobs: blobs, Threads: NewRedisThreads(rdb, "{lianxin}:", time.Hour),
-		Outbox: q.Outbox("mail-acks"), Logger: zaptest.NewLogger(t)}
+		Outbox: q.Outbox("mail-acks"), Logger: zaptest.NewLogger(t), Resolver: dns}
 	if relay != nil {
 		p.RelayTLS = relay.clientTLS
 	}
@@ -75,7 +77,7 @@ func start(t testing.TB, rs *queuetest.Server, relay *fakeRelay, edit func(*Opti
 	ln, err := net.Listen("tcp", o.Addr)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{s: s, q: q, rdb: rdb, blobs: blobs, addr: ln.Addr().String(), relay: relay, cancel: cancel,
+	e := &env{s: s, q: q, rdb: rdb, blobs: blobs, addr: ln.Addr().String(), relay: relay, dns: dns, cancel: cancel,
 		done: make(chan error, 1)}
 	go func() { e.done <- s.Serve(ctx, ln) }()
 	t.Cleanup(e.stop)

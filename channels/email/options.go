@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"strings"
 	"time"
 )
 
@@ -44,9 +45,46 @@ type Options struct {
 	// ShutdownGrace is how long letters being received may finish when
 	// the server stops. Default 10s.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// TLS is the listener's certificate for STARTTLS.
+	TLS TLSFiles `yaml:"tls"`
+	// DNSTimeout bounds each sender check's DNS lookups: SPF's (all of
+	// them together), each DKIM key's, the DMARC policy's. A check that runs
+	// out is a temperror and the letter gets no acknowledgement. Default 10s.
+	DNSTimeout time.Duration `yaml:"dns_timeout"`
 	// Relay sends acknowledgements and replies.
 	Relay Relay `yaml:"relay"`
+	// DKIM signs our outbound mail when a key is configured.
+	DKIM DKIMSigning `yaml:"dkim"`
 }
+
+// TLSFiles name a PEM certificate chain and its private key. With neither
+// set the listener makes a self-signed pair for Domain at start (and logs a
+// warning): sending servers that encrypt opportunistically accept it.
+type TLSFiles struct {
+	// CertFile is the certificate chain, PEM. Default "": self-signed.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is its private key, PEM. Default "": self-signed.
+	KeyFile string `yaml:"key_file"`
+}
+
+// DKIMSigning is the key our outbound mail is signed with (RFC 6376,
+// rsa-sha256 or ed25519-sha256 by the key's type). The public key is
+// published at Selector._domainkey.Domain.
+type DKIMSigning struct {
+	// Domain is the signing domain (d=). Default: the domain of relay.from.
+	Domain string `yaml:"domain"`
+	// Selector is the key's selector (s=). Required with a key.
+	Selector string `yaml:"selector"`
+	// KeyFile is the private key, PEM (PKCS#1, PKCS#8 RSA or Ed25519).
+	// Default "": mail goes out unsigned. Env: LIANXIN_SMTP_DKIM_KEY_FILE.
+	KeyFile string `yaml:"key_file"`
+	// Key is the private key itself, PEM, for a key handed over in the
+	// environment rather than a file. Env: LIANXIN_SMTP_DKIM_KEY.
+	Key string `yaml:"-"`
+}
+
+// enabled reports whether a signing key is configured.
+func (d DKIMSigning) enabled() bool { return d.KeyFile != "" || d.Key != "" }
 
 // Relay is the outbound SMTP relay for acknowledgements and agents' replies.
 type Relay struct {
@@ -118,8 +156,12 @@ func (o Options) WithDefaults() Options {
 	def(&o.MaxParts, 100)
 	def(&o.ProcessTimeout, 30*time.Second)
 	def(&o.ShutdownGrace, 10*time.Second)
+	def(&o.DNSTimeout, 10*time.Second)
 	r := &o.Relay
 	def(&r.From, "noreply@mail.12345.chengdu.gov.cn")
+	if o.DKIM.enabled() && o.DKIM.Domain == "" {
+		_, o.DKIM.Domain, _ = strings.Cut(r.From, "@")
+	}
 	def(&r.FromName, "成都12345")
 	def(&r.Helo, "lianxin")
 	def(&r.Timeout, 30*time.Second)
@@ -143,7 +185,7 @@ func (o Options) Validate() error {
 		name string
 		d    time.Duration
 	}{{"read_timeout", o.ReadTimeout}, {"write_timeout", o.WriteTimeout}, {"process_timeout", o.ProcessTimeout},
-		{"shutdown_grace", o.ShutdownGrace}, {"relay.timeout", o.Relay.Timeout}, {"relay.ack_backoff", o.Relay.AckBackoff}} {
+		{"shutdown_grace", o.ShutdownGrace}, {"dns_timeout", o.DNSTimeout}, {"relay.timeout", o.Relay.Timeout}, {"relay.ack_backoff", o.Relay.AckBackoff}} {
 		if f.d <= 0 {
 			bad(f.name, "must be positive (zero would mean no limit)")
 		}
@@ -180,6 +222,17 @@ func (o Options) Validate() error {
 	}
 	if r.Password != "" && r.Username == "" {
 		bad("relay.password", "set without relay.username")
+	}
+	if (o.TLS.CertFile == "") != (o.TLS.KeyFile == "") {
+		bad("tls", "set both cert_file and key_file, or neither (a self-signed pair)")
+	}
+	if d := o.DKIM; d.enabled() {
+		if d.Selector == "" || strings.ContainsAny(d.Selector, " ;=@") {
+			bad("dkim.selector", "required with a key, a DNS label such as \"mail2026\": %q", d.Selector)
+		}
+		if d.Domain == "" || strings.ContainsAny(d.Domain, " ;=@") {
+			bad("dkim.domain", "not a domain: %q", d.Domain)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -16,6 +16,11 @@ func TestOptionsDefaults(t *testing.T) {
 	require.Equal(t, 10, o.MaxRecipients)
 	require.Equal(t, 2000, o.MaxLineLength)
 	require.Empty(t, o.Relay.Addr, "no relay unless configured")
+	require.Equal(t, 10*time.Second, o.DNSTimeout)
+	require.Empty(t, o.TLS.CertFile, "a self-signed pair unless configured")
+	require.Empty(t, o.DKIM.Domain, "no signing unless a key is configured")
+	o = Options{DKIM: DKIMSigning{Selector: "s", KeyFile: "k.pem"}}.WithDefaults()
+	require.Equal(t, "mail.12345.chengdu.gov.cn", o.DKIM.Domain, "signs as relay.from's domain")
 }
 
 func TestOptionsValidate(t *testing.T) {
@@ -32,6 +37,10 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.Relay.From = "12345 <a@b.cn>" }, "smtp.relay.from: not a bare e-mail address"},
 		{func(o *Options) { o.Relay.Username = "u" }, "smtp.relay.username: AUTH without starttls"},
 		{func(o *Options) { o.Relay.Password = "p" }, "smtp.relay.password: set without relay.username"},
+		{func(o *Options) { o.TLS.CertFile = "cert.pem" }, "smtp.tls: set both cert_file and key_file"},
+		{func(o *Options) { o.DNSTimeout = -1 }, "smtp.dns_timeout: must be positive"},
+		{func(o *Options) { o.DKIM.KeyFile = "dkim.pem" }, "smtp.dkim.selector: required with a key"},
+		{func(o *Options) { o.DKIM = DKIMSigning{KeyFile: "k", Selector: "s", Domain: "a b"} }, "smtp.dkim.domain: not a domain"},
 	} {
 		o := Options{}.WithDefaults()
 		tc.edit(&o)

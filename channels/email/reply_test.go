@@ -17,7 +17,7 @@ var _ channels.Replier = (*Server)(nil)
 func letterIn(t *testing.T, e *env, file string) *queue.Contact {
 	t.Helper()
 	data := corpus(t, file)
-	require.NoError(t, send(t, e, "a@sender.test", []string{boxAddr}, data))
+	require.NoError(t, send(t, e, "bounce@"+fromDomainOf(t, data), []string{boxAddr}, data))
 	ack := ackOf(t, e.relay, msgIDOf(t, data))
 	c, err := e.q.Contact(ctx(t), ack.TN)
 	require.NoError(t, err)
@@ -91,5 +91,5 @@ func TestAckOverStartTLS(t *testing.T) {
 // TestNoRelay: without a relay letters are still taken; nothing is sent.
 func TestNoRelay(t *testing.T) {
 	e := start(t, queuetest.Miniredis(t), nil, nil)
-	require.NoError(t, send(t, e, "a@sender.test", []string{boxAddr}, corpus(t, "utf8.eml")))
+	require.NoError(t, send(t, e, "a@example.cn", []string{boxAddr}, corpus(t, "utf8.eml")))
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/mail"
 	"strings"
 	"sync/atomic"
@@ -22,6 +23,7 @@ type session struct {
 	// listener's shutdown, so that a letter being received may finish.
 	base   context.Context
 	busy   *atomic.Int64
+	conn   *smtp.Conn
 	log    *zap.Logger
 	from   string
 	hasMsg bool
@@ -76,22 +78,36 @@ func (ss *session) Data(r io.Reader) error {
 	defer cancel()
 	h := sha256.New()
 	src := &errReader{r: r}
-	l, err := ss.s.parse(pctx, io.TeeReader(src, h), func() error { return src.err })
+	dk := ss.s.startDKIM(pctx)
+	defer dk.finish(errAbandoned) // whatever happens, the verifier ends with the letter
+	w := io.MultiWriter(h, dk)
+	l, err := ss.s.parse(pctx, io.TeeReader(src, w), func() error { return src.err })
 	if err == nil {
-		_, err = io.Copy(h, src) // the rest (an epilogue) still counts in the hash
+		_, err = io.Copy(w, src) // the rest (an epilogue) still counts in the hash
 	}
+	verdicts := dk.finish(err)
 	if err != nil {
 		return ss.refuse(err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
+	auth := ss.s.checkSender(pctx, ss.envelope(), domainOf(replyAddress(l, ss.from)), verdicts)
 	ctx, cancel := context.WithTimeout(ss.base, ss.s.o.ProcessTimeout)
 	defer cancel()
 	for _, box := range ss.boxes {
-		if err := ss.s.deliver(ctx, l, box, ss.from, sum); err != nil {
+		if err := ss.s.deliver(ctx, l, box, ss.from, sum, auth); err != nil {
 			return ss.refuse(err)
 		}
 	}
 	return nil
+}
+
+// envelope is the sending server's address, HELO name and MAIL FROM.
+func (ss *session) envelope() envelope {
+	e := envelope{helo: ss.conn.Hostname(), mailFrom: ss.from}
+	if a, ok := ss.conn.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		e.ip = a.IP
+	}
+	return e
 }
 
 func (ss *session) refuse(err error) error {

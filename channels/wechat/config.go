@@ -84,6 +84,7 @@ type Config struct {
 
 // DefaultWelcome greets a new follower.
 const DefaultWelcome = "感谢关注12345政务服务便民热线！请直接发送文字、图片、语音或位置描述您的诉求，我们将尽快受理并回复。" +
+	"受理后您会收到受理编号，可凭编号查询办理进度；请在诉求中写明事发地点和联系方式。" +
 	"如遇火灾、急病、治安等紧急情况，请立即拨打119、120、110。"
 
 // Defaults fills the zero values with the defaults in brackets.

@@ -13,7 +13,10 @@
 // was). If Redis cannot take it WeChat gets a 503 and retries, and retries
 // find the first contact by MsgId (events: sender, CreateTime and event).
 // Images, voice and video are fetched by media id in the background, stored
-// by content hash and added to the conversation.
+// by content hash and added to the conversation. A new follower (subscribe)
+// gets the account's welcome, which says how to use it; an unfollow
+// (unsubscribe) ends the citizen's reply window at once (Follows, shared
+// in Redis by the nodes).
 //
 // Agents' replies go out through the customer-service message API (WeCom:
 // the app message API) with a cached access token, fetched again when

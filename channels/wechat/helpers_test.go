@@ -73,8 +73,9 @@ func testConfig(apiBase string) wechat.Config {
 	}
 }
 
-// newEnv serves the channel on a real socket, over a real queue on s.
-func newEnv(t testing.TB, s *queuetest.Server) *env {
+// newEnv serves the channel on a real socket, over a real queue on s;
+// opts come after the env's own options.
+func newEnv(t testing.TB, s *queuetest.Server, opts ...wechat.Option) *env {
 	t.Helper()
 	e := &env{t: t, api: newFakeAPI(t)}
 	e.api.apps[mpAppID] = "mp-secret"
@@ -90,9 +91,9 @@ func newEnv(t testing.TB, s *queuetest.Server) *env {
 	if _, test := t.(*testing.T); test {
 		log = zaptest.NewLogger(t)
 	}
-	e.ch, err = wechat.New(testConfig(e.api.URL), log, e.calls, e.blobs,
+	e.ch, err = wechat.New(testConfig(e.api.URL), log, e.calls, e.blobs, append([]wechat.Option{
 		wechat.WithClock(func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }),
-		wechat.WithMediaOutbox(q.Outbox("wechat-media")))
+		wechat.WithMediaOutbox(q.Outbox("wechat-media"))}, opts...)...)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	e.ch.Register(mux)

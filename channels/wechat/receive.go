@@ -33,6 +33,9 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 		zap.String("type", p.msgType))
 	if !p.contact {
 		log.Debug("event", zap.String("event", p.event))
+		if !ch.noteFollow(r.Context(), w, a, p, log) {
+			return
+		}
 		text := ""
 		if p.welcome {
 			text = a.cfg.Welcome
@@ -86,4 +89,31 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 		text = channels.EmergencyAdvice(t.Emergency) + "\n" + text
 	}
 	ch.answer(w, a, m, encrypted, text)
+}
+
+// noteFollow records an unsubscribe (the citizen's reply window ends) or a
+// subscribe (it may open again); when the record cannot be kept WeChat gets
+// 503 and sends the event again. It reports whether to go on.
+func (ch *Channel) noteFollow(ctx context.Context, w http.ResponseWriter, a *account, p *push, log *zap.Logger) bool {
+	ctx, cancel := context.WithTimeout(ctx, ch.cfg.AnswerWithin)
+	defer cancel()
+	var err error
+	switch p.event {
+	case "unsubscribe":
+		err = ch.follows.Unfollowed(ctx, a.cfg.ID, p.from, ch.now(), ch.cfg.ReplyWindow)
+		if err == nil {
+			log.Info("the citizen unfollowed the account: no more replies reach them")
+		}
+	case "subscribe":
+		err = ch.follows.Followed(ctx, a.cfg.ID, p.from)
+	default:
+		return true
+	}
+	if err != nil {
+		log.Warn("follow state not recorded; WeChat will send the event again", zap.String("event", p.event), zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		refuse(w, http.StatusServiceUnavailable, "the event could not be recorded; send it again")
+		return false
+	}
+	return true
 }

@@ -21,8 +21,8 @@ var _ channels.Replier = (*Channel)(nil)
 // Reply sends an agent's reply to the citizen through the customer-service
 // message API (WeCom: the app message API). It is refused with
 // channels.ErrReplyWindowClosed when more than 48 hours have passed since
-// the citizen last wrote (by our record, or WeChat's errcode 45015),
-// channels.ErrNoReplyPath when the contact has no OpenID or its account is
+// the citizen last wrote (by our record, or WeChat's errcode 45015) or when
+// they unfollowed the account (the unsubscribe event), channels.ErrNoReplyPath when the contact has no OpenID or its account is
 // not configured, and channels.ErrReplyRejected when WeChat refuses it for
 // good. Temporary failures are retried with backoff until ctx ends.
 func (ch *Channel) Reply(ctx context.Context, c *queue.Contact, text string) error {
@@ -38,6 +38,14 @@ func (ch *Channel) Reply(ctx context.Context, c *queue.Contact, text string) err
 	}
 	if text == "" || len(text) > maxReplyBytes || !utf8.ValidString(text) {
 		return fmt.Errorf("%w: a WeChat text reply is 1 to %d bytes of UTF-8", channels.ErrReplyRejected, maxReplyBytes)
+	}
+	left, err := ch.follows.UnfollowedAt(ctx, a.cfg.ID, c.Citizen.Address)
+	if err != nil {
+		return fmt.Errorf("wechat: reply not sent, try again later: %w", err)
+	}
+	if !left.IsZero() {
+		return fmt.Errorf("%w: the citizen unfollowed the account at %s; WeChat delivers nothing until they follow "+
+			"again and write", channels.ErrReplyWindowClosed, left.In(chinaTime).Format("2006-01-02 15:04"))
 	}
 	if a.cfg.Kind == KindOfficial {
 		last, err := ch.lastHeard(ctx, c)

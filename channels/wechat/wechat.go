@@ -38,6 +38,7 @@ type Channel struct {
 	outbox   Outbox
 	wake     chan struct{}
 	hc       *http.Client
+	follows  Follows
 }
 
 // account is one configured account with its crypto and API client.
@@ -84,7 +85,7 @@ func New(cfg Config, log *zap.Logger, q Queue, blobs Blobs, opts ...Option) (*Ch
 		log = zap.NewNop()
 	}
 	ch := &Channel{cfg: cfg, log: log.Named("wechat"), q: q, blobs: blobs, accounts: map[string]*account{},
-		now: time.Now, rand: rand.Reader, wake: make(chan struct{}, 1)}
+		now: time.Now, rand: rand.Reader, wake: make(chan struct{}, 1), follows: newMemFollows()}
 	hc := &http.Client{Timeout: cfg.APITimeout}
 	ch.hc = hc
 	for _, a := range cfg.Accounts {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"net"
 	"net/smtp"
 	"net/textproto"
@@ -61,4 +62,46 @@ func TestEmailThroughTheDesk(t *testing.T) {
 	require.Equal(t, "cd-city-0002", offer.Line)
 	require.Equal(t, "关于小区噪音的投诉", offer.Subject)
 	require.Equal(t, "夜间噪音很大。", strings.TrimSpace(offer.Text))
+	// Nothing in this machine's DNS vouches for example.cn: the letter is
+	// taken, and the desk says why its sender got no acknowledgement.
+	require.NotNil(t, offer.SenderAuth, "the desk gets the sender check")
+	require.False(t, offer.SenderAuth.Authenticated)
+	require.Equal(t, "example.cn", offer.SenderAuth.DMARC.Domain)
+	require.Contains(t, offer.SenderAuth.Note, "发件人未通过验证")
+	require.Contains(t, offer.SenderAuth.Note, "未发送受理回执")
+}
+
+// The node's SMTP listener offers STARTTLS with the self-signed pair it
+// made at start, and takes a letter over it.
+func TestEmailSTARTTLS(t *testing.T) {
+	s := queuetest.Miniredis(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.SMTP.Addr = addr; c.SMTP.Domain = "mx.test" })
+	d := desk(t, n.base, "1001")
+	send(t, d, "ready", nil)
+	var conn net.Conn
+	for conn == nil { // the listener starts with the node; wait for it
+		conn, _ = net.Dial("tcp", addr)
+	}
+	c, err := smtp.NewClient(conn, "mx.test")
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Hello("sender.test"))
+	ok, _ := c.Extension("STARTTLS")
+	require.True(t, ok)
+	require.NoError(t, c.StartTLS(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // checked below
+	st, ok := c.TLSConnectionState()
+	require.True(t, ok)
+	require.Equal(t, []string{"mx.test"}, st.PeerCertificates[0].DNSNames, "self-signed for smtp.domain")
+	require.NoError(t, c.Mail("li@example.cn"))
+	require.NoError(t, c.Rcpt("cd-city-0002@mail.12345.chengdu.gov.cn"))
+	w, err := c.Data()
+	require.NoError(t, err)
+	_, err = w.Write([]byte("From: li@example.cn\r\nSubject: TLS\r\nMessage-ID: <e2e-tls@example.cn>\r\n\r\nhello\r\n"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.Equal(t, "TLS", next(t, d, "offer").Object().Subject)
 }

@@ -134,7 +134,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	prefix := "{" + cfg.Redis.Tag + "}:"
 	wc, err := wechat.New(cfg.WeChat, log, q, blobs, wechat.WithTokenStore(wechat.NewRedisTokens(rdb, prefix)),
-		wechat.WithMediaOutbox(q.Outbox("wechat-media")))
+		wechat.WithMediaOutbox(q.Outbox("wechat-media")), wechat.WithFollows(wechat.NewRedisFollows(rdb, prefix)))
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"net"
+	"net/smtp"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/lianxin/lianxin/configs"
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/stretchr/testify/require"
+)
+
+// An e-mail whose sender nothing vouches for reaches the desk page with the
+// sender check marked on it, as text: the agent sees why the citizen got no
+// acknowledgement.
+func TestEmailSenderCheckInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("Chromium is not installed (%v): run `make test`, which installs it", err)
+	}
+	s := queuetest.RedisServer(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
+		c.SMTP.Addr = addr
+		c.Queue.OfferTimeout = 5 * time.Minute
+	})
+	b := startBrowser(t)
+	defer b.close(t)
+	b.login(t, n.base, "1001")
+	b.do(t, "go ready",
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.Click(chromedp.ID("btn-ready")),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
+	)
+	var c *smtp.Client
+	for c == nil { // the listener starts with the node; wait for it
+		c, _ = smtp.Dial(addr)
+	}
+	defer c.Close()
+	msg := "From: =?UTF-8?B?5biC5rCR?= <mayor@example.cn>\r\nSubject: " + xssImg + "\r\nMessage-ID: <browser-auth@example.cn>\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n\r\n路灯坏了\r\n"
+	require.NoError(t, c.Mail("mayor@example.cn"))
+	require.NoError(t, c.Rcpt("cd-city-0002@mail.12345.chengdu.gov.cn"))
+	w, err := c.Data()
+	require.NoError(t, err)
+	_, err = w.Write([]byte(msg))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	b.do(t, "accept the letter",
+		chromedp.WaitVisible(chromedp.CSS(`#offers [data-offer] button.accept`)),
+		chromedp.Click(chromedp.CSS(`#offers [data-offer] button.accept`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail-meta .meta-row.warn`)),
+	)
+	shown := browserRun(t, b, "sender check", chromedp.TextContent(chromedp.CSS(`#detail-meta .meta-row.warn`)))
+	require.Contains(t, shown, "发件人验证")
+	require.Contains(t, shown, "发件人未通过验证")
+	require.Contains(t, shown, "DMARC")
+	require.Contains(t, shown, "example.cn")
+	require.Contains(t, shown, "未发送受理回执")
+	b.noMarkup(t)
+	b.screenshot(t, "sender-check")
+	b.noPageErrors(t)
+}
