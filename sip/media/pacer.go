@@ -99,7 +99,9 @@ func (p *Pacer) runShard(ctx context.Context, s *shard) {
 			// Woke late: send the missed ticks' frames too, as a burst, up to maxCatchUp of them; older ones are
 			// skipped (their time still advances the legs' timestamps).
 			s.late.Add(now - from)
-			from = max(from, now-maxCatchUp+1)
+			if now-from >= maxCatchUp {
+				from = now - maxCatchUp + 1
+			}
 		}
 		k = max(now, k+1)
 
