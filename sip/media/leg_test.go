@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -323,5 +324,26 @@ func TestLegSendsNothingToUnspecifiedAddress(t *testing.T) {
 		l.Hold(NewHoldStream("hold", nil))
 		_, sent := l.paced(1, int64(tick), buf[:])
 		require.False(t, sent, "sent to %v", remote)
+	}
+}
+
+func TestPacerShards(t *testing.T) {
+	require.Len(t, NewPacer(0, nil).shards, runtime.GOMAXPROCS(0))
+	p := NewPacer(3, nil)
+	legs := []*Leg{sinkLeg(t, PCMU, 0), sinkLeg(t, PCMU, 0), sinkLeg(t, PCMA, 0), sinkLeg(t, PCMU, 0)}
+	for _, l := range legs {
+		p.Add(l)
+		p.Add(l) // twice does nothing
+	}
+	require.Equal(t, 4, p.Stats().Legs)
+	p.Remove(legs[1])
+	p.Remove(legs[1])
+	require.Equal(t, 3, p.Stats().Legs)
+	require.NoError(t, legs[0].Close()) // Close takes a leg off its pacer
+	require.Equal(t, 2, p.Stats().Legs)
+	for _, s := range p.shards {
+		for i, l := range s.legs {
+			require.Equal(t, i, l.pIdx)
+		}
 	}
 }
