@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -36,7 +38,12 @@ func (q *Queue) EnqueueCall(ctx context.Context, in Intake, call Call) (Receipt,
 	if call.ID == "" || call.Node == "" {
 		return Receipt{}, fmt.Errorf("%w: a call needs its Call-ID and node", ErrInvalid)
 	}
-	return q.enqueue(ctx, in, "call:"+call.ID, call.Node, call.ID)
+	key := "call:" + call.ID
+	if len(call.ID) > 128 { // the key lives a week: keep it short
+		sum := sha256.Sum256([]byte(call.ID))
+		key = "call:sha256:" + hex.EncodeToString(sum[:])
+	}
+	return q.enqueue(ctx, in, key, call.Node, call.ID)
 }
 
 // HangupResult says what a hang-up did.
@@ -57,6 +64,9 @@ type HangupResult struct {
 // no agent). Answered, the talk ends and the contact waits for the agent's
 // wrap-up (EventEnded, as End). A call already over changes nothing.
 func (q *Queue) Hangup(ctx context.Context, tn, by string) (HangupResult, error) {
+	if by == "" {
+		return HangupResult{}, fmt.Errorf("%w: hang-up of %s: say which leg hung up", ErrInvalid, tn)
+	}
 	res, err := q.run(ctx, q.s.hangup, tn, by, q.nowMs()).StringSlice()
 	if err != nil {
 		return HangupResult{}, scriptError(err)

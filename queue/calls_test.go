@@ -321,6 +321,13 @@ func TestCallerWhoHangsUpWhileRingingFreesTheAgent(t *testing.T) {
 				require.Equal(t, "already", res.Outcome)
 				_, err = e.q.Hangup(e.ctx, "2611260999992", "caller")
 				require.ErrorIs(t, err, queue.ErrNotFound)
+				_, err = e.q.Hangup(e.ctx, first, "")
+				require.ErrorIs(t, err, queue.ErrInvalid)
+				letter := e.letter("general", "信")
+				_, err = e.q.Hangup(e.ctx, letter, "caller")
+				require.ErrorIs(t, err, queue.ErrWrongState, "a letter has no call")
+				require.ErrorIs(t, e.q.CallHold(e.ctx, letter, true), queue.ErrWrongState)
+				require.ErrorIs(t, e.q.CallHold(e.ctx, "2611260999992", true), queue.ErrNotFound)
 			})
 		})
 	}

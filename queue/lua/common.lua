@@ -249,15 +249,8 @@ local function dispatch_queue(q, ch, now)
   while n < 1000 do
     local heads = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 9)
     if #heads == 0 then return n end
-    local avail = redis.call('ZRANGE', P .. 'av:' .. ch .. ':' .. q, 0, 1)
-    if #avail == 0 then return n end
-    -- A phone registration runs out by itself: an agent whose phone is
-    -- gone leaves the set here, before the sweep gets to it.
-    local ids, gone = {}, false
-    for _, a in ipairs(avail) do
-      if ch ~= 'voice' or can_take(agent(a), ch, now) then ids[#ids + 1] = a
-      else refresh(a, now) touch(a) gone = true end
-    end
+    local ids = redis.call('ZRANGE', P .. 'av:' .. ch .. ':' .. q, 0, 1)
+    if #ids == 0 then return n end
     local tn, id
     for _, c in ipairs(heads) do
       for _, a in ipairs(ids) do
@@ -265,8 +258,13 @@ local function dispatch_queue(q, ch, now)
       end
       if tn then break end
     end
-    if not tn then
-      if not gone then return n end
+    if not tn then return n end
+    if ch == 'voice' and not can_take(agent(id), ch, now) then
+      -- A phone registration runs out by itself: the agent leaves the set
+      -- here, before the sweep gets to it, and the next one is tried.
+      refresh(id, now)
+      redis.call('ZREM', P .. 'av:' .. ch .. ':' .. q, id) -- whatever refresh saw: the loop moves on
+      touch(id)
     else
       offer(tn, id, now, q, ch)
       n = n + 1

@@ -132,3 +132,75 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkBridgeLoad relays LIANXIN_MEDIA_PAIRS bridged calls (default 500) on loopback: for each call two phones
+// (legs paced with a hold stream, so 50 packets/s each) send to two bridged gateway legs, which relay to the other
+// phone; the phones read and count what they lose. One op per 20 ms tick. CPU covers the phones too (their pacing
+// and reading cost about as much as the gateway's relaying). Run with -benchtime 250x (5 s).
+func BenchmarkBridgeLoad(b *testing.B) {
+	n := 500
+	if v, err := strconv.Atoi(os.Getenv("LIANXIN_MEDIA_PAIRS")); err == nil {
+		n = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var runs []chan error
+	run := func(l *Leg) {
+		done := make(chan error, 1)
+		go func() { done <- l.Run(ctx) }()
+		runs = append(runs, done)
+	}
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(b, err)
+		return c
+	}
+	phonesPacer := NewPacer(1, nil)
+	hold := NewHoldStream("hold", NewClip("tone", tone(440, 8000, 500*FrameSamples)))
+	var gateway, phones []*Leg
+	for range n {
+		var pair [2]*Leg
+		for i, c := range []Codec{PCMU, PCMA} {
+			gc, pc := listen(), listen()
+			g := NewLeg(LegConfig{Conn: gc, Remote: pc.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: c})
+			p := NewLeg(LegConfig{Conn: pc, Remote: g.LocalAddr(), Codec: c})
+			phonesPacer.Add(p)
+			p.Hold(hold)
+			run(g)
+			run(p)
+			pair[i] = g
+			gateway, phones = append(gateway, g), append(phones, p)
+		}
+		Bridge(pair[0], pair[1])
+	}
+	pacerDone := make(chan error, 1)
+	go func() { pacerDone <- phonesPacer.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond) // let the streams start and latch
+	relayed := func() (sent, lost uint64) {
+		for _, g := range gateway {
+			sent += g.Stats().PacketsSent
+		}
+		for _, p := range phones {
+			lost += p.Stats().Lost
+		}
+		return sent, lost
+	}
+	cpu0, start := cpuTime(), time.Now()
+	sent0, lost0 := relayed()
+	for b.Loop() {
+		time.Sleep(tick)
+	}
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	sent1, lost1 := relayed()
+	cancel()
+	<-pacerDone
+	for _, d := range runs {
+		require.NoError(b, <-d)
+	}
+	for _, l := range append(gateway, phones...) {
+		_ = l.Close()
+	}
+	b.ReportMetric(float64(cpu)/float64(elapsed)*100, "%cpu")
+	b.ReportMetric(float64(sent1-sent0)/elapsed.Seconds(), "relayed/s")
+	b.ReportMetric(float64(lost1-lost0), "lost")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(sent1-sent0), "cpu-ns/relayed")
+}

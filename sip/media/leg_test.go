@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestLegSwitchesSourcesOnOneStream(t *testing.T) {
 	caller := newPeer(t)
 	a := runLeg(t, LegConfig{Remote: caller.addr(), Codec: PCMU})
 	pacer.Add(a)
-	rx := &stream{t: t, peer: caller}
+	rx := &stream{t: t, peer: caller, pacer: pacer}
 
 	prompt := NewClip("prompt", tone(440, 8000, 10*FrameSamples-30))
 	player := NewPlayer(prompt)
@@ -217,15 +218,15 @@ func TestLegMediaTimeout(t *testing.T) {
 	conn2, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
 	phone := newPeer(t)
-	l2 := NewLeg(LegConfig{Conn: conn2, Codec: PCMU, MediaTimeout: 300 * time.Millisecond})
+	l2 := NewLeg(LegConfig{Conn: conn2, Codec: PCMU, MediaTimeout: time.Second}) // long enough for a loaded machine
 	defer l2.Close()
 	done := make(chan error, 1)
 	go func() { done <- l2.Run(context.Background()) }()
-	for range 20 {
+	for range 10 {
 		phone.sendAudio(t, l2.LocalAddr(), PCMU, tone(440, 8000, FrameSamples))
 		time.Sleep(20 * time.Millisecond)
 	}
-	require.Equal(t, uint64(20), l2.Stats().PacketsReceived, "alive while packets come")
+	require.Equal(t, uint64(10), l2.Stats().PacketsReceived, "alive while packets come")
 	require.ErrorIs(t, <-done, ErrMediaTimeout)
 
 	// A longer first timeout, then the shorter one once packets flowed; no timeout at all after the first packet.
@@ -323,5 +324,26 @@ func TestLegSendsNothingToUnspecifiedAddress(t *testing.T) {
 		l.Hold(NewHoldStream("hold", nil))
 		_, sent := l.paced(1, int64(tick), buf[:])
 		require.False(t, sent, "sent to %v", remote)
+	}
+}
+
+func TestPacerShards(t *testing.T) {
+	require.Len(t, NewPacer(0, nil).shards, runtime.GOMAXPROCS(0))
+	p := NewPacer(3, nil)
+	legs := []*Leg{sinkLeg(t, PCMU, 0), sinkLeg(t, PCMU, 0), sinkLeg(t, PCMA, 0), sinkLeg(t, PCMU, 0)}
+	for _, l := range legs {
+		p.Add(l)
+		p.Add(l) // twice does nothing
+	}
+	require.Equal(t, 4, p.Stats().Legs)
+	p.Remove(legs[1])
+	p.Remove(legs[1])
+	require.Equal(t, 3, p.Stats().Legs)
+	require.NoError(t, legs[0].Close()) // Close takes a leg off its pacer
+	require.Equal(t, 2, p.Stats().Legs)
+	for _, s := range p.shards {
+		for i, l := range s.legs {
+			require.Equal(t, i, l.pIdx)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,13 +58,13 @@ type PacerStats struct {
 	IntervalMax time.Duration // over 100 ms shows as 100.25 ms
 }
 
-// NewPacer makes a pacer with shards sender loops (at least one); log may be nil.
+// NewPacer makes a pacer with shards sender loops (0 or less: one per core, runtime.GOMAXPROCS); log may be nil.
 func NewPacer(shards int, log *zap.Logger) *Pacer {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	if shards < 1 {
-		shards = 1
+		shards = runtime.GOMAXPROCS(0)
 	}
 	p := &Pacer{log: log, epoch: clock(), shards: make([]*shard, shards)}
 	for i := range p.shards {
@@ -99,7 +100,9 @@ func (p *Pacer) runShard(ctx context.Context, s *shard) {
 			// Woke late: send the missed ticks' frames too, as a burst, up to maxCatchUp of them; older ones are
 			// skipped (their time still advances the legs' timestamps).
 			s.late.Add(now - from)
-			from = max(from, now-maxCatchUp+1)
+			if now-from >= maxCatchUp {
+				from = now - maxCatchUp + 1
+			}
 		}
 		k = max(now, k+1)
 
