@@ -337,11 +337,11 @@ func sdpOffer(port int, pts ...int) []byte {
 
 // ua is a SIP user agent for tests: a caller or an agent's phone.
 type ua struct {
-	t   *testing.T
-	ua  *sipgo.UserAgent
-	srv *sipgo.Server
-	cli *sipgo.Client
-	dlg *sipgo.DialogUA
+	t    *testing.T
+	ua   *sipgo.UserAgent
+	srv  *sipgo.Server
+	cli  *sipgo.Client
+	dlg  *sipgo.DialogUA
 	addr netip.AddrPort
 	conn net.PacketConn
 }

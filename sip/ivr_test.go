@@ -61,7 +61,12 @@ func TestMenuDigit(t *testing.T) {
 
 // TestMenuNoInput: with no key the caller goes to the line's queue.
 func TestMenuNoInput(t *testing.T) {
-	e := newEnv(t, func(c *Config) { withMenu(c); m := c.Menus["12345"]; m.Timeout = 300 * time.Millisecond; c.Menus["12345"] = m })
+	e := newEnv(t, func(c *Config) {
+		withMenu(c)
+		m := c.Menus["12345"]
+		m.Timeout = 300 * time.Millisecond
+		c.Menus["12345"] = m
+	})
 	c := dial(t, e, "12345", "13800138003", media.PCMU)
 	ct := waitQueued(t, e, "12345")
 	require.Equal(t, "general", ct.Queue)

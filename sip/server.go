@@ -205,8 +205,14 @@ func (s *Server) advertise(bound net.IP) netip.Addr {
 func (s *Server) Addr() netip.AddrPort { return s.addr }
 
 func (s *Server) setup() error {
-	slogger := slog.New(zapslog.NewHandler(s.log.Named("sipgo").Core()))
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("Lianxin"), sipgo.WithUserAgentHostname(s.ip.String()))
+	// sipgo's own messages (a packet that is not SIP, a transaction that
+	// timed out) at warning level and above; a flood of garbage is logged by
+	// sipgo once per packet, so its debug chatter stays out.
+	core := s.log.Named("sipgo").WithOptions(zap.IncreaseLevel(zap.WarnLevel)).Core()
+	slogger := slog.New(zapslog.NewHandler(core))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("Lianxin"), sipgo.WithUserAgentHostname(s.ip.String()),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(slogger)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(slogger)))
 	if err != nil {
 		return err
 	}
@@ -265,6 +271,23 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("sip listening", zap.Stringer("addr", s.addr), zap.Strings("trusted", s.cfg.Trusted),
 		zap.Int("rtp_min", s.cfg.RTPPorts.Min), zap.Int("rtp_max", s.cfg.RTPPorts.Max))
+	// Calls this node held before a restart (under the same node id, too
+	// soon to be found dead) lost their audio with the old process: their
+	// callers become callbacks at their old place, as a dead node's do.
+	for try := 0; ctx.Err() == nil; try++ {
+		n, err := s.q.RecoverCalls(ctx)
+		if err == nil {
+			if n > 0 {
+				s.log.Warn("calls of this node's previous run turned into callbacks", zap.Int("calls", n))
+			}
+			break
+		}
+		s.log.Warn("recovering this node's previous calls failed; retrying", zap.Error(err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Duration(try+1)*500*time.Millisecond, 5*time.Second)):
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.pacer.Run(gctx) })
 	g.Go(func() error { return s.follow(gctx) })
