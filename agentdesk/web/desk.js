@@ -32,8 +32,9 @@
   const CONTACT_STATES = { waiting: '排队', offered: '振铃', assigned: '处理中', wrapup: '话后', closed: '已办结' };
   const RESCIND_REASONS = {
     expired: '超时未接', rejected: '已拒绝', node_lost: '节点失联',
-    logged_out: '已退出', drained: '节点维护', disconnected: '连接中断',
+    logged_out: '已退出', drained: '节点维护', disconnected: '连接中断', abandoned: '来电人已挂机',
   };
+  const HANGUP_BY = { caller: '市民挂机', agent: '坐席挂机', media_timeout: '通话中断（无语音）', node_lost: '节点失联' };
   const LOGIN_ERRORS = { bad_credentials: '工号或密码错误', too_many_attempts: '尝试次数过多，请一分钟后再试' };
 
   const BASE_TITLE = '连心 · 坐席工作台';
@@ -378,6 +379,14 @@
       removeOffer(m.contact);
       toast(`来件 ${m.contact} 已撤回：${RESCIND_REASONS[m.reason] || m.reason} (rescinded: ${m.reason})`, 'warn');
     },
+    ended(m) {
+      const c = S.contacts.get(m.contact);
+      if (!c) return;
+      c.state = 'wrapup';
+      renderContacts();
+      if (m.contact === S.selected) renderDetail();
+      if (c.channel === 'voice') toast(`${m.contact} 通话已结束（${HANGUP_BY[m.reason] || m.reason || ''}），请整理办结`, 'info');
+    },
     closed(m) {
       if (!S.contacts.has(m.contact)) return;
       removeContact(m.contact);
@@ -512,6 +521,7 @@
     return el('div', { className: 'offer-card', data: { offer: tn }, attrs: { role: 'group', 'aria-label': `新来件 ${tn}` } },
       el('div', { className: 'offer-head' },
         el('span', { className: 'chip' }, channelLabel(c.channel)),
+        c.callback ? el('span', { className: 'chip urgent', title: '来电人的通话已中断，请回拨' }, '回拨 callback') : null,
         el('span', { className: 'offer-line' }, c.line_name || c.line || ''),
         el('span', { className: 'countdown', attrs: { 'aria-label': '剩余时间 (time left)' } })),
       el('div', { className: 'offer-bar' }, el('span')),
