@@ -40,7 +40,7 @@ type testNode struct {
 func startNode(t *testing.T, redisURL, id string, mod ...func(*configs.Config)) *testNode {
 	t.Helper()
 	env := map[string]string{"LIANXIN_REDIS_URL": redisURL, "LIANXIN_NODE_ID": id, "LIANXIN_HTTP_ADDR": "127.0.0.1:0",
-		"LIANXIN_SMTP_ADDR": "127.0.0.1:0"}
+		"LIANXIN_SMTP_ADDR": "127.0.0.1:0", "LIANXIN_SIP_ADDR": "127.0.0.1:0"}
 	cfg, err := configs.Load("", func(k string) string { return env[k] })
 	require.NoError(t, err)
 	cfg.Blobs.Dir = t.TempDir()
@@ -58,6 +58,7 @@ func startNode(t *testing.T, redisURL, id string, mod ...func(*configs.Config)) 
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	require.NoError(t, n.voice.Listen())
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &testNode{base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), n: n}
 	go func() { tn.done <- n.run(ctx, ln, cfg.HTTP.DrainTimeout) }()

@@ -59,7 +59,7 @@ func startProc(t *testing.T, redisURL, id, config string) *proc {
 	require.NoError(t, l.Close())
 	cmd := exec.Command(binary(t))
 	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR="+addr,
-		"LIANXIN_CONFIG="+config, "LIANXIN_SMTP_ADDR=127.0.0.1:0")
+		"LIANXIN_CONFIG="+config, "LIANXIN_SMTP_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADDR=127.0.0.1:0")
 	cmd.Dir = t.TempDir()
 	p := &proc{cmd: cmd, base: "http://" + addr, out: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
