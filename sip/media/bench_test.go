@@ -204,3 +204,4 @@ func BenchmarkBridgeLoad(b *testing.B) {
 	b.ReportMetric(float64(lost1-lost0), "lost")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(sent1-sent0), "cpu-ns/relayed")
 }
+
