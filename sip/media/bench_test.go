@@ -204,4 +204,3 @@ func BenchmarkBridgeLoad(b *testing.B) {
 	b.ReportMetric(float64(lost1-lost0), "lost")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(sent1-sent0), "cpu-ns/relayed")
 }
-
