@@ -1,0 +1,223 @@
+package siptest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// goPeer is a tiny sipgo UAS and registrar that stands in for the gateway in
+// these tests: it answers INVITEs (or only rings), sends a tone to the
+// caller's SDP address from an RTPRecorder, which records what the caller
+// sends, and checks digest REGISTERs for one user.
+type goPeer struct {
+	t      testing.TB
+	addr   netip.AddrPort
+	client *sipgo.Client
+	dsc    *sipgo.DialogServerCache
+	dcc    *sipgo.DialogClientCache
+	rec    *RTPRecorder
+
+	ringOnly bool    // answer 180 and never 200
+	toneHz   float64 // sent to the caller after the ACK; 0 sends nothing
+	user     string  // REGISTER digest credentials
+	password string
+
+	mu       sync.Mutex
+	invites  []*sip.Request
+	byes     int
+	contacts map[string]string // user → registered Contact URI
+	regDone  chan string       // user, on each successful REGISTER
+	byeDone  chan struct{}
+}
+
+func newGoPeer(t testing.TB, ringOnly bool, toneHz float64) *goPeer {
+	t.Helper()
+	p := &goPeer{t: t, ringOnly: ringOnly, toneHz: toneHz, user: "1001", password: "demo",
+		contacts: map[string]string{}, regDone: make(chan string, 16), byeDone: make(chan struct{}, 16)}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("lianxin-siptest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "gw", Host: "127.0.0.1", Port: int(p.addr.Port())}}
+	p.dsc = sipgo.NewDialogServerCache(p.client, contact)
+	p.dcc = sipgo.NewDialogClientCache(p.client, contact)
+	p.rec = NewRTPRecorder(t)
+	srv.OnInvite(p.onInvite)
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = p.dsc.ReadAck(req, tx) })
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if err := p.dsc.ReadBye(req, tx); err != nil && p.dcc.ReadBye(req, tx) != nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+			return
+		}
+		p.mu.Lock()
+		p.byes++
+		p.mu.Unlock()
+		p.byeDone <- struct{}{}
+	})
+	srv.OnRegister(p.onRegister)
+	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.ServeUDP(conn)
+	}()
+	t.Cleanup(func() {
+		conn.Close()
+		<-served
+		_ = ua.Close()
+	})
+	return p
+}
+
+// sdpAudio finds the connection address and audio port of an SDP body.
+func sdpAudio(body []byte) (netip.AddrPort, error) {
+	var ip netip.Addr
+	port := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		line = strings.TrimSpace(line)
+		if a, ok := strings.CutPrefix(line, "c=IN IP4 "); ok {
+			ip, _ = netip.ParseAddr(a)
+		}
+		if m, ok := strings.CutPrefix(line, "m=audio "); ok {
+			port, _ = strconv.Atoi(strings.Fields(m)[0])
+		}
+	}
+	if !ip.IsValid() || port == 0 {
+		return netip.AddrPort{}, fmt.Errorf("no audio address in SDP %q", body)
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), nil
+}
+
+func (p *goPeer) sdp() []byte {
+	return fmt.Appendf(nil, "v=0\r\no=gw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n",
+		p.rec.Port())
+}
+
+func (p *goPeer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	p.mu.Lock()
+	p.invites = append(p.invites, req)
+	p.mu.Unlock()
+	dlg, err := p.dsc.ReadInvite(req, tx)
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, err.Error(), nil))
+		return
+	}
+	defer dlg.Close()
+	if err := dlg.Respond(180, "Ringing", nil); err != nil {
+		return
+	}
+	if p.ringOnly {
+		<-tx.Done() // sipgo answers the CANCEL: 200 to it, 487 to the INVITE
+		return
+	}
+	media, err := sdpAudio(req.Body())
+	if err != nil {
+		_ = dlg.Respond(488, "Not Acceptable Here", nil)
+		return
+	}
+	if err := dlg.RespondSDP(p.sdp()); err != nil {
+		return
+	}
+	if p.toneHz > 0 {
+		stop := p.rec.Send(media, PayloadPCMU, SineWave(p.toneHz, SampleRate, 12000))
+		defer stop()
+	}
+	<-dlg.Context().Done()
+}
+
+func (p *goPeer) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	chal := &digest.Challenge{Realm: "lianxin-test", Nonce: "n" + strconv.Itoa(int(req.CSeq().SeqNo)), Algorithm: "MD5", QOP: []string{"auth"}}
+	h := req.GetHeader("Authorization")
+	if h == nil {
+		res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
+		res.AppendHeader(sip.NewHeader("WWW-Authenticate", chal.String()))
+		_ = tx.Respond(res)
+		return
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil || cred.Username != p.user {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return
+	}
+	chal.Nonce = cred.Nonce // single-use nonces are the gateway's business, not this stand-in's
+	want, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: cred.URI, Username: p.user,
+		Password: p.password, Cnonce: cred.Cnonce, Count: cred.Nc})
+	if err != nil || want.Response != cred.Response {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return
+	}
+	c := req.Contact()
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "No Contact", nil))
+		return
+	}
+	p.mu.Lock()
+	p.contacts[p.user] = c.Address.String()
+	p.mu.Unlock()
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Contact", c.Value()+";expires=60"))
+	_ = tx.Respond(res)
+	p.regDone <- p.user
+}
+
+func (p *goPeer) contact(user string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.contacts[user]
+}
+
+func (p *goPeer) lastInvite() *sip.Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.invites) == 0 {
+		return nil
+	}
+	return p.invites[len(p.invites)-1]
+}
+
+// call places a call from the Go side to uri, with p.rec as its media,
+// returns the dialog once answered and acknowledged.
+func (p *goPeer) call(ctx context.Context, uri string) (*sipgo.DialogClientSession, netip.AddrPort, error) {
+	var recipient sip.Uri
+	if err := sip.ParseUri(uri, &recipient); err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	sess, err := p.dcc.Invite(ctx, recipient, p.sdp(), sip.NewHeader("Content-Type", "application/sdp"))
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	media, err := sdpAudio(sess.InviteResponse.Body())
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	return sess, media, sess.Ack(ctx)
+}
