@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// bound is how long a test waits for an event from a real peer before it
-// gives up: a bound against hanging, never a speed assertion.
-const bound = 30 * time.Second
-
 func boundCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), bound)
 	t.Cleanup(cancel)
