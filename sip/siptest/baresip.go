@@ -58,12 +58,12 @@ type BaresipPhone struct {
 	sipPort int
 	ctrl    net.Conn
 
-	mu      sync.Mutex
-	events  []BaresipEvent
-	changed chan struct{}
-	replies map[string]chan BaresipReply
-	nextTok int
-	readErr error
+	mu       sync.Mutex
+	events   []BaresipEvent
+	changed  chan struct{}
+	replies  map[string]chan BaresipReply
+	nextTok  int
+	readErr  error
 	readDone chan struct{}
 }
 

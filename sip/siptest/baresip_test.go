@@ -5,6 +5,7 @@ import (
 )
 
 func TestBaresipRegistersAndAnswers(t *testing.T) {
+	t.Parallel()
 	ctx := boundCtx(t)
 	p := newGoPeer(t, false, 0)
 	phone := Baresip(t, BaresipOptions{SIPAddr: p.addr.String(), User: "1001", Password: "demo", AutoAnswer: true})
@@ -55,6 +56,7 @@ func TestBaresipRegistersAndAnswers(t *testing.T) {
 }
 
 func TestBaresipDialsAndHangsUp(t *testing.T) {
+	t.Parallel()
 	ctx := boundCtx(t)
 	p := newGoPeer(t, false, CallerToneHz)
 	// The committed fixture, 5 s: enough for this call.
@@ -91,5 +93,30 @@ func TestBaresipDialsAndHangsUp(t *testing.T) {
 	}
 	if !HasTone(heard, CallerToneHz) {
 		t.Errorf("the phone did not hear the peer's tone (ratio %.2f, RMS %.0f, %d samples)", Tone(heard, CallerToneHz), RMS(heard), len(heard))
+	}
+}
+
+func TestSippCallerToBaresip(t *testing.T) {
+	t.Parallel()
+	// The two real peers of the bridged-call tests, talking directly: sipp's
+	// INVITE (PCMU, PCMA, telephone-event) is auto-answered by baresip, which
+	// hears the caller's tone.
+	ctx := boundCtx(t)
+	phone := Baresip(t, BaresipOptions{User: "1003", AutoAnswer: true})
+	caller := Sipp(t, SippOptions{Scenario: "caller.xml", Target: phone.Addr(), Service: "1003",
+		Vars: map[string]string{"hold_ms": "1000"}})
+	if _, err := caller.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := phone.WaitEvent(ctx, "CALL_CLOSED", 0); err != nil {
+		t.Fatal(err)
+	}
+	heard, err := phone.Recording()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !HasTone(heard, CallerToneHz) || HasTone(heard, AgentToneHz) {
+		t.Errorf("baresip heard %d samples: %v Hz ratio %.2f, %v Hz ratio %.2f; want the caller's tone",
+			len(heard), float64(CallerToneHz), Tone(heard, CallerToneHz), float64(AgentToneHz), Tone(heard, AgentToneHz))
 	}
 }

@@ -14,6 +14,7 @@ func boundCtx(t *testing.T) context.Context {
 }
 
 func TestSippCallerSendsToneAndHearsPeer(t *testing.T) {
+	t.Parallel()
 	p := newGoPeer(t, false, AgentToneHz)
 	run := Sipp(t, SippOptions{
 		Scenario: "caller.xml", Target: p.addr.String(), Service: "12315",
@@ -60,6 +61,7 @@ func TestSippCallerSendsToneAndHearsPeer(t *testing.T) {
 }
 
 func TestSippCallerDefaults(t *testing.T) {
+	t.Parallel()
 	p := newGoPeer(t, false, 0)
 	// No variables: hold_ms 3000, caller 1390000<call number>.
 	run := Sipp(t, SippOptions{Scenario: "caller.xml", Target: p.addr.String(), Service: "12345"})
@@ -76,10 +78,12 @@ func TestSippCallerDefaults(t *testing.T) {
 }
 
 func TestSippCallerDTMF(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		code, digit string
 	}{{"9", "9"}, {"10", "*"}} {
 		t.Run(tc.digit, func(t *testing.T) {
+			t.Parallel()
 			p := newGoPeer(t, false, 0)
 			run := Sipp(t, SippOptions{
 				Scenario: "caller-dtmf.xml", Target: p.addr.String(), Service: "12345",
@@ -124,6 +128,7 @@ func TestSippCallerDTMF(t *testing.T) {
 }
 
 func TestSippCallerAbandons(t *testing.T) {
+	t.Parallel()
 	p := newGoPeer(t, false, AgentToneHz)
 	run := Sipp(t, SippOptions{
 		Scenario: "caller-abandon.xml", Target: p.addr.String(), Service: "12345",
@@ -140,6 +145,7 @@ func TestSippCallerAbandons(t *testing.T) {
 }
 
 func TestSippCallerCancelsWhileRinging(t *testing.T) {
+	t.Parallel()
 	p := newGoPeer(t, true, 0)
 	run := Sipp(t, SippOptions{
 		Scenario: "caller-cancel.xml", Target: p.addr.String(), Service: "12345",
@@ -161,6 +167,7 @@ func TestSippCallerCancelsWhileRinging(t *testing.T) {
 }
 
 func TestSippCancelFailsWhenAnswered(t *testing.T) {
+	t.Parallel()
 	// The scenario is a real check: a gateway that answers instead of
 	// honouring the CANCEL fails it.
 	p := newGoPeer(t, false, 0)
@@ -175,6 +182,7 @@ func TestSippCancelFailsWhenAnswered(t *testing.T) {
 }
 
 func TestSippCallerToSippAgentPhone(t *testing.T) {
+	t.Parallel()
 	agent := Sipp(t, SippOptions{Scenario: "agent-phone.xml", Calls: 1, AutoAnswer: true})
 	caller := Sipp(t, SippOptions{Scenario: "caller.xml", Target: agent.Addr(), Service: "1001",
 		Vars: map[string]string{"hold_ms": "500"}})
@@ -190,6 +198,7 @@ func TestSippCallerToSippAgentPhone(t *testing.T) {
 }
 
 func TestSippAgentPhone(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		vars     map[string]string
@@ -202,6 +211,7 @@ func TestSippAgentPhone(t *testing.T) {
 		{"agent hangs up", map[string]string{"hangup_ms": "600"}, false, AgentToneHz, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			ctx := boundCtx(t)
 			agent := Sipp(t, SippOptions{Scenario: "agent-phone.xml", Calls: 1, AutoAnswer: true, RTPEcho: tc.echo, Vars: tc.vars, Trace: true})
 			p := newGoPeer(t, false, 0)
@@ -240,6 +250,7 @@ func TestSippAgentPhone(t *testing.T) {
 }
 
 func TestSippAgentRegisters(t *testing.T) {
+	t.Parallel()
 	p := newGoPeer(t, false, 0)
 	run := Sipp(t, SippOptions{Scenario: "agent-register.xml", Target: p.addr.String(), Service: "1001",
 		Args: []string{"-ap", "demo"}, Vars: map[string]string{"contact": "127.0.0.1:5999", "expires": "120"}, Trace: true})
