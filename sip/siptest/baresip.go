@@ -337,7 +337,13 @@ func (b *BaresipPhone) Dial(ctx context.Context, uri string) error {
 	return err
 }
 
-// Hangup ends the current call.
+// Answer accepts the ringing incoming call (a phone without AutoAnswer).
+func (b *BaresipPhone) Answer(ctx context.Context) error {
+	_, err := b.Command(ctx, "accept", "")
+	return err
+}
+
+// Hangup ends the current call; on a call still ringing it declines it.
 func (b *BaresipPhone) Hangup(ctx context.Context) error {
 	_, err := b.Command(ctx, "hangup", "")
 	return err

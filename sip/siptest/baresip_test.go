@@ -1,7 +1,11 @@
 package siptest
 
 import (
+	"errors"
+	"net/netip"
 	"testing"
+
+	"github.com/emiago/sipgo"
 )
 
 func TestBaresipRegistersAndAnswers(t *testing.T) {
@@ -118,5 +122,62 @@ func TestSippCallerToBaresip(t *testing.T) {
 	if !HasTone(heard, CallerToneHz) || HasTone(heard, AgentToneHz) {
 		t.Errorf("baresip heard %d samples: %v Hz ratio %.2f, %v Hz ratio %.2f; want the caller's tone",
 			len(heard), float64(CallerToneHz), Tone(heard, CallerToneHz), float64(AgentToneHz), Tone(heard, AgentToneHz))
+	}
+}
+
+func TestBaresipManualAnswerAndDecline(t *testing.T) {
+	t.Parallel()
+	ctx := boundCtx(t)
+	p := newGoPeer(t, false, 0)
+	phone := Baresip(t, BaresipOptions{SIPAddr: p.addr.String(), User: "1001"})
+	if err := phone.WaitRegistered(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Answered by hand: ringing until Answer.
+	type answer struct {
+		media netip.AddrPort
+		err   error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		_, media, err := p.call(ctx, p.contact("1001"))
+		done <- answer{media, err}
+	}()
+	if _, err := phone.WaitEvent(ctx, "CALL_INCOMING", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := phone.Answer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a := <-done; a.err != nil {
+		t.Fatal(a.err)
+	}
+	if err := phone.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := phone.WaitEvent(ctx, "CALL_CLOSED", 0); err != nil {
+		t.Fatal(err)
+	}
+
+	// Declined while ringing: the caller gets a final non-2xx answer.
+	go func() {
+		_, _, err := p.call(ctx, p.contact("1001"))
+		done <- answer{err: err}
+	}()
+	if _, err := phone.WaitEvent(ctx, "CALL_INCOMING", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := phone.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := <-done
+	var derr *sipgo.ErrDialogResponse
+	if !errors.As(a.err, &derr) {
+		t.Fatalf("declined call: %v, want a dialog response error", a.err)
+	}
+	t.Logf("declined with %d %s", derr.Res.StatusCode, derr.Res.Reason)
+	if derr.Res.StatusCode < 400 {
+		t.Fatalf("declined with %d", derr.Res.StatusCode)
 	}
 }

@@ -27,10 +27,9 @@ type goPeer struct {
 	dcc    *sipgo.DialogClientCache
 	rec    *RTPRecorder
 
-	ringOnly bool    // answer 180 and never 200
-	toneHz   float64 // sent to the caller after the ACK; 0 sends nothing
-	user     string  // REGISTER digest credentials
-	password string
+	ringOnly bool              // answer 180 and never 200
+	toneHz   float64           // sent to the caller after the ACK; 0 sends nothing
+	users    map[string]string // REGISTER digest credentials: user → password
 
 	mu       sync.Mutex
 	invites  []*sip.Request
@@ -42,7 +41,8 @@ type goPeer struct {
 
 func newGoPeer(t testing.TB, ringOnly bool, toneHz float64) *goPeer {
 	t.Helper()
-	p := &goPeer{t: t, ringOnly: ringOnly, toneHz: toneHz, user: "1001", password: "demo",
+	p := &goPeer{t: t, ringOnly: ringOnly, toneHz: toneHz,
+		users:    map[string]string{"1001": "demo", "1002": "demo", "1003": "demo", "1004": "demo", "1005": "demo"},
 		contacts: map[string]string{}, regDone: make(chan string, 16), byeDone: make(chan struct{}, 16)}
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -161,13 +161,17 @@ func (p *goPeer) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	cred, err := digest.ParseCredentials(h.Value())
-	if err != nil || cred.Username != p.user {
+	password, known := "", false
+	if err == nil {
+		password, known = p.users[cred.Username]
+	}
+	if !known {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
 		return
 	}
 	chal.Nonce = cred.Nonce // single-use nonces are the gateway's business, not this stand-in's
-	want, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: cred.URI, Username: p.user,
-		Password: p.password, Cnonce: cred.Cnonce, Count: cred.Nc})
+	want, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: cred.URI, Username: cred.Username,
+		Password: password, Cnonce: cred.Cnonce, Count: cred.Nc})
 	if err != nil || want.Response != cred.Response {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
 		return
@@ -178,12 +182,15 @@ func (p *goPeer) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	p.mu.Lock()
-	p.contacts[p.user] = c.Address.String()
+	p.contacts[cred.Username] = c.Address.String()
 	p.mu.Unlock()
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Contact", c.Value()+";expires=60"))
 	_ = tx.Respond(res)
-	p.regDone <- p.user
+	select {
+	case p.regDone <- cred.Username:
+	default:
+	}
 }
 
 func (p *goPeer) contact(user string) string {

@@ -51,6 +51,10 @@ type SippOptions struct {
 	// Trace keeps every SIP message sent and received (-trace_msg); see
 	// SippRun.Messages. The logs of a failed test include them.
 	Trace bool
+	// Inject are the lines of an injection file (-inf; sipp reads one line
+	// per call, in order), each "field0;field1;…", used as [field0], … in
+	// the scenario: e.g. agent-register-many.xml's "1001;demo".
+	Inject []string
 	// Args are extra command-line arguments.
 	Args []string
 }
@@ -182,6 +186,9 @@ func (r *SippRun) args() []string {
 	if o.Trace {
 		a = append(a, "-trace_msg", "-message_file", r.file("messages.log"))
 	}
+	if len(o.Inject) > 0 {
+		a = append(a, "-inf", r.file("inject.csv"))
+	}
 	names := make([]string, 0, len(o.Vars))
 	for k := range o.Vars {
 		names = append(names, k)
@@ -194,6 +201,12 @@ func (r *SippRun) args() []string {
 }
 
 func (r *SippRun) start() error {
+	if len(r.opts.Inject) > 0 {
+		inf := "SEQUENTIAL\n" + strings.Join(r.opts.Inject, "\n") + "\n"
+		if err := os.WriteFile(r.file("inject.csv"), []byte(inf), 0o644); err != nil {
+			return err
+		}
+	}
 	out, err := os.Create(r.file("stdout.log"))
 	if err != nil {
 		return err

@@ -271,3 +271,44 @@ func TestSippAgentRegisters(t *testing.T) {
 		t.Fatalf("wrong password: err %v, %d failed", err, res.Failed)
 	}
 }
+
+func TestSippAgentsRegisterMany(t *testing.T) {
+	t.Parallel()
+	p := newGoPeer(t, false, 0)
+	run := Sipp(t, SippOptions{Scenario: "agent-register-many.xml", Target: p.addr.String(), Calls: 4, Rate: 50,
+		Inject: []string{"1001;demo", "1002;demo", "1003;demo", "1004;wrong"},
+		Vars:   map[string]string{"contact": "127.0.0.1:5998"}})
+	res, err := run.Wait()
+	if err == nil || res.Successful != 3 || res.Failed != 1 {
+		t.Fatalf("err %v, %d successful, %d failed; want 3 and the wrong password failed", err, res.Successful, res.Failed)
+	}
+	for _, u := range []string{"1001", "1002", "1003"} {
+		if c := p.contact(u); !strings.HasPrefix(c, "sip:"+u+"@127.0.0.1:5998") {
+			t.Errorf("user %s registered contact %q", u, c)
+		}
+	}
+	if c := p.contact("1004"); c != "" {
+		t.Errorf("1004 with a wrong password registered %q", c)
+	}
+}
+
+func TestRTPRecorderSendIsContinuous(t *testing.T) {
+	t.Parallel()
+	ctx := boundCtx(t)
+	a, b := NewRTPRecorder(t), NewRTPRecorder(t)
+	stop := a.Send(b.Addr(), PayloadPCMA, SineWave(AgentToneHz, SampleRate/10, 12000)) // 100 ms, looped
+	if err := b.WaitPackets(ctx, PayloadPCMA, 20); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	ps := b.Packets()
+	if err := Continuity(ps); err != nil {
+		t.Fatal(err)
+	}
+	if !ps[0].Marker || ps[1].Marker || ps[0].From != a.Addr() {
+		t.Errorf("first packets: marker %v %v, from %v (sender %v)", ps[0].Marker, ps[1].Marker, ps[0].From, a.Addr())
+	}
+	if audio := b.Audio(); !HasTone(audio, AgentToneHz) {
+		t.Errorf("looped A-law tone lost: ratio %.2f", Tone(audio, AgentToneHz))
+	}
+}
