@@ -223,7 +223,7 @@ func (b *BaresipPhone) start(ctrlPort int) error {
 	if b.p, err = startProc(cmd); err != nil {
 		return err
 	}
-	if err := b.p.waitBound(b.sipPort); err != nil {
+	if err := b.p.waitBound("udp", b.sipPort); err != nil {
 		return fmt.Errorf("baresip on 127.0.0.1:%d: %w", b.sipPort, err)
 	}
 	for range 1000 {

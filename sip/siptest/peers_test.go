@@ -27,9 +27,12 @@ type goPeer struct {
 	dcc    *sipgo.DialogClientCache
 	rec    *RTPRecorder
 
-	ringOnly bool              // answer 180 and never 200
-	toneHz   float64           // sent to the caller after the ACK; 0 sends nothing
-	users    map[string]string // REGISTER digest credentials: user → password
+	ringOnly bool    // answer 180 and never 200
+	toneHz   float64 // sent to the caller after the ACK; 0 sends nothing
+	// recordRoute adds a Record-Route (to this peer, ;lr) to the 200, as a
+	// proxy in front would: the caller's ACK and BYE must then carry Route.
+	recordRoute bool
+	users       map[string]string // REGISTER digest credentials: user → password
 
 	mu       sync.Mutex
 	invites  []*sip.Request
@@ -39,11 +42,14 @@ type goPeer struct {
 	byeDone  chan struct{}
 }
 
-func newGoPeer(t testing.TB, ringOnly bool, toneHz float64) *goPeer {
+func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer)) *goPeer {
 	t.Helper()
 	p := &goPeer{t: t, ringOnly: ringOnly, toneHz: toneHz,
 		users:    map[string]string{"1001": "demo", "1002": "demo", "1003": "demo", "1004": "demo", "1005": "demo"},
 		contacts: map[string]string{}, regDone: make(chan string, 16), byeDone: make(chan struct{}, 16)}
+	for _, o := range opts {
+		o(p)
+	}
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +147,11 @@ func (p *goPeer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = dlg.Respond(488, "Not Acceptable Here", nil)
 		return
 	}
-	if err := dlg.RespondSDP(p.sdp()); err != nil {
+	hdrs := []sip.Header{sip.NewHeader("Content-Type", "application/sdp")}
+	if p.recordRoute {
+		hdrs = append(hdrs, sip.NewHeader("Record-Route", fmt.Sprintf("<sip:%s;lr>", p.addr)))
+	}
+	if err := dlg.Respond(200, "OK", p.sdp(), hdrs...); err != nil {
 		return
 	}
 	if p.toneHz > 0 {

@@ -70,29 +70,30 @@ func (p *proc) kill() {
 	<-p.done
 }
 
-// waitBound polls until some socket is bound to UDP port (as listed in
-// /proc/net/udp: probing by binding the port ourselves would race with the
-// peer's own bind), or the process exits. Bounded by tries, not by a clock.
-func (p *proc) waitBound(port int) error {
+// waitBound polls until some socket is bound to UDP port, or listens on TCP
+// port when proto is "tcp" (as listed in /proc/net/udp or tcp: probing by
+// binding the port ourselves would race with the peer's own bind), or the
+// process exits. Bounded by tries, not by a clock.
+func (p *proc) waitBound(proto string, port int) error {
 	want := fmt.Sprintf(":%04X ", port)
 	for range 1000 {
 		if p.exited() {
 			return errors.New("exited before it listened")
 		}
-		b, err := os.ReadFile("/proc/net/udp")
+		b, err := os.ReadFile("/proc/net/" + proto)
 		if err != nil {
 			// Not Linux: no way to look; carry on and let the test see.
 			return nil
 		}
 		for _, line := range strings.Split(string(b), "\n")[1:] {
 			f := strings.Fields(line)
-			if len(f) > 1 && strings.HasSuffix(f[1]+" ", want) {
+			if len(f) > 3 && strings.HasSuffix(f[1]+" ", want) && (proto == "udp" || f[3] == "0A") {
 				return nil
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return fmt.Errorf("did not listen on udp port %d after 1000 polls", port)
+	return fmt.Errorf("did not listen on %s port %d after 1000 polls", proto, port)
 }
 
 // tail returns the last n bytes of a file, for logs.

@@ -220,7 +220,15 @@ func (r *SippRun) start() error {
 		return err
 	}
 	r.p = p
-	if err := p.waitBound(r.localPort); err != nil {
+	proto := "udp"
+	if strings.HasPrefix(r.opts.Transport, "t") {
+		proto = "tcp"
+	}
+	err = p.waitBound(proto, r.localPort)
+	if err == nil {
+		err = p.waitBound("udp", r.mediaPort)
+	}
+	if err != nil {
 		p.kill()
 		return fmt.Errorf("sipp %s: %w (exit %d)", strings.Join(cmd.Args[1:], " "), err, p.cmd.ProcessState.ExitCode())
 	}

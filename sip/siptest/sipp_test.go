@@ -15,7 +15,7 @@ func boundCtx(t *testing.T) context.Context {
 
 func TestSippCallerSendsToneAndHearsPeer(t *testing.T) {
 	t.Parallel()
-	p := newGoPeer(t, false, AgentToneHz)
+	p := newGoPeer(t, false, AgentToneHz, func(p *goPeer) { p.recordRoute = true })
 	run := Sipp(t, SippOptions{
 		Scenario: "caller.xml", Target: p.addr.String(), Service: "12315",
 		Vars: map[string]string{"hold_ms": "1500", "caller": "13812345678"}, Trace: true,
@@ -42,8 +42,21 @@ func TestSippCallerSendsToneAndHearsPeer(t *testing.T) {
 			t.Errorf("SDP offer lacks %q:\n%s", want, inv.Body())
 		}
 	}
-	if !strings.Contains(run.Messages(), "BYE sip:") {
-		t.Error("sipp's trace shows no BYE")
+	// ACK and BYE follow the Record-Route.
+	msgs := run.Messages()
+	route := "Route: <sip:" + p.addr.String() + ";lr>"
+	for _, m := range []string{"ACK sip:", "BYE sip:"} {
+		i := strings.Index(msgs, m)
+		if i < 0 {
+			t.Fatalf("sipp's trace shows no %s", m)
+		}
+		end := strings.Index(msgs[i:], "\n\n")
+		if end < 0 {
+			end = len(msgs) - i
+		}
+		if !strings.Contains(msgs[i:i+end], route) {
+			t.Errorf("%s without %q:\n%s", m, route, msgs[i:i+end])
+		}
 	}
 	// What the caller sent: PCMU from its media port, the caller's tone.
 	ps := p.rec.Packets()
@@ -310,5 +323,24 @@ func TestRTPRecorderSendIsContinuous(t *testing.T) {
 	}
 	if audio := b.Audio(); !HasTone(audio, AgentToneHz) {
 		t.Errorf("looped A-law tone lost: ratio %.2f", Tone(audio, AgentToneHz))
+	}
+}
+
+func TestSippOverTCPAndSeveralCalls(t *testing.T) {
+	t.Parallel()
+	// Ten calls at 50/s over TCP, sipp caller to sipp agent phone: the
+	// harness waits for a TCP listener and reads several calls' counters.
+	agent := Sipp(t, SippOptions{Scenario: "agent-phone.xml", Transport: "t1", Calls: 10, AutoAnswer: true,
+		Vars: map[string]string{"play": "0"}})
+	caller := Sipp(t, SippOptions{Scenario: "caller.xml", Transport: "t1", Target: agent.Addr(), Service: "1001",
+		Calls: 10, Rate: 50, Limit: 10, Vars: map[string]string{"hold_ms": "200"}})
+	for name, run := range map[string]*SippRun{"caller": caller, "agent phone": agent} {
+		res, err := run.Wait()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res.Successful != 10 || res.Created != 10 {
+			t.Fatalf("%s: %d created, %d successful; want 10", name, res.Created, res.Successful)
+		}
 	}
 }

@@ -90,8 +90,9 @@ const (
 	AgentToneHz  = 1700 // testdata/audio/agent-1700hz.{ulaw,wav}
 )
 
-// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago,
-// and whose neighbour port+1 was free too (RTCP, and sipp's -mp uses pairs).
+// FreeUDPPort returns an even UDP port on 127.0.0.1 that was free a moment
+// ago, with port+1 and port+2 free too (RTCP; sipp's -mp binds port and
+// port+2), and the same number free on TCP.
 // Another process can take it before the caller binds it: callers that start
 // a peer on it retry with a fresh port when the peer fails to bind.
 func FreeUDPPort(t testing.TB) int {
@@ -102,15 +103,19 @@ func FreeUDPPort(t testing.TB) int {
 			t.Fatalf("siptest: free port: %v", err)
 		}
 		port := a.LocalAddr().(*net.UDPAddr).Port
-		b, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", port+1))
-		a.Close()
-		if err != nil || port%2 != 0 {
-			if b != nil {
-				b.Close()
+		ok := port%2 == 0
+		for i := 1; ok && i <= 2; i++ {
+			b, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", port+i))
+			if err != nil {
+				ok = false
+				continue
 			}
+			b.Close()
+		}
+		a.Close()
+		if !ok {
 			continue
 		}
-		b.Close()
 		// TCP on the same number, for SIP over TCP.
 		if l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			l.Close()
