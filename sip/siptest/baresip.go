@@ -50,6 +50,13 @@ type BaresipOptions struct {
 // (the audio it sends), aubridge (a player that plays nowhere), sndfile (it
 // writes what it hears and what it sends as WAV files), account, menu and
 // ctrl_tcp, through which it is commanded and reports its events.
+//
+// What baresip 1.0.0 does on the wire, seen in these tests: it registers
+// Contact <sip:USER-0xADDRESS@127.0.0.1:PORT> (a suffix on the user: INVITE
+// the registered Contact as it is, not USER@host); it answers digest MD5 with
+// qop=auth; its INVITE offers m=audio RTP/AVP 0 8 101 (PCMU, PCMA,
+// telephone-event 0-15) with From <sip:USER@REGISTRAR>; it declines a
+// ringing call with 486 Rejected; and it hangs up when its aufile source ends.
 type BaresipPhone struct {
 	t       testing.TB
 	p       *proc

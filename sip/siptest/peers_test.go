@@ -34,6 +34,8 @@ type goPeer struct {
 	recordRoute bool
 	users       map[string]string // REGISTER digest credentials: user → password
 
+	closing chan struct{} // closed when the test ends: handlers return
+
 	mu       sync.Mutex
 	invites  []*sip.Request
 	byes     int
@@ -46,7 +48,7 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 	t.Helper()
 	p := &goPeer{t: t, ringOnly: ringOnly, toneHz: toneHz,
 		users:    map[string]string{"1001": "demo", "1002": "demo", "1003": "demo", "1004": "demo", "1005": "demo"},
-		contacts: map[string]string{}, regDone: make(chan string, 16), byeDone: make(chan struct{}, 16)}
+		closing: make(chan struct{}), contacts: map[string]string{}, regDone: make(chan string, 16), byeDone: make(chan struct{}, 16)}
 	for _, o := range opts {
 		o(p)
 	}
@@ -81,7 +83,10 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 		p.mu.Lock()
 		p.byes++
 		p.mu.Unlock()
-		p.byeDone <- struct{}{}
+		select {
+		case p.byeDone <- struct{}{}:
+		default:
+		}
 	})
 	srv.OnRegister(p.onRegister)
 	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -93,6 +98,7 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 		_ = srv.ServeUDP(conn)
 	}()
 	t.Cleanup(func() {
+		close(p.closing)
 		conn.Close()
 		<-served
 		_ = ua.Close()
@@ -139,7 +145,10 @@ func (p *goPeer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if p.ringOnly {
-		<-tx.Done() // sipgo answers the CANCEL: 200 to it, 487 to the INVITE
+		select {
+		case <-tx.Done(): // sipgo answers the CANCEL: 200 to it, 487 to the INVITE
+		case <-p.closing:
+		}
 		return
 	}
 	media, err := sdpAudio(req.Body())
@@ -158,7 +167,10 @@ func (p *goPeer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		stop := p.rec.Send(media, PayloadPCMU, SineWave(p.toneHz, SampleRate, 12000))
 		defer stop()
 	}
-	<-dlg.Context().Done()
+	select {
+	case <-dlg.Context().Done():
+	case <-p.closing:
+	}
 }
 
 func (p *goPeer) onRegister(req *sip.Request, tx sip.ServerTransaction) {

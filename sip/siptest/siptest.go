@@ -7,6 +7,22 @@
 // Everything a helper starts is stopped in t.Cleanup; when a test fails the
 // peers' logs are written to it. Tools that are missing fail the test (they do
 // not skip it): run the README's test command, which installs them.
+//
+// A caller to the gateway, bridged to a baresip agent phone, checked by
+// content both ways:
+//
+//	phone := siptest.Baresip(t, siptest.BaresipOptions{SIPAddr: gw, User: "1001", Password: "demo", AutoAnswer: true})
+//	if err := phone.WaitRegistered(ctx); err != nil { t.Fatal(err) }
+//	caller := siptest.Sipp(t, siptest.SippOptions{Scenario: "caller.xml", Target: gw, Service: "12345",
+//		Vars: map[string]string{"hold_ms": "5000"}})
+//	res, err := caller.Wait() // err says why unless every call succeeded
+//	phone.WaitEvent(ctx, "CALL_CLOSED", 0)
+//	heard, _ := phone.Recording()
+//	siptest.HasTone(heard, siptest.CallerToneHz) // the agent heard the caller
+//
+// What a caller hears is recorded by an RTPRecorder used as the caller's media
+// (a sipgo UAC whose SDP points at rec.Port()), then checked with
+// rec.AudioBetween, HasTone, rec.Digits and rec.Continuity.
 package siptest
 
 import (
