@@ -47,7 +47,7 @@ type goPeer struct {
 func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer)) *goPeer {
 	t.Helper()
 	p := &goPeer{t: t, ringOnly: ringOnly, toneHz: toneHz,
-		users:    map[string]string{"1001": "demo", "1002": "demo", "1003": "demo", "1004": "demo", "1005": "demo"},
+		users:   map[string]string{"1001": "demo", "1002": "demo", "1003": "demo", "1004": "demo", "1005": "demo"},
 		closing: make(chan struct{}), contacts: map[string]string{}, regDone: make(chan string, 16), byeDone: make(chan struct{}, 16)}
 	for _, o := range opts {
 		o(p)
