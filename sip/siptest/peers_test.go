@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -106,25 +105,6 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 	return p
 }
 
-// sdpAudio finds the connection address and audio port of an SDP body.
-func sdpAudio(body []byte) (netip.AddrPort, error) {
-	var ip netip.Addr
-	port := 0
-	for _, line := range strings.Split(string(body), "\n") {
-		line = strings.TrimSpace(line)
-		if a, ok := strings.CutPrefix(line, "c=IN IP4 "); ok {
-			ip, _ = netip.ParseAddr(a)
-		}
-		if m, ok := strings.CutPrefix(line, "m=audio "); ok {
-			port, _ = strconv.Atoi(strings.Fields(m)[0])
-		}
-	}
-	if !ip.IsValid() || port == 0 {
-		return netip.AddrPort{}, fmt.Errorf("no audio address in SDP %q", body)
-	}
-	return netip.AddrPortFrom(ip, uint16(port)), nil
-}
-
 func (p *goPeer) sdp() []byte {
 	return fmt.Appendf(nil, "v=0\r\no=gw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n",
@@ -151,7 +131,7 @@ func (p *goPeer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
-	media, err := sdpAudio(req.Body())
+	media, _, err := ParseSDPAudio(req.Body())
 	if err != nil {
 		_ = dlg.Respond(488, "Not Acceptable Here", nil)
 		return
@@ -244,7 +224,7 @@ func (p *goPeer) call(ctx context.Context, uri string) (*sipgo.DialogClientSessi
 	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
 		return nil, netip.AddrPort{}, err
 	}
-	media, err := sdpAudio(sess.InviteResponse.Body())
+	media, _, err := ParseSDPAudio(sess.InviteResponse.Body())
 	if err != nil {
 		return nil, netip.AddrPort{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestG711RoundTrip(t *testing.T) {
@@ -327,3 +328,5 @@ func TestSineWaveLevel(t *testing.T) {
 		t.Fatalf("RMS %.1f", r)
 	}
 }
+
+func sleepTick() { time.Sleep(2 * time.Millisecond) }
