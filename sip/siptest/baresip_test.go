@@ -24,7 +24,7 @@ func TestBaresipRegistersAndAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := p.rec.Send(media, PayloadPCMU, SineWave(CallerToneHz, SampleRate, 12000))
+	stop := p.rec.Send(media, PayloadPCMU, SineWave(CallerToneHz, SampleRate, 12000)).Stop
 	// One second of what the phone sends.
 	if err := p.rec.WaitPackets(ctx, PayloadPCMU, 50); err != nil {
 		t.Fatal(err)

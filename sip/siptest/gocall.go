@@ -49,6 +49,7 @@ type GoCall struct {
 	t        testing.TB
 	ua       *sipgo.UserAgent
 	sess     *sipgo.DialogClientSession
+	sender   *RTPSender // nil when no tone is sent
 	stopTone func()
 	ended    chan struct{}
 	endOnce  sync.Once
@@ -163,7 +164,8 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 		return nil, fmt.Errorf("siptest.GoDial: ACK: %w", err)
 	}
 	if opts.ToneHz > 0 {
-		c.stopTone = c.Rec.Send(c.Media, c.PayloadType, SineWave(opts.ToneHz, SampleRate, 12000))
+		c.sender = c.Rec.Send(c.Media, c.PayloadType, SineWave(opts.ToneHz, SampleRate, 12000))
+		c.stopTone = c.sender.Stop
 	}
 	return c, nil
 }
@@ -232,6 +234,16 @@ func (c *GoCall) Ended() <-chan struct{} { return c.ended }
 
 // StopTone stops sending the caller's tone (the call stays up).
 func (c *GoCall) StopTone() { c.stopTone() }
+
+// PressKey sends RFC 4733 event ev (0–9, 10 '*', 11 '#', payload type 101)
+// in the caller's stream, in place of its tone for 180 ms (see
+// RTPSender.PressKey). The call must send a tone (ToneHz not negative).
+func (c *GoCall) PressKey(ctx context.Context, ev byte) error {
+	if c.sender == nil {
+		return errors.New("siptest: GoCall.PressKey: the call sends no audio stream (ToneHz < 0)")
+	}
+	return c.sender.PressKey(ctx, ev)
+}
 
 // Hangup sends BYE.
 func (c *GoCall) Hangup(ctx context.Context) error {

@@ -51,6 +51,41 @@ func TestGoDialToSippAgentPhone(t *testing.T) {
 	}
 }
 
+func TestGoDialPressesKeys(t *testing.T) {
+	t.Parallel()
+	ctx := boundCtx(t)
+	p := newGoPeer(t, false, 0)
+	call, err := GoDial(ctx, t, GoCallOptions{Target: p.addr.String(), Number: "12315"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Audio, three key presses back to back, audio again.
+	if err := p.rec.WaitPackets(ctx, PayloadPCMU, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []byte{2, 10, 0} {
+		if err := call.PressKey(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := len(p.rec.Packets())
+	if err := p.rec.WaitFor(ctx, func(ps []RTPPacket) bool { return countPT(ps[n:], PayloadPCMU) >= 5 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.rec.Digits(TelephoneEventPT); got != "2*0" {
+		t.Errorf("peer received digits %q, want 2*0", got)
+	}
+	if err := p.rec.Continuity(); err != nil {
+		t.Error(err)
+	}
+	if !HasTone(p.rec.Audio(), CallerToneHz) {
+		t.Error("no caller tone around the key presses")
+	}
+}
+
 func TestGoDialHeardByBaresip(t *testing.T) {
 	t.Parallel()
 	ctx := boundCtx(t)

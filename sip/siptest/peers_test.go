@@ -144,7 +144,7 @@ func (p *goPeer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if p.toneHz > 0 {
-		stop := p.rec.Send(media, PayloadPCMU, SineWave(p.toneHz, SampleRate, 12000))
+		stop := p.rec.Send(media, PayloadPCMU, SineWave(p.toneHz, SampleRate, 12000)).Stop
 		defer stop()
 	}
 	select {

@@ -269,12 +269,60 @@ func Continuity(ps []RTPPacket) error {
 func isAudio(p *RTPPacket) bool { return p.PayloadType == PayloadPCMU || p.PayloadType == PayloadPCMA }
 func isEvent(p *RTPPacket) bool { return !isAudio(p) }
 
+// TelephoneEventPT is the payload type RTPSender uses for RFC 4733 key
+// presses, as in the SDP offers of GoDial and the sipp scenarios.
+const TelephoneEventPT = 101
+
+// RTPSender is a paced G.711 stream from an RTPRecorder's socket, which can
+// interleave RFC 4733 key presses in the same stream (one SSRC, one run of
+// sequence numbers), as a phone does.
+type RTPSender struct {
+	quit chan struct{}
+	once sync.Once
+	keys chan keyPress
+	done chan struct{}
+}
+
+type keyPress struct {
+	ev   byte
+	sent chan struct{}
+}
+
+// Stop ends the stream. It returns once the sender has stopped.
+func (s *RTPSender) Stop() {
+	s.once.Do(func() { close(s.quit) })
+	<-s.done
+}
+
+// PressKey sends RFC 4733 event ev (0–9, 10 '*', 11 '#') in place of audio:
+// 8 packets 20 ms apart with durations 160…1280 (marker on the first, one
+// timestamp: that of the audio it replaces), then the end packet three
+// times; audio resumes after it with its timestamp moved past the event. It
+// returns once the end packets are sent, or with ctx's error.
+func (s *RTPSender) PressKey(ctx context.Context, ev byte) error {
+	k := keyPress{ev: ev, sent: make(chan struct{})}
+	select {
+	case s.keys <- k:
+	case <-s.done:
+		return errors.New("RTP sender stopped")
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	select {
+	case <-k.sent:
+		return nil
+	case <-s.done:
+		return errors.New("RTP sender stopped before the key press was sent")
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
 // Send sends pcm to dst from the recorder's socket as G.711 (pt PayloadPCMU
 // or PayloadPCMA), 160 samples every 20 ms, looping, with one random SSRC,
-// consecutive sequence numbers and timestamps, until the returned stop is
-// called or the recorder closes. A negative dst port means: to wherever the
-// first packet came from (symmetric RTP), once one has arrived.
-func (r *RTPRecorder) Send(dst netip.AddrPort, pt uint8, pcm []int16) (stop func()) {
+// consecutive sequence numbers and timestamps, until Stop or the recorder
+// closes.
+func (r *RTPRecorder) Send(dst netip.AddrPort, pt uint8, pcm []int16) *RTPSender {
 	var payload []byte
 	switch pt {
 	case PayloadPCMU:
@@ -287,43 +335,84 @@ func (r *RTPRecorder) Send(dst netip.AddrPort, pt uint8, pcm []int16) (stop func
 	if len(payload) < 160 {
 		r.t.Fatalf("siptest: RTPRecorder.Send: %d samples, want at least 160", len(payload))
 	}
-	quit := make(chan struct{})
-	var once sync.Once
+	s := &RTPSender{quit: make(chan struct{}), keys: make(chan keyPress), done: make(chan struct{})}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		pkt := rtp.Packet{Header: rtp.Header{
-			Version: 2, PayloadType: pt, Marker: true,
-			SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32(),
-		}}
-		buf := make([]byte, 12+160)
-		frame := make([]byte, 160)
-		off := 0
-		for {
+		defer close(s.done)
+		r.sendLoop(s, dst, pt, payload)
+	}()
+	return s
+}
+
+func (r *RTPRecorder) sendLoop(s *RTPSender, dst netip.AddrPort, pt uint8, payload []byte) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	pkt := rtp.Packet{Header: rtp.Header{
+		Version: 2, PayloadType: pt, Marker: true,
+		SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32(),
+	}}
+	buf := make([]byte, 12+160)
+	frame := make([]byte, 160)
+	event := make([]byte, 4)
+	off := 0
+	var key *keyPress
+	step := 0 // packets of the current key press sent
+	var evTS uint32
+	send := func() {
+		n, err := pkt.MarshalTo(buf)
+		if err == nil {
+			_, _ = r.conn.WriteToUDPAddrPort(buf[:n], dst)
+		}
+	}
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-r.stop:
+			return
+		case <-tick.C:
+		}
+		if key == nil {
 			select {
-			case <-quit:
-				return
-			case <-r.stop:
-				return
-			case <-tick.C:
+			case k := <-s.keys:
+				key, step, evTS = &k, 0, pkt.Timestamp
+			default:
 			}
-			for i := range frame {
-				frame[i] = payload[off]
-				off = (off + 1) % len(payload)
+		}
+		if key != nil {
+			step++
+			end := step == dtmfSteps+1
+			event[0], event[1] = key.ev, dtmfVolume
+			if end {
+				event[1] |= 0x80
 			}
-			pkt.Payload = frame
-			n, err := pkt.MarshalTo(buf)
-			if err != nil {
-				continue
+			dur := uint16(160 * step)
+			event[2], event[3] = byte(dur>>8), byte(dur)
+			pkt.PayloadType, pkt.Marker, pkt.Timestamp, pkt.Payload = TelephoneEventPT, step == 1, evTS, event
+			copies := 1
+			if end {
+				copies = 3 // RFC 4733 §2.5.1.4: the end packet three times
 			}
-			if _, err := r.conn.WriteToUDPAddrPort(buf[:n], dst); err == nil {
-				pkt.Marker = false
+			for range copies {
+				send()
 			}
 			pkt.SequenceNumber++
-			pkt.Timestamp += 160
+			if end {
+				close(key.sent)
+				key = nil
+				pkt.PayloadType, pkt.Timestamp = pt, evTS+uint32(dur)
+			}
+			continue
 		}
-	}()
-	return func() { once.Do(func() { close(quit) }) }
+		for i := range frame {
+			frame[i] = payload[off]
+			off = (off + 1) % len(payload)
+		}
+		pkt.Payload = frame
+		send()
+		pkt.Marker = false
+		pkt.SequenceNumber++
+		pkt.Timestamp += 160
+	}
 }
