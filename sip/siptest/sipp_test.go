@@ -140,6 +140,29 @@ func TestSippCallerDTMF(t *testing.T) {
 	}
 }
 
+func TestSippCallerDTMFStockPcap(t *testing.T) {
+	t.Parallel()
+	p := newGoPeer(t, false, 0)
+	run := Sipp(t, SippOptions{
+		Scenario: "caller-dtmf-stock.xml", Target: p.addr.String(), Service: "12345",
+		Vars: map[string]string{"digit": "11", "before_ms": "300", "hold_ms": "300"},
+	})
+	if _, err := run.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.rec.Digits(101); got != "#" {
+		t.Fatalf("digits %q, want #", got)
+	}
+	for _, pk := range p.rec.Packets() {
+		if pk.PayloadType == 101 {
+			if e, _ := ParseDTMFEvent(pk.Payload); e.Duration != 0 {
+				t.Errorf("sipp's stock pcap now starts at duration %d, not 0: update caller-dtmf-stock.xml's note", e.Duration)
+			}
+			break
+		}
+	}
+}
+
 func TestSippCallerAbandons(t *testing.T) {
 	t.Parallel()
 	p := newGoPeer(t, false, AgentToneHz)
