@@ -257,7 +257,8 @@ func (r *SippRun) Wait() (SippResult, error) {
 
 // Stop asks sipp to end (SIGUSR1: stop placing calls, let calls in progress
 // finish) and waits for it, killing it if it has not gone after grace. A UAS
-// that is stopped reports exit code 97 with its counters intact.
+// that is stopped exits 0 when every call it took succeeded, with its
+// counters intact.
 func (r *SippRun) Stop(grace time.Duration) (SippResult, error) {
 	r.p.stop(syscall.SIGUSR1, grace)
 	return r.finish()

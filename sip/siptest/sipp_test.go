@@ -369,3 +369,19 @@ func TestRTPRecorderSendIsContinuous(t *testing.T) {
 		t.Errorf("looped A-law tone lost: ratio %.2f", Tone(audio, AgentToneHz))
 	}
 }
+
+func TestSippStopUAS(t *testing.T) {
+	t.Parallel()
+	// A UAS without Calls runs until stopped; Stop keeps its counters.
+	agent := Sipp(t, SippOptions{Scenario: "agent-phone.xml", AutoAnswer: true, Vars: map[string]string{"play": "0"}})
+	caller := Sipp(t, SippOptions{Scenario: "caller.xml", Target: agent.Addr(), Service: "1001", Calls: 2,
+		Vars: map[string]string{"hold_ms": "100"}})
+	if _, err := caller.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := agent.Stop(10 * time.Second)
+	t.Logf("stopped agent phone: exit %d", res.ExitCode)
+	if err != nil || res.Successful != 2 {
+		t.Fatalf("stopped agent phone: %v, %d successful", err, res.Successful)
+	}
+}
