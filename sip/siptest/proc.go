@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// errExited is waitBound's answer when the process ended before it was seen
+// listening: a quick UAC can finish its whole scenario that fast.
+var errExited = errors.New("exited before it was seen listening")
+
 // proc is a started peer process: its exit is observed by one goroutine that
 // owns cmd.Wait and closes done.
 type proc struct {
@@ -78,7 +82,7 @@ func (p *proc) waitBound(proto string, port int) error {
 	want := fmt.Sprintf(":%04X ", port)
 	for range 1000 {
 		if p.exited() {
-			return errors.New("exited before it listened")
+			return errExited
 		}
 		b, err := os.ReadFile("/proc/net/" + proto)
 		if err != nil {

@@ -228,6 +228,9 @@ func (r *SippRun) start() error {
 	if err == nil {
 		err = p.waitBound("udp", r.mediaPort)
 	}
+	if errors.Is(err, errExited) && !r.bindFailed() {
+		return nil // it ran, and is done already: Wait reports how it went
+	}
 	if err != nil {
 		p.kill()
 		return fmt.Errorf("sipp %s: %w (exit %d)", strings.Join(cmd.Args[1:], " "), err, p.cmd.ProcessState.ExitCode())
