@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: redis-server (the
 # queue's tests start their own on a free port), swaks (a real SMTP client
-# for the e-mail channel's tests, with Net::SSLeay for its --tls) and Chromium (the desk's browser tests). Idempotent; Debian/Ubuntu only.
+# for the e-mail channel's tests, with Net::SSLeay for its --tls), Chromium (the
+# desk's browser tests), CJK fonts, and the real SIP peers of the voice tests:
+# sipp (Debian package sip-tester) and baresip. Idempotent; Debian/Ubuntu only.
+# When another apt-get or dpkg holds the lock, it waits for it (up to 5
+# minutes) instead of failing.
 set -euo pipefail
 
 need=()
@@ -9,7 +13,11 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
 perl -MNet::SSLeay -e1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl) # swaks --tls
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
-fc-list 2>/dev/null | grep -qi 'noto.*cjk' || need+=(fonts-noto-cjk)
+compgen -G '/usr/share/fonts/*/noto/NotoSansCJK*' >/dev/null || need+=(fonts-noto-cjk)
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+# baresip-core has the binary and the modules the tests load (g711, aufile,
+# aubridge, sndfile, account, menu, ctrl_tcp) without the GUI front ends.
+{ command -v baresip >/dev/null 2>&1 && [ -e /usr/lib/baresip/modules/sndfile.so ]; } || need+=(baresip-core)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -18,5 +26,6 @@ echo "installing: ${need[*]}"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+lock=(-o DPkg::Lock::Timeout=300)
+$sudo apt-get "${lock[@]}" update -q
+$sudo apt-get "${lock[@]}" install -y -q --no-install-recommends "${need[@]}"

@@ -1,0 +1,148 @@
+package siptest
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// DTMFEvent is one RFC 4733 telephone-event payload.
+type DTMFEvent struct {
+	Event    byte // 0–9 digits, 10 '*', 11 '#', 12–15 A–D
+	End      bool
+	Volume   byte   // 0–63, in −dBm0
+	Duration uint16 // in timestamp units (samples at 8 kHz)
+}
+
+// Digit is the event as a keypad character ('?' outside 0–15).
+func (e DTMFEvent) Digit() byte { return EventDigit(e.Event) }
+
+// EventDigit maps an RFC 4733 event code to its keypad character.
+func EventDigit(code byte) byte {
+	if int(code) < len(dtmfDigits) {
+		return dtmfDigits[code]
+	}
+	return '?'
+}
+
+const dtmfDigits = "0123456789*#ABCD"
+
+// ParseDTMFEvent parses a 4-byte RFC 4733 payload (more bytes are ignored, as
+// when several events are stacked; fewer is an error).
+func ParseDTMFEvent(p []byte) (DTMFEvent, error) {
+	if len(p) < 4 {
+		return DTMFEvent{}, errors.New("telephone-event payload shorter than 4 bytes")
+	}
+	return DTMFEvent{
+		Event:    p[0],
+		End:      p[1]&0x80 != 0,
+		Volume:   p[1] & 0x3f,
+		Duration: binary.BigEndian.Uint16(p[2:4]),
+	}, nil
+}
+
+// DTMF pcaps: what sipp's play_pcap_audio replays. sipp takes the pcap's
+// packet times for pacing and rewrites addresses and ports; it sends the RTP
+// header as recorded. Each pcap holds one key press of event code ev at
+// payload type 101: 8 packets 20 ms apart with durations 160, 320, … 1280 (the
+// first one non-zero, unlike sipp's stock dtmf_2833_*.pcap whose first packet
+// says 0), then the end packet (duration 1440, 180 ms) sent three times, as RFC
+// 4733 §2.5.1.4 asks. Marker bit on the first packet; one timestamp for all.
+const (
+	dtmfPT        = 101
+	dtmfSteps     = 8
+	dtmfSSRC      = 0x4c584454 // "LXDT"
+	dtmfFirstSeq  = 1000
+	dtmfTimestamp = 160000
+	dtmfVolume    = 10
+)
+
+// DTMFPcap returns a pcap file (Ethernet, IPv4, UDP, RTP) holding one key press
+// of RFC 4733 event ev as described above, for sipp's play_pcap_audio.
+func DTMFPcap(ev byte) []byte {
+	var out []byte
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4)
+	binary.LittleEndian.PutUint16(hdr[4:], 2)
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], 65535)
+	binary.LittleEndian.PutUint32(hdr[20:], 1) // LINKTYPE_ETHERNET
+	out = append(out, hdr...)
+	const base = 1_700_000_000
+	seq := uint16(dtmfFirstSeq)
+	for i := 1; i <= dtmfSteps+1; i++ {
+		end := i == dtmfSteps+1
+		copies := 1
+		if end {
+			copies = 3
+		}
+		for range copies {
+			usec := (i - 1) * 20000
+			rtp := dtmfRTP(seq, i == 1, ev, end, uint16(160*i))
+			out = append(out, pcapRecord(base+usec/1_000_000, usec%1_000_000, udpFrame(rtp))...)
+		}
+		seq++
+	}
+	return out
+}
+
+func dtmfRTP(seq uint16, marker bool, ev byte, end bool, dur uint16) []byte {
+	b := make([]byte, 16)
+	b[0] = 0x80
+	b[1] = dtmfPT
+	if marker {
+		b[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[4:], dtmfTimestamp)
+	binary.BigEndian.PutUint32(b[8:], dtmfSSRC)
+	b[12] = ev
+	b[13] = dtmfVolume
+	if end {
+		b[13] |= 0x80
+	}
+	binary.BigEndian.PutUint16(b[14:], dur)
+	return b
+}
+
+func pcapRecord(sec, usec int, frame []byte) []byte {
+	h := make([]byte, 16, 16+len(frame))
+	binary.LittleEndian.PutUint32(h[0:], uint32(sec))
+	binary.LittleEndian.PutUint32(h[4:], uint32(usec))
+	binary.LittleEndian.PutUint32(h[8:], uint32(len(frame)))
+	binary.LittleEndian.PutUint32(h[12:], uint32(len(frame)))
+	return append(h, frame...)
+}
+
+// udpFrame wraps payload in Ethernet, IPv4 (10.0.0.1 → 10.0.0.2) and UDP
+// (port 6000 → 6002); sipp replaces the addresses and ports when it replays.
+func udpFrame(payload []byte) []byte {
+	f := make([]byte, 14+20+8+len(payload))
+	copy(f[0:6], []byte{0x02, 0, 0, 0, 0, 2})
+	copy(f[6:12], []byte{0x02, 0, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:34]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+len(payload)))
+	ip[8] = 64
+	ip[9] = 17
+	copy(ip[12:16], []byte{10, 0, 0, 1})
+	copy(ip[16:20], []byte{10, 0, 0, 2})
+	binary.BigEndian.PutUint16(ip[10:], ipChecksum(ip))
+	udp := f[34:42]
+	binary.BigEndian.PutUint16(udp[0:], 6000)
+	binary.BigEndian.PutUint16(udp[2:], 6002)
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
+	copy(f[42:], payload)
+	return f
+}
+
+func ipChecksum(h []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(h); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(h[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}

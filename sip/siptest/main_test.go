@@ -1,0 +1,13 @@
+package siptest
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// Every goroutine a helper starts (RTP reader and senders, baresip's control
+// reader, process waiters) ends by the time its test's cleanup has run.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package siptest
+
+import "os/exec"
+
+func dieWithParent(*exec.Cmd) {}
