@@ -89,8 +89,18 @@ func (r *registrar) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	r.bind(ctx, req, tx, phone)
 }
 
-// challenge answers 401 with a fresh nonce, SHA-256 first, then MD5 (RFC 8760).
+// challenge answers 401 with a fresh nonce, for MD5 when the phone's
+// account has an MD5 hash, else for SHA-256 (RFC 7616). One challenge, not
+// both (RFC 8760 allows several): phones such as baresip 1.0.0 fail on the
+// first algorithm they do not know ("Function not implemented") instead of
+// choosing. A phone may still answer with SHA-256; either hash is checked.
 func (r *registrar) challenge(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, stale bool) {
+	alg := "MD5"
+	if to := req.To(); to != nil {
+		if p, ok := r.phones[to.Address.User]; ok && p.HA1MD5 == "" {
+			alg = "SHA-256"
+		}
+	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	nonce := hex.EncodeToString(b[:])
@@ -99,10 +109,8 @@ func (r *registrar) challenge(ctx context.Context, req *sip.Request, tx sip.Serv
 		return
 	}
 	res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
-	for _, alg := range []string{"SHA-256", "MD5"} {
-		ch := digest.Challenge{Realm: r.cfg.Realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
-		res.AppendHeader(sip.NewHeader("WWW-Authenticate", ch.String()))
-	}
+	ch := digest.Challenge{Realm: r.cfg.Realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+	res.AppendHeader(sip.NewHeader("WWW-Authenticate", ch.String()))
 	_ = tx.Respond(res)
 }
 

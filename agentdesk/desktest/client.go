@@ -76,7 +76,14 @@ type ContactObject struct {
 	State      string `json:"state"`
 	Agent      string `json:"agent"`
 	Offers     int    `json:"offers"`
-	History    []struct {
+	Citizen    struct {
+		Address string `json:"address"`
+		Phone   string `json:"phone"`
+	} `json:"citizen"`
+	// Node holds a call's audio; Callback marks a call to return.
+	Node     string `json:"node"`
+	Callback bool   `json:"callback"`
+	History  []struct {
 		TrackingNo string `json:"tracking_no"`
 	} `json:"history"`
 	// SenderAuth is an e-mail letter's sender check, nil for others.
