@@ -28,7 +28,9 @@ type Config struct {
 	// Env: LIANXIN_NODE_ID.
 	NodeID string `yaml:"node_id"`
 	HTTP   HTTP   `yaml:"http"`
-	SIP    SIP    `yaml:"sip"`
+	// Metrics is the Prometheus listener, apart from the public one.
+	Metrics Metrics `yaml:"metrics"`
+	SIP     SIP     `yaml:"sip"`
 	// SMTP is the mail listener for letters to the mailboxes' addresses, and
 	// the relay for acknowledgements and replies (channels/email). Secret:
 	// LIANXIN_SMTP_RELAY_PASSWORD.
@@ -56,7 +58,15 @@ type Config struct {
 	SMS sms.Config `yaml:"sms"`
 }
 
-// HTTP is the one HTTP listener (API, desk, channels, metrics).
+// Metrics is where /metrics is served: a listener of its own, so the
+// public listener never shows the queue picture to anyone.
+type Metrics struct {
+	// Addr to listen on. Default "127.0.0.1:9090"; empty: no metrics.
+	// Env: LIANXIN_METRICS_ADDR.
+	Addr string `yaml:"addr"`
+}
+
+// HTTP is the public HTTP listener (API, desk, channels, health).
 type HTTP struct {
 	// Addr to listen on. Default ":8080". Env: LIANXIN_HTTP_ADDR.
 	Addr string `yaml:"addr"`

@@ -19,12 +19,13 @@ var defaultYAML []byte
 // Environment variables read by Load (and, for EnvConfig, by PathFromEnv).
 // An empty variable counts as unset.
 const (
-	EnvConfig   = "LIANXIN_CONFIG"    // path of the config file
-	EnvNodeID   = "LIANXIN_NODE_ID"   // node_id
-	EnvHTTPAddr = "LIANXIN_HTTP_ADDR" // http.addr
-	EnvSIPAddr  = "LIANXIN_SIP_ADDR"  // sip.addr
-	EnvSMTPAddr = "LIANXIN_SMTP_ADDR" // smtp.addr
-	EnvRedisURL = "LIANXIN_REDIS_URL" // redis.url
+	EnvConfig      = "LIANXIN_CONFIG"       // path of the config file
+	EnvNodeID      = "LIANXIN_NODE_ID"      // node_id
+	EnvHTTPAddr    = "LIANXIN_HTTP_ADDR"    // http.addr
+	EnvSIPAddr     = "LIANXIN_SIP_ADDR"     // sip.addr
+	EnvSMTPAddr    = "LIANXIN_SMTP_ADDR"    // smtp.addr
+	EnvMetricsAddr = "LIANXIN_METRICS_ADDR" // metrics.addr
+	EnvRedisURL    = "LIANXIN_REDIS_URL"    // redis.url
 )
 
 // maxConfigBytes bounds a config file; real ones are a few KiB.
@@ -173,11 +174,12 @@ func applyEnv(c *Config, getenv func(string) string) {
 		return
 	}
 	for name, field := range map[string]*string{
-		EnvNodeID:   &c.NodeID,
-		EnvHTTPAddr: &c.HTTP.Addr,
-		EnvSIPAddr:  &c.SIP.Addr,
-		EnvSMTPAddr: &c.SMTP.Addr,
-		EnvRedisURL: &c.Redis.URL,
+		EnvNodeID:      &c.NodeID,
+		EnvHTTPAddr:    &c.HTTP.Addr,
+		EnvSIPAddr:     &c.SIP.Addr,
+		EnvSMTPAddr:    &c.SMTP.Addr,
+		EnvMetricsAddr: &c.Metrics.Addr,
+		EnvRedisURL:    &c.Redis.URL,
 	} {
 		if v := getenv(name); v != "" {
 			*field = v

@@ -38,6 +38,9 @@ func (c *Config) Validate() error {
 	v.name("node_id", c.NodeID, 128)
 	v.addr("http.addr", c.HTTP.Addr)
 	v.positive("http.drain_timeout", c.HTTP.DrainTimeout)
+	if c.Metrics.Addr != "" {
+		v.addr("metrics.addr", c.Metrics.Addr)
+	}
 	v.addr("sip.addr", c.SIP.Addr)
 	v.addr("smtp.addr", c.SMTP.Addr)
 	if c.Redis.URL != "" {
