@@ -30,12 +30,12 @@ func TestMain(m *testing.M) {
 
 // testNode is one gateway running in this process on a real TCP port.
 type testNode struct {
-	base   string
+	base string
 	// metrics is the base URL of the node's metrics listener.
 	metrics string
-	cancel context.CancelFunc
-	done   chan error
-	n      *node
+	cancel  context.CancelFunc
+	done    chan error
+	n       *node
 }
 
 // startNode runs a gateway on redisURL with config changes mod.
