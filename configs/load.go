@@ -2,9 +2,11 @@ package configs
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -155,6 +157,9 @@ func decodeOver(c *Config, data []byte, filename string) (err error) {
 	}
 	if body == nil || body.Type() == ast.NullType {
 		return nil
+	}
+	if errs := typeCheck(filename, body, reflect.TypeOf(c).Elem()); len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	if err := yaml.NodeToValue(body, c, yaml.Strict()); err != nil {
 		return yamlError(filename, err, body)
