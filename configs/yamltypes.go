@@ -27,8 +27,8 @@ func typeCheck(filename string, n ast.Node, t reflect.Type) []error {
 	var walk func(n ast.Node, t reflect.Type, path string)
 	walk = func(n ast.Node, t reflect.Type, path string) {
 		n = unwrap(n)
-		if n == nil || n.Type() == ast.NullType {
-			return
+		if n == nil || n.Type() == ast.NullType || n.Type() == ast.AliasType || n.Type() == ast.MergeKeyType {
+			return // an alias is checked where its anchor is
 		}
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()

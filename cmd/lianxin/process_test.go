@@ -151,6 +151,8 @@ func TestKillNodeHoldingDesk(t *testing.T) {
 			// refused only because the queue picture is for supervisors.
 			r = do(t, http.MethodGet, b.base+"/api/queues", "", nil, "Authorization", "Bearer "+tok)
 			require.Equal(t, http.StatusForbidden, r.Status)
+			r = do(t, http.MethodGet, b.base+"/api/queues", "", nil, "Authorization", "Bearer "+loginToken(t, b.base, "1005"))
+			require.Equal(t, http.StatusOK, r.Status)
 			for _, q := range r.Body["queues"].([]any) {
 				require.EqualValues(t, 0, q.(map[string]any)["waiting"], "nothing left waiting: %v", q)
 			}
@@ -177,6 +179,7 @@ func TestSigtermDrains(t *testing.T) {
 	<-a.done
 	require.Equal(t, 0, a.cmd.ProcessState.ExitCode(), a.out.String())
 	require.Contains(t, a.out.String(), "draining")
+	require.Contains(t, a.out.String(), `"desk":"`+a.base+`/desk/"`, "the serving line says where the desk is")
 
 	r := do(t, http.MethodGet, b.base+"/api/contacts/"+tn+"?phone_last4=8000", "", nil)
 	require.Equal(t, "waiting", r.Body["state"], "the drained node's offer went back to the queue")

@@ -304,11 +304,11 @@ func openRedis(url string, log *zap.Logger) (redis.UniversalClient, func(), erro
 // newLogger returns the JSON production logger, or with "console" a
 // readable one for people; both print stack traces for errors only, not
 // for every warning.
-func newLogger(mode string) (*zap.Logger, error) {
+func newLogger(mode string, opts ...zap.Option) (*zap.Logger, error) {
 	if mode == "console" {
-		return zap.NewDevelopment(zap.AddStacktrace(zap.ErrorLevel))
+		return zap.NewDevelopment(append([]zap.Option{zap.AddStacktrace(zap.ErrorLevel)}, opts...)...)
 	}
-	return zap.NewProduction()
+	return zap.NewProduction(opts...)
 }
 
 // deskURL is where people open the desk on a listener's address: a
