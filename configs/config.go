@@ -109,6 +109,10 @@ type Queue struct {
 type Auth struct {
 	// TokenTTL is how long a desk token lives. Default 12h (one long shift).
 	TokenTTL time.Duration `yaml:"token_ttl"`
+	// LoginHashesPerSecond bounds the passwords one node checks a second
+	// (bcrypt costs tens of milliseconds of a core); logins beyond it are
+	// answered 503 at once. Default 8.
+	LoginHashesPerSecond float64 `yaml:"login_hashes_per_second"`
 }
 
 // Blobs is the attachment store.

@@ -57,6 +57,7 @@ func (c *Config) Validate() error {
 	v.check(q.NodeTTL > q.Heartbeat, "queue.node_ttl", "must be longer than queue.heartbeat (%v)", q.Heartbeat)
 	v.positive("queue.sweep", q.Sweep)
 	v.positive("auth.token_ttl", c.Auth.TokenTTL)
+	v.check(c.Auth.LoginHashesPerSecond > 0, "auth.login_hashes_per_second", "must be > 0")
 	v.check(strings.TrimSpace(c.Blobs.Dir) != "", "blobs.dir", "must be set")
 
 	m := c.Mailbox
