@@ -76,6 +76,9 @@ type loginGuard struct {
 	rdb    redis.UniversalClient
 	prefix string // the deployment's prefix + "agentdesk:login:"
 	budget *budget
+	// dummy is checked for unknown agents: a hash of the agents' own cost,
+	// so an unknown id takes as long as a known one.
+	dummy []byte
 	// hashes counts the passwords hashed, for tests and metrics.
 	hashes atomic.Int64
 }
@@ -113,7 +116,7 @@ func (g *loginGuard) check(ctx context.Context, agent, addr, hash, password stri
 	g.hashes.Add(1)
 	known := hash != ""
 	if !known {
-		hash = string(dummyHash)
+		hash = string(g.dummy)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || !known {
 		return ErrBadCredentials
@@ -121,7 +124,31 @@ func (g *loginGuard) check(ctx context.Context, agent, addr, hash, password stri
 	return uncountLogin.Run(ctx, g.rdb, keys, "ok").Err()
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("lianxin-dummy"), bcrypt.DefaultCost)
+// dummyHashes caches one dummy hash per bcrypt cost.
+var dummyHashes sync.Map
+
+// dummyHash returns a hash of a password nobody has, at the highest cost
+// among hashes (bcrypt's default when none is valid).
+func dummyHash(hashes []string) []byte {
+	cost := 0
+	for _, h := range hashes {
+		if c, err := bcrypt.Cost([]byte(h)); err == nil && c > cost {
+			cost = c
+		}
+	}
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("lianxin-dummy"), cost)
+	if err != nil {
+		h, _ = bcrypt.GenerateFromPassword([]byte("lianxin-dummy"), bcrypt.DefaultCost)
+	}
+	dummyHashes.Store(cost, h)
+	return h
+}
 
 // sourceAddr is the address a request came from (the TCP peer; behind a
 // reverse proxy, the proxy — see README).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // tryLogin posts one login from client and returns the status.
@@ -165,4 +166,21 @@ func TestLoginHashBudget(t *testing.T) {
 	n, err := e.rdb.Get(t.Context(), "{lianxin}:agentdesk:login:agent:9999").Int()
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "logins refused for the budget are not counted")
+}
+
+// The dummy hash an unknown id is checked against costs what the agents'
+// hashes cost, so it takes as long.
+func TestDummyHashHasTheAgentsCost(t *testing.T) {
+	h4, err := bcrypt.GenerateFromPassword([]byte("a"), 4)
+	require.NoError(t, err)
+	h5, err := bcrypt.GenerateFromPassword([]byte("b"), 5)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		hashes []string
+		cost   int
+	}{{[]string{string(h4), string(h5), "not a hash"}, 5}, {[]string{string(h4)}, 4}, {nil, bcrypt.DefaultCost}} {
+		c, err := bcrypt.Cost(dummyHash(tc.hashes))
+		require.NoError(t, err)
+		require.Equal(t, tc.cost, c)
+	}
 }

@@ -104,9 +104,12 @@ func New(p Params) *Server {
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
 		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns}
+	hashes := make([]string, 0, len(p.Agents))
 	for _, a := range p.Agents {
 		s.agents[a.ID] = a
+		hashes = append(hashes, a.PasswordHash)
 	}
+	s.logins.dummy = dummyHash(hashes)
 	return s
 }
 
