@@ -13,13 +13,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/crypto/bcrypt"
-)
-
-// maxFailures wrong passwords in a row lock an agent out for lockout.
-const (
-	maxFailures = 5
-	lockout     = time.Minute
 )
 
 // tokens keeps desk tokens in Redis so every node accepts them. Only a hash
@@ -66,49 +59,41 @@ func (t *tokens) revoke(ctx context.Context, tok string) error {
 	return t.rdb.Del(ctx, t.key("tok", tokenHash(tok))).Err()
 }
 
-// checkPassword verifies an agent's password against its bcrypt hash and
-// counts failures in Redis, so a lockout holds on every node.
-func (t *tokens) checkPassword(ctx context.Context, agent, hash, password string) error {
-	fk := t.key("fail", agent)
-	n, err := t.rdb.Get(ctx, fk).Int()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return err
-	}
-	if n >= maxFailures {
-		return ErrLocked
-	}
-	if hash == "" {
-		// Unknown agent: spend the same time as a real check.
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return ErrBadCredentials
-	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		pipe := t.rdb.TxPipeline()
-		pipe.Incr(ctx, fk)
-		pipe.Expire(ctx, fk, lockout)
-		if _, err := pipe.Exec(ctx); err != nil {
-			return err
-		}
-		return ErrBadCredentials
-	}
-	return t.rdb.Del(ctx, fk).Err()
-}
-
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("lianxin-dummy"), bcrypt.DefaultCost)
-
-// bearer returns the token of a request: Authorization: Bearer, or ?token=.
+// bearer returns the token of a request's Authorization: Bearer header.
+// Tokens are never taken from URLs, which end up in logs and histories.
 func bearer(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
 			return strings.TrimSpace(tok)
 		}
 	}
-	return r.URL.Query().Get("token")
+	return ""
+}
+
+// wsToken returns the token of a websocket request: the Authorization
+// header, or for browsers (which cannot set it on a websocket) the
+// subprotocol "bearer.<token>" offered beside "lianxin.desk".
+func wsToken(r *http.Request) string {
+	if tok := bearer(r); tok != "" {
+		return tok
+	}
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(h, ",") {
+			if tok, ok := strings.CutPrefix(strings.TrimSpace(p), "bearer."); ok {
+				return tok
+			}
+		}
+	}
+	return ""
 }
 
 // authenticate returns the agent of the request's token, or answers 401/503.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
-	id, err := s.tokens.agent(r.Context(), bearer(r))
+	return s.authenticateToken(w, r, bearer(r))
+}
+
+func (s *Server) authenticateToken(w http.ResponseWriter, r *http.Request, tok string) (string, bool) {
+	id, err := s.tokens.agent(r.Context(), tok)
 	switch {
 	case errors.Is(err, ErrNoToken), errors.Is(err, ErrBadToken):
 		WriteError(w, http.StatusUnauthorized, "unauthorized", err.Error())
@@ -119,6 +104,20 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 	}
 	if _, ok := s.agents[id]; !ok {
 		WriteError(w, http.StatusUnauthorized, "unauthorized", "agent no longer exists")
+		return "", false
+	}
+	return id, true
+}
+
+// supervisor returns the agent of the request's token when it is a
+// supervisor, or answers 401/403.
+func (s *Server) supervisor(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id, ok := s.authenticate(w, r)
+	if !ok {
+		return "", false
+	}
+	if !s.agents[id].Supervisor {
+		WriteError(w, http.StatusForbidden, "forbidden", "supervisors only")
 		return "", false
 	}
 	return id, true

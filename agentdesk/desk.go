@@ -28,6 +28,13 @@ type desk struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
+	// evmu orders the queue's events for this desk. Until the desk is
+	// seated (greeted), events are kept in early and replayed after the
+	// greeting, so nothing that happens while it connects is lost.
+	evmu   sync.Mutex
+	seated bool
+	early  []queue.Event
+
 	mu      sync.Mutex
 	offered map[string]time.Time // offers sent, by tracking number, with their deadline
 	// history sent with each open offer, reused when it is accepted.
@@ -48,20 +55,39 @@ type outbound struct {
 	reason   string
 }
 
+// deskProtocol is the websocket subprotocol the desk speaks. A browser,
+// which cannot set an Authorization header on a websocket, offers it
+// together with "bearer.<token>" (see PROTOCOL.md), so the token never
+// appears in a URL.
+const deskProtocol = "lianxin.desk"
+
 var upgrader = websocket.Upgrader{
 	ReadBufferSize:  4096,
 	WriteBufferSize: 4096,
-	CheckOrigin:     sameOrigin,
+	Subprotocols:    []string{deskProtocol},
+	// serveWS checks the origin itself, before anything changes.
+	CheckOrigin: func(*http.Request) bool { return true },
 }
 
-// sameOrigin refuses websockets opened by pages of other sites.
+// sameOrigin refuses websockets opened by pages of other sites: an Origin,
+// when the browser sends one, must name this server's scheme and host.
 func sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
-		return true
+		return true // not a browser
 	}
 	u, err := url.Parse(o)
-	return err == nil && u.Host == r.Host
+	if err != nil || !strings.EqualFold(u.Host, r.Host) {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		scheme = strings.ToLower(strings.TrimSpace(strings.Split(p, ",")[0]))
+	}
+	return strings.EqualFold(u.Scheme, scheme)
 }
 
 func (s *Server) desk(agent string) *desk {
@@ -70,8 +96,47 @@ func (s *Server) desk(agent string) *desk {
 	return s.desks[agent]
 }
 
+// enroll makes d the agent's desk on this node before the agent is seated in
+// Redis, so an offer made the moment it is seated finds the desk. It returns
+// the desk d replaces, or false when the node is draining.
+func (s *Server) enroll(d *desk) (old *desk, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return nil, false
+	}
+	old = s.desks[d.agent.ID]
+	s.desks[d.agent.ID] = d
+	s.wg.Add(1)
+	return old, true
+}
+
+// withdraw undoes enroll when the desk could not be seated: the old desk,
+// still seated, gets back its place and the events it missed meanwhile.
+func (s *Server) withdraw(d, old *desk) {
+	s.mu.Lock()
+	if s.desks[d.agent.ID] == d {
+		delete(s.desks, d.agent.ID)
+		if old != nil {
+			s.desks[d.agent.ID] = old
+		}
+	}
+	s.mu.Unlock()
+	d.evmu.Lock()
+	early := d.early
+	d.early, d.seated = nil, true
+	d.evmu.Unlock()
+	if old != nil {
+		for _, ev := range early {
+			s.deliverTo(old, ev)
+		}
+	}
+	s.wg.Done()
+}
+
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.authenticate(w, r)
+	tok := wsToken(r)
+	id, ok := s.authenticateToken(w, r, tok)
 	if !ok {
 		return
 	}
@@ -87,33 +152,50 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "not_websocket", "this endpoint speaks websocket only (token is valid)")
 		return
 	}
+	// Before anything changes: a page of another site must not seat (and so
+	// take over) the agent's desk, even with a valid token.
+	if !sameOrigin(r) {
+		s.log.Warn("desk refused: foreign origin", zap.String("agent", id), zap.String("origin", r.Header.Get("Origin")))
+		WriteError(w, http.StatusForbidden, "bad_origin", "origin "+strconvQuote(r.Header.Get("Origin"))+" is not this desk's site")
+		return
+	}
 	a := s.agents[id]
 	ctx := context.WithoutCancel(r.Context())
+	d := &desk{s: s, agent: a, log: s.log.With(zap.String("agent", id)),
+		out: make(chan outbound, 256), done: make(chan struct{}), offered: map[string]time.Time{},
+		history: map[string][]queue.Summary{}, unseat: true}
+	// The desk is enrolled on this node before the agent is seated in
+	// Redis, so an offer made the moment it is seated finds it.
+	old, ok := s.enroll(d)
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		WriteError(w, http.StatusServiceUnavailable, "draining", "this node is shutting down; connect to another")
+		return
+	}
 	sess, err := s.q.Connect(ctx, a.Profile)
 	if err != nil {
+		s.withdraw(d, old)
 		WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot seat the desk now, try again")
 		s.log.Warn("connect failed", zap.String("agent", id), zap.Error(err))
 		return
 	}
+	if s.afterConnect != nil {
+		s.afterConnect()
+	}
+	d.sess = sess.ID
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.withdraw(d, nil)
 		_ = s.q.Disconnect(ctx, id, sess.ID)
 		return // the upgrader has answered
 	}
-	d := &desk{s: s, agent: a, sess: sess.ID, conn: conn, log: s.log.With(zap.String("agent", id)),
-		out: make(chan outbound, 256), done: make(chan struct{}), offered: map[string]time.Time{},
-		history: map[string][]queue.Summary{}, unseat: true}
-	s.mu.Lock()
-	old := s.desks[id]
-	s.desks[id] = d
-	s.wg.Add(1)
-	s.mu.Unlock()
+	d.conn = conn
 	if old != nil {
 		old.shut(CloseReplaced, "replaced by a newer desk", false)
 	}
 	d.log.Info("desk connected", zap.String("session", sess.ID))
 	go d.writeLoop()
-	go d.watchToken(bearer(r))
+	go d.watchToken(tok)
 	d.greet(ctx, sess)
 	d.readLoop(ctx)
 	d.shut(websocket.CloseNormalClosure, "", true)
@@ -138,13 +220,19 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // greet sends hello, the state, then everything the agent holds and every
-// offer still open, so a reconnecting desk has it all again.
+// offer still open, so a reconnecting desk has it all again; then the
+// events that came while the desk was being seated.
 func (d *desk) greet(ctx context.Context, sess *queue.Session) {
+	d.evmu.Lock()
+	defer d.evmu.Unlock()
 	d.send(outbound{msg: helloMsg{Type: "hello", Agent: infoOf(d.agent), Node: d.s.q.NodeID(), ServerTime: time.Now().UTC()}})
+	// The state is read while events wait on evmu, so any state change
+	// after it is delivered after it.
 	if st, err := d.s.q.Status(ctx, d.agent.ID); err == nil {
 		d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *st}})
 	}
 	for _, c := range sess.Held {
+		d.s.remember(ctx, d.agent.ID, c.TrackingNo)
 		d.send(outbound{assigned: c})
 	}
 	for _, c := range sess.Offers {
@@ -154,6 +242,22 @@ func (d *desk) greet(ctx context.Context, sess *queue.Session) {
 		}
 		d.sendOffer(c, deadline)
 	}
+	early := d.early
+	d.early, d.seated = nil, true
+	for _, ev := range early {
+		if ev.Type == queue.EventOffered && d.isOffered(ev.TrackingNo) {
+			continue // the session had it already
+		}
+		ev.Status = nil // older than the state just sent
+		d.s.deliver(d, ev)
+	}
+}
+
+func (d *desk) isOffered(tn string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.offered[tn]
+	return ok
 }
 
 // send queues a message; a desk that cannot keep up is dropped (it will
@@ -198,7 +302,9 @@ func (d *desk) shut(code int, reason string, unseat bool) {
 		select {
 		case d.out <- outbound{close: code, reason: reason}:
 		default:
-			_ = d.conn.Close()
+			if d.conn != nil {
+				_ = d.conn.Close()
+			}
 		}
 	})
 }
@@ -314,7 +420,9 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 	case "not_ready":
 		err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceNotReady, m.Reason)
 	case "accept":
-		err = d.s.q.Accept(ctx, id, m.Contact)
+		if err = d.s.q.Accept(ctx, id, m.Contact); err == nil {
+			d.s.remember(ctx, id, m.Contact)
+		}
 	case "reject":
 		err = d.s.q.Reject(ctx, id, m.Contact)
 	case "end":

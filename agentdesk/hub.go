@@ -15,6 +15,9 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) onEvent(ev queue.Event) {
+	if s.eventSeen != nil {
+		defer s.eventSeen(ev)
+	}
 	self := s.q.NodeID()
 	if ev.Type == queue.EventNodeLost {
 		if ev.Node == self && ev.Reason == "node_lost" {
@@ -33,6 +36,30 @@ func (s *Server) onEvent(ev queue.Event) {
 	if d == nil {
 		return
 	}
+	s.deliverTo(d, ev)
+}
+
+// deliverTo gives an event to a desk, or keeps it for the desk's greeting
+// when the desk is not seated yet.
+func (s *Server) deliverTo(d *desk, ev queue.Event) {
+	d.evmu.Lock()
+	defer d.evmu.Unlock()
+	if !d.seated {
+		if len(d.early) < maxEarly {
+			d.early = append(d.early, ev)
+		}
+		return
+	}
+	s.deliver(d, ev)
+}
+
+// maxEarly bounds the events kept for a desk being seated; the greeting
+// itself carries the agent's whole state, so losing some is not fatal.
+const maxEarly = 1024
+
+// deliver sends one event to a seated desk; d.evmu is held.
+func (s *Server) deliver(d *desk, ev queue.Event) {
+	self := s.q.NodeID()
 	switch ev.Type {
 	case queue.EventOffered:
 		if ev.Node == self {

@@ -18,7 +18,7 @@ func TestHubTellsTheDeskATalkEnded(t *testing.T) {
 	s := New(Params{Queue: q})
 	d := &desk{s: s, agent: Agent{Profile: queue.Profile{ID: "1001"}}, sess: "s1", log: zap.NewNop(),
 		out: make(chan outbound, 8), done: make(chan struct{}), offered: map[string]time.Time{},
-		history: map[string][]queue.Summary{}}
+		history: map[string][]queue.Summary{}, seated: true}
 	s.desks["1001"] = d
 
 	s.onEvent(queue.Event{Type: queue.EventEnded, Agent: "1002", TrackingNo: "2611260000015", Reason: "caller"})

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,11 @@ type Params struct {
 	// PingEvery is how often desks are pinged [20s]; a desk silent for three
 	// times as long is dropped.
 	PingEvery time.Duration
+	// LoginHashesPerSecond bounds the passwords this node hashes [8]: a
+	// bcrypt check takes tens of milliseconds of a core, so a flood of
+	// logins could otherwise starve everything else. Logins beyond it are
+	// answered 503 at once.
+	LoginHashesPerSecond float64
 }
 
 // Server serves the desk API and websockets of one node.
@@ -63,10 +69,20 @@ type Server struct {
 	log      *zap.Logger
 	ping     time.Duration
 
+	logins  *loginGuard
+	lookups *lookupGuard
+	rdb     redis.UniversalClient
+	ns      string // the agentdesk namespace of the deployment's keys
+
 	mu       sync.Mutex
 	desks    map[string]*desk // by agent id
 	draining bool
 	wg       sync.WaitGroup
+
+	// Test hooks: afterConnect runs between seating an agent in Redis and
+	// upgrading its websocket; eventSeen after each event is handled.
+	afterConnect func()
+	eventSeen    func(queue.Event)
 }
 
 // New returns a Server. Call Run to deliver queue events to the desks.
@@ -80,11 +96,20 @@ func New(p Params) *Server {
 	if p.TokenTTL <= 0 {
 		p.TokenTTL = 12 * time.Hour
 	}
+	if p.LoginHashesPerSecond <= 0 {
+		p.LoginHashesPerSecond = 8
+	}
+	ns := p.Prefix + "agentdesk:"
 	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, log: p.Logger, ping: p.PingEvery,
-		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{}}
+		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
+		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
+		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns}
+	hashes := make([]string, 0, len(p.Agents))
 	for _, a := range p.Agents {
 		s.agents[a.ID] = a
+		hashes = append(hashes, a.PasswordHash)
 	}
+	s.logins.dummy = dummyHash(hashes)
 	return s
 }
 
@@ -134,16 +159,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "bad_request", "password: required")
 		return
 	}
+	if len(req.Agent) > maxAgentIDBytes || len(req.Password) > 72 {
+		WriteError(w, http.StatusBadRequest, "bad_request", "agent: at most 64 bytes; password: at most 72 bytes")
+		return
+	}
 	a := s.agents[req.Agent]
-	err := s.tokens.checkPassword(r.Context(), req.Agent, a.PasswordHash, req.Password)
+	addr := sourceAddr(r)
+	err := s.logins.check(r.Context(), req.Agent, addr, a.PasswordHash, req.Password)
+	var locked *lockedError
 	switch {
 	case errors.Is(err, ErrBadCredentials):
-		s.log.Info("login refused", zap.String("agent", req.Agent))
+		s.log.Info("login refused", zap.String("agent", req.Agent), zap.String("from", addr))
 		WriteError(w, http.StatusUnauthorized, "bad_credentials", err.Error())
 		return
-	case errors.Is(err, ErrLocked):
-		w.Header().Set("Retry-After", "60")
+	case errors.As(err, &locked):
+		w.Header().Set("Retry-After", itoa(int64((locked.retry+time.Second-1)/time.Second)))
 		WriteError(w, http.StatusTooManyRequests, "too_many_attempts", err.Error())
+		return
+	case errors.Is(err, ErrLoginBusy):
+		w.Header().Set("Retry-After", "1")
+		WriteError(w, http.StatusServiceUnavailable, "login_busy", err.Error())
 		return
 	case err != nil:
 		WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot log in now, try again: "+err.Error())
@@ -175,7 +210,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) queues(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authenticate(w, r); !ok {
+	if _, ok := s.supervisor(w, r); !ok {
 		return
 	}
 	stats, err := s.q.Stats(r.Context())
@@ -217,29 +252,111 @@ func (s *Server) contact(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "bad_tracking_no", "tracking_no: not a tracking number (13 digits with a check digit)")
 		return
 	}
-	c, err := s.q.Contact(r.Context(), tn)
+	last4 := r.URL.Query().Get("phone_last4")
+	if len(last4) != 4 || !isDigits(last4) {
+		WriteError(w, http.StatusBadRequest, "bad_phone_last4",
+			"phone_last4: the last four digits of the phone number given with the request are required")
+		return
+	}
+	ctx := r.Context()
+	retry, err := s.lookups.allow(ctx, sourceAddr(r), tn)
+	switch {
+	case err != nil:
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot look this up now, try again")
+		return
+	case retry > 0:
+		w.Header().Set("Retry-After", itoa(int64((retry+time.Second-1)/time.Second)))
+		WriteError(w, http.StatusTooManyRequests, "too_many_lookups", "too many lookups; try again later")
+		return
+	}
+	c, err := s.q.Contact(ctx, tn)
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
-		WriteError(w, http.StatusNotFound, "not_found", "no contact with tracking number "+tn)
+		s.lookups.miss(ctx, tn)
+		WriteError(w, http.StatusNotFound, "not_found", notFound)
 		return
 	case err != nil:
 		WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot look this up now, try again")
 		return
 	}
-	WriteJSON(w, http.StatusOK, publicContact{TrackingNo: c.TrackingNo, Channel: c.Channel, Line: c.Line,
+	phone := citizenPhone(c)
+	if phone == "" {
+		WriteError(w, http.StatusForbidden, "no_phone",
+			"this request was made without a phone number, so it cannot be looked up here; call 12345 and give the tracking number")
+		return
+	}
+	if !strings.HasSuffix(phone, last4) {
+		s.lookups.miss(ctx, tn)
+		WriteError(w, http.StatusNotFound, "not_found", notFound)
+		return
+	}
+	pc := publicContact{TrackingNo: c.TrackingNo, Channel: c.Channel, Line: c.Line,
 		LineName: c.LineName, State: c.State, Status: statusText[c.State], RequestType: c.RequestType,
 		Outcome: c.Outcome, OutcomeText: queue.Outcomes[c.Outcome], ReceivedAt: c.ReceivedAt,
-		AnsweredAt: c.AssignedAt, ClosedAt: c.ClosedAt})
+		AnsweredAt: c.AssignedAt, ClosedAt: c.ClosedAt}
+	if SensitiveLine(c.LineName) {
+		// Whom a letter to a discipline-inspection mailbox reports on must
+		// not be told to whoever holds its number.
+		pc.Line, pc.LineName, pc.RequestType = "", "", ""
+	}
+	WriteJSON(w, http.StatusOK, pc)
+}
+
+const notFound = "no contact with this tracking number and these phone digits"
+
+// citizenPhone is the phone number a contact was made with, if any.
+func citizenPhone(c *queue.Contact) string {
+	if c.Citizen.Phone != "" {
+		return c.Citizen.Phone
+	}
+	if strings.HasPrefix(c.Citizen.Address, "+") && isDigits(c.Citizen.Address[1:]) {
+		return c.Citizen.Address
+	}
+	return ""
+}
+
+// sensitiveWords mark the lines (mailboxes) whose name the public lookup
+// never shows: discipline inspection and supervision (纪委, 纪工委, 纪检组,
+// 监委, 监察).
+var sensitiveWords = []string{"纪委", "纪工委", "纪检", "监委", "监察"}
+
+// SensitiveLine reports whether a line's name marks it as a
+// discipline-inspection mailbox, whose name and request type the public
+// lookup leaves out.
+func SensitiveLine(name string) bool {
+	for _, w := range sensitiveWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) attachment(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authenticate(w, r); !ok {
+	id, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
 	sha := r.PathValue("sha")
 	if len(sha) != 64 || !isHex(sha) {
 		WriteError(w, http.StatusBadRequest, "bad_hash", "sha: must be 64 hex digits")
 		return
+	}
+	if !s.agents[id].Supervisor {
+		tn := r.URL.Query().Get("contact")
+		if !queue.ValidTrackingNo(tn) {
+			WriteError(w, http.StatusBadRequest, "bad_contact", "contact: the tracking number of the contact the attachment belongs to is required")
+			return
+		}
+		ok, err := s.mayOpen(r.Context(), id, tn, sha)
+		switch {
+		case err != nil:
+			WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot check this now, try again")
+			return
+		case !ok:
+			WriteError(w, http.StatusForbidden, "forbidden", "not an attachment of a contact you hold or held")
+			return
+		}
 	}
 	if s.blobs == nil {
 		WriteError(w, http.StatusNotFound, "not_found", "no attachment store")
@@ -256,8 +373,18 @@ func (s *Server) attachment(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", "attachment")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "sandbox")
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", itoa(size))
 	_, _ = io.Copy(w, rc)
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func isHex(s string) bool {

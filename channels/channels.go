@@ -109,7 +109,10 @@ func guessRequestType(text string) queue.RequestType {
 	return ""
 }
 
-// Clean removes control characters (but keeps newlines and tabs) and
+// Clean removes control characters (but keeps newlines and tabs), the
+// bidirectional controls that reorder how text is shown (U+202A–U+202E,
+// U+2066–U+2069, U+200E, U+200F, U+061C: a right-to-left override would let
+// a citizen's text show the desk something other than what it says) and
 // surrounding space from a citizen's text.
 func Clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
@@ -117,12 +120,18 @@ func Clean(s string) string {
 		if r == '\n' || r == '\t' {
 			return r
 		}
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || isBidiControl(r) {
 			return -1
 		}
 		return r
 	}, s)
 	return strings.TrimSpace(strings.ReplaceAll(s, "\r", ""))
+}
+
+// isBidiControl reports the Unicode bidirectional formatting characters.
+func isBidiControl(r rune) bool {
+	return r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069' ||
+		r == '\u200E' || r == '\u200F' || r == '\u061C'
 }
 
 // Ack is the acknowledgement a citizen gets on any channel.

@@ -3,6 +3,8 @@ package channels_test
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/queue"
@@ -87,4 +89,33 @@ func TestGuessRequestType(t *testing.T) {
 func TestClean(t *testing.T) {
 	require.Equal(t, "a\nb\tc", channels.Clean("  a\r\nb\tc\x00\x1b  "))
 	require.Equal(t, "\uFFFDx", channels.Clean("\xffx"))
+	// Bidirectional controls: "invoice_\u202Egpj.exe" shows as
+	// "invoice_exe.jpg"; cleaned, it shows what it is.
+	for _, r := range []rune{'\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069',
+		'\u200E', '\u200F', '\u061C'} {
+		require.Equal(t, "投诉ab", channels.Clean("投诉"+string(r)+"ab"), "%U", r)
+	}
+	require.Equal(t, "invoice_gpj.exe", channels.Clean("invoice_\u202Egpj.exe"))
+	require.Equal(t, "👨\u200D👩", channels.Clean("👨\u200D👩"), "joiners in emoji stay")
+}
+
+// Clean's output is valid UTF-8 with no control or bidirectional
+// formatting characters besides newline and tab, trimmed, and cleaning it
+// again changes nothing.
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"", " a\r\n", "x\u202Ey", "\xff\u2066\u2069", "\u061C\u200F\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := channels.Clean(s)
+		require.True(t, utf8.ValidString(c))
+		require.Equal(t, strings.TrimSpace(c), c)
+		require.Equal(t, c, channels.Clean(c))
+		for _, r := range c {
+			if r == '\n' || r == '\t' {
+				continue
+			}
+			require.False(t, unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r), "%U left in %q", r, c)
+		}
+	})
 }

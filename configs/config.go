@@ -29,6 +29,8 @@ type Config struct {
 	// Env: LIANXIN_NODE_ID.
 	NodeID string `yaml:"node_id"`
 	HTTP   HTTP   `yaml:"http"`
+	// Metrics is the Prometheus listener, apart from the public one.
+	Metrics Metrics `yaml:"metrics"`
 	// SIP is the voice front end: listener, media ports, trusted trunks,
 	// agents' phones' realm, prompts, queue announcements and the lines'
 	// DTMF menus (sip/config.go). Env: LIANXIN_SIP_ADDR,
@@ -62,7 +64,15 @@ type Config struct {
 	SMS sms.Config `yaml:"sms"`
 }
 
-// HTTP is the one HTTP listener (API, desk, channels, metrics).
+// Metrics is where /metrics is served: a listener of its own, so the
+// public listener never shows the queue picture to anyone.
+type Metrics struct {
+	// Addr to listen on. Default "127.0.0.1:9090"; empty: no metrics.
+	// Env: LIANXIN_METRICS_ADDR.
+	Addr string `yaml:"addr"`
+}
+
+// HTTP is the public HTTP listener (API, desk, channels, health).
 type HTTP struct {
 	// Addr to listen on. Default ":8080". Env: LIANXIN_HTTP_ADDR.
 	Addr string `yaml:"addr"`
@@ -99,6 +109,10 @@ type Queue struct {
 type Auth struct {
 	// TokenTTL is how long a desk token lives. Default 12h (one long shift).
 	TokenTTL time.Duration `yaml:"token_ttl"`
+	// LoginHashesPerSecond bounds the passwords one node checks a second
+	// (bcrypt costs tens of milliseconds of a core); logins beyond it are
+	// answered 503 at once. Default 8.
+	LoginHashesPerSecond float64 `yaml:"login_hashes_per_second"`
 }
 
 // Blobs is the attachment store.

@@ -3,10 +3,12 @@ package configs
 import (
 	"bytes"
 	_ "embed"
+	"encoding/csv"
 	"errors"
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -122,6 +124,18 @@ func LoadDirectory(c *Config) (*Directory, error) {
 	}
 	d := &Directory{}
 	var errs []error
+	// A queues list in a file replaces the default queues whole; the
+	// built-in directory still routes its lines to the default ones. Say so
+	// once, naming them, rather than once per row of a file that is not on
+	// disk.
+	if missing := embeddedQueuesMissing(c.Directory, queues); len(missing) > 0 {
+		errs = append(errs, fieldErr("queues", "the list replaces the default queues as a whole, but the built-in "+
+			"directory (hotlines and mailboxes embedded in the binary) still routes lines to %s: add them to the "+
+			"list, or give directory.hotlines and directory.mailboxes files of your own", strings.Join(missing, ", ")))
+		for _, q := range missing {
+			queues[q] = true
+		}
+	}
 	if r, name, err := open(c.Directory.Hotlines, "directory.hotlines", hotlinesCSV, "configs/hotlines.csv"); err != nil {
 		errs = append(errs, err)
 	} else {
@@ -142,6 +156,34 @@ func LoadDirectory(c *Config) (*Directory, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// embeddedQueuesMissing lists, sorted, the queues that the embedded
+// directory files in use name but queues lacks.
+func embeddedQueuesMissing(files DirectoryFiles, queues map[string]bool) []string {
+	need := map[string]bool{}
+	scan := func(data []byte, column int) {
+		r := csv.NewReader(bytes.NewReader(data))
+		r.FieldsPerRecord = -1
+		rows, _ := r.ReadAll()
+		for i, row := range rows {
+			if i > 0 && column < len(row) && !queues[row[column]] {
+				need[row[column]] = true
+			}
+		}
+	}
+	if files.Hotlines == "" {
+		scan(hotlinesCSV, slices.Index(HotlineHeader, "queue"))
+	}
+	if files.Mailboxes == "" {
+		scan(mailboxesCSV, slices.Index(MailboxHeader, "queue"))
+	}
+	missing := make([]string, 0, len(need))
+	for q := range need {
+		missing = append(missing, q)
+	}
+	slices.Sort(missing)
+	return missing
 }
 
 // open returns the file at path, or the embedded bytes when path is empty.

@@ -2,9 +2,11 @@ package configs
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -27,8 +29,9 @@ const (
 	EnvSIPAddr  = "LIANXIN_SIP_ADDR"  // sip.addr
 	// EnvSIPAdvertiseIP sets sip.advertise_ip.
 	EnvSIPAdvertiseIP = "LIANXIN_SIP_ADVERTISE_IP"
-	EnvSMTPAddr       = "LIANXIN_SMTP_ADDR" // smtp.addr
-	EnvRedisURL       = "LIANXIN_REDIS_URL" // redis.url
+	EnvSMTPAddr       = "LIANXIN_SMTP_ADDR"    // smtp.addr
+	EnvMetricsAddr    = "LIANXIN_METRICS_ADDR" // metrics.addr
+	EnvRedisURL       = "LIANXIN_REDIS_URL"    // redis.url
 )
 
 // maxConfigBytes bounds a config file; real ones are a few KiB.
@@ -159,6 +162,9 @@ func decodeOver(c *Config, data []byte, filename string) (err error) {
 	if body == nil || body.Type() == ast.NullType {
 		return nil
 	}
+	if errs := typeCheck(filename, body, reflect.TypeOf(c).Elem()); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	menus, _, hasMenus := lookup(body, "sip.menus")
 	hasMenus = hasMenus && menus != nil && unwrap(menus).Type() != ast.NullType
 	if hasMenus {
@@ -218,6 +224,7 @@ func applyEnv(c *Config, getenv func(string) string) {
 		EnvSIPAddr:        &c.SIP.Addr,
 		EnvSIPAdvertiseIP: &c.SIP.AdvertiseIP,
 		EnvSMTPAddr:       &c.SMTP.Addr,
+		EnvMetricsAddr:    &c.Metrics.Addr,
 		EnvRedisURL:       &c.Redis.URL,
 	} {
 		if v := getenv(name); v != "" {

@@ -38,6 +38,9 @@ func (c *Config) Validate() error {
 	v.name("node_id", c.NodeID, 128)
 	v.addr("http.addr", c.HTTP.Addr)
 	v.positive("http.drain_timeout", c.HTTP.DrainTimeout)
+	if c.Metrics.Addr != "" {
+		v.addr("metrics.addr", c.Metrics.Addr)
+	}
 	v.addr("smtp.addr", c.SMTP.Addr)
 	if c.Redis.URL != "" {
 		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
@@ -53,6 +56,7 @@ func (c *Config) Validate() error {
 	v.check(q.NodeTTL > q.Heartbeat, "queue.node_ttl", "must be longer than queue.heartbeat (%v)", q.Heartbeat)
 	v.positive("queue.sweep", q.Sweep)
 	v.positive("auth.token_ttl", c.Auth.TokenTTL)
+	v.check(c.Auth.LoginHashesPerSecond > 0, "auth.login_hashes_per_second", "must be > 0")
 	v.check(strings.TrimSpace(c.Blobs.Dir) != "", "blobs.dir", "must be set")
 
 	m := c.Mailbox

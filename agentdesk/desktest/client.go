@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,18 +18,46 @@ import (
 )
 
 // Login returns a token for agent from the server at base (http://host:port).
+// A node busy hashing other logins (503 login_busy) is asked again after its
+// Retry-After, until ctx ends.
 func Login(ctx context.Context, base, agent, password string) (string, error) {
+	for {
+		tok, retry, err := login(ctx, base, agent, password)
+		if retry == 0 {
+			return tok, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(retry):
+		}
+	}
+}
+
+func login(ctx context.Context, base, agent, password string) (string, time.Duration, error) {
 	body, _ := json.Marshal(map[string]string{"agent": agent, "password": password})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/login", bytes.NewReader(body))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		retry := time.Second
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+			retry = time.Duration(n) * time.Second
+		}
+		return "", retry, fmt.Errorf("login %s: status 503", agent)
+	}
+	tok, err := loginAnswer(resp, agent)
+	return tok, 0, err
+}
+
+func loginAnswer(resp *http.Response, agent string) (string, error) {
 	var out struct {
 		Token   string `json:"token"`
 		Message string `json:"message"`
@@ -126,10 +154,17 @@ type Client struct {
 	backlog []Message
 }
 
-// Dial opens the desk websocket at base with token.
+// Dial opens the desk websocket at base with token, sent in the
+// Authorization header.
 func Dial(ctx context.Context, base, token string) (*Client, *http.Response, error) {
-	u := "ws" + strings.TrimPrefix(base, "http") + "/desk/ws?token=" + url.QueryEscape(token)
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, nil)
+	return DialHeader(ctx, base, http.Header{"Authorization": {"Bearer " + token}})
+}
+
+// DialHeader opens the desk websocket at base with the request headers h
+// (the token, an Origin, a Sec-WebSocket-Protocol as a browser sends).
+func DialHeader(ctx context.Context, base string, h http.Header) (*Client, *http.Response, error) {
+	u := "ws" + strings.TrimPrefix(base, "http") + "/desk/ws"
+	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, h)
 	if err != nil {
 		return nil, resp, err
 	}

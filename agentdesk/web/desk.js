@@ -244,7 +244,8 @@
     if (S.stopped || !S.token) return;
     setConn('connecting');
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}/desk/ws?token=${encodeURIComponent(S.token)}`);
+    // The token travels as a subprotocol, never in the URL (PROTOCOL.md).
+    const ws = new WebSocket(`${proto}//${location.host}/desk/ws`, ['lianxin.desk', `bearer.${S.token}`]);
     let opened = false;
     S.ws = ws;
     ws.onopen = () => {
@@ -656,7 +657,7 @@
     $('detail-subject').textContent = c.subject || '（无主题 no subject）';
     $('detail-text').textContent = c.text || '';
     renderMeta(c);
-    renderAttachments(c.attachments || []);
+    renderAttachments(c.attachments || [], c.tracking_no);
     renderHistory(c.history || []);
     renderConversation(c);
     updateWrapupButtons();
@@ -680,8 +681,7 @@
       const li = el('li', { className: `msg from-${msg.from || 'other'}` }, el('div', { className: 'msg-head muted' }, head));
       if (msg.text) li.append(el('div', { className: 'msg-text' }, msg.text));
       for (const a of msg.attachments || []) {
-        const href = `/api/attachments/${encodeURIComponent(a.sha256 || '')}?token=${encodeURIComponent(S.token || '')}`;
-        li.append(el('div', {}, el('a', { href, download: a.name || '', rel: 'noopener noreferrer' }, a.name || '附件')));
+        li.append(el('div', {}, attachmentLink(c.tracking_no, a, a.name || '附件')));
       }
       ol.append(li);
     }
@@ -728,14 +728,35 @@
     }
   }
 
-  function renderAttachments(list) {
+  // attachmentLink downloads an attachment with the token in the
+  // Authorization header (never in a URL) and saves it from a blob URL.
+  function attachmentLink(tn, a, label) {
+    const link = el('a', { href: '#', className: 'attachment' }, label);
+    link.addEventListener('click', async (ev) => {
+      ev.preventDefault();
+      try {
+        const url = `/api/attachments/${encodeURIComponent(a.sha256 || '')}?contact=${encodeURIComponent(tn || '')}`;
+        const res = await fetch(url, { headers: { Authorization: `Bearer ${S.token}` }, cache: 'no-store' });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const blob = URL.createObjectURL(await res.blob());
+        const save = el('a', { href: blob, download: a.name || 'attachment' });
+        document.body.append(save);
+        save.click();
+        save.remove();
+        setTimeout(() => URL.revokeObjectURL(blob), 60000);
+      } catch (err) {
+        link.title = `下载失败 (download failed): ${err.message}`;
+      }
+    });
+    return link;
+  }
+
+  function renderAttachments(list, tn) {
     const ul = $('detail-attachments');
     clear(ul);
     $('detail-attachments-box').hidden = list.length === 0;
     for (const a of list) {
-      const href = `/api/attachments/${encodeURIComponent(a.sha256 || '')}?token=${encodeURIComponent(S.token || '')}`;
-      const link = el('a', { href, download: a.name || '', target: '_blank', rel: 'noopener noreferrer' },
-        a.name || a.sha256 || '附件');
+      const link = attachmentLink(tn, a, a.name || a.sha256 || '附件');
       ul.append(el('li', {}, link, ' ', el('span', { className: 'muted' }, [fmtSize(a.size), a.type].filter(Boolean).join(' · '))));
     }
   }

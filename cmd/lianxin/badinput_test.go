@@ -26,6 +26,8 @@ func TestBadHTTPInputs(t *testing.T) {
 	box := mailboxFor(t, "general")
 	letters := n.base + "/channels/mailbox/" + box + "/letters"
 	tok := loginToken(t, n.base, "1002")
+	auth := []string{"Authorization", "Bearer " + tok}
+	super := []string{"Authorization", "Bearer " + loginToken(t, n.base, "1005")}
 	good := `{"phone":"13800138000","text":"路灯坏了"}`
 
 	cases := []struct {
@@ -43,12 +45,18 @@ func TestBadHTTPInputs(t *testing.T) {
 		{"logout no token", "POST", "/api/logout", "", "", nil, 401, "unauthorized", ""},
 		{"queues bad token", "GET", "/api/queues", "", "", []string{"Authorization", "Bearer nope"}, 401, "unauthorized", ""},
 		{"ws no token", "GET", "/desk/ws", "", "", nil, 401, "unauthorized", ""},
-		{"ws not websocket", "GET", "/desk/ws?token=" + tok, "", "", nil, 400, "not_websocket", ""},
-		{"attachment bad hash", "GET", "/api/attachments/xyz?token=" + tok, "", "", nil, 400, "bad_hash", ""},
-		{"attachment unknown", "GET", "/api/attachments/" + strings.Repeat("ab", 32) + "?token=" + tok, "", "", nil, 404, "not_found", ""},
-		{"contact malformed", "GET", "/api/contacts/12345", "", "", nil, 400, "bad_tracking_no", ""},
-		{"contact bad check digit", "GET", "/api/contacts/2611260000018", "", "", nil, 400, "bad_tracking_no", ""},
-		{"contact unknown", "GET", "/api/contacts/2611260999992", "", "", nil, 404, "not_found", ""},
+		{"ws not websocket", "GET", "/desk/ws", "", "", auth, 400, "not_websocket", ""},
+		{"ws token in url", "GET", "/desk/ws?token=" + tok, "", "", nil, 401, "unauthorized", ""},
+		{"queues not supervisor", "GET", "/api/queues", "", "", auth, 403, "forbidden", ""},
+		{"attachment token in url", "GET", "/api/attachments/" + strings.Repeat("ab", 32) + "?token=" + tok, "", "", nil, 401, "unauthorized", ""},
+		{"attachment bad hash", "GET", "/api/attachments/xyz", "", "", auth, 400, "bad_hash", ""},
+		{"attachment no contact", "GET", "/api/attachments/" + strings.Repeat("ab", 32), "", "", auth, 400, "bad_contact", ""},
+		{"attachment not held", "GET", "/api/attachments/" + strings.Repeat("ab", 32) + "?contact=2611260999992", "", "", auth, 403, "forbidden", ""},
+		{"attachment unknown", "GET", "/api/attachments/" + strings.Repeat("ab", 32), "", "", super, 404, "not_found", ""},
+		{"contact malformed", "GET", "/api/contacts/12345?phone_last4=8000", "", "", nil, 400, "bad_tracking_no", ""},
+		{"contact bad check digit", "GET", "/api/contacts/2611260000018?phone_last4=8000", "", "", nil, 400, "bad_tracking_no", ""},
+		{"contact no phone digits", "GET", "/api/contacts/2611260999992", "", "", nil, 400, "bad_phone_last4", ""},
+		{"contact unknown", "GET", "/api/contacts/2611260999992?phone_last4=8000", "", "", nil, 404, "not_found", ""},
 		{"letter unknown mailbox", "POST", "/channels/mailbox/no-such-box/letters", "application/json", good, nil, 404, "unknown_mailbox", ""},
 		{"letter no content type", "POST", letters, "", good, nil, 415, "unsupported_media_type", "Content-Type"},
 		{"letter text/plain", "POST", letters, "text/plain", good, nil, 415, "unsupported_media_type", "Content-Type"},
@@ -125,7 +133,10 @@ func TestBadHTTPInputs(t *testing.T) {
 		require.NoError(t, jsonUnmarshal(m.Raw, &obj))
 		require.Len(t, obj.Contact.Attachments, 2)
 		require.Equal(t, "+862887654321", obj.Contact.Citizen.Phone)
-		resp, err := http.Get(n.base + "/api/attachments/" + obj.Contact.Attachments[0].SHA256 + "?token=" + tok)
+		req, err := http.NewRequest(http.MethodGet, n.base+"/api/attachments/"+obj.Contact.Attachments[0].SHA256+"?contact="+m.TrackingNo(), nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		require.Equal(t, 200, resp.StatusCode)

@@ -61,7 +61,7 @@ func TestConversationReachesTheDesk(t *testing.T) {
 func TestExpiredToken(t *testing.T) {
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
-	tok := loginToken(t, n.base, "1002")
+	tok := loginToken(t, n.base, "1005") // a supervisor: /api/queues is theirs
 	r := do(t, http.MethodGet, n.base+"/api/queues", "", nil, "Authorization", "Bearer "+tok)
 	require.Equal(t, http.StatusOK, r.Status)
 	keys, err := s.Client(t).Keys(context.Background(), "{lianxin}:tok:*").Result()

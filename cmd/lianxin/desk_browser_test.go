@@ -108,7 +108,7 @@ func TestDeskInBrowser(t *testing.T) {
 
 	// 7. The contact leaves the desk, and the public lookup shows it closed.
 	b.do(t, "wait for the contact to go", chromedp.WaitNotPresent(chromedp.CSS(`#contacts [data-contact="`+tn+`"]`)))
-	r = do(t, http.MethodGet, n.base+"/api/contacts/"+tn, "", nil)
+	r = do(t, http.MethodGet, n.base+"/api/contacts/"+tn+"?phone_last4=8000", "", nil)
 	require.Equal(t, http.StatusOK, r.Status, "%v", r.Body)
 	require.Equal(t, "closed", r.Body["state"])
 	require.Equal(t, "dispatched", r.Body["outcome"])

@@ -30,10 +30,12 @@ func TestMain(m *testing.M) {
 
 // testNode is one gateway running in this process on a real TCP port.
 type testNode struct {
-	base   string
-	cancel context.CancelFunc
-	done   chan error
-	n      *node
+	base string
+	// metrics is the base URL of the node's metrics listener.
+	metrics string
+	cancel  context.CancelFunc
+	done    chan error
+	n       *node
 }
 
 // startNode runs a gateway on redisURL with config changes mod.
@@ -59,8 +61,11 @@ func startNode(t *testing.T, redisURL, id string, mod ...func(*configs.Config)) 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	require.NoError(t, n.voice.Listen())
+	n.metricsLn, err = net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	tn := &testNode{base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), n: n}
+	tn := &testNode{base: "http://" + ln.Addr().String(), metrics: "http://" + n.metricsLn.Addr().String(),
+		cancel: cancel, done: make(chan error, 1), n: n}
 	go func() { tn.done <- n.run(ctx, ln, cfg.HTTP.DrainTimeout) }()
 	t.Cleanup(tn.stop)
 	return tn

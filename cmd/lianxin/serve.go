@@ -75,11 +75,22 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 		_ = ln.Close()
 		return err
 	}
+	if cfg.Metrics.Addr != "" {
+		if n.metricsLn, err = net.Listen("tcp", cfg.Metrics.Addr); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("metrics.addr: %w", err)
+		}
+	}
 	if addr := getenv("LIANXIN_DEBUG_ADDR"); addr != "" {
 		go serveDebug(addr, log)
 	}
-	log.Info("serving", zap.String("http", ln.Addr().String()), zap.Stringer("sip", n.voice.Addr()), zap.Int("hotlines", len(dir.Hotlines)),
-		zap.Int("mailboxes", len(dir.Mailboxes)), zap.Int("agents", len(cfg.Agents)))
+	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.String("desk", deskURL(ln.Addr())),
+		zap.Stringer("sip", n.voice.Addr()),
+		zap.Int("hotlines", len(dir.Hotlines)), zap.Int("mailboxes", len(dir.Mailboxes)), zap.Int("agents", len(cfg.Agents))}
+	if n.metricsLn != nil {
+		fields = append(fields, zap.String("metrics", "http://"+n.metricsLn.Addr().String()+"/metrics"))
+	}
+	log.Info("serving", fields...)
 	return n.run(ctx, ln, cfg.HTTP.DrainTimeout)
 }
 
@@ -88,13 +99,16 @@ type node struct {
 	q *queue.Queue
 	// runners are the channels' long-running parts (listeners, binds,
 	// background fetchers), stopped after the HTTP server.
-	runners  []interface{ Run(context.Context) error }
-	rdb      redis.UniversalClient
-	desk     *agentdesk.Server
-	voice    *sip.Server
-	srv      *http.Server
-	log      *zap.Logger
-	draining atomic.Bool
+	runners []interface{ Run(context.Context) error }
+	rdb     redis.UniversalClient
+	desk    *agentdesk.Server
+	voice   *sip.Server
+	srv     *http.Server
+	// metrics serves /metrics on metricsLn, when there is one.
+	metrics   *http.Server
+	metricsLn net.Listener
+	log       *zap.Logger
+	draining  atomic.Bool
 }
 
 func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalClient, log *zap.Logger) (*node, error) {
@@ -151,7 +165,8 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg,
 		queue.ChannelMailbox: letterReplier{mail: mail, sms: sg}, queue.ChannelWeb: letterReplier{mail: mail, sms: sg}}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents,
-		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, Logger: log.Named("desk")})
+		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
+		Logger: log.Named("desk")})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
 
@@ -180,7 +195,10 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		agentdesk.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.NodeID})
 	})
 	mux.HandleFunc("GET /readyz", n.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mmux := http.NewServeMux()
+	mmux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	n.metrics = &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		ErrorLog: zap.NewStdLog(log.Named("metrics"))}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/desk/", http.StatusFound) })
 	desk.Register(mux)
 	letters.Register(mux)
@@ -227,6 +245,14 @@ func (n *node) run(ctx context.Context, ln net.Listener, timeout time.Duration) 
 		}
 		return nil
 	})
+	if n.metricsLn != nil {
+		g.Go(func() error {
+			if err := n.metrics.Serve(n.metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			return nil
+		})
+	}
 	select {
 	case <-ctx.Done():
 	case <-gctx.Done():
@@ -246,6 +272,9 @@ func (n *node) run(ctx context.Context, ln net.Listener, timeout time.Duration) 
 	if err := n.srv.Shutdown(dctx); err != nil {
 		n.log.Warn("http shutdown", zap.Error(err))
 		_ = n.srv.Close()
+	}
+	if n.metricsLn != nil {
+		_ = n.metrics.Close()
 	}
 	cancelBG()
 	err := g.Wait()
@@ -295,11 +324,27 @@ func openRedis(url string, log *zap.Logger) (redis.UniversalClient, func(), erro
 	return redis.NewClient(&redis.Options{Addr: m.Addr()}), m.Close, nil
 }
 
-func newLogger(mode string) (*zap.Logger, error) {
+// newLogger returns the JSON production logger, or with "console" a
+// readable one for people; both print stack traces for errors only, not
+// for every warning.
+func newLogger(mode string, opts ...zap.Option) (*zap.Logger, error) {
 	if mode == "console" {
-		return zap.NewDevelopment()
+		return zap.NewDevelopment(append([]zap.Option{zap.AddStacktrace(zap.ErrorLevel)}, opts...)...)
 	}
-	return zap.NewProduction()
+	return zap.NewProduction(opts...)
+}
+
+// deskURL is where people open the desk on a listener's address: a
+// wildcard address is shown as localhost.
+func deskURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/desk/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/desk/"
 }
 
 // redisLog sends go-redis's own messages (pool dial failures, …) to zap at

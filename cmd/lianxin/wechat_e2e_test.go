@@ -124,7 +124,7 @@ func TestWeChatThroughTheDesk(t *testing.T) {
 	require.Equal(t, "oCitizen42", api.sent[0]["touser"])
 	api.mu.Unlock()
 
-	r := do(t, http.MethodGet, n.base+"/api/queues", "", nil, "Authorization", "Bearer "+loginToken(t, n.base, "1002"))
+	r := do(t, http.MethodGet, n.base+"/api/queues", "", nil, "Authorization", "Bearer "+loginToken(t, n.base, "1005")) // a supervisor
 	require.Equal(t, http.StatusOK, r.Status)
 	for _, qs := range r.Body["queues"].([]any) {
 		require.EqualValues(t, 0, qs.(map[string]any)["waiting"], "the retry made no second contact")
