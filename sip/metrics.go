@@ -44,8 +44,31 @@ func (m *Metrics) account(st media.LegStats) {
 func (s *Server) Collectors() []prometheus.Collector {
 	m := s.metrics
 	states := prometheus.NewDesc("lianxin_sip_calls", "Calls this node holds, by state.", []string{"state"}, nil)
+	read := func(f func(st media.PacerStats) float64) func() float64 {
+		return func() float64 {
+			if s.pacer == nil {
+				return 0
+			}
+			return f(s.pacer.Stats())
+		}
+	}
+	pacer := func(name, help string, f func(st media.PacerStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read(f))
+	}
+	pacerCount := func(name, help string, f func(st media.PacerStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read(f))
+	}
 	return []prometheus.Collector{m.setup, m.answered, m.bridged, m.refused, m.ended, m.mediaTimeouts, m.rtpIn,
-		m.rtpOut, m.rtpLost, stateCollector{s: s, desc: states}}
+		m.rtpOut, m.rtpLost, stateCollector{s: s, desc: states},
+		pacer("lianxin_sip_paced_legs", "Legs sent prompts or hold audio by the pacer now.",
+			func(st media.PacerStats) float64 { return float64(st.Active) }),
+		pacerCount("lianxin_sip_pacer_packets_total", "Packets sent by the pacer (prompts and hold audio).",
+			func(st media.PacerStats) float64 { return float64(st.Sent) }),
+		pacerCount("lianxin_sip_pacer_late_ticks_total", "Pacer ticks that woke late and sent missed frames at once.",
+			func(st media.PacerStats) float64 { return float64(st.LateTicks) }),
+		pacer("lianxin_sip_pacer_send_interval_p99_seconds", "p99 of the interval between a leg's paced packets (20 ms is on time).",
+			func(st media.PacerStats) float64 { return st.IntervalP99.Seconds() }),
+	}
 }
 
 type stateCollector struct {
