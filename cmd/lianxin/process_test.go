@@ -15,6 +15,7 @@ import (
 
 	"github.com/lianxin/lianxin/agentdesk/desktest"
 	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -47,6 +48,7 @@ func binary(t *testing.T) string {
 type proc struct {
 	cmd  *exec.Cmd
 	base string
+	sip  string // its SIP address (UDP and TCP)
 	out  *bytes.Buffer
 	done chan struct{}
 }
@@ -57,12 +59,13 @@ func startProc(t *testing.T, redisURL, id, config string) *proc {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", siptest.FreeUDPPort(t))
 	cmd := exec.Command(binary(t))
 	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR="+addr,
-		"LIANXIN_CONFIG="+config, "LIANXIN_SMTP_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADDR=127.0.0.1:0",
+		"LIANXIN_CONFIG="+config, "LIANXIN_SMTP_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADDR="+sipAddr,
 		"LIANXIN_METRICS_ADDR=127.0.0.1:0")
 	cmd.Dir = t.TempDir()
-	p := &proc{cmd: cmd, base: "http://" + addr, out: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, base: "http://" + addr, sip: sipAddr, out: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	require.NoError(t, cmd.Start())
 	go func() { _ = cmd.Wait(); close(p.done) }()

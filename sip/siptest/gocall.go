@@ -245,6 +245,13 @@ func (c *GoCall) PressKey(ctx context.Context, ev byte) error {
 	return c.sender.PressKey(ctx, ev)
 }
 
+// Lost says the far end is gone (its process was killed): the call sends no
+// BYE when the test ends, which would wait for an answer that never comes.
+func (c *GoCall) Lost() {
+	c.stopTone()
+	c.end()
+}
+
 // Hangup sends BYE.
 func (c *GoCall) Hangup(ctx context.Context) error {
 	c.stopTone()
