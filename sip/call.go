@@ -528,14 +528,15 @@ func (c *call) update(req *sip.Request, tx sip.ServerTransaction) {
 		local.version++
 	}
 	c.local = local
-	_ = tx.Respond(sip.NewSDPResponseFromRequest(req, local.marshal()))
-	if tn := c.trackingNo(); tn != "" {
+	// Recorded before the answer, so whoever sees the 200 sees the hold.
+	if tn := c.trackingNo(); tn != "" && c.State() == stTalking {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
 		if err := c.s.q.CallHold(ctx, tn, held); err != nil {
 			c.log.Warn("hold not recorded", zap.Error(err))
 		}
+		cancel()
 	}
+	_ = tx.Respond(sip.NewSDPResponseFromRequest(req, local.marshal()))
 	c.log.Info("caller re-INVITE", zap.Bool("hold", held))
 }
 
