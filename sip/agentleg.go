@@ -32,6 +32,15 @@ type agentLeg struct {
 	once        sync.Once
 	up          atomic.Bool // answered and acknowledged
 	gone        atomic.Bool // the phone hung up
+	accounted   atomic.Bool // its counts went to the metrics
+	mu          sync.Mutex  // guards leg, set when the phone answers
+}
+
+// media is the leg's RTP endpoint, nil until the phone answered.
+func (a *agentLeg) media() *media.Leg {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.leg
 }
 
 // agentBye takes the BYE of the agent's phone: the dialog ends there, so
@@ -182,8 +191,11 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 		reject("bad answer")
 		return
 	}
-	a.leg = media.NewLeg(media.LegConfig{Conn: conn, Remote: answer.remote, Codec: answer.codecs[0],
+	leg := media.NewLeg(media.LegConfig{Conn: conn, Remote: answer.remote, Codec: answer.codecs[0],
 		EventPT: answer.eventPT, MediaTimeout: s.cfg.MediaTimeout, Logger: log})
+	a.mu.Lock()
+	a.leg = leg
+	a.mu.Unlock()
 	go func() {
 		if err := a.leg.Run(c.ctx); errors.Is(err, media.ErrMediaTimeout) {
 			s.metrics.mediaTimeouts.Inc()
@@ -244,8 +256,10 @@ func (a *agentLeg) hangup() {
 		} else {
 			a.stop()
 		}
-		if a.leg != nil {
-			_ = a.leg.Close()
+		if l := a.media(); l != nil {
+			_ = l.Close()
+			a.c.s.metrics.account(legAgent, l.Stats())
+			a.accounted.Store(true)
 		}
 		a.c.dropRing(a)
 	})

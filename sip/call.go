@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -38,6 +39,8 @@ type call struct {
 	dlg   *sipgo.DialogServerSession
 	leg   *media.Leg
 	local localSDP
+	// accounted is set once the caller leg's counts went to the metrics.
+	accounted atomic.Bool
 
 	digits    chan rune
 	events    chan queue.Event
@@ -484,7 +487,8 @@ func (c *call) finish(by string) {
 		}
 	}
 	st := c.leg.Stats()
-	s.metrics.account(st)
+	s.metrics.account(legCaller, st)
+	c.accounted.Store(true)
 	s.metrics.ended.WithLabelValues(by).Inc()
 	c.log.Info("call ended", zap.String("by", by), zap.Uint64("rtp_in", st.PacketsReceived), zap.Uint64("rtp_out", st.PacketsSent),
 		zap.Uint64("rtp_lost", st.Lost))

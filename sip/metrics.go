@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"sync/atomic"
+
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -13,9 +15,20 @@ type Metrics struct {
 	refused       *prometheus.CounterVec
 	ended         *prometheus.CounterVec
 	mediaTimeouts prometheus.Counter
-	rtpIn, rtpOut prometheus.Counter
-	rtpLost       prometheus.Counter
+	// RTP of ended legs, by leg (caller, agent); live legs are added when
+	// the series are read.
+	rtp [2]rtpTotals
 }
+
+// rtpTotals are one kind of leg's packet counts.
+type rtpTotals struct{ in, out, lost atomic.Uint64 }
+
+const (
+	legCaller = iota
+	legAgent
+)
+
+var legNames = [2]string{"caller", "agent"}
 
 func newMetrics() *Metrics {
 	return &Metrics{
@@ -27,16 +40,41 @@ func newMetrics() *Metrics {
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lianxin_sip_calls_ended_total",
 			Help: "Calls ended, by who ended them (caller, agent, media_timeout, shutdown, cancelled)."}, []string{"by"}),
 		mediaTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "lianxin_sip_media_timeouts_total", Help: "Legs ended because no RTP arrived."}),
-		rtpIn:         prometheus.NewCounter(prometheus.CounterOpts{Name: "lianxin_sip_rtp_received_total", Help: "RTP packets received from callers (counted when a call ends)."}),
-		rtpOut:        prometheus.NewCounter(prometheus.CounterOpts{Name: "lianxin_sip_rtp_sent_total", Help: "RTP packets sent to callers (counted when a call ends)."}),
-		rtpLost:       prometheus.NewCounter(prometheus.CounterOpts{Name: "lianxin_sip_rtp_lost_total", Help: "RTP packets from callers lost on the way (sequence gaps)."}),
 	}
 }
 
-func (m *Metrics) account(st media.LegStats) {
-	m.rtpIn.Add(float64(st.PacketsReceived))
-	m.rtpOut.Add(float64(st.PacketsSent))
-	m.rtpLost.Add(float64(st.Lost))
+// account adds an ended leg's counts.
+func (m *Metrics) account(leg int, st media.LegStats) {
+	m.rtp[leg].in.Add(st.PacketsReceived)
+	m.rtp[leg].out.Add(st.PacketsSent)
+	m.rtp[leg].lost.Add(st.Lost)
+}
+
+// rtpNow is every leg's counts so far: the ended ones and the live ones.
+func (s *Server) rtpNow() [2][3]uint64 {
+	var out [2][3]uint64
+	for i := range out {
+		out[i] = [3]uint64{s.metrics.rtp[i].in.Load(), s.metrics.rtp[i].out.Load(), s.metrics.rtp[i].lost.Load()}
+	}
+	add := func(i int, st media.LegStats) {
+		out[i][0] += st.PacketsReceived
+		out[i][1] += st.PacketsSent
+		out[i][2] += st.Lost
+	}
+	for _, c := range s.liveCalls() {
+		if c.leg != nil && !c.accounted.Load() {
+			add(legCaller, c.leg.Stats())
+		}
+		c.mu.Lock()
+		a := c.ring
+		c.mu.Unlock()
+		if a != nil {
+			if l := a.media(); l != nil && !a.accounted.Load() {
+				add(legAgent, l.Stats())
+			}
+		}
+	}
+	return out
 }
 
 // Collectors returns the server's series, to register in the node's
@@ -58,8 +96,8 @@ func (s *Server) Collectors() []prometheus.Collector {
 	pacerCount := func(name, help string, f func(st media.PacerStats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read(f))
 	}
-	return []prometheus.Collector{m.setup, m.answered, m.bridged, m.refused, m.ended, m.mediaTimeouts, m.rtpIn,
-		m.rtpOut, m.rtpLost, stateCollector{s: s, desc: states},
+	return []prometheus.Collector{m.setup, m.answered, m.bridged, m.refused, m.ended, m.mediaTimeouts,
+		stateCollector{s: s, desc: states}, rtpCollector{s: s},
 		pacer("lianxin_sip_paced_legs", "Legs sent prompts or hold audio by the pacer now.",
 			func(st media.PacerStats) float64 { return float64(st.Active) }),
 		pacerCount("lianxin_sip_pacer_packets_total", "Packets sent by the pacer (prompts and hold audio).",
@@ -80,16 +118,32 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counts := map[string]int{stRinging: 0, stIVR: 0, stWaiting: 0, stOffered: 0, stTalking: 0}
-	c.s.mu.Lock()
-	calls := make([]*call, 0, len(c.s.byCall))
-	for _, cl := range c.s.byCall {
-		calls = append(calls, cl)
-	}
-	c.s.mu.Unlock()
-	for _, cl := range calls {
+	for _, cl := range c.s.liveCalls() {
 		counts[cl.State()]++
 	}
 	for st, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), st)
+	}
+}
+
+var (
+	rtpPacketsDesc = prometheus.NewDesc("lianxin_sip_rtp_packets_total",
+		"RTP packets by leg (caller: the citizen's trunk; agent: the agent's phone) and direction (in: received, out: sent: prompts, hold audio and the relayed other party).",
+		[]string{"leg", "direction"}, nil)
+	rtpLostDesc = prometheus.NewDesc("lianxin_sip_rtp_lost_total",
+		"RTP packets lost on the way to the gateway, by leg (gaps in the received sequence numbers).", []string{"leg"}, nil)
+)
+
+// rtpCollector reads the RTP counts of every leg, live or ended.
+type rtpCollector struct{ s *Server }
+
+func (c rtpCollector) Describe(ch chan<- *prometheus.Desc) { ch <- rtpPacketsDesc; ch <- rtpLostDesc }
+
+func (c rtpCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.s.rtpNow()
+	for i, name := range legNames {
+		ch <- prometheus.MustNewConstMetric(rtpPacketsDesc, prometheus.CounterValue, float64(now[i][0]), name, "in")
+		ch <- prometheus.MustNewConstMetric(rtpPacketsDesc, prometheus.CounterValue, float64(now[i][1]), name, "out")
+		ch <- prometheus.MustNewConstMetric(rtpLostDesc, prometheus.CounterValue, float64(now[i][2]), name)
 	}
 }

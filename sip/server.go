@@ -332,14 +332,19 @@ func (s *Server) Calls() int {
 	return len(s.byCall)
 }
 
-func (s *Server) hangupAll(reason string) {
+// liveCalls lists the calls this node holds now.
+func (s *Server) liveCalls() []*call {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	calls := make([]*call, 0, len(s.byCall))
 	for _, c := range s.byCall {
 		calls = append(calls, c)
 	}
-	s.mu.Unlock()
-	for _, c := range calls {
+	return calls
+}
+
+func (s *Server) hangupAll(reason string) {
+	for _, c := range s.liveCalls() {
 		c.stop(reason)
 	}
 }

@@ -56,7 +56,7 @@ func TestSippCallers(t *testing.T) {
 		{"12315", "13800138102", "consumer"},
 	} {
 		t.Run(tc.number, func(t *testing.T) {
-			before := testutil.ToFloat64(e.s.metrics.rtpIn)
+			before := e.s.rtpNow()[legCaller][0]
 			sipp(t, e, "caller.xml", tc.number, map[string]string{"hold_ms": "1500", "caller": tc.caller})
 			ct := contactOf(t, e, "+86"+tc.caller)
 			require.Equal(t, queue.ChannelVoice, ct.Channel)
@@ -66,7 +66,7 @@ func TestSippCallers(t *testing.T) {
 				got, err := e.q.Contact(context.Background(), ct.TrackingNo)
 				return err == nil && got.Outcome == queue.OutcomeAbandoned
 			})
-			require.Greater(t, testutil.ToFloat64(e.s.metrics.rtpIn)-before, 20.0, "the caller's RTP arrived")
+			require.Greater(t, e.s.rtpNow()[legCaller][0]-before, uint64(20), "the caller's RTP arrived")
 		})
 	}
 }
