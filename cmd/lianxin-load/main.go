@@ -6,6 +6,12 @@
 // and wrap up every offer, so agents keep taking work.
 //
 //	go run ./cmd/lianxin-load -agents 1000 -contacts 20000
+//
+// With -voice it measures bridged calls instead (voice.go): agents' SIP
+// phones (one sipp answering for all), desks that wrap up after each call,
+// and sipp callers.
+//
+//	go run ./cmd/lianxin-load -voice -agents 1000 -contacts 1000 -rate 100 -hold 60s
 package main
 
 import (
@@ -33,6 +39,8 @@ type options struct {
 	rate                             float64
 	redisURL, bin                    string
 	via                              string
+	voice                            bool
+	hold                             time.Duration
 }
 
 func main() {
@@ -45,6 +53,8 @@ func main() {
 	flag.StringVar(&o.redisURL, "redis", "", "Redis URL (empty: start a redis-server on a free port)")
 	flag.StringVar(&o.bin, "bin", "", "lianxin binary (empty: go build ./cmd/lianxin)")
 	flag.StringVar(&o.via, "via", "queue", "how contacts are queued: queue (queue.Enqueue) or http (web letters)")
+	flag.BoolVar(&o.voice, "voice", false, "bridged calls: -contacts calls by sipp at -rate/s to agents' sipp phones, each held -hold")
+	flag.DurationVar(&o.hold, "hold", time.Minute, "with -voice: how long each caller stays on the line")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -75,13 +85,16 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("go build: %v: %s", err, out)
 		}
 	}
+	if o.voice {
+		return runVoice(ctx, o, dir)
+	}
 	cfg, err := writeConfig(dir, o.agents)
 	if err != nil {
 		return err
 	}
 	var bases []string
 	for i := range o.nodes {
-		base, stop, err := startNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
+		base, _, stop, err := startNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
 		if err != nil {
 			return err
 		}

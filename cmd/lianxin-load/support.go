@@ -85,23 +85,24 @@ func writeConfig(dir string, n int) (string, error) {
 }
 
 // startNode runs one lianxin process and waits for /readyz.
-func startNode(ctx context.Context, bin, cfg, redisURL, id, dir string) (string, func(), error) {
+func startNode(ctx context.Context, bin, cfg, redisURL, id, dir string, env ...string) (string, *exec.Cmd, func(), error) {
 	port, err := freePort()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	logf, err := os.Create(filepath.Join(dir, id+".log"))
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	cmd := exec.CommandContext(ctx, bin, "-config", cfg)
 	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR="+addr, "LIANXIN_SMTP_ADDR=127.0.0.1:0",
-		"LIANXIN_METRICS_ADDR=127.0.0.1:0")
+		"LIANXIN_METRICS_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADDR=127.0.0.1:0")
+	cmd.Env = append(cmd.Env, env...) // the last of a duplicate key wins
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() }
 	base := "http://" + addr
@@ -109,13 +110,13 @@ func startNode(ctx context.Context, bin, cfg, redisURL, id, dir string) (string,
 		if resp, err := http.Get(base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base, stop, nil
+				return base, cmd, stop, nil
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	stop()
-	return "", nil, fmt.Errorf("node %s did not become ready (log in %s)", id, logf.Name())
+	return "", nil, nil, fmt.Errorf("node %s did not become ready (log in %s)", id, logf.Name())
 }
 
 func postLetter(ctx context.Context, base, subject string) error {
