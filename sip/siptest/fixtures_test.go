@@ -40,7 +40,7 @@ func DTMFPcapName(ev byte) string {
 	case 11:
 		return "dtmf-pound.pcap"
 	}
-	return "dtmf-" + string(EventDigit(ev)) + ".pcap"
+	return "dtmf-" + string(digit(ev)) + ".pcap"
 }
 
 func TestFixtures(t *testing.T) {

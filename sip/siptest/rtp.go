@@ -217,14 +217,14 @@ func Digits(ps []RTPPacket, pt uint8) string {
 		if p.PayloadType != pt {
 			continue
 		}
-		ev, err := ParseDTMFEvent(p.Payload)
+		ev, err := media.ParseEvent(p.Payload)
 		if err != nil {
 			continue
 		}
 		k := key{p.SSRC, p.Timestamp}
 		if !seen[k] {
 			seen[k] = true
-			out = append(out, ev.Digit())
+			out = append(out, digit(ev.Code))
 		}
 	}
 	return string(out)

@@ -131,16 +131,16 @@ func TestDTMFPcap(t *testing.T) {
 				SSRC: binary.BigEndian.Uint32(r[8:]), Payload: r[12:]})
 			usecs = append(usecs, sec*1_000_000+usec)
 		}
-		if got := Digits(pkts, dtmfPT); got != string(EventDigit(ev)) {
+		if got := Digits(pkts, dtmfPT); got != string(digit(ev)) {
 			t.Fatalf("event %d: digits %q", ev, got)
 		}
-		first, _ := ParseDTMFEvent(pkts[0].Payload)
-		if first.Duration == 0 || !pkts[0].Marker || first.Event != ev {
+		first, _ := media.ParseEvent(pkts[0].Payload)
+		if first.Duration == 0 || !pkts[0].Marker || first.Code != ev {
 			t.Errorf("event %d: first packet %+v, marker %v", ev, first, pkts[0].Marker)
 		}
 		var prev uint16
 		for i, p := range pkts {
-			e, _ := ParseDTMFEvent(p.Payload)
+			e, _ := media.ParseEvent(p.Payload)
 			if i > 0 && e.Duration < prev {
 				t.Errorf("duration falls at packet %d", i)
 			}
@@ -156,31 +156,6 @@ func TestDTMFPcap(t *testing.T) {
 			t.Errorf("event %d: %v", ev, err)
 		}
 	}
-}
-
-func FuzzParseDTMFEvent(f *testing.F) {
-	f.Add([]byte{1, 0x8a, 0x05, 0xa0})
-	f.Add([]byte{11, 10, 0, 0, 9})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := ParseDTMFEvent(b)
-		if (err != nil) != (len(b) < 4) {
-			t.Fatalf("len %d, err %v", len(b), err)
-		}
-		if err != nil {
-			return
-		}
-		// Parsing is lossless for the fields it keeps (the reserved bit aside).
-		enc := []byte{e.Event, e.Volume, byte(e.Duration >> 8), byte(e.Duration)}
-		if e.End {
-			enc[1] |= 0x80
-		}
-		if e.Volume > 63 || enc[0] != b[0] || enc[1] != b[1]&^0x40 || enc[2] != b[2] || enc[3] != b[3] {
-			t.Fatalf("%x parsed as %+v", b[:4], e)
-		}
-		if d := e.Digit(); e.Event < 16 && d == '?' {
-			t.Fatalf("event %d has no digit", e.Event)
-		}
-	})
 }
 
 func TestContinuity(t *testing.T) {
