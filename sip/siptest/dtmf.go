@@ -23,7 +23,6 @@ func digit(code uint8) byte {
 // says 0), then the end packet (duration 1440, 180 ms) sent three times, as RFC
 // 4733 §2.5.1.4 asks. Marker bit on the first packet; one timestamp for all.
 const (
-	dtmfPT        = 101
 	dtmfSteps     = 8
 	dtmfSSRC      = 0x4c584454 // "LXDT"
 	dtmfFirstSeq  = 1000
@@ -63,18 +62,23 @@ func DTMFPcap(ev byte) []byte {
 func dtmfRTP(seq uint16, marker bool, ev byte, end bool, dur uint16) []byte {
 	b := make([]byte, 16)
 	b[0] = 0x80
-	b[1] = dtmfPT
+	b[1] = TelephoneEventPT
 	if marker {
 		b[1] |= 0x80
 	}
 	binary.BigEndian.PutUint16(b[2:], seq)
 	binary.BigEndian.PutUint32(b[4:], dtmfTimestamp)
 	binary.BigEndian.PutUint32(b[8:], dtmfSSRC)
+	putEvent(b[12:], ev, end, dur)
+	return b
+}
+
+// putEvent writes the RFC 4733 payload of event ev at dtmfVolume to b (4 bytes).
+func putEvent(b []byte, ev byte, end bool, dur uint16) {
 	e := media.Event{Code: ev, End: end, Volume: dtmfVolume, Duration: dur}
-	if _, err := e.MarshalTo(b[12:]); err != nil {
+	if _, err := e.MarshalTo(b); err != nil {
 		panic("siptest: " + err.Error()) // 4 bytes and volume 10: cannot happen
 	}
-	return b
 }
 
 func pcapRecord(sec, usec int, frame []byte) []byte {

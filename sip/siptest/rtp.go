@@ -390,12 +390,8 @@ func (r *RTPRecorder) sendLoop(s *RTPSender, dst netip.AddrPort, pt uint8, paylo
 		if key != nil {
 			step++
 			end := step == dtmfSteps+1
-			event[0], event[1] = key.ev, dtmfVolume
-			if end {
-				event[1] |= 0x80
-			}
 			dur := uint16(160 * step)
-			event[2], event[3] = byte(dur>>8), byte(dur)
+			putEvent(event, key.ev, end, dur)
 			pkt.PayloadType, pkt.Marker, pkt.Timestamp, pkt.Payload = TelephoneEventPT, step == 1, evTS, event
 			copies := 1
 			if end {

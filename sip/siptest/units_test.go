@@ -131,7 +131,7 @@ func TestDTMFPcap(t *testing.T) {
 				SSRC: binary.BigEndian.Uint32(r[8:]), Payload: r[12:]})
 			usecs = append(usecs, sec*1_000_000+usec)
 		}
-		if got := Digits(pkts, dtmfPT); got != string(digit(ev)) {
+		if got := Digits(pkts, TelephoneEventPT); got != string(digit(ev)) {
 			t.Fatalf("event %d: digits %q", ev, got)
 		}
 		first, _ := media.ParseEvent(pkts[0].Payload)
