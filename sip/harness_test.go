@@ -196,12 +196,14 @@ func (p *rtpPeer) send(dst netip.AddrPort, hz float64) {
 				// duration 0; the last three are the end, repeated.
 				n := 8 - keyLeft
 				dur := uint16(n * media.FrameSamples)
-				end := byte(0)
-				if keyLeft <= 3 {
-					end, dur = 0x80, uint16(5*media.FrameSamples)
+				end := keyLeft <= 3
+				if end {
+					dur = uint16(5 * media.FrameSamples)
 				}
+				event := make([]byte, media.EventSize)
+				_, _ = media.Event{Code: key, End: end, Volume: 10, Duration: dur}.MarshalTo(event)
 				ev := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SSRC: 0x1234abcd, Marker: n == 0,
-					SequenceNumber: uint16(i), Timestamp: keyStart}, Payload: []byte{key, end | 10, byte(dur >> 8), byte(dur)}}
+					SequenceNumber: uint16(i), Timestamp: keyStart}, Payload: event}
 				b, _ := ev.Marshal()
 				_, _ = p.conn.WriteToUDPAddrPort(b, dst)
 				keyLeft--
