@@ -1,14 +1,11 @@
 package sip
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -21,6 +18,7 @@ import (
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/media"
+	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
@@ -37,38 +35,13 @@ const (
 	toneAgent   = 1700.0
 )
 
-// tonePCM is hz for d at 8 kHz.
-func tonePCM(hz float64, d time.Duration) []int16 {
-	n := int(d / (time.Second / 8000))
-	out := make([]int16, n)
-	for i := range out {
-		out[i] = int16(8000 * math.Sin(2*math.Pi*hz*float64(i)/8000))
-	}
-	return out
-}
-
-// wav16 encodes pcm as an 8 kHz mono 16-bit WAV file.
-func wav16(pcm []int16) []byte {
-	var b bytes.Buffer
-	data := len(pcm) * 2
-	b.WriteString("RIFF")
-	_ = binary.Write(&b, binary.LittleEndian, uint32(36+data))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
-		_ = binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	_ = binary.Write(&b, binary.LittleEndian, uint32(data))
-	_ = binary.Write(&b, binary.LittleEndian, pcm)
-	return b.Bytes()
-}
-
 // testPrompts are tones instead of words: welcome 400 Hz, menu 500 Hz, hold
 // 600 Hz, a hot-topic answer 800 Hz; announcements' parts 300 Hz.
 func testPrompts() fstest.MapFS {
 	fs := fstest.MapFS{}
 	add := func(name string, hz float64, d time.Duration) {
-		fs["prompts/"+name+".wav"] = &fstest.MapFile{Data: wav16(tonePCM(hz, d))}
+		pcm := siptest.SineWave(hz, int(d*siptest.SampleRate/time.Second), 8000)
+		fs["prompts/"+name+".wav"] = &fstest.MapFile{Data: siptest.EncodeWAV(pcm, siptest.SampleRate)}
 	}
 	add("welcome-12345", toneWelcome, 600*time.Millisecond)
 	add("welcome-12315", toneWelcome, 600*time.Millisecond)
@@ -195,7 +168,7 @@ func (p *rtpPeer) read() {
 
 // send plays hz to dst every 20 ms until close.
 func (p *rtpPeer) send(dst netip.AddrPort, hz float64) {
-	pcm := tonePCM(hz, time.Second)
+	pcm := siptest.SineWave(hz, siptest.SampleRate, 8000) // 1 s
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -223,12 +196,14 @@ func (p *rtpPeer) send(dst netip.AddrPort, hz float64) {
 				// duration 0; the last three are the end, repeated.
 				n := 8 - keyLeft
 				dur := uint16(n * media.FrameSamples)
-				end := byte(0)
-				if keyLeft <= 3 {
-					end, dur = 0x80, uint16(5*media.FrameSamples)
+				end := keyLeft <= 3
+				if end {
+					dur = uint16(5 * media.FrameSamples)
 				}
+				event := make([]byte, media.EventSize)
+				_, _ = media.Event{Code: key, End: end, Volume: 10, Duration: dur}.MarshalTo(event)
 				ev := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SSRC: 0x1234abcd, Marker: n == 0,
-					SequenceNumber: uint16(i), Timestamp: keyStart}, Payload: []byte{key, end | 10, byte(dur >> 8), byte(dur)}}
+					SequenceNumber: uint16(i), Timestamp: keyStart}, Payload: event}
 				b, _ := ev.Marshal()
 				_, _ = p.conn.WriteToUDPAddrPort(b, dst)
 				keyLeft--
@@ -279,31 +254,11 @@ func heard(pkts []rtp.Packet) [][]int16 {
 	return out
 }
 
-// goertzel is the share of pcm's energy at hz (0–1).
-func goertzel(pcm []int16, hz float64) float64 {
-	if len(pcm) == 0 {
-		return 0
-	}
-	k := 2 * math.Cos(2*math.Pi*hz/8000)
-	var s1, s2, total float64
-	for _, x := range pcm {
-		v := float64(x)
-		s0 := v + k*s1 - s2
-		s2, s1 = s1, s0
-		total += v * v
-	}
-	power := s1*s1 + s2*s2 - k*s1*s2
-	if total == 0 {
-		return 0
-	}
-	return power / (total * float64(len(pcm)) / 2)
-}
-
 // toneOf names the strongest of the test tones in one packet, or 0.
 func toneOf(pcm []int16) float64 {
 	best, bestHz := 0.3, 0.0
 	for _, hz := range []float64{300, toneWelcome, toneMenu, toneHold, toneAnswer, toneCaller, toneAgent} {
-		if g := goertzel(pcm, hz); g > best {
+		if g := siptest.Tone(pcm, hz); g > best {
 			best, bestHz = g, hz
 		}
 	}

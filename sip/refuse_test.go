@@ -86,13 +86,7 @@ func TestFullNode(t *testing.T) {
 
 // TestOptions: keep-alives from proxies are answered.
 func TestOptions(t *testing.T) {
-	e := newEnv(t)
-	u := newUA(t, "proxy")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	res, err := u.cli.Do(ctx, sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(e.s.Addr().Port())}))
-	require.NoError(t, err)
-	require.Equal(t, 200, res.StatusCode)
+	res := optionsOK(t, newEnv(t))
 	require.NotNil(t, res.GetHeader("Allow"))
 }
 
@@ -109,11 +103,13 @@ func TestHostileBytes(t *testing.T) {
 	optionsOK(t, e)
 }
 
-func optionsOK(t *testing.T, e *env) {
-	u := newUA(t, "proxy2")
+// optionsOK sends OPTIONS to the node and requires a 200, which it returns.
+func optionsOK(t *testing.T, e *env) *sip.Response {
+	u := newUA(t, "proxy")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	res, err := u.cli.Do(ctx, sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(e.s.Addr().Port())}))
 	require.NoError(t, err)
 	require.Equal(t, 200, res.StatusCode)
+	return res
 }

@@ -101,6 +101,9 @@ func TestG711RoundTrip(t *testing.T) {
 			abound = mag - 32256 + 1
 		}
 		require.LessOrEqual(t, abs(a-int(x)), abound, "A-law round trip of %d gave %d", x, a)
+		// Neither flips the sign (a value may round to 0).
+		require.False(t, mu != 0 && x != 0 && (mu < 0) != (x < 0), "µ-law round trip of %d gave %d", x, mu)
+		require.False(t, a != 0 && x != 0 && (a < 0) != (x < 0), "A-law round trip of %d gave %d", x, a)
 	}
 	// Every code decodes to a value that encodes back to the same code (both zeros of µ-law excepted).
 	for i := range 256 {

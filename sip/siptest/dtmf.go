@@ -2,42 +2,17 @@ package siptest
 
 import (
 	"encoding/binary"
-	"errors"
+
+	"github.com/lianxin/lianxin/sip/media"
 )
 
-// DTMFEvent is one RFC 4733 telephone-event payload.
-type DTMFEvent struct {
-	Event    byte // 0–9 digits, 10 '*', 11 '#', 12–15 A–D
-	End      bool
-	Volume   byte   // 0–63, in −dBm0
-	Duration uint16 // in timestamp units (samples at 8 kHz)
-}
-
-// Digit is the event as a keypad character ('?' outside 0–15).
-func (e DTMFEvent) Digit() byte { return EventDigit(e.Event) }
-
-// EventDigit maps an RFC 4733 event code to its keypad character.
-func EventDigit(code byte) byte {
-	if int(code) < len(dtmfDigits) {
-		return dtmfDigits[code]
+// digit is the keypad character of RFC 4733 event code, '?' for a code that
+// is not a DTMF key.
+func digit(code uint8) byte {
+	if r, ok := media.DigitOf(code); ok {
+		return byte(r)
 	}
 	return '?'
-}
-
-const dtmfDigits = "0123456789*#ABCD"
-
-// ParseDTMFEvent parses a 4-byte RFC 4733 payload (more bytes are ignored, as
-// when several events are stacked; fewer is an error).
-func ParseDTMFEvent(p []byte) (DTMFEvent, error) {
-	if len(p) < 4 {
-		return DTMFEvent{}, errors.New("telephone-event payload shorter than 4 bytes")
-	}
-	return DTMFEvent{
-		Event:    p[0],
-		End:      p[1]&0x80 != 0,
-		Volume:   p[1] & 0x3f,
-		Duration: binary.BigEndian.Uint16(p[2:4]),
-	}, nil
 }
 
 // DTMF pcaps: what sipp's play_pcap_audio replays. sipp takes the pcap's
@@ -48,7 +23,6 @@ func ParseDTMFEvent(p []byte) (DTMFEvent, error) {
 // says 0), then the end packet (duration 1440, 180 ms) sent three times, as RFC
 // 4733 §2.5.1.4 asks. Marker bit on the first packet; one timestamp for all.
 const (
-	dtmfPT        = 101
 	dtmfSteps     = 8
 	dtmfSSRC      = 0x4c584454 // "LXDT"
 	dtmfFirstSeq  = 1000
@@ -88,20 +62,23 @@ func DTMFPcap(ev byte) []byte {
 func dtmfRTP(seq uint16, marker bool, ev byte, end bool, dur uint16) []byte {
 	b := make([]byte, 16)
 	b[0] = 0x80
-	b[1] = dtmfPT
+	b[1] = TelephoneEventPT
 	if marker {
 		b[1] |= 0x80
 	}
 	binary.BigEndian.PutUint16(b[2:], seq)
 	binary.BigEndian.PutUint32(b[4:], dtmfTimestamp)
 	binary.BigEndian.PutUint32(b[8:], dtmfSSRC)
-	b[12] = ev
-	b[13] = dtmfVolume
-	if end {
-		b[13] |= 0x80
-	}
-	binary.BigEndian.PutUint16(b[14:], dur)
+	putEvent(b[12:], ev, end, dur)
 	return b
+}
+
+// putEvent writes the RFC 4733 payload of event ev at dtmfVolume to b (4 bytes).
+func putEvent(b []byte, ev byte, end bool, dur uint16) {
+	e := media.Event{Code: ev, End: end, Volume: dtmfVolume, Duration: dur}
+	if _, err := e.MarshalTo(b); err != nil {
+		panic("siptest: " + err.Error()) // 4 bytes and volume 10: cannot happen
+	}
 }
 
 func pcapRecord(sec, usec int, frame []byte) []byte {

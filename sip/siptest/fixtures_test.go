@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/lianxin/lianxin/sip/media"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed fixtures under testdata/audio and testdata/sipp/dtmf")
@@ -18,9 +20,9 @@ func fixtures() map[string][]byte {
 	caller := SineWave(CallerToneHz, seconds*SampleRate, 12000)
 	agent := SineWave(AgentToneHz, seconds*SampleRate, 12000)
 	f := map[string][]byte{
-		"audio/caller-1000hz.ulaw": PCMToULaw(caller),
+		"audio/caller-1000hz.ulaw": encodeG711(caller, media.PCMU),
 		"audio/caller-1000hz.wav":  EncodeWAV(caller, SampleRate),
-		"audio/agent-1700hz.ulaw":  PCMToULaw(agent),
+		"audio/agent-1700hz.ulaw":  encodeG711(agent, media.PCMU),
 		"audio/agent-1700hz.wav":   EncodeWAV(agent, SampleRate),
 	}
 	for ev := range byte(12) {
@@ -38,7 +40,7 @@ func DTMFPcapName(ev byte) string {
 	case 11:
 		return "dtmf-pound.pcap"
 	}
-	return "dtmf-" + string(EventDigit(ev)) + ".pcap"
+	return "dtmf-" + string(digit(ev)) + ".pcap"
 }
 
 func TestFixtures(t *testing.T) {

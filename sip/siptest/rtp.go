@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lianxin/lianxin/sip/media"
 	"github.com/pion/rtp"
 )
 
@@ -172,13 +173,24 @@ func (r *RTPRecorder) AudioBetween(from, to time.Duration) []int16 {
 func DecodeG711(ps []RTPPacket) []int16 {
 	var out []int16
 	for _, p := range ps {
-		switch p.PayloadType {
-		case PayloadPCMU:
-			out = append(out, ULawToPCM(p.Payload)...)
-		case PayloadPCMA:
-			out = append(out, ALawToPCM(p.Payload)...)
+		if p.PayloadType == PayloadPCMU || p.PayloadType == PayloadPCMA {
+			out = append(out, decodeG711(p.Payload, media.Codec(p.PayloadType))...)
 		}
 	}
+	return out
+}
+
+// encodeG711 is pcm encoded by the gateway's G.711 (sip/media), c PCMU or PCMA.
+func encodeG711(pcm []int16, c media.Codec) []byte {
+	out := make([]byte, len(pcm))
+	media.Encode(out, pcm, c)
+	return out
+}
+
+// decodeG711 is b decoded by the gateway's G.711 (sip/media), c PCMU or PCMA.
+func decodeG711(b []byte, c media.Codec) []int16 {
+	out := make([]int16, len(b))
+	media.Decode(out, b, c)
 	return out
 }
 
@@ -205,14 +217,14 @@ func Digits(ps []RTPPacket, pt uint8) string {
 		if p.PayloadType != pt {
 			continue
 		}
-		ev, err := ParseDTMFEvent(p.Payload)
+		ev, err := media.ParseEvent(p.Payload)
 		if err != nil {
 			continue
 		}
 		k := key{p.SSRC, p.Timestamp}
 		if !seen[k] {
 			seen[k] = true
-			out = append(out, ev.Digit())
+			out = append(out, digit(ev.Code))
 		}
 	}
 	return string(out)
@@ -323,15 +335,10 @@ func (s *RTPSender) PressKey(ctx context.Context, ev byte) error {
 // consecutive sequence numbers and timestamps, until Stop or the recorder
 // closes.
 func (r *RTPRecorder) Send(dst netip.AddrPort, pt uint8, pcm []int16) *RTPSender {
-	var payload []byte
-	switch pt {
-	case PayloadPCMU:
-		payload = PCMToULaw(pcm)
-	case PayloadPCMA:
-		payload = PCMToALaw(pcm)
-	default:
+	if pt != PayloadPCMU && pt != PayloadPCMA {
 		r.t.Fatalf("siptest: RTPRecorder.Send: payload type %d is not G.711", pt)
 	}
+	payload := encodeG711(pcm, media.Codec(pt))
 	if len(payload) < 160 {
 		r.t.Fatalf("siptest: RTPRecorder.Send: %d samples, want at least 160", len(payload))
 	}
@@ -383,12 +390,8 @@ func (r *RTPRecorder) sendLoop(s *RTPSender, dst netip.AddrPort, pt uint8, paylo
 		if key != nil {
 			step++
 			end := step == dtmfSteps+1
-			event[0], event[1] = key.ev, dtmfVolume
-			if end {
-				event[1] |= 0x80
-			}
 			dur := uint16(160 * step)
-			event[2], event[3] = byte(dur>>8), byte(dur)
+			putEvent(event, key.ev, end, dur)
 			pkt.PayloadType, pkt.Marker, pkt.Timestamp, pkt.Payload = TelephoneEventPT, step == 1, evTS, event
 			copies := 1
 			if end {

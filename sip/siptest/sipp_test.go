@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lianxin/lianxin/sip/media"
 )
 
 func boundCtx(t *testing.T) context.Context {
@@ -119,14 +121,14 @@ func TestSippCallerDTMF(t *testing.T) {
 					events = append(events, pk)
 				}
 			}
-			first, err := ParseDTMFEvent(events[0].Payload)
+			first, err := media.ParseEvent(events[0].Payload)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if first.Duration == 0 || !events[0].Marker || first.End {
 				t.Errorf("first event packet %+v marker %v: want a non-zero duration, marker, not end", first, events[0].Marker)
 			}
-			last, _ := ParseDTMFEvent(events[len(events)-1].Payload)
+			last, _ := media.ParseEvent(events[len(events)-1].Payload)
 			if !last.End || len(events) != dtmfSteps+3 {
 				t.Errorf("%d event packets ending %+v, want %d ending with E", len(events), last, dtmfSteps+3)
 			}
@@ -160,7 +162,7 @@ func TestSippCallerDTMFStockPcap(t *testing.T) {
 	}
 	for _, pk := range p.rec.Packets() {
 		if pk.PayloadType == 101 {
-			if e, _ := ParseDTMFEvent(pk.Payload); e.Duration != 0 {
+			if e, _ := media.ParseEvent(pk.Payload); e.Duration != 0 {
 				t.Errorf("sipp's stock pcap now starts at duration %d, not 0: update caller-dtmf-stock.xml's note", e.Duration)
 			}
 			break
@@ -370,8 +372,8 @@ func TestRTPRecorderSendIsContinuous(t *testing.T) {
 			events = append(events, p)
 		}
 	}
-	first, _ := ParseDTMFEvent(events[0].Payload)
-	last, _ := ParseDTMFEvent(events[len(events)-1].Payload)
+	first, _ := media.ParseEvent(events[0].Payload)
+	last, _ := media.ParseEvent(events[len(events)-1].Payload)
 	if len(events) != dtmfSteps+3 || !events[0].Marker || first.Duration != 160 || !last.End || last.Duration != 160*(dtmfSteps+1) {
 		t.Errorf("%d event packets, first %+v (marker %v), last %+v", len(events), first, events[0].Marker, last)
 	}

@@ -2,7 +2,10 @@
 // 3.6.1) with the scenarios under testdata/sipp, baresip 1.0.0 as an agent's
 // phone, and RTPRecorder, a Go RTP endpoint that records what it receives and
 // checks it by content (G.711 decoding and Goertzel tone detection) and by
-// continuity (sequence numbers and timestamps).
+// continuity (sequence numbers and timestamps). G.711 and RFC 4733 payloads
+// are coded by the gateway's own sip/media, which its tests check against
+// reference tables and which sipp's and baresip's own codecs meet in the
+// tests here.
 //
 // Everything a helper starts is stopped in t.Cleanup; when a test fails the
 // peers' logs are written to it. Tools that are missing fail the test (they do

@@ -9,50 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lianxin/lianxin/sip/media"
 )
-
-func TestG711RoundTrip(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		enc    func([]int16) []byte
-		dec    func([]byte) []int16
-		silent byte
-	}{
-		{"ulaw", PCMToULaw, ULawToPCM, 0xff},
-		{"alaw", PCMToALaw, ALawToPCM, 0xd5},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			// Every code decodes to a value that encodes back to the same code
-			// (µ-law's two zeros, 0x7f and 0xff, both decode to 0 and encode to 0xff).
-			for c := range 256 {
-				v := tc.dec([]byte{byte(c)})[0]
-				back := tc.enc([]int16{v})[0]
-				if back != byte(c) && !(tc.name == "ulaw" && c == 0x7f) {
-					t.Errorf("code %#02x → %d → %#02x", c, v, back)
-				}
-			}
-			if got := tc.enc([]int16{0})[0]; got != tc.silent {
-				t.Errorf("silence encodes as %#02x, want %#02x", got, tc.silent)
-			}
-			// Quantisation error stays within G.711's segment step (≤ 1/16 of the
-			// value, plus the smallest step) over the whole range.
-			for v := -32768; v <= 32767; v += 7 {
-				got := int(tc.dec(tc.enc([]int16{int16(v)}))[0])
-				tol := max(abs(v)/16, 16)
-				if abs(got-v) > tol+8 || (v != 0 && got != 0 && (got < 0) != (v < 0)) {
-					t.Fatalf("%d → %d (tolerance %d)", v, got, tol)
-				}
-			}
-		})
-	}
-}
-
-func abs(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
 
 func TestTone(t *testing.T) {
 	n := SampleRate / 2
@@ -72,7 +31,7 @@ func TestTone(t *testing.T) {
 		{"pure", a, 1000, 0.98, 1.01, true},
 		{"other tone", a, 1700, 0, 0.01, false},
 		{"near tone", a, 1100, 0, 0.1, false},
-		{"through µ-law", ULawToPCM(PCMToULaw(b)), 1700, 0.95, 1.01, true},
+		{"through µ-law", decodeG711(encodeG711(b, media.PCMU), media.PCMU), 1700, 0.95, 1.01, true},
 		{"mix, first", mix, 1000, 0.45, 0.55, true},
 		{"mix, second", mix, 1700, 0.45, 0.55, true},
 		{"silence", make([]int16, n), 1000, 0, 0, false},
@@ -172,16 +131,16 @@ func TestDTMFPcap(t *testing.T) {
 				SSRC: binary.BigEndian.Uint32(r[8:]), Payload: r[12:]})
 			usecs = append(usecs, sec*1_000_000+usec)
 		}
-		if got := Digits(pkts, dtmfPT); got != string(EventDigit(ev)) {
+		if got := Digits(pkts, TelephoneEventPT); got != string(digit(ev)) {
 			t.Fatalf("event %d: digits %q", ev, got)
 		}
-		first, _ := ParseDTMFEvent(pkts[0].Payload)
-		if first.Duration == 0 || !pkts[0].Marker || first.Event != ev {
+		first, _ := media.ParseEvent(pkts[0].Payload)
+		if first.Duration == 0 || !pkts[0].Marker || first.Code != ev {
 			t.Errorf("event %d: first packet %+v, marker %v", ev, first, pkts[0].Marker)
 		}
 		var prev uint16
 		for i, p := range pkts {
-			e, _ := ParseDTMFEvent(p.Payload)
+			e, _ := media.ParseEvent(p.Payload)
 			if i > 0 && e.Duration < prev {
 				t.Errorf("duration falls at packet %d", i)
 			}
@@ -197,31 +156,6 @@ func TestDTMFPcap(t *testing.T) {
 			t.Errorf("event %d: %v", ev, err)
 		}
 	}
-}
-
-func FuzzParseDTMFEvent(f *testing.F) {
-	f.Add([]byte{1, 0x8a, 0x05, 0xa0})
-	f.Add([]byte{11, 10, 0, 0, 9})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := ParseDTMFEvent(b)
-		if (err != nil) != (len(b) < 4) {
-			t.Fatalf("len %d, err %v", len(b), err)
-		}
-		if err != nil {
-			return
-		}
-		// Parsing is lossless for the fields it keeps (the reserved bit aside).
-		enc := []byte{e.Event, e.Volume, byte(e.Duration >> 8), byte(e.Duration)}
-		if e.End {
-			enc[1] |= 0x80
-		}
-		if e.Volume > 63 || enc[0] != b[0] || enc[1] != b[1]&^0x40 || enc[2] != b[2] || enc[3] != b[3] {
-			t.Fatalf("%x parsed as %+v", b[:4], e)
-		}
-		if d := e.Digit(); e.Event < 16 && d == '?' {
-			t.Fatalf("event %d has no digit", e.Event)
-		}
-	})
 }
 
 func TestContinuity(t *testing.T) {
