@@ -589,7 +589,7 @@
       el('div', { className: 'offer-subject' }, c.subject || (c.channel === 'voice' ? '来电振铃中，接起话机即接受' : '（无主题 no subject）')),
       excerpt ? el('div', { className: 'offer-text' }, excerpt) : null,
       el('div', { className: 'offer-citizen' }, c.channel === 'voice' ? '来电号码 ' : '来件人 ',
-        el('b', {}, callerOf(c) || '—'),
+        el('span', { className: 'caller' }, callerOf(c) || '—'),
         c.channel === 'voice' && citizen.name ? ` ${citizen.name}` : null,
         c.priority > 0 ? el('span', { className: 'chip urgent' }, `优先 ${c.priority}`) : null,
         (c.history || []).length ? el('span', { className: 'chip repeat' }, `重复来电 ${c.history.length}`) : null),
