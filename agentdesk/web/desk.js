@@ -162,6 +162,20 @@
     return (c.citizen && c.citizen.name) || '（无主题）';
   }
 
+  // fmtClock is a running call's length, 0:42 or 1:02:03.
+  function fmtClock(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    const h = Math.floor(s / 3600);
+    return h > 0 ? `${h}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}` : `${Math.floor(s / 60)}:${pad(s % 60)}`;
+  }
+
+  // tickTalk updates every running call's clock.
+  function tickTalk() {
+    for (const node of document.querySelectorAll('[data-talk-start]')) {
+      node.textContent = `通话中 ${fmtClock(serverNow() - Number(node.dataset.talkStart))}`;
+    }
+  }
+
   // fmtSeconds is a duration as 1分05秒.
   function fmtSeconds(n) {
     if (typeof n !== 'number' || n < 0) return '';
@@ -429,6 +443,7 @@
       if (!c) return;
       c.state = 'wrapup';
       if (m.reason) c.hangup = m.reason; // shown in the detail after the toast has gone
+      if (c.talkStart && !(c.talk_seconds > 0)) c.talk_seconds = (serverNow() - c.talkStart) / 1000;
       renderContacts();
       if (m.contact === S.selected) renderDetail();
       if (c.channel === 'voice') toast(`${m.contact} 通话已结束（${HANGUP_BY[m.reason] || m.reason || ''}），请整理办结`, 'info');
@@ -652,6 +667,11 @@
   // -------------------------------------------------------------- contacts
 
   function upsertContact(c) {
+    // A call being talked gets a clock: from now, less what the server counted.
+    const had = S.contacts.get(c.tracking_no);
+    if (c.channel === 'voice' && c.state !== 'wrapup') {
+      c.talkStart = (had && had.talkStart) || serverNow() - (c.talk_seconds || 0) * 1000;
+    }
     S.contacts.set(c.tracking_no, c);
     if (S.selectNext === c.tracking_no || !S.selected || !S.contacts.has(S.selected)) {
       S.selectNext = null;
@@ -704,7 +724,10 @@
   // phaseChip marks a contact in wrap-up, and a call still being talked.
   function phaseChip(c) {
     if (c.state === 'wrapup') return el('span', { className: 'chip phase' }, '话后');
-    if (c.channel === 'voice') return el('span', { className: 'chip talking' }, '通话中');
+    if (c.channel === 'voice') {
+      return el('span', { className: 'chip talking', data: { talkStart: String(c.talkStart || serverNow()) } },
+        `通话中 ${fmtClock(serverNow() - (c.talkStart || serverNow()))}`);
+    }
     return null;
   }
 
@@ -724,7 +747,9 @@
     const talking = c.channel === 'voice' && c.state !== 'wrapup';
     $('detail-phase').hidden = c.state !== 'wrapup' && !talking;
     $('detail-phase').className = talking ? 'chip talking' : 'chip phase';
-    $('detail-phase').textContent = talking ? '通话中 on the phone' : '话后 wrap-up';
+    if (talking) $('detail-phase').dataset.talkStart = String(c.talkStart || serverNow());
+    else delete $('detail-phase').dataset.talkStart;
+    $('detail-phase').textContent = talking ? `通话中 ${fmtClock(serverNow() - (c.talkStart || serverNow()))}` : '话后 wrap-up';
     $('detail-subject').textContent = c.subject || (c.channel === 'voice' ? subjectOf(c) : '（无主题 no subject）');
     $('detail-text').textContent = c.text || '';
     $('detail-text-box').hidden = !c.text;
@@ -962,6 +987,7 @@
     document.addEventListener('keydown', onKey);
 
     setInterval(tickOffers, 250);
+    setInterval(tickTalk, 1000);
     setInterval(refreshQueues, 5000);
     setInterval(heartbeat, PING_EVERY);
 

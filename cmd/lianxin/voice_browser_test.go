@@ -105,6 +105,8 @@ func TestVoiceCallInBrowser(t *testing.T) {
 	require.Contains(t, browserRun(t, b, "toast", chromedp.Text(chromedp.ID("toast"))), "市民挂机")
 	require.Contains(t, browserRun(t, b, "detail meta", chromedp.Text(chromedp.ID("detail-meta"))), "市民挂机",
 		"who hung up stays on screen after the toast")
+	require.Contains(t, browserRun(t, b, "detail meta", chromedp.Text(chromedp.ID("detail-meta"))), "通话时长",
+		"how long the call lasted")
 	require.True(t, browserRun(t, b, "end button", chromedp.Evaluate[bool](`document.getElementById('btn-end').disabled`)),
 		"an ended call cannot be ended again")
 	b.statusBarOneLine(t)
