@@ -128,6 +128,61 @@
   const labelOf = (pairs, v) => (pairs.find((p) => p[0] === v) || [v, v])[1];
   const serverNow = () => Date.now() + S.skew;
 
+  // fmtPhone shows a number as an agent reads it aloud: +8613800138000 is
+  // "138 0013 8000", a landline keeps its area code; others are left as sent.
+  function fmtPhone(p) {
+    if (!p) return '';
+    if (p === 'anonymous') return '号码未显示';
+    let d = String(p).replace(/[\s-]/g, '');
+    if (d.startsWith('+86')) d = d.slice(3);
+    else if (d.startsWith('+')) return String(p);
+    if (/^1\d{10}$/.test(d)) return `${d.slice(0, 3)} ${d.slice(3, 7)} ${d.slice(7)}`;
+    if (/^0\d{9,11}$/.test(d)) return `0${d.slice(1, d.length - 8)} ${d.slice(-8, -4)} ${d.slice(-4)}`;
+    return d;
+  }
+
+  // caller is the citizen's number for a call, their name or address otherwise.
+  function callerOf(c) {
+    const citizen = c.citizen || {};
+    if (c.channel === 'voice') return fmtPhone(citizen.phone || citizen.address) || '号码未显示';
+    return citizen.name || citizen.address || '';
+  }
+
+  // lineOf names the line: its name, and its number when the name lacks it.
+  function lineOf(c) {
+    if (!c.line_name) return c.line || '';
+    return c.line && !c.line_name.includes(c.line) ? `${c.line_name} (${c.line})` : c.line_name;
+  }
+
+  // subjectOf names a contact in the list: a call by its caller's number
+  // (every call's subject is the same line name), others by their subject.
+  function subjectOf(c) {
+    if (c.channel === 'voice') return `来电 ${callerOf(c)}`;
+    if (c.subject) return c.subject;
+    return (c.citizen && c.citizen.name) || '（无主题）';
+  }
+
+  // fmtClock is a running call's length, 0:42 or 1:02:03.
+  function fmtClock(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    const h = Math.floor(s / 3600);
+    return h > 0 ? `${h}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}` : `${Math.floor(s / 60)}:${pad(s % 60)}`;
+  }
+
+  // tickTalk updates every running call's clock.
+  function tickTalk() {
+    for (const node of document.querySelectorAll('[data-talk-start]')) {
+      node.textContent = `通话中 ${fmtClock(serverNow() - Number(node.dataset.talkStart))}`;
+    }
+  }
+
+  // fmtSeconds is a duration as 1分05秒.
+  function fmtSeconds(n) {
+    if (typeof n !== 'number' || n < 0) return '';
+    const s = Math.round(n);
+    return s >= 60 ? `${Math.floor(s / 60)}分${pad(s % 60)}秒` : `${s}秒`;
+  }
+
   // ------------------------------------------------------------- login/out
 
   function showLogin(message) {
@@ -233,10 +288,13 @@
     connect();
   }
 
-  function setConn(conn, text) {
-    const labels = { open: '已连接 connected', connecting: '连接中… connecting', closed: '未连接 disconnected' };
+  // setConn shows the socket's state in Chinese; the English is its title
+  // (the status bar has to fit a 1366 px screen on one row).
+  function setConn(conn, text, en) {
+    const labels = { open: ['已连接', 'connected'], connecting: ['连接中…', 'connecting'], closed: ['未连接', 'disconnected'] };
     $('conn').dataset.conn = conn;
-    $('conn').textContent = text || labels[conn];
+    $('conn').textContent = text || labels[conn][0];
+    $('conn').title = en || labels[conn][1];
   }
 
   function connect() {
@@ -281,7 +339,7 @@
     if (S.stopped) return;
     if (code === 4001) {
       S.stopped = true;
-      setConn('closed', '已被替换 replaced');
+      setConn('closed', '已被替换', 'replaced by another desk');
       $('desk-view').classList.add('inactive'); // this window no longer owns the work
       showBanner('已在其他窗口登录 (replaced by another desk)', '在此窗口继续 use this window', start);
       return;
@@ -310,7 +368,7 @@
     if (S.stopped) return;
     const delay = S.backoff / 2 + Math.random() * S.backoff / 2;
     S.backoff = Math.min(S.backoff * 2, BACKOFF_MAX);
-    setConn('closed', `重连中 ${(delay / 1000).toFixed(1)} s · reconnecting`);
+    setConn('closed', `重连中 ${(delay / 1000).toFixed(1)} 秒`, 'reconnecting');
     S.retryTimer = setTimeout(connect, delay);
   }
 
@@ -384,6 +442,8 @@
       const c = S.contacts.get(m.contact);
       if (!c) return;
       c.state = 'wrapup';
+      if (m.reason) c.hangup = m.reason; // shown in the detail after the toast has gone
+      if (c.talkStart && !(c.talk_seconds > 0)) c.talk_seconds = (serverNow() - c.talkStart) / 1000;
       renderContacts();
       if (m.contact === S.selected) renderDetail();
       if (c.channel === 'voice') toast(`${m.contact} 通话已结束（${HANGUP_BY[m.reason] || m.reason || ''}），请整理办结`, 'info');
@@ -391,7 +451,7 @@
     closed(m) {
       if (!S.contacts.has(m.contact)) return;
       removeContact(m.contact);
-      toast(`${m.contact} 已办结 (closed${m.outcome ? ': ' + m.outcome : ''})`, 'info');
+      toast(`${m.contact} 已办结${m.outcome ? '：' + labelOf(OUTCOMES, m.outcome) : ''}`, 'info');
     },
     ack(m) {
       const p = S.pending.get(m.ref);
@@ -458,14 +518,29 @@
     const box = $('state');
     box.dataset.state = code;
     clear(box);
-    box.append(el('b', {}, STATES[code] || code), ' ', small(code));
-    const reason = code === 'not_ready' && m.reason ? `${REASONS[m.reason] || m.reason} (${m.reason})` : '';
+    box.append(el('b', {}, STATES[code] || code), ' ', small(code.replace('_', code === 'wrap_up' ? '-' : ' ')));
+    const reason = code === 'not_ready' && m.reason ? REASONS[m.reason] || m.reason : '';
     $('state-reason').textContent = reason;
+    $('state-reason').title = code === 'not_ready' && m.reason ? m.reason : '';
     $('state-misses').hidden = !(m.misses > 0);
     $('state-misses').textContent = m.misses > 0 ? `漏接 ${m.misses} missed` : '';
     if (m.since) box.title = `自 since ${fmtTime(m.since)}`;
+    renderPhone(m);
     $('btn-ready').disabled = code === 'ready';
     renderLoad(m.load || {});
+  }
+
+  // renderPhone shows whether the agent's SIP phone is registered: calls are
+  // offered only then, so an agent sees why none come. Shown to agents who
+  // take calls (capacity for voice) or whose phone is registered.
+  function renderPhone(m) {
+    const box = $('phone');
+    const cap = (S.agent && S.agent.capacity) || {};
+    const on = m.phone === true;
+    box.hidden = m.state === 'logged_out' || !(on || cap.voice > 0);
+    box.dataset.phone = on ? 'on' : 'off';
+    box.textContent = on ? '话机已注册' : '话机未注册';
+    box.title = on ? '话机在线，可以接听来电 (phone registered)' : '话机未注册，不会分配来电，请检查话机 (phone not registered: no calls are offered)';
   }
 
   // renderLoad shows "n/capacity" per channel the agent has capacity for.
@@ -523,12 +598,14 @@
       el('div', { className: 'offer-head' },
         el('span', { className: 'chip' }, channelLabel(c.channel)),
         c.callback ? el('span', { className: 'chip urgent', title: '来电人的通话已中断，请回拨' }, '回拨 callback') : null,
-        el('span', { className: 'offer-line' }, c.line_name || c.line || ''),
+        el('span', { className: 'offer-line' }, lineOf(c)),
         el('span', { className: 'countdown', attrs: { 'aria-label': '剩余时间 (time left)' } })),
       el('div', { className: 'offer-bar' }, el('span')),
-      el('div', { className: 'offer-subject' }, c.subject || '（无主题 no subject）'),
+      el('div', { className: 'offer-subject' }, c.subject || (c.channel === 'voice' ? '来电振铃中，接起话机即接受' : '（无主题 no subject）')),
       excerpt ? el('div', { className: 'offer-text' }, excerpt) : null,
-      el('div', { className: 'offer-citizen' }, '来件人 ', citizen.name || citizen.address || '—',
+      el('div', { className: 'offer-citizen' }, c.channel === 'voice' ? '来电号码 ' : '来件人 ',
+        el('span', { className: 'caller' }, callerOf(c) || '—'),
+        c.channel === 'voice' && citizen.name ? ` ${citizen.name}` : null,
         c.priority > 0 ? el('span', { className: 'chip urgent' }, `优先 ${c.priority}`) : null,
         (c.history || []).length ? el('span', { className: 'chip repeat' }, `重复来电 ${c.history.length}`) : null),
       el('div', { className: 'offer-buttons' }, accept, reject));
@@ -590,6 +667,11 @@
   // -------------------------------------------------------------- contacts
 
   function upsertContact(c) {
+    // A call being talked gets a clock: from now, less what the server counted.
+    const had = S.contacts.get(c.tracking_no);
+    if (c.channel === 'voice' && c.state !== 'wrapup') {
+      c.talkStart = (had && had.talkStart) || serverNow() - (c.talk_seconds || 0) * 1000;
+    }
     S.contacts.set(c.tracking_no, c);
     if (S.selectNext === c.tracking_no || !S.selected || !S.contacts.has(S.selected)) {
       S.selectNext = null;
@@ -630,13 +712,23 @@
         el('span', { className: 'contact-top' },
           el('span', { className: 'chip' }, CHANNELS[c.channel] || c.channel || '?'),
           el('span', { className: 'contact-tn' }, tn),
-          c.state === 'wrapup' ? el('span', { className: 'chip phase' }, '话后') : null),
-        el('span', { className: 'contact-subject' }, c.subject || (c.citizen && c.citizen.name) || '（无主题）'));
+          phaseChip(c)),
+        el('span', { className: 'contact-subject' }, subjectOf(c)));
       btn.addEventListener('click', () => select(tn));
       list.append(el('li', { className: current ? 'selected' : '', data: { contact: tn } }, btn));
     }
     $('contacts-count').textContent = String(S.contacts.size);
     $('contacts-empty').hidden = S.contacts.size > 0;
+  }
+
+  // phaseChip marks a contact in wrap-up, and a call still being talked.
+  function phaseChip(c) {
+    if (c.state === 'wrapup') return el('span', { className: 'chip phase' }, '话后');
+    if (c.channel === 'voice') {
+      return el('span', { className: 'chip talking', data: { talkStart: String(c.talkStart || serverNow()) } },
+        `通话中 ${fmtClock(serverNow() - (c.talkStart || serverNow()))}`);
+    }
+    return null;
   }
 
   // renderDetail shows the selected contact. The wrap-up form is not
@@ -652,10 +744,15 @@
     $('detail').dataset.contact = c.tracking_no;
     $('detail-tracking').textContent = c.tracking_no;
     $('detail-channel').textContent = channelLabel(c.channel);
-    $('detail-phase').hidden = c.state !== 'wrapup';
-    $('detail-phase').textContent = '话后 wrap-up';
-    $('detail-subject').textContent = c.subject || '（无主题 no subject）';
+    const talking = c.channel === 'voice' && c.state !== 'wrapup';
+    $('detail-phase').hidden = c.state !== 'wrapup' && !talking;
+    $('detail-phase').className = talking ? 'chip talking' : 'chip phase';
+    if (talking) $('detail-phase').dataset.talkStart = String(c.talkStart || serverNow());
+    else delete $('detail-phase').dataset.talkStart;
+    $('detail-phase').textContent = talking ? `通话中 ${fmtClock(serverNow() - (c.talkStart || serverNow()))}` : '话后 wrap-up';
+    $('detail-subject').textContent = c.subject || (c.channel === 'voice' ? subjectOf(c) : '（无主题 no subject）');
     $('detail-text').textContent = c.text || '';
+    $('detail-text-box').hidden = !c.text;
     renderMeta(c);
     renderAttachments(c.attachments || [], c.tracking_no);
     renderHistory(c.history || []);
@@ -703,14 +800,20 @@
     const citizen = c.citizen || {};
     const loc = c.location || {};
     const coords = loc.lat || loc.lng ? `${loc.lat}, ${loc.lng}` : '';
+    const voice = c.channel === 'voice';
     const rows = [
-      ['线路', 'line', c.line_name ? `${c.line_name} (${c.line || ''})` : c.line],
+      voice ? ['来电号码', 'caller', callerOf(c)] : null,
+      voice && c.callback ? ['回拨', 'callback', '来电人的通话已中断，请回拨', 'warn'] : null,
+      ['线路', 'line', lineOf(c)],
       ['收到时间', 'received', fmtTime(c.received_at)],
       ['排队时间', 'queued', fmtTime(c.queued_at)],
       ['来件人', 'name', citizen.name],
-      ['电话', 'phone', citizen.phone],
+      voice ? null : ['电话', 'phone', fmtPhone(citizen.phone)],
       ['邮箱', 'email', citizen.email],
-      ['来源地址', 'address', citizen.address],
+      voice ? null : ['来源地址', 'address', citizen.address],
+      voice ? ['排队等待', 'wait', fmtSeconds(c.wait_seconds)] : null,
+      voice && c.talk_seconds > 0 ? ['通话时长', 'talk', fmtSeconds(c.talk_seconds)] : null,
+      voice && c.hangup ? ['通话结束', 'hung up', HANGUP_BY[c.hangup] || c.hangup] : null,
       ['诉求类型（初判）', 'request type', c.request_type ? `${labelOf(REQUEST_TYPES, c.request_type)} ${c.request_type}` : ''],
       ['事发地点', 'location', [loc.address, coords].filter(Boolean).join(' · ')],
       ['队列', 'queue', c.priority > 0 ? `${c.queue || ''} · 优先 ${c.priority}` : c.queue],
@@ -721,7 +824,9 @@
     if (auth && auth.note) rows.push(['发件人验证', 'sender check', auth.note, auth.authenticated ? '' : 'warn']);
     const dl = $('detail-meta');
     clear(dl);
-    for (const [zh, en, value, mark] of rows) {
+    for (const row of rows) {
+      if (!row) continue;
+      const [zh, en, value, mark] = row;
       if (!value) continue;
       dl.append(el('div', { className: mark ? `meta-row ${mark}` : 'meta-row' },
         el('dt', {}, zh, ' ', small(en)), el('dd', {}, String(value))));
@@ -811,6 +916,13 @@
     const busy = !c || S.busy.has(c.tracking_no);
     $('btn-wrapup').disabled = busy;
     $('btn-end').disabled = busy || c.state === 'wrapup';
+    // For a call, `end` hangs it up: say so.
+    const call = !!c && c.channel === 'voice';
+    if ($('btn-end').dataset.call !== String(call)) {
+      $('btn-end').dataset.call = String(call);
+      clear($('btn-end'));
+      $('btn-end').append(call ? '挂断 ' : '结束处理 ', small(call ? 'hang up' : 'end'));
+    }
   }
 
   function onWrapup(ev) {
@@ -875,6 +987,7 @@
     document.addEventListener('keydown', onKey);
 
     setInterval(tickOffers, 250);
+    setInterval(tickTalk, 1000);
     setInterval(refreshQueues, 5000);
     setInterval(heartbeat, PING_EVERY);
 
