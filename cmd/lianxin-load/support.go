@@ -65,23 +65,33 @@ func writeConfig(dir string, n int) (string, error) {
 		return "", err
 	}
 	var b bytes.Buffer
-	// Logging in a thousand desks at once is the load's start, not an attack.
-	b.WriteString("auth:\n  login_hashes_per_second: 10000\n")
-	b.WriteString("queue:\n  offer_timeout: 60s\nqueues:\n  - {name: general, title: 综合受理, priority: 0}\n")
-	b.WriteString("directory:\n  hotlines: " + filepath.Join(dir, "hotlines.csv") + "\n  mailboxes: " + filepath.Join(dir, "mailboxes.csv") + "\n")
+	loadHeader(&b, dir)
 	b.WriteString("agents:\n")
 	for i := range n {
 		fmt.Fprintf(&b, "  - {id: %q, name: 负载%d, password_hash: %q, skills: {general: 3}, capacity: {mailbox: 1}}\n",
 			agentID(i), i, hash)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "hotlines.csv"), []byte("number,name,topic,queue,priority\n12345,成都市12345政务服务热线,综合,general,0\n"), 0o600); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "mailboxes.csv"), []byte("id,name,owner,level,district,queue,email\nload-box,负载测试信箱,测试,city,全市,general,load@example.cn\n"), 0o600); err != nil {
+	if err := writeDirectory(dir); err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, "load.yaml")
 	return path, os.WriteFile(path, b.Bytes(), 0o600)
+}
+
+// loadHeader is the head of every load config: logins in bulk are the
+// load's start, not an attack; one queue; the directory writeDirectory makes.
+func loadHeader(b *bytes.Buffer, dir string) {
+	b.WriteString("auth:\n  login_hashes_per_second: 10000\n")
+	b.WriteString("queue:\n  offer_timeout: 60s\nqueues:\n  - {name: general, title: 综合受理, priority: 0}\n")
+	b.WriteString("directory:\n  hotlines: " + filepath.Join(dir, "hotlines.csv") + "\n  mailboxes: " + filepath.Join(dir, "mailboxes.csv") + "\n")
+}
+
+// writeDirectory writes the load's directory: line 12345 and one mailbox.
+func writeDirectory(dir string) error {
+	if err := os.WriteFile(filepath.Join(dir, "hotlines.csv"), []byte("number,name,topic,queue,priority\n12345,成都市12345政务服务热线,综合,general,0\n"), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "mailboxes.csv"), []byte("id,name,owner,level,district,queue,email\nload-box,负载测试信箱,测试,city,全市,general,load@example.cn\n"), 0o600)
 }
 
 // startNode runs one lianxin process and waits for /readyz.

@@ -180,10 +180,8 @@ func writeVoiceConfig(dir string, n int) (string, error) {
 		return "", err
 	}
 	var b bytes.Buffer
-	b.WriteString("auth:\n  login_hashes_per_second: 10000\n")
-	b.WriteString("queue:\n  offer_timeout: 60s\nqueues:\n  - {name: general, title: 综合受理, priority: 0}\n")
+	loadHeader(&b, dir)
 	fmt.Fprintf(&b, "sip:\n  max_calls: %d\n  rtp_ports: {min: 20000, max: 39999}\n  menus: {}\n", n+100)
-	b.WriteString("directory:\n  hotlines: " + filepath.Join(dir, "hotlines.csv") + "\n  mailboxes: " + filepath.Join(dir, "mailboxes.csv") + "\n")
 	b.WriteString("agents:\n")
 	for i := range n {
 		id := agentID(i)
@@ -191,10 +189,7 @@ func writeVoiceConfig(dir string, n int) (string, error) {
 		fmt.Fprintf(&b, "  - {id: %q, name: 负载%d, password_hash: %q, skills: {general: 3}, capacity: {voice: 1}, phone: {user: %q, ha1_md5: %s}}\n",
 			id, i, hash, id, hex.EncodeToString(ha1[:]))
 	}
-	if err := os.WriteFile(filepath.Join(dir, "hotlines.csv"), []byte("number,name,topic,queue,priority\n12345,成都市12345政务服务热线,综合,general,0\n"), 0o600); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "mailboxes.csv"), []byte("id,name,owner,level,district,queue,email\nload-box,负载测试信箱,测试,city,全市,general,load@example.cn\n"), 0o600); err != nil {
+	if err := writeDirectory(dir); err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, "voice.yaml")
