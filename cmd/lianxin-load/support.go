@@ -65,7 +65,7 @@ func writeConfig(dir string, n int) (string, error) {
 		return "", err
 	}
 	var b bytes.Buffer
-	loadHeader(&b, dir)
+	loadHeader(&b, dir, "")
 	b.WriteString("agents:\n")
 	for i := range n {
 		fmt.Fprintf(&b, "  - {id: %q, name: 负载%d, password_hash: %q, skills: {general: 3}, capacity: {mailbox: 1}}\n",
@@ -79,9 +79,11 @@ func writeConfig(dir string, n int) (string, error) {
 }
 
 // loadHeader is the head of every load config: logins in bulk are the
-// load's start, not an attack; one queue; the directory writeDirectory makes.
-func loadHeader(b *bytes.Buffer, dir string) {
+// load's start, not an attack; one queue (so no menu, whose keys name
+// others); the directory writeDirectory makes; sip settings, indented.
+func loadHeader(b *bytes.Buffer, dir, sip string) {
 	b.WriteString("auth:\n  login_hashes_per_second: 10000\n")
+	b.WriteString("sip:\n  menus: {}\n" + sip)
 	b.WriteString("queue:\n  offer_timeout: 60s\nqueues:\n  - {name: general, title: 综合受理, priority: 0}\n")
 	b.WriteString("directory:\n  hotlines: " + filepath.Join(dir, "hotlines.csv") + "\n  mailboxes: " + filepath.Join(dir, "mailboxes.csv") + "\n")
 }

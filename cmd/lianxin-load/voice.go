@@ -180,8 +180,7 @@ func writeVoiceConfig(dir string, n int) (string, error) {
 		return "", err
 	}
 	var b bytes.Buffer
-	loadHeader(&b, dir)
-	fmt.Fprintf(&b, "sip:\n  max_calls: %d\n  rtp_ports: {min: 20000, max: 39999}\n  menus: {}\n", n+100)
+	loadHeader(&b, dir, fmt.Sprintf("  max_calls: %d\n  rtp_ports: {min: 20000, max: 39999}\n", n+100))
 	b.WriteString("agents:\n")
 	for i := range n {
 		id := agentID(i)
