@@ -2,16 +2,19 @@ package sip
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -22,8 +25,8 @@ import (
 )
 
 // registrar takes agents' phones' REGISTERs with digest authentication
-// (RFC 3261 §22, RFC 7616: qop=auth, SHA-256 and MD5, single-use nonces that
-// live 5 minutes) and keeps each phone's binding in Redis, where every node
+// (RFC 3261 §22, RFC 7616: qop=auth, SHA-256 and MD5; nonces signed with a
+// deployment secret, good for 5 minutes and spent on first use) and keeps each phone's binding in Redis, where every node
 // finds it to ring the phone.
 type registrar struct {
 	rdb    redis.UniversalClient
@@ -32,6 +35,9 @@ type registrar struct {
 	phones map[string]Phone // by SIP user
 	q      *queue.Queue
 	log    *zap.Logger
+
+	mu     sync.Mutex
+	secret []byte // nonceKey's, once read
 }
 
 const nonceTTL = 5 * time.Minute
@@ -71,19 +77,25 @@ func (r *registrar) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 403, "Forbidden")
 		return
 	}
-	// A nonce is good once: take it.
-	n, err := r.rdb.GetDel(ctx, r.key("nonce", cred.Nonce)).Result()
-	if errors.Is(err, redis.Nil) || (err == nil && n == "") {
+	// The nonce must be ours and fresh; then the credentials right; then
+	// the nonce is spent. Only a phone that knows its password makes a
+	// nonce cost anything in Redis.
+	if !r.freshNonce(ctx, cred.Nonce) {
 		r.challenge(ctx, req, tx, true)
-		return
-	}
-	if err != nil {
-		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
 	if !known || !checkDigest(cred, phone, req.Method.String()) {
 		r.log.Info("REGISTER refused: wrong credentials", zap.String("user", user))
 		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	first, err := r.rdb.SetNX(ctx, r.key("nonce", cred.Nonce), "1", nonceTTL).Result()
+	if err != nil {
+		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	if !first {
+		r.challenge(ctx, req, tx, true) // a nonce is good once
 		return
 	}
 	r.bind(ctx, req, tx, phone)
@@ -101,10 +113,9 @@ func (r *registrar) challenge(ctx context.Context, req *sip.Request, tx sip.Serv
 			alg = "SHA-256"
 		}
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	nonce := hex.EncodeToString(b[:])
-	if err := r.rdb.Set(ctx, r.key("nonce", nonce), "1", nonceTTL).Err(); err != nil {
+	nonce, err := r.newNonce(ctx)
+	if err != nil {
+		r.log.Warn("no nonce: Redis unavailable", zap.Error(err))
 		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
@@ -112,6 +123,65 @@ func (r *registrar) challenge(ctx context.Context, req *sip.Request, tx sip.Serv
 	ch := digest.Challenge{Realm: r.cfg.Realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 	res.AppendHeader(sip.NewHeader("WWW-Authenticate", ch.String()))
 	_ = tx.Respond(res)
+}
+
+// nonceKey is the deployment's secret for nonces, made once in Redis so
+// every node can check the nonces of the others.
+func (r *registrar) nonceKey(ctx context.Context) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.secret != nil {
+		return r.secret, nil
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	if err := r.rdb.SetNX(ctx, r.key("nonce-secret"), hex.EncodeToString(b[:]), 0).Err(); err != nil {
+		return nil, err
+	}
+	v, err := r.rdb.Get(ctx, r.key("nonce-secret")).Result()
+	if err != nil {
+		return nil, err
+	}
+	key, err := hex.DecodeString(v)
+	if err != nil || len(key) < 16 {
+		return nil, fmt.Errorf("sip: bad nonce secret in Redis")
+	}
+	r.secret = key
+	return key, nil
+}
+
+// newNonce is time (ms) and 8 random bytes, signed: checked without any
+// state, so a flood of unauthenticated REGISTERs stores nothing.
+func (r *registrar) newNonce(ctx context.Context) (string, error) {
+	key, err := r.nonceKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli()))
+	_, _ = rand.Read(b[8:])
+	return hex.EncodeToString(b[:]) + "." + nonceMAC(key, b[:]), nil
+}
+
+func nonceMAC(key, b []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// freshNonce says whether a nonce is one of ours and younger than nonceTTL.
+func (r *registrar) freshNonce(ctx context.Context, nonce string) bool {
+	body, mac, ok := strings.Cut(nonce, ".")
+	b, err := hex.DecodeString(body)
+	if !ok || err != nil || len(b) != 16 {
+		return false
+	}
+	key, err := r.nonceKey(ctx)
+	if err != nil || !hmac.Equal([]byte(mac), []byte(nonceMAC(key, b))) {
+		return false
+	}
+	age := time.Since(time.UnixMilli(int64(binary.BigEndian.Uint64(b[:8]))))
+	return age >= -time.Minute && age <= nonceTTL
 }
 
 // checkDigest recomputes the response from the stored HA1 (RFC 7616 §3.4.1).
