@@ -159,7 +159,9 @@ func (q *Queue) issued(tn string) {
 }
 
 // ValidTrackingNo reports whether s looks like a tracking number: 13 or more
-// digits whose last is a Luhn check digit. It catches a misread digit before
+// digits whose last is a Luhn check digit. Numbers issued now have 15:
+// YYMMDD (China time), an eight-digit daily sequence and the check digit;
+// older ones had a six-digit sequence. It catches a misread digit before
 // any lookup.
 func ValidTrackingNo(s string) bool {
 	if len(s) < 13 || len(s) > 20 {
