@@ -168,3 +168,33 @@ func BenchmarkCallLifecycle(b *testing.B) {
 	b.ReportMetric(wrap/float64(b.N), "redis-µs/wrapup")
 	b.ReportMetric((enq+acc+hang+wrap)/float64(b.N), "redis-µs/call")
 }
+
+// BenchmarkEnqueueFsync enqueues letters from 16 goroutines on a real
+// redis-server with appendonly yes, under appendfsync everysec and always:
+// what waiting for the disk on every write costs.
+//
+//	go test ./queue -run '^$' -bench EnqueueFsync -benchtime 5000x
+func BenchmarkEnqueueFsync(b *testing.B) {
+	for _, fsync := range []string{"everysec", "always"} {
+		b.Run(fsync, func(b *testing.B) {
+			s := queuetest.RedisServerWith(b, "--appendonly", "yes", "--appendfsync", fsync)
+			q, err := queue.New(s.Client(b), queue.Options{NodeID: "bench", Queues: testQueues})
+			require.NoError(b, err)
+			ctx := context.Background()
+			b.SetParallelism(8) // × GOMAXPROCS writers, as many nodes' requests
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					_, err := q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general",
+						Subject: "bench", Text: strings.Repeat("市民来信。", 60),
+						Citizen: queue.Citizen{Address: "a@example.cn"}}, "")
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "enqueues/s")
+		})
+	}
+}

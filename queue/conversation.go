@@ -64,11 +64,13 @@ func (q *Queue) Receive(ctx context.Context, in Intake, idemKey string) (Receipt
 	prio := max(def.Priority, in.Priority)
 	ms := now.UnixMilli()
 	open := strings.Join([]string{string(in.Channel), in.Line, in.Citizen.Address}, ":")
-	res, err := q.run(ctx, q.s.receive, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
-		int64(9-prio)*1e13+ms, ms, now.In(chinaTime).Format("060102"), historyKey(in), open, msg).StringSlice()
+	date, floor := q.seqFloor(now)
+	res, err := q.once(ctx, q.s.receive, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
+		int64(9-prio)*1e13+ms, ms, date, historyKey(in), open, msg, floor).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: receive: %w", err)
 	}
+	q.issued(res[0])
 	r := Receipt{TrackingNo: res[0], Duplicate: res[1] == "duplicate" || res[1] == "conflict", Joined: res[1] == "joined"}
 	if res[1] == "conflict" {
 		return r, ErrIdempotencyConflict
@@ -86,7 +88,7 @@ func (q *Queue) AddMessage(ctx context.Context, tn string, m Message) error {
 	if err != nil {
 		return fmt.Errorf("queue: encode message: %w", err)
 	}
-	return scriptError(q.run(ctx, q.s.message, tn, b, m.At.UnixMilli()).Err())
+	return scriptError(q.once(ctx, q.s.message, tn, b, m.At.UnixMilli()).Err())
 }
 
 // Messages returns a contact's conversation after its first intake, oldest

@@ -55,11 +55,13 @@ func (q *Queue) enqueue(ctx context.Context, in Intake, idemKey, node, callID st
 	prio := max(def.Priority, in.Priority)
 	ms := now.UnixMilli()
 	rank := int64(9-prio)*1e13 + ms
-	res, err := q.run(ctx, q.s.enqueue, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
-		rank, ms, now.In(chinaTime).Format("060102"), historyKey(in), node, callID).StringSlice()
+	date, floor := q.seqFloor(now)
+	res, err := q.once(ctx, q.s.enqueue, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
+		rank, ms, date, historyKey(in), node, callID, floor).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: enqueue: %w", err)
 	}
+	q.issued(res[0])
 	r := Receipt{TrackingNo: res[0], Duplicate: res[1] != "created"}
 	if res[1] == "conflict" {
 		return r, ErrIdempotencyConflict
@@ -115,8 +117,51 @@ func historyKey(in Intake) string {
 	return ""
 }
 
+// seqFloor is the date of a tracking number issued now and the least
+// sequence it may have: the milliseconds since midnight (China time), or one
+// above the last number this node was given today if that is higher. Redis's
+// daily counter normally runs ahead of both; the floor matters when the
+// counter went back (a lost second of appendfsync everysec, an embedded store
+// that restarted empty): numbers issued before the loss are below the clock
+// now unless a burst ran the counter ahead of it, and those this node issued
+// are below its memory.
+func (q *Queue) seqFloor(now time.Time) (string, int64) {
+	t := now.In(chinaTime)
+	date := t.Format("060102")
+	y, m, d := t.Date()
+	floor := t.Sub(time.Date(y, m, d, 0, 0, 0, 0, chinaTime)).Milliseconds()
+	q.last.Lock()
+	if q.last.date == date && q.last.seq+1 > floor {
+		floor = q.last.seq + 1
+	}
+	q.last.Unlock()
+	return date, floor
+}
+
+// issued remembers tn if it is the highest number this node was given for
+// its day.
+func (q *Queue) issued(tn string) {
+	if len(tn) < 8 {
+		return
+	}
+	seq, err := strconv.ParseInt(tn[6:len(tn)-1], 10, 64)
+	if err != nil {
+		return
+	}
+	q.last.Lock()
+	defer q.last.Unlock()
+	switch {
+	case q.last.date == tn[:6] && seq > q.last.seq:
+		q.last.seq = seq
+	case q.last.date < tn[:6]:
+		q.last.date, q.last.seq = tn[:6], seq
+	}
+}
+
 // ValidTrackingNo reports whether s looks like a tracking number: 13 or more
-// digits whose last is a Luhn check digit. It catches a misread digit before
+// digits whose last is a Luhn check digit. Numbers issued now have 15:
+// YYMMDD (China time), an eight-digit daily sequence and the check digit;
+// older ones had a six-digit sequence. It catches a misread digit before
 // any lookup.
 func ValidTrackingNo(s string) bool {
 	if len(s) < 13 || len(s) > 20 {

@@ -31,7 +31,7 @@ func (q *Queue) Outbox(name string) *Outbox { return &Outbox{q: q, name: name} }
 
 // Put adds a job, due now.
 func (o *Outbox) Put(ctx context.Context, payload []byte) (string, error) {
-	id, err := o.q.run(ctx, o.q.s.outbox, "put", o.name, o.q.nowMs(), payload).Text()
+	id, err := o.q.once(ctx, o.q.s.outbox, "put", o.name, o.q.nowMs(), payload).Text()
 	if err != nil {
 		return "", fmt.Errorf("queue: outbox %s: put: %w", o.name, err)
 	}
@@ -41,7 +41,7 @@ func (o *Outbox) Put(ctx context.Context, payload []byte) (string, error) {
 // Claim leases up to n due jobs for lease; each must be Done or Retry'd
 // before the lease ends, or it comes due again.
 func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Job, error) {
-	res, err := o.q.run(ctx, o.q.s.outbox, "claim", o.name, o.q.nowMs(), n, lease.Milliseconds()).StringSlice()
+	res, err := o.q.once(ctx, o.q.s.outbox, "claim", o.name, o.q.nowMs(), n, lease.Milliseconds()).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("queue: outbox %s: claim: %w", o.name, err)
 	}
@@ -55,12 +55,12 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]Job, 
 
 // Retry makes a claimed job due again after wait.
 func (o *Outbox) Retry(ctx context.Context, id string, wait time.Duration) error {
-	return o.q.run(ctx, o.q.s.outbox, "retry", o.name, o.q.nowMs(), id, o.q.nowMs()+wait.Milliseconds()).Err()
+	return o.q.once(ctx, o.q.s.outbox, "retry", o.name, o.q.nowMs(), id, o.q.nowMs()+wait.Milliseconds()).Err()
 }
 
 // Done removes a job for good (done, or given up).
 func (o *Outbox) Done(ctx context.Context, id string) error {
-	return o.q.run(ctx, o.q.s.outbox, "done", o.name, o.q.nowMs(), id).Err()
+	return o.q.once(ctx, o.q.s.outbox, "done", o.name, o.q.nowMs(), id).Err()
 }
 
 // Serve claims due jobs one at a time and calls do for each until ctx ends;

@@ -13,10 +13,13 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -149,6 +152,13 @@ type Queue struct {
 	names  string // "a,b,c" for the sweep
 	steps  string // "src>after_ms>dst;…" for the sweep
 	log    *zap.Logger
+	// last is the highest tracking number this node was given, by day: a
+	// floor for the next that does not go back when Redis does.
+	last struct {
+		sync.Mutex
+		date string
+		seq  int64
+	}
 }
 
 // New returns a Queue on rdb. It does not start anything: call Run for the
@@ -208,4 +218,13 @@ func (q *Queue) nowMs() int64 { return q.o.Now().UnixMilli() }
 
 func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
 	return s.Run(ctx, q.rdb, q.keys, args...)
+}
+
+// once runs one of the onceScripts with a new call id as its last argument:
+// however often the client sends it (go-redis retries after a read timeout),
+// the script's change is made once.
+func (q *Queue) once(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	return s.Run(ctx, q.rdb, q.keys, append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))...)
 }

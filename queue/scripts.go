@@ -19,6 +19,30 @@ type scripts struct {
 	hangup, hold, phone, position, lostcalls                                                                    *redis.Script
 }
 
+// onceScripts are the scripts that are not idempotent by themselves (a second
+// run makes a second contact, message or job). go-redis sends a command again
+// when its reply does not come within the read timeout, and Redis then runs
+// both; so each call of these carries its own id as the last argument (see
+// Queue.once), and the script stores its result under call:<id> for ten
+// minutes: a repeat of the call returns the stored result and changes nothing.
+var onceScripts = map[string]bool{"enqueue": true, "receive": true, "message": true, "outbox": true}
+
+const onceHead = `
+local CALL_KEY = P .. 'call:' .. ARGV[#ARGV]
+local CALL_PREV = redis.call('GET', CALL_KEY)
+if CALL_PREV then return cjson.decode(CALL_PREV) end
+local function CALL_BODY()
+`
+
+const onceTail = `
+end
+local CALL_RES = CALL_BODY()
+if type(CALL_RES) ~= 'table' or CALL_RES.err == nil then
+  redis.call('SET', CALL_KEY, cjson.encode(CALL_RES), 'EX', 600)
+end
+return CALL_RES
+`
+
 func loadScripts(o Options) (*scripts, error) {
 	common, err := luaFS.ReadFile("lua/common.lua")
 	if err != nil {
@@ -34,6 +58,9 @@ func loadScripts(o Options) (*scripts, error) {
 		body, err := luaFS.ReadFile("lua/" + name + ".lua")
 		if err != nil {
 			return nil, fmt.Errorf("queue: script %s: %w", name, err)
+		}
+		if onceScripts[name] {
+			return redis.NewScript(pre + onceHead + string(body) + onceTail), nil
 		}
 		return redis.NewScript(pre + "\n" + string(body)), nil
 	}

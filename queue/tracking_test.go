@@ -1,9 +1,20 @@
 package queue_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzValidTrackingNo: a number that passes is all digits of a sane length,
@@ -31,4 +42,212 @@ func FuzzValidTrackingNo(f *testing.F) {
 			b[i] = c
 		}
 	})
+}
+
+// TestTrackingNoSurvivesLostSecond: redis-server with appendfsync everysec
+// loses its last second of writes in a power cut (simulated by cutting the
+// append-only file back to its size a second before the kill). Every number
+// acknowledged before the cut names its own letter afterwards or nothing
+// (the letter was lost), never another letter enqueued after the restart —
+// by this node, which remembers its numbers, or by a fresh one.
+func TestTrackingNoSurvivesLostSecond(t *testing.T) {
+	s := queuetest.RedisServerWith(t, "--appendonly", "yes", "--appendfsync", "everysec")
+	ctx := context.Background()
+	o := queue.Options{NodeID: "node-a", Queues: testQueues}
+	qa, err := queue.New(s.Client(t), o)
+	require.NoError(t, err)
+
+	var mu sync.Mutex
+	acked := map[string]string{} // tracking number → subject
+	n := 0
+	send := func(q *queue.Queue) {
+		mu.Lock()
+		n++
+		subject := fmt.Sprintf("letter %d", n)
+		mu.Unlock()
+		r, err := q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general",
+			Subject: subject, Citizen: queue.Citizen{Address: "a@example.cn"}}, "")
+		if err != nil {
+			return // Redis is down: not acknowledged
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if prev, ok := acked[r.TrackingNo]; ok {
+			t.Errorf("%s acknowledged for %q and again for %q", r.TrackingNo, prev, subject)
+		}
+		acked[r.TrackingNo] = subject
+	}
+
+	// Load: four writers while the append-only file's size is sampled.
+	type sample struct {
+		at   time.Time
+		size int64
+	}
+	var samples []sample
+	incr := func() string {
+		m, _ := filepath.Glob(filepath.Join(s.Dir, "appendonlydir", "*.incr.aof"))
+		require.Len(t, m, 1, "one incremental append-only file")
+		return m[0]
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				send(qa)
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	start := time.Now()
+	for time.Since(start) < 2500*time.Millisecond {
+		if fi, err := os.Stat(incr()); err == nil {
+			samples = append(samples, sample{time.Now(), fi.Size()})
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	s.Kill() // the power cut
+	cut := time.Now().Add(-time.Second)
+	var size int64
+	for _, sm := range samples {
+		if sm.at.Before(cut) {
+			size = sm.size
+		}
+	}
+	require.NotZero(t, size)
+	require.NoError(t, os.Truncate(incr(), size))
+	s.Restart(t)
+
+	// After the restart: this node and a node that never issued a number.
+	qb, err := queue.New(s.Client(t), queue.Options{NodeID: "node-b", Queues: testQueues})
+	require.NoError(t, err)
+	for range 100 {
+		send(qa)
+		send(qb)
+	}
+
+	lost := 0
+	for tn, subject := range acked {
+		c, err := qa.Contact(ctx, tn)
+		if errors.Is(err, queue.ErrNotFound) {
+			lost++
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, subject, c.Subject, "tracking number %s names another letter", tn)
+	}
+	t.Logf("%d letters acknowledged, %d lost with the last second", len(acked), lost)
+	require.NotZero(t, lost, "the cut lost nothing: the test proves nothing")
+}
+
+// TestTrackingNoAfterEmptyRestart: the embedded store restarts empty (and
+// the node with it): the numbers it gives next are not those given before.
+func TestTrackingNoAfterEmptyRestart(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		seen := map[string]bool{}
+		for range 5 {
+			seen[e.letter("general", "before")] = true
+		}
+		queuetest.Flush(t, s)
+		e.clock.Add(time.Millisecond)
+		q, err := queue.New(s.Client(t), queue.Options{NodeID: "node-a", Queues: testQueues, Now: e.clock.Now})
+		require.NoError(t, err)
+		for range 5 {
+			r, err := q.Enqueue(e.ctx, queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general",
+				Subject: "after", Citizen: queue.Citizen{Address: "a@example.cn"}}, "")
+			require.NoError(t, err)
+			require.False(t, seen[r.TrackingNo], "%s given again", r.TrackingNo)
+			require.True(t, queue.ValidTrackingNo(r.TrackingNo), r.TrackingNo)
+			seen[r.TrackingNo] = true
+		}
+	})
+}
+
+// TestTrackingNoSkipsExisting: a daily counter that went back (and a clock
+// that did not move) never overwrites a contact that still exists.
+func TestTrackingNoSkipsExisting(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		in := func(subject string) queue.Intake {
+			return queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general", Subject: subject,
+				Citizen: queue.Citizen{Address: "a@example.cn"}}
+		}
+		first := map[string]string{}
+		for i := range 3 {
+			r, err := e.q.Enqueue(e.ctx, in(fmt.Sprint("first ", i)), "")
+			require.NoError(t, err)
+			first[r.TrackingNo] = fmt.Sprint("first ", i)
+		}
+		rdb := s.Client(t)
+		keys, err := rdb.Keys(e.ctx, "{lianxin}:seq:*").Result()
+		require.NoError(t, err)
+		require.Len(t, keys, 1)
+		require.NoError(t, rdb.Set(e.ctx, keys[0], 0, 0).Err())
+		q, err := queue.New(s.Client(t), queue.Options{NodeID: "node-b", Queues: testQueues, Now: e.clock.Now})
+		require.NoError(t, err)
+		for i := range 3 {
+			r, err := q.Enqueue(e.ctx, in(fmt.Sprint("second ", i)), "")
+			require.NoError(t, err)
+			_, dup := first[r.TrackingNo]
+			require.False(t, dup, "%s given again", r.TrackingNo)
+		}
+		for tn, subject := range first {
+			c, err := e.q.Contact(e.ctx, tn)
+			require.NoError(t, err)
+			require.Equal(t, subject, c.Subject)
+		}
+	})
+}
+
+// TestTimedOutEnqueueRunsOnce: Redis stalls longer than the client's read
+// timeout; go-redis sends the EVALSHA again (and again); Redis runs every
+// copy when it wakes. A letter without an idempotency key still makes one
+// contact.
+func TestTimedOutEnqueueRunsOnce(t *testing.T) {
+	s := queuetest.RedisServerWith(t, "--enable-debug-command", "local")
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: 3,
+		MinRetryBackoff: time.Millisecond, MaxRetryBackoff: 10 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues})
+	require.NoError(t, err)
+	in := queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general", Subject: "once",
+		Citizen: queue.Citizen{Address: "a@example.cn"}}
+	_, err = q.Enqueue(ctx, in, "") // loads the script
+	require.NoError(t, err)
+	// Idle connections in the pool, as on a busy node: a retry takes one of
+	// them (a new connection's handshake would time out first).
+	var warm sync.WaitGroup
+	for range 6 {
+		warm.Add(1)
+		go func() {
+			defer warm.Done()
+			assert.NoError(t, rdb.Do(ctx, "DEBUG", "SLEEP", "0.02").Err())
+		}()
+	}
+	warm.Wait()
+
+	other := s.Client(t)
+	slept := make(chan error, 1)
+	go func() { slept <- other.Do(ctx, "DEBUG", "SLEEP", "2").Err() }()
+	time.Sleep(100 * time.Millisecond) // let the sleep begin
+	began := time.Now()
+	_, err = q.Enqueue(ctx, in, "")
+	t.Logf("enqueue during the stall: %v after %v", err, time.Since(began))
+	require.NoError(t, <-slept)
+	require.NoError(t, rdb.Ping(ctx).Err()) // behind every copy the client sent
+
+	keys, err := other.Keys(ctx, "{lianxin}:c:*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 2, "the stalled enqueue made %d contacts", len(keys)-1)
 }

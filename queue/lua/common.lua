@@ -472,8 +472,13 @@ local function lose_node(node, reason, now)
   ev('type', 'node_lost', 'node', node, 'reason', reason)
 end
 
--- A tracking number is the date, a daily sequence and a Luhn check digit:
--- digits only, so it can be read out on the phone and typed on a keypad.
+-- A tracking number is the date (YYMMDD, China time), an eight-digit daily
+-- sequence and a Luhn check digit: digits only, so it can be read out on the
+-- phone and typed on a keypad. The sequence never goes below the floor the
+-- node passes (milliseconds since midnight, or above the node's own last
+-- number), so a counter that went back with a lost second of Redis writes,
+-- or an embedded store that restarted empty, starts again above every number
+-- already given; and a number whose contact still exists is never reused.
 local function luhn(s)
   local sum, double = 0, true
   for i = #s, 1, -1 do
@@ -489,12 +494,22 @@ local function luhn(s)
 end
 
 -- create makes a new waiting contact and returns its tracking number.
-local function create(data, q, ch, prio, rank, now, date, hist)
+local function create(data, q, ch, prio, rank, now, date, hist, floor)
   local seqkey = P .. 'seq:' .. date
   local seq = redis.call('INCR', seqkey)
-  if seq == 1 then redis.call('EXPIRE', seqkey, 259200) end
-  local body = date .. string.format('%06d', seq)
-  local tn = body .. luhn(body)
+  floor = tonumber(floor or '0') or 0
+  if seq < floor then
+    seq = floor
+    redis.call('SET', seqkey, string.format('%d', seq))
+  end
+  local tn
+  while true do
+    local body = date .. string.format('%08d', seq)
+    tn = body .. luhn(body)
+    if redis.call('EXISTS', P .. 'c:' .. tn) == 0 then break end
+    seq = redis.call('INCR', seqkey)
+  end
+  redis.call('EXPIRE', seqkey, 259200)
   redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', 'waiting', 'queue', q, 'ch', ch,
     'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
   redis.call('ZADD', P .. 'w:' .. q .. ':' .. ch, rank, tn)

@@ -6,7 +6,7 @@ local prio, rank, now, date, hist = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local node, call = ARGV[11] or '', ARGV[12] or ''
 local retry = seen(idem, hash)
 if retry then return retry end
-local tn = create(data, q, ch, prio, rank, now, date, hist)
+local tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13])
 remember(idem, hash, tn)
 if node ~= '' then
   redis.call('HSET', P .. 'c:' .. tn, 'cnode', node, 'call', call, 'cst', 'waiting')

@@ -37,7 +37,7 @@ if tn then
     return {tn, 'joined'}
   end
 end
-tn = create(data, q, ch, prio, rank, now, date, hist)
+tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13])
 redis.call('HSET', P .. 'c:' .. tn, 'okey', okey)
 redis.call('SET', okey, tn, 'EX', 2592000)
 remember(idem, hash, tn)

@@ -23,8 +23,13 @@ type Server struct {
 	Name string // "redis-server" or "miniredis"
 	Addr string
 	URL  string
+	// Dir is redis-server's working directory (its append-only files).
+	Dir  string
 	cmd  *exec.Cmd
 	mini *miniredis.Miniredis
+	bin  string
+	port int
+	args []string
 }
 
 // Client returns a new client of s, closed when the test ends.
@@ -53,13 +58,24 @@ func (s *Server) Kill() {
 // redis-server; without it the test fails, naming what is missing.
 func RedisServer(t testing.TB) *Server {
 	t.Helper()
+	return RedisServerWith(t)
+}
+
+// RedisServerWith is RedisServer with more arguments for redis-server, which
+// override the defaults (e.g. "--appendonly", "yes").
+func RedisServerWith(t testing.TB, args ...string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server is not installed (run the README's test command, which installs it): %v", err)
 	}
 	var lastErr error
 	for try := 0; try < 5; try++ {
-		s, err := startRedis(t, bin)
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		s, err := startRedis(bin, port, t.TempDir(), args)
 		if err == nil {
 			t.Cleanup(s.Kill)
 			return s
@@ -70,14 +86,24 @@ func RedisServer(t testing.TB) *Server {
 	return nil
 }
 
-func startRedis(t testing.TB, bin string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+// Restart starts a killed redis-server again on the same port and directory,
+// so it loads what its append-only file kept.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if s.bin == "" || s.cmd != nil {
+		t.Fatalf("restart %s: only a killed redis-server restarts", s.Name)
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "no")
+	n, err := startRedis(s.bin, s.port, s.Dir, s.args)
+	if err != nil {
+		t.Fatalf("restart redis-server: %v", err)
+	}
+	s.cmd = n.cmd
+}
+
+func startRedis(bin string, port int, dir string, args []string) (*Server, error) {
+	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "no"}, args...)
+	cmd := exec.Command(bin, all...)
 	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -117,7 +143,8 @@ func startRedis(t testing.TB, bin string) (*Server, error) {
 		return nil, fmt.Errorf("redis-server did not start")
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	return &Server{Name: "redis-server", Addr: addr, URL: "redis://" + addr + "/0", cmd: cmd}, nil
+	return &Server{Name: "redis-server", Addr: addr, URL: "redis://" + addr + "/0", Dir: dir, cmd: cmd, bin: bin,
+		port: port, args: args}, nil
 }
 
 func freePort() (int, error) {
