@@ -37,7 +37,9 @@ local function CALL_BODY()
 const onceTail = `
 end
 local CALL_RES = CALL_BODY()
-if type(CALL_RES) ~= 'table' or CALL_RES.err == nil then
+-- An empty result (an outbox poll that found nothing due) changed nothing:
+-- running it again is harmless, so it stores nothing.
+if type(CALL_RES) ~= 'table' or (CALL_RES.err == nil and next(CALL_RES) ~= nil) then
   redis.call('SET', CALL_KEY, cjson.encode(CALL_RES), 'EX', 600)
 end
 return CALL_RES
