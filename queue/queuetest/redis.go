@@ -77,7 +77,8 @@ func startRedis(t testing.TB, bin string) (*Server, error) {
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "no")
+		"--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "no",
+		"--enable-debug-command", "local") // DEBUG SLEEP: tests pause Redis
 	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

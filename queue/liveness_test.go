@@ -1,0 +1,93 @@
+package queue_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/queue/queuetest"
+)
+
+// A pause of Redis itself (DEBUG SLEEP 5, longer than the NodeTTL) declares
+// no node dead: liveness is judged by Redis's clock, and Redis that served
+// no heartbeat for a while gives every node a full TTL to be heard again.
+// Both nodes run their real heartbeat and sweep loops on the real clock.
+func TestRedisPauseDeclaresNoNodeDead(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := func(id string) queue.Options {
+		return queue.Options{NodeID: id, Queues: testQueues, OfferTimeout: 20 * time.Second, MaxMisses: 3,
+			NodeTTL: 3 * time.Second, Heartbeat: 500 * time.Millisecond, Sweep: 250 * time.Millisecond}
+	}
+	a, err := queue.New(s.Client(t), opts("node-a"))
+	require.NoError(t, err)
+	b, err := queue.New(s.Client(t), opts("node-b"))
+	require.NoError(t, err)
+	sess, err := a.Connect(ctx, queue.Profile{ID: "1001", Name: "Agent 1001", Skills: general,
+		Capacity: map[queue.Channel]int{queue.ChannelMailbox: 1}})
+	require.NoError(t, err)
+	require.NoError(t, a.SetPresence(ctx, "1001", sess.ID, queue.PresenceReady, ""))
+
+	var mu sync.Mutex
+	var lost []queue.Event
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	pos, err := b.EventsPosition(ctx)
+	require.NoError(t, err)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		_ = b.SubscribeFrom(ctx, pos, func(ev queue.Event) {
+			if ev.Type == "node_lost" {
+				mu.Lock()
+				lost = append(lost, ev)
+				mu.Unlock()
+			}
+		})
+	}()
+	go func() { defer wg.Done(); _ = a.Run(ctx) }()
+	go func() { defer wg.Done(); _ = b.Run(ctx) }()
+
+	// Both nodes are heard from; then Redis stalls for 5 s, from another
+	// connection, and the nodes' loops go on across and after it.
+	admin := redis.NewClient(&redis.Options{Addr: s.Addr, ReadTimeout: -1})
+	defer admin.Close()
+	waitHeartbeats(t, admin, 2)
+	require.NoError(t, admin.Do(context.Background(), "DEBUG", "SLEEP", "5").Err())
+	// Several sweeps and heartbeats after the pause.
+	for i := 0; i < 8; i++ {
+		_, err := b.Sweep(context.Background())
+		require.NoError(t, err)
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	mu.Lock()
+	require.Empty(t, lost, "a node was declared dead over a pause of Redis")
+	mu.Unlock()
+	st, err := a.Status(context.Background(), "1001")
+	require.NoError(t, err)
+	require.Equal(t, queue.PresenceReady, st.Presence)
+	require.Equal(t, queue.AgentReady, st.State, "the desk on node-a was unseated")
+}
+
+// waitHeartbeats waits until n nodes are in the keyspace's node set.
+func waitHeartbeats(t *testing.T, rdb *redis.Client, n int) {
+	t.Helper()
+	for {
+		keys, err := rdb.Keys(context.Background(), "*nodes").Result()
+		require.NoError(t, err)
+		if len(keys) == 1 {
+			c, err := rdb.ZCard(context.Background(), keys[0]).Result()
+			require.NoError(t, err)
+			if int(c) >= n {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
