@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/mail"
@@ -16,6 +17,7 @@ import (
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/queue"
+	"go.uber.org/zap"
 )
 
 // maxDepth bounds how deeply multiparts may nest.
@@ -49,6 +51,21 @@ type parser struct {
 	l      *letter
 	plain  []string
 	html   []string
+	// unreadable notes each part whose content could not be decoded (bad
+	// base64 or quoted-printable): the letter is kept with its readable
+	// parts, and the agent is told what is missing.
+	unreadable []string
+}
+
+// unreadablePart notes a part that could not be decoded. The sender's own
+// broken transfer still fails the letter (p.fail).
+func (p *parser) unreadablePart(what string, err error) error {
+	if src := p.srcErr(); src != nil {
+		return src
+	}
+	p.s.log.Info("mail part not decodable, kept the rest", zap.String("part", what), zap.Error(err))
+	p.unreadable = append(p.unreadable, what)
+	return nil
 }
 
 // parse reads a message from r. srcErr tells the sender's broken or
@@ -68,6 +85,9 @@ func (s *Server) parse(ctx context.Context, r io.Reader, srcErr func() error) (*
 	p.l.Auto = (auto != "" && auto != "no") || prec == "bulk" || prec == "list" || prec == "junk"
 	if err := p.walk(e, 0); err != nil {
 		return nil, err
+	}
+	for _, what := range p.unreadable {
+		p.plain = append(p.plain, "【系统提示】"+what+"的编码已损坏，无法读取，未能保存，请联系来信人重新发送。")
 	}
 	p.l.Text = strings.Join(p.plain, "\n\n")
 	if len(p.html) > 0 {
@@ -134,7 +154,7 @@ func (p *parser) text(e *message.Entity, mt string) error {
 	limit := p.s.o.MaxAttachmentBytes
 	b, err := io.ReadAll(io.LimitReader(p.body(e), limit+1))
 	if err != nil {
-		return p.fail(malformed("part %d (%s): %v", p.l.Parts, mt, err))
+		return p.unreadablePart(fmt.Sprintf("第%d部分正文（%s）", p.l.Parts, mt), err)
 	}
 	if int64(len(b)) > limit {
 		return tooLarge("the %s body is larger than %d bytes", mt, limit)
@@ -157,7 +177,7 @@ func (p *parser) attach(e *message.Entity, mt, name string) error {
 	src := p.body(e)
 	n, err := io.ReadFull(src, head[:])
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return p.fail(malformed("attachment %s: %v", name, err))
+		return p.unreadablePart("附件 "+name+" ", err)
 	}
 	if n == 0 {
 		return nil // nothing to keep
@@ -172,7 +192,7 @@ func (p *parser) attach(e *message.Entity, mt, name string) error {
 	case errors.Is(err, blobstore.ErrTooLarge):
 		return tooLarge("attachment %s is larger than %d bytes", name, p.s.o.MaxAttachmentBytes)
 	case body.err != nil:
-		return p.fail(malformed("attachment %s: %v", name, body.err))
+		return p.unreadablePart("附件 "+name+" ", body.err)
 	case err != nil:
 		return errors.Join(ErrUnavailable, err)
 	}
