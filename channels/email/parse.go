@@ -41,6 +41,26 @@ type letter struct {
 	Attachments []queue.Attachment
 	// Parts counts the MIME parts read.
 	Parts int
+	// staged are the files of Attachments (and of the texts intake keeps
+	// as attachments), committed once a contact holds them.
+	staged []*blobstore.Staged
+}
+
+// commit stores the letter's staged files (again: it is idempotent).
+func (l *letter) commit() error {
+	for _, s := range l.staged {
+		if err := s.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discard drops what was not committed.
+func (l *letter) discard() {
+	for _, s := range l.staged {
+		s.Discard()
+	}
 }
 
 // parser reads one message, storing attachments as it goes.
@@ -84,6 +104,7 @@ func (s *Server) parse(ctx context.Context, r io.Reader, srcErr func() error) (*
 	prec := strings.ToLower(strings.TrimSpace(h.Get("Precedence")))
 	p.l.Auto = (auto != "" && auto != "no") || prec == "bulk" || prec == "list" || prec == "junk"
 	if err := p.walk(e, 0); err != nil {
+		p.l.discard()
 		return nil, err
 	}
 	for _, what := range p.unreadable {
@@ -187,7 +208,10 @@ func (p *parser) attach(e *message.Entity, mt, name string) error {
 		typ = mt // the bytes say nothing: keep what the sender says
 	}
 	body := &errReader{r: io.MultiReader(bytes.NewReader(head[:n]), src)}
-	sha, size, err := p.s.blobs.Put(p.ctx, body, p.s.o.MaxAttachmentBytes)
+	staged, err := p.s.blobs.Stage(p.ctx, body, p.s.o.MaxAttachmentBytes)
+	if err == nil {
+		p.l.staged = append(p.l.staged, staged)
+	}
 	switch {
 	case errors.Is(err, blobstore.ErrTooLarge):
 		return tooLarge("attachment %s is larger than %d bytes", name, p.s.o.MaxAttachmentBytes)
@@ -196,7 +220,7 @@ func (p *parser) attach(e *message.Entity, mt, name string) error {
 	case err != nil:
 		return errors.Join(ErrUnavailable, err)
 	}
-	p.l.Attachments = append(p.l.Attachments, queue.Attachment{Name: name, Type: typ, Size: size, SHA256: sha})
+	p.l.Attachments = append(p.l.Attachments, queue.Attachment{Name: name, Type: typ, Size: staged.Size, SHA256: staged.SHA})
 	return nil
 }
 

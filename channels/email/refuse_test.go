@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io/fs"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,6 +72,14 @@ func TestRefusals(t *testing.T) {
 	n, err := e.rdb.Keys(ctx(t), "{lianxin}:c:*").Result()
 	require.NoError(t, err)
 	require.Empty(t, n, "no contact from a refused letter")
+	var files []string
+	require.NoError(t, filepath.WalkDir(e.blobDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	}))
+	require.Empty(t, files, "a refused letter's attachments were kept (stored or staged)")
 }
 
 // TestOversize: a letter past max_message_bytes is refused 552 5.3.4.
