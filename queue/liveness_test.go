@@ -91,3 +91,48 @@ func waitHeartbeats(t *testing.T, rdb *redis.Client, n int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// After Redis was unreachable (here: no heartbeat or sweep reached it for
+// longer than the gap), a node that really died is still found dead, once
+// the grace of one NodeTTL (by Redis's clock) has passed, and not before.
+func TestDeadNodeFoundAfterTheGrace(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	ctx := context.Background()
+	opts := func(id string) queue.Options {
+		return queue.Options{NodeID: id, Queues: testQueues, NodeTTL: 600 * time.Millisecond, Heartbeat: 100 * time.Millisecond}
+	}
+	a, err := queue.New(s.Client(t), opts("node-a"))
+	require.NoError(t, err)
+	b, err := queue.New(s.Client(t), opts("node-b"))
+	require.NoError(t, err)
+	admin := s.Client(t)
+	require.NoError(t, a.Heartbeat(ctx))
+	require.NoError(t, b.Heartbeat(ctx))
+	time.Sleep(time.Second) // nobody reaches Redis; node-a dies meanwhile
+	back := redisMs(t, admin) // at most the time the heartbeat below notes
+	require.NoError(t, b.Heartbeat(ctx))
+	r, err := b.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, r.DeadNodes, "node-a is 1 s silent, but so was everyone: grace")
+	for {
+		require.NoError(t, b.Heartbeat(ctx))
+		r, err := b.Sweep(ctx)
+		require.NoError(t, err)
+		if r.DeadNodes > 0 {
+			require.Equal(t, 1, r.DeadNodes)
+			require.GreaterOrEqual(t, redisMs(t, admin)-back, int64(600), "found dead within the grace")
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n, err := admin.ZScore(ctx, "{lianxin}:nodes", "node-b").Result()
+	require.NoError(t, err)
+	require.Positive(t, n, "node-b, heard from, lives")
+}
+
+func redisMs(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	now, err := rdb.Time(context.Background()).Result()
+	require.NoError(t, err)
+	return now.UnixMilli()
+}
