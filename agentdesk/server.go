@@ -249,7 +249,7 @@ var statusText = map[queue.ContactState]string{
 func (s *Server) contact(w http.ResponseWriter, r *http.Request) {
 	tn := r.PathValue("tn")
 	if !queue.ValidTrackingNo(tn) {
-		WriteError(w, http.StatusBadRequest, "bad_tracking_no", "tracking_no: not a tracking number (13 digits with a check digit)")
+		WriteError(w, http.StatusBadRequest, "bad_tracking_no", "tracking_no: not a tracking number (15 digits, the last a check digit; older ones 13)")
 		return
 	}
 	last4 := r.URL.Query().Get("phone_last4")

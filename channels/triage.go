@@ -31,6 +31,58 @@ var emergencyWords = []struct {
 	{EmergencyTraffic, []string{"车祸", "交通事故", "撞车", "撞人"}},
 }
 
+// conditionWords name a standing condition as well as an acute event: they
+// count only in a clause that says it is happening now (acuteWords), or
+// right before 了 ("中毒了"). "家中老人有心脏病" is context, not a call for help.
+var conditionWords = map[string]bool{"心脏病": true, "抽搐": true, "中毒": true}
+
+var acuteWords = []string{"发作", "突发", "突然", "倒地", "晕", "叫不醒", "不行了", "救护车", "急救", "吐", "送医", "正在", "现在"}
+
+// offWords, in the same clause as an emergency word, say the citizen speaks
+// of a risk, a fear, the past or a question, not of an emergency now: "万一着火",
+// "担心引起火灾", "去年着火过", "火灾险怎么理赔".
+var offWords = []string{"万一", "担心", "怕", "容易", "以免", "防止", "预防", "如果", "要是", "引起", "隐患", "会不会",
+	"去年", "上个月", "上周", "以前", "曾经", "处理过", "处理结果", "理赔", "险", "患者", "报销", "咨询", "请问", "申请"}
+
+// negations right before an emergency word cancel it ("没有燃气泄漏").
+var negations = []string{"没有", "没", "无", "不是", "未"}
+
+// clauseSep splits a text into clauses: a word counts by what its own clause
+// says around it.
+func clauseSep(r rune) bool {
+	return strings.ContainsRune("，。！？；：、,.!?;:\n\r\t ", r)
+}
+
+// asks reports whether clause, which holds w at i, asks for help with w now.
+func asks(clause, w string, i int) bool {
+	for _, o := range offWords {
+		if strings.Contains(clause, o) {
+			return false
+		}
+	}
+	for _, n := range negations {
+		if strings.HasSuffix(clause[:i], n) {
+			return false
+		}
+	}
+	rest := clause[i+len(w):]
+	if strings.HasPrefix(rest, "过") {
+		return false // 着火过: it happened once
+	}
+	if !conditionWords[w] {
+		return true
+	}
+	if strings.HasPrefix(rest, "了") {
+		return true
+	}
+	for _, a := range acuteWords {
+		if strings.Contains(clause, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Triage is the first reading of a citizen's words at intake.
 type Triage struct {
 	RequestType queue.RequestType
@@ -45,17 +97,26 @@ type Triage struct {
 //
 // Traditional characters are read as their simplified forms (Simplify), so
 // a letter in Big5 gets the same reading.
+//
+// An emergency word counts only where the citizen asks for help with it
+// now: not in a clause about a risk, a fear, the past or a question, nor a
+// standing condition mentioned as context (see asks). The corpus in
+// testdata/triage.tsv holds both kinds; TestTriageCorpus reports precision
+// and recall on it.
 func Assess(text string) Triage {
 	text = Simplify(text)
 	t := Triage{RequestType: guessRequestType(text)}
+	clauses := strings.FieldsFunc(text, clauseSep)
 	for _, ew := range emergencyWords {
 		for _, w := range ew.words {
-			if strings.Contains(text, w) {
-				t.Emergency = ew.kind
-				if t.RequestType == "" {
-					t.RequestType = queue.RequestHelp
+			for _, c := range clauses {
+				if i := strings.Index(c, w); i >= 0 && asks(c, w, i) {
+					t.Emergency = ew.kind
+					if t.RequestType == "" {
+						t.RequestType = queue.RequestHelp
+					}
+					return t
 				}
-				return t
 			}
 		}
 	}

@@ -485,6 +485,7 @@ func TestDeadNodesCallersBecomeCallbacksAtTheirPlace(t *testing.T) {
 		require.NoError(t, a.Heartbeat(e.ctx))
 		require.NoError(t, b.Heartbeat(e.ctx))
 		e.clock.Add(6 * time.Second) // B is gone: no heartbeat
+		require.NoError(t, a.AgeHeartbeat(e.ctx, "node-b", 6*time.Second))
 		require.NoError(t, a.Heartbeat(e.ctx))
 		pos := e.position()
 		require.Equal(t, 1, e.sweep().DeadNodes)
@@ -566,6 +567,7 @@ func TestADrainingNodeKeepsItsCallsUntilItDies(t *testing.T) {
 		e.clock.Add(3 * time.Second)
 		require.NoError(t, a.Heartbeat(e.ctx))
 		require.NoError(t, b.Heartbeat(e.ctx))
+		require.NoError(t, a.AgeHeartbeat(e.ctx, "node-b", 3*time.Second))
 		require.Zero(t, e.sweep().DeadNodes)
 		c := e.contact(tn)
 		require.Equal(t, "node-b", c.Node)
@@ -573,6 +575,7 @@ func TestADrainingNodeKeepsItsCallsUntilItDies(t *testing.T) {
 
 		// It dies before its callers are done: they are not forgotten.
 		e.clock.Add(6 * time.Second)
+		require.NoError(t, a.AgeHeartbeat(e.ctx, "node-b", 6*time.Second))
 		require.NoError(t, a.Heartbeat(e.ctx))
 		require.Equal(t, 1, e.sweep().DeadNodes)
 		require.True(t, e.contact(tn).Callback)

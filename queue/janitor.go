@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -38,9 +37,20 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 }
 
-// Heartbeat says this node is alive.
+// Heartbeat says this node is alive. Liveness is judged by Redis's own
+// clock, not Options.Now: the heartbeat is stamped with Redis's TIME, and a
+// sweep compares it with Redis's TIME. When Redis finds it served no
+// heartbeat or sweep for longer than the gap (Redis stalled, or nobody could
+// reach it), every node gets a full NodeTTL of grace, so a pause of Redis
+// itself declares no node dead.
 func (q *Queue) Heartbeat(ctx context.Context) error {
-	return q.rdb.ZAdd(ctx, q.key("nodes"), redis.Z{Score: float64(q.nowMs()), Member: q.o.NodeID}).Err()
+	return q.run(ctx, q.s.heartbeat, q.o.NodeID, q.liveGap().Milliseconds(), q.o.NodeTTL.Milliseconds()).Err()
+}
+
+// liveGap is how long Redis may go without serving a heartbeat or sweep
+// before it counts as stalled: two heartbeats, and at most half the TTL.
+func (q *Queue) liveGap() time.Duration {
+	return min(2*q.o.Heartbeat, q.o.NodeTTL/2)
 }
 
 // SweepResult counts what one sweep did.
@@ -51,7 +61,7 @@ type SweepResult struct {
 // Sweep runs one sweep now (see Run).
 func (q *Queue) Sweep(ctx context.Context) (SweepResult, error) {
 	now := q.nowMs()
-	res, err := q.run(ctx, q.s.sweep, now, now-q.o.NodeTTL.Milliseconds(), q.names, q.steps).Int64Slice()
+	res, err := q.run(ctx, q.s.sweep, now, q.o.NodeTTL.Milliseconds(), q.names, q.steps, q.liveGap().Milliseconds()).Int64Slice()
 	if err != nil {
 		return SweepResult{}, fmt.Errorf("queue: sweep: %w", err)
 	}

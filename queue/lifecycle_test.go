@@ -118,12 +118,15 @@ func TestDeadNodesOffersReturn(t *testing.T) {
 
 		// Node A stops heartbeating; B goes on. After NodeTTL, B's sweep
 		// returns A's offers and unseats A's desks.
+		// Liveness is by Redis's clock: age A's heartbeat.
 		e.clock.Add(4 * time.Second)
+		require.NoError(t, a.AgeHeartbeat(e.ctx, "node-a", 4*time.Second))
 		require.NoError(t, b.Heartbeat(e.ctx))
 		r, err := b.Sweep(e.ctx)
 		require.NoError(t, err)
 		require.Equal(t, 0, r.DeadNodes)
 		e.clock.Add(2 * time.Second)
+		require.NoError(t, a.AgeHeartbeat(e.ctx, "node-a", 2*time.Second))
 		require.NoError(t, b.Heartbeat(e.ctx))
 		r, err = b.Sweep(e.ctx)
 		require.NoError(t, err)

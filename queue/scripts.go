@@ -15,8 +15,8 @@ var luaFS embed.FS
 // scripts holds every state change of the queue, each one Lua script so a
 // change is all or nothing.
 type scripts struct {
-	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave *redis.Script
-	hangup, hold, phone, position, lostcalls                                                                    *redis.Script
+	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave, heartbeat *redis.Script
+	hangup, hold, phone, position, lostcalls                                                                               *redis.Script
 }
 
 // onceScripts are the scripts that are not idempotent by themselves (a second
@@ -69,7 +69,7 @@ func loadScripts(o Options) (*scripts, error) {
 	s := &scripts{}
 	for name, dst := range map[string]**redis.Script{
 		"enqueue": &s.enqueue, "connect": &s.connect, "disconnect": &s.disconnect, "presence": &s.presence,
-		"accept": &s.accept, "reject": &s.reject, "end": &s.end, "wrapup": &s.wrapup, "sweep": &s.sweep,
+		"accept": &s.accept, "reject": &s.reject, "end": &s.end, "wrapup": &s.wrapup, "sweep": &s.sweep, "heartbeat": &s.heartbeat,
 		"leave": &s.leave, "receive": &s.receive, "message": &s.message, "outbox": &s.outbox,
 		"hangup": &s.hangup, "hold": &s.hold, "phone": &s.phone, "position": &s.position, "lostcalls": &s.lostcalls,
 	} {

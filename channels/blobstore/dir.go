@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // ErrTooLarge is returned by Put when the content passes its limit.
@@ -25,12 +27,120 @@ var ErrNotFound = errors.New("blobstore: no such blob")
 // Dir is a blob store in a local folder: root/ab/cd/abcd….
 type Dir struct{ root string }
 
-// NewDir returns a store in root, creating it.
+// StaleStaged is how old a staged file must be before NewDir sweeps it: a
+// request that staged it has long ended (its node died before it could
+// commit or discard).
+const StaleStaged = time.Hour
+
+// NewDir returns a store in root, creating it, and sweeps staged files left
+// for more than StaleStaged (see SweepStaged).
 func NewDir(root string) (*Dir, error) {
 	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o750); err != nil {
 		return nil, fmt.Errorf("blobstore: %w", err)
 	}
-	return &Dir{root: root}, nil
+	d := &Dir{root: root}
+	if _, err := d.SweepStaged(StaleStaged); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// SweepStaged removes staged files (and broken Puts) older than age: the
+// orphans of requests that ended without Commit or Discard. It returns how
+// many it removed.
+func (d *Dir) SweepStaged(age time.Duration) (int, error) {
+	dir := filepath.Join(d.root, "tmp")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("blobstore: sweep: %w", err)
+	}
+	n := 0
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "put-") && !strings.HasPrefix(e.Name(), "stage-") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < age {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Staged is content written and hashed but not yet in the store: Commit
+// stores it under its hash, Discard drops it. A letter stages its
+// attachments while it is read, and commits them only once it is accepted,
+// so a refused letter leaves nothing behind.
+type Staged struct {
+	SHA  string
+	Size int64
+	d    *Dir
+	tmp  string
+}
+
+// Stage writes r (at most limit bytes, ErrTooLarge past that) to a staging
+// file and hashes it. The caller must Commit or Discard the result.
+func (d *Dir) Stage(ctx context.Context, r io.Reader, limit int64) (*Staged, error) {
+	tmp, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "stage-*")
+	if err != nil {
+		return nil, fmt.Errorf("blobstore: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return &Staged{Size: n}, ErrTooLarge
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, fmt.Errorf("blobstore: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("blobstore: %w", err)
+	}
+	ok = true
+	return &Staged{SHA: hex.EncodeToString(h.Sum(nil)), Size: n, d: d, tmp: tmp.Name()}, nil
+}
+
+// Commit stores the staged content under its hash (once: the same content
+// already stored stays as it is). Commit after Commit or Discard does nothing.
+func (s *Staged) Commit() error {
+	if s == nil || s.tmp == "" {
+		return nil
+	}
+	defer s.Discard()
+	dst := s.d.path(s.SHA)
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return fmt.Errorf("blobstore: %w", err)
+	}
+	if err := os.Rename(s.tmp, dst); err != nil {
+		return fmt.Errorf("blobstore: %w", err)
+	}
+	s.tmp = ""
+	return nil
+}
+
+// Discard drops the staged content. Discard after Commit does nothing.
+func (s *Staged) Discard() {
+	if s == nil || s.tmp == "" {
+		return
+	}
+	_ = os.Remove(s.tmp)
+	s.tmp = ""
 }
 
 func (d *Dir) path(sha string) string {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
 )
@@ -36,9 +37,11 @@ type Receiver interface {
 	Alert(ctx context.Context, tn, kind, text string) error
 }
 
-// Blobs stores attachments by content hash.
+// Blobs stores attachments by content hash. A letter stages its
+// attachments as it is read and commits them only once a contact holds
+// them: a refused letter leaves no file behind.
 type Blobs interface {
-	Put(ctx context.Context, r io.Reader, limit int64) (sha string, size int64, err error)
+	Stage(ctx context.Context, r io.Reader, limit int64) (*blobstore.Staged, error)
 }
 
 // Params wire a Server. Lookup, Queue and Blobs are required.

@@ -33,7 +33,7 @@ func (s *Server) intake(ctx context.Context, l *letter, box channels.Mailbox, se
 	in.Text = l.Text
 	in.Attachments = append(in.Attachments, l.Attachments...)
 	if utf8.RuneCountInString(in.Text) > s.o.MaxTextRunes {
-		a, err := s.storeText(ctx, fullTextName, "text/plain; charset=utf-8", in.Text)
+		a, err := s.storeText(ctx, l, fullTextName, "text/plain; charset=utf-8", in.Text)
 		if err != nil {
 			return in, err
 		}
@@ -41,7 +41,7 @@ func (s *Server) intake(ctx context.Context, l *letter, box channels.Mailbox, se
 		in.Text = cut(in.Text, s.o.MaxTextRunes) + "\n（正文过长，全文见附件 " + fullTextName + "）"
 	}
 	if l.HTML != "" {
-		a, err := s.storeText(ctx, htmlName, "text/html; charset=utf-8", l.HTML)
+		a, err := s.storeText(ctx, l, htmlName, "text/html; charset=utf-8", l.HTML)
 		if err != nil {
 			return in, err
 		}
@@ -63,12 +63,14 @@ func replyAddress(l *letter, sender string) string {
 	return sender
 }
 
-func (s *Server) storeText(ctx context.Context, name, typ, text string) (queue.Attachment, error) {
-	sha, size, err := s.blobs.Put(ctx, strings.NewReader(text), int64(len(text)))
+// storeText stages text as an attachment of l (committed with the rest).
+func (s *Server) storeText(ctx context.Context, l *letter, name, typ, text string) (queue.Attachment, error) {
+	st, err := s.blobs.Stage(ctx, strings.NewReader(text), int64(len(text)))
 	if err != nil {
 		return queue.Attachment{}, errors.Join(ErrUnavailable, err)
 	}
-	return queue.Attachment{Name: name, Type: typ, Size: size, SHA256: sha}, nil
+	l.staged = append(l.staged, st)
+	return queue.Attachment{Name: name, Type: typ, Size: st.Size, SHA256: st.SHA}, nil
 }
 
 // oneLine cleans a header's text and keeps it on one line.
@@ -115,6 +117,12 @@ func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, s
 	case errors.Is(err, queue.ErrInvalid):
 		return malformed("%v", err)
 	case err != nil:
+		return errors.Join(ErrUnavailable, err)
+	}
+	// A contact holds the letter (new, joined or a duplicate): its files
+	// are stored now. If that fails the sender retries (451) and the
+	// duplicate commits them.
+	if err := l.commit(); err != nil {
 		return errors.Join(ErrUnavailable, err)
 	}
 	log := s.log.With(zap.String("contact", rc.TrackingNo), zap.String("mailbox", box.ID))

@@ -38,15 +38,17 @@ func lookup(addr string) (channels.Mailbox, bool) {
 // env is one e-mail channel listening on a loopback port, on a real queue,
 // with a fake relay that takes its mail.
 type env struct {
-	s      *Server
-	q      *queue.Queue
-	rdb    *redis.Client
-	blobs  *blobstore.Dir
-	addr   string
-	relay  *fakeRelay
-	dns    *fakeDNS
-	cancel context.CancelFunc
-	done   chan error
+	s     *Server
+	q     *queue.Queue
+	rdb   *redis.Client
+	blobs *blobstore.Dir
+	// blobDir is where blobs keeps its files.
+	blobDir string
+	addr    string
+	relay   *fakeRelay
+	dns     *fakeDNS
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 // start runs the channel on redis (a queuetest server). edit changes the
@@ -56,7 +58,8 @@ func start(t testing.TB, rs *queuetest.Server, relay *fakeRelay, edit func(*Opti
 	rdb := rs.Client(t)
 	q, err := queue.New(rdb, queue.Options{NodeID: "t", Queues: []queue.Def{{Name: "general"}}})
 	require.NoError(t, err)
-	blobs, err := blobstore.NewDir(t.TempDir())
+	blobDir := t.TempDir()
+	blobs, err := blobstore.NewDir(blobDir)
 	require.NoError(t, err)
 	o := Options{Addr: "127.0.0.1:0", MaxMessageBytes: 4 << 20, MaxAttachmentBytes: 2 << 20}
 	o.Relay.AckBackoff = 10 * time.Millisecond
@@ -77,7 +80,7 @@ func start(t testing.TB, rs *queuetest.Server, relay *fakeRelay, edit func(*Opti
 	ln, err := net.Listen("tcp", o.Addr)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{s: s, q: q, rdb: rdb, blobs: blobs, addr: ln.Addr().String(), relay: relay, dns: dns, cancel: cancel,
+	e := &env{s: s, q: q, rdb: rdb, blobs: blobs, blobDir: blobDir, addr: ln.Addr().String(), relay: relay, dns: dns, cancel: cancel,
 		done: make(chan error, 1)}
 	go func() { e.done <- s.Serve(ctx, ln) }()
 	t.Cleanup(e.stop)

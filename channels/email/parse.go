@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/mail"
@@ -16,6 +17,7 @@ import (
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/queue"
+	"go.uber.org/zap"
 )
 
 // maxDepth bounds how deeply multiparts may nest.
@@ -39,6 +41,26 @@ type letter struct {
 	Attachments []queue.Attachment
 	// Parts counts the MIME parts read.
 	Parts int
+	// staged are the files of Attachments (and of the texts intake keeps
+	// as attachments), committed once a contact holds them.
+	staged []*blobstore.Staged
+}
+
+// commit stores the letter's staged files (again: it is idempotent).
+func (l *letter) commit() error {
+	for _, s := range l.staged {
+		if err := s.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discard drops what was not committed.
+func (l *letter) discard() {
+	for _, s := range l.staged {
+		s.Discard()
+	}
 }
 
 // parser reads one message, storing attachments as it goes.
@@ -49,6 +71,21 @@ type parser struct {
 	l      *letter
 	plain  []string
 	html   []string
+	// unreadable notes each part whose content could not be decoded (bad
+	// base64 or quoted-printable): the letter is kept with its readable
+	// parts, and the agent is told what is missing.
+	unreadable []string
+}
+
+// unreadablePart notes a part that could not be decoded. The sender's own
+// broken transfer still fails the letter (p.fail).
+func (p *parser) unreadablePart(what string, err error) error {
+	if src := p.srcErr(); src != nil {
+		return src
+	}
+	p.s.log.Info("mail part not decodable, kept the rest", zap.String("part", what), zap.Error(err))
+	p.unreadable = append(p.unreadable, what)
+	return nil
 }
 
 // parse reads a message from r. srcErr tells the sender's broken or
@@ -67,7 +104,11 @@ func (s *Server) parse(ctx context.Context, r io.Reader, srcErr func() error) (*
 	prec := strings.ToLower(strings.TrimSpace(h.Get("Precedence")))
 	p.l.Auto = (auto != "" && auto != "no") || prec == "bulk" || prec == "list" || prec == "junk"
 	if err := p.walk(e, 0); err != nil {
+		p.l.discard()
 		return nil, err
+	}
+	for _, what := range p.unreadable {
+		p.plain = append(p.plain, "【系统提示】"+what+"的编码已损坏，无法读取，未能保存，请联系来信人重新发送。")
 	}
 	p.l.Text = strings.Join(p.plain, "\n\n")
 	if len(p.html) > 0 {
@@ -134,7 +175,7 @@ func (p *parser) text(e *message.Entity, mt string) error {
 	limit := p.s.o.MaxAttachmentBytes
 	b, err := io.ReadAll(io.LimitReader(p.body(e), limit+1))
 	if err != nil {
-		return p.fail(malformed("part %d (%s): %v", p.l.Parts, mt, err))
+		return p.unreadablePart(fmt.Sprintf("第%d部分正文（%s）", p.l.Parts, mt), err)
 	}
 	if int64(len(b)) > limit {
 		return tooLarge("the %s body is larger than %d bytes", mt, limit)
@@ -157,7 +198,7 @@ func (p *parser) attach(e *message.Entity, mt, name string) error {
 	src := p.body(e)
 	n, err := io.ReadFull(src, head[:])
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return p.fail(malformed("attachment %s: %v", name, err))
+		return p.unreadablePart("附件 "+name+" ", err)
 	}
 	if n == 0 {
 		return nil // nothing to keep
@@ -167,16 +208,19 @@ func (p *parser) attach(e *message.Entity, mt, name string) error {
 		typ = mt // the bytes say nothing: keep what the sender says
 	}
 	body := &errReader{r: io.MultiReader(bytes.NewReader(head[:n]), src)}
-	sha, size, err := p.s.blobs.Put(p.ctx, body, p.s.o.MaxAttachmentBytes)
+	staged, err := p.s.blobs.Stage(p.ctx, body, p.s.o.MaxAttachmentBytes)
+	if err == nil {
+		p.l.staged = append(p.l.staged, staged)
+	}
 	switch {
 	case errors.Is(err, blobstore.ErrTooLarge):
 		return tooLarge("attachment %s is larger than %d bytes", name, p.s.o.MaxAttachmentBytes)
 	case body.err != nil:
-		return p.fail(malformed("attachment %s: %v", name, body.err))
+		return p.unreadablePart("附件 "+name+" ", body.err)
 	case err != nil:
 		return errors.Join(ErrUnavailable, err)
 	}
-	p.l.Attachments = append(p.l.Attachments, queue.Attachment{Name: name, Type: typ, Size: size, SHA256: sha})
+	p.l.Attachments = append(p.l.Attachments, queue.Attachment{Name: name, Type: typ, Size: staged.Size, SHA256: staged.SHA})
 	return nil
 }
 

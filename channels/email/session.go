@@ -85,6 +85,9 @@ func (ss *session) Data(r io.Reader) error {
 	if err == nil {
 		_, err = io.Copy(w, src) // the rest (an epilogue) still counts in the hash
 	}
+	if l != nil {
+		defer l.discard() // a refused letter's files go; committed ones stay
+	}
 	verdicts := dk.finish(err)
 	if err != nil {
 		return ss.refuse(err)

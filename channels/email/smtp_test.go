@@ -30,6 +30,9 @@ func TestCorpus(t *testing.T) {
 			{"alternative-hostile.eml", "夜班公交建议", "", "qian@example.cn", []string{"市长您好，建议增加夜班公交。谢谢"}, queue.RequestSuggestion},
 			{"html-only.eml", "公园厕所太脏", "", "zhou@example.cn", []string{"人民公园的厕所太脏了&没人打扫。\n请处理", "谢谢"}, ""},
 			{"attachments.eml", "违章建筑举报（附照片）", "", "wu@example.cn", []string{"我要举报小区楼顶违章搭建"}, queue.RequestReport},
+			// Bad base64 in one part: the readable text is kept and the
+			// agent is told which attachment could not be read.
+			{"bad-base64.eml", "x", "", "a@example.cn", []string{"hi", "附件 a.png 的编码已损坏"}, ""},
 		} {
 			t.Run(tc.file, func(t *testing.T) {
 				data := corpus(t, tc.file)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
 )
@@ -23,9 +24,11 @@ type Enqueuer interface {
 	Alert(ctx context.Context, tn, kind, text string) error
 }
 
-// Blobs stores attachments by content hash.
+// Blobs stores attachments by content hash. A letter stages its
+// attachments as it is read and commits them only once it is accepted: a
+// refused letter leaves no file behind.
 type Blobs interface {
-	Put(ctx context.Context, r io.Reader, limit int64) (sha string, size int64, err error)
+	Stage(ctx context.Context, r io.Reader, limit int64) (*blobstore.Staged, error)
 }
 
 // Limits bound a letter.
@@ -74,7 +77,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.lim.MaxLetterBytes)
-	l, err := h.read(r)
+	st := &staging{}
+	defer st.discard() // a refused letter's attachments go; committed ones stay
+	l, err := h.read(r, st)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -100,6 +105,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		h.log.Warn("letter not queued", zap.String("mailbox", box.ID), zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the letter could not be stored; send it again")
+		return
+	}
+	// Accepted (new or a duplicate of one accepted): its attachments are
+	// stored now. If that fails the citizen sends again with the same key
+	// and the duplicate commits them.
+	if err := st.commit(); err != nil {
+		h.log.Error("attachments not stored", zap.String("mailbox", box.ID), zap.String("contact", rc.TrackingNo), zap.Error(err))
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the letter could not be stored; send it again")
 		return

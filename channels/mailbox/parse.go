@@ -34,7 +34,7 @@ type letter struct {
 }
 
 // read parses the request body as JSON or as a multipart form.
-func (h *Handler) read(r *http.Request) (*letter, error) {
+func (h *Handler) read(r *http.Request, st *staging) (*letter, error) {
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, &fieldError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
@@ -65,7 +65,7 @@ func (h *Handler) read(r *http.Request) (*letter, error) {
 		if params["boundary"] == "" {
 			return nil, badField("Content-Type", "multipart boundary missing")
 		}
-		return h.readForm(r, multipart.NewReader(r.Body, params["boundary"]))
+		return h.readForm(r, multipart.NewReader(r.Body, params["boundary"]), st)
 	}
 	return nil, &fieldError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
 		field: "Content-Type", msg: "must be application/json or multipart/form-data, not " + ct}
@@ -85,8 +85,9 @@ func jsonError(err error) error {
 const maxFieldBytes = 256 << 10
 
 // readForm streams a multipart form: text fields into the letter, files
-// straight into the blob store, within the limits.
-func (h *Handler) readForm(r *http.Request, mr *multipart.Reader) (*letter, error) {
+// straight into staging in the blob store (committed only once the letter
+// is accepted), within the limits.
+func (h *Handler) readForm(r *http.Request, mr *multipart.Reader, st *staging) (*letter, error) {
 	l := &letter{}
 	fields := map[string]*string{"name": &l.Name, "phone": &l.Phone, "email": &l.Email, "subject": &l.Subject,
 		"text": &l.Text, "address": &l.Address, "request_type": &l.RequestType}
@@ -108,7 +109,7 @@ func (h *Handler) readForm(r *http.Request, mr *multipart.Reader) (*letter, erro
 				return nil, &fieldError{status: http.StatusRequestEntityTooLarge, code: "too_many_attachments",
 					field: name, msg: "at most " + itoa(int64(h.lim.MaxAttachments)) + " attachments"}
 			}
-			a, err := h.store(r, p)
+			a, err := h.store(r, p, st)
 			if err != nil {
 				return nil, err
 			}
@@ -134,7 +135,7 @@ func (h *Handler) readForm(r *http.Request, mr *multipart.Reader) (*letter, erro
 	}
 }
 
-func (h *Handler) store(r *http.Request, p *multipart.Part) (queue.Attachment, error) {
+func (h *Handler) store(r *http.Request, p *multipart.Part, st *staging) (queue.Attachment, error) {
 	name := cleanFileName(p.FileName())
 	var head [512]byte
 	n, err := io.ReadFull(p, head[:])
@@ -148,7 +149,10 @@ func (h *Handler) store(r *http.Request, p *multipart.Part) (queue.Attachment, e
 	// The type is what the bytes are, not what the sender says.
 	typ := http.DetectContentType(head[:n])
 	src := &partReader{r: p}
-	sha, size, err := h.blobs.Put(r.Context(), io.MultiReader(bytes.NewReader(head[:n]), src), h.lim.MaxAttachmentBytes)
+	staged, err := h.blobs.Stage(r.Context(), io.MultiReader(bytes.NewReader(head[:n]), src), h.lim.MaxAttachmentBytes)
+	if err == nil {
+		st.add(staged)
+	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, blobstore.ErrTooLarge):
@@ -162,10 +166,34 @@ func (h *Handler) store(r *http.Request, p *multipart.Part) (queue.Attachment, e
 	case err != nil:
 		return queue.Attachment{}, err
 	}
-	if size == 0 {
+	if staged.Size == 0 {
 		return queue.Attachment{}, badField(p.FormName(), "%s is empty", name)
 	}
-	return queue.Attachment{Name: name, Type: typ, Size: size, SHA256: sha}, nil
+	return queue.Attachment{Name: name, Type: typ, Size: staged.Size, SHA256: staged.SHA}, nil
+}
+
+// staging holds one request's staged attachments: committed once the letter
+// is accepted (new or a duplicate), discarded if it is refused.
+type staging struct{ files []*blobstore.Staged }
+
+func (st *staging) add(s *blobstore.Staged) { st.files = append(st.files, s) }
+
+// commit stores every staged file; the first error is returned.
+func (st *staging) commit() error {
+	var first error
+	for _, s := range st.files {
+		if err := s.Commit(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// discard drops what was not committed (nothing after commit).
+func (st *staging) discard() {
+	for _, s := range st.files {
+		s.Discard()
+	}
 }
 
 func cleanFileName(s string) string {

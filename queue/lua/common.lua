@@ -557,3 +557,25 @@ local function escalate(src, cutoff, dst, now)
   end
   return n
 end
+
+-- Liveness is judged by Redis's own clock (TIME), never a node's: a node is
+-- dead when Redis has not heard from it for the TTL. And a stall of Redis
+-- itself (a pause, a long fork, DEBUG SLEEP) must not count against the
+-- nodes: the heartbeat and sweep scripts note the last time Redis served
+-- either; when Redis finds it has served neither for longer than gap_ms, it
+-- was stalled (or no node could reach it), so every node gets a full TTL of
+-- grace to be heard from again before any is declared dead.
+local function redis_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function live_clock(gap_ms, ttl_ms)
+  local now = redis_ms()
+  local last = tonumber(redis.call('GET', P .. 'live:clock'))
+  if last and now - last > gap_ms then
+    redis.call('SET', P .. 'live:grace', now + ttl_ms)
+  end
+  redis.call('SET', P .. 'live:clock', now)
+  return now
+end

@@ -1,8 +1,12 @@
--- sweep: ARGV now, dead_before, queues ("a,b,c"), escalation steps
--- ("src>after_ms>dst;…"). Returns expired offers, dead nodes, contacts offered, contacts escalated.
+-- sweep: ARGV now, node_ttl_ms, queues ("a,b,c"), escalation steps
+-- ("src>after_ms>dst;…"), gap_ms. Returns expired offers, dead nodes, contacts offered, contacts escalated.
 -- Expired offers return to their queues, dead nodes' desks are unseated, and
 -- every queue is matched again (a safety net for any trigger that was missed).
-local now, dead_before, queues, steps = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4] or ''
+local now, ttl, queues, steps = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4] or ''
+-- Liveness by Redis's clock, with grace after Redis itself stalled (see
+-- live_clock); everything else by the node's clock in ARGV[1].
+local live_now = live_clock(tonumber(ARGV[5]), ttl)
+local grace = tonumber(redis.call('GET', P .. 'live:grace')) or 0
 local escalated = 0
 for src, after, dst in string.gmatch(steps, '([^;>]+)>(%d+)>([^;]+)') do
   escalated = escalated + escalate(src, now - tonumber(after), dst, now)
@@ -18,7 +22,10 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'phones', '-inf', now, 'LIM
   refresh(id, now)
   touch(id)
 end
-local dead = redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', dead_before)
+local dead = {}
+if live_now >= grace then
+  dead = redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', live_now - ttl)
+end
 for _, node in ipairs(dead) do lose_node(node, 'node_lost', now) end
 dispatch_marked(now)
 local offered = 0

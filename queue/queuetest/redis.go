@@ -102,7 +102,8 @@ func (s *Server) Restart(t testing.TB) {
 
 func startRedis(bin string, port int, dir string, args []string) (*Server, error) {
 	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "no"}, args...)
+		"--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "no",
+		"--enable-debug-command", "local"}, args...) // DEBUG SLEEP: tests pause Redis
 	cmd := exec.Command(bin, all...)
 	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
