@@ -53,7 +53,9 @@ func TestAnnouncementWords(t *testing.T) {
 // TestAnnouncementHeard: a caller waiting behind another hears, after the
 // first interval, the announcement between stretches of hold audio.
 func TestAnnouncementHeard(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Announce = Announce{First: 400 * time.Millisecond, Every: time.Hour, MaxPosition: 99} })
+	e := newEnv(t, func(c *Config) {
+		c.Announce = Announce{First: 400 * time.Millisecond, Every: time.Hour, MaxPosition: 99}
+	})
 	first := dial(t, e, "12345", "13800138701", media.PCMU)
 	waitQueued(t, e, "12345")
 	second := dial(t, e, "12345", "13800138702", media.PCMU)
