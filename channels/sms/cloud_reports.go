@@ -45,8 +45,9 @@ type tencentReport struct {
 // maxReportID bounds a provider's message id.
 const maxReportID = 128
 
-// jsonArray reads a JSON array of T (a lone object is taken as one item).
-func jsonArray[T any](body []byte) ([]T, error) {
+// jsonArray reads a JSON array of T (a lone object is taken as one item);
+// an empty one is refused as having no what ("reports", "messages").
+func jsonArray[T any](body []byte, what string) ([]T, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) > 0 && body[0] == '{' {
 		body = append(append([]byte{'['}, body...), ']')
@@ -60,7 +61,7 @@ func jsonArray[T any](body []byte) ([]T, error) {
 		return nil, refuse(http.StatusBadRequest, "body: one JSON array expected")
 	}
 	if len(items) == 0 {
-		return nil, refuse(http.StatusBadRequest, "body: no reports")
+		return nil, refuse(http.StatusBadRequest, "body: no %s", what)
 	}
 	return items, nil
 }
@@ -68,7 +69,7 @@ func jsonArray[T any](body []byte) ([]T, error) {
 // parseAliyunReports reads an SmsReport push; every item is checked before
 // any is filed.
 func parseAliyunReports(body []byte) ([]cloudReport, error) {
-	items, err := jsonArray[aliyunReport](body)
+	items, err := jsonArray[aliyunReport](body, "reports")
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +96,7 @@ func parseAliyunReports(body []byte) ([]cloudReport, error) {
 // parseTencentReports reads a status callback; every item is checked
 // before any is filed.
 func parseTencentReports(body []byte) ([]cloudReport, error) {
-	items, err := jsonArray[tencentReport](body)
+	items, err := jsonArray[tencentReport](body, "reports")
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package sms
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -30,20 +28,9 @@ func (g *Gateway) aliyun(w http.ResponseWriter, r *http.Request) {
 // parseAliyun reads a push: a JSON array of items (a lone object is taken
 // as one). Every item is checked before any is stored.
 func parseAliyun(body []byte) ([]inbound, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) > 0 && body[0] == '{' {
-		body = append(append([]byte{'['}, body...), ']')
-	}
-	var items []aliyunUp
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&items); err != nil {
-		return nil, jsonError("[]", err)
-	}
-	if dec.More() {
-		return nil, refuse(http.StatusBadRequest, "body: one JSON array expected")
-	}
-	if len(items) == 0 {
-		return nil, refuse(http.StatusBadRequest, "body: no messages")
+	items, err := jsonArray[aliyunUp](body, "messages")
+	if err != nil {
+		return nil, err
 	}
 	out := make([]inbound, 0, len(items))
 	for i, it := range items {
