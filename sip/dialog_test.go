@@ -111,3 +111,22 @@ func TestDrainKeepsCalls(t *testing.T) {
 	c.hangup(t)
 	require.NoError(t, <-drained)
 }
+
+// TestDeskEndsTheCall: `end` from the desk (queue.End) hangs the call up:
+// the caller hears goodbye and gets BYE, the phone gets BYE, the contact
+// waits for wrap-up.
+func TestDeskEndsTheCall(t *testing.T) {
+	e := newEnv(t)
+	ph := newPhone(t, e, "1001", 0)
+	e.seat("1001")
+	c := dial(t, e, "12345", "13800138605", media.PCMU)
+	eventually(t, 500, "talking", func() bool { return hasTone(heard(ph.rtp.packets()), toneCaller) })
+	tn := ph.contact.Load().(string)
+	d := <-ph.sessions
+	require.NoError(t, e.q.End(context.Background(), "1001", tn))
+	eventually(t, 300, "the caller gets BYE", func() bool { return c.byes.Load() > 0 })
+	eventually(t, 300, "the phone's dialog ends", func() bool { return d.Context().Err() != nil })
+	ct, err := e.q.Contact(context.Background(), tn)
+	require.NoError(t, err)
+	require.Equal(t, queue.StateWrapUp, ct.State)
+}
