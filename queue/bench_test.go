@@ -20,6 +20,39 @@ import (
 //
 //	go test ./queue -run '^$' -bench ContactLifecycle -benchtime 20000x
 func BenchmarkContactLifecycle(b *testing.B) {
+	benchLifecycle(b, "contact", false, map[queue.Channel]int{queue.ChannelMailbox: 1},
+		func(ctx context.Context, q *queue.Queue, i int) (string, error) {
+			r, err := q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelMailbox, Queue: "general", Subject: "bench",
+				Citizen: queue.Citizen{Phone: fmt.Sprintf("+86138%08d", i)}}, "")
+			return r.TrackingNo, err
+		}, acceptStep, wrapupStep)
+}
+
+// benchStep is one step of a lifecycle, for every contact of a batch.
+type benchStep struct {
+	name string
+	do   func(ctx context.Context, q *queue.Queue, agent, tn string) error
+}
+
+var (
+	acceptStep = benchStep{"accept", func(ctx context.Context, q *queue.Queue, agent, tn string) error {
+		return q.Accept(ctx, agent, tn)
+	}}
+	hangupStep = benchStep{"hangup", func(ctx context.Context, q *queue.Queue, _, tn string) error {
+		_, err := q.Hangup(ctx, tn, "caller")
+		return err
+	}}
+	wrapupStep = benchStep{"wrapup", func(ctx context.Context, q *queue.Queue, agent, tn string) error {
+		return q.WrapUp(ctx, agent, tn, queue.RequestConsultation, queue.OutcomeResolved, "")
+	}}
+)
+
+// benchLifecycle seats 1,000 ready agents (with phones registered when
+// phones is set), then runs b.N contacts in batches of 1,000: each batch is
+// enqueued (and offered), then goes through steps in turn. It reports the
+// time Redis spent in scripts for each, per contact, and in all, per unit.
+func benchLifecycle(b *testing.B, unit string, phones bool, caps map[queue.Channel]int,
+	enqueue func(ctx context.Context, q *queue.Queue, i int) (string, error), steps ...benchStep) {
 	s := queuetest.RedisServer(b)
 	rdb := s.Client(b)
 	q, err := queue.New(rdb, queue.Options{NodeID: "bench", Queues: testQueues})
@@ -28,24 +61,26 @@ func BenchmarkContactLifecycle(b *testing.B) {
 	const agents = 1000
 	for i := range agents {
 		id := strconv.Itoa(10000 + i)
-		sess, err := q.Connect(ctx, queue.Profile{ID: id, Skills: map[string]int{"general": 3},
-			Capacity: map[queue.Channel]int{queue.ChannelMailbox: 1}})
+		if phones {
+			require.NoError(b, q.SetPhone(ctx, id, time.Now().Add(24*time.Hour)))
+		}
+		sess, err := q.Connect(ctx, queue.Profile{ID: id, Skills: map[string]int{"general": 3}, Capacity: caps})
 		require.NoError(b, err)
 		require.NoError(b, q.SetPresence(ctx, id, sess.ID, queue.PresenceReady, ""))
 	}
 	b.ResetTimer()
-	var enq, acc, wrap float64
+	var enq float64
+	spent := make([]float64, len(steps))
 	for done := 0; done < b.N; {
 		n := min(b.N-done, agents)
 		tns, owners := make([]string, n), make([]string, n)
 		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
 		for i := range n {
-			r, err := q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelMailbox, Queue: "general", Subject: "bench",
-				Citizen: queue.Citizen{Phone: fmt.Sprintf("+86138%08d", done+i)}}, "")
+			tn, err := enqueue(ctx, q, done+i)
 			if err != nil {
 				b.Fatal(err)
 			}
-			tns[i] = r.TrackingNo
+			tns[i] = tn
 		}
 		enq += redisMicros(b, rdb, "evalsha")
 		for i, tn := range tns {
@@ -55,27 +90,25 @@ func BenchmarkContactLifecycle(b *testing.B) {
 			}
 			owners[i] = c.Agent
 		}
-		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
-		for i, tn := range tns {
-			if err := q.Accept(ctx, owners[i], tn); err != nil {
-				b.Fatal(err)
+		for k, st := range steps {
+			require.NoError(b, rdb.ConfigResetStat(ctx).Err())
+			for i, tn := range tns {
+				if err := st.do(ctx, q, owners[i], tn); err != nil {
+					b.Fatal(err)
+				}
 			}
+			spent[k] += redisMicros(b, rdb, "evalsha")
 		}
-		acc += redisMicros(b, rdb, "evalsha")
-		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
-		for i, tn := range tns {
-			if err := q.WrapUp(ctx, owners[i], tn, queue.RequestConsultation, queue.OutcomeResolved, ""); err != nil {
-				b.Fatal(err)
-			}
-		}
-		wrap += redisMicros(b, rdb, "evalsha")
 		done += n
 	}
 	b.StopTimer()
+	total := enq
 	b.ReportMetric(enq/float64(b.N), "redis-µs/enqueue")
-	b.ReportMetric(acc/float64(b.N), "redis-µs/accept")
-	b.ReportMetric(wrap/float64(b.N), "redis-µs/wrapup")
-	b.ReportMetric((enq+acc+wrap)/float64(b.N), "redis-µs/contact")
+	for k, st := range steps {
+		b.ReportMetric(spent[k]/float64(b.N), "redis-µs/"+st.name)
+		total += spent[k]
+	}
+	b.ReportMetric(total/float64(b.N), "redis-µs/"+unit)
 }
 
 func redisMicros(b *testing.B, rdb *redis.Client, cmd string) float64 {
@@ -101,72 +134,13 @@ func redisMicros(b *testing.B, rdb *redis.Client, cmd string) float64 {
 //
 //	go test ./queue -run '^$' -bench CallLifecycle -benchtime 20000x
 func BenchmarkCallLifecycle(b *testing.B) {
-	s := queuetest.RedisServer(b)
-	rdb := s.Client(b)
-	q, err := queue.New(rdb, queue.Options{NodeID: "bench", Queues: testQueues})
-	require.NoError(b, err)
-	ctx := context.Background()
-	const agents = 1000
-	for i := range agents {
-		id := strconv.Itoa(10000 + i)
-		require.NoError(b, q.SetPhone(ctx, id, time.Now().Add(24*time.Hour)))
-		sess, err := q.Connect(ctx, queue.Profile{ID: id, Skills: map[string]int{"general": 3},
-			Capacity: map[queue.Channel]int{queue.ChannelVoice: 1, queue.ChannelMailbox: 1}})
-		require.NoError(b, err)
-		require.NoError(b, q.SetPresence(ctx, id, sess.ID, queue.PresenceReady, ""))
-	}
-	b.ResetTimer()
-	var enq, acc, hang, wrap float64
-	for done := 0; done < b.N; {
-		n := min(b.N-done, agents)
-		tns, owners := make([]string, n), make([]string, n)
-		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
-		for i := range n {
-			phone := fmt.Sprintf("+86138%08d", done+i)
+	benchLifecycle(b, "call", true, map[queue.Channel]int{queue.ChannelVoice: 1, queue.ChannelMailbox: 1},
+		func(ctx context.Context, q *queue.Queue, i int) (string, error) {
+			phone := fmt.Sprintf("+86138%08d", i)
 			r, err := q.EnqueueCall(ctx, queue.Intake{Queue: "general", Line: "12345",
 				Citizen: queue.Citizen{Address: phone, Phone: phone}}, queue.Call{ID: "bench-" + phone, Node: "bench"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			tns[i] = r.TrackingNo
-		}
-		enq += redisMicros(b, rdb, "evalsha")
-		for i, tn := range tns {
-			c, err := q.Contact(ctx, tn)
-			if err != nil || c.State != queue.StateOffered {
-				b.Fatalf("not offered: %v %+v", err, c)
-			}
-			owners[i] = c.Agent
-		}
-		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
-		for i, tn := range tns {
-			if err := q.Accept(ctx, owners[i], tn); err != nil {
-				b.Fatal(err)
-			}
-		}
-		acc += redisMicros(b, rdb, "evalsha")
-		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
-		for _, tn := range tns {
-			if _, err := q.Hangup(ctx, tn, "caller"); err != nil {
-				b.Fatal(err)
-			}
-		}
-		hang += redisMicros(b, rdb, "evalsha")
-		require.NoError(b, rdb.ConfigResetStat(ctx).Err())
-		for i, tn := range tns {
-			if err := q.WrapUp(ctx, owners[i], tn, queue.RequestConsultation, queue.OutcomeResolved, ""); err != nil {
-				b.Fatal(err)
-			}
-		}
-		wrap += redisMicros(b, rdb, "evalsha")
-		done += n
-	}
-	b.StopTimer()
-	b.ReportMetric(enq/float64(b.N), "redis-µs/enqueue")
-	b.ReportMetric(acc/float64(b.N), "redis-µs/accept")
-	b.ReportMetric(hang/float64(b.N), "redis-µs/hangup")
-	b.ReportMetric(wrap/float64(b.N), "redis-µs/wrapup")
-	b.ReportMetric((enq+acc+hang+wrap)/float64(b.N), "redis-µs/call")
+			return r.TrackingNo, err
+		}, acceptStep, hangupStep, wrapupStep)
 }
 
 // BenchmarkEnqueueFsync enqueues letters from 16 goroutines on a real

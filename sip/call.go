@@ -3,7 +3,6 @@ package sip
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -544,4 +543,3 @@ func (c *call) update(req *sip.Request, tx sip.ServerTransaction) {
 	c.log.Info("caller re-INVITE", zap.Bool("hold", held))
 }
 
-var errNotOpen = fmt.Errorf("sip: offer no longer open")

@@ -70,7 +70,6 @@ var testLines = map[string]Line{
 	"12315": {Number: "12315", Name: "12315市场监管投诉举报热线", Queue: "consumer", Priority: 1},
 }
 
-func ha1(h func() []byte) string { return hex.EncodeToString(h()) }
 
 func phoneFor(agent, password, realm string) Phone {
 	m := md5.Sum([]byte(agent + ":" + realm + ":" + password))

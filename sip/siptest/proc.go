@@ -44,12 +44,6 @@ func (p *proc) exited() bool {
 	}
 }
 
-// exitCode is the process's exit status, or -1 if a signal ended it.
-func (p *proc) exitCode() int {
-	<-p.done
-	return p.cmd.ProcessState.ExitCode()
-}
-
 // stop signals the process and waits for it, killing it if it has not gone
 // after grace.
 func (p *proc) stop(sig os.Signal, grace time.Duration) {
