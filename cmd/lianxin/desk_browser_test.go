@@ -38,10 +38,6 @@ const (
 // accepts a letter whose subject and text carry HTML, reads it (as text) and
 // wraps it up; the public lookup then shows the letter closed.
 func TestDeskInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("Chromium is not installed (%v). The browser tests need it: run the README's test command, "+
-			"`make test`, which installs chromium and fonts-noto-cjk (scripts/install-test-deps.sh)", err)
-	}
 	s := queuetest.RedisServer(t)
 	// The offer must not expire while a slow machine drives the browser.
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.Queue.OfferTimeout = 5 * time.Minute })
@@ -132,6 +128,10 @@ type deskBrowser struct {
 
 func startBrowser(t *testing.T) *deskBrowser {
 	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("Chromium is not installed (%v). The browser tests need it: run the README's test command, "+
+			"`make test`, which installs chromium and fonts-noto-cjk (scripts/install-test-deps.sh)", err)
+	}
 	dir := t.TempDir()
 	b := &deskBrowser{dataDir: filepath.Join(dir, "profile"), readDone: make(chan struct{})}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -319,9 +319,6 @@ func isZombie(stat string) bool {
 // the contact's conversation, and the agent's reply, typed in the reply box,
 // goes out through WeChat's API and joins the conversation.
 func TestDeskConversationInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("Chromium is not installed (%v): run `make test`, which installs it", err)
-	}
 	s := queuetest.RedisServer(t)
 	api := &fakeWeChatAPI{}
 	apiSrv := httptest.NewServer(api)
@@ -369,9 +366,6 @@ func TestDeskConversationInBrowser(t *testing.T) {
 
 // A supervisor's desk shows every queue's waiting count.
 func TestSupervisorSeesQueuesInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("Chromium is not installed (%v): run `make test`, which installs it", err)
-	}
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	letter(t, n.base, mailboxFor(t, "general"), "等待中的来信")
