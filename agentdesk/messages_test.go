@@ -23,6 +23,8 @@ func TestDecodeInbound(t *testing.T) {
 		{`{"type":"accept","contact":"2611260000016"}`, "bad_message"},
 		{`{"type":"wrapup","contact":"2611260000015","request_type":"help","outcome":"lunch"}`, "bad_message"},
 		{`{"type":"wrapup","contact":"2611260000015","request_type":"rant","outcome":"resolved"}`, "bad_message"},
+		{`{"type":"wrapup","contact":"2611260000015","request_type":"help"}`, "bad_message"},
+		{`{"type":"wrapup","contact":"2611260000015","outcome":"resolved"}`, "bad_message"},
 	} {
 		m, err := decodeInbound([]byte(c.in))
 		if c.code == "" {

@@ -1,9 +1,9 @@
 // The agent's contacts: the list on the left and which one is on screen.
 import { $, el, clear, fmtClock } from './dom.js';
-import { CHANNELS } from './labels.js';
+import { channelName, EMERGENCY } from './labels.js';
 import { S, serverNow } from './store.js';
 import { subjectOf } from './contact.js';
-import { renderDetail } from './detail.js';
+import { renderDetail, forgetMedia } from './detail.js';
 import { loadDraft } from './wrapup.js';
 
 export function upsertContact(c) {
@@ -11,6 +11,10 @@ export function upsertContact(c) {
   const had = S.contacts.get(c.tracking_no);
   if (c.channel === 'voice' && c.state !== 'wrapup') {
     c.talkStart = (had && had.talkStart) || serverNow() - (c.talk_seconds || 0) * 1000;
+  }
+  if (c.state === 'wrapup') {
+    // After-call work runs from the end of the work (the server's ended_at).
+    c.acwStart = (had && had.acwStart) || Date.parse(c.ended_at) || serverNow();
   }
   S.contacts.set(c.tracking_no, c);
   if (S.selectNext === c.tracking_no || !S.selected || !S.contacts.has(S.selected)) {
@@ -31,6 +35,7 @@ export function contactChanged(tn) {
 export function removeContact(tn) {
   S.contacts.delete(tn);
   S.drafts.delete(tn);
+  forgetMedia(tn);
   S.busy.delete(tn);
   if (S.selected === tn) {
     const next = S.contacts.keys().next();
@@ -56,12 +61,14 @@ export function renderContacts() {
     const current = tn === S.selected;
     const btn = el('button', { type: 'button', className: 'contact-btn', attrs: { 'aria-current': current ? 'true' : 'false' } },
       el('span', { className: 'contact-top' },
-        el('span', { className: 'chip' }, CHANNELS[c.channel] || c.channel || '?'),
+        c.emergency ? el('span', { className: 'chip emergency' }, `紧急·${EMERGENCY[c.emergency] || '紧急情况'}`) : null,
+        el('span', { className: 'chip' }, channelName(c)),
         el('span', { className: 'contact-tn' }, tn),
         phaseChip(c)),
-      el('span', { className: 'contact-subject' }, subjectOf(c)));
+      el('span', { className: 'contact-subject', title: subjectOf(c) }, subjectOf(c)));
     btn.addEventListener('click', () => select(tn));
-    list.append(el('li', { className: current ? 'selected' : '', data: { contact: tn } }, btn));
+    const cls = [current ? 'selected' : '', c.emergency ? 'emergency' : ''].filter(Boolean).join(' ');
+    list.append(el('li', { className: cls, data: { contact: tn } }, btn));
   }
   $('contacts-count').textContent = String(S.contacts.size);
   $('contacts-empty').hidden = S.contacts.size > 0;
@@ -69,7 +76,10 @@ export function renderContacts() {
 
 // phaseChip marks a contact in wrap-up, and a call still being talked.
 function phaseChip(c) {
-  if (c.state === 'wrapup') return el('span', { className: 'chip phase' }, '话后');
+  if (c.state === 'wrapup') {
+    return el('span', { className: 'chip phase', data: { acwStart: String(c.acwStart || serverNow()) } },
+      `话后 ${fmtClock(serverNow() - (c.acwStart || serverNow()))}`);
+  }
   if (c.channel === 'voice') {
     return el('span', { className: 'chip talking', data: { talkStart: String(c.talkStart || serverNow()) } },
       `通话中 ${fmtClock(serverNow() - (c.talkStart || serverNow()))}`);
@@ -77,10 +87,13 @@ function phaseChip(c) {
   return null;
 }
 
-// tickTalk updates every running call's clock.
+// tickTalk updates every running clock: calls being talked, after-call work.
 function tickTalk() {
   for (const node of document.querySelectorAll('[data-talk-start]')) {
     node.textContent = `通话中 ${fmtClock(serverNow() - Number(node.dataset.talkStart))}`;
+  }
+  for (const node of document.querySelectorAll('[data-acw-start]')) {
+    node.textContent = `话后 ${fmtClock(serverNow() - Number(node.dataset.acwStart))}`;
   }
 }
 

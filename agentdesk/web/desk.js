@@ -9,8 +9,8 @@
 // shortcuts do), offers, contacts, detail, wrapup, statusbar, login, queues,
 // keys, work (the server's messages). A module that adds to the desk (the
 // browser phone) is imported here, after the others.
-import { $, fillSelect } from './dom.js';
-import { NOT_READY_REASONS, REQUEST_TYPES, OUTCOMES } from './labels.js';
+import { $, el, fillSelect } from './dom.js';
+import { NOT_READY_REASONS } from './labels.js';
 import { S } from './store.js';
 import { send } from './socket.js';
 import { actions } from './actions.js';
@@ -20,7 +20,8 @@ import { initWrapup, endContact, submitWrapup } from './wrapup.js';
 import { renderState } from './statusbar.js';
 import { initLogin, showLogin, startDesk } from './login.js';
 import { initWork } from './work.js';
-import { initKeys } from './keys.js';
+import { initKeys, SHORTCUTS } from './keys.js';
+import { initRing } from './ring.js';
 
 // Defaults; the browser phone may replace answer, hangup and mute.
 actions.answer = () => { const tn = oldestOffer(); if (tn) acceptOffer(tn); };
@@ -34,14 +35,14 @@ actions.wrapup = () => {
 
 function init() {
   fillSelect($('notready-reason'), NOT_READY_REASONS);
-  fillSelect($('wrapup-type'), REQUEST_TYPES);
-  fillSelect($('wrapup-outcome'), OUTCOMES);
   renderState({ state: 'logged_out' });
   initLogin();
   initWork();
   initDetail();
   initWrapup();
   initKeys();
+  initRing();
+  for (const [, keys, zh] of SHORTCUTS) $('shortcuts').append(el('span', {}, el('kbd', {}, keys), ` ${zh}`));
   $('btn-ready').addEventListener('click', () => send({ type: 'ready' }, { track: false }));
   $('btn-notready').addEventListener('click', () => send({ type: 'not_ready', reason: $('notready-reason').value }, { track: false }));
   if (S.token) startDesk(); else showLogin('');

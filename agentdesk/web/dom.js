@@ -20,22 +20,23 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-// small returns the secondary English text used next to Chinese labels.
-export const small = (text) => el('small', {}, text);
-
 export function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 }
 
 export function fillSelect(select, pairs) {
-  for (const [value, zh] of pairs) select.append(el('option', { value }, `${zh} ${value}`));
+  for (const [value, zh] of pairs) select.append(el('option', { value }, zh));
 }
 
 // toast shows a short message; errors stay longer and are announced.
-export function toast(text, kind = 'info') {
-  const item = el('div', { className: `toast-item ${kind}` }, text);
+// detail (the server's words, for whoever maintains the desk) goes in the
+// title, not on screen.
+export function toast(text, kind = 'info', detail = '') {
+  const item = el('div', { className: `toast-item ${kind}`, title: detail }, text);
   if (kind === 'error') item.setAttribute('role', 'alert');
   $('toast').append(item);
+  // A few at a time: older ones go, so toasts never pile over the work.
+  while ($('toast').children.length > 3) $('toast').firstElementChild.remove();
   setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
 }
 

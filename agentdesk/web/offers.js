@@ -1,6 +1,6 @@
 // Offers: a card per open offer with its countdown, accept and reject.
-import { $, el, small, clear } from './dom.js';
-import { channelLabel } from './labels.js';
+import { $, el, clear } from './dom.js';
+import { channelName, EMERGENCY, labelOf, OUTCOMES } from './labels.js';
 import { S, serverNow, watch } from './store.js';
 import { send } from './socket.js';
 import { callerOf, lineOf } from './contact.js';
@@ -27,25 +27,33 @@ function buildOfferCard(offer) {
   const text = String(c.text || '');
   const excerpt = text.length > 200 ? `${text.slice(0, 200)}…` : text;
   const citizen = c.citizen || {};
-  const accept = el('button', { type: 'button', className: 'accept primary' }, '接受 ', small('accept · A'));
-  const reject = el('button', { type: 'button', className: 'reject' }, '拒绝 ', small('reject · R'));
+  const accept = el('button', { type: 'button', className: 'accept primary', title: '快捷键 A 或 Alt+A' }, '接受');
+  const reject = el('button', { type: 'button', className: 'reject', title: '快捷键 R' }, '拒绝');
   accept.addEventListener('click', () => acceptOffer(tn));
   reject.addEventListener('click', () => rejectOffer(tn));
-  return el('div', { className: 'offer-card', data: { offer: tn }, attrs: { role: 'group', 'aria-label': `新来件 ${tn}` } },
-    el('div', { className: 'offer-head' },
-      el('span', { className: 'chip' }, channelLabel(c.channel)),
-      c.callback ? el('span', { className: 'chip urgent', title: '来电人的通话已中断，请回拨' }, '回拨 callback') : null,
-      el('span', { className: 'offer-line' }, lineOf(c)),
-      el('span', { className: 'countdown', attrs: { 'aria-label': '剩余时间 (time left)' } })),
-    el('div', { className: 'offer-bar' }, el('span')),
-    el('div', { className: 'offer-subject' }, c.subject || (c.channel === 'voice' ? '来电振铃中，接起话机即接受' : '（无主题 no subject）')),
-    excerpt ? el('div', { className: 'offer-text' }, excerpt) : null,
-    el('div', { className: 'offer-citizen' }, c.channel === 'voice' ? '来电号码 ' : '来件人 ',
-      el('span', { className: 'caller' }, callerOf(c) || '—'),
-      c.channel === 'voice' && citizen.name ? ` ${citizen.name}` : null,
-      c.priority > 0 ? el('span', { className: 'chip urgent' }, `优先 ${c.priority}`) : null,
-      (c.history || []).length ? el('span', { className: 'chip repeat' }, `重复来电 ${c.history.length}`) : null),
-    el('div', { className: 'offer-buttons' }, accept, reject));
+  const emergency = c.emergency ? EMERGENCY[c.emergency] || '紧急情况' : '';
+  return el('div', {
+    className: emergency ? 'offer-card emergency' : 'offer-card',
+    data: { offer: tn, emergency: c.emergency || '' },
+    attrs: { role: 'group', 'aria-label': emergency ? `紧急新来件 ${emergency} ${tn}` : `新来件 ${tn}` },
+  },
+  el('div', { className: 'offer-head' },
+    emergency ? el('span', { className: 'chip emergency' }, `紧急·${emergency}`) : null,
+    el('span', { className: 'chip' }, channelName(c)),
+    c.callback ? el('span', { className: 'chip urgent', title: '来电人的通话已中断，请回拨' }, '回拨') : null,
+    el('span', { className: 'offer-line', title: lineOf(c) }, lineOf(c)),
+    el('span', { className: 'countdown', attrs: { 'aria-label': '剩余时间' } })),
+  el('div', { className: 'offer-bar' }, el('span')),
+  el('div', { className: 'offer-subject' }, c.subject || (c.channel === 'voice' ? '来电振铃中，接起话机即接受' : '（无主题）')),
+  excerpt ? el('div', { className: 'offer-text' }, excerpt) : null,
+  c.emergency_advice ? el('div', { className: 'offer-advice' }, '已告知市民：', c.emergency_advice) : null,
+  c.suggested_outcome ? el('div', { className: 'offer-suggest' }, `建议：${labelOf(OUTCOMES, c.suggested_outcome)}`) : null,
+  el('div', { className: 'offer-citizen' }, c.channel === 'voice' ? '来电号码 ' : '来件人 ',
+    el('span', { className: 'caller' }, callerOf(c) || '—'),
+    c.channel === 'voice' && citizen.name ? ` ${citizen.name}` : null,
+    c.priority > 0 && !emergency ? el('span', { className: 'chip urgent' }, `优先 ${c.priority}`) : null,
+    (c.history || []).length ? el('span', { className: 'chip repeat' }, `重复来电 ${c.history.length}`) : null),
+  el('div', { className: 'offer-buttons' }, accept, reject));
 }
 
 export function removeOffer(tn) {
@@ -75,7 +83,7 @@ function tickOffers() {
     const left = offer.expiresAt - now;
     const secs = Math.max(0, Math.ceil(left / 1000));
     const card = offer.card;
-    card.querySelector('.countdown').textContent = left > 0 ? `${secs} 秒` : '已超时 expired';
+    card.querySelector('.countdown').textContent = left > 0 ? `${secs} 秒` : '已超时';
     card.querySelector('.offer-bar span').style.width = `${Math.max(0, Math.min(100, left / offer.total * 100))}%`;
     card.classList.toggle('urgent', left > 0 && left < 10000);
     card.classList.toggle('expired', !(left > 0));

@@ -1,5 +1,5 @@
 // A supervisor's picture of every queue.
-import { $, el, clear } from './dom.js';
+import { $, el, clear, fmtSeconds } from './dom.js';
 import { S } from './store.js';
 import { stopped } from './socket.js';
 
@@ -15,9 +15,9 @@ export async function refreshQueues() {
   clear(tbody);
   for (const q of data.queues || []) {
     const a = q.agents || {};
-    const wait = q.waiting > 0 ? `${Math.round(q.oldest_wait_seconds || 0)} s` : '–';
+    const wait = q.waiting > 0 ? fmtSeconds(q.oldest_wait_seconds || 0) : '–';
     const row = el('tr', { data: { queue: q.name } },
-      el('td', {}, q.name),
+      el('td', { className: 'queue-name', title: q.title || q.name }, q.title || q.name),
       el('td', { className: q.waiting > 0 ? 'num warn' : 'num' }, String(q.waiting)),
       el('td', { className: 'num' }, wait),
       el('td', { className: 'num' }, `${a.ready || 0} / ${(a.busy || 0) + (a.offered || 0) + (a.wrap_up || 0)}`));

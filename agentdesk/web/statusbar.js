@@ -1,7 +1,7 @@
 // The status bar: who is logged in, their state, phone and load, and the
 // banner under it.
-import { $, el, small, clear, fmtTime } from './dom.js';
-import { STATES, REASONS, CHANNELS } from './labels.js';
+import { $, el, clear, fmtTime } from './dom.js';
+import { STATES, CHANNELS, reasonLabel } from './labels.js';
 import { S } from './store.js';
 
 export function renderAgent() {
@@ -15,13 +15,20 @@ export function renderState(m) {
   const box = $('state');
   box.dataset.state = code;
   clear(box);
-  box.append(el('b', {}, STATES[code] || code), ' ', small(code.replace('_', code === 'wrap_up' ? '-' : ' ')));
-  const reason = code === 'not_ready' && m.reason ? REASONS[m.reason] || m.reason : '';
+  box.append(el('b', {}, STATES[code] || '未知'));
+  const reason = code === 'not_ready' && m.reason ? reasonLabel(m.reason) : '';
   $('state-reason').textContent = reason;
-  $('state-reason').title = code === 'not_ready' && m.reason ? m.reason : '';
+  $('state-reason').title = reason;
+  // Not ready asked for while work is still open: it takes effect when the
+  // work is done (no new offers meanwhile).
+  const pending = m.presence === 'not_ready' && ['offered', 'busy', 'wrap_up'].includes(code);
+  $('state-pending').hidden = !pending;
+  $('state-pending').textContent = pending ? `待未就绪·${reasonLabel(m.reason || 'busy')}` : '';
+  $('state-pending').title = pending ? '已申请未就绪：不再分配新来件，手上的工作完成后转为未就绪' : '';
   $('state-misses').hidden = !(m.misses > 0);
-  $('state-misses').textContent = m.misses > 0 ? `漏接 ${m.misses} missed` : '';
-  if (m.since) box.title = `自 since ${fmtTime(m.since)}`;
+  $('state-misses').textContent = m.misses > 0 ? `漏接 ${m.misses}` : '';
+  $('state-misses').title = m.misses > 0 ? `连续漏接 ${m.misses} 次` : '';
+  if (m.since) box.title = `自 ${fmtTime(m.since)}`;
   renderPhone(m);
   $('btn-ready').disabled = code === 'ready';
   renderLoad(m.load || {});
@@ -37,7 +44,7 @@ function renderPhone(m) {
   box.hidden = m.state === 'logged_out' || !(on || cap.voice > 0);
   box.dataset.phone = on ? 'on' : 'off';
   box.textContent = on ? '话机已注册' : '话机未注册';
-  box.title = on ? '话机在线，可以接听来电 (phone registered)' : '话机未注册，不会分配来电，请检查话机 (phone not registered: no calls are offered)';
+  box.title = on ? '话机在线，可以接听来电' : '话机未注册，不会分配来电，请检查话机';
 }
 
 // renderLoad shows "n/capacity" per channel the agent has capacity for.
@@ -50,8 +57,8 @@ function renderLoad(load) {
   for (const c of channels) {
     const n = load[c] || 0;
     const full = cap[c] > 0 && n >= cap[c];
-    box.append(el('span', { className: `load-item${full ? ' full' : ''}`, data: { channel: c }, title: c },
-      `${CHANNELS[c] || c} `, el('b', {}, cap[c] > 0 ? `${n}/${cap[c]}` : String(n))));
+    box.append(el('span', { className: `load-item${full ? ' full' : ''}`, data: { channel: c }, title: `${CHANNELS[c] || c}：处理中/上限` },
+      `${CHANNELS[c] || '其他'} `, el('b', {}, cap[c] > 0 ? `${n}/${cap[c]}` : String(n))));
   }
 }
 

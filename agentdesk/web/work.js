@@ -1,6 +1,6 @@
 // The server's messages about the agent's work: offers, contacts, endings.
 import { $, toast } from './dom.js';
-import { RESCIND_REASONS, HANGUP_BY, OUTCOMES, labelOf } from './labels.js';
+import { RESCIND_REASONS, HANGUP_BY, OUTCOMES, EMERGENCY, labelOf, errorText } from './labels.js';
 import { S, serverNow } from './store.js';
 import { on, resetBackoff, forgetPending } from './socket.js';
 import { renderAgent, renderState } from './statusbar.js';
@@ -47,16 +47,17 @@ export function initWork() {
   on('rescinded', (m) => {
     if (!S.offers.has(m.contact)) return;
     removeOffer(m.contact);
-    toast(`来件 ${m.contact} 已撤回：${RESCIND_REASONS[m.reason] || m.reason} (rescinded: ${m.reason})`, 'warn');
+    toast(`来件 ${m.contact} 已撤回：${RESCIND_REASONS[m.reason] || '其他原因'}`, 'warn');
   });
   on('ended', (m) => {
     const c = S.contacts.get(m.contact);
     if (!c) return;
     c.state = 'wrapup';
+    c.acwStart = c.acwStart || serverNow();
     if (m.reason) c.hangup = m.reason; // shown in the detail after the toast has gone
     if (c.talkStart && !(c.talk_seconds > 0)) c.talk_seconds = (serverNow() - c.talkStart) / 1000;
     contactChanged(m.contact);
-    if (c.channel === 'voice') toast(`${m.contact} 通话已结束（${HANGUP_BY[m.reason] || m.reason || ''}），请整理办结`, 'info');
+    if (c.channel === 'voice') toast(`${m.contact} 通话已结束（${HANGUP_BY[m.reason] || '其他原因'}），请整理办结`, 'info');
   });
   on('closed', (m) => {
     if (!S.contacts.has(m.contact)) return;
@@ -66,7 +67,9 @@ export function initWork() {
   on('ack', (m, req) => {
     if (!req) return;
     if (req.type === 'end' && S.contacts.has(req.contact)) {
-      S.contacts.get(req.contact).state = 'wrapup';
+      const c = S.contacts.get(req.contact);
+      c.state = 'wrapup';
+      c.acwStart = c.acwStart || serverNow();
       contactChanged(req.contact);
     }
   });
@@ -75,13 +78,13 @@ export function initWork() {
     if (!c || !m.message) return;
     c.messages = (c.messages || []).concat([m.message]);
     if (m.contact === S.selected) renderConversation(c);
-    if (m.message.from === 'citizen') toast(`${m.contact} 有新消息 (new message)`, 'info');
+    if (m.message.from === 'citizen') toast(`${m.contact} 有新消息`, 'info');
   });
   on('alert', (m) => {
-    toast(`紧急情况 ${m.contact}：${m.text || ''} (${m.kind || 'emergency'})`, 'error');
+    toast(`紧急情况（${EMERGENCY[m.kind] || '其他'}）${m.contact}：${m.text || ''}`, 'error');
   });
   on('error', (m, req) => {
     if (req && req.type === 'accept' && S.selectNext === req.contact) S.selectNext = null;
-    toast(`错误 ${m.code || 'error'}: ${m.message || ''}`, 'error');
+    toast(errorText(m), 'error', `${m.code || ''}: ${m.message || ''}`);
   });
 }
