@@ -45,16 +45,10 @@ function count(name) {
   d[name] = String(Number(d[name] || 0) + 1);
 }
 
-// tones plays [freq Hz, start s, length s] notes at the set volume.
-function tones(notes) {
-  const ctx = context();
-  if (!ctx || ctx.state !== 'running') {
-    count('ringsBlocked');
-    showSoundHint();
-    return false;
-  }
-  const t0 = ctx.currentTime + 0.02;
-  const peak = Math.max(0, Math.min(1, settings.volume / 100)) * 0.4;
+// schedule puts [freq Hz, start s, length s] notes on ctx from t0, at
+// volume (0–100).
+function schedule(ctx, notes, t0, volume) {
+  const peak = Math.max(0, Math.min(1, volume / 100)) * 0.4;
   for (const [f, at, len] of notes) {
     const osc = ctx.createOscillator();
     const gain = ctx.createGain();
@@ -69,8 +63,30 @@ function tones(notes) {
     osc.start(t0 + at);
     osc.stop(t0 + at + len + 0.01);
   }
+}
+
+// tones plays notes at the set volume.
+function tones(notes) {
+  const ctx = context();
+  if (!ctx || ctx.state !== 'running') {
+    count('ringsBlocked');
+    showSoundHint();
+    return false;
+  }
+  schedule(ctx, notes, ctx.currentTime + 0.02, settings.volume);
   count('rings');
   return true;
+}
+
+// renderRing renders a ring offline (mono, at rate Hz) and returns its
+// samples: what the speakers get, for a test to check by its tones.
+export async function renderRing(emergency, rate = 8000) {
+  const notes = emergency ? URGENT : NORMAL;
+  const end = Math.max(...notes.map(([, at, len]) => at + len)) + 0.05;
+  const ctx = new OfflineAudioContext(1, Math.ceil(end * rate), rate);
+  schedule(ctx, notes, 0, 100);
+  const buf = await ctx.startRendering();
+  return buf.getChannelData(0);
 }
 
 // An ordinary offer: two rising notes, twice. An emergency: six quick high

@@ -8,10 +8,12 @@ import (
 	"image/png"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/configs"
@@ -71,6 +73,20 @@ func TestDeskShiftInBrowser(t *testing.T) {
 	require.True(t, browserRun(t, b, "three rings", chromedp.Poll[bool](`document.body.dataset.rings === '3'`)),
 		"every offer rings once")
 	require.Equal(t, "0", browserRun(t, b, "blocked rings", chromedp.Evaluate[string](`document.body.dataset.ringsBlocked || '0'`)))
+	// What the speakers get, by its tones: an ordinary ring is 660 and 880
+	// Hz, an emergency's 988 and 1319 Hz.
+	ring := b.ringTones(t, false)
+	t.Logf("ring tones: %+v", ring)
+	require.Greater(t, ring.RMS, 0.05, "the ring is loud enough to hear: %+v", ring)
+	for _, off := range []float64{ring.F440, ring.F988, ring.F1319} {
+		require.Greater(t, ring.F660, 100*off, "%+v", ring)
+		require.Greater(t, ring.F880, 100*off, "%+v", ring)
+	}
+	urgent := b.ringTones(t, true)
+	for _, off := range []float64{urgent.F440, urgent.F660, urgent.F880} {
+		require.Greater(t, urgent.F988, 100*off, "%+v", urgent)
+		require.Greater(t, urgent.F1319, 100*off, "%+v", urgent)
+	}
 	require.Equal(t, "gas", browserRun(t, b, "the card's kind", chromedp.AttributeValue(chromedp.CSS(card), "data-emergency")).Value)
 	require.Contains(t, browserRun(t, b, "card classes", chromedp.AttributeValue(chromedp.CSS(card), "class")).Value, "emergency")
 	cardText := browserRun(t, b, "the card", chromedp.Text(chromedp.CSS(card)))
@@ -152,9 +168,18 @@ func TestDeskShiftInBrowser(t *testing.T) {
 	require.Equal(t, "transferred_119", r.Body["outcome"])
 	require.Equal(t, "help", r.Body["request_type"])
 
-	// 7. The settings: the ring off, kept in localStorage.
+	// 7. The settings: notifications on (the browser allows them, as the
+	// agent would when asked), the ring off; kept in localStorage.
+	_, err := chromedp.CallBrowser(b.ctx, browser.SetPermission, browser.SetPermissionParams{
+		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted,
+		Origin: n.base})
+	require.NoError(t, err, "allow notifications")
 	b.do(t, "open the settings", chromedp.Click(chromedp.ID("btn-settings")), chromedp.WaitVisible(chromedp.ID("settings")))
 	require.True(t, browserRun(t, b, "sound on", chromedp.Evaluate[bool](`document.getElementById('set-sound').checked`)))
+	require.False(t, browserRun(t, b, "notifications off", chromedp.Evaluate[bool](`document.getElementById('set-notify').checked`)))
+	b.do(t, "turn notifications on", chromedp.Click(chromedp.ID("set-notify")))
+	require.True(t, browserRun(t, b, "notifications on", chromedp.Poll[bool](
+		`document.getElementById('set-notify').checked && JSON.parse(localStorage.getItem('lianxin.desk.settings')).notify === true`)))
 	b.screenshot(t, "4-settings")
 	b.do(t, "turn the ring off", chromedp.Click(chromedp.ID("set-sound")),
 		chromedp.Click(chromedp.CSS(`#settings-form button[type="submit"]`)), chromedp.WaitNotVisible(chromedp.ID("settings")))
@@ -190,6 +215,7 @@ func TestDeskShiftInBrowser(t *testing.T) {
 	tn := r.Body["tracking_no"].(string)
 	offer := `#offers [data-offer="` + tn + `"]`
 	b.do(t, "the photo's offer", chromedp.WaitVisible(chromedp.CSS(offer)))
+	require.True(t, browserRun(t, b, "a desktop notification", chromedp.Poll[bool](`document.body.dataset.notifications === '1'`)))
 	require.Equal(t, "3", browserRun(t, b, "rings", chromedp.Evaluate[string](`document.body.dataset.rings`)),
 		"the ring is off: no ring for this offer")
 	b.do(t, "accept it", chromedp.Click(chromedp.CSS(offer+" button.accept")),
@@ -248,4 +274,28 @@ func (b *deskBrowser) fits(t *testing.T) {
 		return out;
 	})()`))
 	require.Empty(t, over, "something spills sideways at this size")
+}
+
+// ringTones renders the desk's ring offline in the page (ring.js) and
+// measures it: the power at a few frequencies (Goertzel) and its RMS.
+type ringTones struct {
+	F440, F660, F880, F988, F1319, RMS float64
+}
+
+func (b *deskBrowser) ringTones(t *testing.T, emergency bool) ringTones {
+	t.Helper()
+	js := `import('/desk/ring.js').then(async (m) => {
+		const s = await m.renderRing(` + strconv.FormatBool(emergency) + `, 8000);
+		const power = (f) => {
+			const k = 2 * Math.cos(2 * Math.PI * f / 8000);
+			let s1 = 0, s2 = 0;
+			for (const x of s) { const s0 = x + k * s1 - s2; s2 = s1; s1 = s0; }
+			return (s1 * s1 + s2 * s2 - k * s1 * s2) / (s.length * s.length);
+		};
+		let e = 0;
+		for (const x of s) e += x * x;
+		return {F440: power(440), F660: power(660), F880: power(880), F988: power(988), F1319: power(1319),
+			RMS: Math.sqrt(e / s.length)};
+	})`
+	return browserRun(t, b, "the ring's tones", chromedp.Evaluate[ringTones](js, chromedp.EvalAwaitPromise))
 }
