@@ -7,6 +7,7 @@ import { S } from './store.js';
 export function renderAgent() {
   const a = S.agent || {};
   $('agent-name').textContent = a.name || '';
+  $('agent-name').title = a.name || ''; // a long name is cut short on screen
   $('agent-id').textContent = a.id || '';
 }
 
