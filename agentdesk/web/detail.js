@@ -224,7 +224,7 @@ function attachmentLink(tn, a, label) {
       save.remove();
       setTimeout(() => URL.revokeObjectURL(blob), 60000);
     } catch (err) {
-      link.title = `下载失败：${err.message}`;
+      link.title = `下载失败：${err instanceof TypeError ? '网络错误' : err.message}`;
     }
   });
   return link;
