@@ -225,3 +225,24 @@ func TestQueuesHaveTitles(t *testing.T) {
 	require.Len(t, qs, 1)
 	require.Equal(t, "综合受理", qs[0].(map[string]any)["title"])
 }
+
+// Not ready asked for while holding work is pending: the state stays busy,
+// presence says not_ready, and once the work is wrapped up the agent is not
+// ready with the reason asked for.
+func TestPendingNotReady(t *testing.T) {
+	e := startDesk(t)
+	d := e.seat(t, "1001")
+	tn := e.letter(t, "box-1", "市长信箱")
+	require.Equal(t, tn, next(t, d, "offer").TrackingNo())
+	send(t, d, "accept", map[string]any{"contact": tn})
+	send(t, d, "not_ready", map[string]any{"reason": "meal"})
+	var m desktest.Message
+	for m = next(t, d, "state"); m.Presence != "not_ready"; m = next(t, d, "state") {
+	}
+	require.Equal(t, "busy", m.State, "pending: the work goes on")
+	require.Equal(t, "meal", m.Reason)
+	send(t, d, "wrapup", map[string]any{"contact": tn, "request_type": "report", "outcome": "dispatched"})
+	for m = next(t, d, "state"); m.State != "not_ready"; m = next(t, d, "state") {
+	}
+	require.Equal(t, "meal", m.Reason)
+}

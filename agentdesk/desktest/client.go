@@ -82,6 +82,7 @@ type Message struct {
 	Message   string          `json:"-"`
 	Body      json.RawMessage `json:"message"`
 	State     string          `json:"state"`
+	Presence  string          `json:"presence"`
 	Reason    string          `json:"reason"`
 	ExpiresAt time.Time       `json:"expires_at"`
 	Node      string          `json:"node"`

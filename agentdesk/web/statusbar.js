@@ -3,6 +3,7 @@
 import { $, el, clear, fmtTime } from './dom.js';
 import { STATES, CHANNELS, reasonLabel } from './labels.js';
 import { S } from './store.js';
+import { send } from './socket.js';
 
 export function renderAgent() {
   const a = S.agent || {};
@@ -32,6 +33,15 @@ export function renderState(m) {
   if (m.since) box.title = `自 ${fmtTime(m.since)}`;
   renderPhone(m);
   $('btn-ready').disabled = code === 'ready';
+  // Set not ready for missed offers: say so where it cannot be missed.
+  const missed = code === 'not_ready' && m.reason === 'missed_offers';
+  if (missed && $('banner').dataset.kind !== 'missed') {
+    showBanner('连续漏接来件，系统已将您设为未就绪。准备好后请点“就绪”继续接件。', '就绪',
+      () => send({ type: 'ready' }, { track: false }));
+    $('banner').dataset.kind = 'missed';
+  } else if (!missed && $('banner').dataset.kind === 'missed') {
+    hideBanner();
+  }
   renderLoad(m.load || {});
 }
 
@@ -70,6 +80,10 @@ export function showBanner(text, actionLabel, action) {
   btn.textContent = actionLabel || '';
   btn.onclick = action ? () => { hideBanner(); action(); } : null;
   $('banner').hidden = false;
+  delete $('banner').dataset.kind;
 }
 
-export function hideBanner() { $('banner').hidden = true; }
+export function hideBanner() {
+  $('banner').hidden = true;
+  delete $('banner').dataset.kind;
+}

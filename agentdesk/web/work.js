@@ -21,6 +21,21 @@ export function resetWork(keepDrafts = false) {
   renderDetail();
 }
 
+// Offers that go together (expired at once) are told in one toast.
+let rescinded = [];
+let rescindTimer = 0;
+
+function sayRescinded() {
+  const list = rescinded;
+  rescinded = [];
+  if (list.length === 1) {
+    toast(`来件 ${list[0].contact} 已撤回：${RESCIND_REASONS[list[0].reason] || '其他原因'}`, 'warn');
+    return;
+  }
+  const reasons = [...new Set(list.map((m) => RESCIND_REASONS[m.reason] || '其他原因'))].join('、');
+  toast(`${list.length} 件来件已撤回：${reasons}`, 'warn');
+}
+
 export function initWork() {
   on('hello', (m) => {
     S.agent = m.agent || S.agent;
@@ -47,7 +62,9 @@ export function initWork() {
   on('rescinded', (m) => {
     if (!S.offers.has(m.contact)) return;
     removeOffer(m.contact);
-    toast(`来件 ${m.contact} 已撤回：${RESCIND_REASONS[m.reason] || '其他原因'}`, 'warn');
+    rescinded.push(m);
+    clearTimeout(rescindTimer);
+    rescindTimer = setTimeout(sayRescinded, 300);
   });
   on('ended', (m) => {
     const c = S.contacts.get(m.contact);

@@ -164,7 +164,8 @@ func TestDeskShiftInBrowser(t *testing.T) {
 	)
 	require.Equal(t, "transferred_119", browserRun(t, b, "outcome", chromedp.Value(chromedp.ID("wrapup-outcome"))))
 	require.False(t, browserRun(t, b, "wrap-up button", chromedp.Evaluate[bool](`document.getElementById('btn-wrapup').disabled`)))
-	b.do(t, "end", chromedp.Click(chromedp.ID("btn-end")), chromedp.WaitVisible(chromedp.ID("acw")))
+	b.do(t, "end with Alt+H", chromedp.KeyEvent("h", chromedp.KeyModifiers(chromedp.ModifierAlt)),
+		chromedp.WaitVisible(chromedp.ID("acw")))
 	require.True(t, browserRun(t, b, "the clock runs", chromedp.Poll[bool](
 		`/^话后 0:0[1-9]$/.test(document.getElementById('acw').textContent)`)))
 	b.fits(t)
@@ -306,4 +307,49 @@ func (b *deskBrowser) ringTones(t *testing.T, emergency bool) ringTones {
 			RMS: Math.sqrt(e / s.length)};
 	})`
 	return browserRun(t, b, "the ring's tones", chromedp.Evaluate[ringTones](js, chromedp.EvalAwaitPromise))
+}
+
+// Three letters offered at once and left to expire are one miss, told in
+// one toast: with max_misses 1 the agent is set not ready (漏接过多) with one
+// miss, not three.
+func TestOffersExpiringTogetherInBrowser(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
+		c.Queue.OfferTimeout = 3 * time.Second
+		c.Queue.MaxMisses = 1
+	})
+	box := mailboxFor(t, "general")
+	var tns []string
+	for i := 0; i < 3; i++ {
+		tns = append(tns, letter(t, n.base, box, "路灯不亮 "+strconv.Itoa(i+1)))
+	}
+	b := startBrowser(t)
+	defer b.close(t)
+	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
+	b.login(t, n.base, "1001")
+	b.do(t, "go ready: three offers at once",
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.Click(chromedp.ID("btn-ready")),
+		chromedp.WaitVisible(chromedp.CSS(`#offers [data-offer="`+tns[0]+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#offers [data-offer="`+tns[1]+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#offers [data-offer="`+tns[2]+`"]`)),
+	)
+	b.do(t, "they expire",
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="not_ready"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#offers [data-offer]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#toast .toast-item.warn`)),
+	)
+	require.Equal(t, "漏接过多", browserRun(t, b, "reason", chromedp.Text(chromedp.ID("state-reason"))))
+	require.Equal(t, "漏接 1", browserRun(t, b, "misses", chromedp.Text(chromedp.ID("state-misses"))))
+	require.Equal(t, "3 件来件已撤回：超时未接", browserRun(t, b, "one toast", chromedp.Text(chromedp.CSS(`#toast .toast-item.warn`))))
+	require.Equal(t, 1, browserRun(t, b, "toasts", chromedp.Evaluate[int](`document.querySelectorAll('#toast .toast-item.warn').length`)))
+	for _, tn := range tns {
+		require.Equal(t, queue.StateWaiting, contactOn(t, n, tn).State, "back in the queue")
+	}
+	require.Contains(t, browserRun(t, b, "banner", chromedp.Text(chromedp.ID("banner-text"))), "连续漏接来件")
+	b.statusBarOneLine(t)
+	b.screenshot(t, "missed")
+	b.do(t, "ready from the banner", chromedp.Click(chromedp.ID("banner-action")),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="offered"]`)), chromedp.WaitNotVisible(chromedp.ID("banner")))
+	b.noPageErrors(t)
 }
