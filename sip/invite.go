@@ -24,6 +24,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 403, "Forbidden")
 		return
 	}
+	if agent, ok := browserAgent(req); ok {
+		s.wg.Add(1)
+		defer s.wg.Done()
+		s.browserInvite(req, tx, agent)
+		return
+	}
 	if s.draining.Load() {
 		s.metrics.refused.WithLabelValues("draining").Inc()
 		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", s.retryAfter()))

@@ -106,7 +106,9 @@ func (t *transport) expired() bool {
 	return !t.deadline.IsZero() && !time.Now().Before(t.deadline)
 }
 
-func (t *transport) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) { return t.out.Write(b) }
+func (t *transport) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) {
+	return t.out.Write(b)
+}
 
 func (t *transport) SetReadDeadline(d time.Time) error {
 	t.mu.Lock()
