@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -23,18 +24,28 @@ import (
 // the agent answers in the page, bridging a plain RTP leg (to the call's node) to the session's leg. Refusal, ring
 // timeout, abandon and BYE work as for a SIP phone.
 
-// Browser phone errors, as the desk reports them.
+// Browser phone errors, as the desk reports them: each has a Code, the desk protocol's error code.
 var (
-	ErrNoSoftphone  = errors.New("sip: the browser phone is not enabled on this node")
-	ErrPhoneClosed  = errors.New("sip: the browser phone is not open: choose the browser first")
-	ErrNoCall       = errors.New("sip: no call on the browser phone")
-	ErrNotRinging   = errors.New("sip: the browser phone is not ringing")
-	ErrNotTalking   = errors.New("sip: no call is up on the browser phone")
-	ErrNoMediaYet   = errors.New("sip: the browser's media session is not connected")
+	ErrNoSoftphone = &PhoneError{"no_softphone", "the browser phone is not enabled on this node"}
+	ErrPhoneClosed = &PhoneError{"phone_closed", "the browser phone is not open: choose the browser first"}
+	ErrNoCall      = &PhoneError{"no_call", "no call on the browser phone"}
+	ErrNotRinging  = &PhoneError{"not_ringing", "the browser phone is not ringing"}
+	ErrNotTalking  = &PhoneError{"not_talking", "no call is up on the browser phone"}
+	ErrNoMediaYet  = &PhoneError{"no_media", "the browser's media session is not connected"}
+	ErrBadOffer    = &PhoneError{"bad_offer", "the browser's offer cannot be taken"}
+
 	errBrowserGone  = errors.New("browser phone closed")
 	errDeskHungUp   = errors.New("agent hung up in the desk")
 	errDeskDeclined = errors.New("agent declined in the desk")
 )
+
+// PhoneError is a browser phone request refused; Code is the desk protocol's error code.
+type PhoneError struct{ code, msg string }
+
+func (e *PhoneError) Error() string { return "sip: " + e.msg }
+
+// Code is the desk protocol's error code.
+func (e *PhoneError) Code() string { return e.code }
 
 // Desk messages told to the agent's page (documented in agentdesk/PROTOCOL.md, "The browser phone").
 
@@ -227,7 +238,11 @@ func (s *Server) PhoneOffer(ctx context.Context, agent, sdp string) (string, err
 	if p == nil {
 		return "", ErrPhoneClosed
 	}
-	return p.sess.Answer(ctx, sdp)
+	answer, err := p.sess.Answer(ctx, sdp)
+	if errors.Is(err, rtc.ErrBadOffer) || errors.Is(err, rtc.ErrNoCodec) {
+		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	return answer, err
 }
 
 // PhoneAnswer answers the ringing call.
@@ -282,7 +297,12 @@ func (s *Server) PhoneDigit(ctx context.Context, agent string, d rune) error {
 	if leg == nil {
 		return ErrNotTalking
 	}
-	return leg.SendDigit(ctx, d)
+	if err := leg.SendDigit(ctx, d); errors.Is(err, media.ErrNoEvents) {
+		return &PhoneError{"no_dtmf", "the call's side takes no key presses (no telephone-event)"}
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 func (s *Server) phoneCall(agent string) (*browserCall, error) {
