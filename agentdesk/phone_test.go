@@ -42,8 +42,12 @@ func (p *recPhone) ClosePhone(agent string) { _ = p.rec("close " + agent) }
 func (p *recPhone) PhoneOffer(_ context.Context, agent, sdp string) (string, error) {
 	return "v=0 answer", p.rec("offer " + agent + " " + sdp)
 }
-func (p *recPhone) PhoneAnswer(_ context.Context, agent string) error { return p.rec("answer " + agent) }
-func (p *recPhone) PhoneHangup(_ context.Context, agent string) error { return p.rec("hangup " + agent) }
+func (p *recPhone) PhoneAnswer(_ context.Context, agent string) error {
+	return p.rec("answer " + agent)
+}
+func (p *recPhone) PhoneHangup(_ context.Context, agent string) error {
+	return p.rec("hangup " + agent)
+}
 func (p *recPhone) PhoneHold(_ context.Context, agent string, on bool) error {
 	return p.rec(fmt.Sprintf("hold %s %v", agent, on))
 }
