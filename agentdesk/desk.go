@@ -375,6 +375,9 @@ func (d *desk) complete(o outbound) any {
 		}
 		dc.Messages = msgs
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	d.s.enrich(ctx, &dc)
 	if o.offer != nil {
 		d.mu.Lock()
 		d.history[c.TrackingNo] = hist

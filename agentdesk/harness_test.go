@@ -58,7 +58,8 @@ func startDeskHooked(t *testing.T, hook func(*Server), mod ...func(*Params)) *de
 	rs := queuetest.RedisServer(t)
 	rdb := rs.Client(t)
 	log := zaptest.NewLogger(t)
-	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: []queue.Def{{Name: "general"}}, Logger: log})
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: []queue.Def{{Name: "general", Title: "综合受理"}},
+		Logger: log})
 	require.NoError(t, err)
 	p := Params{Queue: q, Redis: rdb, Prefix: "{lianxin}:", Agents: testAgents(t), Logger: log, Blobs: memBlobs{}}
 	for _, m := range mod {

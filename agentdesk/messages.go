@@ -72,6 +72,14 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 		if m.Type != "wrapup" {
 			break
 		}
+		// Nothing is assumed: the agent chooses both (the desk offers no
+		// default).
+		if m.RequestType == "" {
+			return bad("request_type: required: the agent must choose one")
+		}
+		if m.Outcome == "" {
+			return bad("outcome: required: the agent must choose one")
+		}
 		if !queue.RequestType(m.RequestType).Valid() {
 			return bad("request_type: must be one of consultation, help, complaint, report, suggestion, praise, other")
 		}
@@ -108,13 +116,6 @@ type helloMsg struct {
 type stateMsg struct {
 	Type string `json:"type"` // "state"
 	queue.AgentStatus
-}
-
-// deskContact is the contact object the desk shows.
-type deskContact struct {
-	*queue.Contact
-	History  []queue.Summary `json:"history"`
-	Messages []queue.Message `json:"messages,omitempty"`
 }
 
 type messageMsg struct {

@@ -32,6 +32,8 @@ func TestDecodeInbound(t *testing.T) {
 		{`{"type":"phone_hold"}`, "bad_message"},
 		{`{"type":"phone_dtmf","digit":"*"}`, ""},
 		{`{"type":"phone_dtmf","digit":"*#"}`, "bad_message"},
+		{`{"type":"wrapup","contact":"2611260000015","request_type":"help"}`, "bad_message"},
+		{`{"type":"wrapup","contact":"2611260000015","outcome":"resolved"}`, "bad_message"},
 	} {
 		m, err := decodeInbound([]byte(c.in))
 		if c.code == "" {

@@ -70,6 +70,7 @@ type Server struct {
 	repliers  map[queue.Channel]Replier
 	softphone Softphone
 	log       *zap.Logger
+	titles    map[string]string // queue titles by name
 	ping      time.Duration
 
 	logins  *loginGuard
@@ -108,6 +109,12 @@ func New(p Params) *Server {
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
 		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns}
+	s.titles = map[string]string{}
+	if p.Queue != nil {
+		for _, d := range p.Queue.Queues() {
+			s.titles[d.Name] = d.Title
+		}
+	}
 	hashes := make([]string, 0, len(p.Agents))
 	for _, a := range p.Agents {
 		s.agents[a.ID] = a
@@ -372,14 +379,44 @@ func (s *Server) attachment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rc.Close()
-	// Citizens' files are never rendered by the desk's origin: download only.
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", "attachment")
+	// Pictures, sound and video are shown in the desk (inline, with the
+	// type their bytes have); anything else — scripts, HTML, SVG, office
+	// files — is only downloaded. The sandbox and nosniff hold for both.
+	head := make([]byte, 512)
+	n, err := io.ReadFull(rc, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot read attachment "+sha)
+		return
+	}
+	head = head[:n]
+	if typ, ok := inlineType(head); ok {
+		w.Header().Set("Content-Type", typ)
+		w.Header().Set("Content-Disposition", "inline")
+	} else {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", "attachment")
+	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "sandbox")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", itoa(size))
+	_, _ = w.Write(head)
 	_, _ = io.Copy(w, rc)
+}
+
+// inlineTypes are the types the desk shows in the page: pictures, sound and
+// video that browsers decode as media, never run.
+var inlineTypes = map[string]bool{
+	"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true, "image/bmp": true,
+	"audio/wave": true, "audio/mpeg": true, "audio/ogg": true, "video/mp4": true, "video/webm": true,
+}
+
+// inlineType is the type of an attachment by its first bytes (the type a
+// citizen declared is not trusted), and whether the desk may show it inline.
+// SVG, which can carry script, sniffs as text or XML and is never inline.
+func inlineType(head []byte) (string, bool) {
+	typ, _, _ := strings.Cut(http.DetectContentType(head), ";")
+	return typ, inlineTypes[typ]
 }
 
 func isDigits(s string) bool {

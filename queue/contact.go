@@ -168,6 +168,10 @@ type Intake struct {
 	ReceivedAt  time.Time    `json:"received_at"`
 	// SenderAuth is set for e-mail letters: how their sender checked out.
 	SenderAuth *SenderAuth `json:"sender_auth,omitempty"`
+	// Emergency is the kind of emergency triage read in the citizen's words
+	// at intake (fire, gas, medical, police, traffic), or "". The citizen was
+	// told at once what to do (channels.EmergencyAdvice).
+	Emergency string `json:"emergency,omitempty"`
 }
 
 // Contact is one citizen's request on any channel.

@@ -28,7 +28,9 @@ import (
 
 // Def is one queue and its priority (0–9, higher first).
 type Def struct {
-	Name     string
+	Name string
+	// Title is what people see, e.g. 综合受理.
+	Title    string
 	Priority int
 	// Escalation widens a contact that waits too long to more queues, step
 	// by step, keeping its place (priority, then age) in each.

@@ -202,3 +202,63 @@ func agentState(t *testing.T, e *env, id string) queue.AgentState {
 	}
 	return queue.AgentLoggedOut
 }
+
+// Offers made together and expiring together are one miss, not one per
+// contact; the next moment missed counts again.
+func TestOffersExpiringTogetherAreOneMiss(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s, func(o *queue.Options) { o.MaxMisses = 2 })
+		letters := []string{e.letter("general", "a"), e.letter("general", "b"), e.letter("general", "c")}
+		// Ready with room for three letters: all three are offered at once.
+		e.agent(e.q, "1001", general, map[queue.Channel]int{queue.ChannelMailbox: 3})
+		for _, tn := range letters {
+			e.requireOffered(tn, "1001")
+		}
+
+		e.clock.Add(20 * time.Second)
+		require.Equal(t, 3, e.sweep().Expired)
+		st, err := e.q.Status(e.ctx, "1001")
+		require.NoError(t, err)
+		require.Equal(t, 1, st.Misses, "three offers that expired together are one miss")
+		require.Equal(t, queue.AgentOffered, st.State, "still ready, and offered the three again")
+		for _, tn := range letters {
+			e.requireOffered(tn, "1001")
+		}
+
+		// Missed again, a moment later: a second miss, and with max_misses 2
+		// the agent is not ready.
+		e.clock.Add(20 * time.Second)
+		require.Equal(t, 3, e.sweep().Expired)
+		st, err = e.q.Status(e.ctx, "1001")
+		require.NoError(t, err)
+		require.Equal(t, 2, st.Misses)
+		require.Equal(t, queue.AgentNotReady, st.State)
+		require.Equal(t, "missed_offers", st.Reason)
+		for _, tn := range letters {
+			e.requireWaiting(tn)
+		}
+	})
+}
+
+// Offers expiring a few hundred milliseconds apart, swept one by one, are
+// still one miss.
+func TestOffersExpiringWithinASecondAreOneMiss(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s, func(o *queue.Options) { o.MaxMisses = 2 })
+		e.agent(e.q, "1001", general, map[queue.Channel]int{queue.ChannelMailbox: 2})
+		a := e.letter("general", "a") // offered at once; the clock moves 1 s
+		e.requireOffered(a, "1001")
+		e.clock.Add(-500 * time.Millisecond)
+		b := e.letter("general", "b") // offered 0.5 s after a
+		e.requireOffered(b, "1001")
+
+		e.clock.Add(20*time.Second - 1500*time.Millisecond) // a's deadline, not b's
+		require.Equal(t, 1, e.sweep().Expired)
+		e.clock.Add(500 * time.Millisecond)
+		require.Equal(t, 1, e.sweep().Expired)
+		st, err := e.q.Status(e.ctx, "1001")
+		require.NoError(t, err)
+		require.Equal(t, 1, st.Misses, "two offers expiring half a second apart are one miss")
+		require.Equal(t, queue.AgentOffered, st.State)
+	})
+}

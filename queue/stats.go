@@ -12,6 +12,7 @@ import (
 // QueueStats is one queue's live picture.
 type QueueStats struct {
 	Name     string `json:"name"`
+	Title    string `json:"title,omitempty"`
 	Priority int    `json:"priority"`
 	Waiting  int64  `json:"waiting"`
 	// OldestWait is how long the oldest waiting contact has waited, in seconds.
@@ -48,7 +49,7 @@ func (q *Queue) Stats(ctx context.Context) ([]QueueStats, error) {
 	out := make([]QueueStats, len(defs))
 	index := map[string]*QueueStats{}
 	for i, d := range defs {
-		s := QueueStats{Name: d.Name, Priority: d.Priority, Waiting: counts[i].Val(), Agents: map[AgentState]int{}}
+		s := QueueStats{Name: d.Name, Title: d.Title, Priority: d.Priority, Waiting: counts[i].Val(), Agents: map[AgentState]int{}}
 		for _, st := range AgentStates {
 			s.Agents[st] = 0
 		}

@@ -122,6 +122,19 @@ type ContactObject struct {
 		Authenticated bool                            `json:"authenticated"`
 		Note          string                          `json:"note"`
 	} `json:"sender_auth"`
+	Queue      string `json:"queue"`
+	QueueTitle string `json:"queue_title"`
+	Priority   int    `json:"priority"`
+	// Via is "email" or "web" for letters.
+	Via string `json:"via"`
+	// Emergency is triage's kind; EmergencyAdvice what the citizen was told,
+	// SuggestedOutcome the outcome the desk suggests.
+	Emergency        string `json:"emergency"`
+	EmergencyAdvice  string `json:"emergency_advice"`
+	SuggestedOutcome string `json:"suggested_outcome"`
+	// CanReply shows the reply box; ReplyNote says why not.
+	CanReply  bool   `json:"can_reply"`
+	ReplyNote string `json:"reply_note"`
 }
 
 // TrackingNo is the contact a message is about.

@@ -100,7 +100,7 @@ func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, s
 	t := channels.Assess(in.Subject + "\n" + in.Text)
 	in.RequestType = t.RequestType
 	if t.Emergency != "" {
-		in.Priority = channels.EmergencyPriority
+		in.Priority, in.Emergency = channels.EmergencyPriority, t.Emergency
 	}
 	in.ReceivedAt = s.now()
 	key := "mail:" + box.ID + ":" + l.MessageID

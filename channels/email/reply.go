@@ -12,6 +12,19 @@ import (
 
 var _ channels.Replier = (*Server)(nil)
 
+// CanReply reports whether a reply to c could go out: nil, or
+// channels.ErrNoReplyPath when the citizen left no e-mail address or no
+// outbound relay is configured.
+func (s *Server) CanReply(_ context.Context, c *queue.Contact) error {
+	if c.Citizen.Email == "" {
+		return fmt.Errorf("%w: the citizen left no e-mail address", channels.ErrNoReplyPath)
+	}
+	if s.relay == nil {
+		return fmt.Errorf("%w: no outbound mail relay is configured", channels.ErrNoReplyPath)
+	}
+	return nil
+}
+
 // replyAttempts is how many times a reply is tried while the agent waits.
 const replyAttempts = 3
 
@@ -22,11 +35,8 @@ const replyAttempts = 3
 // channels.ErrReplyRejected (the relay refused the recipient or message);
 // anything else may work if the agent tries again.
 func (s *Server) Reply(ctx context.Context, c *queue.Contact, text string) error {
-	if c.Citizen.Email == "" {
-		return fmt.Errorf("%w: the citizen left no e-mail address", channels.ErrNoReplyPath)
-	}
-	if s.relay == nil {
-		return fmt.Errorf("%w: no outbound mail relay is configured", channels.ErrNoReplyPath)
+	if err := s.CanReply(ctx, c); err != nil {
+		return err
 	}
 	log := s.log.With(zap.String("contact", c.TrackingNo), zap.String("to", channels.MaskEmail(c.Citizen.Email)))
 	var msgID string

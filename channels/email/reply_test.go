@@ -53,9 +53,13 @@ func TestReplyErrors(t *testing.T) {
 	web := &queue.Contact{TrackingNo: c.TrackingNo, Intake: queue.Intake{Channel: queue.ChannelMailbox,
 		Citizen: queue.Citizen{Address: "+8613800138000", Phone: "+8613800138000"}}}
 	require.ErrorIs(t, e.s.Reply(ctx(t), web, "您好"), channels.ErrNoReplyPath, "a web letter with a phone only")
+	// The desk asks before the agent writes.
+	require.NoError(t, e.s.CanReply(ctx(t), c))
+	require.ErrorIs(t, e.s.CanReply(ctx(t), web), channels.ErrNoReplyPath)
 
 	noRelay := start(t, queuetest.Miniredis(t), nil, nil)
 	require.ErrorIs(t, noRelay.s.Reply(ctx(t), c, "您好"), channels.ErrNoReplyPath)
+	require.ErrorIs(t, noRelay.s.CanReply(ctx(t), c), channels.ErrNoReplyPath)
 }
 
 // TestAckRetried: the relay says 451 twice; the acknowledgement goes out on

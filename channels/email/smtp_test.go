@@ -130,6 +130,7 @@ func TestEmergency(t *testing.T) {
 	c, err := e.q.Contact(ctx(t), ack.TN)
 	require.NoError(t, err)
 	require.Equal(t, channels.EmergencyPriority, c.Priority)
+	require.Equal(t, channels.EmergencyGas, c.Emergency, "the kind is kept for the desk")
 	evs, err := e.rdb.XRange(ctx(t), "{lianxin}:events", "-", "+").Result()
 	require.NoError(t, err)
 	var alerted bool

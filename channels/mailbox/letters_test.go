@@ -182,6 +182,7 @@ func TestEmergencyLetterGoesFirstAndAlerts(t *testing.T) {
 	c, err := q.Contact(context.Background(), out.TrackingNo)
 	require.NoError(t, err)
 	require.Equal(t, 9, c.Priority)
+	require.Equal(t, "gas", c.Emergency, "the kind is kept for the desk")
 	require.Equal(t, queue.RequestHelp, c.RequestType)
 	stats, err := q.Stats(context.Background())
 	require.NoError(t, err)

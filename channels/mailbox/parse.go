@@ -274,7 +274,7 @@ func (l *letter) intake(box channels.Mailbox, lim Limits) (queue.Intake, error) 
 	}
 	if triage.Emergency != "" {
 		l.emergency = triage.Emergency
-		in.Priority = channels.EmergencyPriority
+		in.Priority, in.Emergency = channels.EmergencyPriority, triage.Emergency
 	}
 	return in, nil
 }

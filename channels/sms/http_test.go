@@ -112,6 +112,7 @@ func TestEmergencySMS(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, out)
 	c := contact(t, q, out["tracking_no"].(string))
 	require.Equal(t, channels.EmergencyPriority, c.Priority)
+	require.Equal(t, channels.EmergencyFire, c.Emergency, "the kind is kept for the desk")
 	require.Equal(t, queue.RequestHelp, c.RequestType)
 	// The advice waits in the outbox for the SMPP link.
 	jobs, err := q.Outbox("sms-notices").Claim(context.Background(), 10, time.Minute)

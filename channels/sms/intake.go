@@ -59,7 +59,7 @@ func (g *Gateway) take(ctx context.Context, m inbound) (queue.Receipt, error) {
 	in := queue.Intake{Channel: queue.ChannelSMS, Line: line, Citizen: queue.Citizen{Address: addr, Phone: phone},
 		Text: text, RequestType: tri.RequestType, Queue: qname, ReceivedAt: m.at}
 	if tri.Emergency != "" {
-		in.Priority = channels.EmergencyPriority
+		in.Priority, in.Emergency = channels.EmergencyPriority, tri.Emergency
 	}
 	log := g.log.With(zap.String("provider", m.provider), zap.String("from", channels.MaskPhone(addr)))
 	rc, err := g.q.Receive(ctx, in, m.idem)

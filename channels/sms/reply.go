@@ -22,18 +22,11 @@ import (
 // several SMS when longer than the template's variable allows. Delivery
 // receipts and reports later add the reply's status to the conversation.
 func (g *Gateway) Reply(ctx context.Context, c *queue.Contact, text string) error {
-	to := c.Citizen.Phone
-	if to == "" {
-		to = c.Citizen.Address
+	if err := g.CanReply(ctx, c); err != nil {
+		return err
 	}
-	if to == "" {
-		return channels.ErrNoReplyPath
-	}
+	to := replyTo(c)
 	path := g.replyPath(ctx, c)
-	if path == "" {
-		return fmt.Errorf("%w: no SMS path can send (no SMPP transceiver bind, no cloud provider with send enabled)",
-			channels.ErrNoReplyPath)
-	}
 	if strings.TrimSpace(text) == "" {
 		return fmt.Errorf("%w: the reply is empty", channels.ErrReplyRejected)
 	}
@@ -42,6 +35,28 @@ func (g *Gateway) Reply(ctx context.Context, c *queue.Contact, text string) erro
 	}
 	_, err := g.send(ctx, c.TrackingNo, to, text)
 	return err
+}
+
+// CanReply reports whether a reply to c could go out: nil, or
+// channels.ErrNoReplyPath when the contact has no number or no SMS path can
+// send (no SMPP transceiver bind, no cloud provider with send enabled).
+func (g *Gateway) CanReply(ctx context.Context, c *queue.Contact) error {
+	if replyTo(c) == "" {
+		return fmt.Errorf("%w: the citizen left no phone number", channels.ErrNoReplyPath)
+	}
+	if g.replyPath(ctx, c) == "" {
+		return fmt.Errorf("%w: no SMS path can send (no SMPP transceiver bind, no cloud provider with send enabled)",
+			channels.ErrNoReplyPath)
+	}
+	return nil
+}
+
+// replyTo is the number a reply to c goes to.
+func replyTo(c *queue.Contact) string {
+	if c.Citizen.Phone != "" {
+		return c.Citizen.Phone
+	}
+	return c.Citizen.Address
 }
 
 func errorsIsNotBound(err error) bool { return errors.Is(err, ErrNotBound) }

@@ -83,6 +83,10 @@ func TestSMPPReplyAndReceipts(t *testing.T) {
 	require.Equal(t, "OK, thanks [ref 5]", text)
 
 	require.ErrorIs(t, g.Reply(ctx, &queue.Contact{}, "x"), channels.ErrNoReplyPath)
+	// The desk asks before the agent writes: yes for c, no for a contact
+	// without a number.
+	require.NoError(t, g.CanReply(ctx, c))
+	require.ErrorIs(t, g.CanReply(ctx, &queue.Contact{}), channels.ErrNoReplyPath)
 	err = g.Reply(ctx, c, strings.Repeat("长", 70*9))
 	require.ErrorIs(t, err, channels.ErrReplyRejected)
 	require.Contains(t, err.Error(), "sms_reply_too_long")
@@ -168,4 +172,5 @@ func TestSMPPBindRefusedAndReceiver(t *testing.T) {
 	c := &queue.Contact{Intake: queue.Intake{Citizen: queue.Citizen{Address: "+8613800138000"}}}
 	// A receiver bind cannot carry replies: the agent is told there is no way out.
 	require.ErrorIs(t, g.Reply(context.Background(), c, "x"), channels.ErrNoReplyPath)
+	require.ErrorIs(t, g.CanReply(context.Background(), c), channels.ErrNoReplyPath, "the desk is told before the agent writes")
 }

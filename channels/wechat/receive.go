@@ -53,7 +53,7 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 		Citizen: queue.Citizen{Address: p.from}, Subject: subject(p.text), Text: p.text, Location: p.location,
 		RequestType: t.RequestType, Queue: a.cfg.Queue, ReceivedAt: ch.now()}
 	if t.Emergency != "" {
-		in.Priority = channels.EmergencyPriority
+		in.Priority, in.Emergency = channels.EmergencyPriority, t.Emergency
 	}
 	rc, err := ch.q.Receive(ctx, in, p.idemKey)
 	switch {

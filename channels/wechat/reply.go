@@ -18,14 +18,12 @@ const maxReplyBytes = 2048
 
 var _ channels.Replier = (*Channel)(nil)
 
-// Reply sends an agent's reply to the citizen through the customer-service
-// message API (WeCom: the app message API). It is refused with
-// channels.ErrReplyWindowClosed when more than 48 hours have passed since
-// the citizen last wrote (by our record, or WeChat's errcode 45015) or when
-// they unfollowed the account (the unsubscribe event), channels.ErrNoReplyPath when the contact has no OpenID or its account is
-// not configured, and channels.ErrReplyRejected when WeChat refuses it for
-// good. Temporary failures are retried with backoff until ctx ends.
-func (ch *Channel) Reply(ctx context.Context, c *queue.Contact, text string) error {
+// CanReply reports whether a reply to c could go out now, before the agent
+// writes one: nil, or channels.ErrNoReplyPath (no OpenID, the account is not
+// configured or has no app_secret) or channels.ErrReplyWindowClosed (the
+// citizen unfollowed the account, or last wrote more than the reply window
+// ago). Other errors mean it cannot be told now.
+func (ch *Channel) CanReply(ctx context.Context, c *queue.Contact) error {
 	if c.Channel != queue.ChannelWeChat || c.Citizen.Address == "" {
 		return fmt.Errorf("%w: contact %s has no WeChat OpenID", channels.ErrNoReplyPath, c.TrackingNo)
 	}
@@ -35,9 +33,6 @@ func (ch *Channel) Reply(ctx context.Context, c *queue.Contact, text string) err
 	}
 	if a.cfg.AppSecret == "" {
 		return fmt.Errorf("%w: account %s has no app_secret for the API", channels.ErrNoReplyPath, a.cfg.ID)
-	}
-	if text == "" || len(text) > maxReplyBytes || !utf8.ValidString(text) {
-		return fmt.Errorf("%w: a WeChat text reply is 1 to %d bytes of UTF-8", channels.ErrReplyRejected, maxReplyBytes)
 	}
 	left, err := ch.follows.UnfollowedAt(ctx, a.cfg.ID, c.Citizen.Address)
 	if err != nil {
@@ -57,6 +52,24 @@ func (ch *Channel) Reply(ctx context.Context, c *queue.Contact, text string) err
 				last.In(chinaTime).Format("2006-01-02 15:04"), ch.cfg.ReplyWindow)
 		}
 	}
+	return nil
+}
+
+// Reply sends an agent's reply to the citizen through the customer-service
+// message API (WeCom: the app message API). It is refused with
+// channels.ErrReplyWindowClosed when more than 48 hours have passed since
+// the citizen last wrote (by our record, or WeChat's errcode 45015) or when
+// they unfollowed the account (the unsubscribe event), channels.ErrNoReplyPath when the contact has no OpenID or its account is
+// not configured, and channels.ErrReplyRejected when WeChat refuses it for
+// good. Temporary failures are retried with backoff until ctx ends.
+func (ch *Channel) Reply(ctx context.Context, c *queue.Contact, text string) error {
+	if text == "" || len(text) > maxReplyBytes || !utf8.ValidString(text) {
+		return fmt.Errorf("%w: a WeChat text reply is 1 to %d bytes of UTF-8", channels.ErrReplyRejected, maxReplyBytes)
+	}
+	if err := ch.CanReply(ctx, c); err != nil {
+		return err
+	}
+	a := ch.accounts[c.Line]
 	log := ch.log.With(zap.String("account", a.cfg.ID), zap.String("contact", c.TrackingNo))
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ch.cfg.SendAttempts)*(ch.cfg.APITimeout+ch.cfg.Backoff))
 	defer cancel()

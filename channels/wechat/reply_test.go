@@ -68,9 +68,11 @@ func TestReplyErrorsTheAgentSees(t *testing.T) {
 	other := *c
 	other.Citizen.Address = ""
 	require.ErrorIs(t, e.ch.Reply(ctx, &other, "您好"), channels.ErrNoReplyPath)
+	require.ErrorIs(t, e.ch.CanReply(ctx, &other), channels.ErrNoReplyPath)
 	other = *c
 	other.Line = "gone"
 	require.ErrorIs(t, e.ch.Reply(ctx, &other, "您好"), channels.ErrNoReplyPath)
+	require.ErrorIs(t, e.ch.CanReply(ctx, &other), channels.ErrNoReplyPath)
 }
 
 // By our own record: 48 hours after the citizen's last message the reply
@@ -80,8 +82,10 @@ func TestReplyWindowByOurRecord(t *testing.T) {
 	ctx := context.Background()
 	c := e.contactFrom(acctSafe)
 	e.skew.Store(int64(47 * time.Hour))
+	require.NoError(t, e.ch.CanReply(ctx, c), "the desk shows the reply box")
 	require.NoError(t, e.ch.Reply(ctx, c, "还在处理中"))
 	e.skew.Store(int64(49 * time.Hour))
+	require.ErrorIs(t, e.ch.CanReply(ctx, c), channels.ErrReplyWindowClosed, "the desk says why it cannot reply")
 	err := e.ch.Reply(ctx, c, "处理结果如下")
 	require.ErrorIs(t, err, channels.ErrReplyWindowClosed)
 	require.Contains(t, err.Error(), "last wrote")

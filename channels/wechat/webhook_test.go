@@ -168,6 +168,7 @@ func TestEmergencyRaisesPriorityAndAlerts(t *testing.T) {
 	c, err := e.q.Contact(ctx, tnOf(t, text))
 	require.NoError(t, err)
 	require.Equal(t, channels.EmergencyPriority, c.Priority)
+	require.Equal(t, channels.EmergencyFire, c.Emergency, "the kind is kept for the desk")
 	evs, err := s.Client(t).XRange(ctx, "{lianxin}:events", "-", "+").Result()
 	require.NoError(t, err)
 	alerts := 0

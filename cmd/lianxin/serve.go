@@ -114,7 +114,7 @@ type node struct {
 func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalClient, log *zap.Logger) (*node, error) {
 	defs := make([]queue.Def, len(cfg.Queues))
 	for i, d := range cfg.Queues {
-		defs[i] = queue.Def{Name: d.Name, Priority: d.Priority}
+		defs[i] = queue.Def{Name: d.Name, Title: d.Title, Priority: d.Priority}
 		for _, st := range d.Escalation {
 			defs[i].Escalation = append(defs[i].Escalation, queue.Step{After: st.After, To: st.To})
 		}
@@ -380,10 +380,22 @@ type letterReplier struct {
 }
 
 func (l letterReplier) Reply(ctx context.Context, c *queue.Contact, text string) error {
-	if c.Citizen.Email != "" {
-		return l.mail.Reply(ctx, c, text)
+	return l.by(c).Reply(ctx, c, text)
+}
+
+// CanReply asks the way the reply would take.
+func (l letterReplier) CanReply(ctx context.Context, c *queue.Contact) error {
+	if rc, ok := l.by(c).(agentdesk.ReplyChecker); ok {
+		return rc.CanReply(ctx, c)
 	}
-	return l.sms.Reply(ctx, c, text)
+	return nil
+}
+
+func (l letterReplier) by(c *queue.Contact) agentdesk.Replier {
+	if c.Citizen.Email != "" {
+		return l.mail
+	}
+	return l.sms
 }
 
 // mailboxOf is what the letter channels need of a directory mailbox.

@@ -39,16 +39,16 @@ func TestVoiceCallInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
 		chromedp.Click(chromedp.ID("btn-ready")),
 		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#phone[data-phone="off"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sip-phone[data-phone="off"]`)),
 	)
-	require.Equal(t, "话机未注册", browserRun(t, b, "no phone in the status bar", chromedp.Text(chromedp.ID("phone"))),
+	require.Equal(t, "话机未注册", browserRun(t, b, "no phone in the status bar", chromedp.Text(chromedp.ID("sip-phone"))),
 		"the agent sees why no calls come")
 
 	// The phone registers; the status bar says so.
 	phone := siptest.Baresip(t, siptest.BaresipOptions{SIPAddr: gw, User: "1001", Password: "demo"})
 	require.NoError(t, phone.WaitRegistered(ctx))
-	b.do(t, "the phone registered", chromedp.WaitVisible(chromedp.CSS(`#phone[data-phone="on"]`)))
-	require.Equal(t, "话机已注册", browserRun(t, b, "phone in the status bar", chromedp.Text(chromedp.ID("phone"))))
+	b.do(t, "the phone registered", chromedp.WaitVisible(chromedp.CSS(`#sip-phone[data-phone="on"]`)))
+	require.Equal(t, "话机已注册", browserRun(t, b, "phone in the status bar", chromedp.Text(chromedp.ID("sip-phone"))))
 	b.statusBarOneLine(t)
 
 	// 1. A citizen calls 12345; the phone rings and the desk shows the offer.
@@ -129,7 +129,7 @@ func TestVoiceCallInBrowser(t *testing.T) {
 	)
 	require.Equal(t, "用餐", browserRun(t, b, "not-ready reason", chromedp.Text(chromedp.ID("state-reason"))))
 	phone.Stop(5 * time.Second) // baresip unregisters as it quits
-	b.do(t, "the phone is gone", chromedp.WaitVisible(chromedp.CSS(`#phone[data-phone="off"]`)))
+	b.do(t, "the phone is gone", chromedp.WaitVisible(chromedp.CSS(`#sip-phone[data-phone="off"]`)))
 	b.screenshot(t, "not-ready")
 	b.statusBarOneLine(t)
 	b.noPageErrors(t)

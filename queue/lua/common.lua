@@ -27,8 +27,9 @@ local function num(v) return tonumber(v or '0') or 0 end
 -- through, so the cache and Redis agree.
 -- An agent hash holds: name, skills ("q=5,…"), presence, reason, sess, node,
 -- misses, cap:<ch>, load:<ch> (offers + held), idle:<ch> (ms), n_off, n_busy,
--- n_wrap (open offers, assigned and wrap-up contacts), dstate, dsince, and
--- phone (ms until which the agent's SIP phone is registered).
+-- n_wrap (open offers, assigned and wrap-up contacts), dstate, dsince,
+-- phone (ms until which the agent's SIP phone is registered) and miss_until
+-- (ms; offers expiring before it were counted with the last missed one).
 local agents = {}
 local function agent(id)
   local h = agents[id]

@@ -11,9 +11,22 @@ local escalated = 0
 for src, after, dst in string.gmatch(steps, '([^;>]+)>(%d+)>([^;]+)') do
   escalated = escalated + escalate(src, now - tonumber(after), dst, now)
 end
-local expired = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now, 'LIMIT', 0, 500)
-for _, tn in ipairs(expired) do
-  local _, q, ch = give_back(tn, 'expired', now, true)
+-- Offers that expire together are one miss: an agent offered several
+-- contacts at once (capacity for more than one letter) who does not answer
+-- missed one moment, not several. An expiry counts only when its deadline is
+-- past the agent's miss_until, which it then sets a second after its own.
+local raw = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 500)
+local expired = {}
+for i = 1, #raw, 2 do
+  local tn, deadline = raw[i], tonumber(raw[i + 1])
+  expired[#expired + 1] = tn
+  local id = redis.call('HGET', P .. 'c:' .. tn, 'agent')
+  local miss = true
+  if id and id ~= '' then
+    miss = deadline >= (tonumber(agent(id).miss_until) or 0)
+    if miss then aset(id, 'miss_until', deadline + 1000) end
+  end
+  local _, q, ch = give_back(tn, 'expired', now, miss)
   mark(q, ch)
 end
 -- Phone registrations that ran out: no more calls for those agents.

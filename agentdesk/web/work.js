@@ -1,0 +1,90 @@
+// The server's messages about the agent's work: offers, contacts, endings.
+import { $, toast } from './dom.js';
+import { RESCIND_REASONS, HANGUP_BY, OUTCOMES, EMERGENCY, labelOf, errorText } from './labels.js';
+import { S, serverNow } from './store.js';
+import { on, resetBackoff, forgetPending } from './socket.js';
+import { renderAgent, renderState } from './statusbar.js';
+import { addOffer, removeOffer, clearOffers } from './offers.js';
+import { upsertContact, removeContact, renderContacts, contactChanged } from './contacts.js';
+import { renderDetail, renderConversation } from './detail.js';
+import { refreshQueues } from './queues.js';
+
+// resetWork forgets offers and contacts (on hello, since the server sends
+// them again, and on logout). Drafts survive a reconnect.
+export function resetWork(keepDrafts = false) {
+  clearOffers();
+  S.contacts.clear();
+  forgetPending();
+  S.busy.clear();
+  if (!keepDrafts) { S.drafts.clear(); S.selected = null; }
+  renderContacts();
+  renderDetail();
+}
+
+export function initWork() {
+  on('hello', (m) => {
+    S.agent = m.agent || S.agent;
+    S.skew = m.server_time ? Date.parse(m.server_time) - Date.now() : 0;
+    if (Number.isNaN(S.skew)) S.skew = 0;
+    resetBackoff();
+    $('node').textContent = m.node || '–';
+    renderAgent();
+    $('queues-box').hidden = !(S.agent && S.agent.supervisor);
+    if (S.agent && S.agent.supervisor) refreshQueues();
+    // The server now resends state, assigned and offers: start clean,
+    // and come back to the contact that was on screen when it arrives.
+    if (S.selected) S.selectNext = S.selected;
+    resetWork(true);
+  });
+  on('state', renderState);
+  on('offer', (m) => { if (m.contact && m.contact.tracking_no) addOffer(m.contact, m.expires_at); });
+  on('assigned', (m) => {
+    const c = m.contact;
+    if (!c || !c.tracking_no) return;
+    removeOffer(c.tracking_no);
+    upsertContact(c);
+  });
+  on('rescinded', (m) => {
+    if (!S.offers.has(m.contact)) return;
+    removeOffer(m.contact);
+    toast(`来件 ${m.contact} 已撤回：${RESCIND_REASONS[m.reason] || '其他原因'}`, 'warn');
+  });
+  on('ended', (m) => {
+    const c = S.contacts.get(m.contact);
+    if (!c) return;
+    c.state = 'wrapup';
+    c.acwStart = c.acwStart || serverNow();
+    if (m.reason) c.hangup = m.reason; // shown in the detail after the toast has gone
+    if (c.talkStart && !(c.talk_seconds > 0)) c.talk_seconds = (serverNow() - c.talkStart) / 1000;
+    contactChanged(m.contact);
+    if (c.channel === 'voice') toast(`${m.contact} 通话已结束（${HANGUP_BY[m.reason] || '其他原因'}），请整理办结`, 'info');
+  });
+  on('closed', (m) => {
+    if (!S.contacts.has(m.contact)) return;
+    removeContact(m.contact);
+    toast(`${m.contact} 已办结${m.outcome ? '：' + labelOf(OUTCOMES, m.outcome) : ''}`, 'info');
+  });
+  on('ack', (m, req) => {
+    if (!req) return;
+    if (req.type === 'end' && S.contacts.has(req.contact)) {
+      const c = S.contacts.get(req.contact);
+      c.state = 'wrapup';
+      c.acwStart = c.acwStart || serverNow();
+      contactChanged(req.contact);
+    }
+  });
+  on('message', (m) => {
+    const c = S.contacts.get(m.contact) || (S.offers.get(m.contact) || {}).contact;
+    if (!c || !m.message) return;
+    c.messages = (c.messages || []).concat([m.message]);
+    if (m.contact === S.selected) renderConversation(c);
+    if (m.message.from === 'citizen') toast(`${m.contact} 有新消息`, 'info');
+  });
+  on('alert', (m) => {
+    toast(`紧急情况（${EMERGENCY[m.kind] || '其他'}）${m.contact}：${m.text || ''}`, 'error');
+  });
+  on('error', (m, req) => {
+    if (req && req.type === 'accept' && S.selectNext === req.contact) S.selectNext = null;
+    toast(errorText(m), 'error', `${m.code || ''}: ${m.message || ''}`);
+  });
+}
