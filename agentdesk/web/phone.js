@@ -373,8 +373,8 @@ function render() {
     el('span', { className: 'phone-label' }, '接听：'),
     btn('SIP 话机', P.mode === 'sip' ? 'seg on' : 'seg', () => choose('sip'), '来电振铃到已注册的 SIP 话机'),
     btn('浏览器', P.mode === 'browser' ? 'seg on' : 'seg', () => choose('browser'), '来电在本页振铃，用耳麦接听'));
-  if (P.call) choice.querySelectorAll('button').forEach((b) => { b.disabled = true; });
-  bar.append(choice);
+  // During a call the choice cannot change: it gives its room to the controls.
+  if (!P.call) bar.append(choice);
   if (P.mode !== 'browser') return;
 
   if (P.micError) {
@@ -413,11 +413,11 @@ function render() {
       el('span', { className: 'track' }, el('span', { className: 'fill' }))),
     btn(P.call.muted ? '取消静音' : '静音', P.call.muted ? 'mute on' : 'mute', mute, '快捷键 Alt+M'),
     btn(held ? '恢复通话' : '保持', held ? 'hold on' : 'hold', hold, '对方听等待音乐'),
+    btn('挂断', 'danger hangup', hangup, '快捷键 Alt+H'),
     keypad,
     el('span', { className: 'keypad-digits', attrs: { 'aria-live': 'polite' } }),
     btn('转接…', 'transfer', openTransfer),
-    ...['110', '119', '120', '122'].map((n) => btn(`转${n}`, 'quick', () => quickTransfer(n), `一键转 ${n}`)),
-    btn('挂断', 'danger hangup', hangup, '快捷键 Alt+H'));
+    ...['110', '119', '120', '122'].map((n) => btn(`转${n}`, 'quick', () => quickTransfer(n), `一键转 ${n}`)));
   tickMeters();
 }
 
@@ -501,7 +501,15 @@ function init() {
     }
     render();
   });
-  on('state', () => render());
+  on('state', (m) => {
+    // The status bar says "话机已注册" for any phone: name the browser's.
+    const box = $('sip-phone');
+    if (box && P.mode === 'browser' && m.phone === true) {
+      box.textContent = '浏览器话机在线';
+      box.title = '来电在本页振铃，用耳麦接听';
+    }
+    render();
+  });
   on('phone_call', onCall);
   on('phone_media', () => render());
   on('rtc_answer', onAnswer);

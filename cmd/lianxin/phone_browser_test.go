@@ -174,6 +174,10 @@ func TestBrowserPhoneInBrowser(t *testing.T) {
 	require.True(t, browserRun(t, b, "meters", chromedp.Poll[bool](
 		`Number(document.body.dataset.phoneLevelIn) > 0.2 && Number(document.body.dataset.phoneLevelOut) > 0.2`)))
 	b.statusBarOneLine(t)
+	require.True(t, browserRun(t, b, "phone bar fits", chromedp.Evaluate[bool](`(() => {
+		const bar = document.getElementById('phone');
+		return bar.scrollWidth <= bar.clientWidth && bar.getBoundingClientRect().height < 60;
+	})()`)), "the phone bar's controls fit on one row at 1366 px")
 	b.settled(t)
 	b.screenshot(t, "talking")
 
