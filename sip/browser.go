@@ -216,7 +216,7 @@ func (p *browserPhone) mediaState(st rtc.State) {
 			p.lost.Stop()
 			p.lost = nil
 		}
-	case "disconnected", "failed":
+	case "disconnected", "failed", "closed":
 		if p.call == nil || p.lost != nil {
 			return
 		}

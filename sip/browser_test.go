@@ -170,3 +170,34 @@ func TestBrowserPhoneCall(t *testing.T) {
 	require.True(t, until.IsZero())
 	require.ErrorIs(t, e.s.PhoneAnswer(ctx, "1001"), ErrPhoneClosed)
 }
+
+// The browser's media session goes away during a call and does not come back: after sip.browser_reconnect the
+// call ends with reason media_lost, the caller's side gets BYE; an ICE restart before that keeps the call.
+func TestBrowserPhoneMediaLost(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.WebRTC.Loopback = true; c.BrowserReconnect = 300 * time.Millisecond })
+	b, notes := openBrowser(t, e, "1001")
+	b.Say(siptest.SineWave(toneAgent, 8000, 8000))
+	e.seat("1001")
+	c := dial(t, e, "12345", "13800138000", media.PCMU)
+	notes.call(t, "ringing")
+	require.NoError(t, e.s.PhoneAnswer(context.Background(), "1001"))
+	notes.call(t, "talking")
+	eventually(t, 500, "the caller hears the agent", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
+
+	// An ICE restart mid-call: the call goes on.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	offer, err := b.Offer(ctx, true)
+	require.NoError(t, err)
+	answer, err := e.s.PhoneOffer(ctx, "1001", offer)
+	require.NoError(t, err)
+	require.NoError(t, b.SetAnswer(answer))
+	b.Say(siptest.SineWave(toneAnswer, 8000, 8000))
+	eventually(t, 500, "the caller hears the browser after the ICE restart", func() bool {
+		return mostly(lastTone(c.rtp.packets(), 10), toneAnswer)
+	})
+
+	require.NoError(t, b.Close())
+	require.Equal(t, "media_lost", notes.call(t, "ended").Reason)
+	eventually(t, 500, "the caller's side gets BYE", func() bool { return c.byes.Load() > 0 })
+}
