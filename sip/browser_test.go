@@ -2,9 +2,11 @@ package sip
 
 import (
 	"context"
+	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/lianxin/lianxin/sip/rtc/rtctest"
@@ -200,4 +202,35 @@ func TestBrowserPhoneMediaLost(t *testing.T) {
 	require.NoError(t, b.Close())
 	require.Equal(t, "media_lost", notes.call(t, "ended").Reason)
 	eventually(t, 500, "the caller's side gets BYE", func() bool { return c.byes.Load() > 0 })
+}
+
+// An agent's SIP phone puts the call on hold with a re-INVITE (a=sendonly): the caller hears the gateway's hold
+// audio, as with the browser phone's hold; a=sendrecv brings the agent back.
+func TestSIPPhoneHoldReinvite(t *testing.T) {
+	e := newEnv(t)
+	ph := newPhone(t, e, "1001", 200*time.Millisecond)
+	e.seat("1001")
+	c := dial(t, e, "12345", "13800138000", media.PCMU)
+	eventually(t, 500, "the caller hears the agent", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
+	d := <-ph.sessions
+	reinvite := func(dir string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req := sip.NewRequest(sip.INVITE, d.InviteRequest.Contact().Address)
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		body := localSDP{id: 7, version: 2, ip: netip.MustParseAddr("127.0.0.1"), port: ph.rtp.port(),
+			codecs: []media.Codec{media.PCMU}, eventPT: 101, dir: dir}.marshal()
+		req.SetBody(body)
+		res, err := d.Do(ctx, req)
+		require.NoError(t, err)
+		require.Equal(t, 200, res.StatusCode)
+		ans, err := parseSDP(res.Body())
+		require.NoError(t, err)
+		require.Equal(t, answerDir(dir), ans.dir, "the answer's direction answers the phone's")
+	}
+	reinvite("sendonly")
+	eventually(t, 500, "the caller hears hold audio", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneHold) })
+	reinvite("sendrecv")
+	eventually(t, 500, "the caller hears the agent again", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
 }

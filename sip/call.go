@@ -452,7 +452,9 @@ func (c *call) talk(a *agentLeg) {
 	}
 	c.state = stTalking
 	c.mu.Unlock()
+	a.mu.Lock()
 	a.unbridge = media.Bridge(c.leg, a.leg)
+	a.mu.Unlock()
 	c.s.metrics.bridged.Inc()
 	c.log.Info("bridged", zap.String("agent", a.agent))
 }

@@ -143,7 +143,21 @@ func (s *Server) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if a := c.agentSide(req); a != nil {
+		c.agentUpdate(a, req, tx)
+		return
+	}
 	c.update(req, tx)
+}
+
+// agentSide is the agent leg a request inside a dialog comes from, nil when it is the caller's.
+func (c *call) agentSide(req *sip.Request) *agentLeg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ring != nil && c.ring.id == callID(req) && c.id != c.ring.id {
+		return c.ring
+	}
+	return nil
 }
 
 // sanitize keeps a text safe inside a quoted header value.

@@ -417,6 +417,10 @@ func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
+	if a := c.agentSide(req); a != nil {
+		c.agentUpdate(a, req, tx)
+		return
+	}
 	c.update(req, tx)
 }
 
