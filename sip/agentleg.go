@@ -28,7 +28,7 @@ type agentLeg struct {
 
 	cancel      context.CancelCauseFunc
 	provisional atomic.Bool // a 1xx arrived: a CANCEL can be sent
-	unbridge    func() // guarded by mu
+	unbridge    func()      // guarded by mu
 	once        sync.Once
 	local       localSDP    // our offer to the phone (its answer's codec once answered)
 	held        bool        // the phone put the caller on hold (re-INVITE); guarded by mu
