@@ -236,3 +236,30 @@ func waitJS(t *testing.T, b *deskBrowser, what, body string) {
 		}
 	})()`, chromedp.EvalAwaitPromise)), what)
 }
+
+// TestBrowserPhoneMicrophoneDenied: Chromium refuses the microphone (no fake permission UI: headless denies it);
+// choosing the browser phone says why in Chinese, with a way to retry, and the agent's calls still ring nowhere
+// new (no session, no binding).
+func TestBrowserPhoneMicrophoneDenied(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	n := startNode(t, s.URL, "node-a", noMenus, func(c *configs.Config) { c.SIP.WebRTC.Loopback = true })
+	b := startBrowser(t, chromedp.Flag("use-fake-device-for-media-stream", true))
+	defer b.close(t)
+	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
+	b.login(t, n.base, "1001")
+	b.do(t, "choose the browser phone",
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.Click(chromedp.CSS(`#phone .phone-choice .seg:last-of-type`)),
+		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-error`)),
+	)
+	msg := browserRun(t, b, "the error", chromedp.Text(chromedp.CSS(`#phone .phone-error`)))
+	require.Contains(t, msg, "麦克风", "the agent is told it is the microphone: %q", msg)
+	require.Contains(t, msg, "重新连接", "and how to retry: %q", msg)
+	require.Contains(t, browserRun(t, b, "retry button", chromedp.Text(chromedp.CSS(`#phone`))), "重新连接")
+	until, err := n.n.q.Phone(context.Background(), "1001")
+	require.NoError(t, err)
+	require.True(t, until.IsZero(), "no phone binding without a microphone")
+	b.statusBarOneLine(t)
+	b.screenshot(t, "mic-denied")
+	b.noPageErrors(t)
+}
