@@ -247,7 +247,10 @@ function onCall(m) {
     P.call = null;
     P.since = 0;
     if (P.mic) for (const t of P.mic.getAudioTracks()) t.enabled = true;
-    if (was === 'talking') toast(`通话结束：${ENDED_ZH[m.reason] || '其他原因'}`, 'info', m.reason || '');
+    // The desk says who ended a call (the contact's `ended`); the phone adds only what it alone knows.
+    if (was === 'talking' && m.reason !== 'agent' && m.reason !== 'caller') {
+      toast(`通话结束：${ENDED_ZH[m.reason] || '其他原因'}`, m.reason === 'media_lost' ? 'error' : 'info', m.reason || '');
+    }
     else if (was === 'ringing' && m.reason === 'caller') toast('来电已取消（对方挂断或振铃超时）', 'info');
   } else {
     P.call = m;
