@@ -234,3 +234,33 @@ func TestSIPPhoneHoldReinvite(t *testing.T) {
 	reinvite("sendrecv")
 	eventually(t, 500, "the caller hears the agent again", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
 }
+
+// The agent's desk (and browser phone) on node B, the caller on node A: A rings the browser through B's SIP
+// address like any phone, and the audio crosses nodes both ways by content; the agent hangs up on B, the caller on A
+// gets BYE.
+func TestBrowserPhoneAcrossNodes(t *testing.T) {
+	a := newEnv(t, func(c *Config) { c.WebRTC.Loopback = true })
+	b := newEnvOn(t, a.redis, "node-b", func(c *Config) { c.WebRTC.Loopback = true })
+	br, notes := openBrowser(t, b, "1001")
+	br.Say(siptest.SineWave(toneAgent, 8000, 8000))
+	uri, err := a.s.reg.lookup(context.Background(), "1001")
+	require.NoError(t, err)
+	require.Equal(t, int(b.s.Addr().Port()), uri.Port, "the binding names node B")
+	b.seat("1001")
+	c := dial(t, a, "12345", "13800138000", media.PCMU)
+	ring := notes.call(t, "ringing")
+	require.NoError(t, b.s.PhoneAnswer(context.Background(), "1001"))
+	notes.call(t, "talking")
+	eventually(t, 500, "the browser on B hears the caller on A", func() bool {
+		return siptest.HasTone(br.Heard(1600, false), toneCaller)
+	})
+	eventually(t, 500, "the caller on A hears the browser on B", func() bool {
+		return mostly(lastTone(c.rtp.packets(), 10), toneAgent)
+	})
+	require.NoError(t, b.s.PhoneHangup(context.Background(), "1001"))
+	eventually(t, 500, "the caller gets BYE", func() bool { return c.byes.Load() > 0 })
+	eventually(t, 300, "the contact waits for wrap-up", func() bool {
+		ct, err := a.q.Contact(context.Background(), ring.Contact)
+		return err == nil && ct.State == queue.StateWrapUp
+	})
+}
