@@ -202,7 +202,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	d.readLoop(ctx)
 	d.shut(websocket.CloseNormalClosure, "", true)
 	<-d.done
-	d.closePhone()
+	d.closePhone(true)
 	s.mu.Lock()
 	if s.desks[id] == d {
 		delete(s.desks, id)
@@ -518,7 +518,7 @@ func (d *desk) watchToken(tok string) {
 }
 
 func (d *desk) logout(ctx context.Context) {
-	d.closePhone()
+	d.closePhone(false)
 	if err := d.s.q.Logout(ctx, d.agent.ID, d.sess); err != nil {
 		d.log.Warn("logout failed", zap.Error(err))
 	}

@@ -13,8 +13,11 @@ import (
 type Softphone interface {
 	// OpenPhone makes the browser the agent's phone; notify delivers the phone's messages to the desk.
 	OpenPhone(ctx context.Context, agent string, notify func(any)) error
-	// ClosePhone gives it up (back to the SIP phone, logout, the desk gone).
+	// ClosePhone gives it up (back to the SIP phone, logout).
 	ClosePhone(agent string)
+	// LeavePhone is the desk gone without a choice (network, reload): a call on the phone waits a little for the
+	// desk to come back (OpenPhone again), else the phone closes.
+	LeavePhone(agent string)
 	// PhoneOffer answers the browser's WebRTC offer (first, or ICE restart).
 	PhoneOffer(ctx context.Context, agent, sdp string) (string, error)
 	PhoneAnswer(ctx context.Context, agent string) error
@@ -106,8 +109,9 @@ func (d *desk) setPhone(on bool) {
 	d.mu.Unlock()
 }
 
-// closePhone gives the browser phone up when the desk goes, unless a newer desk of the agent took it over.
-func (d *desk) closePhone() {
+// closePhone gives the browser phone up (logout), or leaves it for a while when the desk just went (gone), unless a
+// newer desk of the agent took it over.
+func (d *desk) closePhone(gone bool) {
 	d.mu.Lock()
 	on := d.browserPhone
 	d.mu.Unlock()
@@ -116,6 +120,11 @@ func (d *desk) closePhone() {
 	}
 	if nd := d.s.desk(d.agent.ID); nd != nil && nd != d {
 		return // the newer desk opens its own (which replaces this one's)
+	}
+	d.setPhone(false)
+	if gone {
+		d.s.softphone.LeavePhone(d.agent.ID)
+		return
 	}
 	d.s.softphone.ClosePhone(d.agent.ID)
 }

@@ -39,6 +39,7 @@ func (p *recPhone) OpenPhone(_ context.Context, agent string, notify func(any)) 
 	return p.rec("open " + agent)
 }
 func (p *recPhone) ClosePhone(agent string) { _ = p.rec("close " + agent) }
+func (p *recPhone) LeavePhone(agent string) { _ = p.rec("leave " + agent) }
 func (p *recPhone) PhoneOffer(_ context.Context, agent, sdp string) (string, error) {
 	return "v=0 answer", p.rec("offer " + agent + " " + sdp)
 }
@@ -134,8 +135,8 @@ func TestPhoneMessagesDispatch(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.Eventually(t, func() bool {
 		l := ph.log()
-		return l[len(l)-1] == "close 1001"
-	}, 30e9, 20e6, "the desk gone, the phone is closed")
+		return l[len(l)-1] == "leave 1001"
+	}, 30e9, 20e6, "the desk gone, the phone is left (for the desk to come back)")
 }
 
 type desktestMsg struct {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -80,6 +81,7 @@ type browserPhone struct {
 	mu   sync.Mutex
 	call *browserCall
 	lost *time.Timer // a call is up and the media session dropped: ends the call unless it comes back
+	left *time.Timer // the desk went during a call: closes the phone unless the desk comes back
 }
 
 // browserCall is a call ringing or up on a browser phone.
@@ -118,15 +120,20 @@ func (s *Server) browserPhone(agent string) *browserPhone {
 }
 
 // OpenPhone makes the browser the agent's phone: a media session, and the agent's phone binding on this node.
-// notify gets the desk messages (PhoneCall, PhoneMedia, and the answers to offers are returned by PhoneOffer). A
-// phone already open for the agent is replaced (its call, if any, is hung up).
+// notify gets the desk messages (PhoneCall, PhoneMedia; the answers to offers are returned by PhoneOffer). A phone
+// already open for the agent on this node with a call on it — the desk reconnected — keeps its call: the new
+// session takes the old one's place in the call, and the desk is told the call's state. Otherwise an open phone is
+// replaced.
 func (s *Server) OpenPhone(ctx context.Context, agent string, notify func(any)) error {
 	if s.rtc == nil {
 		return ErrNoSoftphone
 	}
+	if p := s.browserPhone(agent); p != nil && p.current() != nil {
+		return p.reattach(notify)
+	}
 	log := s.log.With(zap.String("agent", agent), zap.String("phone", "browser"))
 	p := &browserPhone{s: s, agent: agent, notify: notify, log: log, stop: make(chan struct{})}
-	sess, err := s.rtc.NewSession(p.mediaState, log)
+	sess, err := p.newSession()
 	if err != nil {
 		return err
 	}
@@ -145,6 +152,96 @@ func (s *Server) OpenPhone(ctx context.Context, agent string, notify func(any)) 
 	go p.refresh()
 	log.Info("browser phone open")
 	return nil
+}
+
+// newSession makes a media session whose state changes reach mediaState while it is the phone's.
+func (p *browserPhone) newSession() (*rtc.Session, error) {
+	var mine atomic.Pointer[rtc.Session]
+	sess, err := p.s.rtc.NewSession(func(st rtc.State) {
+		if cur := mine.Load(); cur != nil && cur == p.session() {
+			p.mediaState(st)
+		}
+	}, p.log)
+	if err != nil {
+		return nil, err
+	}
+	mine.Store(sess)
+	return sess, nil
+}
+
+func (p *browserPhone) session() *rtc.Session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sess
+}
+
+func (p *browserPhone) tell(msg any) {
+	p.mu.Lock()
+	notify := p.notify
+	p.mu.Unlock()
+	notify(msg)
+}
+
+// reattach gives the phone, and its call, to a desk that came back: a new session replaces the old one in the call.
+func (p *browserPhone) reattach(notify func(any)) error {
+	sess, err := p.newSession()
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	old := p.sess
+	p.sess, p.notify = sess, notify
+	if p.left != nil {
+		p.left.Stop()
+		p.left = nil
+	}
+	c := p.call
+	p.mu.Unlock()
+	_ = old.Close()
+	if c != nil {
+		c.mu.Lock()
+		state := "ringing"
+		if c.up {
+			state = "talking"
+			c.unbridge = nil // the old session's leg is closed: bridge the new one
+			c.applyLocked()
+		}
+		msg := c.stateLocked(state, "")
+		c.mu.Unlock()
+		notify(msg)
+	}
+	p.log.Info("browser phone taken back by a reconnected desk")
+	return nil
+}
+
+// LeavePhone is the desk going away (not a choice): a phone with a call on it waits sip.browser_reconnect for the
+// agent's desk to come back (OpenPhone), else it closes as ClosePhone does.
+func (s *Server) LeavePhone(agent string) {
+	p := s.browserPhone(agent)
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.call == nil {
+		p.mu.Unlock()
+		s.ClosePhone(agent)
+		return
+	}
+	if p.left == nil {
+		p.left = time.AfterFunc(s.cfg.BrowserReconnect, func() {
+			s.mu.Lock()
+			still := s.browsers[agent] == p
+			if still {
+				delete(s.browsers, agent)
+			}
+			s.mu.Unlock()
+			if still {
+				p.close("the desk did not come back", true)
+			}
+		})
+	}
+	p.mu.Unlock()
+	p.log.Info("desk gone during a call; waiting for it to come back")
 }
 
 // ClosePhone gives the agent's browser phone up (back to the SIP phone, logout, the desk gone): its call is hung
@@ -170,7 +267,12 @@ func (p *browserPhone) close(why string, unbind bool) {
 	if c := p.current(); c != nil {
 		c.hangup(errBrowserGone)
 	}
-	_ = p.sess.Close()
+	p.mu.Lock()
+	if p.left != nil {
+		p.left.Stop()
+	}
+	p.mu.Unlock()
+	_ = p.session().Close()
 	if unbind {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		if err := p.s.reg.unbindBrowser(ctx, p.agent, p.s.browserURI(p.agent)); err != nil {
@@ -207,7 +309,7 @@ func (p *browserPhone) current() *browserCall {
 // mediaState follows the media session: told to the desk; a call up when the session fails, or stays
 // disconnected for the grace, is ended with reason media_lost.
 func (p *browserPhone) mediaState(st rtc.State) {
-	p.notify(PhoneMedia{Type: "phone_media", State: st.String()})
+	p.tell(PhoneMedia{Type: "phone_media", State: st.String()})
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch st.String() {
@@ -222,7 +324,7 @@ func (p *browserPhone) mediaState(st rtc.State) {
 		}
 		c := p.call
 		p.lost = time.AfterFunc(p.s.cfg.BrowserReconnect, func() {
-			if p.sess.State().String() != "connected" {
+			if p.session().State().String() != "connected" {
 				p.log.Warn("browser media lost during a call")
 				c.hangup(errMediaLost)
 			}
@@ -238,7 +340,7 @@ func (s *Server) PhoneOffer(ctx context.Context, agent, sdp string) (string, err
 	if p == nil {
 		return "", ErrPhoneClosed
 	}
-	answer, err := p.sess.Answer(ctx, sdp)
+	answer, err := p.session().Answer(ctx, sdp)
 	if errors.Is(err, rtc.ErrBadOffer) || errors.Is(err, rtc.ErrNoCodec) {
 		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
@@ -258,7 +360,7 @@ func (s *Server) PhoneAnswer(_ context.Context, agent string) error {
 		return ErrNotRinging
 	default:
 	}
-	if c.p.sess.State().String() != "connected" {
+	if c.p.session().State().String() != "connected" {
 		return ErrNoMediaYet
 	}
 	close(c.answer)
@@ -331,14 +433,14 @@ func (s *Server) withUp(agent string, f func(*browserCall)) error {
 	c.applyLocked()
 	msg := c.stateLocked("talking", "")
 	c.mu.Unlock()
-	c.p.notify(msg)
+	c.p.tell(msg)
 	return nil
 }
 
 // applyLocked sets what each side hears from hold and mute: on hold the caller hears the hold stream and the
 // agent nothing; muted, the caller hears silence and the agent the caller; else the two are bridged.
 func (c *browserCall) applyLocked() {
-	bl := c.p.sess.Leg()
+	bl := c.p.session().Leg()
 	switch {
 	case c.held:
 		if c.unbridge != nil {
@@ -440,22 +542,22 @@ func (c *browserCall) run(req *sip.Request, tx sip.ServerTransaction) {
 	c.dlg = dlg
 	defer dlg.Close()
 	_ = dlg.Respond(180, "Ringing", nil)
-	p.notify(c.stateLocked("ringing", ""))
+	p.tell(c.stateLocked("ringing", ""))
 	select {
 	case <-c.answer:
 	case <-dlg.Context().Done(): // CANCEL: the call's node stopped ringing
-		p.notify(c.stateLocked("ended", "caller"))
+		p.tell(c.stateLocked("ended", "caller"))
 		return
 	case <-c.ctx.Done():
 		_ = dlg.Respond(603, "Decline", nil)
-		p.notify(c.stateLocked("ended", reasonOf(context.Cause(c.ctx))))
+		p.tell(c.stateLocked("ended", reasonOf(context.Cause(c.ctx))))
 		return
 	}
 	conn, err := s.ports.Listen()
 	if err != nil {
 		log.Error("no RTP port for the browser phone", zap.Error(err))
 		_ = dlg.Respond(503, "Service Unavailable", nil)
-		p.notify(c.stateLocked("ended", "agent"))
+		p.tell(c.stateLocked("ended", "agent"))
 		return
 	}
 	codec := s.rtc.Codec()
@@ -477,13 +579,13 @@ func (c *browserCall) run(req *sip.Request, tx sip.ServerTransaction) {
 	}()
 	if err := dlg.RespondSDP(local.marshal()); err != nil {
 		log.Info("browser phone answer not sent", zap.Error(err))
-		p.notify(c.stateLocked("ended", "caller"))
+		p.tell(c.stateLocked("ended", "caller"))
 		return
 	}
 	c.mu.Lock()
 	msg := c.stateLocked("talking", "")
 	c.mu.Unlock()
-	p.notify(msg)
+	p.tell(msg)
 	log.Info("browser phone answered")
 	var why string
 	select {
@@ -505,8 +607,8 @@ func (c *browserCall) run(req *sip.Request, tx sip.ServerTransaction) {
 	c.up = false
 	msg = c.stateLocked("ended", why)
 	c.mu.Unlock()
-	p.sess.Leg().Mute()
-	p.notify(msg)
+	p.session().Leg().Mute()
+	p.tell(msg)
 	log.Info("browser phone call ended", zap.String("by", why))
 }
 

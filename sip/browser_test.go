@@ -264,3 +264,34 @@ func TestBrowserPhoneAcrossNodes(t *testing.T) {
 		return err == nil && ct.State == queue.StateWrapUp
 	})
 }
+
+// The desk goes during a call (its websocket and page session with it) and comes back: OpenPhone again with a new
+// media session takes the call back — the caller hears the browser again; the phone_call state is told to the new
+// desk. A desk that does not come back within sip.browser_reconnect closes the phone and ends the call.
+func TestBrowserPhoneDeskComesBack(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.WebRTC.Loopback = true; c.BrowserReconnect = 5 * time.Second })
+	b, notes := openBrowser(t, e, "1001")
+	b.Say(siptest.SineWave(toneAgent, 8000, 8000))
+	e.seat("1001")
+	c := dial(t, e, "12345", "13800138000", media.PCMU)
+	notes.call(t, "ringing")
+	require.NoError(t, e.s.PhoneAnswer(context.Background(), "1001"))
+	notes.call(t, "talking")
+	eventually(t, 500, "the caller hears the agent", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
+
+	e.s.LeavePhone("1001")
+	require.NoError(t, b.Close())
+	b2, notes2 := openBrowser(t, e, "1001")
+	require.Equal(t, "talking", notes2.call(t, "talking").State, "the new desk is told the call is up")
+	b2.Say(siptest.SineWave(toneAnswer, 8000, 8000))
+	eventually(t, 500, "the caller hears the new session", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAnswer) })
+	eventually(t, 500, "the new session hears the caller", func() bool { return siptest.HasTone(b2.Heard(1600, false), toneCaller) })
+	require.Zero(t, c.byes.Load(), "the call went on")
+	_ = notes
+
+	e.s.LeavePhone("1001")
+	require.NoError(t, b2.Close())
+	eventually(t, 1000, "without the desk the call ends", func() bool { return c.byes.Load() > 0 })
+	_, err := e.s.reg.lookup(context.Background(), "1001")
+	require.ErrorIs(t, err, ErrNotRegistered)
+}
