@@ -42,6 +42,8 @@ type desk struct {
 	// unseat says whether the desk going away should unseat the agent in
 	// Redis; not when a newer desk replaced it or the node is draining.
 	unseat bool
+	// browserPhone: the agent chose the browser as their phone at this desk.
+	browserPhone bool
 }
 
 // outbound is one thing to write to the desk. Offers and assignments are
@@ -200,6 +202,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	d.readLoop(ctx)
 	d.shut(websocket.CloseNormalClosure, "", true)
 	<-d.done
+	d.closePhone(true)
 	s.mu.Lock()
 	if s.desks[id] == d {
 		delete(s.desks, id)
@@ -385,7 +388,7 @@ func (d *desk) complete(o outbound) any {
 }
 
 func (d *desk) readLoop(ctx context.Context) {
-	d.conn.SetReadLimit(16 << 10)
+	d.conn.SetReadLimit(32 << 10) // a WebRTC offer (rtc_offer) is a few KB
 	_ = d.conn.SetReadDeadline(time.Now().Add(3 * d.s.ping))
 	d.conn.SetPongHandler(func(string) error {
 		return d.conn.SetReadDeadline(time.Now().Add(3 * d.s.ping))
@@ -437,9 +440,18 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 	case "logout":
 		d.logout(ctx)
 		return true
+	case "phone", "rtc_offer", "phone_answer", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf":
+		var reply any
+		if reply, err = d.phone(ctx, m); err == nil && reply != nil {
+			d.send(outbound{msg: reply})
+			return false
+		}
 	}
 	if err != nil {
-		code := replyErrorCode(err)
+		code := phoneCode(err)
+		if code == "" {
+			code = replyErrorCode(err)
+		}
 		if code == "" {
 			code = errorCode(err)
 		}
@@ -506,6 +518,7 @@ func (d *desk) watchToken(tok string) {
 }
 
 func (d *desk) logout(ctx context.Context) {
+	d.closePhone(false)
 	if err := d.s.q.Logout(ctx, d.agent.ID, d.sess); err != nil {
 		d.log.Warn("logout failed", zap.Error(err))
 	}

@@ -19,6 +19,11 @@ type inbound struct {
 	Outcome     string `json:"outcome,omitempty"`
 	Note        string `json:"note,omitempty"`
 	Text        string `json:"text,omitempty"`
+	// The browser phone's (phone.go).
+	Use   string `json:"use,omitempty"`
+	SDP   string `json:"sdp,omitempty"`
+	On    *bool  `json:"on,omitempty"`
+	Digit string `json:"digit,omitempty"`
 }
 
 // maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
@@ -87,6 +92,10 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 		}
 	case "":
 		return bad("type: required")
+	case "phone", "rtc_offer", "phone_answer", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf":
+		if _, perr := decodePhone(&m); perr != nil {
+			return m, perr
+		}
 	default:
 		t := m.Type
 		if utf8.RuneCountInString(t) > 40 {

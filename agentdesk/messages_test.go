@@ -1,6 +1,7 @@
 package agentdesk
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -23,6 +24,14 @@ func TestDecodeInbound(t *testing.T) {
 		{`{"type":"accept","contact":"2611260000016"}`, "bad_message"},
 		{`{"type":"wrapup","contact":"2611260000015","request_type":"help","outcome":"lunch"}`, "bad_message"},
 		{`{"type":"wrapup","contact":"2611260000015","request_type":"rant","outcome":"resolved"}`, "bad_message"},
+		{`{"type":"phone","use":"browser"}`, ""},
+		{`{"type":"phone","use":"fax"}`, "bad_message"},
+		{`{"type":"rtc_offer","sdp":"v=0\r\n"}`, ""},
+		{`{"type":"rtc_offer","sdp":""}`, "bad_message"},
+		{`{"type":"phone_hold","on":false}`, ""},
+		{`{"type":"phone_hold"}`, "bad_message"},
+		{`{"type":"phone_dtmf","digit":"*"}`, ""},
+		{`{"type":"phone_dtmf","digit":"*#"}`, "bad_message"},
 		{`{"type":"wrapup","contact":"2611260000015","request_type":"help"}`, "bad_message"},
 		{`{"type":"wrapup","contact":"2611260000015","outcome":"resolved"}`, "bad_message"},
 	} {
@@ -49,7 +58,8 @@ func TestDecodeInbound(t *testing.T) {
 func FuzzDecodeInbound(f *testing.F) {
 	for _, s := range []string{`{"type":"ready"}`, `{"type":"accept","contact":"2611260000015","ref":"x"}`,
 		`{"type":"wrapup","contact":"2611260000015","request_type":"help","outcome":"resolved","note":"…"}`,
-		`{"type":"not_ready","reason":"meal"}`, `[]`, `{"type":"\u0000"}`, "\xff"} {
+		`{"type":"not_ready","reason":"meal"}`, `{"type":"phone","use":"sip"}`, `{"type":"phone_dtmf","digit":"1"}`,
+		`{"type":"phone_mute","on":true}`, `{"type":"rtc_offer","sdp":"v=0\r\n"}`, `[]`, `{"type":"\u0000"}`, "\xff"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -76,6 +86,14 @@ func FuzzDecodeInbound(f *testing.F) {
 			if m.Type == "wrapup" && (!queue.RequestType(m.RequestType).Valid() || !queue.Outcome(m.Outcome).Valid() ||
 				utf8.RuneCountInString(m.Note) > maxNoteRunes) {
 				t.Fatalf("wrapup %+v passed", m)
+			}
+		case "phone", "rtc_offer", "phone_answer", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf":
+			switch {
+			case m.Type == "phone" && m.Use != "browser" && m.Use != "sip",
+				m.Type == "rtc_offer" && (len(m.SDP) > maxSDP || !strings.HasPrefix(m.SDP, "v=0")),
+				(m.Type == "phone_hold" || m.Type == "phone_mute") && m.On == nil,
+				m.Type == "phone_dtmf" && (len(m.Digit) != 1 || !strings.Contains("0123456789*#ABCD", m.Digit)):
+				t.Fatalf("%+v passed", m)
 			}
 		default:
 			t.Fatalf("type %q passed", m.Type)

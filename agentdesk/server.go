@@ -57,18 +57,21 @@ type Params struct {
 	// logins could otherwise starve everything else. Logins beyond it are
 	// answered 503 at once.
 	LoginHashesPerSecond float64
+	// Softphone is the browser phone (sip.Server); nil: desks use SIP phones only.
+	Softphone Softphone
 }
 
 // Server serves the desk API and websockets of one node.
 type Server struct {
-	q        *queue.Queue
-	agents   map[string]Agent
-	tokens   *tokens
-	blobs    Blobs
-	repliers map[queue.Channel]Replier
-	titles   map[string]string // queue titles by name
-	log      *zap.Logger
-	ping     time.Duration
+	q         *queue.Queue
+	agents    map[string]Agent
+	tokens    *tokens
+	blobs     Blobs
+	repliers  map[queue.Channel]Replier
+	softphone Softphone
+	log       *zap.Logger
+	titles    map[string]string // queue titles by name
+	ping      time.Duration
 
 	logins  *loginGuard
 	lookups *lookupGuard
@@ -101,7 +104,8 @@ func New(p Params) *Server {
 		p.LoginHashesPerSecond = 8
 	}
 	ns := p.Prefix + "agentdesk:"
-	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, log: p.Logger, ping: p.PingEvery,
+	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, softphone: p.Softphone,
+		log: p.Logger, ping: p.PingEvery,
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
 		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns}

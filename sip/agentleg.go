@@ -28,8 +28,10 @@ type agentLeg struct {
 
 	cancel      context.CancelCauseFunc
 	provisional atomic.Bool // a 1xx arrived: a CANCEL can be sent
-	unbridge    func()
+	unbridge    func()      // guarded by mu
 	once        sync.Once
+	local       localSDP    // our offer to the phone (its answer's codec once answered)
+	held        bool        // the phone put the caller on hold (re-INVITE); guarded by mu
 	up          atomic.Bool // answered and acknowledged
 	gone        atomic.Bool // the phone hung up
 	accounted   atomic.Bool // its counts went to the metrics
@@ -193,7 +195,9 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 	}
 	leg := media.NewLeg(media.LegConfig{Conn: conn, Remote: answer.remote, Codec: answer.codecs[0],
 		EventPT: answer.eventPT, MediaTimeout: s.cfg.MediaTimeout, Logger: log})
+	local.codecs = []media.Codec{answer.codecs[0]}
 	a.mu.Lock()
+	a.local = local
 	a.leg = leg
 	a.mu.Unlock()
 	go func() {
@@ -248,9 +252,11 @@ func (a *agentLeg) stop() {
 // hangup ends the agent leg in whatever state it is.
 func (a *agentLeg) hangup() {
 	a.once.Do(func() {
+		a.mu.Lock()
 		if a.unbridge != nil {
 			a.unbridge()
 		}
+		a.mu.Unlock()
 		if a.up.Load() {
 			a.bye()
 		} else {
@@ -275,6 +281,71 @@ func (a *agentLeg) bye() {
 		a.c.log.Info("BYE to the agent's phone", zap.Error(err))
 	}
 	_ = a.dlg.Close()
+}
+
+// agentUpdate answers a re-INVITE (or UPDATE) from the agent's phone: hold puts the caller on the gateway's hold
+// audio — as the browser phone's hold does — and unhold bridges them again; a new address is followed. We answer
+// with our session, its direction answering the phone's.
+func (c *call) agentUpdate(a *agentLeg, req *sip.Request, tx sip.ServerTransaction) {
+	body := req.Body()
+	a.mu.Lock()
+	local := a.local
+	leg := a.leg
+	a.mu.Unlock()
+	if len(body) == 0 || leg == nil {
+		if req.IsInvite() && leg != nil {
+			_ = tx.Respond(sip.NewSDPResponseFromRequest(req, local.marshal()))
+			return
+		}
+		respond(tx, req, 200, "OK")
+		return
+	}
+	sess, err := parseSDP(body)
+	if err != nil {
+		code, reason := 488, "Not Acceptable Here"
+		if errors.Is(err, ErrBadSDP) {
+			code, reason = 400, "Bad Request"
+		}
+		respond(tx, req, code, reason)
+		return
+	}
+	if !sess.remote.Addr().IsUnspecified() {
+		leg.SetRemote(sess.remote)
+	}
+	held := sess.held()
+	local.dir = answerDir(sess.dir)
+	if held && sess.remote.Addr().IsUnspecified() {
+		local.dir = "recvonly"
+	}
+	local.version++
+	a.mu.Lock()
+	a.local = local
+	changed := a.held != held
+	a.held = held
+	talking := c.State() == stTalking
+	if changed && talking {
+		if held {
+			if a.unbridge != nil {
+				a.unbridge()
+			}
+			c.leg.Hold(c.s.prompts.hold)
+			leg.Mute()
+		} else {
+			a.unbridge = media.Bridge(c.leg, leg)
+		}
+	}
+	a.mu.Unlock()
+	if changed && talking {
+		if tn := c.trackingNo(); tn != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := c.s.q.CallHold(ctx, tn, held); err != nil {
+				c.log.Warn("hold not recorded", zap.Error(err))
+			}
+			cancel()
+		}
+	}
+	_ = tx.Respond(sip.NewSDPResponseFromRequest(req, local.marshal()))
+	c.log.Info("agent's phone re-INVITE", zap.Bool("hold", held))
 }
 
 func other(c media.Codec) media.Codec {

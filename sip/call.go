@@ -452,7 +452,9 @@ func (c *call) talk(a *agentLeg) {
 	}
 	c.state = stTalking
 	c.mu.Unlock()
+	a.mu.Lock()
 	a.unbridge = media.Bridge(c.leg, a.leg)
+	a.mu.Unlock()
 	c.s.metrics.bridged.Inc()
 	c.log.Info("bridged", zap.String("agent", a.agent))
 }
@@ -542,4 +544,3 @@ func (c *call) update(req *sip.Request, tx sip.ServerTransaction) {
 	_ = tx.Respond(sip.NewSDPResponseFromRequest(req, local.marshal()))
 	c.log.Info("caller re-INVITE", zap.Bool("hold", held))
 }
-

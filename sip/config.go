@@ -52,6 +52,25 @@ type Config struct {
 	// number (configs/hotlines.csv). A line without a menu goes straight to
 	// its queue after its welcome prompt.
 	Menus map[string]Menu `yaml:"menus"`
+	// WebRTC sets up the browser softphone (agents who choose the browser as their phone).
+	WebRTC WebRTC `yaml:"webrtc"`
+	// BrowserReconnect is how long a call on the browser phone waits for a media session that dropped to come
+	// back (the desk restarts ICE) before it is ended. Default 10s.
+	BrowserReconnect time.Duration `yaml:"browser_reconnect"`
+}
+
+// WebRTC is the browser softphone's media: G.711 over WebRTC (sip/rtc).
+type WebRTC struct {
+	// Disabled turns the browser phone off: desks can only use SIP phones. Default false (on).
+	Disabled bool `yaml:"disabled"`
+	// Codec is "pcmu" (default) or "pcma": the one codec of every browser session.
+	Codec string `yaml:"codec"`
+	// Loopback offers 127.0.0.1 candidates too (a desk on the gateway's own host; tests). Default false.
+	Loopback bool `yaml:"loopback"`
+	// PublicIPs replace the host candidates' addresses (a gateway behind 1:1 NAT). Default none.
+	PublicIPs []string `yaml:"public_ips"`
+	// Ports bound the UDP ports of ICE. Default 0–0: any.
+	Ports PortRange `yaml:"ports"`
 }
 
 // PortRange is an inclusive range of UDP ports.

@@ -24,6 +24,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 403, "Forbidden")
 		return
 	}
+	if agent, ok := browserAgent(req); ok {
+		s.wg.Add(1)
+		defer s.wg.Done()
+		s.browserInvite(req, tx, agent)
+		return
+	}
 	if s.draining.Load() {
 		s.metrics.refused.WithLabelValues("draining").Inc()
 		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", s.retryAfter()))
@@ -137,7 +143,21 @@ func (s *Server) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if a := c.agentSide(req); a != nil {
+		c.agentUpdate(a, req, tx)
+		return
+	}
 	c.update(req, tx)
+}
+
+// agentSide is the agent leg a request inside a dialog comes from, nil when it is the caller's.
+func (c *call) agentSide(req *sip.Request) *agentLeg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ring != nil && c.ring.id == callID(req) && c.id != c.ring.id {
+		return c.ring
+	}
+	return nil
 }
 
 // sanitize keeps a text safe inside a quoted header value.

@@ -253,6 +253,15 @@ func (r *registrar) bind(ctx context.Context, req *sip.Request, tx sip.ServerTra
 	}
 	expires = minInt(expires, max)
 	key := r.key("phone", p.Agent)
+	if r.isBrowser(ctx, p.Agent) {
+		// The agent chose the browser as their phone: the SIP phone's registration is answered but not kept, and
+		// the phone is reachable again from its first REGISTER after the agent leaves the browser.
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+		_ = tx.Respond(res)
+		r.log.Info("phone registration not kept: the agent uses the browser phone", zap.String("agent", p.Agent))
+		return
+	}
 	var until time.Time
 	if expires == 0 || contact.Address.Wildcard {
 		if err := r.rdb.Del(ctx, key).Err(); err != nil {
@@ -308,4 +317,42 @@ func minInt(a, b int) int {
 		return a
 	}
 	return b
+}
+
+// bindBrowser makes the agent's browser phone on this node their phone binding (kind "browser"), for browserTTL;
+// it replaces a SIP phone's binding, which comes back only with that phone's next REGISTER after the agent leaves
+// the browser.
+func (r *registrar) bindBrowser(ctx context.Context, agent string, uri sip.Uri) error {
+	until := time.Now().Add(browserTTL)
+	key := r.key("phone", agent)
+	pipe := r.rdb.TxPipeline()
+	pipe.Del(ctx, key)
+	pipe.HSet(ctx, key, "uri", uri.String(), "user", uri.User, "kind", "browser", "until", until.UnixMilli())
+	pipe.PExpireAt(ctx, key, until)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("sip: browser phone binding: %w", err)
+	}
+	return r.q.SetPhone(ctx, agent, until)
+}
+
+// unbindBrowser removes the agent's binding if it is still this browser phone's.
+func (r *registrar) unbindBrowser(ctx context.Context, agent string, uri sip.Uri) error {
+	key := r.key("phone", agent)
+	cur, err := r.rdb.HGet(ctx, key, "uri").Result()
+	if errors.Is(err, redis.Nil) || (err == nil && cur != uri.String()) {
+		return nil // a newer binding (another node's browser phone, or a SIP phone)
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.rdb.Del(ctx, key).Err(); err != nil {
+		return err
+	}
+	return r.q.SetPhone(ctx, agent, time.Time{})
+}
+
+// isBrowser reports whether the agent's binding is a browser phone's.
+func (r *registrar) isBrowser(ctx context.Context, agent string) bool {
+	kind, err := r.rdb.HGet(ctx, r.key("phone", agent), "kind").Result()
+	return err == nil && kind == "browser"
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
+	"github.com/lianxin/lianxin/sip/rtc"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
@@ -74,6 +76,10 @@ type Server struct {
 	byTN    map[string]*call // tracking number, once queued
 	byAgent map[string]*call // Call-ID of the leg to the agent's phone
 
+	rtc          *rtc.Engine              // nil: no browser phones
+	browsers     map[string]*browserPhone // by agent
+	browserCalls map[string]*browserCall  // by Call-ID
+
 	draining atomic.Bool
 	wg       sync.WaitGroup // calls in progress
 }
@@ -89,7 +95,8 @@ func New(p Params) (*Server, error) {
 	}
 	setDefaults(&cfg)
 	s := &Server{p: p, cfg: cfg, q: p.Queue, log: p.Logger, byCall: map[string]*call{}, byTN: map[string]*call{},
-		byAgent: map[string]*call{}, metrics: newMetrics()}
+		byAgent: map[string]*call{}, metrics: newMetrics(), browsers: map[string]*browserPhone{},
+		browserCalls: map[string]*browserCall{}}
 	for _, c := range cfg.Trusted {
 		pf, err := netip.ParsePrefix(c)
 		if err != nil {
@@ -100,6 +107,21 @@ func New(p Params) (*Server, error) {
 	var err error
 	if s.prompts, err = loadPrompts(p.Prompts, cfg.Hold); err != nil {
 		return nil, err
+	}
+	if !cfg.WebRTC.Disabled {
+		codec := media.PCMU
+		switch strings.ToLower(cfg.WebRTC.Codec) {
+		case "", "pcmu":
+		case "pcma":
+			codec = media.PCMA
+		default:
+			return nil, fmt.Errorf("sip.webrtc.codec: %q is not pcmu or pcma", cfg.WebRTC.Codec)
+		}
+		if s.rtc, err = rtc.NewEngine(rtc.Config{Codec: codec, Loopback: cfg.WebRTC.Loopback,
+			PublicIPs: cfg.WebRTC.PublicIPs, PortMin: uint16(cfg.WebRTC.Ports.Min), PortMax: uint16(cfg.WebRTC.Ports.Max),
+			Logger: p.Logger.Named("webrtc")}); err != nil {
+			return nil, fmt.Errorf("sip.webrtc: %w", err)
+		}
 	}
 	s.reg = newRegistrar(p.Redis, p.Prefix, cfg, p.Phones, p.Queue, p.Logger.Named("registrar"))
 	return s, nil
@@ -141,6 +163,9 @@ func setDefaults(c *Config) {
 	}
 	if c.Hold == "" {
 		c.Hold = "hold"
+	}
+	if c.BrowserReconnect == 0 {
+		c.BrowserReconnect = 10 * time.Second
 	}
 	if c.Announce.First == 0 {
 		c.Announce.First = 15 * time.Second
@@ -295,6 +320,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	<-gctx.Done()
 	s.hangupAll("shutdown")
+	s.closePhones()
 	s.wg.Wait()
 	_ = s.srv.Close()
 	_ = s.udp.Close()
@@ -391,6 +417,10 @@ func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
+	if a := c.agentSide(req); a != nil {
+		c.agentUpdate(a, req, tx)
+		return
+	}
 	c.update(req, tx)
 }
 
@@ -414,12 +444,22 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if bc := s.browserRequest(req); bc != nil {
+		if bc.dlg != nil {
+			_ = bc.dlg.ReadAck(req, tx)
+		}
+		return
+	}
 	if c := s.lookup(req); c != nil && c.dlg != nil {
 		_ = c.dlg.ReadAck(req, tx)
 	}
 }
 
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if bc := s.browserRequest(req); bc != nil {
+		s.browserBye(bc, req, tx)
+		return
+	}
 	id := callID(req)
 	s.mu.Lock()
 	c, agentSide := s.byAgent[id], true

@@ -22,6 +22,7 @@ import { initLogin, showLogin, startDesk } from './login.js';
 import { initWork } from './work.js';
 import { initKeys, SHORTCUTS } from './keys.js';
 import { initRing } from './ring.js';
+import './phone.js';
 
 // Defaults; the browser phone may replace answer, hangup and mute.
 actions.answer = () => { const tn = oldestOffer(); if (tn) acceptOffer(tn); };

@@ -126,7 +126,7 @@ type deskBrowser struct {
 	readDone chan struct{}
 }
 
-func startBrowser(t *testing.T) *deskBrowser {
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *deskBrowser {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("Chromium is not installed (%v). The browser tests need it: run the README's test command, "+
@@ -134,7 +134,7 @@ func startBrowser(t *testing.T) *deskBrowser {
 	}
 	dir := t.TempDir()
 	b := &deskBrowser{dataDir: filepath.Join(dir, "profile"), readDone: make(chan struct{})}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -147,7 +147,7 @@ func startBrowser(t *testing.T) *deskBrowser {
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(b.dataDir),
 		chromedp.WindowSize(1440, 900),
-	)
+	}, extra...)...)
 	b.cancelAlloc = cancelAlloc
 	b.ctx, b.cancelTab = chromedp.NewContext(allocCtx)
 

@@ -11,4 +11,8 @@ var (
 	ErrBadWAV = errors.New("media: bad WAV")
 	// ErrBadEvent is wrapped by every ParseEvent and ParseInfoDTMF error.
 	ErrBadEvent = errors.New("media: bad telephone-event")
+	// ErrNoEvents is returned by Leg.SendDigit when the peer negotiated no telephone-event payload type.
+	ErrNoEvents = errors.New("media: the peer takes no telephone-events")
+	// ErrClosed is returned by Leg.SendDigit on a closed leg.
+	ErrClosed = errors.New("media: leg closed")
 )

@@ -16,9 +16,22 @@ import (
 	"go.uber.org/zap"
 )
 
+// Transport is a leg's packet I/O: one RTP packet per call. *net.UDPConn is the transport of an RTP peer (a trunk,
+// a SIP phone); a WebRTC track pair is another (sip/rtc), so a browser is one more kind of leg to the Bridge, the
+// Pacer and the players. A transport other than a socket reports a fixed source address, and ignores to.
+type Transport interface {
+	ReadFromUDPAddrPort(b []byte) (n int, from netip.AddrPort, err error)
+	WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error)
+	// SetReadDeadline makes a blocked read return an error wrapping os.ErrDeadlineExceeded at t (zero: never).
+	SetReadDeadline(t time.Time) error
+	LocalAddr() net.Addr
+	// Close ends the transport; a read then returns an error wrapping net.ErrClosed.
+	Close() error
+}
+
 // LegConfig is what a Leg needs: its socket, the peer's address and what was negotiated with it.
 type LegConfig struct {
-	Conn         *net.UDPConn   // from PortPool.Listen; the Leg owns and closes it
+	Conn         Transport      // from PortPool.Listen (or a WebRTC transport); the Leg owns and closes it
 	Remote       netip.AddrPort // from the peer's SDP; replaced by where its packets come from (symmetric RTP latching)
 	Codec        Codec          // the negotiated audio codec
 	EventPT      uint8          // the peer's telephone-event payload type (e.g. 101); 0 = none negotiated
@@ -67,7 +80,7 @@ const (
 // life (one SSRC; sequence +1 per packet; timestamp +160 per 20 ms, advanced by the real time elapsed across gaps and
 // switches), whatever it plays: a Player, a HoldStream, nothing, or the other party of a Bridge.
 type Leg struct {
-	conn    *net.UDPConn
+	conn    Transport
 	local   netip.AddrPort
 	codec   Codec
 	eventPT uint8
@@ -139,7 +152,7 @@ func NewLeg(cfg LegConfig) *Leg {
 		remote:       unmap(cfg.Remote),
 		pShard:       -1,
 	}
-	if a, ok := cfg.Conn.LocalAddr().(*net.UDPAddr); ok {
+	if a, ok := cfg.Conn.LocalAddr().(*net.UDPAddr); ok && a != nil {
 		l.local = unmap(a.AddrPort())
 	}
 	l.log = log.With(zap.Stringer("rtp", l.local))
