@@ -2,6 +2,7 @@ package agentdesk
 
 import (
 	"context"
+	"time"
 
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
@@ -10,8 +11,26 @@ import (
 // Run delivers queue events to the desks connected to this node until ctx
 // ends. Events come from every node, so an agent is offered a letter that was
 // posted to any node.
+//
+// The same events feed the supervisors' wallboard (board.go): its figures
+// for today are first rebuilt from the stream, from today's midnight up to
+// where this subscription starts.
 func (s *Server) Run(ctx context.Context) error {
-	return s.q.Subscribe(ctx, s.onEvent)
+	var pos string
+	for ctx.Err() == nil {
+		var err error
+		if pos, err = s.q.EventsPosition(ctx); err == nil {
+			break
+		}
+		s.log.Warn("event stream unavailable", zap.Error(err))
+		sleepCtx(ctx, 500*time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	go s.board.rebuild(ctx, s.q, pos)
+	go s.pushWallboards(ctx)
+	return s.q.SubscribeFrom(ctx, pos, s.onEvent)
 }
 
 func (s *Server) onEvent(ev queue.Event) {
@@ -28,7 +47,9 @@ func (s *Server) onEvent(ev queue.Event) {
 		}
 		return
 	}
+	s.board.apply(ev)
 	if ev.Type == queue.EventAlert {
+		s.keepAlert(ev)
 		s.alert(ev)
 		return
 	}
@@ -87,6 +108,17 @@ func (s *Server) deliver(d *desk, ev queue.Event) {
 		if ev.Session == d.sess {
 			d.shut(CloseReplaced, "replaced by a newer desk", false)
 		}
+		return
+	}
+	if ev.Status != nil && ev.Status.Presence == "logged_out" && ev.Session == "" && d.sess != "" && !d.loggingOut() &&
+		s.wasForced(d.sess) {
+		// A supervisor logged the agent out: the desk closes for good.
+		d.log.Info("logged out by a supervisor")
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = s.tokens.revoke(rctx, d.tok)
+		cancel()
+		d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *ev.Status}})
+		d.shut(CloseLoggedOut, "logged out by a supervisor", false)
 		return
 	}
 	if ev.Status != nil && ev.Session == d.sess {

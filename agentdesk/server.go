@@ -52,6 +52,9 @@ type Params struct {
 	// PingEvery is how often desks are pinged [20s]; a desk silent for three
 	// times as long is dropped.
 	PingEvery time.Duration
+	// QueueTitles are the queues' names people read (configs: queues[].title),
+	// shown on the wallboard; a queue without one shows its name.
+	QueueTitles map[string]string
 	// LoginHashesPerSecond bounds the passwords this node hashes [8]: a
 	// bcrypt check takes tens of milliseconds of a core, so a flood of
 	// logins could otherwise starve everything else. Logins beyond it are
@@ -74,10 +77,14 @@ type Server struct {
 	rdb     redis.UniversalClient
 	ns      string // the agentdesk namespace of the deployment's keys
 
-	mu       sync.Mutex
-	desks    map[string]*desk // by agent id
-	draining bool
-	wg       sync.WaitGroup
+	board *board
+
+	mu         sync.Mutex
+	desks      map[string]*desk       // by agent id
+	walls      map[*wallConn]struct{} // supervisors' wallboards
+	lastAlerts string
+	draining   bool
+	wg         sync.WaitGroup
 
 	// Test hooks: afterConnect runs between seating an agent in Redis and
 	// upgrading its websocket; eventSeen after each event is handled.
@@ -110,6 +117,17 @@ func New(p Params) *Server {
 		hashes = append(hashes, a.PasswordHash)
 	}
 	s.logins.dummy = dummyHash(hashes)
+	s.walls = map[*wallConn]struct{}{}
+	titles := map[string]string{}
+	var order []string
+	for _, d := range p.Queue.Queues() {
+		order = append(order, d.Name)
+		titles[d.Name] = d.Name
+		if t := p.QueueTitles[d.Name]; t != "" {
+			titles[d.Name] = t
+		}
+	}
+	s.board = newBoard(titles, order, s.agents, p.Logger.Named("wallboard"))
 	return s
 }
 
@@ -122,6 +140,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/attachments/{sha}", s.attachment)
 	mux.HandleFunc("GET /desk/ws", s.serveWS)
 	mux.Handle("GET /desk/", http.StripPrefix("/desk/", pageHandler()))
+	mux.HandleFunc("GET /wallboard/ws", s.serveWallboard)
+	mux.HandleFunc("GET /wallboard", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/desk/wallboard.html", http.StatusFound)
+	})
 	mux.HandleFunc("GET /desk", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/desk/", http.StatusMovedPermanently)
 	})

@@ -93,14 +93,17 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	var bases []string
+	var pids []int
 	for i := range o.nodes {
-		base, _, stop, err := startNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
+		base, cmd, stop, err := startNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		bases = append(bases, base)
+		pids = append(pids, cmd.Process.Pid)
 	}
+	rssBefore := totalRSS(pids)
 	fmt.Printf("redis %s, %d node(s), %d agents, %d contacts via %s, %d workers\n", o.redisURL, o.nodes, o.agents,
 		o.contacts, o.via, o.workers)
 
@@ -115,6 +118,13 @@ func run(ctx context.Context, o options) error {
 		}
 	}()
 	fmt.Printf("%d desks ready\n", len(desks))
+	// The nodes' resident memory grown by the desks, settled a moment.
+	time.Sleep(2 * time.Second)
+	if rssAfter := totalRSS(pids); rssBefore > 0 && rssAfter > 0 {
+		fmt.Printf("node RSS %.1f MiB before desks, %.1f MiB with %d desks: %.1f KiB per desk\n",
+			float64(rssBefore)/(1<<20), float64(rssAfter)/(1<<20), len(desks),
+			float64(rssAfter-rssBefore)/1024/float64(len(desks)))
+	}
 
 	opt, err := redis.ParseURL(o.redisURL)
 	if err != nil {

@@ -171,3 +171,22 @@ func (r *recorder) report(o options, enqueued, routed time.Duration) {
 		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
 		pct(1).Round(10*time.Microsecond))
 }
+
+// totalRSS is the resident memory of processes pids in bytes, from
+// /proc/<pid>/status (VmRSS), or 0 where it cannot be read.
+func totalRSS(pids []int) int64 {
+	var sum int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return 0
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				sum += kb * 1024
+			}
+		}
+	}
+	return sum
+}
