@@ -70,6 +70,10 @@ type board struct {
 	order  []string
 	names  map[string]string // agent id → name
 
+	// changed is signalled (without blocking) after every change, so the
+	// wallboards are pushed at once.
+	changed chan struct{}
+
 	mu       sync.Mutex
 	ready    bool
 	pending  []queue.Event
@@ -84,7 +88,7 @@ type board struct {
 
 func newBoard(titles map[string]string, order []string, agents map[string]Agent, log *zap.Logger) *board {
 	b := &board{log: log, titles: titles, order: order, names: map[string]string{}, open: map[string]*boardContact{},
-		agents: map[string]*boardAgent{}}
+		agents: map[string]*boardAgent{}, changed: make(chan struct{}, 1)}
 	for id, a := range agents {
 		b.names[id] = a.Name
 		b.agents[id] = &boardAgent{status: queue.AgentStatus{State: queue.AgentLoggedOut}}
@@ -127,12 +131,21 @@ func midnightID(now time.Time) string {
 // and applied after.
 func (b *board) apply(ev queue.Event) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if !b.ready {
 		b.pending = append(b.pending, ev)
+		b.mu.Unlock()
 		return
 	}
 	b.applyLocked(ev)
+	b.mu.Unlock()
+	b.signal()
+}
+
+func (b *board) signal() {
+	select {
+	case b.changed <- struct{}{}:
+	default:
+	}
 }
 
 func (b *board) fig(q string) *queueFigures {
@@ -318,6 +331,7 @@ func (b *board) rebuild(ctx context.Context, q *queue.Queue, pos string) {
 	}
 	b.pending, b.ready, b.sinceRun = nil, true, time.Now()
 	b.version++
+	b.signal()
 	b.log.Info("wallboard rebuilt from today's events", zap.Int("events", n), zap.Int("open", len(b.open)),
 		zap.Duration("took", time.Since(start)))
 }

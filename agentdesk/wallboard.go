@@ -27,11 +27,11 @@ var wallUpgrader = websocket.Upgrader{
 	CheckOrigin: func(*http.Request) bool { return true },
 }
 
-// wallPush is how often at most the wallboard is pushed while things change;
-// it is pushed every wallIdle anyway, so oldest waits and offline agents
-// stay current.
+// The wallboard is pushed as soon as the board changes, then not again for
+// wallPush (under load, one push carries many events); and every wallIdle
+// anyway, so oldest waits stay current.
 const (
-	wallPush = 200 * time.Millisecond
+	wallPush = 100 * time.Millisecond
 	wallIdle = 2 * time.Second
 )
 
@@ -167,15 +167,19 @@ func (w *wallConn) writeLoop() {
 // re-read from Redis every wallIdle, so one acknowledged on another node
 // shows here too.
 func (s *Server) pushWallboards(ctx context.Context) {
-	t := time.NewTicker(wallPush)
-	defer t.Stop()
+	idle := time.NewTicker(wallIdle)
+	defer idle.Stop()
 	var sent uint64
 	var last, lastAlerts time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-idle.C:
+		case <-s.board.changed:
+			if wait := wallPush - time.Since(last); wait > 0 {
+				sleepCtx(ctx, wait)
+			}
 		}
 		s.mu.Lock()
 		walls := make([]*wallConn, 0, len(s.walls))
@@ -187,7 +191,7 @@ func (s *Server) pushWallboards(ctx context.Context) {
 			continue
 		}
 		now := time.Now()
-		if v := s.board.currentVersion(); v != sent || now.Sub(last) >= wallIdle {
+		if v := s.board.currentVersion(); v != sent || now.Sub(last) >= wallIdle/2 {
 			sent, last = v, now
 			b, err := json.Marshal(s.board.snapshot(now))
 			if err == nil {
@@ -196,7 +200,7 @@ func (s *Server) pushWallboards(ctx context.Context) {
 				}
 			}
 		}
-		if now.Sub(lastAlerts) >= wallIdle {
+		if now.Sub(lastAlerts) >= wallIdle/2 {
 			lastAlerts = now
 			s.broadcastAlerts(ctx, false)
 		}

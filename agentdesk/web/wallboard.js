@@ -279,6 +279,7 @@ function renderQueues(queues) {
   }
   const tr = el('tr', 'total');
   tr.dataset.queue = '*';
+  // The total goes first, so it is never scrolled out of sight.
   cell(tr, 'title', '合计', 'left');
   cell(tr, 'waiting', `${t.calls} / ${t.texts}`);
   cell(tr, 'oldest', t.waiting > 0 ? dur(t.oldest) : '—');
@@ -289,7 +290,7 @@ function renderQueues(queues) {
   const ar = t.queued ? t.aband / t.queued : null;
   cell(tr, 'abandon_rate', pct(ar), levelClass(ar, 0.05, 0.1, false));
   cell(tr, 'aht', t.handled ? dur(t.ahtSum / t.handled) : '—');
-  tb.append(tr);
+  tb.prepend(tr);
 }
 
 function renderAgents(agents) {
@@ -375,53 +376,60 @@ function renderOrphans(list) {
 
 function renderChart(intervals) {
   const box = $('chart');
-  const W = 600, H = 220, L = 28, B = 18, T = 6, R = 4;
+  // Drawn at the box's own size, so text and bars are never stretched.
+  const W = Math.max(box.clientWidth, 200), H = Math.max(box.clientHeight, 120);
+  const L = 30, B = 18, T = 8, R = 8;
   const chans = Object.keys(CHANNEL_TEXT).filter((c) => intervals[c]);
-  const totals = new Array(96).fill(0);
-  for (const c of chans) intervals[c].forEach((n, i) => { totals[i] += n; });
+  // From midnight to the end of the current hour (at least 6 hours).
+  const d = new Date(now());
+  const minutes = ((d.getUTCHours() + 8) % 24) * 60 + d.getUTCMinutes();
+  const hours = Math.min(24, Math.max(6, Math.floor(minutes / 60) + 1));
+  const n = hours * 4;
+  const totals = new Array(n).fill(0);
+  for (const c of chans) intervals[c].slice(0, n).forEach((v, i) => { totals[i] += v; });
   const maxV = Math.max(4, ...totals);
   const step = niceStep(maxV);
   const top = Math.ceil(maxV / step) * step;
-  const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': '今日每15分钟进线量' });
+  const s = svg('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': '今日每15分钟进线量' });
   const y = (v) => T + (H - T - B) * (1 - v / top);
-  const bw = (W - L - R) / 96;
+  const bw = (W - L - R) / n;
   for (let v = 0; v <= top; v += step) {
     s.append(svg('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: '#e3e8ed', 'stroke-width': 1 }));
-    const t = svg('text', { x: L - 3, y: y(v) + 3, 'text-anchor': 'end', 'font-size': 10, fill: '#66717e' });
+    const t = svg('text', { x: L - 4, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#66717e' });
     t.textContent = String(v);
     s.append(t);
   }
-  for (let h = 0; h <= 24; h += 3) {
-    const t = svg('text', { x: L + h * 4 * bw, y: H - 4, 'text-anchor': 'middle', 'font-size': 10, fill: '#66717e' });
+  const every = hours <= 8 ? 1 : hours <= 16 ? 2 : 3;
+  for (let h = 0; h <= hours; h += every) {
+    const t = svg('text', { x: L + h * 4 * bw, y: H - 4, 'text-anchor': 'middle', 'font-size': 11, fill: '#66717e' });
     t.textContent = `${h}时`;
     s.append(t);
   }
-  const base = new Array(96).fill(0);
+  const base = new Array(n).fill(0);
   for (const c of chans) {
-    intervals[c].forEach((n, i) => {
-      if (!n) return;
-      const r = svg('rect', { x: L + i * bw + 0.5, width: Math.max(bw - 1, 1), y: y(base[i] + n), height: y(base[i]) - y(base[i] + n), fill: CHANNEL_COLOR[c] || '#999' });
+    intervals[c].slice(0, n).forEach((v, i) => {
+      if (!v) return;
+      const r = svg('rect', { x: L + i * bw + 0.5, width: Math.max(bw - 1, 1), y: y(base[i] + v), height: y(base[i]) - y(base[i] + v), fill: CHANNEL_COLOR[c] || '#999' });
       r.dataset.channel = c;
       r.dataset.slot = i;
-      r.dataset.count = n;
+      r.dataset.count = v;
       const tip = svg('title');
       const hh = String(Math.floor(i / 4)).padStart(2, '0'), mm = String((i % 4) * 15).padStart(2, '0');
-      tip.textContent = `${hh}:${mm} ${CHANNEL_TEXT[c]} ${n}`;
+      tip.textContent = `${hh}:${mm} ${CHANNEL_TEXT[c]} ${v}`;
       r.append(tip);
       s.append(r);
-      base[i] += n;
+      base[i] += v;
     });
   }
-  // Now: a thin line where the day stands.
-  const d = new Date(now());
-  const cst = (d.getUTCHours() + 8) % 24 * 60 + d.getUTCMinutes();
-  const x = L + (cst / 15) * bw;
+  // Now: a dashed line where the day stands.
+  const x = L + (minutes / 15) * bw;
   s.append(svg('line', { x1: x, x2: x, y1: T, y2: H - B, stroke: '#c2410c', 'stroke-dasharray': '3 2', 'stroke-width': 1 }));
   box.replaceChildren(s);
   const lg = $('legend');
   lg.replaceChildren();
   for (const c of Object.keys(CHANNEL_TEXT)) {
     const sum = intervals[c] ? intervals[c].reduce((a, b) => a + b, 0) : 0;
+    if (!sum && c !== 'voice') continue;
     const span = el('span');
     const sw = el('i');
     sw.style.background = CHANNEL_COLOR[c];
