@@ -40,6 +40,7 @@ type options struct {
 	redisURL, bin                    string
 	via                              string
 	voice                            bool
+	wallboards                       int
 	hold                             time.Duration
 }
 
@@ -55,6 +56,7 @@ func main() {
 	flag.StringVar(&o.via, "via", "queue", "how contacts are queued: queue (queue.Enqueue) or http (web letters)")
 	flag.BoolVar(&o.voice, "voice", false, "bridged calls: -contacts calls by sipp at -rate/s to agents' sipp phones, each held -hold")
 	flag.DurationVar(&o.hold, "hold", time.Minute, "with -voice: how long each caller stays on the line")
+	flag.IntVar(&o.wallboards, "wallboards", 0, "supervisors' wallboards open on the first node during the load (each gets every push)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -126,6 +128,11 @@ func run(ctx context.Context, o options) error {
 			float64(rssAfter-rssBefore)/1024/float64(len(desks)))
 	}
 
+	pushes, err := openWallboards(ctx, bases[0], o.wallboards)
+	if err != nil {
+		return err
+	}
+
 	opt, err := redis.ParseURL(o.redisURL)
 	if err != nil {
 		return err
@@ -149,6 +156,9 @@ func run(ctx context.Context, o options) error {
 	}
 	routed := rec.last().Sub(start)
 	rec.report(o, enqueued, routed)
+	if o.wallboards > 0 {
+		fmt.Printf("%d wallboard(s) got %d pushes during the run\n", o.wallboards, pushes.Load())
+	}
 	return nil
 }
 
@@ -338,4 +348,30 @@ func (r *recorder) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return errTimeout
 	}
+}
+
+// openWallboards opens n supervisors' wallboards on base; they read every
+// push (counted) until the run ends.
+func openWallboards(ctx context.Context, base string, n int) (*atomic.Int64, error) {
+	var count atomic.Int64
+	for range n {
+		tok, err := desktest.Login(ctx, base, "supervisor", "load")
+		if err != nil {
+			return nil, err
+		}
+		c, _, err := desktest.DialWallboard(ctx, base, tok)
+		if err != nil {
+			return nil, fmt.Errorf("wallboard: %w", err)
+		}
+		go func() {
+			defer c.Close()
+			for {
+				if _, err := c.Next(ctx, "wallboard"); err != nil {
+					return
+				}
+				count.Add(1)
+			}
+		}()
+	}
+	return &count, nil
 }

@@ -71,6 +71,8 @@ func writeConfig(dir string, n int) (string, error) {
 		fmt.Fprintf(&b, "  - {id: %q, name: 负载%d, password_hash: %q, skills: {general: 3}, capacity: {mailbox: 1}}\n",
 			agentID(i), i, hash)
 	}
+	// The supervisor whose wallboards -wallboards opens; never seated.
+	fmt.Fprintf(&b, "  - {id: supervisor, name: 班长, password_hash: %q, skills: {general: 1}, capacity: {mailbox: 1}, role: supervisor}\n", hash)
 	if err := writeDirectory(dir); err != nil {
 		return "", err
 	}
