@@ -2,6 +2,7 @@ package agentdesk
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/lianxin/lianxin/queue"
@@ -28,8 +29,11 @@ func (s *Server) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	go s.board.rebuild(ctx, s.q, pos)
-	go s.pushWallboards(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.board.rebuild(ctx, s.q, pos) }()
+	go func() { defer wg.Done(); s.pushWallboards(ctx) }()
+	defer wg.Wait()
 	return s.q.SubscribeFrom(ctx, pos, s.onEvent)
 }
 
@@ -168,6 +172,11 @@ func (s *Server) Drain(ctx context.Context) error {
 	s.draining = true
 	s.mu.Unlock()
 	s.closeAll(closeGoingAway, "node draining; reconnect", false)
+	s.mu.Lock()
+	for w := range s.walls {
+		w.close() // the page reconnects, to another node
+	}
+	s.mu.Unlock()
 	if err := s.q.Leave(ctx); err != nil {
 		s.log.Warn("leave failed", zap.Error(err))
 	}

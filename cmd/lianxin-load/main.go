@@ -355,7 +355,7 @@ func (r *recorder) wait(ctx context.Context) error {
 func openWallboards(ctx context.Context, base string, n int) (*atomic.Int64, error) {
 	var count atomic.Int64
 	for range n {
-		tok, err := desktest.Login(ctx, base, "supervisor", "load")
+		tok, err := desktest.Login(ctx, base, "999999", "load")
 		if err != nil {
 			return nil, err
 		}

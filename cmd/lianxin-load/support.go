@@ -72,7 +72,7 @@ func writeConfig(dir string, n int) (string, error) {
 			agentID(i), i, hash)
 	}
 	// The supervisor whose wallboards -wallboards opens; never seated.
-	fmt.Fprintf(&b, "  - {id: supervisor, name: 班长, password_hash: %q, skills: {general: 1}, capacity: {mailbox: 1}, role: supervisor}\n", hash)
+	fmt.Fprintf(&b, "  - {id: \"999999\", name: 班长, password_hash: %q, skills: {general: 1}, capacity: {mailbox: 1}, role: supervisor}\n", hash)
 	if err := writeDirectory(dir); err != nil {
 		return "", err
 	}
