@@ -73,6 +73,9 @@ type board struct {
 	// changed is signalled (without blocking) after every change, so the
 	// wallboards are pushed at once.
 	changed chan struct{}
+	// in carries the live events from the hub to run.
+	in      chan queue.Event
+	stopped chan struct{}
 
 	mu       sync.Mutex
 	ready    bool
@@ -88,7 +91,8 @@ type board struct {
 
 func newBoard(titles map[string]string, order []string, agents map[string]Agent, log *zap.Logger) *board {
 	b := &board{log: log, titles: titles, order: order, names: map[string]string{}, open: map[string]*boardContact{},
-		agents: map[string]*boardAgent{}, changed: make(chan struct{}, 1)}
+		agents: map[string]*boardAgent{}, changed: make(chan struct{}, 1), in: make(chan queue.Event, 16384),
+		stopped: make(chan struct{})}
 	for id, a := range agents {
 		b.names[id] = a.Name
 		b.agents[id] = &boardAgent{status: queue.AgentStatus{State: queue.AgentLoggedOut}}
@@ -129,16 +133,36 @@ func midnightID(now time.Time) string {
 
 // apply takes one live event; while the board is being rebuilt it is kept
 // and applied after.
+//
+// The desk hub hands it over without waiting on the board (a wallboard
+// being built holds the board for a moment): events queue in b.in, and run
+// folds them in.
 func (b *board) apply(ev queue.Event) {
-	b.mu.Lock()
-	if !b.ready {
-		b.pending = append(b.pending, ev)
-		b.mu.Unlock()
-		return
+	select {
+	case b.in <- ev:
+	case <-b.stopped:
 	}
-	b.applyLocked(ev)
-	b.mu.Unlock()
-	b.signal()
+}
+
+// run folds the events handed to apply into the board until ctx ends.
+func (b *board) run(ctx context.Context) {
+	defer close(b.stopped)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-b.in:
+			b.mu.Lock()
+			if !b.ready {
+				b.pending = append(b.pending, ev)
+				b.mu.Unlock()
+				continue
+			}
+			b.applyLocked(ev)
+			b.mu.Unlock()
+			b.signal()
+		}
+	}
 }
 
 func (b *board) signal() {
@@ -412,12 +436,39 @@ func ratio(n, d float64) *float64 {
 
 // snapshot is the board as the wallboard shows it now.
 func (b *board) snapshot(now time.Time) wallboardMsg {
+	// Copied under the lock, built outside it: the events keep flowing in.
+	type openCopy struct {
+		tn string
+		c  boardContact
+	}
+	type agentCopy struct {
+		id     string
+		status queue.AgentStatus
+	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if now.Sub(b.day) >= 24*time.Hour {
 		b.resetDay(now)
 	}
-	m := wallboardMsg{Type: "wallboard", ServerTime: now.UTC(), Ready: b.ready, Day: b.day.Format("2006-01-02"),
+	ready, day := b.ready, b.day
+	figures := make(map[string]queueFigures, len(b.figures))
+	for k, f := range b.figures {
+		figures[k] = *f
+	}
+	buckets := make(map[queue.Channel][slots]int, len(b.buckets))
+	for ch, bk := range b.buckets {
+		buckets[ch] = *bk
+	}
+	open := make([]openCopy, 0, len(b.open))
+	for tn, c := range b.open {
+		open = append(open, openCopy{tn, *c})
+	}
+	agents := make([]agentCopy, 0, len(b.agents))
+	for id, a := range b.agents {
+		agents = append(agents, agentCopy{id, a.status})
+	}
+	b.mu.Unlock()
+
+	m := wallboardMsg{Type: "wallboard", ServerTime: now.UTC(), Ready: ready, Day: day.Format("2006-01-02"),
 		ServiceSec: serviceLevelSeconds, Intervals: map[string][]int{}, AgentCount: map[string]int{}}
 	type live struct {
 		waiting, calls, texts int
@@ -425,7 +476,8 @@ func (b *board) snapshot(now time.Time) wallboardMsg {
 	}
 	lives := map[string]*live{}
 	held := map[string][]wallContact{}
-	for tn, c := range b.open {
+	for _, oc := range open {
+		tn, c := oc.tn, oc.c
 		wc := wallContact{TrackingNo: tn, Queue: c.queue, Channel: c.ch, State: string(c.state), Agent: c.agent,
 			AgentName: b.names[c.agent], QueuedAt: time.UnixMilli(c.queuedAt).UTC()}
 		switch c.state {
@@ -451,10 +503,7 @@ func (b *board) snapshot(now time.Time) wallboardMsg {
 		}
 	}
 	for _, name := range b.order {
-		f := b.figures[name]
-		if f == nil {
-			f = &queueFigures{}
-		}
+		f := figures[name]
 		wq := wallQueue{Name: name, Title: b.titles[name], Queued: f.Queued, QueuedCalls: f.QueuedVoice,
 			QueuedTexts: f.QueuedText, Answered: f.Answered, Abandoned: f.Abandoned, Handled: f.Handled,
 			AnsweredIn: f.AnsweredWithin, AbandonedIn: f.AbandonedWithin, AnswerWaitSum: float64(f.AnswerWaitMs) / 1000}
@@ -468,8 +517,8 @@ func (b *board) snapshot(now time.Time) wallboardMsg {
 		}
 		m.Queues = append(m.Queues, wq)
 	}
-	for id, a := range b.agents {
-		st := a.status
+	for _, a := range agents {
+		id, st := a.id, a.status
 		wa := wallAgent{ID: id, Name: b.names[id], State: string(st.State), Reason: st.Reason, Since: st.Since.UTC(),
 			Misses: st.Misses, Phone: st.Phone, Contacts: held[id]}
 		if wa.State == "" {
@@ -497,8 +546,8 @@ func (b *board) snapshot(now time.Time) wallboardMsg {
 	if m.Orphans == nil {
 		m.Orphans = []wallContact{}
 	}
-	for ch, bk := range b.buckets {
-		m.Intervals[string(ch)] = append([]int(nil), bk[:]...)
+	for ch, bk := range buckets {
+		m.Intervals[string(ch)] = bk[:]
 	}
 	return m
 }

@@ -30,8 +30,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.board.rebuild(ctx, s.q, pos) }()
+	go func() { defer wg.Done(); s.board.run(ctx) }()
 	go func() { defer wg.Done(); s.pushWallboards(ctx) }()
 	defer wg.Wait()
 	return s.q.SubscribeFrom(ctx, pos, s.onEvent)

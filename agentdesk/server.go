@@ -4,6 +4,7 @@
 package agentdesk
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,9 @@ type Agent struct {
 	// Supervisor desks also get emergency alerts.
 	Supervisor bool
 }
+
+// QueueTitle is a queue's name and the title people read, e.g. 综合受理.
+type QueueTitle struct{ Name, Title string }
 
 // Replier sends an agent's reply to the citizen on one channel.
 type Replier interface {
@@ -53,8 +57,9 @@ type Params struct {
 	// times as long is dropped.
 	PingEvery time.Duration
 	// QueueTitles are the queues' names people read (configs: queues[].title),
-	// shown on the wallboard; a queue without one shows its name.
-	QueueTitles map[string]string
+	// in the order the wallboard lists them; a queue not given is listed
+	// after them, by its name.
+	QueueTitles []QueueTitle
 	// LoginHashesPerSecond bounds the passwords this node hashes [8]: a
 	// bcrypt check takes tens of milliseconds of a core, so a flood of
 	// logins could otherwise starve everything else. Logins beyond it are
@@ -120,11 +125,20 @@ func New(p Params) *Server {
 	s.walls = map[*wallConn]struct{}{}
 	titles := map[string]string{}
 	var order []string
+	known := map[string]bool{}
 	for _, d := range p.Queue.Queues() {
-		order = append(order, d.Name)
-		titles[d.Name] = d.Name
-		if t := p.QueueTitles[d.Name]; t != "" {
-			titles[d.Name] = t
+		known[d.Name] = true
+	}
+	for _, qt := range p.QueueTitles {
+		if known[qt.Name] && titles[qt.Name] == "" {
+			order = append(order, qt.Name)
+			titles[qt.Name] = cmp.Or(qt.Title, qt.Name)
+		}
+	}
+	for _, d := range p.Queue.Queues() {
+		if titles[d.Name] == "" {
+			order = append(order, d.Name)
+			titles[d.Name] = d.Name
 		}
 	}
 	s.board = newBoard(titles, order, s.agents, p.Logger.Named("wallboard"))

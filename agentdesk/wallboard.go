@@ -31,7 +31,7 @@ var wallUpgrader = websocket.Upgrader{
 // wallPush (under load, one push carries many events); and every wallIdle
 // anyway, so oldest waits stay current.
 const (
-	wallPush = 100 * time.Millisecond
+	wallPush = 250 * time.Millisecond
 	wallIdle = 2 * time.Second
 )
 

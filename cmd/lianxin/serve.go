@@ -164,9 +164,9 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg,
 		queue.ChannelMailbox: letterReplier{mail: mail, sms: sg}, queue.ChannelWeb: letterReplier{mail: mail, sms: sg}}
-	titles := map[string]string{}
-	for _, d := range cfg.Queues {
-		titles[d.Name] = d.Title
+	titles := make([]agentdesk.QueueTitle, len(cfg.Queues))
+	for i, d := range cfg.Queues {
+		titles[i] = agentdesk.QueueTitle{Name: d.Name, Title: d.Title}
 	}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents, QueueTitles: titles,
 		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
