@@ -406,14 +406,22 @@ type wallQueue struct {
 }
 
 type wallAgent struct {
-	ID       string        `json:"id"`
-	Name     string        `json:"name"`
-	State    string        `json:"state"`
-	Reason   string        `json:"reason,omitempty"`
-	Since    time.Time     `json:"since"`
-	Misses   int           `json:"misses"`
-	Phone    bool          `json:"phone"`
-	Contacts []wallContact `json:"contacts"`
+	ID       string             `json:"id"`
+	Name     string             `json:"name"`
+	State    string             `json:"state"`
+	Reason   string             `json:"reason,omitempty"`
+	Since    time.Time          `json:"since"`
+	Misses   int                `json:"misses"`
+	Phone    bool               `json:"phone,omitempty"`
+	Contacts []wallAgentContact `json:"contacts"`
+}
+
+// wallAgentContact is a contact an agent holds or is offered, as the
+// agent's row shows it (kept short: every push carries every agent).
+type wallAgentContact struct {
+	TrackingNo string        `json:"tracking_no"`
+	Channel    queue.Channel `json:"channel"`
+	State      string        `json:"state"`
 }
 
 type wallContact struct {
@@ -520,12 +528,12 @@ func (b *board) snapshot(now time.Time) wallboardMsg {
 	for _, a := range agents {
 		id, st := a.id, a.status
 		wa := wallAgent{ID: id, Name: b.names[id], State: string(st.State), Reason: st.Reason, Since: st.Since.UTC(),
-			Misses: st.Misses, Phone: st.Phone, Contacts: held[id]}
+			Misses: st.Misses, Phone: st.Phone, Contacts: make([]wallAgentContact, 0, len(held[id]))}
+		for _, c := range held[id] {
+			wa.Contacts = append(wa.Contacts, wallAgentContact{TrackingNo: c.TrackingNo, Channel: c.Channel, State: c.State})
+		}
 		if wa.State == "" {
 			wa.State = string(queue.AgentLoggedOut)
-		}
-		if wa.Contacts == nil {
-			wa.Contacts = []wallContact{}
 		}
 		sort.Slice(wa.Contacts, func(i, j int) bool { return wa.Contacts[i].TrackingNo < wa.Contacts[j].TrackingNo })
 		m.AgentCount[wa.State]++

@@ -15,10 +15,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -28,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/lianxin/lianxin/agentdesk/desktest"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/redis/go-redis/v9"
@@ -351,7 +354,8 @@ func (r *recorder) wait(ctx context.Context) error {
 }
 
 // openWallboards opens n supervisors' wallboards on base; they read every
-// push (counted) until the run ends.
+// push (counted, not parsed: the load's own process measures the offers)
+// until the run ends.
 func openWallboards(ctx context.Context, base string, n int) (*atomic.Int64, error) {
 	var count atomic.Int64
 	for range n {
@@ -359,17 +363,24 @@ func openWallboards(ctx context.Context, base string, n int) (*atomic.Int64, err
 		if err != nil {
 			return nil, err
 		}
-		c, _, err := desktest.DialWallboard(ctx, base, tok)
+		u := "ws" + strings.TrimPrefix(base, "http") + "/wallboard/ws"
+		conn, _, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{"Authorization": {"Bearer " + tok}})
 		if err != nil {
 			return nil, fmt.Errorf("wallboard: %w", err)
 		}
 		go func() {
-			defer c.Close()
+			<-ctx.Done()
+			_ = conn.Close()
+		}()
+		go func() {
 			for {
-				if _, err := c.Next(ctx, "wallboard"); err != nil {
+				_, b, err := conn.ReadMessage()
+				if err != nil {
 					return
 				}
-				count.Add(1)
+				if bytes.HasPrefix(b, []byte(`{"type":"wallboard"`)) {
+					count.Add(1)
+				}
 			}
 		}()
 	}
