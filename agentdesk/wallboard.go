@@ -408,3 +408,30 @@ func (s *Server) wasForced(sess string) bool {
 	n, err := s.rdb.Exists(ctx, s.ns+"forced:"+sess).Result()
 	return err == nil && n > 0
 }
+
+// ToSupervisors sends msg (a JSON object of the protocol, e.g. the hot
+// topics' list) to every supervisors' desk and wallboard on this node.
+func (s *Server) ToSupervisors(msg any) {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	var desks []*desk
+	for _, d := range s.desks {
+		if d.agent.Supervisor {
+			desks = append(desks, d)
+		}
+	}
+	walls := make([]*wallConn, 0, len(s.walls))
+	for w := range s.walls {
+		walls = append(walls, w)
+	}
+	s.mu.Unlock()
+	for _, d := range desks {
+		d.send(outbound{msg: json.RawMessage(b)})
+	}
+	for _, w := range walls {
+		w.send(b)
+	}
+}

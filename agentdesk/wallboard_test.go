@@ -296,3 +296,18 @@ func TestBoardRebuildsTodayFromTheStream(t *testing.T) {
 	}
 	require.ElementsMatch(t, tns[1:], held)
 }
+
+// ToSupervisors reaches supervisors' wallboards and desks, not agents'; a
+// message the wallboard socket does not take is answered unknown_type
+// (the page says so in Chinese).
+func TestToSupervisors(t *testing.T) {
+	e := startDesk(t)
+	w := e.wallboard(t)
+	agent := e.seat(t, "1001")
+	requireError(t, reply(t, w, "hot_topic_publish", map[string]any{"line": "*", "text": "停水"}), "unknown_type", "hot_topic_publish")
+	e.s.ToSupervisors(map[string]any{"type": "hot_topics", "topics": []any{}})
+	next(t, w, "hot_topics")
+	for _, m := range until(t, agent) {
+		require.NotEqual(t, "hot_topics", m.Type, "an agent's desk got a supervisors' message")
+	}
+}
