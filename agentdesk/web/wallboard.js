@@ -375,10 +375,23 @@ function renderOrphans(list) {
 }
 
 function renderChart(intervals) {
+  // The legend first: its height takes from the box measured below.
+  const lg = $('legend');
+  lg.replaceChildren();
+  for (const c of Object.keys(CHANNEL_TEXT)) {
+    const sum = intervals[c] ? intervals[c].reduce((a, b) => a + b, 0) : 0;
+    if (!sum && c !== 'voice') continue;
+    const span = el('span');
+    const sw = el('i');
+    sw.style.background = CHANNEL_COLOR[c];
+    span.append(sw, document.createTextNode(`${CHANNEL_TEXT[c]} ${sum}`));
+    lg.append(span);
+  }
   const box = $('chart');
   // Drawn at the box's own size, so text and bars are never stretched.
-  const W = Math.max(box.clientWidth, 200), H = Math.max(box.clientHeight, 120);
-  const L = 30, B = 18, T = 8, R = 8;
+  const r = box.getBoundingClientRect();
+  const W = Math.max(Math.floor(r.width), 200), H = Math.max(Math.floor(r.height), 100);
+  const L = 30, B = 20, T = 8, R = 10;
   const chans = Object.keys(CHANNEL_TEXT).filter((c) => intervals[c]);
   // From midnight to the end of the current hour (at least 6 hours).
   const d = new Date(now());
@@ -425,17 +438,6 @@ function renderChart(intervals) {
   const x = L + (minutes / 15) * bw;
   s.append(svg('line', { x1: x, x2: x, y1: T, y2: H - B, stroke: '#c2410c', 'stroke-dasharray': '3 2', 'stroke-width': 1 }));
   box.replaceChildren(s);
-  const lg = $('legend');
-  lg.replaceChildren();
-  for (const c of Object.keys(CHANNEL_TEXT)) {
-    const sum = intervals[c] ? intervals[c].reduce((a, b) => a + b, 0) : 0;
-    if (!sum && c !== 'voice') continue;
-    const span = el('span');
-    const sw = el('i');
-    sw.style.background = CHANNEL_COLOR[c];
-    span.append(sw, document.createTextNode(`${CHANNEL_TEXT[c]} ${sum}`));
-    lg.append(span);
-  }
 }
 
 function niceStep(maxV) {
@@ -581,6 +583,8 @@ $('sound').addEventListener('click', () => {
 });
 document.addEventListener('click', unlockAudio, { once: true });
 renderHot([]);
+// Redrawn at the new size when the window changes.
+new ResizeObserver(() => { if (S.board) renderChart(S.board.intervals || {}); }).observe($('chart'));
 
 if (S.token) start();
 else showLogin();
