@@ -283,12 +283,17 @@ func (b *board) applyLocked(ev queue.Event) {
 // rebuild replays today's events up to pos (where the live subscription
 // starts), reads the open contacts and the agents' states once, then
 // applies the live events that came meanwhile.
-func (b *board) rebuild(ctx context.Context, q *queue.Queue, pos string) {
+//
+// Alerts met on the way go to keep (persisted again if Redis lost them).
+func (b *board) rebuild(ctx context.Context, q *queue.Queue, pos string, keep func(queue.Event)) {
 	start := time.Now()
 	n := 0
 	from := midnightID(start)
 	for ctx.Err() == nil {
 		err := q.EventsBetween(ctx, from, pos, func(ev queue.Event) {
+			if ev.Type == queue.EventAlert && keep != nil {
+				keep(ev)
+			}
 			b.mu.Lock()
 			b.applyLocked(ev)
 			b.mu.Unlock()

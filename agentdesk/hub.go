@@ -31,7 +31,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); s.board.rebuild(ctx, s.q, pos) }()
+	go func() { defer wg.Done(); s.board.rebuild(ctx, s.q, pos, s.keepAlert) }()
 	go func() { defer wg.Done(); s.board.run(ctx) }()
 	go func() { defer wg.Done(); s.pushWallboards(ctx) }()
 	defer wg.Wait()

@@ -250,6 +250,20 @@ func TestAlertAcknowledge(t *testing.T) {
 	require.Len(t, list, 2)
 	require.Equal(t, "1005", list[1].AckBy)
 	require.NotNil(t, list[1].AckAt)
+
+	// Redis lost the list: a node starting puts today's alerts back from
+	// the stream (not acknowledged: that was in the list).
+	require.NoError(t, e.rdb.Del(ctx, "{lianxin}:agentdesk:alerts").Err())
+	s2 := New(Params{Queue: e.q, Redis: e.rdb, Prefix: "{lianxin}:", Agents: testAgents(t), Logger: zaptest.NewLogger(t)})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s2.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool { return s2.board.snapshot(time.Now()).Ready }, 30*time.Second, 20*time.Millisecond)
+	back, err := s2.alerts(ctx)
+	require.NoError(t, err)
+	require.Len(t, back, 2)
+	require.Equal(t, id, back[1].ID)
 }
 
 // Today's figures survive a restart: a new server on the same Redis
