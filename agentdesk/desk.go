@@ -21,6 +21,7 @@ type desk struct {
 	s     *Server
 	agent Agent
 	sess  string
+	tok   string
 	conn  *websocket.Conn
 	log   *zap.Logger
 
@@ -44,6 +45,14 @@ type desk struct {
 	unseat bool
 	// browserPhone: the agent chose the browser as their phone at this desk.
 	browserPhone bool
+	// out: the desk itself is logging out.
+	selfOut bool
+}
+
+func (d *desk) loggingOut() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.selfOut
 }
 
 // outbound is one thing to write to the desk. Offers and assignments are
@@ -163,7 +172,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	a := s.agents[id]
 	ctx := context.WithoutCancel(r.Context())
-	d := &desk{s: s, agent: a, log: s.log.With(zap.String("agent", id)),
+	d := &desk{s: s, agent: a, tok: tok, log: s.log.With(zap.String("agent", id)),
 		out: make(chan outbound, 256), done: make(chan struct{}), offered: map[string]time.Time{},
 		history: map[string][]queue.Summary{}, unseat: true}
 	// The desk is enrolled on this node before the agent is seated in
@@ -446,6 +455,11 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 			d.send(outbound{msg: reply})
 			return false
 		}
+	case "force_not_ready", "force_logout", "reassign", "alert_ack":
+		if code, msg := d.s.supervise(ctx, d.agent, m); code != "" {
+			fail(code, msg)
+			return false
+		}
 	}
 	if err != nil {
 		code := phoneCode(err)
@@ -519,6 +533,9 @@ func (d *desk) watchToken(tok string) {
 
 func (d *desk) logout(ctx context.Context) {
 	d.closePhone(false)
+	d.mu.Lock()
+	d.selfOut = true
+	d.mu.Unlock()
 	if err := d.s.q.Logout(ctx, d.agent.ID, d.sess); err != nil {
 		d.log.Warn("logout failed", zap.Error(err))
 	}

@@ -2,6 +2,8 @@ package agentdesk
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
@@ -10,8 +12,30 @@ import (
 // Run delivers queue events to the desks connected to this node until ctx
 // ends. Events come from every node, so an agent is offered a letter that was
 // posted to any node.
+//
+// The same events feed the supervisors' wallboard (board.go): its figures
+// for today are first rebuilt from the stream, from today's midnight up to
+// where this subscription starts.
 func (s *Server) Run(ctx context.Context) error {
-	return s.q.Subscribe(ctx, s.onEvent)
+	var pos string
+	for ctx.Err() == nil {
+		var err error
+		if pos, err = s.q.EventsPosition(ctx); err == nil {
+			break
+		}
+		s.log.Warn("event stream unavailable", zap.Error(err))
+		sleepCtx(ctx, 500*time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); s.board.rebuild(ctx, s.q, pos, s.keepAlert) }()
+	go func() { defer wg.Done(); s.board.run(ctx) }()
+	go func() { defer wg.Done(); s.pushWallboards(ctx) }()
+	defer wg.Wait()
+	return s.q.SubscribeFrom(ctx, pos, s.onEvent)
 }
 
 func (s *Server) onEvent(ev queue.Event) {
@@ -28,7 +52,9 @@ func (s *Server) onEvent(ev queue.Event) {
 		}
 		return
 	}
+	s.board.apply(ev)
 	if ev.Type == queue.EventAlert {
+		s.keepAlert(ev)
 		s.alert(ev)
 		return
 	}
@@ -89,6 +115,17 @@ func (s *Server) deliver(d *desk, ev queue.Event) {
 		}
 		return
 	}
+	if ev.Status != nil && ev.Status.Presence == "logged_out" && ev.Session == "" && d.sess != "" && !d.loggingOut() &&
+		s.wasForced(d.sess) {
+		// A supervisor logged the agent out: the desk closes for good.
+		d.log.Info("logged out by a supervisor")
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = s.tokens.revoke(rctx, d.tok)
+		cancel()
+		d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *ev.Status}})
+		d.shut(CloseLoggedOut, "logged out by a supervisor", false)
+		return
+	}
 	if ev.Status != nil && ev.Session == d.sess {
 		d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *ev.Status}})
 	}
@@ -136,6 +173,11 @@ func (s *Server) Drain(ctx context.Context) error {
 	s.draining = true
 	s.mu.Unlock()
 	s.closeAll(closeGoingAway, "node draining; reconnect", false)
+	s.mu.Lock()
+	for w := range s.walls {
+		w.close() // the page reconnects, to another node
+	}
+	s.mu.Unlock()
 	if err := s.q.Leave(ctx); err != nil {
 		s.log.Warn("leave failed", zap.Error(err))
 	}

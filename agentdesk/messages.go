@@ -24,6 +24,9 @@ type inbound struct {
 	SDP   string `json:"sdp,omitempty"`
 	On    *bool  `json:"on,omitempty"`
 	Digit string `json:"digit,omitempty"`
+	// Agent is the agent a supervisor's message is about; ID an alert's id.
+	Agent string `json:"agent,omitempty"`
+	ID    string `json:"id,omitempty"`
 }
 
 // maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
@@ -89,6 +92,29 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 		}
 		if utf8.RuneCountInString(m.Note) > maxNoteRunes {
 			return bad("note: at most 2000 characters")
+		}
+	case "force_not_ready", "force_logout":
+		if m.Agent == "" {
+			return bad("agent: required (the agent's id)")
+		}
+		if len(m.Agent) > maxAgentIDBytes {
+			return bad("agent: at most 64 bytes")
+		}
+		if m.Type == "force_not_ready" {
+			if m.Reason == "" {
+				m.Reason = "supervisor"
+			}
+			if utf8.RuneCountInString(m.Reason) > maxReasonRunes {
+				return bad("reason: at most 64 characters")
+			}
+		}
+	case "reassign":
+		if !queue.ValidTrackingNo(m.Contact) {
+			return bad("contact: must be a tracking number")
+		}
+	case "alert_ack":
+		if !validStreamID(m.ID) {
+			return bad("id: must be an alert's id (as in alerts, e.g. 1764547200000-0)")
 		}
 	case "":
 		return bad("type: required")
@@ -176,4 +202,10 @@ type errorMsg struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Ref     string `json:"ref,omitempty"`
+}
+
+// validStreamID says whether s looks like a stream id: digits, '-', digits.
+func validStreamID(s string) bool {
+	ms, seq, ok := strings.Cut(s, "-")
+	return ok && len(s) <= 41 && isDigits(ms) && isDigits(seq)
 }

@@ -4,6 +4,7 @@
 package agentdesk
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,9 @@ type Agent struct {
 	// Supervisor desks also get emergency alerts.
 	Supervisor bool
 }
+
+// QueueTitle is a queue's name and the title people read, e.g. 综合受理.
+type QueueTitle struct{ Name, Title string }
 
 // Replier sends an agent's reply to the citizen on one channel.
 type Replier interface {
@@ -52,6 +56,10 @@ type Params struct {
 	// PingEvery is how often desks are pinged [20s]; a desk silent for three
 	// times as long is dropped.
 	PingEvery time.Duration
+	// QueueTitles are the queues' names people read (configs: queues[].title),
+	// in the order the wallboard lists them; a queue not given is listed
+	// after them, by its name.
+	QueueTitles []QueueTitle
 	// LoginHashesPerSecond bounds the passwords this node hashes [8]: a
 	// bcrypt check takes tens of milliseconds of a core, so a flood of
 	// logins could otherwise starve everything else. Logins beyond it are
@@ -78,10 +86,14 @@ type Server struct {
 	rdb     redis.UniversalClient
 	ns      string // the agentdesk namespace of the deployment's keys
 
-	mu       sync.Mutex
-	desks    map[string]*desk // by agent id
-	draining bool
-	wg       sync.WaitGroup
+	board *board
+
+	mu         sync.Mutex
+	desks      map[string]*desk       // by agent id
+	walls      map[*wallConn]struct{} // supervisors' wallboards
+	lastAlerts string
+	draining   bool
+	wg         sync.WaitGroup
 
 	// Test hooks: afterConnect runs between seating an agent in Redis and
 	// upgrading its websocket; eventSeen after each event is handled.
@@ -121,6 +133,26 @@ func New(p Params) *Server {
 		hashes = append(hashes, a.PasswordHash)
 	}
 	s.logins.dummy = dummyHash(hashes)
+	s.walls = map[*wallConn]struct{}{}
+	titles := map[string]string{}
+	var order []string
+	known := map[string]bool{}
+	for _, d := range p.Queue.Queues() {
+		known[d.Name] = true
+	}
+	for _, qt := range p.QueueTitles {
+		if known[qt.Name] && titles[qt.Name] == "" {
+			order = append(order, qt.Name)
+			titles[qt.Name] = cmp.Or(qt.Title, qt.Name)
+		}
+	}
+	for _, d := range p.Queue.Queues() {
+		if titles[d.Name] == "" {
+			order = append(order, d.Name)
+			titles[d.Name] = d.Name
+		}
+	}
+	s.board = newBoard(titles, order, s.agents, p.Logger.Named("wallboard"))
 	return s
 }
 
@@ -133,6 +165,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/attachments/{sha}", s.attachment)
 	mux.HandleFunc("GET /desk/ws", s.serveWS)
 	mux.Handle("GET /desk/", http.StripPrefix("/desk/", pageHandler()))
+	mux.HandleFunc("GET /wallboard/ws", s.serveWallboard)
+	mux.HandleFunc("GET /wallboard", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/desk/wallboard.html", http.StatusFound)
+	})
 	mux.HandleFunc("GET /desk", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/desk/", http.StatusMovedPermanently)
 	})

@@ -55,8 +55,13 @@ type Event struct {
 	Agent      string
 	Node       string
 	TrackingNo string
-	Reason     string
-	Outcome    Outcome
+	// Queue and Channel of the contact, where the event names them
+	// (queued, rescinded, closed, escalated: the queue it now also waits
+	// in, callback; offered and assigned carry them in Contact).
+	Queue   string
+	Channel Channel
+	Reason  string
+	Outcome Outcome
 	// Session is the desk session an EventReplaced is about, or the one
 	// the agent's Status was taken with.
 	Session string
@@ -81,7 +86,7 @@ func parseEvent(m redis.XMessage) (Event, error) {
 		f[k] = s
 	}
 	e := Event{ID: m.ID, Type: EventType(f["type"]), Agent: f["agent"], Node: f["node"], TrackingNo: f["contact"],
-		Reason: f["reason"], Outcome: Outcome(f["outcome"]), Session: f["sess"]}
+		Reason: f["reason"], Outcome: Outcome(f["outcome"]), Session: f["sess"], Queue: f["queue"], Channel: Channel(f["ch"])}
 	if e.Type == EventOffered || e.Type == EventAssigned {
 		c, err := contactFromFields(f)
 		if err != nil {

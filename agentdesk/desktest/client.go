@@ -177,7 +177,17 @@ func Dial(ctx context.Context, base, token string) (*Client, *http.Response, err
 // DialHeader opens the desk websocket at base with the request headers h
 // (the token, an Origin, a Sec-WebSocket-Protocol as a browser sends).
 func DialHeader(ctx context.Context, base string, h http.Header) (*Client, *http.Response, error) {
-	u := "ws" + strings.TrimPrefix(base, "http") + "/desk/ws"
+	return dialPath(ctx, base, "/desk/ws", h)
+}
+
+// DialWallboard opens a supervisor's wallboard websocket (/wallboard/ws)
+// at base with token in the Authorization header.
+func DialWallboard(ctx context.Context, base, token string) (*Client, *http.Response, error) {
+	return dialPath(ctx, base, "/wallboard/ws", http.Header{"Authorization": {"Bearer " + token}})
+}
+
+func dialPath(ctx context.Context, base, path string, h http.Header) (*Client, *http.Response, error) {
+	u := "ws" + strings.TrimPrefix(base, "http") + path
 	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, h)
 	if err != nil {
 		return nil, resp, err

@@ -15,10 +15,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -28,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/lianxin/lianxin/agentdesk/desktest"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/redis/go-redis/v9"
@@ -40,6 +43,7 @@ type options struct {
 	redisURL, bin                    string
 	via                              string
 	voice                            bool
+	wallboards                       int
 	hold                             time.Duration
 }
 
@@ -55,6 +59,7 @@ func main() {
 	flag.StringVar(&o.via, "via", "queue", "how contacts are queued: queue (queue.Enqueue) or http (web letters)")
 	flag.BoolVar(&o.voice, "voice", false, "bridged calls: -contacts calls by sipp at -rate/s to agents' sipp phones, each held -hold")
 	flag.DurationVar(&o.hold, "hold", time.Minute, "with -voice: how long each caller stays on the line")
+	flag.IntVar(&o.wallboards, "wallboards", 0, "supervisors' wallboards open on the first node during the load (each gets every push)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -93,14 +98,17 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	var bases []string
+	var pids []int
 	for i := range o.nodes {
-		base, _, stop, err := startNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
+		base, cmd, stop, err := startNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		bases = append(bases, base)
+		pids = append(pids, cmd.Process.Pid)
 	}
+	rssBefore := totalRSS(pids)
 	fmt.Printf("redis %s, %d node(s), %d agents, %d contacts via %s, %d workers\n", o.redisURL, o.nodes, o.agents,
 		o.contacts, o.via, o.workers)
 
@@ -115,6 +123,18 @@ func run(ctx context.Context, o options) error {
 		}
 	}()
 	fmt.Printf("%d desks ready\n", len(desks))
+	// The nodes' resident memory grown by the desks, settled a moment.
+	time.Sleep(2 * time.Second)
+	if rssAfter := totalRSS(pids); rssBefore > 0 && rssAfter > 0 {
+		fmt.Printf("node RSS %.1f MiB before desks, %.1f MiB with %d desks: %.1f KiB per desk\n",
+			float64(rssBefore)/(1<<20), float64(rssAfter)/(1<<20), len(desks),
+			float64(rssAfter-rssBefore)/1024/float64(len(desks)))
+	}
+
+	pushes, err := openWallboards(ctx, bases[0], o.wallboards)
+	if err != nil {
+		return err
+	}
 
 	opt, err := redis.ParseURL(o.redisURL)
 	if err != nil {
@@ -139,6 +159,9 @@ func run(ctx context.Context, o options) error {
 	}
 	routed := rec.last().Sub(start)
 	rec.report(o, enqueued, routed)
+	if o.wallboards > 0 {
+		fmt.Printf("%d wallboard(s) got %d pushes during the run\n", o.wallboards, pushes.Load())
+	}
 	return nil
 }
 
@@ -328,4 +351,38 @@ func (r *recorder) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return errTimeout
 	}
+}
+
+// openWallboards opens n supervisors' wallboards on base; they read every
+// push (counted, not parsed: the load's own process measures the offers)
+// until the run ends.
+func openWallboards(ctx context.Context, base string, n int) (*atomic.Int64, error) {
+	var count atomic.Int64
+	for range n {
+		tok, err := desktest.Login(ctx, base, "999999", "load")
+		if err != nil {
+			return nil, err
+		}
+		u := "ws" + strings.TrimPrefix(base, "http") + "/wallboard/ws"
+		conn, _, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{"Authorization": {"Bearer " + tok}})
+		if err != nil {
+			return nil, fmt.Errorf("wallboard: %w", err)
+		}
+		go func() {
+			<-ctx.Done()
+			_ = conn.Close()
+		}()
+		go func() {
+			for {
+				_, b, err := conn.ReadMessage()
+				if err != nil {
+					return
+				}
+				if bytes.HasPrefix(b, []byte(`{"type":"wallboard"`)) {
+					count.Add(1)
+				}
+			}
+		}()
+	}
+	return &count, nil
 }

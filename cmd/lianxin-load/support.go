@@ -71,6 +71,8 @@ func writeConfig(dir string, n int) (string, error) {
 		fmt.Fprintf(&b, "  - {id: %q, name: 负载%d, password_hash: %q, skills: {general: 3}, capacity: {mailbox: 1}}\n",
 			agentID(i), i, hash)
 	}
+	// The supervisor whose wallboards -wallboards opens; never seated.
+	fmt.Fprintf(&b, "  - {id: \"999999\", name: 班长, password_hash: %q, skills: {general: 1}, capacity: {mailbox: 1}, role: supervisor}\n", hash)
 	if err := writeDirectory(dir); err != nil {
 		return "", err
 	}
@@ -170,4 +172,23 @@ func (r *recorder) report(o options, enqueued, routed time.Duration) {
 	fmt.Printf("enqueue-to-offer on the websocket: p50 %s  p90 %s  p99 %s  max %s\n",
 		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
 		pct(1).Round(10*time.Microsecond))
+}
+
+// totalRSS is the resident memory of processes pids in bytes, from
+// /proc/<pid>/status (VmRSS), or 0 where it cannot be read.
+func totalRSS(pids []int) int64 {
+	var sum int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return 0
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				sum += kb * 1024
+			}
+		}
+	}
+	return sum
 }

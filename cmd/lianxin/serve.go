@@ -171,7 +171,11 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	if err != nil {
 		return nil, err
 	}
-	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents,
+	titles := make([]agentdesk.QueueTitle, len(cfg.Queues))
+	for i, d := range cfg.Queues {
+		titles[i] = agentdesk.QueueTitle{Name: d.Name, Title: d.Title}
+	}
+	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents, QueueTitles: titles,
 		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
 		Softphone: voice, Logger: log.Named("desk")})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
