@@ -131,6 +131,9 @@ type MailboxLimits struct {
 	MaxLetterBytes int64 `yaml:"max_letter_bytes"`
 	// MaxTextRunes of a letter's text. Default 10000.
 	MaxTextRunes int `yaml:"max_text_runes"`
+	// MaxUploads bounds the letters with attachments (multipart) being
+	// received at once; more are answered 503 with Retry-After. Default 16.
+	MaxUploads int `yaml:"max_uploads"`
 }
 
 // DirectoryFiles points at the hotline and mailbox lists, CSV files with the

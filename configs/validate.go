@@ -65,6 +65,7 @@ func (c *Config) Validate() error {
 	v.check(m.MaxLetterBytes >= m.MaxAttachmentBytes && m.MaxLetterBytes > 0,
 		"mailbox.max_letter_bytes", "must be > 0 and >= mailbox.max_attachment_bytes (%d)", m.MaxAttachmentBytes)
 	v.check(m.MaxTextRunes > 0, "mailbox.max_text_runes", "must be > 0")
+	v.check(m.MaxUploads > 0, "mailbox.max_uploads", "must be > 0")
 
 	queues := v.queues(c.Queues)
 	v.agents(c.Agents, queues)

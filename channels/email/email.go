@@ -85,6 +85,8 @@ type Server struct {
 	dns     Resolver
 	tls     *tls.Config // STARTTLS of the listener
 	signer  *signer     // nil: outbound mail is not DKIM-signed
+	// receiving bounds the letters being read at once (MaxReceiving).
+	receiving *channels.Slots
 }
 
 // New returns the e-mail channel. Options are validated; defaults fill the
@@ -106,7 +108,7 @@ func New(p Params) (*Server, error) {
 		now = time.Now
 	}
 	s := &Server{o: o, lookup: p.Lookup, q: p.Queue, blobs: p.Blobs, threads: p.Threads, log: log, now: now,
-		policy: newSanitizer(), dns: p.Resolver}
+		policy: newSanitizer(), dns: p.Resolver, receiving: channels.NewSlots(o.MaxReceiving)}
 	if s.dns == nil {
 		s.dns = net.DefaultResolver
 	}

@@ -72,6 +72,12 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (ss *session) Data(r io.Reader) error {
 	ss.busy.Add(1)
 	defer ss.busy.Add(-1)
+	if !ss.s.receiving.TryAcquire() {
+		// go-smtp reads the rest of the letter to nothing; the sender's
+		// server tries again later.
+		return ss.refuse(replyBusy)
+	}
+	defer ss.s.receiving.Release()
 	// Attachments are stored while the message arrives, which ReadTimeout
 	// bounds; storing the contact then has ProcessTimeout of its own.
 	pctx, cancel := context.WithTimeout(ss.base, ss.s.o.ReadTimeout+ss.s.o.ProcessTimeout)

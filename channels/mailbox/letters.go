@@ -37,6 +37,17 @@ type Limits struct {
 	MaxAttachmentBytes int64
 	MaxLetterBytes     int64
 	MaxTextRunes       int
+	// MaxUploads bounds the multipart letters being received at once (their
+	// attachments stream to disk); a letter past it is answered 503 with
+	// Retry-After at once. 0: no bound.
+	MaxUploads int
+}
+
+// jsonLimit bounds a JSON letter's body: it carries no attachments, only
+// fields, so it is read whole, and a few hundred KiB hold the longest text
+// even with every character escaped (\uXXXX\uXXXX is 12 bytes a rune).
+func (l Limits) jsonLimit() int64 {
+	return min(l.MaxLetterBytes, 64<<10+12*int64(l.MaxTextRunes))
 }
 
 // Handler serves POST /channels/mailbox/{mailbox}/letters.
@@ -47,6 +58,8 @@ type Handler struct {
 	lim    Limits
 	log    *zap.Logger
 	now    func() time.Time
+	// uploads bounds the multipart letters being read at once.
+	uploads *channels.Slots
 }
 
 // NewHandler returns the letters handler.
@@ -54,7 +67,8 @@ func NewHandler(lookup func(id string) (channels.Mailbox, bool), q Enqueuer, blo
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Handler{lookup: lookup, q: q, blobs: blobs, lim: lim, log: log, now: time.Now}
+	return &Handler{lookup: lookup, q: q, blobs: blobs, lim: lim, log: log, now: time.Now,
+		uploads: channels.NewSlots(lim.MaxUploads)}
 }
 
 // Register adds the handler's route to mux.
@@ -156,6 +170,9 @@ func (e *fieldError) Error() string {
 	return e.field + ": " + e.msg
 }
 
+// errBusy: every upload slot is taken.
+var errBusy = errors.New("mailbox: too many uploads at once")
+
 func badField(field, format string, args ...any) error {
 	return &fieldError{status: http.StatusBadRequest, code: "bad_field", field: field, msg: fmt.Sprintf(format, args...)}
 }
@@ -166,9 +183,20 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &fe):
 		writeJSON(w, fe.status, map[string]string{"error": fe.code, "field": fe.field, "message": fe.Error()})
+	case errors.As(err, &mbe) && mbe.Limit < h.lim.MaxLetterBytes:
+		w.Header().Set("Connection", "close") // the rest is not read
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("a letter sent as JSON is at most %d bytes; send attachments as multipart/form-data", mbe.Limit))
 	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
 			fmt.Sprintf("the letter is larger than %d bytes", h.lim.MaxLetterBytes))
+	case errors.Is(err, errBusy):
+		// The body is not read: close the connection rather than let the
+		// server wait for the rest of it.
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "busy",
+			"too many letters with attachments are being received; send it again in a minute")
 	default:
 		h.log.Warn("letter failed", zap.Error(err))
 		w.Header().Set("Retry-After", "5")

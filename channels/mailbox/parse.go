@@ -42,7 +42,7 @@ func (h *Handler) read(r *http.Request, st *staging) (*letter, error) {
 	}
 	switch ct {
 	case "application/json":
-		body, err := io.ReadAll(r.Body)
+		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.lim.jsonLimit()))
 		if err != nil {
 			return nil, err
 		}
@@ -65,6 +65,10 @@ func (h *Handler) read(r *http.Request, st *staging) (*letter, error) {
 		if params["boundary"] == "" {
 			return nil, badField("Content-Type", "multipart boundary missing")
 		}
+		if !h.uploads.TryAcquire() {
+			return nil, errBusy
+		}
+		defer h.uploads.Release()
 		return h.readForm(r, multipart.NewReader(r.Body, params["boundary"]), st)
 	}
 	return nil, &fieldError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
