@@ -24,6 +24,7 @@ type session struct {
 	base   context.Context
 	busy   *atomic.Int64
 	conn   *smtp.Conn
+	raw    net.Conn // the accepted connection (under STARTTLS's)
 	log    *zap.Logger
 	from   string
 	hasMsg bool
@@ -78,6 +79,8 @@ func (ss *session) Data(r io.Reader) error {
 		return ss.refuse(replyBusy)
 	}
 	defer ss.s.receiving.Release()
+	setBusy(ss.raw, true)
+	defer setBusy(ss.raw, false)
 	// Attachments are stored while the message arrives, which ReadTimeout
 	// bounds; storing the contact then has ProcessTimeout of its own.
 	pctx, cancel := context.WithTimeout(ss.base, ss.s.o.ReadTimeout+ss.s.o.ProcessTimeout)
