@@ -101,6 +101,8 @@ func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, s
 	in.RequestType = t.RequestType
 	if t.Emergency != "" {
 		in.Priority = channels.EmergencyPriority
+		// Raised by the intake script with the contact, once.
+		in.Alert = &queue.Alert{Kind: t.Emergency, Text: cut(in.Subject+"\n"+in.Text, 200)}
 	}
 	in.ReceivedAt = s.now()
 	key := "mail:" + box.ID + ":" + l.MessageID
@@ -128,11 +130,6 @@ func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, s
 	log := s.log.With(zap.String("contact", rc.TrackingNo), zap.String("mailbox", box.ID))
 	if s.threads != nil && l.MessageID != "" {
 		if err := s.threads.Put(ctx, rc.TrackingNo, l.MessageID); err != nil {
-			return errors.Join(ErrUnavailable, err)
-		}
-	}
-	if t.Emergency != "" {
-		if err := s.q.Alert(ctx, rc.TrackingNo, t.Emergency, cut(in.Subject+"\n"+in.Text, 200)); err != nil {
 			return errors.Join(ErrUnavailable, err)
 		}
 	}

@@ -21,7 +21,6 @@ import (
 // Enqueuer is the part of the queue letters need.
 type Enqueuer interface {
 	Enqueue(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
-	Alert(ctx context.Context, tn, kind, text string) error
 }
 
 // Blobs stores attachments by content hash. A letter stages its
@@ -137,11 +136,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The letter is queued ahead of all others; tell the writer what to
 		// do now, and the supervisors.
 		msg = channels.EmergencyAdvice(kind) + msg
-		if !rc.Duplicate {
-			if err := h.q.Alert(r.Context(), rc.TrackingNo, kind, firstLine(in.Subject+" "+in.Text, 60)); err != nil {
-				h.log.Warn("alert not raised", zap.String("contact", rc.TrackingNo), zap.Error(err))
-			}
-		}
 	}
 	h.log.Info("letter queued", zap.String("mailbox", box.ID), zap.String("contact", rc.TrackingNo),
 		zap.Bool("duplicate", rc.Duplicate), zap.String("phone", channels.MaskPhone(in.Citizen.Phone)),

@@ -279,6 +279,8 @@ func (l *letter) intake(box channels.Mailbox, lim Limits) (queue.Intake, error) 
 	if triage.Emergency != "" {
 		l.emergency = triage.Emergency
 		in.Priority = channels.EmergencyPriority
+		// Raised by the enqueue script with the contact, once.
+		in.Alert = &queue.Alert{Kind: triage.Emergency, Text: firstLine(in.Subject+" "+in.Text, 60)}
 	}
 	return in, nil
 }
