@@ -32,9 +32,8 @@ import (
 
 // Receiver is the part of the queue e-mail letters need.
 type Receiver interface {
-	Receive(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
+	channels.Receiver
 	AddMessage(ctx context.Context, tn string, m queue.Message) error
-	Alert(ctx context.Context, tn, kind, text string) error
 }
 
 // Blobs stores attachments by content hash. A letter stages its

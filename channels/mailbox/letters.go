@@ -18,10 +18,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// Enqueuer is the part of the queue letters need.
-type Enqueuer interface {
-	Enqueue(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
-}
+// Enqueuer is the part of the queue letters need (channels.Take's).
+type Enqueuer = channels.Receiver
 
 // Blobs stores attachments by content hash. A letter stages its
 // attachments as it is read and commits them only once it is accepted: a
@@ -92,7 +90,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.lim.MaxLetterBytes)
 	st := &staging{}
 	defer st.discard() // a refused letter's attachments go; committed ones stay
-	l, err := h.read(r, st)
+	l, err := h.read(w, r, st)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -107,7 +105,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if key != "" {
 		idem = "mailbox:" + box.ID + ":" + key
 	}
-	rc, err := h.q.Enqueue(r.Context(), in, idem)
+	tk, err := channels.Take(r.Context(), h.q, channels.Request{In: in, Key: idem})
+	rc := tk.Receipt
 	switch {
 	case errors.Is(err, queue.ErrIdempotencyConflict):
 		writeError(w, http.StatusConflict, "idempotency_key_reused",
@@ -131,12 +130,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the letter could not be stored; send it again")
 		return
 	}
-	msg := channels.Ack(rc.TrackingNo)
-	if kind := l.emergency; kind != "" {
-		// The letter is queued ahead of all others; tell the writer what to
-		// do now, and the supervisors.
-		msg = channels.EmergencyAdvice(kind) + msg
-	}
 	h.log.Info("letter queued", zap.String("mailbox", box.ID), zap.String("contact", rc.TrackingNo),
 		zap.Bool("duplicate", rc.Duplicate), zap.String("phone", channels.MaskPhone(in.Citizen.Phone)),
 		zap.String("email", channels.MaskEmail(in.Citizen.Email)), zap.Int("attachments", len(in.Attachments)))
@@ -144,8 +137,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"tracking_no": rc.TrackingNo,
 		"duplicate":   rc.Duplicate,
 		"status_url":  "/api/contacts/" + rc.TrackingNo,
-		"message":     msg,
-		"emergency":   l.emergency,
+		"message":     tk.Ack, // with what to do now, for an emergency
+		"emergency":   tk.Emergency,
 	})
 }
 
