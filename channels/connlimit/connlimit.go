@@ -3,9 +3,9 @@
 // use up the process's files or keep others out (issue 7 #6).
 //
 // When a bound is reached, the listener first closes the oldest connection
-// that is not doing anything useful (idle between requests, or not yet
-// through its first request line: what a slow-connection flood holds) and
-// takes the new one; only when every connection held is busy (a request or
+// that is not doing anything useful and never has (not yet through its
+// first request: what a slow-connection flood holds), else the oldest idle
+// one (between requests), and takes the new one; only when every connection held is busy (a request or
 // a letter being received, a desk's websocket) is the new one refused, with
 // a short answer of the protocol's own (Refuse). The idle connections are
 // so the reserve: a health check, a desk or a letter always gets in while a
@@ -60,10 +60,14 @@ func New(ln net.Listener, lim Limits) *Listener {
 // Conn is a connection a Listener accepted.
 type Conn struct {
 	net.Conn
-	l      *Listener
-	src    netip.Addr
-	since  time.Time // when it became idle
-	busy   bool
+	l     *Listener
+	src   netip.Addr
+	since time.Time // when it became idle
+	busy  bool
+	// served: it has done useful work (a request, a letter) before; such
+	// a connection is closed for a new one only when no connection that
+	// never did (what a slow flood holds) is left.
+	served bool
 	closed bool
 }
 
@@ -76,6 +80,7 @@ func (c *Conn) SetBusy(busy bool) {
 		c.since = time.Now()
 	}
 	c.busy = busy
+	c.served = c.served || busy
 }
 
 // Close closes the connection and frees its place.
@@ -176,10 +181,15 @@ func (l *Listener) forget(c *Conn) {
 	l.remove(c)
 }
 
+// oldestIdle is the connection to close for a new one: the oldest idle one
+// that never served anything, else the oldest idle one.
 func (l *Listener) oldestIdle(match func(*Conn) bool) *Conn {
 	var old *Conn
 	for c := range l.conns {
-		if !c.busy && match(c) && (old == nil || c.since.Before(old.since)) {
+		if c.busy || !match(c) {
+			continue
+		}
+		if old == nil || (old.served && !c.served) || (old.served == c.served && c.since.Before(old.since)) {
 			old = c
 		}
 	}

@@ -157,3 +157,29 @@ func FuzzRealIP(f *testing.F) {
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	})
 }
+
+// TestNeverServedGoFirst: a connection that served a request and waits for
+// the next (a client's keep-alive) outlives newer ones that never sent a
+// whole request (a slow flood).
+func TestNeverServedGoFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := connlimit.New(ln, connlimit.Limits{Max: 2})
+	got := accept(t, l)
+	var client []net.Conn
+	for i := range 3 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		client = append(client, c)
+		s := <-got
+		if i == 0 { // served a request, idle since
+			connlimit.ConnState(s, true)
+			connlimit.ConnState(s, false)
+		}
+	}
+	require.True(t, closed(t, client[1]), "the newer, never-served one was closed")
+	_ = client[0].SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	_, err = client[0].Read(make([]byte, 1))
+	require.ErrorContains(t, err, "timeout", "the keep-alive stays open")
+}
