@@ -78,6 +78,19 @@ type HTTP struct {
 	Addr string `yaml:"addr"`
 	// DrainTimeout bounds a graceful shutdown. Default 10s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// MaxConnections held at once. When full, the oldest idle connection
+	// (between requests, or not through its first request: what a slow
+	// flood holds) is closed for the new one; only when all are busy is the
+	// new one answered 503. Default 4096.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerSource from one address, except trusted proxies'.
+	// Default 256 (a call centre's desks may share one NAT address).
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+	// TrustedProxies are the front proxies (addresses or CIDR prefixes)
+	// whose X-Forwarded-For names the client: the client's address is then
+	// the one login throttling uses, and the proxies have no per-source
+	// bound. Default none: X-Forwarded-For is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Redis is where live state lives.
@@ -131,6 +144,9 @@ type MailboxLimits struct {
 	MaxLetterBytes int64 `yaml:"max_letter_bytes"`
 	// MaxTextRunes of a letter's text. Default 10000.
 	MaxTextRunes int `yaml:"max_text_runes"`
+	// MaxUploads bounds the letters with attachments (multipart) being
+	// received at once; more are answered 503 with Retry-After. Default 16.
+	MaxUploads int `yaml:"max_uploads"`
 }
 
 // DirectoryFiles points at the hotline and mailbox lists, CSV files with the

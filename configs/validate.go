@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/lianxin/lianxin/channels/connlimit"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -38,6 +39,11 @@ func (c *Config) Validate() error {
 	v.name("node_id", c.NodeID, 128)
 	v.addr("http.addr", c.HTTP.Addr)
 	v.positive("http.drain_timeout", c.HTTP.DrainTimeout)
+	v.check(c.HTTP.MaxConnections > 0, "http.max_connections", "must be > 0")
+	v.check(c.HTTP.MaxConnectionsPerSource > 0, "http.max_connections_per_source", "must be > 0")
+	if _, err := connlimit.ParsePrefixes(c.HTTP.TrustedProxies); err != nil {
+		v.add(fieldErr("http.trusted_proxies", "%v", err))
+	}
 	if c.Metrics.Addr != "" {
 		v.addr("metrics.addr", c.Metrics.Addr)
 	}
@@ -65,6 +71,7 @@ func (c *Config) Validate() error {
 	v.check(m.MaxLetterBytes >= m.MaxAttachmentBytes && m.MaxLetterBytes > 0,
 		"mailbox.max_letter_bytes", "must be > 0 and >= mailbox.max_attachment_bytes (%d)", m.MaxAttachmentBytes)
 	v.check(m.MaxTextRunes > 0, "mailbox.max_text_runes", "must be > 0")
+	v.check(m.MaxUploads > 0, "mailbox.max_uploads", "must be > 0")
 
 	queues := v.queues(c.Queues)
 	v.agents(c.Agents, queues)

@@ -172,6 +172,26 @@ type Intake struct {
 	// at intake (fire, gas, medical, police, traffic), or "". The citizen was
 	// told at once what to do (channels.EmergencyAdvice).
 	Emergency string `json:"emergency,omitempty"`
+	// Alert, when set, is raised for supervisors (an alert event) by the
+	// same script that stores the intake: once with a new contact or a
+	// message joining one, never for a duplicate, never without the
+	// contact.
+	Alert *Alert `json:"-"`
+}
+
+// Alert is an emergency in an intake: its kind (fire, medical, police,
+// gas, …) and a line of its text.
+type Alert struct {
+	Kind string
+	Text string
+}
+
+// alertArgs are an intake's alert as script arguments ("" for none).
+func alertArgs(in Intake) (string, string) {
+	if in.Alert == nil || in.Alert.Kind == "" {
+		return "", ""
+	}
+	return in.Alert.Kind, in.Alert.Text
 }
 
 // Contact is one citizen's request on any channel.

@@ -65,8 +65,9 @@ func (q *Queue) Receive(ctx context.Context, in Intake, idemKey string) (Receipt
 	ms := now.UnixMilli()
 	open := strings.Join([]string{string(in.Channel), in.Line, in.Citizen.Address}, ":")
 	date, floor := q.seqFloor(now)
+	kind, text := alertArgs(in)
 	res, err := q.once(ctx, q.s.receive, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
-		int64(9-prio)*1e13+ms, ms, date, historyKey(in), open, msg, floor).StringSlice()
+		int64(9-prio)*1e13+ms, ms, date, historyKey(in), open, msg, floor, kind, text).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: receive: %w", err)
 	}
@@ -110,7 +111,9 @@ func (q *Queue) Messages(ctx context.Context, tn string) ([]Message, error) {
 }
 
 // Alert tells supervisors of an emergency in a contact (kind: fire, medical,
-// police, gas, …) through the event stream.
+// police, gas, …) through the event stream. An emergency in an intake is
+// raised with it (Intake.Alert), once; Alert is for an emergency found
+// later.
 func (q *Queue) Alert(ctx context.Context, tn, kind, text string) error {
 	err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.key("events"), MaxLen: q.o.EventsMaxLen, Approx: true,
 		Values: []string{"type", string(EventAlert), "contact", tn, "reason", kind, "text", text}}).Err()

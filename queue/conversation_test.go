@@ -118,3 +118,44 @@ func TestUrgentMessageRaisesItsConversation(t *testing.T) {
 		e.requireWaiting(otherR.TrackingNo)
 	})
 }
+
+// TestAlertRaisedWithTheIntake: an intake's alert is raised by the script
+// that stores it: with a new contact and with a message joining one, never
+// for a duplicate (a provider's redelivery), and on the embedded store as
+// on Redis.
+func TestAlertRaisedWithTheIntake(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		in := sms("家里着火了")
+		in.Alert = &queue.Alert{Kind: "fire", Text: "家里着火了"}
+		first, err := e.q.Receive(e.ctx, in, "sms:a1")
+		require.NoError(t, err)
+		again, err := e.q.Receive(e.ctx, in, "sms:a1")
+		require.NoError(t, err)
+		require.True(t, again.Duplicate)
+		in.Text, in.Alert.Text = "火越来越大", "火越来越大"
+		joined, err := e.q.Receive(e.ctx, in, "sms:a2")
+		require.NoError(t, err)
+		require.True(t, joined.Joined)
+		letter := queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general", Text: "燃气泄漏",
+			Citizen: queue.Citizen{Address: "a@example.cn"}, Alert: &queue.Alert{Kind: "gas", Text: "燃气泄漏"}}
+		l1, err := e.q.Enqueue(e.ctx, letter, "k1")
+		require.NoError(t, err)
+		_, err = e.q.Enqueue(e.ctx, letter, "k1")
+		require.NoError(t, err)
+		_, err = e.q.Enqueue(e.ctx, queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general", Text: "路灯坏了",
+			Citizen: queue.Citizen{Address: "b@example.cn"}}, "")
+		require.NoError(t, err)
+
+		evs, err := s.Client(t).XRange(e.ctx, "{lianxin}:events", "-", "+").Result()
+		require.NoError(t, err)
+		var got []string
+		for _, ev := range evs {
+			if ev.Values["type"] == "alert" {
+				got = append(got, ev.Values["contact"].(string)+" "+ev.Values["reason"].(string)+" "+ev.Values["text"].(string))
+			}
+		}
+		require.Equal(t, []string{first.TrackingNo + " fire 家里着火了", first.TrackingNo + " fire 火越来越大",
+			l1.TrackingNo + " gas 燃气泄漏"}, got)
+	})
+}

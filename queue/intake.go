@@ -56,8 +56,9 @@ func (q *Queue) enqueue(ctx context.Context, in Intake, idemKey, node, callID st
 	ms := now.UnixMilli()
 	rank := int64(9-prio)*1e13 + ms
 	date, floor := q.seqFloor(now)
+	kind, text := alertArgs(in)
 	res, err := q.once(ctx, q.s.enqueue, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
-		rank, ms, date, historyKey(in), node, callID, floor).StringSlice()
+		rank, ms, date, historyKey(in), node, callID, floor, kind, text).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: enqueue: %w", err)
 	}

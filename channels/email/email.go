@@ -32,9 +32,8 @@ import (
 
 // Receiver is the part of the queue e-mail letters need.
 type Receiver interface {
-	Receive(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
+	channels.Receiver
 	AddMessage(ctx context.Context, tn string, m queue.Message) error
-	Alert(ctx context.Context, tn, kind, text string) error
 }
 
 // Blobs stores attachments by content hash. A letter stages its
@@ -85,6 +84,8 @@ type Server struct {
 	dns     Resolver
 	tls     *tls.Config // STARTTLS of the listener
 	signer  *signer     // nil: outbound mail is not DKIM-signed
+	// receiving bounds the letters being read at once (MaxReceiving).
+	receiving *channels.Slots
 }
 
 // New returns the e-mail channel. Options are validated; defaults fill the
@@ -106,7 +107,7 @@ func New(p Params) (*Server, error) {
 		now = time.Now
 	}
 	s := &Server{o: o, lookup: p.Lookup, q: p.Queue, blobs: p.Blobs, threads: p.Threads, log: log, now: now,
-		policy: newSanitizer(), dns: p.Resolver}
+		policy: newSanitizer(), dns: p.Resolver, receiving: channels.NewSlots(o.MaxReceiving)}
 	if s.dns == nil {
 		s.dns = net.DefaultResolver
 	}

@@ -54,6 +54,8 @@ var (
 	}
 	replyNoSender = &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1},
 		Message: "Send MAIL FROM first"}
+	replyBusy = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
+		Message: "Too many letters being received, try again later"}
 	replyTooManyConns = "421 4.3.2 Too many connections, try again later\r\n"
 )
 

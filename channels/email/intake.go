@@ -97,22 +97,16 @@ func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, s
 		return err
 	}
 	in.SenderAuth = &auth
-	t := channels.Assess(in.Subject + "\n" + in.Text)
-	in.RequestType = t.RequestType
-	if t.Emergency != "" {
-		in.Priority, in.Emergency = channels.EmergencyPriority, t.Emergency
-	}
 	in.ReceivedAt = s.now()
 	key := "mail:" + box.ID + ":" + l.MessageID
 	if l.MessageID == "" {
 		key = "mail:" + box.ID + ":sha256:" + rawSum
 	}
-	rc, err := s.q.Receive(ctx, in, key)
-	if errors.Is(err, queue.ErrIdempotencyConflict) {
-		// Another letter under a Message-ID already seen: a mailer that
-		// reuses ids. It is a letter all the same.
-		rc, err = s.q.Receive(ctx, in, key+":sha256:"+rawSum)
-	}
+	// Triage, the alert, the conversation: channels.Take. Another letter
+	// under a Message-ID already seen (a mailer that reuses ids) is a
+	// letter all the same (ProviderKey).
+	t, err := channels.Take(ctx, s.q, channels.Request{In: in, Key: key, Conversation: true, ProviderKey: true})
+	rc := t.Receipt
 	switch {
 	case errors.Is(err, queue.ErrInvalid):
 		return malformed("%v", err)
@@ -128,11 +122,6 @@ func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, s
 	log := s.log.With(zap.String("contact", rc.TrackingNo), zap.String("mailbox", box.ID))
 	if s.threads != nil && l.MessageID != "" {
 		if err := s.threads.Put(ctx, rc.TrackingNo, l.MessageID); err != nil {
-			return errors.Join(ErrUnavailable, err)
-		}
-	}
-	if t.Emergency != "" {
-		if err := s.q.Alert(ctx, rc.TrackingNo, t.Emergency, cut(in.Subject+"\n"+in.Text, 200)); err != nil {
 			return errors.Join(ErrUnavailable, err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/lianxin/lianxin/channels/connlimit"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 )
@@ -31,11 +32,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.relay == nil {
 		s.log.Warn("no outbound SMTP relay (smtp.relay.addr): no acknowledgements are sent and replies cannot go out")
 	}
-	cl := &countingListener{Listener: ln, max: s.o.MaxConnections, conns: map[net.Conn]struct{}{}}
+	// connlimit bounds the connections in all and per sender address,
+	// closing the oldest idle one (not receiving a letter) for a new one;
+	// countingListener keeps them for shutdown.
+	lim := connlimit.New(ln, connlimit.Limits{Max: s.o.MaxConnections, PerSource: s.o.MaxConnectionsPerSource,
+		Refuse: func(c net.Conn) { _, _ = c.Write([]byte(replyTooManyConns)) }})
+	cl := &countingListener{Listener: lim, max: s.o.MaxConnections + 1, conns: map[net.Conn]struct{}{}}
 	var busy atomic.Int64
 	base := context.WithoutCancel(ctx)
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{s: s, base: base, busy: &busy, conn: c,
+		return &session{s: s, base: base, busy: &busy, conn: c, raw: c.Conn(),
 			log: s.log.With(zap.String("peer", c.Conn().RemoteAddr().String()))}, nil
 	}))
 	srv.Domain = s.o.Domain
@@ -128,6 +134,14 @@ type trackedConn struct {
 	net.Conn
 	l    *countingListener
 	once sync.Once
+}
+
+// setBusy marks the connection as receiving a letter: it is not closed to
+// make room for another.
+func setBusy(c net.Conn, busy bool) {
+	if t, ok := c.(*trackedConn); ok {
+		connlimit.ConnState(t.Conn, busy)
+	}
 }
 
 func (c *trackedConn) Close() error {

@@ -29,8 +29,16 @@ type Options struct {
 	// MaxLineLength of a command or message line, CRLF included. Default
 	// 2000 (RFC 5322 allows 998).
 	MaxLineLength int `yaml:"max_line_length"`
-	// MaxConnections open at once; more are told 421 and closed. Default 200.
+	// MaxConnections open at once. When full, the oldest connection not
+	// receiving a letter is closed for the new one; only when every one is
+	// receiving is the new one told 421. Default 200.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerSource from one address, the same way. Default 20.
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+	// MaxReceiving bounds the letters being received (DATA) at once; a
+	// letter past it is answered 451 4.3.2 and its sender tries again
+	// later. Default 32.
+	MaxReceiving int `yaml:"max_receiving"`
 	// MaxAttachments per letter, inline images included. Default 20.
 	MaxAttachments int `yaml:"max_attachments"`
 	// MaxAttachmentBytes per file, decoded. Default 10 MiB.
@@ -150,6 +158,8 @@ func (o Options) WithDefaults() Options {
 	def(&o.MaxRecipients, 10)
 	def(&o.MaxLineLength, 2000)
 	def(&o.MaxConnections, 200)
+	def(&o.MaxConnectionsPerSource, 20)
+	def(&o.MaxReceiving, 32)
 	def(&o.MaxAttachments, 20)
 	def(&o.MaxAttachmentBytes, int64(10<<20))
 	def(&o.MaxTextRunes, 20000)
@@ -194,7 +204,8 @@ func (o Options) Validate() error {
 		name string
 		n    int64
 	}{{"max_message_bytes", o.MaxMessageBytes}, {"max_recipients", int64(o.MaxRecipients)},
-		{"max_connections", int64(o.MaxConnections)}, {"max_attachments", int64(o.MaxAttachments)},
+		{"max_connections", int64(o.MaxConnections)}, {"max_receiving", int64(o.MaxReceiving)},
+		{"max_connections_per_source", int64(o.MaxConnectionsPerSource)}, {"max_attachments", int64(o.MaxAttachments)},
 		{"max_attachment_bytes", o.MaxAttachmentBytes}, {"max_text_runes", int64(o.MaxTextRunes)},
 		{"max_parts", int64(o.MaxParts)}, {"relay.ack_attempts", int64(o.Relay.AckAttempts)},
 		{"relay.ack_queue", int64(o.Relay.AckQueue)}, {"relay.workers", int64(o.Relay.Workers)}} {

@@ -71,6 +71,8 @@ type parser struct {
 	l      *letter
 	plain  []string
 	html   []string
+	// textBytes counts the text read into memory (maxTextBytes at most).
+	textBytes int64
 	// unreadable notes each part whose content could not be decoded (bad
 	// base64 or quoted-printable): the letter is kept with its readable
 	// parts, and the agent is told what is missing.
@@ -171,15 +173,26 @@ func (p *parser) walk(e *message.Entity, depth int) error {
 	return p.attach(e, mt, headerText(name))
 }
 
+// maxTextPartBytes is how much of one text part is read into memory, and
+// maxTextBytes how much of all of them: a longer part is kept whole as an
+// attachment, written to disk as it arrives, and its beginning as the text.
+// A big letter so costs the node a bounded amount of memory (issue 7 #5).
+const (
+	maxTextPartBytes = 1 << 20
+	maxTextBytes     = 2 << 20
+)
+
 func (p *parser) text(e *message.Entity, mt string) error {
-	limit := p.s.o.MaxAttachmentBytes
-	b, err := io.ReadAll(io.LimitReader(p.body(e), limit+1))
+	src := p.body(e)
+	budget := min(int64(maxTextPartBytes), maxTextBytes-p.textBytes)
+	b, err := io.ReadAll(io.LimitReader(src, budget+1))
 	if err != nil {
 		return p.unreadablePart(fmt.Sprintf("第%d部分正文（%s）", p.l.Parts, mt), err)
 	}
-	if int64(len(b)) > limit {
-		return tooLarge("the %s body is larger than %d bytes", mt, limit)
+	if int64(len(b)) > budget {
+		return p.bigText(mt, b, src)
 	}
+	p.textBytes += int64(len(b))
 	s := toUTF8(b)
 	if mt == "text/html" {
 		p.html = append(p.html, s)
@@ -187,6 +200,53 @@ func (p *parser) text(e *message.Entity, mt string) error {
 		p.plain = append(p.plain, s)
 	}
 	return nil
+}
+
+// bigText keeps a text part too long to hold in memory as an attachment
+// (head and the rest of the part, streamed to disk) and the beginning of a
+// plain text as the letter's text, with a note naming the attachment.
+func (p *parser) bigText(mt string, head []byte, rest io.Reader) error {
+	if len(p.l.Attachments) >= p.s.o.MaxAttachments {
+		return tooLarge("more than %d attachments (a long text part is kept as one)", p.s.o.MaxAttachments)
+	}
+	ext := ".txt"
+	if mt == "text/html" {
+		ext = ".html"
+	}
+	name := fmt.Sprintf("正文-%d%s", p.l.Parts, ext)
+	body := &errReader{r: io.MultiReader(bytes.NewReader(head), rest)}
+	staged, err := p.s.blobs.Stage(p.ctx, body, p.s.o.MaxAttachmentBytes)
+	if err == nil {
+		p.l.staged = append(p.l.staged, staged)
+	}
+	switch {
+	case errors.Is(err, blobstore.ErrTooLarge):
+		return tooLarge("the %s body is larger than %d bytes", mt, p.s.o.MaxAttachmentBytes)
+	case body.err != nil:
+		return p.unreadablePart(fmt.Sprintf("第%d部分正文（%s）", p.l.Parts, mt), body.err)
+	case err != nil:
+		return errors.Join(ErrUnavailable, err)
+	}
+	p.l.Attachments = append(p.l.Attachments, queue.Attachment{Name: name, Type: mt, Size: staged.Size, SHA256: staged.SHA})
+	note := "（此部分正文过长，全文见附件 " + name + "）"
+	if mt == "text/plain" {
+		if s := channels.Clean(cut(toUTF8(wholeRunes(head)), p.s.o.MaxTextRunes)); s != "" {
+			note = s + "\n" + note
+		}
+	}
+	p.plain = append(p.plain, note)
+	return nil
+}
+
+// wholeRunes drops a UTF-8 sequence cut at the end of b, so that a text
+// cut at a byte count still reads as UTF-8.
+func wholeRunes(b []byte) []byte {
+	for k := 0; k < utf8.UTFMax && k < len(b); k++ {
+		if utf8.Valid(b[:len(b)-k]) {
+			return b[:len(b)-k]
+		}
+	}
+	return b
 }
 
 func (p *parser) attach(e *message.Entity, mt, name string) error {

@@ -3,12 +3,15 @@ package email
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
@@ -133,18 +136,60 @@ func TestRedisDown(t *testing.T) {
 	require.Empty(t, relay.messages())
 }
 
-// TestMaxConnections: past the limit a connection is told 421 at once.
+// TestMaxConnections: past the limit, the oldest idle connection is closed
+// for the new one (that every connection busy gets the new one 421 is
+// connlimit's TestRefusedWhenAllBusy).
 func TestMaxConnections(t *testing.T) {
 	e := start(t, queuetest.Miniredis(t), nil, func(o *Options) { o.MaxConnections = 1 })
-	first, err := net.Dial("tcp", e.addr)
-	require.NoError(t, err)
-	defer first.Close()
 	buf := make([]byte, 512)
-	n, _ := first.Read(buf)
-	require.Contains(t, string(buf[:n]), "220")
-	second, err := net.Dial("tcp", e.addr)
-	require.NoError(t, err)
-	defer second.Close()
-	n, _ = second.Read(buf)
-	require.Contains(t, string(buf[:n]), "421 4.3.2")
+	greet := func() net.Conn {
+		c, err := net.Dial("tcp", e.addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = c.Close() })
+		n, _ := c.Read(buf)
+		require.Contains(t, string(buf[:n]), "220")
+		return c
+	}
+	idle := greet()
+	greet() // the idle one made room
+	_ = idle.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err := idle.Read(buf)
+	require.Error(t, err, "the idle connection was closed")
+}
+
+// TestIdleFloodKeepsOthersIn: 200 idle connections from one address (the
+// issue: they got everyone else 421 for up to 5 minutes) hold at most
+// MaxConnectionsPerSource places, and a sender who connects after them is
+// greeted and its letter taken (issue 7 #6).
+func TestIdleFloodKeepsOthersIn(t *testing.T) {
+	e := start(t, queuetest.Miniredis(t), nil, nil)
+	const flood = 200
+	held, refused := 0, 0
+	conns := make([]net.Conn, 0, flood)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	buf := make([]byte, 512)
+	for range flood {
+		c, err := net.Dial("tcp", e.addr)
+		require.NoError(t, err)
+		conns = append(conns, c)
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		n, _ := c.Read(buf)
+		if strings.HasPrefix(string(buf[:n]), "421") {
+			refused++
+		}
+	}
+	for _, c := range conns { // still open: a read waits; closed: EOF at once
+		_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := c.Read(buf); err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			held++
+		}
+	}
+	t.Logf("%d idle connections from one address: %d still held, %d refused", flood, held, refused)
+	require.LessOrEqual(t, held, 20, "the flood holds at most max_connections_per_source")
+	require.Zero(t, refused, "an idle connection makes room rather than a new one being refused")
+	require.NoError(t, send(t, e, "a@example.cn", []string{boxAddr}, corpus(t, "utf8.eml")), "a sender after the flood gets in")
 }

@@ -24,6 +24,7 @@ type session struct {
 	base   context.Context
 	busy   *atomic.Int64
 	conn   *smtp.Conn
+	raw    net.Conn // the accepted connection (under STARTTLS's)
 	log    *zap.Logger
 	from   string
 	hasMsg bool
@@ -72,6 +73,14 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (ss *session) Data(r io.Reader) error {
 	ss.busy.Add(1)
 	defer ss.busy.Add(-1)
+	if !ss.s.receiving.TryAcquire() {
+		// go-smtp reads the rest of the letter to nothing; the sender's
+		// server tries again later.
+		return ss.refuse(replyBusy)
+	}
+	defer ss.s.receiving.Release()
+	setBusy(ss.raw, true)
+	defer setBusy(ss.raw, false)
 	// Attachments are stored while the message arrives, which ReadTimeout
 	// bounds; storing the contact then has ProcessTimeout of its own.
 	pctx, cancel := context.WithTimeout(ss.base, ss.s.o.ReadTimeout+ss.s.o.ProcessTimeout)

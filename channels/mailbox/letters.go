@@ -18,11 +18,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// Enqueuer is the part of the queue letters need.
-type Enqueuer interface {
-	Enqueue(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
-	Alert(ctx context.Context, tn, kind, text string) error
-}
+// Enqueuer is the part of the queue letters need (channels.Take's).
+type Enqueuer = channels.Receiver
 
 // Blobs stores attachments by content hash. A letter stages its
 // attachments as it is read and commits them only once it is accepted: a
@@ -37,6 +34,17 @@ type Limits struct {
 	MaxAttachmentBytes int64
 	MaxLetterBytes     int64
 	MaxTextRunes       int
+	// MaxUploads bounds the multipart letters being received at once (their
+	// attachments stream to disk); a letter past it is answered 503 with
+	// Retry-After at once. 0: no bound.
+	MaxUploads int
+}
+
+// jsonLimit bounds a JSON letter's body: it carries no attachments, only
+// fields, so it is read whole, and a few hundred KiB hold the longest text
+// even with every character escaped (\uXXXX\uXXXX is 12 bytes a rune).
+func (l Limits) jsonLimit() int64 {
+	return min(l.MaxLetterBytes, 64<<10+12*int64(l.MaxTextRunes))
 }
 
 // Handler serves POST /channels/mailbox/{mailbox}/letters.
@@ -47,6 +55,8 @@ type Handler struct {
 	lim    Limits
 	log    *zap.Logger
 	now    func() time.Time
+	// uploads bounds the multipart letters being read at once.
+	uploads *channels.Slots
 }
 
 // NewHandler returns the letters handler.
@@ -54,7 +64,8 @@ func NewHandler(lookup func(id string) (channels.Mailbox, bool), q Enqueuer, blo
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Handler{lookup: lookup, q: q, blobs: blobs, lim: lim, log: log, now: time.Now}
+	return &Handler{lookup: lookup, q: q, blobs: blobs, lim: lim, log: log, now: time.Now,
+		uploads: channels.NewSlots(lim.MaxUploads)}
 }
 
 // Register adds the handler's route to mux.
@@ -79,7 +90,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.lim.MaxLetterBytes)
 	st := &staging{}
 	defer st.discard() // a refused letter's attachments go; committed ones stay
-	l, err := h.read(r, st)
+	l, err := h.read(w, r, st)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -94,7 +105,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if key != "" {
 		idem = "mailbox:" + box.ID + ":" + key
 	}
-	rc, err := h.q.Enqueue(r.Context(), in, idem)
+	tk, err := channels.Take(r.Context(), h.q, channels.Request{In: in, Key: idem})
+	rc := tk.Receipt
 	switch {
 	case errors.Is(err, queue.ErrIdempotencyConflict):
 		writeError(w, http.StatusConflict, "idempotency_key_reused",
@@ -118,17 +130,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the letter could not be stored; send it again")
 		return
 	}
-	msg := channels.Ack(rc.TrackingNo)
-	if kind := l.emergency; kind != "" {
-		// The letter is queued ahead of all others; tell the writer what to
-		// do now, and the supervisors.
-		msg = channels.EmergencyAdvice(kind) + msg
-		if !rc.Duplicate {
-			if err := h.q.Alert(r.Context(), rc.TrackingNo, kind, firstLine(in.Subject+" "+in.Text, 60)); err != nil {
-				h.log.Warn("alert not raised", zap.String("contact", rc.TrackingNo), zap.Error(err))
-			}
-		}
-	}
 	h.log.Info("letter queued", zap.String("mailbox", box.ID), zap.String("contact", rc.TrackingNo),
 		zap.Bool("duplicate", rc.Duplicate), zap.String("phone", channels.MaskPhone(in.Citizen.Phone)),
 		zap.String("email", channels.MaskEmail(in.Citizen.Email)), zap.Int("attachments", len(in.Attachments)))
@@ -136,8 +137,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"tracking_no": rc.TrackingNo,
 		"duplicate":   rc.Duplicate,
 		"status_url":  "/api/contacts/" + rc.TrackingNo,
-		"message":     msg,
-		"emergency":   l.emergency,
+		"message":     tk.Ack, // with what to do now, for an emergency
+		"emergency":   tk.Emergency,
 	})
 }
 
@@ -156,6 +157,9 @@ func (e *fieldError) Error() string {
 	return e.field + ": " + e.msg
 }
 
+// errBusy: every upload slot is taken.
+var errBusy = errors.New("mailbox: too many uploads at once")
+
 func badField(field, format string, args ...any) error {
 	return &fieldError{status: http.StatusBadRequest, code: "bad_field", field: field, msg: fmt.Sprintf(format, args...)}
 }
@@ -166,9 +170,20 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &fe):
 		writeJSON(w, fe.status, map[string]string{"error": fe.code, "field": fe.field, "message": fe.Error()})
+	case errors.As(err, &mbe) && mbe.Limit < h.lim.MaxLetterBytes:
+		w.Header().Set("Connection", "close") // the rest is not read
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("a letter sent as JSON is at most %d bytes; send attachments as multipart/form-data", mbe.Limit))
 	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
 			fmt.Sprintf("the letter is larger than %d bytes", h.lim.MaxLetterBytes))
+	case errors.Is(err, errBusy):
+		// The body is not read: close the connection rather than let the
+		// server wait for the rest of it.
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "busy",
+			"too many letters with attachments are being received; send it again in a minute")
 	default:
 		h.log.Warn("letter failed", zap.Error(err))
 		w.Header().Set("Retry-After", "5")

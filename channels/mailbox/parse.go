@@ -30,11 +30,10 @@ type letter struct {
 	RequestType string `json:"request_type"`
 
 	attachments []queue.Attachment
-	emergency   string
 }
 
 // read parses the request body as JSON or as a multipart form.
-func (h *Handler) read(r *http.Request, st *staging) (*letter, error) {
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, st *staging) (*letter, error) {
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, &fieldError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
@@ -42,7 +41,7 @@ func (h *Handler) read(r *http.Request, st *staging) (*letter, error) {
 	}
 	switch ct {
 	case "application/json":
-		body, err := io.ReadAll(r.Body)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.lim.jsonLimit()))
 		if err != nil {
 			return nil, err
 		}
@@ -65,6 +64,10 @@ func (h *Handler) read(r *http.Request, st *staging) (*letter, error) {
 		if params["boundary"] == "" {
 			return nil, badField("Content-Type", "multipart boundary missing")
 		}
+		if !h.uploads.TryAcquire() {
+			return nil, errBusy
+		}
+		defer h.uploads.Release()
 		return h.readForm(r, multipart.NewReader(r.Body, params["boundary"]), st)
 	}
 	return nil, &fieldError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
@@ -263,18 +266,11 @@ func (l *letter) intake(box channels.Mailbox, lim Limits) (queue.Intake, error) 
 		}
 		in.Location = &queue.Location{Address: addr}
 	}
-	triage := channels.Assess(in.Subject + " " + in.Text)
-	if l.RequestType != "" {
+	if l.RequestType != "" { // else channels.Take guesses it
 		in.RequestType = queue.RequestType(l.RequestType)
 		if !in.RequestType.Valid() {
 			return in, badField("request_type", "must be one of consultation, help, complaint, report, suggestion, praise, other")
 		}
-	} else {
-		in.RequestType = triage.RequestType
-	}
-	if triage.Emergency != "" {
-		l.emergency = triage.Emergency
-		in.Priority, in.Emergency = channels.EmergencyPriority, triage.Emergency
 	}
 	return in, nil
 }

@@ -60,6 +60,7 @@ func (g *Gateway) take(ctx context.Context, m inbound) (queue.Receipt, error) {
 		Text: text, RequestType: tri.RequestType, Queue: qname, ReceivedAt: m.at}
 	if tri.Emergency != "" {
 		in.Priority, in.Emergency = channels.EmergencyPriority, tri.Emergency
+		in.Alert = &queue.Alert{Kind: tri.Emergency, Text: text} // raised with the intake, once
 	}
 	log := g.log.With(zap.String("provider", m.provider), zap.String("from", channels.MaskPhone(addr)))
 	rc, err := g.q.Receive(ctx, in, m.idem)
@@ -74,11 +75,6 @@ func (g *Gateway) take(ctx context.Context, m inbound) (queue.Receipt, error) {
 	}
 	log = log.With(zap.String("contact", rc.TrackingNo))
 	if tri.Emergency != "" {
-		// Alerted again on a redelivery: an alert twice beats none.
-		if err := g.q.Alert(ctx, rc.TrackingNo, tri.Emergency, text); err != nil {
-			log.Error("emergency alert failed; asking the provider to retry", zap.Error(err))
-			return rc, err
-		}
 		log.Warn("emergency SMS", zap.String("kind", tri.Emergency))
 	}
 	g.answer(ctx, m.provider, rc.TrackingNo, addr, !rc.Duplicate && !rc.Joined && !g.c.NoAck, tri.Emergency)

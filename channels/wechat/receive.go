@@ -54,6 +54,7 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 		RequestType: t.RequestType, Queue: a.cfg.Queue, ReceivedAt: ch.now()}
 	if t.Emergency != "" {
 		in.Priority, in.Emergency = channels.EmergencyPriority, t.Emergency
+		in.Alert = &queue.Alert{Kind: t.Emergency, Text: truncate(p.text, 200)} // raised with the intake, once
 	}
 	rc, err := ch.q.Receive(ctx, in, p.idemKey)
 	switch {
@@ -72,11 +73,6 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 	log = log.With(zap.String("contact", rc.TrackingNo))
 	log.Info("message received", zap.Bool("joined", rc.Joined), zap.Bool("duplicate", rc.Duplicate),
 		zap.String("emergency", t.Emergency))
-	if t.Emergency != "" && !rc.Duplicate {
-		if err := ch.q.Alert(ctx, rc.TrackingNo, t.Emergency, truncate(p.text, 200)); err != nil {
-			log.Error("emergency alert not raised", zap.Error(err))
-		}
-	}
 	if p.mediaID != "" && !rc.Duplicate {
 		ch.queueMedia(ctx, mediaJob{Account: a.cfg.ID, TN: rc.TrackingNo, Kind: p.kind, MediaID: p.mediaID,
 			MsgType: p.msgType, MsgID: m.MsgID}, log)

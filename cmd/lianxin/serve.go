@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/lianxin/lianxin/agentdesk"
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/channels/blobstore"
+	"github.com/lianxin/lianxin/channels/connlimit"
 	"github.com/lianxin/lianxin/channels/email"
 	"github.com/lianxin/lianxin/channels/mailbox"
 	"github.com/lianxin/lianxin/channels/sms"
@@ -67,9 +69,9 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	ln, err := n.listen(cfg.HTTP)
 	if err != nil {
-		return fmt.Errorf("http: %w", err)
+		return err
 	}
 	if err := n.voice.Listen(); err != nil {
 		_ = ln.Close()
@@ -109,6 +111,10 @@ type node struct {
 	metricsLn net.Listener
 	log       *zap.Logger
 	draining  atomic.Bool
+	// trusted are the front proxies (http.trusted_proxies); httpLn is the
+	// HTTP listener with its connection limits.
+	trusted []netip.Prefix
+	httpLn  *connlimit.Listener
 }
 
 func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalClient, log *zap.Logger) (*node, error) {
@@ -179,7 +185,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
 		Softphone: voice, Logger: log.Named("desk")})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
-		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
+		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes, MaxUploads: cfg.Mailbox.MaxUploads}, log.Named("mailbox"))
 
 	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log}
 	n.runners = append(n.runners, wc, sg, mail)
@@ -207,11 +213,38 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	letters.Register(mux)
 	wc.Register(mux)
 	sg.Register(mux)
+	trusted, err := connlimit.ParsePrefixes(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
 	// ReadTimeout bounds a whole request body (a 32 MiB letter on a slow
-	// line included); websockets clear it when they upgrade.
-	n.srv = &http.Server{Handler: withMetrics(reg, recoverPanics(log, mux)), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 2 * time.Minute, IdleTimeout: 120 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	// line included); websockets clear it when they upgrade. A connection
+	// serving a request or a websocket is busy; the others may be closed
+	// to make room (connlimit).
+	n.srv = &http.Server{Handler: withMetrics(reg, recoverPanics(log, connlimit.RealIP(trusted, mux))),
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 60 * time.Second,
+		ErrorLog: zap.NewStdLog(log.Named("http")),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			connlimit.ConnState(c, st == http.StateActive || st == http.StateHijacked)
+		}}
+	n.trusted = trusted
 	return n, nil
+}
+
+// listen opens the HTTP listener within its connection limits.
+func (n *node) listen(c configs.HTTP) (*connlimit.Listener, error) {
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	return n.limit(ln, c), nil
+}
+
+// limit wraps the HTTP listener ln in its connection limits.
+func (n *node) limit(ln net.Listener, c configs.HTTP) *connlimit.Listener {
+	n.httpLn = connlimit.New(ln, connlimit.Limits{Max: c.MaxConnections, PerSource: c.MaxConnectionsPerSource,
+		Trusted: n.trusted, Refuse: connlimit.HTTPRefuse})
+	return n.httpLn
 }
 
 func (n *node) readyz(w http.ResponseWriter, r *http.Request) {

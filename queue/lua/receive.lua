@@ -1,5 +1,7 @@
 -- receive: a citizen's message on a conversational channel. ARGV as enqueue,
--- then the open-conversation key and the message (JSON). While the citizen
+-- then the open-conversation key, the message (JSON), the tracking-number
+-- floor, the alert's kind and text ('' for none: raised with a new contact
+-- or a joining message, never for a duplicate). While the citizen
 -- has an open contact on this channel and line, the message joins it;
 -- otherwise it starts a new contact.
 -- Returns {tracking_no, "created" | "joined" | "duplicate" | "conflict"}.
@@ -34,6 +36,7 @@ if tn then
     local node = ''
     if ag and ag ~= '' then node = agent(ag).node or '' end
     ev('type', 'message', 'contact', tn, 'agent', ag or '', 'node', node, 'msg', msg)
+    if ARGV[14] ~= '' then ev('type', 'alert', 'contact', tn, 'reason', ARGV[14], 'text', ARGV[15]) end
     return {tn, 'joined'}
   end
 end
@@ -41,6 +44,7 @@ tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13])
 redis.call('HSET', P .. 'c:' .. tn, 'okey', okey)
 redis.call('SET', okey, tn, 'EX', 2592000)
 remember(idem, hash, tn)
+if ARGV[14] ~= '' then ev('type', 'alert', 'contact', tn, 'reason', ARGV[14], 'text', ARGV[15]) end
 dispatch_queue(q, ch, now)
 emit_states(now)
 return {tn, 'created'}
