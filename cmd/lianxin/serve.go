@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -125,7 +126,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := blobstore.NewDir(cfg.Blobs.Dir)
+	blobs, err := openBlobs(cfg.Blobs, log)
 	if err != nil {
 		return nil, err
 	}
@@ -370,9 +371,30 @@ func serveDebug(addr string, log *zap.Logger) {
 // The parts fit the interfaces their users declare.
 var (
 	_ mailbox.Enqueuer = (*queue.Queue)(nil)
-	_ mailbox.Blobs    = (*blobstore.Dir)(nil)
-	_ agentdesk.Blobs  = (*blobstore.Dir)(nil)
+	_ mailbox.Blobs    = blobstore.Store(nil)
+	_ agentdesk.Blobs  = blobstore.Store(nil)
+	_ wechat.Blobs     = blobstore.Store(nil)
+	_ email.Blobs      = blobstore.Store(nil)
 )
+
+// openBlobs opens the attachment store the config names: a local folder, or
+// an S3 bucket (with its spool in the folder's tmp).
+func openBlobs(c configs.Blobs, log *zap.Logger) (blobstore.Store, error) {
+	if c.Backend != "s3" {
+		log.Info("attachments in a local folder (blobs.backend dir): other nodes do not see them", zap.String("dir", c.Dir))
+		return blobstore.NewDir(c.Dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s, err := blobstore.NewS3(ctx, blobstore.S3Options{Endpoint: c.Endpoint, Bucket: c.Bucket, Region: c.Region,
+		Prefix: c.Prefix, AccessKey: c.AccessKey, SecretKey: c.SecretKey, CAFile: c.CAFile,
+		Spool: filepath.Join(c.Dir, "tmp")})
+	if err != nil {
+		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	log.Info("attachments in S3", zap.String("endpoint", c.Endpoint), zap.String("bucket", c.Bucket))
+	return s, nil
+}
 
 // letterReplier answers a letter by e-mail when its writer gave an address,
 // else by SMS to the phone number they gave.
