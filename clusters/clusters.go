@@ -424,6 +424,9 @@ func (cl *cluster) label() (string, []string) {
 			next := ""
 			for _, t := range terms { // heaviest first
 				r := []rune(t)
+				if cl.centroid[t] < 0.25*cl.centroid[terms[0]] {
+					break // the rest are weaker still: a phrase of strong terms only
+				}
 				if used[t] || len(r) != 2 {
 					continue
 				}
