@@ -159,6 +159,11 @@ type Clusterer struct {
 
 const dfHalve = 20000
 
+// dfPrior counts as documents without the term: until enough texts have
+// been read, a term in all of the few read so far (the first contacts of
+// a burst, on a quiet line) still weighs as a rare one.
+const dfPrior = 1000
+
 // maxPosting bounds the groups a term finds as candidates (see nearest).
 const maxPosting = 200
 
@@ -193,7 +198,7 @@ func (c *Clusterer) vectorize(text string) vector {
 	}
 	v := make(vector, len(tf))
 	for t, f := range tf {
-		v[t] = (1 + math.Log(float64(f))) * math.Log((c.n+1)/(c.df[t]+0.5))
+		v[t] = (1 + math.Log(float64(f))) * math.Log((c.n+dfPrior)/(c.df[t]+0.5))
 	}
 	if nm := v.norm(); nm > 0 {
 		for t := range v {

@@ -472,6 +472,10 @@
       if (m.message.from === 'citizen') toast(`${m.contact} 有新消息 (new message)`, 'info');
     },
     alert(m) {
+      if (m.kind === 'cluster') { // a common problem growing fast (共性问题), not an emergency
+        toast(`共性问题预警：${m.text || ''}（最新 ${m.contact}）`, 'error');
+        return;
+      }
       toast(`紧急情况 ${m.contact}：${m.text || ''} (${m.kind || 'emergency'})`, 'error');
     },
     pong() {},

@@ -23,6 +23,7 @@ import (
 	"github.com/lianxin/lianxin/channels/mailbox"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
+	"github.com/lianxin/lianxin/clusters"
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip"
@@ -179,8 +180,11 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		return nil, err
 	}
 
+	common := clusters.NewService(clusters.ServiceParams{Queue: q, Redis: rdb, Prefix: prefix, Node: cfg.NodeID,
+		District: func(c *queue.Contact) string { return districtOf(dir, c) }, Logger: log.Named("clusters")})
+
 	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log}
-	n.runners = append(n.runners, wc, sg, mail)
+	n.runners = append(n.runners, wc, sg, mail, common)
 	reg := prometheus.NewRegistry()
 	// prometheus' own collectors rather than the collectors package, which
 	// would link database/sql into the binary (and its compile time) for
@@ -202,6 +206,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		ErrorLog: zap.NewStdLog(log.Named("metrics"))}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/desk/", http.StatusFound) })
 	desk.Register(mux)
+	mux.Handle("GET /api/clusters", desk.SupervisorOnly(common.Handler()))
 	letters.Register(mux)
 	wc.Register(mux)
 	sg.Register(mux)
@@ -407,6 +412,23 @@ func (l letterReplier) Reply(ctx context.Context, c *queue.Contact, text string)
 		return l.mail.Reply(ctx, c, text)
 	}
 	return l.sms.Reply(ctx, c, text)
+}
+
+// districtOf is the district of a contact's line when the directory knows
+// it: a district's leader mailbox. Other contacts' districts are read from
+// their text and address by the grouping.
+func districtOf(dir *configs.Directory, c *queue.Contact) string {
+	if c.Channel != queue.ChannelMailbox && c.Channel != queue.ChannelWeb {
+		return ""
+	}
+	m, ok := dir.Mailbox(c.Line)
+	if !ok || m.District == configs.CityWide {
+		return ""
+	}
+	if d := clusters.DistrictOf(m.District); d != "" {
+		return d
+	}
+	return m.District
 }
 
 // mailboxOf is what the letter channels need of a directory mailbox.
