@@ -99,11 +99,14 @@ func TestScore(t *testing.T) {
 }
 
 // TestCorpus groups the labelled corpus (testdata/contacts.tsv: 344
-// contacts in 6 hours, five known groups and 229 contacts of their own) and
-// reports precision and recall. The floors are below what the grouping
-// reaches, with a margin for changes to the weights, and well above what
-// trivial groupings get: everything apart has B-cubed precision 1 but
-// recall ≈ 0.72 here, everything together recall 1 but precision ≈ 0.03.
+// contacts in 6 hours, five known groups of 20–30 and 229 contacts of their
+// own, near misses among them) and reports B-cubed and pairwise precision
+// and recall. Measured: B-cubed 0.985 / 0.979, pairwise 0.996 / 0.916. The
+// floors (0.95 / 0.93 B-cubed) leave a margin for changes to the weights
+// and sit well above trivial groupings: every contact apart has B-cubed
+// recall 0.68 here, all together precision 0.03. The weights and the
+// threshold were chosen on this corpus (there is no held-out set), so these
+// figures are optimistic for other text.
 func TestCorpus(t *testing.T) {
 	corpus := readCorpus(t)
 	c := New(Options{}, corpusStart)
@@ -119,12 +122,13 @@ func TestCorpus(t *testing.T) {
 		apart[i] = strconv.Itoa(i)
 	}
 	base := score(truth, apart)
+	together := score(truth, make([]string, len(corpus)))
 	t.Logf("corpus: %d contacts, %d groups found", len(corpus), c.Len())
 	t.Logf("B-cubed precision %.3f recall %.3f; pairwise precision %.3f recall %.3f", s.bP, s.bR, s.pP, s.pR)
-	t.Logf("baseline (every contact apart): B-cubed recall %.3f", base.bR)
+	t.Logf("baselines: every contact apart B-cubed recall %.3f; all together B-cubed precision %.3f", base.bR, together.bP)
 	for _, cl := range c.Clusters(corpusStart.Add(6*time.Hour), 3) {
 		t.Logf("group %s: %d contacts, label %q %v", cl.ID, cl.Count, cl.Label, cl.Terms)
 	}
-	require.GreaterOrEqual(t, s.bP, 0.9, "B-cubed precision")
-	require.GreaterOrEqual(t, s.bR, 0.85, "B-cubed recall")
+	require.GreaterOrEqual(t, s.bP, 0.95, "B-cubed precision")
+	require.GreaterOrEqual(t, s.bR, 0.93, "B-cubed recall")
 }
