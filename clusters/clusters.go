@@ -165,7 +165,10 @@ const dfHalve = 20000
 const dfPrior = 1000
 
 // maxPosting bounds the groups a term finds as candidates (see nearest).
-const maxPosting = 200
+const maxPosting = 64
+
+// maxCandidates bounds the groups scored in full for one contact.
+const maxCandidates = 32
 
 // New returns a Clusterer that starts observing at since (the time of the
 // first contact it will read: alerts wait until it has seen Window of
@@ -249,9 +252,25 @@ func (c *Clusterer) nearest(v vector, district, line string) (*cluster, float64)
 			dots[id] += w * c.clusters[id].centroid[t]
 		}
 	}
+	// Only the groups nearest by the rarer terms are scored in full.
+	type cand struct {
+		id  uint64
+		dot float64
+	}
+	cands := make([]cand, 0, len(dots))
+	for id, dot := range dots {
+		cands = append(cands, cand{id, dot / c.clusters[id].norm})
+	}
+	if len(cands) > maxCandidates {
+		sort.Slice(cands, func(i, j int) bool {
+			return cands[i].dot > cands[j].dot || (cands[i].dot == cands[j].dot && cands[i].id < cands[j].id)
+		})
+		cands = cands[:maxCandidates]
+	}
 	var best *cluster
 	bestScore := 0.0
-	for id, dot := range dots {
+	for _, cd := range cands {
+		id, dot := cd.id, dots[cd.id]
 		cl := c.clusters[id]
 		if cl.norm == 0 {
 			continue
