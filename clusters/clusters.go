@@ -521,3 +521,26 @@ func (c *Clusterer) Clusters(now time.Time, min int) []Cluster {
 	})
 	return out
 }
+
+// Group groups contacts read from anywhere (a day's contacts from the
+// archive, for the daily report) as the Service does live: it returns the
+// groups of at least min contacts at the time of the last contact, the
+// most recent first, and the alerts raised along the way. Contacts are
+// read in order of At (sorted here, the slice is left as it is); the usual
+// rate is measured from the first contact on, so pass History (24 h) of
+// contacts before the span of interest for alerts like the live ones.
+func Group(cs []Contact, o Options, min int) ([]Cluster, []Alert) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	sorted := append([]Contact(nil), cs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
+	c := New(o, sorted[0].At)
+	var alerts []Alert
+	for _, x := range sorted {
+		if _, a := c.Add(x); a != nil {
+			alerts = append(alerts, *a)
+		}
+	}
+	return c.Clusters(sorted[len(sorted)-1].At, min), alerts
+}

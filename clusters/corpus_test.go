@@ -132,3 +132,25 @@ func TestCorpus(t *testing.T) {
 	require.GreaterOrEqual(t, s.bP, 0.95, "B-cubed precision")
 	require.GreaterOrEqual(t, s.bR, 0.93, "B-cubed recall")
 }
+
+// TestGroup: the offline entry point finds the corpus's five groups, the
+// largest ones of at least 15 contacts, whatever order the contacts come in.
+func TestGroup(t *testing.T) {
+	corpus := readCorpus(t)
+	cs := make([]Contact, len(corpus))
+	for i, l := range corpus {
+		cs[len(cs)-1-i] = l.c // newest first: Group sorts
+	}
+	groups, _ := Group(cs, Options{}, 15)
+	require.Len(t, groups, 5)
+	want := map[string]string{"武侯区": "停水", "成华区": "燃气", "高新区": "工地", "金牛区": "电梯"}
+	for _, g := range groups {
+		if w, ok := want[g.District]; ok {
+			require.Contains(t, strings.Join(g.Terms, " "), w, "group in %s: %v", g.District, g.Terms)
+			delete(want, g.District)
+		} else {
+			require.Contains(t, g.Label, "宏达", "the fifth group is the wage arrears, named by its company")
+		}
+	}
+	require.Empty(t, want)
+}
