@@ -55,7 +55,8 @@ type Options struct {
 	// Threshold is the least similarity for a contact to join a group.
 	// Default 0.3.
 	Threshold float64
-	// MaxClusters bounds the groups kept. Default 20000.
+	// MaxClusters bounds the groups kept. Default 10000 (about 56 MB at
+	// 5.6 KB a group of distinct text, BenchmarkAdd/distinct).
 	MaxClusters int
 	// MaxTerms bounds the terms of a group's centroid. Default 64.
 	MaxTerms int
@@ -80,7 +81,7 @@ func (o Options) withDefaults() Options {
 		o.Threshold = 0.3
 	}
 	if o.MaxClusters <= 0 {
-		o.MaxClusters = 20000
+		o.MaxClusters = 10000
 	}
 	if o.MaxTerms <= 0 {
 		o.MaxTerms = 64
