@@ -45,7 +45,7 @@ type ServiceParams struct {
 // holding a Redis lease computes. On taking the lease it reads the event
 // stream from History ago (rebuilding the groups and their usual rates),
 // then follows it; it publishes the groups to Redis every Publish and
-// raises each burst's alert once (a Redis key per group label, for Window,
+// raises each burst's alert once (a Redis key per group, for History,
 // keeps a new holder from raising it again).
 type Service struct {
 	p   ServiceParams
@@ -183,10 +183,15 @@ func (s *Service) contact(ct *queue.Contact, e queue.Event) Contact {
 	return x
 }
 
-// raise sends an alert to the supervisors' desks, once per group label in
-// Window across nodes.
+// raise sends an alert to the supervisors' desks, once per group across
+// nodes: a group is known by its first contact, the same when a new lease
+// holder rebuilds the groups from the stream in the same order.
 func (s *Service) raise(ctx context.Context, a *Alert) {
-	ok, err := s.p.Redis.SetNX(ctx, s.key("alerted:"+a.Cluster.Label), a.Cluster.ID, s.p.Options.Window).Result()
+	first := a.Cluster.Label
+	if len(a.Cluster.Samples) > 0 {
+		first = a.Cluster.Samples[0].TrackingNo
+	}
+	ok, err := s.p.Redis.SetNX(ctx, s.key("alerted:"+first), a.Cluster.Label, s.p.Options.History).Result()
 	if err != nil || !ok {
 		return
 	}
