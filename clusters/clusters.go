@@ -432,60 +432,87 @@ func span(d time.Duration) string {
 	return fmt.Sprintf("%d 分钟", int(d/time.Minute))
 }
 
-// label names a group by a phrase of its heaviest terms, chained where
-// they overlap (金牛 牛区 区蓝 蓝湾 … → 金牛区蓝湾国际小区电梯停运), with its
-// district before it when the phrase does not name it, and the heaviest
-// term the phrase leaves out after it.
+// label names a group by phrases of its heaviest terms, chained where they
+// overlap (金牛 牛区 区蓝 蓝湾 … → 金牛区蓝湾国际小区电梯停运; 玉林北路 + 路停水 →
+// 玉林北路停水), with its district before them when they do not name it.
 func (cl *cluster) label() (string, []string) {
 	terms := cl.topTerms(12)
 	if len(terms) == 0 {
 		return cl.district(), terms
 	}
-	used := map[string]bool{terms[0]: true}
-	phrase := []rune(terms[0])
-	const maxRunes = 14
-	extend := func(left bool) {
-		for len(phrase) < maxRunes {
-			next := ""
-			for _, t := range terms { // heaviest first
-				r := []rune(t)
-				if cl.centroid[t] < 0.25*cl.centroid[terms[0]] {
-					break // the rest are weaker still: a phrase of strong terms only
+	strong := cl.centroid[terms[0]] * 0.25
+	used := map[string]bool{}
+	var phrases [][]rune
+	for _, start := range terms {
+		if len(phrases) == 3 || cl.centroid[start] < strong*2 {
+			break // a phrase starts only from a term at least half as heavy as the heaviest
+		}
+		if used[start] || len([]rune(start)) != 2 {
+			continue
+		}
+		used[start] = true
+		p := []rune(start)
+		for _, left := range []bool{true, false} {
+			for len(p) < 14 {
+				next := ""
+				for _, t := range terms { // heaviest first
+					r := []rune(t)
+					if cl.centroid[t] < strong {
+						break
+					}
+					if !used[t] && len(r) == 2 && ((left && r[1] == p[0]) || (!left && r[0] == p[len(p)-1])) {
+						next = t
+						break
+					}
 				}
-				if used[t] || len(r) != 2 {
-					continue
-				}
-				if (left && r[1] == phrase[0]) || (!left && r[0] == phrase[len(phrase)-1]) {
-					next = t
+				if next == "" {
 					break
 				}
+				used[next] = true
+				if r := []rune(next); left {
+					p = append([]rune{r[0]}, p...)
+				} else {
+					p = append(p, r[1])
+				}
 			}
-			if next == "" {
-				return
-			}
-			used[next] = true
-			r := []rune(next)
-			if left {
-				phrase = append([]rune{r[0]}, phrase...)
-			} else {
-				phrase = append(phrase, r[1])
+		}
+		phrases = append(phrases, p)
+	}
+	// Join phrases that continue one another.
+	isTerm := map[string]bool{}
+	for _, t := range terms {
+		isTerm[t] = true
+	}
+	for merged := true; merged; {
+		merged = false
+		for i := 0; i < len(phrases) && !merged; i++ {
+			for j := 0; j < len(phrases) && !merged; j++ {
+				a, b := phrases[i], phrases[j]
+				if i == j {
+					continue
+				}
+				switch {
+				case a[len(a)-1] == b[0]: // 玉林北路 + 路停水
+					phrases[i] = append(append([]rune(nil), a...), b[1:]...)
+				case isTerm[string([]rune{a[len(a)-1], b[0]})]: // 玉林北 + 路停水, 北路 a term
+					phrases[i] = append(append([]rune(nil), a...), b...)
+				default:
+					continue
+				}
+				phrases = append(phrases[:j], phrases[j+1:]...)
+				merged = true
 			}
 		}
 	}
-	extend(true)
-	extend(false)
-	l := strings.TrimRight(string(phrase), "了的吗呢啊")
-	for _, t := range terms[1:] {
-		if cl.centroid[t] < 0.6*cl.centroid[terms[0]] {
-			break
-		}
-		if !strings.ContainsAny(l, t) {
-			l += " " + t
-			break
+	words := make([]string, 0, len(phrases))
+	for _, p := range phrases {
+		if w := strings.TrimRight(string(p), "了的吗呢啊"); len([]rune(w)) >= 2 {
+			words = append(words, w)
 		}
 	}
+	l := strings.Join(words, " ")
 	if d := cl.district(); d != "" && !strings.Contains(l, strings.TrimRight(d, "区市县")) {
-		l = d + " " + l
+		l = strings.TrimSpace(d + " " + l)
 	}
 	return l, terms
 }
