@@ -3,6 +3,7 @@ package agentdesk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -146,4 +147,21 @@ func TestPublicLookup(t *testing.T) {
 		last, _ = get(t, other, e.base+"/api/contacts/"+secret+"?phone_last4=8000", "")
 	}
 	require.Equal(t, http.StatusTooManyRequests, last)
+}
+
+// downBlobs is an attachment store that does not answer (an object store
+// out of reach).
+type downBlobs struct{}
+
+func (downBlobs) Open(context.Context, string) (io.ReadCloser, int64, error) {
+	return nil, 0, errors.New("dial tcp 10.0.0.9:9000: connection refused")
+}
+
+// An attachment store that does not answer is 503 (try again), not 404
+// (gone): the attachment is not lost.
+func TestAttachmentStoreDown(t *testing.T) {
+	e := startDesk(t, func(p *Params) { p.Blobs = downBlobs{} })
+	st, body := get(t, http.DefaultClient, e.base+"/api/attachments/"+strings.Repeat("ab", 32), e.login(t, "1005"))
+	require.Equal(t, http.StatusServiceUnavailable, st, "%v", body)
+	require.Equal(t, "unavailable", body["error"])
 }

@@ -122,3 +122,14 @@ func (s *Server) supervisor(w http.ResponseWriter, r *http.Request) (string, boo
 	}
 	return id, true
 }
+
+// SupervisorOnly serves h to supervisors only (a desk token of a
+// supervisor in the Authorization header): 401 without a valid token, 403
+// for an agent. Other packages' supervisor pages use it (/api/clusters).
+func (s *Server) SupervisorOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := s.supervisor(w, r); ok {
+			h.ServeHTTP(w, r)
+		}
+	})
+}

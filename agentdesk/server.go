@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -410,8 +411,13 @@ func (s *Server) attachment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc, size, err := s.blobs.Open(r.Context(), sha)
-	if err != nil {
+	switch {
+	case errors.Is(err, blobstore.ErrNotFound):
 		WriteError(w, http.StatusNotFound, "not_found", "no attachment "+sha)
+		return
+	case err != nil: // the object store does not answer: try again, it is not gone
+		s.log.Warn("attachment store unavailable", zap.String("sha", sha), zap.Error(err))
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "the attachment store does not answer, try again")
 		return
 	}
 	defer rc.Close()

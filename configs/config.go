@@ -128,10 +128,30 @@ type Auth struct {
 	LoginHashesPerSecond float64 `yaml:"login_hashes_per_second"`
 }
 
-// Blobs is the attachment store.
+// Blobs is the attachment store: a local folder (one node) or an
+// S3-compatible bucket every node reaches.
 type Blobs struct {
-	// Dir holds attachments by content hash. Default "data/blobs".
+	// Backend is "dir" (default) or "s3".
+	Backend string `yaml:"backend"`
+	// Dir holds attachments by content hash. Default "data/blobs". With the
+	// s3 backend, Dir/tmp is the local spool where uploads are hashed.
 	Dir string `yaml:"dir"`
+	// Endpoint of the S3 server: https://host:port (http:// on a trusted
+	// network only). Env: LIANXIN_BLOBS_ENDPOINT.
+	Endpoint string `yaml:"endpoint"`
+	// Bucket holds the attachments; it must exist. Env: LIANXIN_BLOBS_BUCKET.
+	Bucket string `yaml:"bucket"`
+	// Region of the bucket; empty: asked of the server.
+	Region string `yaml:"region"`
+	// Prefix before every object key, e.g. "attachments/".
+	Prefix string `yaml:"prefix"`
+	// CAFile is a PEM file of authorities to trust for the endpoint's
+	// certificate besides the system's.
+	CAFile string `yaml:"ca_file"`
+	// AccessKey and SecretKey sign requests; from the environment only:
+	// LIANXIN_BLOBS_ACCESS_KEY, LIANXIN_BLOBS_SECRET_KEY.
+	AccessKey string `yaml:"-"`
+	SecretKey string `yaml:"-"`
 }
 
 // MailboxLimits limits letters.

@@ -219,13 +219,17 @@ func applyEnv(c *Config, getenv func(string) string) {
 		return
 	}
 	for name, field := range map[string]*string{
-		EnvNodeID:         &c.NodeID,
-		EnvHTTPAddr:       &c.HTTP.Addr,
-		EnvSIPAddr:        &c.SIP.Addr,
-		EnvSIPAdvertiseIP: &c.SIP.AdvertiseIP,
-		EnvSMTPAddr:       &c.SMTP.Addr,
-		EnvMetricsAddr:    &c.Metrics.Addr,
-		EnvRedisURL:       &c.Redis.URL,
+		EnvNodeID:                  &c.NodeID,
+		EnvHTTPAddr:                &c.HTTP.Addr,
+		EnvSIPAddr:                 &c.SIP.Addr,
+		EnvSIPAdvertiseIP:          &c.SIP.AdvertiseIP,
+		EnvSMTPAddr:                &c.SMTP.Addr,
+		EnvMetricsAddr:             &c.Metrics.Addr,
+		EnvRedisURL:                &c.Redis.URL,
+		"LIANXIN_BLOBS_ENDPOINT":   &c.Blobs.Endpoint,
+		"LIANXIN_BLOBS_BUCKET":     &c.Blobs.Bucket,
+		"LIANXIN_BLOBS_ACCESS_KEY": &c.Blobs.AccessKey,
+		"LIANXIN_BLOBS_SECRET_KEY": &c.Blobs.SecretKey,
 	} {
 		if v := getenv(name); v != "" {
 			*field = v

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -64,6 +65,15 @@ func (c *Config) Validate() error {
 	v.positive("auth.token_ttl", c.Auth.TokenTTL)
 	v.check(c.Auth.LoginHashesPerSecond > 0, "auth.login_hashes_per_second", "must be > 0")
 	v.check(strings.TrimSpace(c.Blobs.Dir) != "", "blobs.dir", "must be set")
+	v.check(c.Blobs.Backend == "dir" || c.Blobs.Backend == "s3", "blobs.backend", "must be dir or s3, not %q", c.Blobs.Backend)
+	if c.Blobs.Backend == "s3" {
+		u, err := url.Parse(c.Blobs.Endpoint)
+		v.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && (u.Path == "" || u.Path == "/"),
+			"blobs.endpoint", "must be http(s)://host[:port] for the s3 backend, not %q", c.Blobs.Endpoint)
+		v.check(c.Blobs.Bucket != "", "blobs.bucket", "must be set for the s3 backend")
+		v.check((c.Blobs.AccessKey == "") == (c.Blobs.SecretKey == ""), "blobs.secret_key",
+			"LIANXIN_BLOBS_ACCESS_KEY and LIANXIN_BLOBS_SECRET_KEY go together")
+	}
 
 	m := c.Mailbox
 	v.check(m.MaxAttachments >= 0, "mailbox.max_attachments", "must be >= 0")

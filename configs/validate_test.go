@@ -39,6 +39,18 @@ func TestValidate(t *testing.T) {
 		{"redis tag", func(c *Config) { c.Redis.Tag = "{x}" }, []string{`redis.tag: "{x}": no spaces, control characters or braces`}},
 		{"redis url", func(c *Config) { c.Redis.URL = "mysql://x" }, []string{"redis.url: redis: invalid URL scheme: mysql"}},
 		{"redis url ok", func(c *Config) { c.Redis.URL = "rediss://u:p@h:6380/3" }, nil},
+		{"blobs backend", func(c *Config) { c.Blobs.Backend = "nfs" }, []string{`blobs.backend: must be dir or s3, not "nfs"`}},
+		{"blobs s3", func(c *Config) {
+			c.Blobs.Backend = "s3"
+			c.Blobs.Endpoint = "s3.internal:9000"
+			c.Blobs.AccessKey = "k"
+		},
+			[]string{`blobs.endpoint: must be http(s)://host[:port] for the s3 backend, not "s3.internal:9000"`,
+				"blobs.bucket: must be set for the s3 backend",
+				"blobs.secret_key: LIANXIN_BLOBS_ACCESS_KEY and LIANXIN_BLOBS_SECRET_KEY go together"}},
+		{"blobs s3 ok", func(c *Config) {
+			c.Blobs.Backend, c.Blobs.Endpoint, c.Blobs.Bucket = "s3", "https://s3.internal:9000", "lianxin"
+		}, nil},
 		{"addr", func(c *Config) { c.SIP.Addr = "" }, []string{`sip.addr: must be set, e.g. ":8080"`}},
 		{"port", func(c *Config) { c.SMTP.Addr = ":99999" }, []string{`smtp.addr: ":99999": port must be 0–65535`}},
 		{"letter size", func(c *Config) { c.Mailbox.MaxLetterBytes = 1 },

@@ -98,6 +98,10 @@ export function initWork() {
     if (m.message.from === 'citizen') toast(`${m.contact} 有新消息`, 'info');
   });
   on('alert', (m) => {
+    if (m.kind === 'cluster') { // a common problem growing fast (共性问题), not an emergency
+      toast(`共性问题预警：${m.text || ''}（最新 ${m.contact}）`, 'error');
+      return;
+    }
     toast(`紧急情况（${EMERGENCY[m.kind] || '其他'}）${m.contact}：${m.text || ''}`, 'error');
   });
   on('error', (m, req) => {

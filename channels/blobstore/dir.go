@@ -1,20 +1,17 @@
 // Package blobstore keeps attachments outside Redis, addressed by the
 // SHA-256 of their content, so the same file stored twice is stored once and
 // a stored file cannot be changed. Dir is a local folder, for one node; a
-// deployment of several nodes needs one store they all reach (an
-// S3-compatible object store), never one node's disk.
+// deployment of several nodes needs one store they all reach: S3, an
+// S3-compatible object store, never one node's disk.
 package blobstore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -25,7 +22,10 @@ var ErrTooLarge = errors.New("blobstore: content too large")
 var ErrNotFound = errors.New("blobstore: no such blob")
 
 // Dir is a blob store in a local folder: root/ab/cd/abcd….
-type Dir struct{ root string }
+type Dir struct {
+	root  string
+	spool spool
+}
 
 // StaleStaged is how old a staged file must be before NewDir sweeps it: a
 // request that staged it has long ended (its node died before it could
@@ -35,112 +35,43 @@ const StaleStaged = time.Hour
 // NewDir returns a store in root, creating it, and sweeps staged files left
 // for more than StaleStaged (see SweepStaged).
 func NewDir(root string) (*Dir, error) {
-	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o750); err != nil {
-		return nil, fmt.Errorf("blobstore: %w", err)
-	}
-	d := &Dir{root: root}
-	if _, err := d.SweepStaged(StaleStaged); err != nil {
+	sp, err := newSpool(filepath.Join(root, "tmp"))
+	if err != nil {
 		return nil, err
 	}
-	return d, nil
+	return &Dir{root: root, spool: sp}, nil
 }
 
 // SweepStaged removes staged files (and broken Puts) older than age: the
 // orphans of requests that ended without Commit or Discard. It returns how
 // many it removed.
-func (d *Dir) SweepStaged(age time.Duration) (int, error) {
-	dir := filepath.Join(d.root, "tmp")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, fmt.Errorf("blobstore: sweep: %w", err)
-	}
-	n := 0
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), "put-") && !strings.HasPrefix(e.Name(), "stage-") {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil || time.Since(info.ModTime()) < age {
-			continue
-		}
-		if os.Remove(filepath.Join(dir, e.Name())) == nil {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// Staged is content written and hashed but not yet in the store: Commit
-// stores it under its hash, Discard drops it. A letter stages its
-// attachments while it is read, and commits them only once it is accepted,
-// so a refused letter leaves nothing behind.
-type Staged struct {
-	SHA  string
-	Size int64
-	d    *Dir
-	tmp  string
-}
+func (d *Dir) SweepStaged(age time.Duration) (int, error) { return d.spool.sweep(age) }
 
 // Stage writes r (at most limit bytes, ErrTooLarge past that) to a staging
 // file and hashes it. The caller must Commit or Discard the result.
 func (d *Dir) Stage(ctx context.Context, r io.Reader, limit int64) (*Staged, error) {
-	tmp, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "stage-*")
+	s, err := d.spool.write(ctx, r, limit, "stage-")
 	if err != nil {
-		return nil, fmt.Errorf("blobstore: %w", err)
+		return s, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return &Staged{Size: n}, ErrTooLarge
-	}
-	if err := tmp.Sync(); err != nil {
-		return nil, fmt.Errorf("blobstore: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("blobstore: %w", err)
-	}
-	ok = true
-	return &Staged{SHA: hex.EncodeToString(h.Sum(nil)), Size: n, d: d, tmp: tmp.Name()}, nil
+	s.store = func(s *Staged) error { return d.move(s.tmp, s.SHA) }
+	return s, nil
 }
 
-// Commit stores the staged content under its hash (once: the same content
-// already stored stays as it is). Commit after Commit or Discard does nothing.
-func (s *Staged) Commit() error {
-	if s == nil || s.tmp == "" {
-		return nil
-	}
-	defer s.Discard()
-	dst := s.d.path(s.SHA)
+// move renames the spooled file tmp into the store as sha, unless the
+// same content is there already.
+func (d *Dir) move(tmp, sha string) error {
+	dst := d.path(sha)
 	if _, err := os.Stat(dst); err == nil {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return fmt.Errorf("blobstore: %w", err)
 	}
-	if err := os.Rename(s.tmp, dst); err != nil {
+	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("blobstore: %w", err)
 	}
-	s.tmp = ""
 	return nil
-}
-
-// Discard drops the staged content. Discard after Commit does nothing.
-func (s *Staged) Discard() {
-	if s == nil || s.tmp == "" {
-		return
-	}
-	_ = os.Remove(s.tmp)
-	s.tmp = ""
 }
 
 func (d *Dir) path(sha string) string {
@@ -150,43 +81,20 @@ func (d *Dir) path(sha string) string {
 // Put stores r, reading at most limit bytes (ErrTooLarge past that), and
 // returns its hash and size. The file is synced before Put returns.
 func (d *Dir) Put(ctx context.Context, r io.Reader, limit int64) (string, int64, error) {
-	tmp, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "put-*")
+	s, err := d.spool.write(ctx, r, limit, "put-")
 	if err != nil {
-		return "", 0, fmt.Errorf("blobstore: %w", err)
+		return "", s.size(), err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
-	if err != nil {
+	defer s.Discard()
+	if err := d.move(s.tmp, s.SHA); err != nil {
 		return "", 0, err
 	}
-	if n > limit {
-		return "", n, ErrTooLarge
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", 0, fmt.Errorf("blobstore: %w", err)
-	}
-	sha := hex.EncodeToString(h.Sum(nil))
-	dst := d.path(sha)
-	if _, err := os.Stat(dst); err == nil {
-		return sha, n, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return "", 0, fmt.Errorf("blobstore: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", 0, fmt.Errorf("blobstore: %w", err)
-	}
-	return sha, n, nil
+	return s.SHA, s.Size, nil
 }
 
 // Open returns a stored blob and its size.
 func (d *Dir) Open(ctx context.Context, sha string) (io.ReadCloser, int64, error) {
-	if len(sha) != 64 {
-		return nil, 0, ErrNotFound
-	}
-	if _, err := hex.DecodeString(sha); err != nil {
+	if !validSHA(sha) {
 		return nil, 0, ErrNotFound
 	}
 	f, err := os.Open(d.path(sha))

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/lianxin/lianxin/channels/mailbox"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
+	"github.com/lianxin/lianxin/clusters"
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip"
@@ -131,7 +133,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := blobstore.NewDir(cfg.Blobs.Dir)
+	blobs, err := openBlobs(cfg.Blobs, log)
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +189,11 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes, MaxUploads: cfg.Mailbox.MaxUploads}, log.Named("mailbox"))
 
+	common := clusters.NewService(clusters.ServiceParams{Queue: q, Redis: rdb, Prefix: prefix, Node: cfg.NodeID,
+		District: func(c *queue.Contact) string { return districtOf(dir, c) }, Logger: log.Named("clusters")})
+
 	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log}
-	n.runners = append(n.runners, wc, sg, mail)
+	n.runners = append(n.runners, wc, sg, mail, common)
 	reg := prometheus.NewRegistry()
 	// prometheus' own collectors rather than the collectors package, which
 	// would link database/sql into the binary (and its compile time) for
@@ -210,6 +215,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		ErrorLog: zap.NewStdLog(log.Named("metrics"))}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/desk/", http.StatusFound) })
 	desk.Register(mux)
+	mux.Handle("GET /api/clusters", desk.SupervisorOnly(common.Handler()))
 	letters.Register(mux)
 	wc.Register(mux)
 	sg.Register(mux)
@@ -406,9 +412,30 @@ func serveDebug(addr string, log *zap.Logger) {
 // The parts fit the interfaces their users declare.
 var (
 	_ mailbox.Enqueuer = (*queue.Queue)(nil)
-	_ mailbox.Blobs    = (*blobstore.Dir)(nil)
-	_ agentdesk.Blobs  = (*blobstore.Dir)(nil)
+	_ mailbox.Blobs    = blobstore.Store(nil)
+	_ agentdesk.Blobs  = blobstore.Store(nil)
+	_ wechat.Blobs     = blobstore.Store(nil)
+	_ email.Blobs      = blobstore.Store(nil)
 )
+
+// openBlobs opens the attachment store the config names: a local folder, or
+// an S3 bucket (with its spool in the folder's tmp).
+func openBlobs(c configs.Blobs, log *zap.Logger) (blobstore.Store, error) {
+	if c.Backend != "s3" {
+		log.Info("attachments in a local folder (blobs.backend dir): other nodes do not see them", zap.String("dir", c.Dir))
+		return blobstore.NewDir(c.Dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s, err := blobstore.NewS3(ctx, blobstore.S3Options{Endpoint: c.Endpoint, Bucket: c.Bucket, Region: c.Region,
+		Prefix: c.Prefix, AccessKey: c.AccessKey, SecretKey: c.SecretKey, CAFile: c.CAFile,
+		Spool: filepath.Join(c.Dir, "tmp")})
+	if err != nil {
+		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	log.Info("attachments in S3", zap.String("endpoint", c.Endpoint), zap.String("bucket", c.Bucket))
+	return s, nil
+}
 
 // letterReplier answers a letter by e-mail when its writer gave an address,
 // else by SMS to the phone number they gave.
@@ -433,6 +460,23 @@ func (l letterReplier) by(c *queue.Contact) agentdesk.Replier {
 		return l.mail
 	}
 	return l.sms
+}
+
+// districtOf is the district of a contact's line when the directory knows
+// it: a district's leader mailbox. Other contacts' districts are read from
+// their text and address by the grouping.
+func districtOf(dir *configs.Directory, c *queue.Contact) string {
+	if c.Channel != queue.ChannelMailbox && c.Channel != queue.ChannelWeb {
+		return ""
+	}
+	m, ok := dir.Mailbox(c.Line)
+	if !ok || m.District == configs.CityWide {
+		return ""
+	}
+	if d := clusters.DistrictOf(m.District); d != "" {
+		return d
+	}
+	return m.District
 }
 
 // mailboxOf is what the letter channels need of a directory mailbox.
