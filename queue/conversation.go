@@ -112,7 +112,7 @@ func (q *Queue) Messages(ctx context.Context, tn string) ([]Message, error) {
 // Alert tells supervisors of an emergency in a contact (kind: fire, medical,
 // police, gas, …) through the event stream.
 func (q *Queue) Alert(ctx context.Context, tn, kind, text string) error {
-	err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.key("events"), MaxLen: q.o.EventsMaxLen, Approx: true,
+	err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.key("events"), MaxLen: q.o.EventsMaxLen, Approx: q.o.EventsMaxLen > 0,
 		Values: []string{"type", string(EventAlert), "contact", tn, "reason", kind, "text", text}}).Err()
 	if err != nil {
 		return fmt.Errorf("queue: alert: %w", err)
