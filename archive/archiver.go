@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -180,6 +181,8 @@ func (a *Archiver) Archive(ctx context.Context, batch []queue.StreamEntry) error
 	agents := make([]string, len(batch))
 	nodes := make([]string, len(batch))
 	fields := make([]string, len(batch))
+	states := make([]string, len(batch))
+	sinces := make([]*time.Time, len(batch))
 	var tns []string
 	seen := map[string]bool{}
 	for i, e := range batch {
@@ -193,6 +196,12 @@ func (a *Archiver) Archive(ctx context.Context, batch []queue.StreamEntry) error
 		}
 		ids[i], ats[i], types[i], contacts[i] = e.ID, e.At(), e.Fields["type"], tn
 		agents[i], nodes[i], fields[i] = e.Fields["agent"], e.Fields["node"], string(b)
+		if st := e.Fields["a_state"]; st != "" {
+			if ms, err := strconv.ParseInt(e.Fields["a_since"], 10, 64); err == nil && ms > 0 {
+				t := time.UnixMilli(ms).UTC()
+				states[i], sinces[i] = st, &t
+			}
+		}
 		if tn != "" && !seen[tn] {
 			seen[tn] = true
 			tns = append(tns, tn)
@@ -209,11 +218,12 @@ func (a *Archiver) Archive(ctx context.Context, batch []queue.StreamEntry) error
 		return fmt.Errorf("archive: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	_, err = tx.Exec(ctx, `INSERT INTO events (id, at, type, contact, agent, node, fields)
-		SELECT id, at, type, contact, agent, node, fields::jsonb
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-			AS e(id, at, type, contact, agent, node, fields)
-		ON CONFLICT (id) DO NOTHING`, ids, ats, types, contacts, agents, nodes, fields)
+	_, err = tx.Exec(ctx, `INSERT INTO events (id, at, type, contact, agent, node, agent_state, agent_since, fields)
+		SELECT id, at, type, contact, agent, node, agent_state, agent_since, fields::jsonb
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::timestamptz[], $9::text[])
+			AS e(id, at, type, contact, agent, node, agent_state, agent_since, fields)
+		ON CONFLICT (id) DO NOTHING`, ids, ats, types, contacts, agents, nodes, states, sinces, fields)
 	if err != nil {
 		return fmt.Errorf("archive: events: %w", err)
 	}

@@ -32,6 +32,7 @@ const (
 	EnvSMTPAddr       = "LIANXIN_SMTP_ADDR"    // smtp.addr
 	EnvMetricsAddr    = "LIANXIN_METRICS_ADDR" // metrics.addr
 	EnvRedisURL       = "LIANXIN_REDIS_URL"    // redis.url
+	EnvDatabaseURL    = "LIANXIN_DATABASE_URL" // database.url
 )
 
 // maxConfigBytes bounds a config file; real ones are a few KiB.
@@ -226,6 +227,7 @@ func applyEnv(c *Config, getenv func(string) string) {
 		EnvSMTPAddr:       &c.SMTP.Addr,
 		EnvMetricsAddr:    &c.Metrics.Addr,
 		EnvRedisURL:       &c.Redis.URL,
+		EnvDatabaseURL:    &c.Database.URL,
 	} {
 		if v := getenv(name); v != "" {
 			*field = v

@@ -58,6 +58,16 @@ func (c *Config) Validate() error {
 	v.positive("auth.token_ttl", c.Auth.TokenTTL)
 	v.check(c.Auth.LoginHashesPerSecond > 0, "auth.login_hashes_per_second", "must be > 0")
 	v.check(strings.TrimSpace(c.Blobs.Dir) != "", "blobs.dir", "must be set")
+	if u := c.Database.URL; u != "" {
+		v.check(strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"), "database.url",
+			"must be a postgres:// URL")
+	}
+	v.positive("database.retention", c.Database.Retention)
+	v.positive("database.keep_events", c.Database.KeepEvents)
+	v.check(c.Database.Batch > 0, "database.batch", "must be > 0")
+	for ch, d := range c.Reports.ResponseTargets {
+		v.positive("reports.response_targets."+ch, d)
+	}
 
 	m := c.Mailbox
 	v.check(m.MaxAttachments >= 0, "mailbox.max_attachments", "must be >= 0")

@@ -8,10 +8,15 @@ CREATE TABLE events (
     contact text NOT NULL DEFAULT '',
     agent   text NOT NULL DEFAULT '',
     node    text NOT NULL DEFAULT '',
+    -- An agent's state as the event carries it ("a_state") and since when
+    -- (the queue's clock): the reports' occupancy.
+    agent_state text NOT NULL DEFAULT '',
+    agent_since timestamptz,
     fields  jsonb NOT NULL               -- every field of the entry
 );
 CREATE INDEX events_at ON events (at);
 CREATE INDEX events_contact ON events (contact) WHERE contact <> '';
+CREATE INDEX events_agent_since ON events (agent_since) WHERE agent_state <> '';
 
 -- Every closed contact. The typed columns are what reports and lookups
 -- need; contact (the queue's Contact), fields (the Redis hash as it was,
