@@ -113,9 +113,9 @@ type Figures struct {
 	CallsAbandoned int      `json:"calls_abandoned"`
 	ShortAbandons  int      `json:"calls_abandoned_under_5s"`
 	Within20       int      `json:"calls_removed_within_20s"`
-	ServiceLevel   *float64 `json:"service_level_20s"`  // Within20 ÷ Calls
+	ServiceLevel   *float64 `json:"service_level_20s"` // Within20 ÷ Calls
 	ASA            *float64 `json:"average_speed_of_answer_seconds"`
-	AbandonRate    *float64 `json:"abandon_rate"`       // (Abandoned − short) ÷ (Calls − short)
+	AbandonRate    *float64 `json:"abandon_rate"` // (Abandoned − short) ÷ (Calls − short)
 	CallAHT        *float64 `json:"call_average_handle_seconds"`
 	// Occupancy (agents only): on contact ÷ (on contact + ready and idle).
 	Occupancy *float64 `json:"occupancy,omitempty"`
@@ -220,13 +220,13 @@ WITH s AS (
 	SELECT agent, agent_state AS state, agent_since AS t0,
 		lag(agent_state) OVER w AS prev_state, lag(agent_since) OVER w AS prev_since
 	FROM events
-	WHERE agent_state <> '' AND agent <> '' AND agent_since >= $1 - interval '1 day' AND agent_since < $2
+	WHERE agent_state <> '' AND agent <> '' AND agent_since >= $1::timestamptz - interval '1 day' AND agent_since < $2::timestamptz
 	WINDOW w AS (PARTITION BY agent ORDER BY agent_since, id)
 ), changes AS (
 	SELECT agent, state, t0, lead(t0) OVER (PARTITION BY agent ORDER BY t0) AS t1
 	FROM s WHERE prev_state IS DISTINCT FROM state OR prev_since IS DISTINCT FROM t0
 ), spans AS (
-	SELECT agent, state, greatest(0, extract(epoch FROM least(coalesce(t1, $2), $2) - greatest(t0, $1))) AS secs
+	SELECT agent, state, greatest(0, extract(epoch FROM least(coalesce(t1, $2::timestamptz), $2::timestamptz) - greatest(t0, $1::timestamptz))) AS secs
 	FROM changes
 )
 SELECT agent,
