@@ -17,7 +17,7 @@ var shellFS embed.FS
 
 // Reports serves the reports over HTTP: /api/reports/{day|week|month}/{period}
 // as JSON, or .csv, .html (or ?format=), for supervisors only; and /reports/,
-// the page supervisors open in a browser (it logs in like the desk and shows
+// (?part=main: only the report's element), the page supervisors open in a browser (it logs in like the desk and shows
 // the HTML report, ready to print).
 type Reports struct {
 	Store *Store
@@ -97,7 +97,11 @@ func (h *Reports) serve(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Content-Type", "text/csv; charset=utf-8")
 		hd.Set("Content-Disposition", `attachment; filename="lianxin-`+p.Kind+`-`+p.Name+`.csv"`)
 	case "html":
-		err = rep.WriteHTML(&buf)
+		if r.URL.Query().Get("part") == "main" {
+			err = rep.WriteHTMLPart(&buf)
+		} else {
+			err = rep.WriteHTML(&buf)
+		}
 		hd.Set("Content-Type", "text/html; charset=utf-8")
 		hd.Set("Content-Security-Policy", ReportCSP)
 	}

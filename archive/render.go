@@ -45,8 +45,14 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		return strconv.FormatFloat(s, 'f', -1, 64) + "秒"
 	},
 	"chlabel": ChannelLabel,
-	"bars":    columnChart,
-	"hbars":   barChart,
+	"top": func(n int, rs []Row) []Row {
+		if len(rs) > n {
+			return rs[:n]
+		}
+		return rs
+	},
+	"bars":  columnChart,
+	"hbars": barChart,
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -105,7 +111,7 @@ func columnChart(title string, cs []Count, hot bool) chart {
 	for _, x := range cs {
 		maxN = max(maxN, x.N)
 	}
-	scale := niceMax(maxN)
+	scale, ticks := axis(maxN)
 	top3 := map[int]bool{}
 	if hot {
 		idx := make([]int, len(cs))
@@ -137,8 +143,8 @@ func columnChart(title string, cs []Count, hot bool) chart {
 		b.VX, b.VY = b.X+b.W/2, b.Y-4
 		c.Bars = append(c.Bars, b)
 	}
-	for k := 0; k <= 4; k++ {
-		v := scale * k / 4
+	for k := 0; k <= ticks; k++ {
+		v := scale * k / ticks
 		c.Axis = append(c.Axis, tick{Y: top + plot - plot*float64(v)/float64(scale), Label: strconv.Itoa(v)})
 	}
 	return c
@@ -162,26 +168,33 @@ func barChart(title string, cs []Count) chart {
 	return c
 }
 
-// niceMax rounds a chart's top up to 1, 2 or 5 × 10ⁿ, divisible by 4.
-func niceMax(n int) int {
-	if n <= 4 {
-		return 4
+// axis picks a chart's scale: the smallest step of 1, 2, 2.5 or 5 × 10ⁿ
+// that covers n in at most five ticks; it returns the top and the ticks.
+func axis(n int) (top, ticks int) {
+	if n <= 0 {
+		return 4, 4
 	}
-	p := 1
-	for p*10 < n {
-		p *= 10
-	}
-	for _, m := range []int{1, 2, 4, 5, 8, 10} {
-		if m*p >= n && (m*p)%4 == 0 {
-			return m * p
+	for p := 1; ; p *= 10 {
+		for _, m := range []int{10, 20, 25, 50} {
+			step := m * p
+			if step%10 != 0 {
+				continue
+			}
+			step /= 10
+			if k := (n + step - 1) / step; k <= 5 {
+				return k * step, k
+			}
 		}
 	}
-	return 12 * p
 }
 
 // WriteHTML writes the report as a printable HTML page (Chinese, charts in
 // inline SVG, no external assets; serve it with ReportCSP).
 func (r *Report) WriteHTML(w io.Writer) error { return reportTmpl.Execute(w, r) }
+
+// WriteHTMLPart writes only the report's <main> element, for the reports
+// page to show (it has the style already).
+func (r *Report) WriteHTMLPart(w io.Writer) error { return reportTmpl.ExecuteTemplate(w, "main", r) }
 
 // WriteJSON writes the report as JSON.
 func (r *Report) WriteJSON(w io.Writer) error {

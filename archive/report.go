@@ -42,6 +42,11 @@ var (
 // ParsePeriod reads a period: kind day with 2026-11-30; week with 2026-W49
 // (ISO week) or any day in it; month with 2026-11.
 func ParsePeriod(kind, s string) (Period, error) {
+	if len(s) >= 4 {
+		if y, err := strconv.Atoi(s[:4]); err != nil || y < 1970 || y > 9998 {
+			return Period{}, fmt.Errorf("%s %q: the year must be between 1970 and 9998", kind, s)
+		}
+	}
 	switch kind {
 	case Day:
 		t, err := time.ParseInLocation("2006-01-02", s, ChinaTime)
@@ -291,7 +296,7 @@ func (s *Store) Compute(ctx context.Context, p Period, targets map[string]time.D
 		case 4:
 			r.Queues = append(r.Queues, Row{Key: v[5], Label: v[5], Figures: f})
 		case 5:
-			r.Agents = append(r.Agents, Row{Key: v[6], Label: orKey(v[6], "（未接通）"), Figures: f})
+			r.Agents = append(r.Agents, Row{Key: v[6], Label: orKey(v[6], "（未接通的来电）"), Figures: f})
 		case 6:
 			r.RequestTypes = append(r.RequestTypes, Count{Key: v[7], Label: RequestTypeLabel(v[7]), N: f.Received})
 		case 7:

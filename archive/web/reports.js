@@ -26,8 +26,8 @@
     $('login-error').textContent = msg || '';
   }
 
-  async function fetchReport(format) {
-    const url = `/api/reports/${$('kind').value}/${periodName($('kind').value, $('date').value)}.${format}`;
+  async function fetchReport(format, query) {
+    const url = `/api/reports/${$('kind').value}/${periodName($('kind').value, $('date').value)}.${format}${query || ''}`;
     const res = await fetch(url, { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
     if (res.status === 401) { showLogin('登录已过期，请重新登录'); return null; }
     if (!res.ok) {
@@ -42,11 +42,11 @@
   async function show() {
     const params = new URLSearchParams({ kind: $('kind').value, date: $('date').value });
     history.replaceState(null, '', `?${params}`);
-    const res = await fetchReport('html');
+    const res = await fetchReport('html', '?part=main');
     if (!res) return;
     const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
     const report = doc.getElementById('report');
-    document.title = doc.title;
+    document.title = `12345热线 · ${report.querySelector('h1').textContent}`;
     $('report').replaceChildren(document.adoptNode(report));
   }
 
