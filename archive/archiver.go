@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,9 @@ type Options struct {
 	Consumer string
 	// Batch is how many entries one transaction archives at most [500].
 	Batch int64
+	// Workers archive batches side by side, each a consumer of its own
+	// (Consumer/1, Consumer/2, …) [4].
+	Workers int
 	// ClaimIdle: entries pending this long with another consumer (a node
 	// that died mid-batch) are taken over [30s].
 	ClaimIdle time.Duration
@@ -49,6 +53,9 @@ func (o *Options) defaults(q *queue.Queue) {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 500
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
 	}
 	if o.ClaimIdle <= 0 {
 		o.ClaimIdle = 30 * time.Second
@@ -106,7 +113,21 @@ func (a *Archiver) Run(ctx context.Context) error {
 		sleep(ctx, time.Second)
 	}
 	a.log.Info("archiving", zap.String("group", a.o.Group), zap.String("consumer", a.o.Consumer),
-		zap.Duration("retention", a.o.Retention))
+		zap.Int("workers", a.o.Workers), zap.Duration("retention", a.o.Retention))
+	var wg sync.WaitGroup
+	for i := range a.o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.work(ctx, fmt.Sprintf("%s/%d", a.o.Consumer, i+1), i == 0)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// work is one consumer's loop; the first one also tidies.
+func (a *Archiver) work(ctx context.Context, consumer string, tidies bool) {
 	pending := true // first the entries this consumer took before a restart
 	lastClaim, lastTidy := time.Time{}, time.Now()
 	for ctx.Err() == nil {
@@ -114,18 +135,18 @@ func (a *Archiver) Run(ctx context.Context) error {
 		var err error
 		switch {
 		case pending:
-			batch, err = a.q.ReadGroup(ctx, a.o.Group, a.o.Consumer, a.o.Batch, 0, true)
+			batch, err = a.q.ReadGroup(ctx, a.o.Group, consumer, a.o.Batch, 0, true)
 			if err == nil && len(batch) == 0 {
 				pending = false
 			}
 		case time.Since(lastClaim) > a.o.ClaimIdle/2:
 			lastClaim = time.Now()
-			batch, err = a.q.ClaimStale(ctx, a.o.Group, a.o.Consumer, a.o.ClaimIdle, a.o.Batch)
+			batch, err = a.q.ClaimStale(ctx, a.o.Group, consumer, a.o.ClaimIdle, a.o.Batch)
 			if len(batch) > 0 {
 				a.log.Info("archive: took over entries of a silent consumer", zap.Int("entries", len(batch)))
 			}
 		default:
-			batch, err = a.q.ReadGroup(ctx, a.o.Group, a.o.Consumer, a.o.Batch, time.Second, false)
+			batch, err = a.q.ReadGroup(ctx, a.o.Group, consumer, a.o.Batch, time.Second, false)
 		}
 		if err == nil && len(batch) > 0 {
 			err = a.Archive(ctx, batch)
@@ -139,12 +160,11 @@ func (a *Archiver) Run(ctx context.Context) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		if time.Since(lastTidy) > a.o.Tidy {
+		if tidies && time.Since(lastTidy) > a.o.Tidy {
 			lastTidy = time.Now()
 			a.tidy(ctx)
 		}
 	}
-	return nil
 }
 
 // tidy trims the stream below what is archived and forgets contacts whose
@@ -303,7 +323,14 @@ func (a *Archiver) row(r queue.Record) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: contact %s: %w", c.TrackingNo, err)
 	}
-	fj, err := json.Marshal(r.Fields)
+	// The hash's fields, but its intake ("d"), which contact holds already.
+	rest := make(map[string]string, len(r.Fields))
+	for k, v := range r.Fields {
+		if k != "d" {
+			rest[k] = v
+		}
+	}
+	fj, err := json.Marshal(rest)
 	if err != nil {
 		return nil, fmt.Errorf("archive: contact %s: %w", c.TrackingNo, err)
 	}

@@ -41,7 +41,7 @@ func (c *clock) Add(d time.Duration) {
 var testQueues = []queue.Def{{Name: "general"}, {Name: "consumer", Priority: 1}, {Name: "enterprise", Priority: 5}}
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	clock *clock
 	redis *queuetest.Server
@@ -53,7 +53,7 @@ type env struct {
 
 // newEnv starts a redis-server and a PostgreSQL of the test's own, opens the
 // archive (migrating it) and a queue whose stream the archiver trims.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, ctx: t.Context(), clock: &clock{t: time.Date(2026, 11, 29, 16, 0, 0, 0, time.UTC)}}
 	e.redis = queuetest.RedisServer(t)

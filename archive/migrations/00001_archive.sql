@@ -19,7 +19,7 @@ CREATE INDEX events_contact ON events (contact) WHERE contact <> '';
 CREATE INDEX events_agent_since ON events (agent_since) WHERE agent_state <> '';
 
 -- Every closed contact. The typed columns are what reports and lookups
--- need; contact (the queue's Contact), fields (the Redis hash as it was,
+-- need; contact (the queue's Contact), fields (the Redis hash as it was, but its intake "d",
 -- with whatever other parts added) and messages keep everything else.
 CREATE TABLE contacts (
     tracking_no   text PRIMARY KEY,
