@@ -204,7 +204,8 @@ func BenchmarkMonthReport(b *testing.B) {
 		ended_at, closed_at, wait_seconds, talk_seconds, hold_seconds, acw_seconds, abandoned, callback, contact,
 		fields, messages)
 	SELECT lpad(i::text, 15, '0'), ch, line, '', q, lvl, d, rt, oc, ag, 'tel:' || (i % 400000), rating,
-		t, t, t, ans, ans + interval '3 minutes', ans + interval '4 minutes', w, 150 + i % 120, i % 7, 30 + i % 40,
+		t, t, t, ans, coalesce(ans + interval '3 minutes', t + make_interval(secs => w)),
+		coalesce(ans + interval '4 minutes', t + make_interval(secs => w)), w, 150 + i % 120, i % 7, 30 + i % 40,
 		oc = 'abandoned', false, '{}', '{}', '[]'
 	FROM (
 		SELECT i, ch, q, lvl, d, rt, ag, rating,

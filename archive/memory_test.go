@@ -56,7 +56,7 @@ func TestRedisMemoryFlatWhileArchiving(t *testing.T) {
 			ch := []queue.Channel{queue.ChannelSMS, queue.ChannelWeChat}[i%2]
 			who := fmt.Sprintf("+86138%04d%04d", round, i)
 			r, err := e.q.Receive(e.ctx, queue.Intake{Channel: ch, Line: "12345", Queue: "general",
-				Text: "第" + fmt.Sprint(round) + "轮的诉求，内容长一些，像真的来信一样：小区门口的路灯坏了三天了，晚上很黑。",
+				Text:    "第" + fmt.Sprint(round) + "轮的诉求，内容长一些，像真的来信一样：小区门口的路灯坏了三天了，晚上很黑。",
 				Citizen: queue.Citizen{Address: who, Phone: who}}, "")
 			require.NoError(t, err)
 			require.NoError(t, e.q.Accept(e.ctx, "1001", r.TrackingNo))
