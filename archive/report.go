@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/lianxin/lianxin/queue"
 )
 
@@ -185,13 +186,18 @@ var dims = []string{"channel", "line", "level", "district", "queue", "agent", "r
 // reportSQL computes every figure of every breakdown in one scan of the
 // period's contacts: a grouping set per breakdown, () for the total.
 const reportSQL = `
-WITH c AS (
-	SELECT c.*, coalesce(t.secs, 0) AS target,
-		channel = 'voice' AND NOT callback AS call,
-		extract(hour FROM received_at AT TIME ZONE 'Asia/Shanghai')::int AS hour,
-		to_char(received_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS day
+WITH l AS (
+	SELECT c.channel, c.line, c.line_name, c.mailbox_level, c.district, c.queue, c.agent, c.request_type,
+		c.outcome, c.rating, c.received_at, c.answered_at, c.abandoned, c.wait_seconds,
+		c.talk_seconds + c.hold_seconds + c.acw_seconds AS handle,
+		coalesce(t.secs, 0) AS target, c.channel = 'voice' AND NOT c.callback AS call,
+		c.received_at + interval '8 hours' AS local -- China time has no summer time
 	FROM contacts c LEFT JOIN unnest($3::text[], $4::float8[]) AS t(ch, secs) ON t.ch = c.channel
-	WHERE received_at >= $1 AND received_at < $2
+	WHERE c.received_at >= $1 AND c.received_at < $2
+), c AS (
+	SELECT l.*, extract(hour FROM local AT TIME ZONE 'UTC')::int AS hour,
+		(local AT TIME ZONE 'UTC')::date::text AS day
+	FROM l
 )
 SELECT grouping(channel, line, mailbox_level, district, queue, agent, request_type, outcome, hour, day) AS g,
 	coalesce(channel, ''), coalesce(line, ''), coalesce(max(line_name), ''), coalesce(mailbox_level, ''),
@@ -205,14 +211,14 @@ SELECT grouping(channel, line, mailbox_level, district, queue, agent, request_ty
 	count(*) FILTER (WHERE outcome = ANY($5)),
 	count(*) FILTER (WHERE rating <> ''),
 	count(*) FILTER (WHERE rating = ANY($6)),
-	avg(talk_seconds + hold_seconds + acw_seconds) FILTER (WHERE answered_at IS NOT NULL),
+	avg(handle) FILTER (WHERE answered_at IS NOT NULL),
 	count(*) FILTER (WHERE call),
 	count(*) FILTER (WHERE call AND answered_at IS NOT NULL),
 	count(*) FILTER (WHERE call AND abandoned),
 	count(*) FILTER (WHERE call AND abandoned AND wait_seconds < 5),
 	count(*) FILTER (WHERE call AND (answered_at IS NOT NULL OR abandoned) AND wait_seconds <= 20),
 	avg(wait_seconds) FILTER (WHERE call AND answered_at IS NOT NULL),
-	avg(talk_seconds + hold_seconds + acw_seconds) FILTER (WHERE call AND answered_at IS NOT NULL)
+	avg(handle) FILTER (WHERE call AND answered_at IS NOT NULL)
 FROM c
 GROUP BY GROUPING SETS ((), (channel), (line), (mailbox_level), (district), (queue), (agent), (request_type),
 	(outcome), (hour), (day))`
@@ -252,7 +258,17 @@ func (s *Store) Compute(ctx context.Context, p Period, targets map[string]time.D
 		chs, secs = append(chs, ch), append(secs, d.Seconds())
 		r.ResponseTargets[ch] = d.Seconds()
 	}
-	rows, err := s.pool.Query(ctx, reportSQL, p.Start, p.End, chs, secs, dispatchedOutcomes, satisfiedRatings)
+	// One transaction, so that the aggregation gets memory enough to hash
+	// every breakdown at once instead of spilling to disk.
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("archive: report: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '256MB'`); err != nil {
+		return nil, fmt.Errorf("archive: report: %w", err)
+	}
+	rows, err := tx.Query(ctx, reportSQL, p.Start, p.End, chs, secs, dispatchedOutcomes, satisfiedRatings)
 	if err != nil {
 		return nil, fmt.Errorf("archive: report: %w", err)
 	}
@@ -310,8 +326,9 @@ func (s *Store) Compute(ctx context.Context, p Period, targets map[string]time.D
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("archive: report: %w", err)
 	}
+	rows.Close()
 	r.Hours = hours
-	if err := s.occupancy(ctx, p, r); err != nil {
+	if err := s.occupancy(ctx, tx, p, r); err != nil {
 		return nil, err
 	}
 	for _, rs := range [][]Row{r.Channels, r.Lines, r.Levels, r.Districts, r.Queues, r.Agents} {
@@ -342,12 +359,12 @@ func (s *Store) Compute(ctx context.Context, p Period, targets map[string]time.D
 }
 
 // occupancy fills each agent's occupancy, and the total's over all agents.
-func (s *Store) occupancy(ctx context.Context, p Period, r *Report) error {
+func (s *Store) occupancy(ctx context.Context, tx pgx.Tx, p Period, r *Report) error {
 	end := p.End
 	if now := time.Now(); now.Before(end) {
 		end = now // a period still running: states last until now
 	}
-	rows, err := s.pool.Query(ctx, occupancySQL, p.Start, end)
+	rows, err := tx.Query(ctx, occupancySQL, p.Start, end)
 	if err != nil {
 		return fmt.Errorf("archive: occupancy: %w", err)
 	}
