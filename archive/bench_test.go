@@ -226,7 +226,7 @@ func BenchmarkMonthReport(b *testing.B) {
 				(i % 60)::float8 AS w
 			FROM generate_series(0, 999999) AS i
 		) x
-	) y`, month.Start.Add(-5*24*time.Hour))
+	) y`, month.Start.Add(-36*time.Hour))
 	require.NoError(b, err)
 	// Agent states: each contact answered moves its agent ready → offered
 	// → busy → wrap-up → ready.
