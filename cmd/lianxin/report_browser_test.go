@@ -147,6 +147,9 @@ func TestReportPageInBrowser(t *testing.T) {
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
 		c.Database.URL = pg.URL
 		c.Database.KeepEvents = time.Second
+		// The generated day closed before now: its contacts leave Redis
+		// as soon as they are archived.
+		c.Database.Retention = time.Hour
 	})
 	generateDay(t, s, 400)
 	st, err := archive.Open(t.Context(), pg.URL, nil)
@@ -158,9 +161,23 @@ func TestReportPageInBrowser(t *testing.T) {
 		return k == 400
 	}, 2*time.Minute, 100*time.Millisecond, "the node archives every closed contact")
 
+	// They leave Redis, and the public lookup finds them in the archive.
+	rdb := s.Client(t)
+	require.Eventually(t, func() bool {
+		keys, err := rdb.Keys(t.Context(), "{lianxin}:c:*").Result()
+		return err == nil && len(keys) == 0
+	}, 2*time.Minute, 200*time.Millisecond, "archived contacts past the retention leave Redis")
+	var tn, phone, outcome string
+	require.NoError(t, st.Pool().QueryRow(t.Context(), `SELECT tracking_no, contact->'citizen'->>'phone', outcome
+		FROM contacts WHERE outcome = 'dispatched' ORDER BY tracking_no LIMIT 1`).Scan(&tn, &phone, &outcome))
+	r := do(t, http.MethodGet, n.base+"/api/contacts/"+tn+"?phone_last4="+phone[len(phone)-4:], "", nil)
+	require.Equal(t, http.StatusOK, r.Status, "%v", r.Body)
+	require.Equal(t, "closed", r.Body["state"])
+	require.Equal(t, "转办", r.Body["outcome_text"])
+
 	// The API: supervisors only.
 	sup := loginToken(t, n.base, "1005")
-	r := do(t, http.MethodGet, n.base+"/api/reports/day/2026-11-30", "", nil)
+	r = do(t, http.MethodGet, n.base+"/api/reports/day/2026-11-30", "", nil)
 	require.Equal(t, http.StatusUnauthorized, r.Status)
 	r = do(t, http.MethodGet, n.base+"/api/reports/day/2026-11-30", "", nil, "Authorization", "Bearer "+loginToken(t, n.base, "1001"))
 	require.Equal(t, http.StatusForbidden, r.Status)
