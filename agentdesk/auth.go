@@ -133,3 +133,10 @@ func (s *Server) SupervisorOnly(h http.Handler) http.Handler {
 		}
 	})
 }
+
+// Supervisor answers 401 or 403 unless the request's bearer token is a
+// supervisor's, and returns that supervisor's id: other packages' routes
+// for supervisors only (the reports) use it.
+func (s *Server) Supervisor(w http.ResponseWriter, r *http.Request) (string, bool) {
+	return s.supervisor(w, r)
+}

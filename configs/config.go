@@ -45,6 +45,10 @@ type Config struct {
 	Queue Queue         `yaml:"queue"`
 	Auth  Auth          `yaml:"auth"`
 	Blobs Blobs         `yaml:"blobs"`
+	// Database is the archive of events and closed contacts, and the
+	// reports' source (archive/). Env: LIANXIN_DATABASE_URL.
+	Database Database `yaml:"database"`
+	Reports  Reports  `yaml:"reports"`
 	// Mailbox limits web letters.
 	Mailbox   MailboxLimits  `yaml:"mailbox"`
 	Directory DirectoryFiles `yaml:"directory"`
@@ -152,6 +156,30 @@ type Blobs struct {
 	// LIANXIN_BLOBS_ACCESS_KEY, LIANXIN_BLOBS_SECRET_KEY.
 	AccessKey string `yaml:"-"`
 	SecretKey string `yaml:"-"`
+}
+
+// Database is the PostgreSQL archive.
+type Database struct {
+	// URL such as postgres://user@host:5432/lianxin. Empty (the default):
+	// no archive; the event stream is trimmed by count and closed contacts
+	// stay in Redis. Env: LIANXIN_DATABASE_URL.
+	URL string `yaml:"url"`
+	// Retention is how long a closed contact stays in Redis after it
+	// closed, once archived. Default 168h.
+	Retention time.Duration `yaml:"retention"`
+	// KeepEvents is how long archived events stay in the stream, for desks
+	// catching up. Default 10m.
+	KeepEvents time.Duration `yaml:"keep_events"`
+	// Batch is how many events one transaction archives at most. Default 500.
+	Batch int `yaml:"batch"`
+}
+
+// Reports configures the reports over the archive.
+type Reports struct {
+	// ResponseTargets: a contact counts as responded to (接诉响应) when an
+	// agent answered it within its channel's target. Defaults: voice 20s,
+	// sms, wechat and web 10m, mailbox 24h, 110-transfer 1m.
+	ResponseTargets map[string]time.Duration `yaml:"response_targets"`
 }
 
 // MailboxLimits limits letters.

@@ -32,6 +32,7 @@ const (
 	EnvSMTPAddr       = "LIANXIN_SMTP_ADDR"    // smtp.addr
 	EnvMetricsAddr    = "LIANXIN_METRICS_ADDR" // metrics.addr
 	EnvRedisURL       = "LIANXIN_REDIS_URL"    // redis.url
+	EnvDatabaseURL    = "LIANXIN_DATABASE_URL" // database.url
 )
 
 // maxConfigBytes bounds a config file; real ones are a few KiB.
@@ -230,6 +231,7 @@ func applyEnv(c *Config, getenv func(string) string) {
 		"LIANXIN_BLOBS_BUCKET":     &c.Blobs.Bucket,
 		"LIANXIN_BLOBS_ACCESS_KEY": &c.Blobs.AccessKey,
 		"LIANXIN_BLOBS_SECRET_KEY": &c.Blobs.SecretKey,
+		EnvDatabaseURL:             &c.Database.URL,
 	} {
 		if v := getenv(name); v != "" {
 			*field = v

@@ -74,6 +74,16 @@ func (c *Config) Validate() error {
 		v.check((c.Blobs.AccessKey == "") == (c.Blobs.SecretKey == ""), "blobs.secret_key",
 			"LIANXIN_BLOBS_ACCESS_KEY and LIANXIN_BLOBS_SECRET_KEY go together")
 	}
+	if u := c.Database.URL; u != "" {
+		v.check(strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"), "database.url",
+			"must be a postgres:// URL")
+	}
+	v.positive("database.retention", c.Database.Retention)
+	v.positive("database.keep_events", c.Database.KeepEvents)
+	v.check(c.Database.Batch > 0, "database.batch", "must be > 0")
+	for ch, d := range c.Reports.ResponseTargets {
+		v.positive("reports.response_targets."+ch, d)
+	}
 
 	m := c.Mailbox
 	v.check(m.MaxAttachments >= 0, "mailbox.max_attachments", "must be >= 0")

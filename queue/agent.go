@@ -177,6 +177,9 @@ func (q *Queue) Contact(ctx context.Context, tn string) (*Contact, error) {
 		return nil, err
 	}
 	if len(cs) == 0 {
+		if q.o.Archive != nil {
+			return q.o.Archive.ArchivedContact(ctx, tn)
+		}
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, tn)
 	}
 	return cs[0], nil
@@ -248,6 +251,14 @@ func (q *Queue) History(ctx context.Context, c *Contact, n int) ([]Summary, erro
 		}
 		out = append(out, Summary{TrackingNo: o.TrackingNo, Channel: o.Channel, State: o.State, Subject: o.Subject,
 			Outcome: o.Outcome, QueuedAt: o.QueuedAt})
+	}
+	if q.o.Archive != nil && len(out) < n {
+		// Older contacts have left Redis for the archive.
+		old, err := q.o.Archive.ArchivedHistory(ctx, hk, n+1)
+		if err != nil {
+			return out, fmt.Errorf("queue: archived history: %w", err)
+		}
+		out = mergeHistory(out, old, c.TrackingNo, n)
 	}
 	return out, nil
 }

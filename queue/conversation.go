@@ -115,7 +115,7 @@ func (q *Queue) Messages(ctx context.Context, tn string) ([]Message, error) {
 // raised with it (Intake.Alert), once; Alert is for an emergency found
 // later.
 func (q *Queue) Alert(ctx context.Context, tn, kind, text string) error {
-	err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.key("events"), MaxLen: q.o.EventsMaxLen, Approx: true,
+	err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.key("events"), MaxLen: q.o.EventsMaxLen, Approx: q.o.EventsMaxLen > 0,
 		Values: []string{"type", string(EventAlert), "contact", tn, "reason", kind, "text", text}}).Err()
 	if err != nil {
 		return fmt.Errorf("queue: alert: %w", err)

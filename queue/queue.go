@@ -66,7 +66,12 @@ type Options struct {
 	// Sweep is how often expired offers and dead nodes are looked for [250ms].
 	Sweep time.Duration
 	// EventsMaxLen caps the event stream, approximately [1,000,000].
+	// Negative: no cap here, because an archiver trims the stream below
+	// what it has archived (see TrimArchived).
 	EventsMaxLen int64
+	// Archive is where closed contacts are found once they have left Redis
+	// [none]: Contact and History read it for what Redis no longer holds.
+	Archive ArchiveReader
 	// Queues known to routing [required].
 	Queues []Def
 	// Now is the clock [time.Now].
@@ -106,8 +111,11 @@ func (o *Options) defaults() error {
 	if o.Sweep <= 0 {
 		o.Sweep = 250 * time.Millisecond
 	}
-	if o.EventsMaxLen <= 0 {
+	if o.EventsMaxLen == 0 {
 		o.EventsMaxLen = 1_000_000
+	}
+	if o.EventsMaxLen < 0 {
+		o.EventsMaxLen = 0
 	}
 	if len(o.Queues) == 0 {
 		return errors.New("queue: at least one queue is required")

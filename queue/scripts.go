@@ -16,7 +16,7 @@ var luaFS embed.FS
 // change is all or nothing.
 type scripts struct {
 	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave, heartbeat *redis.Script
-	hangup, hold, phone, position, lostcalls, reassign                                                                     *redis.Script
+	hangup, hold, phone, position, lostcalls, reassign, forget                                                             *redis.Script
 }
 
 // onceScripts are the scripts that are not idempotent by themselves (a second
@@ -73,6 +73,7 @@ func loadScripts(o Options) (*scripts, error) {
 		"leave": &s.leave, "receive": &s.receive, "message": &s.message, "outbox": &s.outbox,
 		"hangup": &s.hangup, "hold": &s.hold, "phone": &s.phone, "position": &s.position, "lostcalls": &s.lostcalls,
 		"reassign": &s.reassign,
+		"forget":   &s.forget,
 	} {
 		if *dst, err = load(name); err != nil {
 			return nil, err

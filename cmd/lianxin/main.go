@@ -6,6 +6,7 @@
 //	lianxin check-config FILE            validate a configuration file
 //	lianxin hash-password                read a password on stdin, print its bcrypt hash
 //	lianxin hash-password -phone USER    … or the HA1 hashes of a SIP phone (realm: sip.realm)
+//	lianxin report --day 2026-11-30      a report from the archive (--week, --month; --format text|csv|json|html)
 package main
 
 import (
@@ -57,11 +58,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	case "hash-password":
 		return hashPassword(args, stdin, stdout, stderr)
+	case "report":
+		return report(context.Background(), args, os.Getenv, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: lianxin [serve] [-config FILE] | check-config FILE | hash-password [-phone USER [-config FILE]]")
+		fmt.Fprintln(stdout, "usage: lianxin [serve] [-config FILE] | check-config FILE | hash-password [-phone USER [-config FILE]] | "+
+			"report (--day D | --week W | --month M) [--format text|csv|json|html] [-config FILE]")
 		return 0
 	}
-	fmt.Fprintf(stderr, "lianxin: unknown command %q (serve, check-config, hash-password)\n", cmd)
+	fmt.Fprintf(stderr, "lianxin: unknown command %q (serve, check-config, hash-password, report)\n", cmd)
 	return 2
 }
 

@@ -12,12 +12,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/lianxin/lianxin/agentdesk"
+	"github.com/lianxin/lianxin/archive"
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/channels/connlimit"
@@ -117,6 +119,8 @@ type node struct {
 	// HTTP listener with its connection limits.
 	trusted []netip.Prefix
 	httpLn  *connlimit.Listener
+	// store is the archive, when there is one (closed at the end).
+	store queue.ArchiveReader
 }
 
 func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalClient, log *zap.Logger) (*node, error) {
@@ -127,9 +131,25 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 			defs[i].Escalation = append(defs[i].Escalation, queue.Step{After: st.After, To: st.To})
 		}
 	}
-	q, err := queue.New(rdb, queue.Options{Tag: cfg.Redis.Tag, NodeID: cfg.NodeID, OfferTimeout: cfg.Queue.OfferTimeout,
+	qo := queue.Options{Tag: cfg.Redis.Tag, NodeID: cfg.NodeID, OfferTimeout: cfg.Queue.OfferTimeout,
 		RingTimeout: cfg.SIP.RingTimeout, MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat,
-		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Queues: defs, Logger: log.Named("queue")})
+		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Queues: defs, Logger: log.Named("queue")}
+	if cfg.Database.URL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		store, err := archive.Open(ctx, cfg.Database.URL, log.Named("archive"))
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
+		// The archiver trims the stream below what it archived.
+		qo.EventsMaxLen, qo.Archive = -1, store
+		log.Info("archive on: events and closed contacts go to PostgreSQL",
+			zap.Duration("retention", cfg.Database.Retention))
+	} else {
+		log.Warn("ARCHIVE OFF: no database.url (LIANXIN_DATABASE_URL) is set, so nothing is archived, the event " +
+			"stream is trimmed by count, closed contacts stay in Redis and there are no reports")
+	}
+	q, err := queue.New(rdb, qo)
 	if err != nil {
 		return nil, err
 	}
@@ -192,8 +212,16 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	common := clusters.NewService(clusters.ServiceParams{Queue: q, Redis: rdb, Prefix: prefix, Node: cfg.NodeID,
 		District: func(c *queue.Contact) string { return districtOf(dir, c) }, Logger: log.Named("clusters")})
 
-	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log}
+	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log, store: qo.Archive}
 	n.runners = append(n.runners, wc, sg, mail, common)
+	reports := &archive.Reports{Supervisor: desk.Supervisor, Targets: cfg.Reports.ResponseTargets,
+		Logger: log.Named("reports")}
+	if s, ok := qo.Archive.(*archive.Store); ok {
+		reports.Store = s
+		n.runners = append(n.runners, archive.NewArchiver(q, s, archive.Options{Retention: cfg.Database.Retention,
+			KeepEvents: cfg.Database.KeepEvents, Batch: int64(cfg.Database.Batch), Places: placesOf(dir),
+			Logger: log.Named("archive")}))
+	}
 	reg := prometheus.NewRegistry()
 	// prometheus' own collectors rather than the collectors package, which
 	// would link database/sql into the binary (and its compile time) for
@@ -216,6 +244,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/desk/", http.StatusFound) })
 	desk.Register(mux)
 	mux.Handle("GET /api/clusters", desk.SupervisorOnly(common.Handler()))
+	reports.Register(mux)
 	letters.Register(mux)
 	wc.Register(mux)
 	sg.Register(mux)
@@ -320,6 +349,9 @@ func (n *node) run(ctx context.Context, ln net.Listener, timeout time.Duration) 
 	}
 	cancelBG()
 	err := g.Wait()
+	if s, ok := n.store.(*archive.Store); ok {
+		s.Close()
+	}
 	n.log.Info("stopped")
 	return err
 }
@@ -482,4 +514,31 @@ func districtOf(dir *configs.Directory, c *queue.Contact) string {
 // mailboxOf is what the letter channels need of a directory mailbox.
 func mailboxOf(m configs.Mailbox, ok bool) (channels.Mailbox, bool) {
 	return channels.Mailbox{ID: m.ID, Name: m.Name, Queue: m.Queue}, ok
+}
+
+// placesOf gives a contact's mailbox level and district: a letter's from
+// its mailbox; another contact's district when its location's address names
+// one of the directory's districts.
+func placesOf(dir *configs.Directory) func(c *queue.Contact) (string, string) {
+	var districts []string
+	seen := map[string]bool{}
+	for _, m := range dir.Mailboxes {
+		if m.District != configs.CityWide && !seen[m.District] {
+			seen[m.District] = true
+			districts = append(districts, m.District)
+		}
+	}
+	return func(c *queue.Contact) (string, string) {
+		if m, ok := dir.Mailbox(c.Line); ok {
+			return m.Level, m.District
+		}
+		if c.Location != nil {
+			for _, d := range districts {
+				if strings.Contains(c.Location.Address, d) {
+					return "", d
+				}
+			}
+		}
+		return "", ""
+	}
 }

@@ -10,7 +10,10 @@ local EVENTS_MAXLEN = __EVENTS_MAXLEN__
 local CHANNELS = {'voice', 'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
 local TEXT_CHANNELS = {'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
 
+-- With EVENTS_MAXLEN 0 the stream is not trimmed here: the archiver trims
+-- it below what it has archived.
 local function ev(...)
+  if EVENTS_MAXLEN <= 0 then return redis.call('XADD', P .. 'events', '*', ...) end
   return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
 end
 
