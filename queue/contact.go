@@ -209,4 +209,12 @@ type Contact struct {
 	HoldSeconds float64 `json:"hold_seconds,omitempty"`
 	// HangupBy says which leg hung up: caller, agent, media_timeout, node_lost, …
 	HangupBy string `json:"hangup_by,omitempty"`
+
+	// TransferNote is the note of the agent who last transferred the contact
+	// to a queue or another agent (TransferredBy).
+	TransferNote  string `json:"transfer_note,omitempty"`
+	TransferredBy string `json:"transferred_by,omitempty"`
+	// Transfer is set once the contact went to an emergency line (110, 119,
+	// 120, 122): where, and how the push of its data went.
+	Transfer *TransferInfo `json:"transfer,omitempty"`
 }
