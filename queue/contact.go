@@ -168,6 +168,9 @@ type Intake struct {
 	ReceivedAt  time.Time    `json:"received_at"`
 	// SenderAuth is set for e-mail letters: how their sender checked out.
 	SenderAuth *SenderAuth `json:"sender_auth,omitempty"`
+	// OperatorNote is the note of the operator of the line that referred the
+	// matter (a 110 push on channel 110-transfer).
+	OperatorNote string `json:"operator_note,omitempty"`
 }
 
 // Contact is one citizen's request on any channel.
