@@ -85,7 +85,7 @@ func TestPushRetriedUntilAcknowledged(t *testing.T) {
 
 	r, err := q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelSMS, Line: "12345", Queue: "general",
 		Citizen: queue.Citizen{Address: "+8613800138000", Phone: "+8613800138000"},
-		Text: "有人在小区门口打架，已经有人受伤", Location: &queue.Location{Address: "成华区建设路"}}, "")
+		Text:    "有人在小区门口打架，已经有人受伤", Location: &queue.Location{Address: "成华区建设路"}}, "")
 	require.NoError(t, err)
 	tn := r.TrackingNo
 	_, err = q.Connect(ctx, queue.Profile{ID: "a1", Skills: map[string]int{"general": 1},
