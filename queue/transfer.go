@@ -22,7 +22,8 @@ type TransferTo struct {
 	Agent string
 	// Note is the transferring agent's note, shown with the next offer.
 	Note string
-	// Boost raises the contact's priority (0–9, capped at 9); its age is kept.
+	// Boost raises the contact's priority (0–9, capped at 9) above the
+	// greater of its own and the target queue's; its age is kept.
 	Boost int
 	// BackToAgent: when the named Agent misses the offer, it is offered to the
 	// transferring agent again; otherwise it stays in its queue.
@@ -53,7 +54,8 @@ func (q *Queue) Transfer(ctx context.Context, agent, tn string, to TransferTo) e
 	if to.BackToAgent {
 		back = "agent"
 	}
-	return scriptError(q.run(ctx, q.s.transfer, agent, tn, kind, target, to.Note, to.Boost, back, q.nowMs()).Err())
+	floor := q.queues[to.Queue].Priority // 0 for a named agent: the contact keeps its queue
+	return scriptError(q.run(ctx, q.s.transfer, agent, tn, kind, target, to.Note, to.Boost, back, q.nowMs(), floor).Err())
 }
 
 // Linkage transfer statuses (TransferInfo.Status).

@@ -50,6 +50,8 @@ type call struct {
 	tn    string
 	state string
 	ring  *agentLeg // the agent leg ringing or talking
+
+	xfer xfer // a transfer to an emergency line (transfer.go)
 }
 
 // Call states, as metrics count them.
@@ -403,10 +405,13 @@ func (c *call) wait() string {
 			case queue.EventRescinded:
 				c.stopRinging(ev.Agent)
 			case queue.EventEnded, queue.EventClosed:
-				// The agent ended the call at the desk.
-				if c.State() == stTalking {
+				// The agent ended the call at the desk (not: the contact
+				// closed as the caller went on to an emergency line).
+				if c.State() == stTalking && !c.external() {
 					return byAgent
 				}
+			case queue.EventTransferred:
+				c.requeued()
 			}
 		case a := <-c.answered:
 			if player != nil {
@@ -542,4 +547,3 @@ func (c *call) update(req *sip.Request, tx sip.ServerTransaction) {
 	_ = tx.Respond(sip.NewSDPResponseFromRequest(req, local.marshal()))
 	c.log.Info("caller re-INVITE", zap.Bool("hold", held))
 }
-

@@ -52,6 +52,10 @@ type Config struct {
 	// number (configs/hotlines.csv). A line without a menu goes straight to
 	// its queue after its welcome prompt.
 	Menus map[string]Menu `yaml:"menus"`
+	// Trunk is the outbound trunk (transfers to emergency lines, callbacks).
+	Trunk Trunk `yaml:"trunk"`
+	// Transfer sets transfers from the desk and the emergency lines' targets.
+	Transfer Transfer `yaml:"transfer"`
 }
 
 // PortRange is an inclusive range of UDP ports.

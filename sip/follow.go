@@ -33,7 +33,7 @@ func (s *Server) follow(ctx context.Context) error {
 
 func (s *Server) onEvent(ev queue.Event) {
 	switch ev.Type {
-	case queue.EventOffered, queue.EventRescinded, queue.EventEnded, queue.EventClosed:
+	case queue.EventOffered, queue.EventRescinded, queue.EventEnded, queue.EventClosed, queue.EventTransferred:
 	default:
 		return
 	}

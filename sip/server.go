@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/lianxin/lianxin/channels/linkage"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/redis/go-redis/v9"
@@ -45,6 +46,9 @@ type Params struct {
 	Redis  redis.UniversalClient
 	Prefix string
 	Logger *zap.Logger
+	// Pushes sends a call transferred to an emergency line to the line's
+	// webhook; nil pushes nothing.
+	Pushes *linkage.Pusher
 }
 
 // Server is the voice front end of one node.
@@ -151,6 +155,7 @@ func setDefaults(c *Config) {
 	if c.Announce.MaxPosition == 0 {
 		c.Announce.MaxPosition = 99
 	}
+	setTransferDefaults(c)
 }
 
 // Listen binds the UDP and TCP listeners on one port (Config.Addr; port 0
@@ -291,6 +296,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.pacer.Run(gctx) })
 	g.Go(func() error { return s.follow(gctx) })
+	g.Go(func() error { return s.commands(gctx) })
 	go func() { _ = s.srv.ServeUDP(s.udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	<-gctx.Done()

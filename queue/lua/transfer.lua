@@ -1,5 +1,6 @@
 -- transfer: ARGV id, tracking_no, to ("queue" | "agent"), target (a queue or
--- an agent), note, boost, back ("queue" | "agent"), now.
+-- an agent), note, boost, back ("queue" | "agent"), now, floor (the target
+-- queue's own priority: the contact's priority is at least that, then raised).
 -- The agent hands a contact it holds on: it waits again, in the target queue
 -- (or the contact's own, for a named agent), its priority raised by boost
 -- and its age kept, with the agent's note. A named agent is offered it at
@@ -10,6 +11,7 @@
 -- leg and plays hold audio until the next agent answers.
 local id, tn, to, target, note, boost, back, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]),
   ARGV[7], tonumber(ARGV[8])
+local floor = tonumber(ARGV[9]) or 0
 local c = P .. 'c:' .. tn
 local f = hgetall(c)
 if not f.state then return redis.error_reply('NOT_FOUND no contact ' .. tn) end
@@ -41,7 +43,7 @@ if num(f.hold_since) > 0 then
   redis.call('HINCRBY', c, 'hold_ms', now - num(f.hold_since))
 end
 -- It waits again: priority raised, age kept.
-local prio = math.min(9, num(f.prio) + (boost or 0))
+local prio = math.min(9, math.max(num(f.prio), floor) + (boost or 0))
 local rank = string.format('%.0f', (9 - prio) * 1e13 + num(f.queued))
 local xback = ''
 if to == 'agent' and back == 'agent' then xback = id end
