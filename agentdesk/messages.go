@@ -19,6 +19,11 @@ type inbound struct {
 	Outcome     string `json:"outcome,omitempty"`
 	Note        string `json:"note,omitempty"`
 	Text        string `json:"text,omitempty"`
+	// transfer: to (queue, agent, 110, 119, 120, 122), queue or agent, mode.
+	To    string `json:"to,omitempty"`
+	Queue string `json:"queue,omitempty"`
+	Agent string `json:"agent,omitempty"`
+	Mode  string `json:"mode,omitempty"`
 }
 
 // maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
@@ -76,6 +81,10 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 		}
 		if utf8.RuneCountInString(m.Note) > maxNoteRunes {
 			return bad("note: at most 2000 characters")
+		}
+	case "transfer":
+		if perr := checkTransfer(&m); perr != nil {
+			return m, perr
 		}
 	case "":
 		return bad("type: required")

@@ -57,6 +57,8 @@ type Params struct {
 	// logins could otherwise starve everything else. Logins beyond it are
 	// answered 503 at once.
 	LoginHashesPerSecond float64
+	// Transfers sets the desk's transfer message (transfer.go).
+	Transfers Transfers
 }
 
 // Server serves the desk API and websockets of one node.
@@ -66,6 +68,7 @@ type Server struct {
 	tokens   *tokens
 	blobs    Blobs
 	repliers map[queue.Channel]Replier
+	xfer     Transfers
 	log      *zap.Logger
 	ping     time.Duration
 
@@ -100,7 +103,7 @@ func New(p Params) *Server {
 		p.LoginHashesPerSecond = 8
 	}
 	ns := p.Prefix + "agentdesk:"
-	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, log: p.Logger, ping: p.PingEvery,
+	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, xfer: p.Transfers, log: p.Logger, ping: p.PingEvery,
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
 		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns}

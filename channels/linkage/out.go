@@ -231,3 +231,9 @@ func (p *Pusher) post(ctx context.Context, t Target, body []byte) error {
 	}
 	return nil
 }
+
+// Configured reports whether line to has a target to transfer to.
+func (p *Pusher) Configured(to string) bool {
+	t, ok := p.Target(to)
+	return ok && (t.URI != "" || t.Webhook != "")
+}

@@ -58,7 +58,7 @@ if (f.cst or '') ~= '' then
   redis.call('HSET', c, 'cst', 'waiting')
 end
 ev(unpack(with_status({'type', 'transferred', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
-  'queue', q, 'ch', f.ch, 'to', to, 'target', target, 'reason', 'transfer'}, id, now)))
+  'queue', q, 'ch', f.ch, 'target', target, 'reason', to}, id, now)))
 if to == 'agent' then
   offer(tn, target, now, q, f.ch)
 else
