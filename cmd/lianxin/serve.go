@@ -19,6 +19,7 @@ import (
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/channels/email"
+	"github.com/lianxin/lianxin/channels/linkage"
 	"github.com/lianxin/lianxin/channels/mailbox"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
@@ -164,22 +165,32 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg,
 		queue.ChannelMailbox: letterReplier{mail: mail, sms: sg}, queue.ChannelWeb: letterReplier{mail: mail, sms: sg}}
+	// The emergency lines: pushes of transferred contacts, and 110's referrals.
+	pushes := linkage.NewPusher(q, cfg.SIP.Transfer.Targets, log.Named("linkage"))
+	referQueue := cfg.SIP.Transfer.Queue
+	if referQueue == "" {
+		referQueue = defs[0].Name
+	}
+	referrals := linkage.NewInbound(q, linkage.InboundOptions{Secret: cfg.SIP.Transfer.Targets["110"].Secret,
+		Window: cfg.SIP.Transfer.Window, Queue: referQueue}, log.Named("linkage"))
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents,
 		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
-		Logger: log.Named("desk")})
+		Logger: log.Named("desk"), Transfers: agentdesk.Transfers{Boost: cfg.SIP.Transfer.Boost,
+			BackToAgent: cfg.SIP.Transfer.MissReturn != "queue", Lines: pushes}})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
 
 	voice, err := sip.New(sip.Params{Config: cfg.SIP, Queue: q, Lines: func(number string) (sip.Line, bool) {
 		h, ok := dir.Hotline(number)
 		return sip.Line{Number: h.Number, Name: h.Name, Topic: h.Topic, Queue: h.Queue, Priority: h.Priority}, ok
-	}, Phones: cfg.Phones(), Prompts: cfg.PromptFS(), Redis: rdb, Prefix: prefix, Logger: log.Named("sip")})
+	}, Phones: cfg.Phones(), Prompts: cfg.PromptFS(), Redis: rdb, Prefix: prefix, Logger: log.Named("sip"),
+		Pushes: pushes})
 	if err != nil {
 		return nil, err
 	}
 
 	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log}
-	n.runners = append(n.runners, wc, sg, mail)
+	n.runners = append(n.runners, wc, sg, mail, pushes)
 	reg := prometheus.NewRegistry()
 	// prometheus' own collectors rather than the collectors package, which
 	// would link database/sql into the binary (and its compile time) for
@@ -204,6 +215,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	letters.Register(mux)
 	wc.Register(mux)
 	sg.Register(mux)
+	referrals.Register(mux)
 	// ReadTimeout bounds a whole request body (a 32 MiB letter on a slow
 	// line included); websockets clear it when they upgrade.
 	n.srv = &http.Server{Handler: withMetrics(reg, recoverPanics(log, mux)), ReadHeaderTimeout: 10 * time.Second,
