@@ -201,6 +201,9 @@ type Contact struct {
 	// died) before an answer: the agent calls the citizen back. No phone is
 	// rung for it.
 	Callback bool `json:"callback,omitempty"`
+	// CallbackPhone is the number to call back (E.164): the one the caller
+	// confirmed or typed when asking for a callback; empty: Citizen.Phone.
+	CallbackPhone string `json:"callback_phone,omitempty"`
 	// OnHold is set while the agent holds an answered call.
 	OnHold bool `json:"on_hold,omitempty"`
 	// WaitSeconds is how long the caller waited: until the answer, or until

@@ -121,3 +121,15 @@ func transferFromFields(c *Contact, f map[string]string) {
 	tries, _ := strconv.Atoi(f["xtries"])
 	c.Transfer = &TransferInfo{To: f["xto"], Status: f["xstatus"], Target: f["xtarget"], Tries: tries, Error: f["xerr"]}
 }
+
+// RequestCallback turns waiting caller tn into a callback contact at the
+// same place in its queues (priority and age kept): the caller pressed the
+// callback key in the hold loop and hangs up. An agent who takes it is
+// connected by a call the gateway places to phone (E.164). Asked again, it
+// only changes the number. A ringing offer is rescinded without a miss.
+func (q *Queue) RequestCallback(ctx context.Context, tn, phone string) error {
+	if phone == "" {
+		return fmt.Errorf("%w: a callback needs a number", ErrInvalid)
+	}
+	return scriptError(q.run(ctx, q.s.callback, tn, phone, q.nowMs()).Err())
+}

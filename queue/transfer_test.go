@@ -124,3 +124,34 @@ func TestMarkTransferOnce(t *testing.T) {
 	_, err = e.q.MarkTransfer(e.ctx, "260101000000019", "110", "")
 	require.ErrorIs(t, err, queue.ErrNotFound)
 }
+
+// TestCallbackKeepsTheCallersPlace: a waiting caller asks for a callback:
+// the contact stays at its place ahead of a later caller, as a callback
+// with the number given, and is no longer a live call; the caller's
+// hang-up afterwards changes nothing; the next agent is offered it first.
+func TestCallbackKeepsTheCallersPlace(t *testing.T) {
+	e := newEnv(t, queuetest.RedisServer(t))
+	tn := e.call(e.q, "general", "+8613800138000")
+	later := e.call(e.q, "general", "+8613900139000")
+	pos := e.position()
+	require.NoError(t, e.q.RequestCallback(e.ctx, tn, "+8613700137000"))
+	c := e.contact(tn)
+	require.True(t, c.Callback)
+	require.Equal(t, "+8613700137000", c.CallbackPhone)
+	require.Equal(t, queue.StateWaiting, c.State)
+	require.Empty(t, c.Node, "no node holds the call now")
+	ev := e.lastEvent(pos, isEvent(queue.EventCallback, tn))
+	require.Equal(t, "requested", ev.Reason)
+	res, err := e.q.Hangup(e.ctx, tn, "caller")
+	require.NoError(t, err)
+	require.Equal(t, "already", res.Outcome, "the caller's hang-up does not abandon a callback")
+	require.NoError(t, e.q.RequestCallback(e.ctx, tn, "+8613600136000"), "asked again: only the number changes")
+	require.Equal(t, "+8613600136000", e.contact(tn).CallbackPhone)
+	require.Equal(t, queue.CallCounts{Waiting: 1, Callbacks: 1}, e.callStats("general"))
+
+	e.phoneAgent(e.q, "a1", general, voiceOnly)
+	e.requireOffered(tn, "a1")
+	e.requireWaiting(later)
+	err = e.q.RequestCallback(e.ctx, "260101000000019", "+8613600136000")
+	require.ErrorIs(t, err, queue.ErrNotFound)
+}
