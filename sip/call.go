@@ -375,12 +375,36 @@ func (c *call) wait() string {
 	}
 	announce := time.NewTimer(s.cfg.Announce.First)
 	defer announce.Stop()
+	cb := c.callbackOffer() // callback.go
+	defer cb.stop()
 	var player *media.Player
 	var playerDone <-chan struct{}
 	for {
 		select {
 		case <-c.ctx.Done():
 			return c.why()
+		case <-cb.C():
+			if clips := cb.announce(c); len(clips) > 0 {
+				if player != nil {
+					player.Stop()
+				}
+				player = media.NewPlayer(clips...)
+				playerDone = player.Done()
+				c.leg.Play(player)
+			}
+		case d := <-c.digits:
+			if cb.wants(c, d) {
+				if player != nil {
+					player.Stop()
+					playerDone = nil
+				}
+				if c.takeCallback() {
+					if c.ctx.Err() != nil {
+						return c.why() // hung up after asking: the callback stands
+					}
+					return byCallback
+				}
+			}
 		case <-announce.C:
 			if c.State() != stWaiting {
 				announce.Reset(s.cfg.Announce.Every)

@@ -56,6 +56,8 @@ type Config struct {
 	Trunk Trunk `yaml:"trunk"`
 	// Transfer sets transfers from the desk and the emergency lines' targets.
 	Transfer Transfer `yaml:"transfer"`
+	// Callback sets the callback offered to waiting callers.
+	Callback Callback `yaml:"callback"`
 }
 
 // PortRange is an inclusive range of UDP ports.

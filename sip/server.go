@@ -156,6 +156,7 @@ func setDefaults(c *Config) {
 		c.Announce.MaxPosition = 99
 	}
 	setTransferDefaults(c)
+	setCallbackDefaults(c)
 }
 
 // Listen binds the UDP and TCP listeners on one port (Config.Addr; port 0

@@ -162,7 +162,8 @@ func (c *call) transferOut(agent, to, mode, note string) {
 		c.leg.Hold(s.prompts.hold)
 	}
 	log.Info("transferring the call")
-	ext, err := c.dialOut(uri, to)
+	callerCodec := c.leg.Codec()
+	ext, err := c.dial(uri, []media.Codec{callerCodec, other(callerCodec)}, to, s.cfg.Trunk.AnswerTimeout, true)
 	if err != nil {
 		log.Warn("the line did not answer", zap.Error(err))
 		if blind {
@@ -225,10 +226,11 @@ func parseTarget(s string) (sip.Uri, error) {
 	return u, nil
 }
 
-// dialOut calls uri through the outbound trunk for call c, offering the
-// caller's codec first, and returns the answered leg (registered with the
-// server, so its BYE ends it). label names the leg in logs and metrics.
-func (c *call) dialOut(uri sip.Uri, label string) (*agentLeg, error) {
+// dial calls uri for call c (through the outbound trunk when trunk is
+// set), offering codecs, and returns the answered leg, registered with the
+// server so its BYE reaches the call. label names the leg in logs; timeout
+// bounds the ringing.
+func (c *call) dial(uri sip.Uri, codecs []media.Codec, label string, timeout time.Duration, trunk bool) (*agentLeg, error) {
 	s := c.s
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	a := &agentLeg{c: c, agent: "line:" + label, id: uuid.NewString(), cancel: cancel}
@@ -246,11 +248,13 @@ func (c *call) dialOut(uri sip.Uri, label string) (*agentLeg, error) {
 	if err != nil {
 		return fail(err)
 	}
-	callerCodec := c.leg.Codec()
-	codecs := []media.Codec{callerCodec, other(callerCodec)}
 	local := localSDP{id: rand.Uint64N(1 << 62), version: 1, ip: s.ip, codecs: codecs, eventPT: ourEventPT,
 		port: conn.LocalAddr().(*net.UDPAddr).Port}
-	req := s.outboundInvite(uri, a.id, c.caller, c.line.Number, c.tn)
+	shown := c.caller
+	if label == "citizen" {
+		shown = "" // a callback shows the citizen the hotline's number
+	}
+	req := s.outboundInvite(uri, a.id, shown, c.line.Number, c.tn, trunk)
 	req.SetBody(local.marshal())
 	dlg, err := s.dialogs.WriteInvite(ctx, req)
 	if err != nil {
@@ -258,7 +262,7 @@ func (c *call) dialOut(uri sip.Uri, label string) (*agentLeg, error) {
 		return fail(err)
 	}
 	a.dlg = dlg
-	timer := time.AfterFunc(s.cfg.Trunk.AnswerTimeout, a.stop)
+	timer := time.AfterFunc(timeout, a.stop)
 	defer timer.Stop()
 	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
 		if r.IsProvisional() && r.StatusCode > 100 {
@@ -302,7 +306,7 @@ func (c *call) dialOut(uri sip.Uri, label string) (*agentLeg, error) {
 // outboundInvite is an INVITE to uri through the trunk, showing the
 // citizen's number (the line's when withheld) and carrying the tracking
 // number.
-func (s *Server) outboundInvite(uri sip.Uri, callID, citizen, line, tn string) *sip.Request {
+func (s *Server) outboundInvite(uri sip.Uri, callID, citizen, line, tn string, trunk bool) *sip.Request {
 	req := sip.NewRequest(sip.INVITE, uri)
 	cid := sip.CallIDHeader(callID)
 	req.AppendHeader(&cid)
@@ -318,6 +322,12 @@ func (s *Server) outboundInvite(uri sip.Uri, callID, citizen, line, tn string) *
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	if tn != "" {
 		req.AppendHeader(sip.NewHeader("X-Lianxin-Contact", tn))
+	}
+	if !trunk {
+		if tr, ok := uri.UriParams.Get("transport"); ok && tr != "" {
+			req.SetTransport(tr)
+		}
+		return req
 	}
 	if s.cfg.Trunk.Transport != "" && s.cfg.Trunk.Transport != "udp" {
 		req.SetTransport(strings.ToUpper(s.cfg.Trunk.Transport))

@@ -19,7 +19,7 @@ if f.agent ~= id then return redis.error_reply('NOT_YOURS contact ' .. tn .. ' i
 if f.state ~= 'assigned' then
   return redis.error_reply('WRONG_STATE contact ' .. tn .. ' is ' .. f.state .. ': only a contact in hand can be transferred')
 end
-if f.ch == 'voice' and (f.cst or '') == '' then
+if f.ch == 'voice' and (f.cst or '') == '' and f.callback ~= '1' then
   return redis.error_reply('WRONG_STATE the caller of ' .. tn .. ' is no longer on the line')
 end
 local q = f.queue
