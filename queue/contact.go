@@ -74,6 +74,9 @@ const (
 	OutcomeDuplicate     Outcome = "duplicate" // 重复
 	OutcomeAbandoned     Outcome = "abandoned" // the citizen left before an answer (voice)
 	OutcomeCallbackLater Outcome = "callback"  // to be called back
+	// OutcomeCallbackFailed: the gateway called the citizen back and got no
+	// answer, as often as sip.callback.retries allows.
+	OutcomeCallbackFailed Outcome = "callback_failed"
 )
 
 // Outcomes maps each outcome an agent may choose to its Chinese label.
@@ -204,6 +207,9 @@ type Contact struct {
 	// CallbackPhone is the number to call back (E.164): the one the caller
 	// confirmed or typed when asking for a callback; empty: Citizen.Phone.
 	CallbackPhone string `json:"callback_phone,omitempty"`
+	// CallbackTries counts the callbacks placed that the citizen did not
+	// answer.
+	CallbackTries int `json:"callback_tries,omitempty"`
 	// OnHold is set while the agent holds an answered call.
 	OnHold bool `json:"on_hold,omitempty"`
 	// WaitSeconds is how long the caller waited: until the answer, or until

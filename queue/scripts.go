@@ -16,7 +16,7 @@ var luaFS embed.FS
 // change is all or nothing.
 type scripts struct {
 	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave, heartbeat *redis.Script
-	hangup, hold, phone, position, lostcalls, transfer, callback                                                           *redis.Script
+	hangup, hold, phone, position, lostcalls, transfer, callback, cbpark, cbunpark                                       *redis.Script
 }
 
 // onceScripts are the scripts that are not idempotent by themselves (a second
@@ -72,7 +72,7 @@ func loadScripts(o Options) (*scripts, error) {
 		"accept": &s.accept, "reject": &s.reject, "end": &s.end, "wrapup": &s.wrapup, "sweep": &s.sweep, "heartbeat": &s.heartbeat,
 		"leave": &s.leave, "receive": &s.receive, "message": &s.message, "outbox": &s.outbox,
 		"hangup": &s.hangup, "hold": &s.hold, "phone": &s.phone, "position": &s.position, "lostcalls": &s.lostcalls,
-		"transfer": &s.transfer, "callback": &s.callback,
+		"transfer": &s.transfer, "callback": &s.callback, "cbpark": &s.cbpark, "cbunpark": &s.cbunpark,
 	} {
 		if *dst, err = load(name); err != nil {
 			return nil, err

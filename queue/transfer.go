@@ -133,3 +133,24 @@ func (q *Queue) RequestCallback(ctx context.Context, tn, phone string) error {
 	}
 	return scriptError(q.run(ctx, q.s.callback, tn, phone, q.nowMs()).Err())
 }
+
+// ParkCallback frees agent of callback contact tn, which the gateway could
+// not complete now (no answer, quiet hours), and takes it out of the queues
+// until UnparkCallback puts it back at its old place. note (e.g. "回拨未接通")
+// is shown with the next offer. It returns the attempts so far.
+func (q *Queue) ParkCallback(ctx context.Context, agent, tn, note string) (int, error) {
+	n, err := q.run(ctx, q.s.cbpark, agent, tn, note, q.nowMs(), "park").Int()
+	return n, scriptError(err)
+}
+
+// FailCallback closes callback contact tn that agent holds with outcome
+// callback_failed: the citizen did not answer, as often as allowed.
+func (q *Queue) FailCallback(ctx context.Context, agent, tn, note string) error {
+	return scriptError(q.run(ctx, q.s.cbpark, agent, tn, note, q.nowMs(), "fail").Err())
+}
+
+// UnparkCallback puts a parked callback back at its old place in its
+// queue. Repeating it is harmless.
+func (q *Queue) UnparkCallback(ctx context.Context, tn string) error {
+	return scriptError(q.run(ctx, q.s.cbunpark, tn, q.nowMs()).Err())
+}

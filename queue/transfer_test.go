@@ -155,3 +155,41 @@ func TestCallbackKeepsTheCallersPlace(t *testing.T) {
 	err = e.q.RequestCallback(e.ctx, "260101000000019", "+8613600136000")
 	require.ErrorIs(t, err, queue.ErrNotFound)
 }
+
+// TestCallbackParkedAndFailed: a callback the citizen did not answer is
+// parked (out of the queue, the agent free), comes back at its old place
+// ahead of a later caller, and closes callback_failed when given up.
+func TestCallbackParkedAndFailed(t *testing.T) {
+	e := newEnv(t, queuetest.RedisServer(t))
+	tn := e.call(e.q, "general", "+8613800138000")
+	require.NoError(t, e.q.RequestCallback(e.ctx, tn, "+8613800138000"))
+	e.phoneAgent(e.q, "a1", general, voiceOnly)
+	e.requireOffered(tn, "a1")
+	require.NoError(t, e.q.Accept(e.ctx, "a1", tn))
+	n, err := e.q.ParkCallback(e.ctx, "a1", tn, "回拨未接通")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	later := e.call(e.q, "general", "+8613900139000")
+	e.requireOffered(later, "a1") // a1 is free; the parked callback waits out of the queue
+	c := e.contact(tn)
+	require.Equal(t, queue.StateWaiting, c.State)
+	require.Equal(t, 1, c.CallbackTries)
+	pos, err := e.q.Position(e.ctx, tn)
+	require.NoError(t, err)
+	require.Zero(t, pos, "parked: in no queue")
+	third := e.call(e.q, "general", "+8613700137000")
+	require.NoError(t, e.q.UnparkCallback(e.ctx, tn))
+	require.NoError(t, e.q.UnparkCallback(e.ctx, tn), "harmless twice")
+	pos, err = e.q.Position(e.ctx, tn)
+	require.NoError(t, err)
+	require.Equal(t, 1, pos, "back at its old place, ahead of the later caller")
+	require.NoError(t, e.q.Reject(e.ctx, "a1", later))
+	e.requireOffered(tn, "a1") // the callback first, the later callers after
+	e.requireWaiting(third)
+	require.NoError(t, e.q.Accept(e.ctx, "a1", tn))
+	require.NoError(t, e.q.FailCallback(e.ctx, "a1", tn, "回拨三次未接通"))
+	c = e.contact(tn)
+	require.Equal(t, queue.StateClosed, c.State)
+	require.Equal(t, queue.OutcomeCallbackFailed, c.Outcome)
+	require.Equal(t, 2, c.CallbackTries)
+}
