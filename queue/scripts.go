@@ -16,7 +16,7 @@ var luaFS embed.FS
 // change is all or nothing.
 type scripts struct {
 	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave, heartbeat *redis.Script
-	hangup, hold, phone, position, lostcalls, transfer, callback, cbpark, cbunpark                                       *redis.Script
+	hangup, hold, phone, position, lostcalls, transfer, callback, cbpark, cbunpark                                         *redis.Script
 }
 
 // onceScripts are the scripts that are not idempotent by themselves (a second
