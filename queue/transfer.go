@@ -138,8 +138,13 @@ func (q *Queue) RequestCallback(ctx context.Context, tn, phone string) error {
 // not complete now (no answer, quiet hours), and takes it out of the queues
 // until UnparkCallback puts it back at its old place. note (e.g. "回拨未接通")
 // is shown with the next offer. It returns the attempts so far.
-func (q *Queue) ParkCallback(ctx context.Context, agent, tn, note string) (int, error) {
-	n, err := q.run(ctx, q.s.cbpark, agent, tn, note, q.nowMs(), "park").Int()
+// A park for quiet hours (attempt false) counts no attempt.
+func (q *Queue) ParkCallback(ctx context.Context, agent, tn, note string, attempt bool) (int, error) {
+	action := "park"
+	if !attempt {
+		action = "quiet"
+	}
+	n, err := q.run(ctx, q.s.cbpark, agent, tn, note, q.nowMs(), action).Int()
 	return n, scriptError(err)
 }
 

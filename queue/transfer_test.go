@@ -166,7 +166,7 @@ func TestCallbackParkedAndFailed(t *testing.T) {
 	e.phoneAgent(e.q, "a1", general, voiceOnly)
 	e.requireOffered(tn, "a1")
 	require.NoError(t, e.q.Accept(e.ctx, "a1", tn))
-	n, err := e.q.ParkCallback(e.ctx, "a1", tn, "回拨未接通")
+	n, err := e.q.ParkCallback(e.ctx, "a1", tn, "回拨未接通", true)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	later := e.call(e.q, "general", "+8613900139000")

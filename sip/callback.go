@@ -2,7 +2,9 @@ package sip
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -30,12 +32,159 @@ type Callback struct {
 	// Timeout is how long the caller has to confirm the number or type
 	// another (each key). Default 6s; no key confirms the caller's number.
 	Timeout time.Duration `yaml:"timeout"`
+	// Retries is how often a callback the citizen did not answer is placed
+	// again (by the next agent to take it), RetryEvery apart; then it closes
+	// callback_failed and the citizen gets an SMS. Default 2 and 10m.
+	Retries    int           `yaml:"retries"`
+	RetryEvery time.Duration `yaml:"retry_every"`
+	// QuietHours are when no citizen is called back, by line number ("*"
+	// for every line without its own): "HH:MM-HH:MM", China time (e.g.
+	// "21:00-08:00"). A callback taken then waits out of the queue until
+	// they end. Default: none.
+	QuietHours map[string]string `yaml:"quiet_hours"`
+}
+
+// CallbackRetries is the outbox of parked callbacks waiting to go back to
+// their queue.
+const CallbackRetries = "callback-retries"
+
+// chinaTime is the hotline's clock for quiet hours (UTC+8, no DST).
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+// ParseQuietHours reads "HH:MM-HH:MM" into minutes after midnight.
+func ParseQuietHours(s string) (from, to int, err error) {
+	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q: want HH:MM-HH:MM", s)
+	}
+	parse := func(x string) (int, error) {
+		t, err := time.Parse("15:04", strings.TrimSpace(x))
+		if err != nil {
+			return 0, fmt.Errorf("%q: want HH:MM-HH:MM", s)
+		}
+		return t.Hour()*60 + t.Minute(), nil
+	}
+	if from, err = parse(a); err != nil {
+		return 0, 0, err
+	}
+	if to, err = parse(b); err != nil {
+		return 0, 0, err
+	}
+	if from == to {
+		return 0, 0, fmt.Errorf("%q: empty window", s)
+	}
+	return from, to, nil
+}
+
+// quietUntil says whether now is within line's quiet hours, and when they
+// end.
+func (s *Server) quietUntil(line string, now time.Time) (time.Time, bool) {
+	spec, ok := s.cfg.Callback.QuietHours[line]
+	if !ok {
+		spec, ok = s.cfg.Callback.QuietHours["*"]
+	}
+	if !ok || spec == "" {
+		return time.Time{}, false
+	}
+	from, to, err := ParseQuietHours(spec)
+	if err != nil {
+		return time.Time{}, false
+	}
+	local := now.In(chinaTime)
+	midnight := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, chinaTime)
+	m := local.Hour()*60 + local.Minute()
+	in := (from < to && m >= from && m < to) || (from > to && (m >= from || m < to))
+	if !in {
+		return time.Time{}, false
+	}
+	end := midnight.Add(time.Duration(to) * time.Minute)
+	if !end.After(now) {
+		end = end.Add(24 * time.Hour)
+	}
+	return end, true
+}
+
+type retryJob struct {
+	TrackingNo string `json:"tracking_no"`
+	DueMs      int64  `json:"due_ms"`
+}
+
+// parkFor frees the agent of callback tn and has it come back to its queue
+// at due (an outbox job, so it survives this node). attempt counts a
+// callback the citizen did not answer; it reports whether the callback is
+// to be tried again (false: given up, closed callback_failed).
+func (c *call) parkFor(agent string, ct *queue.Contact, note string, due time.Time, attempt bool) bool {
+	s := c.s
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 5*time.Second)
+	defer cancel()
+	if attempt && ct.CallbackTries >= s.cfg.Callback.Retries {
+		if err := s.q.FailCallback(ctx, agent, ct.TrackingNo, note); err != nil {
+			c.log.Warn("failed callback not closed", zap.Error(err))
+		}
+		c.log.Info("callback given up", zap.Int("tries", ct.CallbackTries+1))
+		c.notifyFailed(ctx, ct)
+		return false
+	}
+	b, _ := json.Marshal(retryJob{TrackingNo: ct.TrackingNo, DueMs: due.UnixMilli()})
+	if _, err := s.q.Outbox(CallbackRetries).Put(ctx, b); err != nil {
+		c.log.Error("callback retry not scheduled; giving it back to the queue now", zap.Error(err))
+		_ = s.q.Transfer(ctx, agent, ct.TrackingNo, queue.TransferTo{Queue: ct.Queue, Note: note})
+		return true
+	}
+	if _, err := s.q.ParkCallback(ctx, agent, ct.TrackingNo, note, attempt); err != nil {
+		c.log.Warn("callback not parked", zap.Error(err))
+	}
+	c.log.Info("callback parked", zap.Time("until", due), zap.Bool("attempt", attempt))
+	return true
+}
+
+// notifyFailed tells the citizen by SMS that the callbacks did not reach them.
+func (c *call) notifyFailed(ctx context.Context, ct *queue.Contact) {
+	if c.s.p.SMS == nil {
+		return
+	}
+	to := *ct
+	if ct.CallbackPhone != "" {
+		to.Citizen.Phone = ct.CallbackPhone
+	}
+	text := "您好，12345热线多次回拨您的电话未能接通（受理编号 " + ct.TrackingNo + "）。如仍需帮助，请再次拨打12345。【12345】"
+	if err := c.s.p.SMS.Reply(ctx, &to, text); err != nil {
+		c.log.Info("no SMS about the failed callback", zap.Error(err))
+	}
+}
+
+// serveCallbackRetries puts parked callbacks back in their queues when due.
+func (s *Server) serveCallbackRetries(ctx context.Context) error {
+	box := s.q.Outbox(CallbackRetries)
+	box.Serve(ctx, 30*time.Second, time.Second, nil, func(ctx context.Context, j queue.Job) {
+		var rj retryJob
+		if err := json.Unmarshal(j.Payload, &rj); err != nil {
+			_ = box.Done(ctx, j.ID)
+			return
+		}
+		if wait := time.Until(time.UnixMilli(rj.DueMs)); wait > 0 {
+			_ = box.Retry(ctx, j.ID, wait)
+			return
+		}
+		if err := s.q.UnparkCallback(ctx, rj.TrackingNo); err != nil && queue.Temporary(err) {
+			_ = box.Retry(ctx, j.ID, time.Second)
+			return
+		}
+		_ = box.Done(ctx, j.ID)
+	})
+	return nil
 }
 
 // byCallback: the caller asked for a callback and the gateway hung up.
 const byCallback = "callback"
 
 func setCallbackDefaults(c *Config) {
+	if c.Callback.Retries == 0 {
+		c.Callback.Retries = 2
+	}
+	if c.Callback.RetryEvery <= 0 {
+		c.Callback.RetryEvery = 10 * time.Minute
+	}
 	if c.Callback.After == 0 {
 		c.Callback.After = 60 * time.Second
 	}
@@ -248,6 +397,10 @@ func (s *Server) placeCallback(agent string, ct *queue.Contact) {
 		}
 	}
 
+	if until, quiet := s.quietUntil(ct.Line, time.Now()); quiet {
+		c.parkFor(agent, ct, "免打扰时段，稍后回拨", until, false)
+		return
+	}
 	ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 	contact, err := s.reg.lookup(ctx, agent)
 	cancel()
@@ -267,6 +420,10 @@ func (s *Server) placeCallback(agent string, ct *queue.Contact) {
 	c.mu.Lock()
 	c.ring = a
 	c.mu.Unlock()
+	// The agent hears hold audio while the citizen's phone rings (the
+	// pacer sends it, as it does to callers).
+	s.pacer.Add(a.media())
+	defer s.pacer.Remove(a.media())
 	a.media().Hold(s.prompts.hold)
 	defer a.hangup()
 
@@ -282,7 +439,8 @@ func (s *Server) placeCallback(agent string, ct *queue.Contact) {
 	if err != nil {
 		c.log.Info("callback: the citizen did not answer", zap.Error(err))
 		c.play2(a, s.prompts.get("goodbye"))
-		end()
+		c.parkFor(agent, ct, fmt.Sprintf("回拨未接通（第%d次）", ct.CallbackTries+1),
+			time.Now().Add(s.cfg.Callback.RetryEvery), true)
 		return
 	}
 	defer cit.hangup()

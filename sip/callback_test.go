@@ -2,10 +2,12 @@ package sip
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/stretchr/testify/require"
 )
@@ -92,4 +94,125 @@ func TestCallbackKeepsPlaceAndCallsBack(t *testing.T) {
 		c, err := e.q.Contact(ctx, ct.TrackingNo)
 		return err == nil && c.State == queue.StateWrapUp
 	})
+}
+
+// smsRecorder stands in for the SMS gateway (a carrier is outside our
+// reach): it keeps what would be sent.
+type smsRecorder struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (r *smsRecorder) Reply(_ context.Context, c *queue.Contact, text string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, c.Citizen.Phone+" "+text)
+	return nil
+}
+
+func (r *smsRecorder) got() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.sent...)
+}
+
+// TestUnansweredCallbackRetriedThenFailed: the citizen's phone (a sipp UAS)
+// is busy. The first callback is parked and comes back to the queue after
+// sip.callback.retry_every; the retry is busy too, and with retries 1 the
+// contact closes callback_failed and the citizen is sent an SMS.
+func TestUnansweredCallbackRetriedThenFailed(t *testing.T) {
+	siptest.RequireTools(t, "sipp", "baresip")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	citizen := siptest.Sipp(t, siptest.SippOptions{Scenario: "citizen-busy.xml", AutoAnswer: true, Calls: 2})
+	sms := &smsRecorder{}
+	e := newEnvWith(t, queuetest.RedisServer(t), "node-a", func(p *Params) { p.SMS = sms }, func(c *Config) {
+		c.Trunk.Proxy = citizen.Addr()
+		c.Callback.Retries = 1
+		c.Callback.RetryEvery = 300 * time.Millisecond
+	})
+	tn := e.waitingCall(t, "+8613800138801")
+	require.NoError(t, e.q.RequestCallback(ctx, tn, "+8613800138801"))
+	agent := agentPhone(ctx, t, e, "1001")
+	e.seat("1001")
+	for try := 1; try <= 2; try++ {
+		eventually(t, 1500, "the callback offered", func() bool {
+			c, err := e.q.Contact(ctx, tn)
+			return err == nil && c.State == queue.StateOffered && c.Agent == "1001"
+		})
+		require.NoError(t, e.q.Accept(ctx, "1001", tn))
+		_, err := agent.WaitEvent(ctx, "CALL_CLOSED", try-1)
+		require.NoError(t, err, "the agent's phone rang, then was hung up after the busy citizen")
+		if try == 1 {
+			eventually(t, 1500, "parked after the first try", func() bool {
+				c, err := e.q.Contact(ctx, tn)
+				return err == nil && c.CallbackTries == 1
+			})
+		}
+	}
+	eventually(t, 1500, "given up", func() bool {
+		c, err := e.q.Contact(ctx, tn)
+		return err == nil && c.State == queue.StateClosed
+	})
+	c, err := e.q.Contact(ctx, tn)
+	require.NoError(t, err)
+	require.Equal(t, queue.OutcomeCallbackFailed, c.Outcome)
+	require.Equal(t, 2, c.CallbackTries)
+	sent := sms.got()
+	require.Len(t, sent, 1)
+	require.Contains(t, sent[0], "+8613800138801 ")
+	require.Contains(t, sent[0], tn)
+	res, err := citizen.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Successful, "two callbacks placed: %s", res.Errors)
+}
+
+// TestQuietHours: windows across midnight and within a day.
+func TestQuietHours(t *testing.T) {
+	s := &Server{cfg: Config{Callback: Callback{QuietHours: map[string]string{"*": "21:00-08:00", "12315": "12:00-13:30"}}}}
+	at := func(h, m int) time.Time { return time.Date(2026, 11, 30, h, m, 0, 0, chinaTime) }
+	for _, tc := range []struct {
+		line  string
+		now   time.Time
+		quiet bool
+		until time.Time
+	}{
+		{"12345", at(22, 0), true, at(8, 0).Add(24 * time.Hour)},
+		{"12345", at(7, 59), true, at(8, 0)},
+		{"12345", at(8, 0), false, time.Time{}},
+		{"12345", at(20, 59), false, time.Time{}},
+		{"12315", at(12, 30), true, at(13, 30)},
+		{"12315", at(22, 0), false, time.Time{}},
+	} {
+		until, quiet := s.quietUntil(tc.line, tc.now)
+		require.Equal(t, tc.quiet, quiet, "%s at %s", tc.line, tc.now)
+		require.True(t, until.Equal(tc.until), "%s at %s: until %s", tc.line, tc.now, until)
+	}
+}
+
+// FuzzParseQuietHours: no input panics; an accepted window is two times of
+// day that differ.
+func FuzzParseQuietHours(f *testing.F) {
+	for _, s := range []string{"21:00-08:00", "12:00-13:30", "00:00-23:59", "8:00-9:00", "25:00-01:00", "", "-", "21:00",
+		"21:00-21:00", " 21:00 - 08:00 ", "21:00-08:00-09:00", "２１:00-08:00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		from, to, err := ParseQuietHours(s)
+		if err != nil {
+			return
+		}
+		require.NotEqual(t, from, to)
+		require.True(t, from >= 0 && from < 24*60 && to >= 0 && to < 24*60)
+	})
+}
+
+// waitingCall queues a caller straight on the queue (as this node's call)
+// and returns its tracking number.
+func (e *env) waitingCall(t *testing.T, phone string) string {
+	t.Helper()
+	r, err := e.q.EnqueueCall(context.Background(), queue.Intake{Line: "12345", Queue: "general",
+		Citizen: queue.Citizen{Address: phone, Phone: phone}}, queue.Call{ID: "test-" + phone, Node: e.q.NodeID()})
+	require.NoError(t, err)
+	return r.TrackingNo
 }

@@ -49,6 +49,10 @@ type Params struct {
 	// Pushes sends a call transferred to an emergency line to the line's
 	// webhook; nil pushes nothing.
 	Pushes *linkage.Pusher
+	// SMS tells a citizen whose callbacks all went unanswered; nil: no SMS.
+	SMS interface {
+		Reply(ctx context.Context, c *queue.Contact, text string) error
+	}
 }
 
 // Server is the voice front end of one node.
@@ -298,6 +302,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.pacer.Run(gctx) })
 	g.Go(func() error { return s.follow(gctx) })
 	g.Go(func() error { return s.commands(gctx) })
+	g.Go(func() error { return s.serveCallbackRetries(gctx) })
 	go func() { _ = s.srv.ServeUDP(s.udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	<-gctx.Done()

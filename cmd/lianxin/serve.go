@@ -184,7 +184,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		h, ok := dir.Hotline(number)
 		return sip.Line{Number: h.Number, Name: h.Name, Topic: h.Topic, Queue: h.Queue, Priority: h.Priority}, ok
 	}, Phones: cfg.Phones(), Prompts: cfg.PromptFS(), Redis: rdb, Prefix: prefix, Logger: log.Named("sip"),
-		Pushes: pushes})
+		Pushes: pushes, SMS: sg})
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,10 @@
--- cbpark: ARGV id, tracking_no, note, now, action ("park" | "fail").
+-- cbpark: ARGV id, tracking_no, note, now, action ("park" | "quiet" | "fail").
 -- A callback the gateway could not complete now (the citizen did not
 -- answer, or it is the line's quiet hours): the agent is free of it at once.
 -- park: it leaves the queues until CallbackUnpark puts it back at its old
 -- place (rank) — the gateway's retry, after an interval. fail: it closes
--- with outcome callback_failed. Both count an attempt (cbtries) when note
--- is not "" and say it to the desk ("transferred", reason parked/failed).
+-- with outcome callback_failed. park and fail count an attempt (cbtries);
+-- quiet (the line's quiet hours) parks without counting one.
 local id, tn, note, now, action = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local c = P .. 'c:' .. tn
 local f = hgetall(c)
@@ -20,7 +20,8 @@ aincr(id, 'load:' .. f.ch, -1)
 aset(id, 'idle:' .. f.ch, now)
 refresh(id, now)
 touch(id)
-local tries = num(f.cbtries) + 1
+local tries = num(f.cbtries)
+if action ~= 'quiet' then tries = tries + 1 end
 if action == 'fail' then
   redis.call('HSET', c, 'state', 'closed', 'outcome', 'callback_failed', 'rtype', f.rtype or 'other',
     'note', note, 'ended', now, 'closed', now, 'cbtries', tries)
