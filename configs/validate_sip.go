@@ -136,6 +136,19 @@ func (v *validator) transfer(s sip.Config, queues map[string]bool) {
 	if t.Queue != "" {
 		v.check(queues[t.Queue], "sip.transfer.queue", "unknown queue %q", t.Queue)
 	}
+	cb := s.Callback
+	v.check(cb.After != 0, "sip.callback.after", "must be set (a negative value offers no callback)")
+	v.positive("sip.callback.every", cb.Every)
+	v.positive("sip.callback.timeout", cb.Timeout)
+	v.positive("sip.callback.retry_every", cb.RetryEvery)
+	v.check(len(cb.Key) == 1 && strings.Contains("0123456789*#", cb.Key), "sip.callback.key",
+		"%q: one of 0–9, * or #", cb.Key)
+	v.check(cb.Retries >= 0 && cb.Retries <= 10, "sip.callback.retries", "%d: must be 0–10", cb.Retries)
+	for _, line := range sortedKeys(cb.QuietHours) {
+		if _, _, err := sip.ParseQuietHours(cb.QuietHours[line]); err != nil {
+			v.add(fieldErr("sip.callback.quiet_hours."+line, "%v", err))
+		}
+	}
 	for _, line := range sortedKeys(t.Targets) {
 		tg := t.Targets[line]
 		p := "sip.transfer.targets." + line

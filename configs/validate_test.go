@@ -76,6 +76,13 @@ func TestValidate(t *testing.T) {
 			c.SIP.Transfer.Targets = map[string]linkage.Target{
 				"120": {URI: "sip:120@10.20.0.5", Webhook: "https://120.example.gov.cn/pushes", Secret: "0123456789abcdef"}}
 		}, nil},
+		{"bad callback", func(c *Config) {
+			c.SIP.Callback.Key = "12"
+			c.SIP.Callback.QuietHours = map[string]string{"12345": "late"}
+		}, []string{
+			`sip.callback.key: "12": one of 0–9, * or #`,
+			`sip.callback.quiet_hours.12345: "late": want HH:MM-HH:MM`,
+		}},
 		{"bad transfer", func(c *Config) {
 			c.SIP.Trunk = sip.Trunk{Proxy: "nowhere", Transport: "sctp", AnswerTimeout: time.Second}
 			c.SIP.Transfer.MissReturn = "boss"
