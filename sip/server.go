@@ -251,6 +251,7 @@ func (s *Server) setup() error {
 	s.srv.OnOptions(s.guard(s.onOptions))
 	s.srv.OnUpdate(s.guard(s.onUpdate))
 	s.srv.OnInfo(s.guard(s.onInfo))
+	s.srv.OnRefer(s.guard(s.onRefer))
 	s.srv.OnRegister(s.guard(s.reg.onRegister))
 	return nil
 }
@@ -385,7 +386,7 @@ func (s *Server) isTrusted(src string) bool {
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, REGISTER"))
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, REGISTER, REFER"))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"))
 	if s.draining.Load() || s.Calls() >= s.cfg.MaxCalls {
 		// A proxy's keep-alive learns that this node takes no calls now.
