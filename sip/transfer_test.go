@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -203,4 +204,76 @@ func TestTransferTo120(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Successful, "120's call ended cleanly: %s", res.Errors)
 	eventually(t, 500, "no call left", func() bool { return e.s.Calls() == 0 })
+}
+
+// TestTransferToALineThatIsBusy: 120 (a sipp UAS) answers 486. A warm
+// transfer leaves the agent talking to the caller; a blind one puts the
+// caller back in the queue, priority raised, with a note saying so.
+func TestTransferToALineThatIsBusy(t *testing.T) {
+	siptest.RequireTools(t, "sipp", "baresip")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	busy := siptest.Sipp(t, siptest.SippOptions{Scenario: "citizen-busy.xml", AutoAnswer: true, Calls: 2, Trace: true})
+	e := newEnv(t, func(c *Config) {
+		c.Trunk.Proxy = busy.Addr()
+		c.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
+	})
+	agent := agentPhone(ctx, t, e, "1001")
+	e.seat("1001")
+	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), From: "13900139701"})
+	require.NoError(t, err)
+	ct := contactOf(t, e, "+8613900139701")
+	heldBy(t, e, ct.TrackingNo, "1001")
+
+	send := func(mode string) {
+		require.NoError(t, e.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandTransfer, TrackingNo: ct.TrackingNo,
+			Agent: "1001", Args: map[string]string{"to": "120", "mode": mode, "note": "胸痛"}}))
+	}
+	send("warm")
+	eventually(t, 1500, "120 tried once and the attempt over", func() bool {
+		if busyTries(busy) < 1 {
+			return false
+		}
+		for _, cl := range e.s.liveCalls() {
+			if cl.trackingNo() == ct.TrackingNo {
+				return !cl.xfer.busy.Load()
+			}
+		}
+		return false
+	})
+	require.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
+		a := siptest.DecodeG711(p)
+		return len(a) > 8000 && siptest.HasTone(a[len(a)-4000:], siptest.AgentToneHz)
+	}), "warm: the caller still talks to the agent")
+	c, err := e.q.Contact(ctx, ct.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, queue.StateAssigned, c.State)
+	require.Nil(t, c.Transfer)
+
+	send("blind")
+	_, err = agent.WaitEvent(ctx, "CALL_CLOSED", 0)
+	require.NoError(t, err, "blind: the agent's phone is hung up at once")
+	eventually(t, 1500, "back in the queue", func() bool {
+		c, err := e.q.Contact(ctx, ct.TrackingNo)
+		return err == nil && c.TransferNote != "" && c.State != queue.StateAssigned
+	})
+	c, err = e.q.Contact(ctx, ct.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, "转120未接通。胸痛", c.TransferNote)
+	require.Equal(t, 2, c.Priority)
+	require.NoError(t, call.Hangup(ctx))
+	res, err := busy.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Successful, "%s", res.Errors)
+}
+
+// busyTries counts the calls the busy UAS has seen so far.
+func busyTries(r *siptest.SippRun) int {
+	n := 0
+	for _, l := range strings.Split(r.Messages(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "INVITE sip:") {
+			n++
+		}
+	}
+	return n
 }
