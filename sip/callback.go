@@ -34,7 +34,8 @@ type Callback struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Retries is how often a callback the citizen did not answer is placed
 	// again (by the next agent to take it), RetryEvery apart; then it closes
-	// callback_failed and the citizen gets an SMS. Default 2 and 10m.
+	// callback_failed and the citizen gets an SMS. Default (configs) 2 and
+	// 10m; 0 retries gives up after the first unanswered callback.
 	Retries    int           `yaml:"retries"`
 	RetryEvery time.Duration `yaml:"retry_every"`
 	// QuietHours are when no citizen is called back, by line number ("*"
@@ -179,9 +180,6 @@ func (s *Server) serveCallbackRetries(ctx context.Context) error {
 const byCallback = "callback"
 
 func setCallbackDefaults(c *Config) {
-	if c.Callback.Retries == 0 {
-		c.Callback.Retries = 2
-	}
 	if c.Callback.RetryEvery <= 0 {
 		c.Callback.RetryEvery = 10 * time.Minute
 	}
@@ -448,12 +446,22 @@ func (s *Server) placeCallback(agent string, ct *queue.Contact) {
 	c.setState(stTalking)
 	s.metrics.bridged.Inc()
 	c.log.Info("callback: bridged")
-	select {
-	case id := <-c.agentGone:
-		if id == cit.id {
-			cit.gone.Store(true)
+wait:
+	for {
+		select {
+		case id := <-c.agentGone:
+			if id == cit.id {
+				cit.gone.Store(true)
+			}
+			break wait
+		case ev := <-c.events:
+			// The desk ended it, or handed it on: this talk is over.
+			if ev.Type == queue.EventEnded || ev.Type == queue.EventClosed || ev.Type == queue.EventTransferred {
+				break wait
+			}
+		case <-c.ctx.Done():
+			break wait
 		}
-	case <-c.ctx.Done():
 	}
 	a.unbridge()
 	end()

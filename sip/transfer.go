@@ -141,6 +141,10 @@ func (c *call) transferOut(agent, to, mode, note string) {
 		log.Error("transfer target unusable", zap.Error(err))
 		return
 	}
+	if c.leg == nil {
+		log.Info("a callback's talk is not transferred to a line by the gateway")
+		return
+	}
 	if !c.xfer.busy.CompareAndSwap(false, true) {
 		log.Info("a transfer is under way already")
 		return
