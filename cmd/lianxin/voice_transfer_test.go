@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -49,7 +50,7 @@ func TestOneKeyTransferAcrossNodes(t *testing.T) {
 		noMenus(c)
 		c.SIP.Trunk.Proxy = uas.Addr()
 		c.SIP.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid",
-			Webhook: hook.URL, Secret: "secret-shared-with-120"}}
+			Webhook: hook.URL, Secret: "secret-shared-with-120"}, "110": {URI: "sip:110@110.emergency.invalid", Secret: "secret-of-110-0123456789"}}
 	}
 	s := queuetest.RedisServer(t)
 	a := startNode(t, s.URL, "node-a", withTransfer)
@@ -99,4 +100,23 @@ func TestOneKeyTransferAcrossNodes(t *testing.T) {
 	res, err := uas.Wait()
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Successful, "%s", res.Errors)
+
+	// The other way: 110 pushes a referral to node B, signed with 110's
+	// secret; it waits in the first queue for an agent to call back.
+	body := []byte(`{"id":"110-0001","caller":"13800138000","text":"邻居装修噪音扰民","note":"非警务，转12345"}`)
+	req, err := http.NewRequest(http.MethodPost, b.base+"/channels/110/pushes", bytes.NewReader(body))
+	require.NoError(t, err)
+	linkage.SignRequest(req.Header, []byte("secret-of-110-0123456789"), time.Now(), body)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var got struct {
+		TrackingNo string `json:"tracking_no"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	rc, err := a.n.q.Contact(ctx, got.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, queue.ChannelTransfer, rc.Channel)
+	require.Equal(t, "非警务，转12345", rc.OperatorNote)
 }
