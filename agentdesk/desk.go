@@ -444,8 +444,13 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 		err = d.s.q.End(ctx, id, m.Contact)
 	case "wrapup":
 		err = d.s.q.WrapUp(ctx, id, m.Contact, queue.RequestType(m.RequestType), queue.Outcome(m.Outcome), m.Note)
+		if err == nil {
+			err = d.pushIfTransferred(ctx, m.Contact, queue.Outcome(m.Outcome))
+		}
 	case "reply":
 		err = d.reply(ctx, m.Contact, strings.TrimSpace(m.Text))
+	case "transfer":
+		err = d.transfer(ctx, m)
 	case "logout":
 		d.logout(ctx)
 		return true

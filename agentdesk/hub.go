@@ -109,6 +109,8 @@ func (s *Server) deliver(d *desk, ev queue.Event) {
 		d.send(outbound{msg: endedMsg{Type: "ended", Contact: ev.TrackingNo, Reason: ev.Reason}})
 	case queue.EventClosed:
 		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})
+	case queue.EventTransferred:
+		d.send(outbound{msg: transferredMsg{Type: "transferred", Contact: ev.TrackingNo, To: ev.Reason}})
 	case queue.EventReplaced:
 		if ev.Session == d.sess {
 			d.shut(CloseReplaced, "replaced by a newer desk", false)

@@ -27,6 +27,10 @@ type inbound struct {
 	// Agent is the agent a supervisor's message is about; ID an alert's id.
 	Agent string `json:"agent,omitempty"`
 	ID    string `json:"id,omitempty"`
+	// transfer: to (queue, agent, 110, 119, 120, 122), queue or agent, mode.
+	To    string `json:"to,omitempty"`
+	Queue string `json:"queue,omitempty"`
+	Mode  string `json:"mode,omitempty"`
 }
 
 // maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
@@ -115,6 +119,10 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 	case "alert_ack":
 		if !validStreamID(m.ID) {
 			return bad("id: must be an alert's id (as in alerts, e.g. 1764547200000-0)")
+		}
+	case "transfer":
+		if perr := checkTransfer(&m); perr != nil {
+			return m, perr
 		}
 	case "":
 		return bad("type: required")

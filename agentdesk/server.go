@@ -68,6 +68,8 @@ type Params struct {
 	LoginHashesPerSecond float64
 	// Softphone is the browser phone (sip.Server); nil: desks use SIP phones only.
 	Softphone Softphone
+	// Transfers sets the desk's transfer message (transfer.go).
+	Transfers Transfers
 }
 
 // Server serves the desk API and websockets of one node.
@@ -78,6 +80,7 @@ type Server struct {
 	blobs     Blobs
 	repliers  map[queue.Channel]Replier
 	softphone Softphone
+	xfer      Transfers
 	log       *zap.Logger
 	titles    map[string]string // queue titles by name
 	ping      time.Duration
@@ -117,7 +120,7 @@ func New(p Params) *Server {
 		p.LoginHashesPerSecond = 8
 	}
 	ns := p.Prefix + "agentdesk:"
-	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, softphone: p.Softphone,
+	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, softphone: p.Softphone, xfer: p.Transfers,
 		log: p.Logger, ping: p.PingEvery,
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},

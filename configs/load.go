@@ -248,6 +248,13 @@ func applyEnv(c *Config, getenv func(string) string) {
 	if v := getenv("LIANXIN_SMTP_DKIM_KEY"); v != "" {
 		c.SMTP.DKIM.Key = v
 	}
+	// Secrets shared with the emergency lines: LIANXIN_SIP_TRANSFER_120_SECRET, …
+	for line, t := range c.SIP.Transfer.Targets {
+		if v := getenv("LIANXIN_SIP_TRANSFER_" + line + "_SECRET"); v != "" {
+			t.Secret = v
+			c.SIP.Transfer.Targets[line] = t
+		}
+	}
 	for i := range c.WeChat.Accounts {
 		a := &c.WeChat.Accounts[i]
 		pre := "LIANXIN_WECHAT_" + wechat.EnvName(a.ID) + "_"

@@ -208,3 +208,17 @@ func TestParseEmptyKeepsDefaults(t *testing.T) {
 		require.Len(t, c.Agents, 5)
 	}
 }
+
+// An emergency line's secret comes from the environment: the file names
+// the line with its webhook, LIANXIN_SIP_TRANSFER_<LINE>_SECRET gives the
+// secret; without it the config is refused, naming the field.
+func TestEnvTransferSecret(t *testing.T) {
+	f := t.TempDir() + "/lianxin.yaml"
+	require.NoError(t, os.WriteFile(f, []byte("sip:\n  transfer:\n    targets:\n      \"120\": {uri: \"sip:120@10.20.0.5\", "+
+		"webhook: \"https://120.example.gov.cn/pushes\"}\n"), 0o600))
+	_, err := Load(f, env(nil))
+	require.ErrorContains(t, err, "sip.transfer.targets.120.secret")
+	c, err := Load(f, env(map[string]string{"LIANXIN_SIP_TRANSFER_120_SECRET": "0123456789abcdef-120"}))
+	require.NoError(t, err)
+	require.Equal(t, "0123456789abcdef-120", c.SIP.Transfer.Targets["120"].Secret)
+}

@@ -23,6 +23,7 @@ var promptFiles embed.FS
 //	position-next, position-before, position-after, position-more-than
 //	wait-before, wait-minutes, wait-under-minute
 //	hold-intro, connecting, invalid, goodbye, hold (music)
+//	callback-offer, callback-confirm, callback-enter, callback-done
 var Prompts fs.FS = mustSub(promptFiles, "prompts")
 
 // PromptExt is the file extension of every prompt.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"time"
 	"unicode"
 
+	gosip "github.com/emiago/sipgo/sip"
+	"github.com/lianxin/lianxin/channels/linkage"
 	"github.com/lianxin/lianxin/sip"
 )
 
@@ -113,6 +116,60 @@ func (v *validator) sip(s sip.Config, queues map[string]bool) {
 				v.prompt(prompts, s.Prompts, op+".answer", o.Answer)
 			}
 		}
+	}
+}
+
+// transfer checks sip.trunk and sip.transfer.
+func (v *validator) transfer(s sip.Config, queues map[string]bool) {
+	if p := s.Trunk.Proxy; p != "" {
+		host, port, err := net.SplitHostPort(p)
+		v.check(err == nil && host != "" && port != "", "sip.trunk.proxy", "%q: must be host:port", p)
+	}
+	v.check(s.Trunk.Transport == "udp" || s.Trunk.Transport == "tcp", "sip.trunk.transport",
+		"%q: must be udp or tcp", s.Trunk.Transport)
+	v.positive("sip.trunk.answer_timeout", s.Trunk.AnswerTimeout)
+	t := s.Transfer
+	v.check(t.Boost >= 0 && t.Boost <= 9, "sip.transfer.boost", "%d: must be 0–9", t.Boost)
+	v.check(t.MissReturn == "agent" || t.MissReturn == "queue", "sip.transfer.miss_return",
+		"%q: must be agent or queue", t.MissReturn)
+	v.positive("sip.transfer.window", t.Window)
+	if t.Queue != "" {
+		v.check(queues[t.Queue], "sip.transfer.queue", "unknown queue %q", t.Queue)
+	}
+	cb := s.Callback
+	v.check(cb.After != 0, "sip.callback.after", "must be set (a negative value offers no callback)")
+	v.positive("sip.callback.every", cb.Every)
+	v.positive("sip.callback.timeout", cb.Timeout)
+	v.positive("sip.callback.retry_every", cb.RetryEvery)
+	v.check(len(cb.Key) == 1 && strings.Contains("0123456789*#", cb.Key), "sip.callback.key",
+		"%q: one of 0–9, * or #", cb.Key)
+	v.check(cb.Retries >= 0 && cb.Retries <= 10, "sip.callback.retries", "%d: must be 0–10", cb.Retries)
+	for _, line := range sortedKeys(cb.QuietHours) {
+		if _, _, err := sip.ParseQuietHours(cb.QuietHours[line]); err != nil {
+			v.add(fieldErr("sip.callback.quiet_hours."+line, "%v", err))
+		}
+	}
+	for _, line := range sortedKeys(t.Targets) {
+		tg := t.Targets[line]
+		p := "sip.transfer.targets." + line
+		if !linkage.IsLine(line) {
+			v.add(keyErr("sip.transfer.targets", line, "%q: a target is one of the lines 110, 119, 120, 122", line))
+			continue
+		}
+		if tg.URI != "" {
+			var u gosip.Uri
+			err := gosip.ParseUri(tg.URI, &u)
+			v.check(err == nil && u.Host != "" && (u.Scheme == "sip" || u.Scheme == "sips"), p+".uri",
+				"%q: must be a SIP URI with a host, e.g. sip:%s@10.20.0.5", tg.URI, line)
+		}
+		if tg.Webhook != "" {
+			u, err := url.Parse(tg.Webhook)
+			v.check(err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil,
+				p+".webhook", "%q: must be an http(s) URL without credentials", tg.Webhook)
+			v.check(len(tg.Secret) >= 16, p+".secret",
+				"must be at least 16 characters (it signs the pushes; LIANXIN_SIP_TRANSFER_%s_SECRET)", line)
+		}
+		v.check(tg.URI != "" || tg.Webhook != "", p, "give a uri, a webhook or both")
 	}
 }
 

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/lianxin/lianxin/channels/linkage"
+	"github.com/lianxin/lianxin/sip"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -80,6 +83,38 @@ func TestValidate(t *testing.T) {
 			[]string{`agents[0].capacity: unknown channel "fax" (want one of voice sms wechat mailbox web 110-transfer)`}},
 		{"capacity", func(c *Config) { c.Agents[0].Capacity["web"] = 51 }, []string{"agents[0].capacity: web: 51 must be 0–50"}},
 		{"110 transfer", func(c *Config) { c.Agents[0].Capacity["110-transfer"] = 2 }, nil},
+		{"transfer targets", func(c *Config) {
+			c.SIP.Trunk.Proxy = "10.0.0.1:5060"
+			c.SIP.Transfer.Targets = map[string]linkage.Target{
+				"120": {URI: "sip:120@10.20.0.5", Webhook: "https://120.example.gov.cn/pushes", Secret: "0123456789abcdef"}}
+		}, nil},
+		{"bad callback", func(c *Config) {
+			c.SIP.Callback.Key = "12"
+			c.SIP.Callback.QuietHours = map[string]string{"12345": "late"}
+		}, []string{
+			`sip.callback.key: "12": one of 0–9, * or #`,
+			`sip.callback.quiet_hours.12345: "late": want HH:MM-HH:MM`,
+		}},
+		{"bad transfer", func(c *Config) {
+			c.SIP.Trunk = sip.Trunk{Proxy: "nowhere", Transport: "sctp", AnswerTimeout: time.Second}
+			c.SIP.Transfer.MissReturn = "boss"
+			c.SIP.Transfer.Queue = "police"
+			c.SIP.Transfer.Targets = map[string]linkage.Target{
+				"120": {URI: "tel:120", Webhook: "ftp://x", Secret: "short"},
+				"999": {URI: "sip:999@h"},
+				"110": {},
+			}
+		}, []string{
+			`sip.trunk.proxy: "nowhere": must be host:port`,
+			`sip.trunk.transport: "sctp": must be udp or tcp`,
+			`sip.transfer.miss_return: "boss": must be agent or queue`,
+			`sip.transfer.queue: unknown queue "police"`,
+			`sip.transfer.targets.110: give a uri, a webhook or both`,
+			`sip.transfer.targets.120.uri: "tel:120": must be a SIP URI with a host, e.g. sip:120@10.20.0.5`,
+			`sip.transfer.targets.120.webhook: "ftp://x": must be an http(s) URL without credentials`,
+			`sip.transfer.targets.120.secret: must be at least 16 characters (it signs the pushes; LIANXIN_SIP_TRANSFER_120_SECRET)`,
+			`sip.transfer.targets: "999": a target is one of the lines 110, 119, 120, 122`,
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Default()

@@ -74,6 +74,9 @@ const (
 	OutcomeDuplicate     Outcome = "duplicate" // 重复
 	OutcomeAbandoned     Outcome = "abandoned" // the citizen left before an answer (voice)
 	OutcomeCallbackLater Outcome = "callback"  // to be called back
+	// OutcomeCallbackFailed: the gateway called the citizen back and got no
+	// answer, as often as sip.callback.retries allows.
+	OutcomeCallbackFailed Outcome = "callback_failed"
 )
 
 // Outcomes maps each outcome an agent may choose to its Chinese label.
@@ -177,6 +180,9 @@ type Intake struct {
 	// message joining one, never for a duplicate, never without the
 	// contact.
 	Alert *Alert `json:"-"`
+	// OperatorNote is the note of the operator of the line that referred the
+	// matter (a 110 push on channel 110-transfer).
+	OperatorNote string `json:"operator_note,omitempty"`
 }
 
 // Alert is an emergency in an intake: its kind (fire, medical, police,
@@ -222,6 +228,12 @@ type Contact struct {
 	// died) before an answer: the agent calls the citizen back. No phone is
 	// rung for it.
 	Callback bool `json:"callback,omitempty"`
+	// CallbackPhone is the number to call back (E.164): the one the caller
+	// confirmed or typed when asking for a callback; empty: Citizen.Phone.
+	CallbackPhone string `json:"callback_phone,omitempty"`
+	// CallbackTries counts the callbacks placed that the citizen did not
+	// answer.
+	CallbackTries int `json:"callback_tries,omitempty"`
 	// OnHold is set while the agent holds an answered call.
 	OnHold bool `json:"on_hold,omitempty"`
 	// WaitSeconds is how long the caller waited: until the answer, or until
@@ -233,4 +245,12 @@ type Contact struct {
 	HoldSeconds float64 `json:"hold_seconds,omitempty"`
 	// HangupBy says which leg hung up: caller, agent, media_timeout, node_lost, …
 	HangupBy string `json:"hangup_by,omitempty"`
+
+	// TransferNote is the note of the agent who last transferred the contact
+	// to a queue or another agent (TransferredBy).
+	TransferNote  string `json:"transfer_note,omitempty"`
+	TransferredBy string `json:"transferred_by,omitempty"`
+	// Transfer is set once the contact went to an emergency line (110, 119,
+	// 120, 122): where, and how the push of its data went.
+	Transfer *TransferInfo `json:"transfer,omitempty"`
 }

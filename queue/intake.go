@@ -214,10 +214,13 @@ func contactFromFields(f map[string]string) (*Contact, error) {
 	c.ClosedAt = msTime(f["closed"])
 	c.Node, c.CallID, c.HangupBy = f["cnode"], f["call"], f["by"]
 	c.Callback = f["callback"] == "1"
+	c.CallbackPhone = f["cbphone"]
+	c.CallbackTries, _ = strconv.Atoi(f["cbtries"])
 	c.OnHold = f["hold_since"] != ""
 	c.WaitSeconds = msSeconds(f["wait_ms"])
 	c.TalkSeconds = msSeconds(f["talk_ms"])
 	c.HoldSeconds = msSeconds(f["hold_ms"])
+	transferFromFields(c, f)
 	return c, nil
 }
 

@@ -16,7 +16,7 @@ var luaFS embed.FS
 // change is all or nothing.
 type scripts struct {
 	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave, heartbeat *redis.Script
-	hangup, hold, phone, position, lostcalls, reassign, forget                                                             *redis.Script
+	hangup, hold, phone, position, lostcalls, reassign, forget, transfer, callback, cbpark, cbunpark                       *redis.Script
 }
 
 // onceScripts are the scripts that are not idempotent by themselves (a second
@@ -74,6 +74,7 @@ func loadScripts(o Options) (*scripts, error) {
 		"hangup": &s.hangup, "hold": &s.hold, "phone": &s.phone, "position": &s.position, "lostcalls": &s.lostcalls,
 		"reassign": &s.reassign,
 		"forget":   &s.forget,
+		"transfer": &s.transfer, "callback": &s.callback, "cbpark": &s.cbpark, "cbunpark": &s.cbunpark,
 	} {
 		if *dst, err = load(name); err != nil {
 			return nil, err

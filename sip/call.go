@@ -50,6 +50,8 @@ type call struct {
 	tn    string
 	state string
 	ring  *agentLeg // the agent leg ringing or talking
+
+	xfer xfer // a transfer to an emergency line (transfer.go)
 }
 
 // Call states, as metrics count them.
@@ -373,12 +375,36 @@ func (c *call) wait() string {
 	}
 	announce := time.NewTimer(s.cfg.Announce.First)
 	defer announce.Stop()
+	cb := c.callbackOffer() // callback.go
+	defer cb.stop()
 	var player *media.Player
 	var playerDone <-chan struct{}
 	for {
 		select {
 		case <-c.ctx.Done():
 			return c.why()
+		case <-cb.C():
+			if clips := cb.announce(c); len(clips) > 0 {
+				if player != nil {
+					player.Stop()
+				}
+				player = media.NewPlayer(clips...)
+				playerDone = player.Done()
+				c.leg.Play(player)
+			}
+		case d := <-c.digits:
+			if cb.wants(c, d) {
+				if player != nil {
+					player.Stop()
+					playerDone = nil
+				}
+				if c.takeCallback() {
+					if c.ctx.Err() != nil {
+						return c.why() // hung up after asking: the callback stands
+					}
+					return byCallback
+				}
+			}
 		case <-announce.C:
 			if c.State() != stWaiting {
 				announce.Reset(s.cfg.Announce.Every)
@@ -403,10 +429,13 @@ func (c *call) wait() string {
 			case queue.EventRescinded:
 				c.stopRinging(ev.Agent)
 			case queue.EventEnded, queue.EventClosed:
-				// The agent ended the call at the desk.
-				if c.State() == stTalking {
+				// The agent ended the call at the desk (not: the contact
+				// closed as the caller went on to an emergency line).
+				if c.State() == stTalking && !c.external() {
 					return byAgent
 				}
+			case queue.EventTransferred:
+				c.requeued()
 			}
 		case a := <-c.answered:
 			if player != nil {

@@ -57,6 +57,12 @@ type Config struct {
 	// BrowserReconnect is how long a call on the browser phone waits for a media session that dropped to come
 	// back (the desk restarts ICE) before it is ended. Default 10s.
 	BrowserReconnect time.Duration `yaml:"browser_reconnect"`
+	// Trunk is the outbound trunk (transfers to emergency lines, callbacks).
+	Trunk Trunk `yaml:"trunk"`
+	// Transfer sets transfers from the desk and the emergency lines' targets.
+	Transfer Transfer `yaml:"transfer"`
+	// Callback sets the callback offered to waiting callers.
+	Callback Callback `yaml:"callback"`
 }
 
 // WebRTC is the browser softphone's media: G.711 over WebRTC (sip/rtc).

@@ -33,7 +33,10 @@ func (s *Server) follow(ctx context.Context) error {
 
 func (s *Server) onEvent(ev queue.Event) {
 	switch ev.Type {
-	case queue.EventOffered, queue.EventRescinded, queue.EventEnded, queue.EventClosed:
+	case queue.EventOffered, queue.EventRescinded, queue.EventEnded, queue.EventClosed, queue.EventTransferred:
+	case queue.EventAssigned:
+		s.onAssigned(ev) // a callback accepted at a desk of this node
+		return
 	default:
 		return
 	}

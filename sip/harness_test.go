@@ -70,7 +70,6 @@ var testLines = map[string]Line{
 	"12315": {Number: "12315", Name: "12315市场监管投诉举报热线", Queue: "consumer", Priority: 1},
 }
 
-
 func phoneFor(agent, password, realm string) Phone {
 	m := md5.Sum([]byte(agent + ":" + realm + ":" + password))
 	s := sha256.Sum256([]byte(agent + ":" + realm + ":" + password))
@@ -84,6 +83,13 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 }
 
 func newEnvOn(t *testing.T, rs *queuetest.Server, node string, mod ...func(*Config)) *env {
+	t.Helper()
+	return newEnvWith(t, rs, node, nil, mod...)
+}
+
+// newEnvWith is newEnvOn with params changing the Server's Params (given
+// the node's queue) before the server starts.
+func newEnvWith(t *testing.T, rs *queuetest.Server, node string, params func(*Params), mod ...func(*Config)) *env {
 	t.Helper()
 	cfg := Config{Addr: "127.0.0.1:0", AdvertiseIP: "127.0.0.1", RTPPorts: PortRange{Min: 30000, Max: 39999},
 		Ring: 50 * time.Millisecond, RingTimeout: 5 * time.Second, MediaTimeout: 10 * time.Second,
@@ -99,8 +105,12 @@ func newEnvOn(t *testing.T, rs *queuetest.Server, node string, mod ...func(*Conf
 	for _, a := range []string{"1001", "1002"} {
 		phones = append(phones, phoneFor(a, "demo", "lianxin"))
 	}
-	s, err := New(Params{Config: cfg, Queue: q, Lines: func(n string) (Line, bool) { l, ok := testLines[n]; return l, ok },
-		Phones: phones, Prompts: testPrompts(), Redis: rs.Client(t), Prefix: "{lianxin}:", Logger: log.Named("sip")})
+	p := Params{Config: cfg, Queue: q, Lines: func(n string) (Line, bool) { l, ok := testLines[n]; return l, ok },
+		Phones: phones, Prompts: testPrompts(), Redis: rs.Client(t), Prefix: "{lianxin}:", Logger: log.Named("sip")}
+	if params != nil {
+		params(&p)
+	}
+	s, err := New(p)
 	require.NoError(t, err)
 	require.NoError(t, s.Listen())
 	ctx, cancel := context.WithCancel(context.Background())

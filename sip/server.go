@@ -16,6 +16,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/lianxin/lianxin/channels/linkage"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/lianxin/lianxin/sip/rtc"
@@ -47,6 +48,13 @@ type Params struct {
 	Redis  redis.UniversalClient
 	Prefix string
 	Logger *zap.Logger
+	// Pushes sends a call transferred to an emergency line to the line's
+	// webhook; nil pushes nothing.
+	Pushes *linkage.Pusher
+	// SMS tells a citizen whose callbacks all went unanswered; nil: no SMS.
+	SMS interface {
+		Reply(ctx context.Context, c *queue.Contact, text string) error
+	}
 }
 
 // Server is the voice front end of one node.
@@ -176,6 +184,8 @@ func setDefaults(c *Config) {
 	if c.Announce.MaxPosition == 0 {
 		c.Announce.MaxPosition = 99
 	}
+	setTransferDefaults(c)
+	setCallbackDefaults(c)
 }
 
 // Listen binds the UDP and TCP listeners on one port (Config.Addr; port 0
@@ -266,6 +276,7 @@ func (s *Server) setup() error {
 	s.srv.OnOptions(s.guard(s.onOptions))
 	s.srv.OnUpdate(s.guard(s.onUpdate))
 	s.srv.OnInfo(s.guard(s.onInfo))
+	s.srv.OnRefer(s.guard(s.onRefer))
 	s.srv.OnRegister(s.guard(s.reg.onRegister))
 	return nil
 }
@@ -316,6 +327,8 @@ func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.pacer.Run(gctx) })
 	g.Go(func() error { return s.follow(gctx) })
+	g.Go(func() error { return s.commands(gctx) })
+	g.Go(func() error { return s.serveCallbackRetries(gctx) })
 	go func() { _ = s.srv.ServeUDP(s.udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	<-gctx.Done()
@@ -399,7 +412,7 @@ func (s *Server) isTrusted(src string) bool {
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, REGISTER"))
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, REGISTER, REFER"))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"))
 	if s.draining.Load() || s.Calls() >= s.cfg.MaxCalls {
 		// A proxy's keep-alive learns that this node takes no calls now.

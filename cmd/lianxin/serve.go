@@ -24,6 +24,7 @@ import (
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/channels/connlimit"
 	"github.com/lianxin/lianxin/channels/email"
+	"github.com/lianxin/lianxin/channels/linkage"
 	"github.com/lianxin/lianxin/channels/mailbox"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
@@ -192,10 +193,19 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg,
 		queue.ChannelMailbox: letterReplier{mail: mail, sms: sg}, queue.ChannelWeb: letterReplier{mail: mail, sms: sg}}
+	// The emergency lines: pushes of transferred contacts, and 110's referrals.
+	pushes := linkage.NewPusher(q, cfg.SIP.Transfer.Targets, log.Named("linkage"))
+	referQueue := cfg.SIP.Transfer.Queue
+	if referQueue == "" {
+		referQueue = defs[0].Name
+	}
+	referrals := linkage.NewInbound(q, linkage.InboundOptions{Secret: cfg.SIP.Transfer.Targets["110"].Secret,
+		Window: cfg.SIP.Transfer.Window, Queue: referQueue}, log.Named("linkage"))
 	voice, err := sip.New(sip.Params{Config: cfg.SIP, Queue: q, Lines: func(number string) (sip.Line, bool) {
 		h, ok := dir.Hotline(number)
 		return sip.Line{Number: h.Number, Name: h.Name, Topic: h.Topic, Queue: h.Queue, Priority: h.Priority}, ok
-	}, Phones: cfg.Phones(), Prompts: cfg.PromptFS(), Redis: rdb, Prefix: prefix, Logger: log.Named("sip")})
+	}, Phones: cfg.Phones(), Prompts: cfg.PromptFS(), Redis: rdb, Prefix: prefix, Logger: log.Named("sip"),
+		Pushes: pushes, SMS: sg})
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +215,8 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents, QueueTitles: titles,
 		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
-		Softphone: voice, Logger: log.Named("desk")})
+		Softphone: voice, Logger: log.Named("desk"), Transfers: agentdesk.Transfers{Boost: cfg.SIP.Transfer.Boost,
+			BackToAgent: cfg.SIP.Transfer.MissReturn != "queue", Lines: pushes}})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes, MaxUploads: cfg.Mailbox.MaxUploads}, log.Named("mailbox"))
 
@@ -213,7 +224,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		District: func(c *queue.Contact) string { return districtOf(dir, c) }, Logger: log.Named("clusters")})
 
 	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log, store: qo.Archive}
-	n.runners = append(n.runners, wc, sg, mail, common)
+	n.runners = append(n.runners, wc, sg, mail, common, pushes)
 	reports := &archive.Reports{Supervisor: desk.Supervisor, Targets: cfg.Reports.ResponseTargets,
 		Logger: log.Named("reports")}
 	if s, ok := qo.Archive.(*archive.Store); ok {
@@ -252,6 +263,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	if err != nil {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
+	referrals.Register(mux)
 	// ReadTimeout bounds a whole request body (a 32 MiB letter on a slow
 	// line included); websockets clear it when they upgrade. A connection
 	// serving a request or a websocket is busy; the others may be closed

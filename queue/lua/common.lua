@@ -334,6 +334,13 @@ local function give_back(tn, reason, now, miss)
   end
   refresh(id, now)
   touch(id)
+  -- A contact transferred to a named agent who missed it goes back to the
+  -- agent who transferred it, when that was asked for and they can take it.
+  local back = redis.call('HGET', c, 'xback')
+  if back and back ~= '' and reason ~= 'node_lost' then
+    redis.call('HSET', c, 'xback', '')
+    if back ~= id and can_take(agent(back), ch, now) then offer(tn, back, now, q, ch) end
+  end
   return id, q, ch
 end
 

@@ -1,0 +1,279 @@
+package sip
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lianxin/lianxin/channels/linkage"
+	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/lianxin/lianxin/sip/siptest"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+)
+
+// agentPhone starts baresip as agent's phone (auto-answer) registered with
+// the gateway, and seats the agent ready.
+func agentPhone(ctx context.Context, t *testing.T, e *env, agent string) *siptest.BaresipPhone {
+	t.Helper()
+	ph := siptest.Baresip(t, siptest.BaresipOptions{SIPAddr: e.s.Addr().String(), User: agent, Password: "demo",
+		AutoAnswer: true})
+	require.NoError(t, ph.WaitRegistered(ctx))
+	eventually(t, 500, "agent "+agent+"'s phone registered", func() bool {
+		until, err := e.q.Phone(ctx, agent)
+		return err == nil && !until.IsZero()
+	})
+	return ph
+}
+
+// heldBy waits until contact tn is in talk with agent.
+func heldBy(t *testing.T, e *env, tn, agent string) {
+	t.Helper()
+	eventually(t, 1500, tn+" held by "+agent, func() bool {
+		c, err := e.q.Contact(context.Background(), tn)
+		return err == nil && c.State == queue.StateAssigned && c.Agent == agent
+	})
+}
+
+// TestTransferToAQueueRingsTheNextAgent: a sipp caller talks to agent
+// 1001's baresip phone; 1001 transfers the call to the consumer queue with
+// a note. 1001's phone is hung up, the caller waits again (priority
+// raised), agent 1002's baresip phone is rung, answers, and hears the
+// caller's tone.
+func TestTransferToAQueueRingsTheNextAgent(t *testing.T) {
+	siptest.RequireTools(t, "sipp", "baresip")
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p1 := agentPhone(ctx, t, e, "1001")
+	p2 := agentPhone(ctx, t, e, "1002")
+	e.seat("1001")
+
+	caller := siptest.Sipp(t, siptest.SippOptions{Scenario: "caller.xml", Target: e.s.Addr().String(), Service: "12345",
+		Vars: map[string]string{"hold_ms": "14000", "caller": "13800138601"}})
+	ct := contactOf(t, e, "+8613800138601")
+	heldBy(t, e, ct.TrackingNo, "1001")
+	_, err := p1.WaitEvent(ctx, "CALL_ESTABLISHED", 0)
+	require.NoError(t, err)
+	e.seat("1002")
+
+	require.NoError(t, e.q.Transfer(ctx, "1001", ct.TrackingNo, queue.TransferTo{Queue: "consumer",
+		Note: "商品质量问题，转市场监管", Boost: 2}))
+	_, err = p1.WaitEvent(ctx, "CALL_CLOSED", 0)
+	require.NoError(t, err, "the first agent's phone is hung up")
+	heldBy(t, e, ct.TrackingNo, "1002")
+	c, err := e.q.Contact(ctx, ct.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, "consumer", c.Queue)
+	require.Equal(t, 3, c.Priority, "the consumer queue's 1, raised by 2")
+	require.Equal(t, "商品质量问题，转市场监管", c.TransferNote)
+
+	res, err := caller.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Successful, "sipp: %s", res.Errors)
+	_, err = p2.WaitEvent(ctx, "CALL_CLOSED", 0)
+	require.NoError(t, err)
+	heard, err := p2.Recording()
+	require.NoError(t, err)
+	require.True(t, siptest.HasTone(heard, siptest.CallerToneHz), "the second agent hears the caller: ratio %.2f",
+		siptest.Tone(heard, siptest.CallerToneHz))
+}
+
+// lineHook is an emergency line's webhook: it checks each push's signature,
+// answers the first with 500 and the rest with 200, and keeps them.
+type lineHook struct {
+	secret string
+	mu     sync.Mutex
+	pushes []linkage.Push
+	bad    []string
+}
+
+func (h *lineHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := linkage.Verify(r.Header, []byte(h.secret), body, time.Now(), time.Minute); err != nil {
+		h.bad = append(h.bad, err.Error())
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var p linkage.Push
+	if err := json.Unmarshal(body, &p); err != nil {
+		h.bad = append(h.bad, err.Error())
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	h.pushes = append(h.pushes, p)
+	if len(h.pushes) == 1 {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *lineHook) got() ([]linkage.Push, []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]linkage.Push(nil), h.pushes...), append([]string(nil), h.bad...)
+}
+
+// TestTransferTo120 is the one-key transfer: a caller talks to agent 1001's
+// baresip phone; the desk asks the call's node (command stream) to transfer
+// it to 120, blind. The gateway calls 120 (a sipp UAS echoing what it
+// hears) through the outbound trunk, drops the agent's phone and bridges
+// the caller to 120: the caller hears its own tone come back from 120, so
+// 120 receives the caller's audio. The contact closes transferred_120 and
+// its data reaches 120's webhook, signed, after one 500 and a retry; the
+// delivery shows on the contact.
+func TestTransferTo120(t *testing.T) {
+	siptest.RequireTools(t, "sipp", "baresip")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	uas := siptest.Sipp(t, siptest.SippOptions{Scenario: "agent-phone.xml", Vars: map[string]string{"play": "0"},
+		RTPEcho: true, AutoAnswer: true, Calls: 1})
+	hook := &lineHook{secret: "secret-shared-with-120"}
+	web := httptest.NewServer(hook)
+	defer web.Close()
+	target := "sip:120@120.emergency.invalid"
+	targets := map[string]linkage.Target{"120": {URI: target, Webhook: web.URL, Secret: hook.secret}}
+	e := newEnvWith(t, queuetest.RedisServer(t), "node-a", func(p *Params) {
+		p.Pushes = linkage.NewPusher(p.Queue, targets, zaptest.NewLogger(t).Named("push"),
+			linkage.WithRetry(200*time.Millisecond, time.Second))
+		pctx, pcancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = p.Pushes.Run(pctx) }()
+		t.Cleanup(func() { pcancel(); <-done })
+	}, func(c *Config) {
+		c.Trunk.Proxy = uas.Addr() // the trunk: 120's host is reached through it
+		c.Transfer.Targets = targets
+	})
+	agent := agentPhone(ctx, t, e, "1001")
+	e.seat("1001")
+
+	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), Number: "12345",
+		From: "13900139601"})
+	require.NoError(t, err)
+	ct := contactOf(t, e, "+8613900139601")
+	heldBy(t, e, ct.TrackingNo, "1001")
+	require.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
+		a := siptest.DecodeG711(p)
+		return len(a) > 8000 && siptest.HasTone(a[len(a)-4000:], siptest.AgentToneHz)
+	}), "the caller talks to the agent")
+
+	require.NoError(t, e.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandTransfer, TrackingNo: ct.TrackingNo,
+		Agent: "1001", Args: map[string]string{"to": "120", "mode": "blind", "note": "老人在家摔倒，意识不清"}}))
+	_, err = agent.WaitEvent(ctx, "CALL_CLOSED", 0)
+	require.NoError(t, err, "the agent's phone is hung up")
+	require.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
+		a := siptest.DecodeG711(p)
+		return len(a) > 8000 && siptest.HasTone(a[len(a)-4000:], siptest.CallerToneHz)
+	}), "the caller's own audio comes back from 120: 120 hears the caller")
+
+	eventually(t, 1500, "the push acknowledged", func() bool {
+		c, err := e.q.Contact(ctx, ct.TrackingNo)
+		return err == nil && c.Transfer != nil && c.Transfer.Status == queue.TransferDelivered
+	})
+	c, err := e.q.Contact(ctx, ct.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, queue.StateClosed, c.State)
+	require.Equal(t, queue.OutcomeTransfer120, c.Outcome)
+	require.Equal(t, "老人在家摔倒，意识不清", c.Note)
+	require.Equal(t, &queue.TransferInfo{To: "120", Status: queue.TransferDelivered, Target: target, Tries: 2}, c.Transfer)
+	pushes, bad := hook.got()
+	require.Empty(t, bad, "every push signed right")
+	require.Len(t, pushes, 2, "500 first, then acknowledged")
+	p := pushes[1]
+	require.Equal(t, ct.TrackingNo+":120", p.ID)
+	require.Equal(t, "+8613900139601", p.Caller)
+	require.Equal(t, "12345", p.Line)
+	require.Equal(t, "老人在家摔倒，意识不清", p.Note)
+	require.Equal(t, target, p.Target)
+
+	// The caller stays with 120 after the contact closed, then hangs up:
+	// 120's leg is hung up too.
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, call.Hangup(ctx))
+	res, err := uas.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Successful, "120's call ended cleanly: %s", res.Errors)
+	eventually(t, 500, "no call left", func() bool { return e.s.Calls() == 0 })
+}
+
+// TestTransferToALineThatIsBusy: 120 (a sipp UAS) answers 486. A warm
+// transfer leaves the agent talking to the caller; a blind one puts the
+// caller back in the queue, priority raised, with a note saying so.
+func TestTransferToALineThatIsBusy(t *testing.T) {
+	siptest.RequireTools(t, "sipp", "baresip")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	busy := siptest.Sipp(t, siptest.SippOptions{Scenario: "citizen-busy.xml", AutoAnswer: true, Calls: 2, Trace: true})
+	e := newEnv(t, func(c *Config) {
+		c.Trunk.Proxy = busy.Addr()
+		c.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
+	})
+	agent := agentPhone(ctx, t, e, "1001")
+	e.seat("1001")
+	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), From: "13900139701"})
+	require.NoError(t, err)
+	ct := contactOf(t, e, "+8613900139701")
+	heldBy(t, e, ct.TrackingNo, "1001")
+
+	send := func(mode string) {
+		require.NoError(t, e.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandTransfer, TrackingNo: ct.TrackingNo,
+			Agent: "1001", Args: map[string]string{"to": "120", "mode": mode, "note": "胸痛"}}))
+	}
+	send("warm")
+	eventually(t, 1500, "120 tried once and the attempt over", func() bool {
+		if busyTries(busy) < 1 {
+			return false
+		}
+		for _, cl := range e.s.liveCalls() {
+			if cl.trackingNo() == ct.TrackingNo {
+				return !cl.xfer.busy.Load()
+			}
+		}
+		return false
+	})
+	require.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
+		a := siptest.DecodeG711(p)
+		return len(a) > 8000 && siptest.HasTone(a[len(a)-4000:], siptest.AgentToneHz)
+	}), "warm: the caller still talks to the agent")
+	c, err := e.q.Contact(ctx, ct.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, queue.StateAssigned, c.State)
+	require.Nil(t, c.Transfer)
+
+	send("blind")
+	_, err = agent.WaitEvent(ctx, "CALL_CLOSED", 0)
+	require.NoError(t, err, "blind: the agent's phone is hung up at once")
+	eventually(t, 1500, "back in the queue", func() bool {
+		c, err := e.q.Contact(ctx, ct.TrackingNo)
+		return err == nil && c.TransferNote != "" && c.State != queue.StateAssigned
+	})
+	c, err = e.q.Contact(ctx, ct.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, "转120未接通。胸痛", c.TransferNote)
+	require.Equal(t, 2, c.Priority)
+	require.NoError(t, call.Hangup(ctx))
+	res, err := busy.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Successful, "%s", res.Errors)
+}
+
+// busyTries counts the calls the busy UAS has seen so far.
+func busyTries(r *siptest.SippRun) int {
+	n := 0
+	for _, l := range strings.Split(r.Messages(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "INVITE sip:") {
+			n++
+		}
+	}
+	return n
+}
