@@ -209,4 +209,16 @@ type Contact struct {
 	HoldSeconds float64 `json:"hold_seconds,omitempty"`
 	// HangupBy says which leg hung up: caller, agent, media_timeout, node_lost, …
 	HangupBy string `json:"hangup_by,omitempty"`
+
+	// Around the talk (ivr.go).
+
+	// Rating is the citizen's rating (回访评价), once given.
+	Rating *Rating `json:"rating,omitempty"`
+	// RatingAsked is set once the citizen was asked for a rating.
+	RatingAsked bool `json:"rating_asked,omitempty"`
+	// ResolvedBy is "ivr" for a caller the hot-topic answer settled (当场解答
+	// by the IVR, counted apart from agents' answers).
+	ResolvedBy string `json:"resolved_by,omitempty"`
+	// Recording is the call's recording, where the line records.
+	Recording *Recording `json:"recording,omitempty"`
 }

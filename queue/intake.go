@@ -217,6 +217,7 @@ func contactFromFields(f map[string]string) (*Contact, error) {
 	c.WaitSeconds = msSeconds(f["wait_ms"])
 	c.TalkSeconds = msSeconds(f["talk_ms"])
 	c.HoldSeconds = msSeconds(f["hold_ms"])
+	ivrFields(c, f)
 	return c, nil
 }
 
