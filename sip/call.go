@@ -469,7 +469,7 @@ func (c *call) finish(by string) {
 		a.hangup()
 	}
 	if by != byCaller && c.dlg != nil {
-		if by == byAgent {
+		if by == byAgent && !c.rate() {
 			c.leg.Hold(nil)
 			c.play(false, s.prompts.get("goodbye"))
 		}

@@ -52,6 +52,13 @@ type Config struct {
 	// number (configs/hotlines.csv). A line without a menu goes straight to
 	// its queue after its welcome prompt.
 	Menus map[string]Menu `yaml:"menus"`
+	// Rating asks the caller to rate the call (回访评价) after the agent
+	// hangs up (ivrconfig.go).
+	Rating Rating `yaml:"rating"`
+	// Recording sets which lines record their calls (ivrconfig.go).
+	Recording Recording `yaml:"recording"`
+	// HotTopics sets the supervisors' hot-topic answers (ivrconfig.go).
+	HotTopics HotTopics `yaml:"hot_topics"`
 }
 
 // PortRange is an inclusive range of UDP ports.

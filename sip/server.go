@@ -151,6 +151,7 @@ func setDefaults(c *Config) {
 	if c.Announce.MaxPosition == 0 {
 		c.Announce.MaxPosition = 99
 	}
+	setIVRDefaults(c)
 }
 
 // Listen binds the UDP and TCP listeners on one port (Config.Addr; port 0
