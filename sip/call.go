@@ -542,4 +542,3 @@ func (c *call) update(req *sip.Request, tx sip.ServerTransaction) {
 	_ = tx.Respond(sip.NewSDPResponseFromRequest(req, local.marshal()))
 	c.log.Info("caller re-INVITE", zap.Bool("hold", held))
 }
-

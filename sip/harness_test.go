@@ -77,7 +77,6 @@ var testLines = map[string]Line{
 	"12315": {Number: "12315", Name: "12315市场监管投诉举报热线", Queue: "consumer", Priority: 1},
 }
 
-
 func phoneFor(agent, password, realm string) Phone {
 	m := md5.Sum([]byte(agent + ":" + realm + ":" + password))
 	s := sha256.Sum256([]byte(agent + ":" + realm + ":" + password))
