@@ -140,18 +140,20 @@ func (q *Queue) Rate(ctx context.Context, tn string, score int) error {
 	if tn == "" {
 		return fmt.Errorf("%w: rating: no tracking number", ErrInvalid)
 	}
-	_, err := q.rate(ctx, tn, score, "", "")
+	_, err := q.rate(ctx, tn, score, "", "", "")
 	return err
 }
 
 // RateByReply rates the last contact the citizen (ReplyKey) was asked about
 // and has not rated, within its window, and returns its tracking number.
-// ErrNotFound: no contact of theirs waits for a rating.
-func (q *Queue) RateByReply(ctx context.Context, reply string, score int) (string, error) {
+// ErrNotFound: no contact of theirs waits for a rating. idemKey (the
+// provider's message id, or "") makes a redelivery of the same answer
+// return the same contact rather than ErrNotFound.
+func (q *Queue) RateByReply(ctx context.Context, reply string, score int, idemKey string) (string, error) {
 	if reply == "" {
 		return "", fmt.Errorf("%w: rating: no reply key", ErrInvalid)
 	}
-	return q.rate(ctx, "", score, reply, "")
+	return q.rate(ctx, "", score, reply, "", idemKey)
 }
 
 // RateByToken rates the contact whose rating link carries token.
@@ -159,7 +161,7 @@ func (q *Queue) RateByToken(ctx context.Context, token string, score int) (strin
 	if token == "" {
 		return "", fmt.Errorf("%w: rating: no token", ErrInvalid)
 	}
-	return q.rate(ctx, "", score, "", token)
+	return q.rate(ctx, "", score, "", token, "")
 }
 
 // RatingByToken returns the contact a rating link's token names while its
@@ -175,11 +177,11 @@ func (q *Queue) RatingByToken(ctx context.Context, token string) (*Contact, erro
 	return q.Contact(ctx, tn)
 }
 
-func (q *Queue) rate(ctx context.Context, tn string, score int, reply, token string) (string, error) {
+func (q *Queue) rate(ctx context.Context, tn string, score int, reply, token, idem string) (string, error) {
 	if RatingLabels[score] == "" {
 		return "", fmt.Errorf("%w: rating %d is not 1, 2 or 3", ErrInvalid, score)
 	}
-	res, err := q.run(ctx, q.ivr.rate, tn, score, q.nowMs(), reply, token).Text()
+	res, err := q.run(ctx, q.ivr.rate, tn, score, q.nowMs(), reply, token, idem).Text()
 	if err != nil {
 		return "", scriptError(err)
 	}

@@ -72,7 +72,7 @@ func TestRateByReply(t *testing.T) {
 			e.finish("a1", tn)
 		}
 		key := queue.ReplyKey(queue.ChannelSMS, "+8613800138000")
-		_, err := e.q.RateByReply(e.ctx, key, 3)
+		_, err := e.q.RateByReply(e.ctx, key, 3, "")
 		require.ErrorIs(t, err, queue.ErrNotFound, "nothing asked yet")
 		for _, tn := range []string{older, newer} {
 			_, err := e.q.AskRating(e.ctx, tn, queue.RatingAsk{Window: time.Hour, Reply: key})
@@ -81,15 +81,18 @@ func TestRateByReply(t *testing.T) {
 		_, err = e.q.AskRating(e.ctx, other, queue.RatingAsk{Window: time.Hour,
 			Reply: queue.ReplyKey(queue.ChannelSMS, "+8613900139000")})
 		require.NoError(t, err)
-		got, err := e.q.RateByReply(e.ctx, key, 3)
+		got, err := e.q.RateByReply(e.ctx, key, 3, "smsc:msg-1")
 		require.NoError(t, err)
 		require.Equal(t, newer, got, "the last asked contact")
+		got, err = e.q.RateByReply(e.ctx, key, 3, "smsc:msg-1")
+		require.NoError(t, err, "a redelivery of the same answer")
+		require.Equal(t, newer, got)
 		require.Equal(t, 3, e.contact(newer).Rating.Score)
 		require.Nil(t, e.contact(older).Rating)
 		require.Nil(t, e.contact(other).Rating)
-		_, err = e.q.RateByReply(e.ctx, key, 1)
+		_, err = e.q.RateByReply(e.ctx, key, 1, "smsc:msg-2")
 		require.ErrorIs(t, err, queue.ErrNotFound, "the reply rated already")
-		_, err = e.q.RateByReply(e.ctx, queue.ReplyKey(queue.ChannelWeChat, "+8613800138000"), 1)
+		_, err = e.q.RateByReply(e.ctx, queue.ReplyKey(queue.ChannelWeChat, "+8613800138000"), 1, "")
 		require.ErrorIs(t, err, queue.ErrNotFound, "another channel")
 
 		letter := e.letter("general", "来信")

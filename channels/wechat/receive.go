@@ -55,6 +55,9 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 	if t.Emergency != "" {
 		in.Priority = channels.EmergencyPriority
 	}
+	if rated, ok := ch.rating(ctx, w, a, m, encrypted, p, log); ok || rated {
+		return
+	}
 	rc, err := ch.q.Receive(ctx, in, p.idemKey)
 	switch {
 	case errors.Is(err, queue.ErrIdempotencyConflict):
