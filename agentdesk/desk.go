@@ -429,6 +429,13 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 		err = d.s.q.End(ctx, id, m.Contact)
 	case "wrapup":
 		err = d.s.q.WrapUp(ctx, id, m.Contact, queue.RequestType(m.RequestType), queue.Outcome(m.Outcome), m.Note)
+		if err == nil && d.s.afterWrapUp != nil {
+			go func(tn string) {
+				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				d.s.afterWrapUp(actx, tn)
+			}(m.Contact)
+		}
 	case "reply":
 		err = d.reply(ctx, m.Contact, strings.TrimSpace(m.Text))
 	case "logout":

@@ -52,6 +52,9 @@ type Params struct {
 	// PingEvery is how often desks are pinged [20s]; a desk silent for three
 	// times as long is dropped.
 	PingEvery time.Duration
+	// AfterWrapUp, if set, runs (in its own goroutine) after an agent wrapped
+	// a contact up: the citizen of a text contact is asked for a rating.
+	AfterWrapUp func(ctx context.Context, tn string)
 	// LoginHashesPerSecond bounds the passwords this node hashes [8]: a
 	// bcrypt check takes tens of milliseconds of a core, so a flood of
 	// logins could otherwise starve everything else. Logins beyond it are
@@ -73,6 +76,8 @@ type Server struct {
 	lookups *lookupGuard
 	rdb     redis.UniversalClient
 	ns      string // the agentdesk namespace of the deployment's keys
+
+	afterWrapUp func(ctx context.Context, tn string)
 
 	mu       sync.Mutex
 	desks    map[string]*desk // by agent id
@@ -103,7 +108,7 @@ func New(p Params) *Server {
 	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, log: p.Logger, ping: p.PingEvery,
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
-		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns}
+		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns, afterWrapUp: p.AfterWrapUp}
 	hashes := make([]string, 0, len(p.Agents))
 	for _, a := range p.Agents {
 		s.agents[a.ID] = a
@@ -236,6 +241,8 @@ type publicContact struct {
 	ReceivedAt  time.Time          `json:"received_at"`
 	AnsweredAt  *time.Time         `json:"answered_at,omitempty"`
 	ClosedAt    *time.Time         `json:"closed_at,omitempty"`
+	// Rating is the citizen's rating of the service (回访评价), once given.
+	Rating *queue.Rating `json:"rating,omitempty"`
 }
 
 var statusText = map[queue.ContactState]string{
@@ -293,7 +300,7 @@ func (s *Server) contact(w http.ResponseWriter, r *http.Request) {
 	pc := publicContact{TrackingNo: c.TrackingNo, Channel: c.Channel, Line: c.Line,
 		LineName: c.LineName, State: c.State, Status: statusText[c.State], RequestType: c.RequestType,
 		Outcome: c.Outcome, OutcomeText: queue.Outcomes[c.Outcome], ReceivedAt: c.ReceivedAt,
-		AnsweredAt: c.AssignedAt, ClosedAt: c.ClosedAt}
+		AnsweredAt: c.AssignedAt, ClosedAt: c.ClosedAt, Rating: c.Rating}
 	if SensitiveLine(c.LineName) {
 		// Whom a letter to a discipline-inspection mailbox reports on must
 		// not be told to whoever holds its number.

@@ -20,6 +20,7 @@ import (
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/channels/email"
 	"github.com/lianxin/lianxin/channels/mailbox"
+	"github.com/lianxin/lianxin/channels/rating"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
 	"github.com/lianxin/lianxin/configs"
@@ -164,8 +165,9 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg,
 		queue.ChannelMailbox: letterReplier{mail: mail, sms: sg}, queue.ChannelWeb: letterReplier{mail: mail, sms: sg}}
+	asker := ratingAsker{q: q, repliers: repliers, cfg: cfg.Rating, log: log.Named("rating")}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents,
-		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
+		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
 		Logger: log.Named("desk")})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
@@ -204,6 +206,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	letters.Register(mux)
 	wc.Register(mux)
 	sg.Register(mux)
+	rating.NewHandler(q, log.Named("rating")).Register(mux)
 	// ReadTimeout bounds a whole request body (a 32 MiB letter on a slow
 	// line included); websockets clear it when they upgrade.
 	n.srv = &http.Server{Handler: withMetrics(reg, recoverPanics(log, mux)), ReadHeaderTimeout: 10 * time.Second,
