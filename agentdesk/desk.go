@@ -242,6 +242,7 @@ func (d *desk) greet(ctx context.Context, sess *queue.Session) {
 		}
 		d.sendOffer(c, deadline)
 	}
+	d.sendHotTopics(ctx)
 	early := d.early
 	d.early, d.seated = nil, true
 	for _, ev := range early {
@@ -438,12 +439,17 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 		}
 	case "reply":
 		err = d.reply(ctx, m.Contact, strings.TrimSpace(m.Text))
+	case "hot_topic_publish", "hot_topic_withdraw":
+		err = d.hotTopic(ctx, m)
 	case "logout":
 		d.logout(ctx)
 		return true
 	}
 	if err != nil {
 		code := replyErrorCode(err)
+		if code == "" {
+			code = hotTopicCode(err)
+		}
 		if code == "" {
 			code = errorCode(err)
 		}

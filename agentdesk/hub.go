@@ -11,6 +11,7 @@ import (
 // ends. Events come from every node, so an agent is offered a letter that was
 // posted to any node.
 func (s *Server) Run(ctx context.Context) error {
+	go func() { _ = s.watchHotTopics(ctx) }()
 	return s.q.Subscribe(ctx, s.onEvent)
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/lianxin/lianxin/hottopic"
 	"github.com/lianxin/lianxin/queue"
 )
 
@@ -19,6 +20,8 @@ type inbound struct {
 	Outcome     string `json:"outcome,omitempty"`
 	Note        string `json:"note,omitempty"`
 	Text        string `json:"text,omitempty"`
+	Line        string `json:"line,omitempty"` // hot_topic_publish
+	ID          string `json:"id,omitempty"`   // hot_topic_withdraw
 }
 
 // maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
@@ -76,6 +79,14 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 		}
 		if utf8.RuneCountInString(m.Note) > maxNoteRunes {
 			return bad("note: at most 2000 characters")
+		}
+	case "hot_topic_publish":
+		if err := hottopic.Check(m.Line, m.Text); err != nil {
+			return bad(err.Error())
+		}
+	case "hot_topic_withdraw":
+		if m.ID == "" || len(m.ID) > 64 {
+			return bad("id: the id of a published hot topic")
 		}
 	case "":
 		return bad("type: required")

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lianxin/lianxin/hottopic"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -55,6 +56,8 @@ type Params struct {
 	// AfterWrapUp, if set, runs (in its own goroutine) after an agent wrapped
 	// a contact up: the citizen of a text contact is asked for a rating.
 	AfterWrapUp func(ctx context.Context, tn string)
+	// HotTopics, if set, lets supervisors publish hot-topic answers.
+	HotTopics *hottopic.Store
 	// LoginHashesPerSecond bounds the passwords this node hashes [8]: a
 	// bcrypt check takes tens of milliseconds of a core, so a flood of
 	// logins could otherwise starve everything else. Logins beyond it are
@@ -78,6 +81,7 @@ type Server struct {
 	ns      string // the agentdesk namespace of the deployment's keys
 
 	afterWrapUp func(ctx context.Context, tn string)
+	hot         *hottopic.Store
 
 	mu       sync.Mutex
 	desks    map[string]*desk // by agent id
@@ -108,7 +112,8 @@ func New(p Params) *Server {
 	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, log: p.Logger, ping: p.PingEvery,
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
-		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns, afterWrapUp: p.AfterWrapUp}
+		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns, afterWrapUp: p.AfterWrapUp,
+		hot: p.HotTopics}
 	hashes := make([]string, 0, len(p.Agents))
 	for _, a := range p.Agents {
 		s.agents[a.ID] = a

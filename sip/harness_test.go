@@ -91,6 +91,12 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 
 func newEnvOn(t *testing.T, rs *queuetest.Server, node string, mod ...func(*Config)) *env {
 	t.Helper()
+	return newEnvWith(t, rs, node, nil, mod...)
+}
+
+// newEnvWith is newEnvOn with the server's Params changed by pmod.
+func newEnvWith(t *testing.T, rs *queuetest.Server, node string, pmod func(*Params), mod ...func(*Config)) *env {
+	t.Helper()
 	cfg := Config{Addr: "127.0.0.1:0", AdvertiseIP: "127.0.0.1", RTPPorts: PortRange{Min: 30000, Max: 39999},
 		Ring: 50 * time.Millisecond, RingTimeout: 5 * time.Second, MediaTimeout: 10 * time.Second,
 		Announce: Announce{First: time.Hour, Every: time.Hour}}
@@ -105,8 +111,12 @@ func newEnvOn(t *testing.T, rs *queuetest.Server, node string, mod ...func(*Conf
 	for _, a := range []string{"1001", "1002"} {
 		phones = append(phones, phoneFor(a, "demo", "lianxin"))
 	}
-	s, err := New(Params{Config: cfg, Queue: q, Lines: func(n string) (Line, bool) { l, ok := testLines[n]; return l, ok },
-		Phones: phones, Prompts: testPrompts(), Redis: rs.Client(t), Prefix: "{lianxin}:", Logger: log.Named("sip")})
+	p := Params{Config: cfg, Queue: q, Lines: func(n string) (Line, bool) { l, ok := testLines[n]; return l, ok },
+		Phones: phones, Prompts: testPrompts(), Redis: rs.Client(t), Prefix: "{lianxin}:", Logger: log.Named("sip")}
+	if pmod != nil {
+		pmod(&p)
+	}
+	s, err := New(p)
 	require.NoError(t, err)
 	require.NoError(t, s.Listen())
 	ctx, cancel := context.WithCancel(context.Background())

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/lianxin/lianxin/hottopic"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/redis/go-redis/v9"
@@ -45,6 +46,11 @@ type Params struct {
 	Redis  redis.UniversalClient
 	Prefix string
 	Logger *zap.Logger
+	// HotTopics, if set, are the supervisors' hot-topic answers callers
+	// hear after the welcome.
+	HotTopics *hottopic.Store
+	// Blobs, if set, store call recordings (Config.Recording).
+	Blobs Blobs
 }
 
 // Server is the voice front end of one node.
@@ -64,6 +70,7 @@ type Server struct {
 	trusted []netip.Prefix
 	reg     *registrar
 	metrics *Metrics
+	hot     *hotTopics
 
 	udp  net.PacketConn
 	tcp  net.Listener
@@ -102,6 +109,9 @@ func New(p Params) (*Server, error) {
 		return nil, err
 	}
 	s.reg = newRegistrar(p.Redis, p.Prefix, cfg, p.Phones, p.Queue, p.Logger.Named("registrar"))
+	if p.HotTopics != nil {
+		s.hot = &hotTopics{store: p.HotTopics, log: p.Logger.Named("hot"), every: cfg.HotTopics.Refresh}
+	}
 	return s, nil
 }
 
@@ -292,6 +302,10 @@ func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.pacer.Run(gctx) })
 	g.Go(func() error { return s.follow(gctx) })
+	if s.hot != nil {
+		g.Go(func() error { return s.hot.run(gctx) })
+	}
+	g.Go(func() error { return s.recordingJanitor(gctx) })
 	go func() { _ = s.srv.ServeUDP(s.udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	<-gctx.Done()

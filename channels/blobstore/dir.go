@@ -215,3 +215,21 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// Delete removes a stored blob (a recording past its retention). Deleting
+// one that is not there is no error.
+func (d *Dir) Delete(ctx context.Context, sha string) error {
+	if len(sha) != 64 {
+		return ErrNotFound
+	}
+	if _, err := hex.DecodeString(sha); err != nil {
+		return ErrNotFound
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.Remove(d.path(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("blobstore: %w", err)
+	}
+	return nil
+}
