@@ -24,6 +24,7 @@ import (
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
 	"github.com/lianxin/lianxin/configs"
+	"github.com/lianxin/lianxin/hottopic"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip"
 	"github.com/prometheus/client_golang/prometheus"
@@ -166,8 +167,9 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	repliers := map[queue.Channel]agentdesk.Replier{queue.ChannelWeChat: wc, queue.ChannelSMS: sg,
 		queue.ChannelMailbox: letterReplier{mail: mail, sms: sg}, queue.ChannelWeb: letterReplier{mail: mail, sms: sg}}
 	asker := ratingAsker{q: q, repliers: repliers, cfg: cfg.Rating, log: log.Named("rating")}
+	hot := hottopic.New(rdb, prefix, cfg.SIP.HotTopics.TTS)
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents,
-		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
+		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, HotTopics: hot, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
 		Logger: log.Named("desk")})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
 		MaxLetterBytes: cfg.Mailbox.MaxLetterBytes, MaxTextRunes: cfg.Mailbox.MaxTextRunes}, log.Named("mailbox"))
@@ -175,7 +177,8 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	voice, err := sip.New(sip.Params{Config: cfg.SIP, Queue: q, Lines: func(number string) (sip.Line, bool) {
 		h, ok := dir.Hotline(number)
 		return sip.Line{Number: h.Number, Name: h.Name, Topic: h.Topic, Queue: h.Queue, Priority: h.Priority}, ok
-	}, Phones: cfg.Phones(), Prompts: cfg.PromptFS(), Redis: rdb, Prefix: prefix, Logger: log.Named("sip")})
+	}, Phones: cfg.Phones(), Prompts: cfg.PromptFS(), Redis: rdb, Prefix: prefix, Logger: log.Named("sip"),
+		HotTopics: hot, Blobs: blobs})
 	if err != nil {
 		return nil, err
 	}
@@ -375,6 +378,7 @@ var (
 	_ mailbox.Enqueuer = (*queue.Queue)(nil)
 	_ mailbox.Blobs    = (*blobstore.Dir)(nil)
 	_ agentdesk.Blobs  = (*blobstore.Dir)(nil)
+	_ sip.Blobs        = (*blobstore.Dir)(nil)
 )
 
 // letterReplier answers a letter by e-mail when its writer gave an address,
