@@ -35,7 +35,8 @@ type Recording struct {
 	Retention time.Duration `yaml:"retention"`
 	// Buffer is how many 20 ms frames a call's recorder holds for its
 	// writer; frames beyond it are dropped and counted
-	// (lianxin_sip_recording_frames_dropped_total). Default 500 (10 s).
+	// (lianxin_sip_recording_frames_dropped_total). Default 150 (1.5 s of
+	// both directions; about 50 KB a call).
 	Buffer int `yaml:"buffer"`
 	// MaxBytes bounds one recording (about 32 KB per second). Default
 	// 256 MiB (a bit over two hours).
@@ -81,7 +82,7 @@ func setIVRDefaults(c *Config) {
 		c.Recording.Retention = 90 * 24 * time.Hour
 	}
 	if c.Recording.Buffer <= 0 {
-		c.Recording.Buffer = 500
+		c.Recording.Buffer = 150
 	}
 	if c.Recording.MaxBytes <= 0 {
 		c.Recording.MaxBytes = 256 << 20
