@@ -56,4 +56,3 @@ func TestRatingReply(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.EqualValues(t, 2, e.calls.receives.Load(), "nothing to rate: a message")
 }
-
