@@ -109,7 +109,7 @@ var ErrTooLong = errors.New("media: recording reached its size limit")
 // also an io.WriterAt (a file); limit bounds the bytes written (0: none).
 // It returns the bytes written. Call it once, from its own goroutine.
 func (r *Recorder) Run(w io.Writer, limit int64) (int64, error) {
-	ww := &wavWriter{w: bufio.NewWriterSize(w, 32<<10), limit: limit}
+	ww := &wavWriter{w: bufio.NewWriterSize(w, 8<<10), limit: limit}
 	var err error
 	if err = ww.header(); err != nil {
 		return ww.n, err
