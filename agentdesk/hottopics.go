@@ -3,6 +3,8 @@ package agentdesk
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"time"
 
 	"github.com/lianxin/lianxin/hottopic"
@@ -118,4 +120,54 @@ func (s *Server) watchHotTopics(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// maxHotTopicWAV bounds an uploaded hot-topic recording (about 8 minutes
+// of 8 kHz 16-bit mono).
+const maxHotTopicWAV = 8 << 20
+
+// uploadHotTopic publishes a hot-topic answer with a recorded WAV instead of
+// synthetic speech (POST /api/hot-topics, multipart form: line, text, audio;
+// supervisors only, token in the Authorization header).
+func (s *Server) uploadHotTopic(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if !s.agents[id].Supervisor {
+		WriteError(w, http.StatusForbidden, "forbidden", errNotSupervisor.Error())
+		return
+	}
+	if s.hot == nil {
+		WriteError(w, http.StatusNotFound, "not_found", "hot topics are not configured on this node")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxHotTopicWAV+64<<10)
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		WriteError(w, http.StatusBadRequest, "bad_form", "a multipart form with line, text and audio (a WAV, at most 8 MiB): "+err.Error())
+		return
+	}
+	defer func() { _ = r.MultipartForm.RemoveAll() }()
+	f, _, err := r.FormFile("audio")
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, "bad_form", "audio: the recording (a WAV file) is missing")
+		return
+	}
+	defer f.Close()
+	wav, err := io.ReadAll(io.LimitReader(f, maxHotTopicWAV+1))
+	if err != nil || len(wav) > maxHotTopicWAV {
+		WriteError(w, http.StatusBadRequest, "bad_form", "audio: at most 8 MiB")
+		return
+	}
+	t, err := s.hot.PublishWAV(r.Context(), r.FormValue("line"), r.FormValue("text"), id, wav)
+	switch {
+	case errors.Is(err, hottopic.ErrInvalid):
+		WriteError(w, http.StatusBadRequest, "bad_message", err.Error())
+		return
+	case err != nil:
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot publish now, try again")
+		return
+	}
+	s.log.Info("hot topic published with a recording", zap.String("id", t.ID), zap.String("line", t.Line), zap.String("by", id))
+	WriteJSON(w, http.StatusCreated, t)
 }

@@ -130,6 +130,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/queues", s.queues)
 	mux.HandleFunc("GET /api/contacts/{tn}", s.contact)
 	mux.HandleFunc("GET /api/contacts/{tn}/recording", s.recording)
+	mux.HandleFunc("POST /api/hot-topics", s.uploadHotTopic)
 	mux.HandleFunc("GET /api/attachments/{sha}", s.attachment)
 	mux.HandleFunc("GET /desk/ws", s.serveWS)
 	mux.Handle("GET /desk/", http.StripPrefix("/desk/", pageHandler()))
