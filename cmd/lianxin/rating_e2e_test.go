@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,4 +91,81 @@ func TestSMSRating(t *testing.T) {
 	c, err = n.n.q.Contact(ctx, offer.TrackingNo)
 	require.NoError(t, err)
 	require.Equal(t, 3, c.Rating.Score)
+}
+
+// TestLetterRatingLink: a web letter left a phone number but no e-mail;
+// after wrap-up its citizen gets the rating link by SMS (over the SMPP
+// bind). Following it on this node shows the page; answering 满意 rates
+// the letter once.
+func TestLetterRatingLink(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	smsc := smsctest.Start(t, smsctest.Options{SystemID: "lianxin", Password: "pw"})
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
+		c.SMS.SMPP.Enabled = true
+		c.SMS.SMPP.Addr = smsc.Addr
+		c.SMS.SMPP.SystemID = "lianxin"
+		c.SMS.SMPP.Password = "pw"
+		c.Rating.PublicURL = "https://12345.example.gov.cn/"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sess, err := smsc.Session(ctx)
+	require.NoError(t, err)
+	d := desk(t, n.base, "1001")
+	send(t, d, "ready", nil)
+	tn := letter(t, n.base, mailboxFor(t, "general"), "路灯不亮")
+	require.Equal(t, tn, next(t, d, "offer").Object().TrackingNo)
+	send(t, d, "accept", map[string]any{"contact": tn})
+	send(t, d, "wrapup", map[string]any{"contact": tn, "request_type": "help", "outcome": "dispatched"})
+
+	// The question is long: it comes in concatenated parts (UDH).
+	var link string
+	parts := map[int]string{}
+	for link == "" {
+		select {
+		case sub := <-sess.Submits:
+			ud, total, seq := sub.SM.ShortMessage, 1, 1
+			if sub.SM.ESMClass&0x40 != 0 {
+				c, rest, err := smpp.SplitUDH(ud)
+				require.NoError(t, err)
+				ud, total, seq = rest, c.Total, c.Seq
+			}
+			text, err := smpp.Decode(sub.SM.DataCoding, smpp.AlphabetGSM7, ud)
+			require.NoError(t, err)
+			parts[seq] = text
+			if len(parts) < total {
+				continue
+			}
+			whole := ""
+			for i := 1; i <= total; i++ {
+				whole += parts[i]
+			}
+			parts = map[int]string{}
+			if i := strings.Index(whole, "https://12345.example.gov.cn/rate/"); i >= 0 {
+				require.Contains(t, whole, tn)
+				link = strings.TrimSpace(whole[i:])
+			}
+		case <-ctx.Done():
+			t.Fatal("no SMS with the rating link")
+		}
+	}
+	local := strings.Replace(link, "https://12345.example.gov.cn", n.base, 1)
+	res, err := http.Get(local)
+	require.NoError(t, err)
+	page, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, string(page), "请对本次服务进行评价")
+	res, err = http.PostForm(local, url.Values{"score": {"1"}})
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	c, err := n.n.q.Contact(ctx, tn)
+	require.NoError(t, err)
+	require.Equal(t, "满意", c.Rating.Label)
+	res, err = http.PostForm(local, url.Values{"score": {"3"}})
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, http.StatusNotFound, res.StatusCode, "the link is spent")
 }
