@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"math"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/lianxin/lianxin/hottopic"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/media"
+	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,11 +21,7 @@ import (
 // WAV of the right length with sound in it — listed, announced to a
 // watching node, and withdrawn everywhere.
 func TestPublishSpeaks(t *testing.T) {
-	for _, tool := range []string{"espeak-ng", "sox"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (scripts/install-test-deps.sh installs it)", tool)
-		}
-	}
+	siptest.RequireTools(t, "espeak-ng", "sox") // scripts/install-test-deps.sh installs them
 	rs := queuetest.RedisServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -173,7 +173,11 @@ func (c *call) afterWelcome() bool {
 		return true
 	}
 	s.metrics.ivr.ivrResolved.Inc()
-	c.log.Info("hot topic answered the caller's question", zap.String("contact", r.TrackingNo))
+	c.mu.Lock()
+	c.tn = r.TrackingNo // its recording, where the line records, is kept with it
+	c.mu.Unlock()
+	c.log = c.log.With(zap.String("contact", r.TrackingNo))
+	c.log.Info("hot topic answered the caller's question")
 	c.play(false, s.prompts.get("goodbye"))
 	c.cancel(errors.New(byIVR))
 	return false
