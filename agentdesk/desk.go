@@ -254,6 +254,7 @@ func (d *desk) greet(ctx context.Context, sess *queue.Session) {
 		}
 		d.sendOffer(c, deadline)
 	}
+	d.sendHotTopics(ctx)
 	early := d.early
 	d.early, d.seated = nil, true
 	for _, ev := range early {
@@ -447,10 +448,19 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 		if err == nil {
 			err = d.pushIfTransferred(ctx, m.Contact, queue.Outcome(m.Outcome))
 		}
+		if err == nil && d.s.afterWrapUp != nil {
+			go func(tn string) {
+				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				d.s.afterWrapUp(actx, tn)
+			}(m.Contact)
+		}
 	case "reply":
 		err = d.reply(ctx, m.Contact, strings.TrimSpace(m.Text))
 	case "transfer":
 		err = d.transfer(ctx, m)
+	case "hot_topic_publish", "hot_topic_withdraw":
+		err = d.hotTopic(ctx, m)
 	case "logout":
 		d.logout(ctx)
 		return true
@@ -470,6 +480,9 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 		code := phoneCode(err)
 		if code == "" {
 			code = replyErrorCode(err)
+		}
+		if code == "" {
+			code = hotTopicCode(err)
 		}
 		if code == "" {
 			code = errorCode(err)

@@ -29,6 +29,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	go func() { _ = s.watchHotTopics(ctx) }()
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); s.board.rebuild(ctx, s.q, pos, s.keepAlert) }()

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/lianxin/lianxin/hottopic"
 	"github.com/lianxin/lianxin/queue"
 )
 
@@ -31,6 +32,7 @@ type inbound struct {
 	To    string `json:"to,omitempty"`
 	Queue string `json:"queue,omitempty"`
 	Mode  string `json:"mode,omitempty"`
+	Line  string `json:"line,omitempty"` // hot_topic_publish
 }
 
 // maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
@@ -123,6 +125,14 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 	case "transfer":
 		if perr := checkTransfer(&m); perr != nil {
 			return m, perr
+		}
+	case "hot_topic_publish":
+		if err := hottopic.Check(m.Line, m.Text); err != nil {
+			return bad(err.Error())
+		}
+	case "hot_topic_withdraw":
+		if m.ID == "" || len(m.ID) > 64 {
+			return bad("id: the id of a published hot topic")
 		}
 	case "":
 		return bad("type: required")

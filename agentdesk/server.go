@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lianxin/lianxin/channels/blobstore"
+	"github.com/lianxin/lianxin/hottopic"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -61,6 +62,11 @@ type Params struct {
 	// in the order the wallboard lists them; a queue not given is listed
 	// after them, by its name.
 	QueueTitles []QueueTitle
+	// AfterWrapUp, if set, runs (in its own goroutine) after an agent wrapped
+	// a contact up: the citizen of a text contact is asked for a rating.
+	AfterWrapUp func(ctx context.Context, tn string)
+	// HotTopics, if set, lets supervisors publish hot-topic answers.
+	HotTopics *hottopic.Store
 	// LoginHashesPerSecond bounds the passwords this node hashes [8]: a
 	// bcrypt check takes tens of milliseconds of a core, so a flood of
 	// logins could otherwise starve everything else. Logins beyond it are
@@ -91,6 +97,9 @@ type Server struct {
 	ns      string // the agentdesk namespace of the deployment's keys
 
 	board *board
+
+	afterWrapUp func(ctx context.Context, tn string)
+	hot         *hottopic.Store
 
 	mu         sync.Mutex
 	desks      map[string]*desk       // by agent id
@@ -124,7 +133,8 @@ func New(p Params) *Server {
 		log: p.Logger, ping: p.PingEvery,
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
-		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns}
+		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns, afterWrapUp: p.AfterWrapUp,
+		hot: p.HotTopics}
 	s.titles = map[string]string{}
 	if p.Queue != nil {
 		for _, d := range p.Queue.Queues() {
@@ -166,6 +176,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/logout", s.logout)
 	mux.HandleFunc("GET /api/queues", s.queues)
 	mux.HandleFunc("GET /api/contacts/{tn}", s.contact)
+	mux.HandleFunc("GET /api/contacts/{tn}/recording", s.recording)
+	mux.HandleFunc("POST /api/hot-topics", s.uploadHotTopic)
 	mux.HandleFunc("GET /api/attachments/{sha}", s.attachment)
 	mux.HandleFunc("GET /desk/ws", s.serveWS)
 	mux.Handle("GET /desk/", http.StripPrefix("/desk/", pageHandler()))
@@ -287,6 +299,8 @@ type publicContact struct {
 	ReceivedAt  time.Time          `json:"received_at"`
 	AnsweredAt  *time.Time         `json:"answered_at,omitempty"`
 	ClosedAt    *time.Time         `json:"closed_at,omitempty"`
+	// Rating is the citizen's rating of the service (回访评价), once given.
+	Rating *queue.Rating `json:"rating,omitempty"`
 }
 
 var statusText = map[queue.ContactState]string{
@@ -344,7 +358,7 @@ func (s *Server) contact(w http.ResponseWriter, r *http.Request) {
 	pc := publicContact{TrackingNo: c.TrackingNo, Channel: c.Channel, Line: c.Line,
 		LineName: c.LineName, State: c.State, Status: statusText[c.State], RequestType: c.RequestType,
 		Outcome: c.Outcome, OutcomeText: queue.Outcomes[c.Outcome], ReceivedAt: c.ReceivedAt,
-		AnsweredAt: c.AssignedAt, ClosedAt: c.ClosedAt}
+		AnsweredAt: c.AssignedAt, ClosedAt: c.ClosedAt, Rating: c.Rating}
 	if SensitiveLine(c.LineName) {
 		// Whom a letter to a discipline-inspection mailbox reports on must
 		// not be told to whoever holds its number.

@@ -37,6 +37,8 @@ type Config struct {
 	// LIANXIN_SIP_ADVERTISE_IP. A menus mapping given in a file replaces
 	// the default menus whole.
 	SIP sip.Config `yaml:"sip"`
+	// Rating asks text contacts' citizens for a rating after wrap-up.
+	Rating Rating `yaml:"rating"`
 	// SMTP is the mail listener for letters to the mailboxes' addresses, and
 	// the relay for acknowledgements and replies (channels/email). Secret:
 	// LIANXIN_SMTP_RELAY_PASSWORD.

@@ -98,6 +98,7 @@ func (c *Config) Validate() error {
 	v.phones(c.Agents)
 	v.sip(c.SIP, queues)
 	v.transfer(c.SIP, queues)
+	v.ivr(c.SIP, c.Rating, c.promptsForCheck())
 	v.channelErrors("wechat", c.WeChat.Validate())
 	for i, a := range c.WeChat.Accounts {
 		v.check(a.Queue == "" || queues[a.Queue], fmt.Sprintf("wechat.accounts[%d].queue", i), "unknown queue %q", a.Queue)

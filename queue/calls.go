@@ -177,6 +177,9 @@ type CallCounts struct {
 	Answered  int64 `json:"answered"`
 	Abandoned int64 `json:"abandoned"`
 	Callbacks int64 `json:"callbacks"`
+	// IVRResolved counts callers whose question the hot-topic answer
+	// settled (当场解答 by the IVR), never queued.
+	IVRResolved int64 `json:"ivr_resolved"`
 }
 
 // CallStats gives the calls of every known queue (one read). Totals are the
@@ -210,6 +213,8 @@ func (q *Queue) CallStats(ctx context.Context) (map[string]CallCounts, error) {
 			c.Abandoned = n
 		case "callbacks":
 			c.Callbacks = n
+		case "ivr_resolved":
+			c.IVRResolved = n
 		}
 		out[name] = c
 	}

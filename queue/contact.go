@@ -253,4 +253,15 @@ type Contact struct {
 	// Transfer is set once the contact went to an emergency line (110, 119,
 	// 120, 122): where, and how the push of its data went.
 	Transfer *TransferInfo `json:"transfer,omitempty"`
+	// Around the talk (ivr.go).
+
+	// Rating is the citizen's rating (回访评价), once given.
+	Rating *Rating `json:"rating,omitempty"`
+	// RatingAsked is set once the citizen was asked for a rating.
+	RatingAsked bool `json:"rating_asked,omitempty"`
+	// ResolvedBy is "ivr" for a caller the hot-topic answer settled (当场解答
+	// by the IVR, counted apart from agents' answers).
+	ResolvedBy string `json:"resolved_by,omitempty"`
+	// Recording is the call's recording, where the line records.
+	Recording *Recording `json:"recording,omitempty"`
 }

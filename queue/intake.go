@@ -221,6 +221,7 @@ func contactFromFields(f map[string]string) (*Contact, error) {
 	c.TalkSeconds = msSeconds(f["talk_ms"])
 	c.HoldSeconds = msSeconds(f["hold_ms"])
 	transferFromFields(c, f)
+	ivrFields(c, f)
 	return c, nil
 }
 

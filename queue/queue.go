@@ -158,6 +158,7 @@ type Queue struct {
 	prefix string
 	keys   []string
 	s      *scripts
+	ivr    *ivrScripts
 	queues map[string]Def
 	names  string // "a,b,c" for the sweep
 	steps  string // "src>after_ms>dst;…" for the sweep
@@ -181,7 +182,11 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{rdb: rdb, o: o, s: s, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger}
+	ivr, err := loadIVRScripts(o)
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue{rdb: rdb, o: o, s: s, ivr: ivr, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger}
 	q.keys = []string{q.prefix}
 	names := make([]string, 0, len(o.Queues))
 	for _, d := range o.Queues {

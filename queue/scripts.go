@@ -45,17 +45,25 @@ end
 return CALL_RES
 `
 
-func loadScripts(o Options) (*scripts, error) {
+// prelude is common.lua with the options filled in, the head of every script.
+func prelude(o Options) (string, error) {
 	common, err := luaFS.ReadFile("lua/common.lua")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	pre := strings.NewReplacer(
+	return strings.NewReplacer(
 		"__OFFER_MS__", strconv.FormatInt(o.OfferTimeout.Milliseconds(), 10),
 		"__RING_MS__", strconv.FormatInt(o.RingTimeout.Milliseconds(), 10),
 		"__MAX_MISSES__", strconv.Itoa(o.MaxMisses),
 		"__EVENTS_MAXLEN__", strconv.FormatInt(o.EventsMaxLen, 10),
-	).Replace(string(common))
+	).Replace(string(common)), nil
+}
+
+func loadScripts(o Options) (*scripts, error) {
+	pre, err := prelude(o)
+	if err != nil {
+		return nil, err
+	}
 	load := func(name string) (*redis.Script, error) {
 		body, err := luaFS.ReadFile("lua/" + name + ".lua")
 		if err != nil {

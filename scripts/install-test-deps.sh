@@ -3,9 +3,10 @@
 # queue's tests start their own on a free port), swaks (a real SMTP client
 # for the e-mail channel's tests, with Net::SSLeay for its --tls), Chromium (the
 # desk's browser tests), CJK fonts, and the real SIP peers of the voice tests:
-# sipp (Debian package sip-tester) and baresip; and PostgreSQL's server
-# binaries (the archive's tests run initdb and their own server on a free
-# port, never one someone else started). Idempotent; Debian/Ubuntu only.
+# sipp (Debian package sip-tester) and baresip; espeak-ng and sox (speech for
+# the hot-topic answers); and PostgreSQL's server binaries (the archive's
+# tests run initdb and their own server on a free port, never one someone
+# else started). Idempotent; Debian/Ubuntu only.
 # When another apt-get or dpkg holds the lock, it waits for it (up to 5
 # minutes) instead of failing.
 set -euo pipefail
@@ -21,6 +22,10 @@ command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 # aubridge, sndfile, account, menu, ctrl_tcp) without the GUI front ends.
 { command -v baresip >/dev/null 2>&1 && [ -e /usr/lib/baresip/modules/sndfile.so ]; } || need+=(baresip-core)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# The hot-topic answers are spoken at runtime as the prompts are made
+# (scripts/gen-prompts.sh): espeak-ng's Mandarin voice through sox.
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

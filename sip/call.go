@@ -166,6 +166,9 @@ func (c *call) run(req *sip.Request, tx sip.ServerTransaction, offer session) {
 	s.metrics.answered.Inc()
 	s.pacer.Add(c.leg)
 	defer s.pacer.Remove(c.leg)
+	if r := c.startRecording(); r != nil {
+		defer c.finishRecording(r)
+	}
 	go func() {
 		err := c.leg.Run(c.ctx)
 		if errors.Is(err, media.ErrMediaTimeout) {
@@ -203,7 +206,7 @@ func (c *call) converse() string {
 func (c *call) why() string {
 	if err := context.Cause(c.ctx); err != nil {
 		switch err.Error() {
-		case byCaller, byMediaTimeout, byShutdown, byAgent:
+		case byCaller, byMediaTimeout, byShutdown, byAgent, byIVR:
 			return err.Error()
 		}
 		return byShutdown
@@ -251,6 +254,9 @@ func (c *call) ivr() (string, bool) {
 	p := c.s.prompts
 	menu, hasMenu := c.s.cfg.Menus[c.line.Number]
 	if _, ok := c.play(hasMenu, p.get("welcome-"+c.line.Number)); !ok {
+		return "", false
+	}
+	if !c.afterWelcome() {
 		return "", false
 	}
 	if !hasMenu {
@@ -500,7 +506,7 @@ func (c *call) finish(by string) {
 		a.hangup()
 	}
 	if by != byCaller && c.dlg != nil {
-		if by == byAgent {
+		if by == byAgent && !c.rate() {
 			c.leg.Hold(nil)
 			c.play(false, s.prompts.get("goodbye"))
 		}

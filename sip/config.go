@@ -63,6 +63,13 @@ type Config struct {
 	Transfer Transfer `yaml:"transfer"`
 	// Callback sets the callback offered to waiting callers.
 	Callback Callback `yaml:"callback"`
+	// Rating asks the caller to rate the call (回访评价) after the agent
+	// hangs up (ivrconfig.go).
+	Rating Rating `yaml:"rating"`
+	// Recording sets which lines record their calls (ivrconfig.go).
+	Recording Recording `yaml:"recording"`
+	// HotTopics sets the supervisors' hot-topic answers (ivrconfig.go).
+	HotTopics HotTopics `yaml:"hot_topics"`
 }
 
 // WebRTC is the browser softphone's media: G.711 over WebRTC (sip/rtc).

@@ -33,6 +33,9 @@ const (
 	toneAnswer  = 800.0
 	toneCaller  = 1000.0
 	toneAgent   = 1700.0
+	toneRating  = 900.0
+	toneThanks  = 1100.0
+	toneNotice  = 1300.0
 )
 
 // testPrompts are tones instead of words: welcome 400 Hz, menu 500 Hz, hold
@@ -48,6 +51,10 @@ func testPrompts() fstest.MapFS {
 	add("menu-12345", toneMenu, 400*time.Millisecond)
 	add("hold", toneHold, 2*time.Second)
 	add("answer-test", toneAnswer, 400*time.Millisecond)
+	add("rating", toneRating, 400*time.Millisecond)
+	add("rating-thanks", toneThanks, 300*time.Millisecond)
+	add("recording-notice", toneNotice, 400*time.Millisecond)
+	add("hot-topic-menu", toneMenu, 300*time.Millisecond)
 	for _, n := range []string{"position-next", "position-before", "position-after", "position-more-than",
 		"wait-before", "wait-minutes", "wait-under-minute", "invalid", "goodbye", "num-0", "num-1", "num-2", "num-3",
 		"num-4", "num-5", "num-6", "num-7", "num-8", "num-9", "num-10", "num-100", "num-1000", "num-liang"} {
@@ -266,7 +273,8 @@ func heard(pkts []rtp.Packet) [][]int16 {
 // toneOf names the strongest of the test tones in one packet, or 0.
 func toneOf(pcm []int16) float64 {
 	best, bestHz := 0.3, 0.0
-	for _, hz := range []float64{300, toneWelcome, toneMenu, toneHold, toneAnswer, toneCaller, toneAgent} {
+	for _, hz := range []float64{300, toneWelcome, toneMenu, toneHold, toneAnswer, toneCaller, toneAgent, toneRating,
+		toneThanks, toneNotice} {
 		if g := siptest.Tone(pcm, hz); g > best {
 			best, bestHz = g, hz
 		}

@@ -18,6 +18,7 @@ type Metrics struct {
 	// RTP of ended legs, by leg (caller, agent); live legs are added when
 	// the series are read.
 	rtp [2]rtpTotals
+	ivr ivrMetrics
 }
 
 // rtpTotals are one kind of leg's packet counts.
@@ -40,6 +41,7 @@ func newMetrics() *Metrics {
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lianxin_sip_calls_ended_total",
 			Help: "Calls ended, by who ended them (caller, agent, media_timeout, shutdown, cancelled)."}, []string{"by"}),
 		mediaTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "lianxin_sip_media_timeouts_total", Help: "Legs ended because no RTP arrived."}),
+		ivr:           newIVRMetrics(),
 	}
 }
 
@@ -96,7 +98,7 @@ func (s *Server) Collectors() []prometheus.Collector {
 	pacerCount := func(name, help string, f func(st media.PacerStats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read(f))
 	}
-	return []prometheus.Collector{m.setup, m.answered, m.bridged, m.refused, m.ended, m.mediaTimeouts,
+	return append(m.ivr.collectors(), m.setup, m.answered, m.bridged, m.refused, m.ended, m.mediaTimeouts,
 		stateCollector{s: s, desc: states}, rtpCollector{s: s},
 		pacer("lianxin_sip_paced_legs", "Legs sent prompts or hold audio by the pacer now.",
 			func(st media.PacerStats) float64 { return float64(st.Active) }),
@@ -106,7 +108,7 @@ func (s *Server) Collectors() []prometheus.Collector {
 			func(st media.PacerStats) float64 { return float64(st.LateTicks) }),
 		pacer("lianxin_sip_pacer_send_interval_p99_seconds", "p99 of the interval between a leg's paced packets (20 ms is on time).",
 			func(st media.PacerStats) float64 { return st.IntervalP99.Seconds() }),
-	}
+	)
 }
 
 type stateCollector struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/lianxin/lianxin/channels/linkage"
+	"github.com/lianxin/lianxin/hottopic"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/lianxin/lianxin/sip/rtc"
@@ -55,6 +56,11 @@ type Params struct {
 	SMS interface {
 		Reply(ctx context.Context, c *queue.Contact, text string) error
 	}
+	// HotTopics, if set, are the supervisors' hot-topic answers callers
+	// hear after the welcome.
+	HotTopics *hottopic.Store
+	// Blobs, if set, store call recordings (Config.Recording).
+	Blobs Blobs
 }
 
 // Server is the voice front end of one node.
@@ -74,6 +80,7 @@ type Server struct {
 	trusted []netip.Prefix
 	reg     *registrar
 	metrics *Metrics
+	hot     *hotTopics
 
 	udp  net.PacketConn
 	tcp  net.Listener
@@ -132,6 +139,9 @@ func New(p Params) (*Server, error) {
 		}
 	}
 	s.reg = newRegistrar(p.Redis, p.Prefix, cfg, p.Phones, p.Queue, p.Logger.Named("registrar"))
+	if p.HotTopics != nil {
+		s.hot = &hotTopics{store: p.HotTopics, log: p.Logger.Named("hot"), every: cfg.HotTopics.Refresh}
+	}
 	return s, nil
 }
 
@@ -186,6 +196,7 @@ func setDefaults(c *Config) {
 	}
 	setTransferDefaults(c)
 	setCallbackDefaults(c)
+	setIVRDefaults(c)
 }
 
 // Listen binds the UDP and TCP listeners on one port (Config.Addr; port 0
@@ -329,6 +340,10 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.follow(gctx) })
 	g.Go(func() error { return s.commands(gctx) })
 	g.Go(func() error { return s.serveCallbackRetries(gctx) })
+	if s.hot != nil {
+		g.Go(func() error { return s.hot.run(gctx) })
+	}
+	g.Go(func() error { return s.recordingJanitor(gctx) })
 	go func() { _ = s.srv.ServeUDP(s.udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	<-gctx.Done()

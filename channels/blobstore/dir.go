@@ -123,3 +123,18 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// Delete removes a stored blob (a recording past its retention). Deleting
+// one that is not there is no error.
+func (d *Dir) Delete(ctx context.Context, sha string) error {
+	if !validSHA(sha) {
+		return ErrNotFound
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.Remove(d.path(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("blobstore: %w", err)
+	}
+	return nil
+}

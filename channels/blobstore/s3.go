@@ -195,6 +195,18 @@ func (s *S3) Stage(ctx context.Context, r io.Reader, limit int64) (*Staged, erro
 }
 
 // SweepStaged removes spooled files older than age (see Dir.SweepStaged).
+// Delete removes a stored object; a missing one is no error (S3's
+// DeleteObject answers 204 for it too).
+func (s *S3) Delete(ctx context.Context, sha string) error {
+	if !validSHA(sha) {
+		return ErrNotFound
+	}
+	if err := s.c.RemoveObject(ctx, s.bucket, s.key(sha), minio.RemoveObjectOptions{}); err != nil {
+		return fmt.Errorf("blobstore: delete %s: %w", sha, err)
+	}
+	return nil
+}
+
 func (s *S3) SweepStaged(age time.Duration) (int, error) { return s.spool.sweep(age) }
 
 // Open returns a stored blob's body, streamed from the bucket, and its size.

@@ -28,6 +28,9 @@ type Store interface {
 	// SweepStaged removes staged content older than age, left by requests
 	// that ended without Commit or Discard, and says how many it removed.
 	SweepStaged(age time.Duration) (int, error)
+	// Delete removes a stored blob (a recording past its retention);
+	// deleting one that is not there is no error.
+	Delete(ctx context.Context, sha string) error
 }
 
 var (

@@ -63,6 +63,9 @@ func (g *Gateway) take(ctx context.Context, m inbound) (queue.Receipt, error) {
 		in.Alert = &queue.Alert{Kind: tri.Emergency, Text: text} // raised with the intake, once
 	}
 	log := g.log.With(zap.String("provider", m.provider), zap.String("from", channels.MaskPhone(addr)))
+	if rc, rated, err := g.rating(ctx, m, addr, text, log); rated || err != nil {
+		return rc, err
+	}
 	rc, err := g.q.Receive(ctx, in, m.idem)
 	switch {
 	case errors.Is(err, queue.ErrIdempotencyConflict):

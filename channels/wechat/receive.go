@@ -56,6 +56,9 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 		in.Priority, in.Emergency = channels.EmergencyPriority, t.Emergency
 		in.Alert = &queue.Alert{Kind: t.Emergency, Text: truncate(p.text, 200)} // raised with the intake, once
 	}
+	if rated, ok := ch.rating(ctx, w, a, m, encrypted, p, log); ok || rated {
+		return
+	}
 	rc, err := ch.q.Receive(ctx, in, p.idemKey)
 	switch {
 	case errors.Is(err, queue.ErrIdempotencyConflict):

@@ -26,10 +26,12 @@ import (
 	"github.com/lianxin/lianxin/channels/email"
 	"github.com/lianxin/lianxin/channels/linkage"
 	"github.com/lianxin/lianxin/channels/mailbox"
+	"github.com/lianxin/lianxin/channels/rating"
 	"github.com/lianxin/lianxin/channels/sms"
 	"github.com/lianxin/lianxin/channels/wechat"
 	"github.com/lianxin/lianxin/clusters"
 	"github.com/lianxin/lianxin/configs"
+	"github.com/lianxin/lianxin/hottopic"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip"
 	"github.com/prometheus/client_golang/prometheus"
@@ -201,11 +203,13 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	referrals := linkage.NewInbound(q, linkage.InboundOptions{Secret: cfg.SIP.Transfer.Targets["110"].Secret,
 		Window: cfg.SIP.Transfer.Window, Queue: referQueue}, log.Named("linkage"))
+	asker := ratingAsker{q: q, repliers: repliers, cfg: cfg.Rating, log: log.Named("rating")}
+	hot := hottopic.New(rdb, prefix, cfg.SIP.HotTopics.TTS)
 	voice, err := sip.New(sip.Params{Config: cfg.SIP, Queue: q, Lines: func(number string) (sip.Line, bool) {
 		h, ok := dir.Hotline(number)
 		return sip.Line{Number: h.Number, Name: h.Name, Topic: h.Topic, Queue: h.Queue, Priority: h.Priority}, ok
 	}, Phones: cfg.Phones(), Prompts: cfg.PromptFS(), Redis: rdb, Prefix: prefix, Logger: log.Named("sip"),
-		Pushes: pushes, SMS: sg})
+		Pushes: pushes, SMS: sg, HotTopics: hot, Blobs: blobs})
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +218,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		titles[i] = agentdesk.QueueTitle{Name: d.Name, Title: d.Title}
 	}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents, QueueTitles: titles,
-		Blobs: blobs, Repliers: repliers, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
+		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, HotTopics: hot, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
 		Softphone: voice, Logger: log.Named("desk"), Transfers: agentdesk.Transfers{Boost: cfg.SIP.Transfer.Boost,
 			BackToAgent: cfg.SIP.Transfer.MissReturn != "queue", Lines: pushes}})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
@@ -264,6 +268,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
 	referrals.Register(mux)
+	rating.NewHandler(q, log.Named("rating")).Register(mux)
 	// ReadTimeout bounds a whole request body (a 32 MiB letter on a slow
 	// line included); websockets clear it when they upgrade. A connection
 	// serving a request or a websocket is busy; the others may be closed
@@ -460,6 +465,7 @@ var (
 	_ agentdesk.Blobs  = blobstore.Store(nil)
 	_ wechat.Blobs     = blobstore.Store(nil)
 	_ email.Blobs      = blobstore.Store(nil)
+	_ sip.Blobs        = blobstore.Store(nil)
 )
 
 // openBlobs opens the attachment store the config names: a local folder, or

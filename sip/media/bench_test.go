@@ -1,9 +1,12 @@
 package media
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -137,7 +140,15 @@ func cpuTime() time.Duration {
 // (legs paced with a hold stream, so 50 packets/s each) send to two bridged gateway legs, which relay to the other
 // phone; the phones read and count what they lose. One op per 20 ms tick. CPU covers the phones too (their pacing
 // and reading cost about as much as the gateway's relaying). Run with -benchtime 250x (5 s).
-func BenchmarkBridgeLoad(b *testing.B) {
+func BenchmarkBridgeLoad(b *testing.B) { bridgeLoad(b, false) }
+
+// BenchmarkRecordedBridgeLoad is BenchmarkBridgeLoad with every call recorded: a Recorder taps one gateway leg of
+// each call (both directions) and its writer writes a stereo WAV to a file in the test's temporary folder. It
+// reports, besides the load's, the WAV bytes written per second per call and the frames dropped. Compare its %cpu
+// with BenchmarkBridgeLoad's for recording's cost. Run with -benchtime 250x (5 s).
+func BenchmarkRecordedBridgeLoad(b *testing.B) { bridgeLoad(b, true) }
+
+func bridgeLoad(b *testing.B, record bool) {
 	n := 500
 	if v, err := strconv.Atoi(os.Getenv("LIANXIN_MEDIA_PAIRS")); err == nil {
 		n = v
@@ -157,7 +168,10 @@ func BenchmarkBridgeLoad(b *testing.B) {
 	phonesPacer := NewPacer(1, nil)
 	hold := NewHoldStream("hold", NewClip("tone", tone(440, 8000, 500*FrameSamples)))
 	var gateway, phones []*Leg
-	for range n {
+	var recs []*Recorder
+	var recDone []chan int64
+	dir := b.TempDir()
+	for k := range n {
 		var pair [2]*Leg
 		for i, c := range []Codec{PCMU, PCMA} {
 			gc, pc := listen(), listen()
@@ -171,9 +185,26 @@ func BenchmarkBridgeLoad(b *testing.B) {
 			gateway, phones = append(gateway, g), append(phones, p)
 		}
 		Bridge(pair[0], pair[1])
+		if record {
+			f, err := os.Create(filepath.Join(dir, strconv.Itoa(k)+".wav"))
+			require.NoError(b, err)
+			rec := NewRecorder(150)
+			pair[0].SetTap(rec)
+			done := make(chan int64, 1)
+			go func() {
+				defer f.Close()
+				n, err := rec.Run(f, 0)
+				if err != nil {
+					b.Error(err)
+				}
+				done <- n
+			}()
+			recs, recDone = append(recs, rec), append(recDone, done)
+		}
 	}
 	pacerDone := make(chan error, 1)
 	go func() { pacerDone <- phonesPacer.Run(ctx) }()
+	recStart := time.Now()
 	time.Sleep(300 * time.Millisecond) // let the streams start and latch
 	relayed := func() (sent, lost uint64) {
 		for _, g := range gateway {
@@ -191,6 +222,18 @@ func BenchmarkBridgeLoad(b *testing.B) {
 	}
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	sent1, lost1 := relayed()
+	var recBytes int64
+	var dropped uint64
+	for i, r := range recs {
+		r.Stop()
+		recBytes += <-recDone[i]
+		dropped += r.Dropped()
+	}
+	if record {
+		// The recordings span from their start (before the measured time) to now.
+		b.ReportMetric(float64(recBytes)/time.Since(recStart).Seconds()/float64(n), "wav-B/s/call")
+		b.ReportMetric(float64(dropped), "rec-dropped")
+	}
 	cancel()
 	<-pacerDone
 	for _, d := range runs {
@@ -203,4 +246,120 @@ func BenchmarkBridgeLoad(b *testing.B) {
 	b.ReportMetric(float64(sent1-sent0)/elapsed.Seconds(), "relayed/s")
 	b.ReportMetric(float64(lost1-lost0), "lost")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(sent1-sent0), "cpu-ns/relayed")
+}
+
+// The tapped hot paths: as BenchmarkLegReceive, BenchmarkBridgeRelay and BenchmarkPacedSend with a Recorder on the
+// leg and its writer running (to io.Discard): still no allocation per packet.
+func BenchmarkLegReceiveTapped(b *testing.B) {
+	a, out := sinkLeg(b, PCMU, 101), sinkLeg(b, PCMA, 96)
+	Bridge(a, out)
+	stop := tapped(b, a)
+	from := a.Remote()
+	pk := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: 7, Timestamp: 1000}, Payload: make([]byte, FrameSamples)}
+	raw, err := pk.Marshal()
+	require.NoError(b, err)
+	b.ReportAllocs()
+	var seq uint16
+	for b.Loop() {
+		raw[2], raw[3] = byte(seq>>8), byte(seq)
+		seq++
+		if !a.receive(raw, from) {
+			b.Fatal("not accepted")
+		}
+	}
+	stop()
+}
+
+func BenchmarkBridgeRelayTapped(b *testing.B) {
+	a, out := sinkLeg(b, PCMU, 101), sinkLeg(b, PCMA, 96)
+	Bridge(a, out)
+	stop := tapped(b, out)
+	in := rtp.Header{Version: 2, PayloadType: 0, SSRC: 7, Timestamp: 1000, SequenceNumber: 1}
+	payload := make([]byte, FrameSamples)
+	Encode(payload, tone(440, 8000, FrameSamples), PCMU)
+	var buf [1500]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		out.relay(a, &in, payload, false, buf[:])
+		in.SequenceNumber++
+		in.Timestamp += FrameSamples
+	}
+	stop()
+}
+
+func BenchmarkPacedSendTapped(b *testing.B) {
+	l := sinkLeg(b, PCMA, 0)
+	l.Hold(NewHoldStream("hold", NewClip("tone", tone(440, 8000, 50*FrameSamples))))
+	stop := tapped(b, l)
+	var buf [1500]byte
+	b.ReportAllocs()
+	k, at := uint64(0), int64(0)
+	for b.Loop() {
+		if _, ok := l.paced(k, at, buf[:]); !ok {
+			b.Fatal("not sent")
+		}
+		k++
+		at += int64(tick)
+	}
+	stop()
+}
+
+// tapped puts a recorder with a running writer on l, and reports the frames it took and dropped when stopped.
+func tapped(b *testing.B, l *Leg) (stop func()) {
+	rec := NewRecorder(150)
+	l.SetTap(rec)
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = rec.Run(io.Discard, 0) }()
+	return func() {
+		rec.Stop()
+		<-done
+		b.ReportMetric(float64(rec.Dropped())/float64(rec.Dropped()+rec.Frames()), "dropped-share")
+	}
+}
+
+// The recorder's writer for one 20 ms frame: decode G.711, lay it on the timeline, write it out as stereo PCM (to
+// io.Discard through the writer's buffer). A recorded call makes 100 frames a second (50 each way).
+func BenchmarkRecorderWriteFrame(b *testing.B) {
+	var tl timeline
+	ww := &wavWriter{w: bufio.NewWriterSize(io.Discard, 8<<10)}
+	f := tapFrame{codec: PCMU, n: FrameSamples}
+	Encode(f.data[:FrameSamples], tone(440, 8000, FrameSamples), PCMU)
+	b.ReportAllocs()
+	var at int64
+	for b.Loop() {
+		f.at = at
+		f.dir ^= 1
+		if f.dir == 0 {
+			at += int64(tick)
+		}
+		if err := tl.add(ww, &f, 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := tl.flush(ww, at/int64(time.Second/recRate)-recDelay); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The tap's copy of one frame into the recorder's buffer, drained by a reader as fast as it can.
+func BenchmarkRecorderPut(b *testing.B) {
+	rec := NewRecorder(150)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-rec.frames:
+			case <-rec.stop:
+				return
+			}
+		}
+	}()
+	payload := make([]byte, FrameSamples)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec.put(TapIn, PCMU, payload)
+	}
+	rec.Stop()
+	<-done
 }

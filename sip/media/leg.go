@@ -112,6 +112,7 @@ type Leg struct {
 	tsOffset    uint32 // out timestamp - in timestamp while relaying
 
 	peer atomic.Pointer[Leg] // where Run relays what it receives (Bridge)
+	tap  atomic.Pointer[Recorder]
 
 	pacer  atomic.Pointer[Pacer]
 	pShard int // guarded by the Pacer's mutex

@@ -52,6 +52,9 @@ func (l *Leg) receive(b []byte, from netip.AddrPort) bool {
 			}
 		}
 	}
+	if t := l.tap.Load(); t != nil && !isEvent {
+		t.put(TapIn, l.codec, payload)
+	}
 	if p := l.peer.Load(); p != nil {
 		p.relay(l, &l.in, payload, isEvent, l.relayBuf[:])
 	}

@@ -114,6 +114,9 @@ func (l *Leg) paced(k uint64, at int64, buf []byte) (interval int64, sent bool) 
 	if !l.writeLocked(buf[:n]) {
 		return 0, false
 	}
+	if t := l.tap.Load(); t != nil {
+		t.put(TapOut, l.codec, payload)
+	}
 	if l.src == srcPlayer && l.player.remaining() == 0 {
 		l.player.finish()
 	}
@@ -151,6 +154,7 @@ func (l *Leg) relay(from *Leg, in *rtp.Header, payload []byte, isEvent bool, buf
 		l.ts, l.lastAt = ts, at
 	}
 	n := l.stampLocked(buf, pt, ts, in.Marker)
+	h := n
 	if isEvent {
 		n += copy(buf[n:], payload)
 	} else {
@@ -158,6 +162,9 @@ func (l *Leg) relay(from *Leg, in *rtp.Header, payload []byte, isEvent bool, buf
 		n += len(payload)
 	}
 	l.writeLocked(buf[:n])
+	if t := l.tap.Load(); t != nil && !isEvent {
+		t.put(TapOut, l.codec, buf[h:n])
+	}
 }
 
 // sendable reports whether packets can go to a: not unset, not 0.0.0.0 or port 0 (SDP's "no media here").

@@ -1,0 +1,173 @@
+package agentdesk
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/lianxin/lianxin/hottopic"
+	"go.uber.org/zap"
+)
+
+// Hot-topic answers (surge mode): supervisors publish and withdraw them
+// from the desk (hot_topic_publish, hot_topic_withdraw); every supervisor's
+// desk, on every node, gets the list (hot_topics) on connect and after
+// every change. See PROTOCOL.md.
+
+type hotTopicsMsg struct {
+	Type   string           `json:"type"` // "hot_topics"
+	Topics []hottopic.Topic `json:"topics"`
+}
+
+// hotTopicCode maps a hot-topic error to the protocol's error codes, or "".
+func hotTopicCode(err error) string {
+	switch {
+	case errors.Is(err, hottopic.ErrInvalid):
+		return "bad_message"
+	case errors.Is(err, hottopic.ErrNoTTS):
+		return "tts_unavailable"
+	case errors.Is(err, hottopic.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, errNotSupervisor):
+		return "forbidden"
+	}
+	return ""
+}
+
+var errNotSupervisor = errors.New("只有班长（supervisor）可以发布或撤回热点答复")
+
+// hotTopic does a hot_topic_publish or hot_topic_withdraw.
+func (d *desk) hotTopic(ctx context.Context, m inbound) error {
+	if !d.agent.Supervisor {
+		return errNotSupervisor
+	}
+	if d.s.hot == nil {
+		return errors.New("hot topics are not configured on this node")
+	}
+	if m.Type == "hot_topic_withdraw" {
+		err := d.s.hot.Withdraw(ctx, m.ID)
+		if err == nil {
+			d.log.Info("hot topic withdrawn", zap.String("id", m.ID))
+		}
+		return err
+	}
+	// Speech synthesis takes a second or two; it is bounded.
+	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	t, err := d.s.hot.Publish(tctx, m.Line, m.Text, d.agent.ID)
+	if err == nil {
+		d.log.Info("hot topic published", zap.String("id", t.ID), zap.String("line", t.Line))
+	}
+	return err
+}
+
+// sendHotTopics sends the list to one supervisor's desk.
+func (d *desk) sendHotTopics(ctx context.Context) {
+	if !d.agent.Supervisor || d.s.hot == nil {
+		return
+	}
+	ts, err := d.s.hot.List(ctx)
+	if err != nil {
+		d.log.Warn("hot topics not read", zap.Error(err))
+		return
+	}
+	d.send(outbound{msg: hotTopicsMsg{Type: "hot_topics", Topics: nonNilTopics(ts)}})
+}
+
+func nonNilTopics(ts []hottopic.Topic) []hottopic.Topic {
+	if ts == nil {
+		return []hottopic.Topic{}
+	}
+	return ts
+}
+
+// watchHotTopics sends the list to every supervisor's desk on this node
+// after each change, from any node.
+func (s *Server) watchHotTopics(ctx context.Context) error {
+	if s.hot == nil {
+		return nil
+	}
+	for ctx.Err() == nil {
+		err := s.hot.Watch(ctx, func() {
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			ts, err := s.hot.List(lctx)
+			if err != nil {
+				s.log.Warn("hot topics not read", zap.Error(err))
+				return
+			}
+			msg := hotTopicsMsg{Type: "hot_topics", Topics: nonNilTopics(ts)}
+			s.mu.Lock()
+			var sups []*desk
+			for _, d := range s.desks {
+				if d.agent.Supervisor {
+					sups = append(sups, d)
+				}
+			}
+			s.mu.Unlock()
+			for _, d := range sups {
+				d.send(outbound{msg: msg})
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("hot-topic notices lost; subscribing again", zap.Error(err))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+// maxHotTopicWAV bounds an uploaded hot-topic recording (about 8 minutes
+// of 8 kHz 16-bit mono).
+const maxHotTopicWAV = 8 << 20
+
+// uploadHotTopic publishes a hot-topic answer with a recorded WAV instead of
+// synthetic speech (POST /api/hot-topics, multipart form: line, text, audio;
+// supervisors only, token in the Authorization header).
+func (s *Server) uploadHotTopic(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if !s.agents[id].Supervisor {
+		WriteError(w, http.StatusForbidden, "forbidden", errNotSupervisor.Error())
+		return
+	}
+	if s.hot == nil {
+		WriteError(w, http.StatusNotFound, "not_found", "hot topics are not configured on this node")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxHotTopicWAV+64<<10)
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		WriteError(w, http.StatusBadRequest, "bad_form", "a multipart form with line, text and audio (a WAV, at most 8 MiB): "+err.Error())
+		return
+	}
+	defer func() { _ = r.MultipartForm.RemoveAll() }()
+	f, _, err := r.FormFile("audio")
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, "bad_form", "audio: the recording (a WAV file) is missing")
+		return
+	}
+	defer f.Close()
+	wav, err := io.ReadAll(io.LimitReader(f, maxHotTopicWAV+1))
+	if err != nil || len(wav) > maxHotTopicWAV {
+		WriteError(w, http.StatusBadRequest, "bad_form", "audio: at most 8 MiB")
+		return
+	}
+	t, err := s.hot.PublishWAV(r.Context(), r.FormValue("line"), r.FormValue("text"), id, wav)
+	switch {
+	case errors.Is(err, hottopic.ErrInvalid):
+		WriteError(w, http.StatusBadRequest, "bad_message", err.Error())
+		return
+	case err != nil:
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot publish now, try again")
+		return
+	}
+	s.log.Info("hot topic published with a recording", zap.String("id", t.ID), zap.String("line", t.Line), zap.String("by", id))
+	WriteJSON(w, http.StatusCreated, t)
+}

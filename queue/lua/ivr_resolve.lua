@@ -1,0 +1,21 @@
+-- ivr_resolve: ARGV as enqueue (idem, hash, data, queue, channel, priority,
+-- rank, now, date, history key, node, call id, floor). A caller whose
+-- question the hot-topic answer settled (当场解答 by the IVR, not by an
+-- agent): the contact is made and closed at once, outcome resolved,
+-- resolved by "ivr"; it never waits and no agent is offered it. Counted in
+-- callstats as <queue>:ivr_resolved. Returns {tracking_no, "created" | "duplicate" | "conflict"}.
+local idem, hash, data, q, ch = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local prio, rank, now, date, hist = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local call = ARGV[12] or ''
+local retry = seen(idem, hash)
+if retry then return retry end
+local tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13])
+remember(idem, hash, tn)
+redis.call('ZREM', P .. 'w:' .. q .. ':' .. ch, tn)
+redis.call('ZREM', P .. 'wt:' .. q, tn)
+redis.call('HSET', P .. 'c:' .. tn, 'state', 'closed', 'outcome', 'resolved', 'rby', 'ivr', 'call', call,
+  'ended', now, 'closed', now, 'by', 'caller')
+ccount(q, 'ivr_resolved')
+ev('type', 'closed', 'contact', tn, 'agent', '', 'outcome', 'resolved', 'queue', q, 'ch', ch, 'reason', 'ivr')
+emit_states(now)
+return {tn, 'created'}
