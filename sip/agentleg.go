@@ -302,11 +302,7 @@ func (c *call) agentUpdate(a *agentLeg, req *sip.Request, tx sip.ServerTransacti
 	}
 	sess, err := parseSDP(body)
 	if err != nil {
-		code, reason := 488, "Not Acceptable Here"
-		if errors.Is(err, ErrBadSDP) {
-			code, reason = 400, "Bad Request"
-		}
-		respond(tx, req, code, reason)
+		refuseSDP(tx, req, err)
 		return
 	}
 	if !sess.remote.Addr().IsUnspecified() {

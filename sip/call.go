@@ -548,11 +548,7 @@ func (c *call) update(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	sess, err := parseSDP(body)
 	if err != nil {
-		code, reason := 488, "Not Acceptable Here"
-		if errors.Is(err, ErrBadSDP) {
-			code, reason = 400, "Bad Request"
-		}
-		respond(tx, req, code, reason)
+		refuseSDP(tx, req, err)
 		return
 	}
 	if !sess.remote.Addr().IsUnspecified() && c.leg != nil {

@@ -1,7 +1,10 @@
 package sip
 
 import (
+	"errors"
+
 	"fmt"
+	"github.com/emiago/sipgo/sip"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -156,4 +159,14 @@ func answerDir(peer string) string {
 		return "inactive"
 	}
 	return "sendrecv"
+}
+
+// refuseSDP answers a re-INVITE or UPDATE whose SDP could not be taken:
+// 400 when it is not SDP at all, 488 when it offers nothing we can use.
+func refuseSDP(tx sip.ServerTransaction, req *sip.Request, err error) {
+	code, reason := 488, "Not Acceptable Here"
+	if errors.Is(err, ErrBadSDP) {
+		code, reason = 400, "Bad Request"
+	}
+	respond(tx, req, code, reason)
 }
