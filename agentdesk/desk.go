@@ -101,6 +101,22 @@ func sameOrigin(r *http.Request) bool {
 	return strings.EqualFold(u.Scheme, scheme)
 }
 
+// sameSiteUpgrade answers for the desk's and the wallboard's sockets (what,
+// for the log) a request that is not a websocket upgrade (400) or comes from
+// a page of another site (403), and says whether the socket may be opened.
+func (s *Server) sameSiteUpgrade(w http.ResponseWriter, r *http.Request, what, agent string) bool {
+	if !websocket.IsWebSocketUpgrade(r) {
+		WriteError(w, http.StatusBadRequest, "not_websocket", "this endpoint speaks websocket only (token is valid)")
+		return false
+	}
+	if !sameOrigin(r) {
+		s.log.Warn(what+" refused: foreign origin", zap.String("agent", agent), zap.String("origin", r.Header.Get("Origin")))
+		WriteError(w, http.StatusForbidden, "bad_origin", "origin "+strconvQuote(r.Header.Get("Origin"))+" is not this desk's site")
+		return false
+	}
+	return true
+}
+
 func (s *Server) desk(agent string) *desk {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,15 +175,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusServiceUnavailable, "draining", "this node is shutting down; connect to another")
 		return
 	}
-	if !websocket.IsWebSocketUpgrade(r) {
-		WriteError(w, http.StatusBadRequest, "not_websocket", "this endpoint speaks websocket only (token is valid)")
-		return
-	}
 	// Before anything changes: a page of another site must not seat (and so
 	// take over) the agent's desk, even with a valid token.
-	if !sameOrigin(r) {
-		s.log.Warn("desk refused: foreign origin", zap.String("agent", id), zap.String("origin", r.Header.Get("Origin")))
-		WriteError(w, http.StatusForbidden, "bad_origin", "origin "+strconvQuote(r.Header.Get("Origin"))+" is not this desk's site")
+	if !s.sameSiteUpgrade(w, r, "desk", id) {
 		return
 	}
 	a := s.agents[id]

@@ -85,13 +85,7 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusForbidden, "forbidden", "the wallboard is for supervisors only")
 		return
 	}
-	if !websocket.IsWebSocketUpgrade(r) {
-		WriteError(w, http.StatusBadRequest, "not_websocket", "this endpoint speaks websocket only (token is valid)")
-		return
-	}
-	if !sameOrigin(r) {
-		s.log.Warn("wallboard refused: foreign origin", zap.String("agent", id), zap.String("origin", r.Header.Get("Origin")))
-		WriteError(w, http.StatusForbidden, "bad_origin", "origin "+strconvQuote(r.Header.Get("Origin"))+" is not this desk's site")
+	if !s.sameSiteUpgrade(w, r, "wallboard", id) {
 		return
 	}
 	conn, err := wallUpgrader.Upgrade(w, r, nil)

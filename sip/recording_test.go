@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"math"
 	"testing"
 	"time"
 
@@ -42,30 +41,6 @@ func frames(pcm []int16, hz float64) int {
 		}
 	}
 	return n
-}
-
-// correlation is the best normalised cross-correlation of clip against pcm
-// (1 for an exact copy at some offset).
-func correlation(pcm, clip []int16) float64 {
-	var ee float64
-	for _, x := range clip {
-		ee += float64(x) * float64(x)
-	}
-	best := 0.0
-	for off := 0; off+len(clip) <= len(pcm); off++ {
-		var xy, xx float64
-		for i, y := range clip {
-			x := float64(pcm[off+i])
-			xy += x * float64(y)
-			xx += x * x
-		}
-		if xx > 0 {
-			if c := xy / math.Sqrt(xx*ee); c > best {
-				best = c
-			}
-		}
-	}
-	return best
 }
 
 // TestRecordedCall: a call to a recording line is recorded to the blob
@@ -111,8 +86,8 @@ func TestRecordedCall(t *testing.T) {
 	require.Zero(t, frames(right, toneCaller), "no caller on the right")
 	require.GreaterOrEqual(t, frames(right, toneNotice), 15, "the recording notice on the right")
 	welcome := siptest.SineWave(toneWelcome, 600*siptest.SampleRate/1000, 8000)[:800]
-	require.Greater(t, correlation(right[:16000], welcome), 0.95, "the welcome prompt at the start, on the right")
-	require.Less(t, correlation(left[:16000], welcome), 0.5, "not on the left")
+	require.Greater(t, siptest.Correlation(right[:16000], welcome), 0.95, "the welcome prompt at the start, on the right")
+	require.Less(t, siptest.Correlation(left[:16000], welcome), 0.5, "not on the left")
 
 	require.Equal(t, 1.0, testutil.ToFloat64(e.s.metrics.ivr.recordings.WithLabelValues("stored")))
 	require.Zero(t, testutil.ToFloat64(e.s.metrics.ivr.recDropped))

@@ -42,6 +42,25 @@ func heldBy(t *testing.T, e *env, tn, agent string) {
 	})
 }
 
+// transferring is where every transfer test starts: a sipp caller (number,
+// holding the call for holdMs) in talk with agent 1001's baresip phone, and
+// agent 1002's phone registered and ready to be rung.
+func transferring(ctx context.Context, t *testing.T, e *env, holdMs, number string) (p1, p2 *siptest.BaresipPhone,
+	caller *siptest.SippRun, ct *queue.Contact) {
+	t.Helper()
+	p1 = agentPhone(ctx, t, e, "1001")
+	p2 = agentPhone(ctx, t, e, "1002")
+	e.seat("1001")
+	caller = siptest.Sipp(t, siptest.SippOptions{Scenario: "caller.xml", Target: e.s.Addr().String(), Service: "12345",
+		Vars: map[string]string{"hold_ms": holdMs, "caller": number}})
+	ct = contactOf(t, e, "+86"+number)
+	heldBy(t, e, ct.TrackingNo, "1001")
+	_, err := p1.WaitEvent(ctx, "CALL_ESTABLISHED", 0)
+	require.NoError(t, err)
+	e.seat("1002")
+	return p1, p2, caller, ct
+}
+
 // TestTransferToAQueueRingsTheNextAgent: a sipp caller talks to agent
 // 1001's baresip phone; 1001 transfers the call to the consumer queue with
 // a note. 1001's phone is hung up, the caller waits again (priority
@@ -52,21 +71,11 @@ func TestTransferToAQueueRingsTheNextAgent(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p1 := agentPhone(ctx, t, e, "1001")
-	p2 := agentPhone(ctx, t, e, "1002")
-	e.seat("1001")
-
-	caller := siptest.Sipp(t, siptest.SippOptions{Scenario: "caller.xml", Target: e.s.Addr().String(), Service: "12345",
-		Vars: map[string]string{"hold_ms": "14000", "caller": "13800138601"}})
-	ct := contactOf(t, e, "+8613800138601")
-	heldBy(t, e, ct.TrackingNo, "1001")
-	_, err := p1.WaitEvent(ctx, "CALL_ESTABLISHED", 0)
-	require.NoError(t, err)
-	e.seat("1002")
+	p1, p2, caller, ct := transferring(ctx, t, e, "14000", "13800138601")
 
 	require.NoError(t, e.q.Transfer(ctx, "1001", ct.TrackingNo, queue.TransferTo{Queue: "consumer",
 		Note: "商品质量问题，转市场监管", Boost: 2}))
-	_, err = p1.WaitEvent(ctx, "CALL_CLOSED", 0)
+	_, err := p1.WaitEvent(ctx, "CALL_CLOSED", 0)
 	require.NoError(t, err, "the first agent's phone is hung up")
 	heldBy(t, e, ct.TrackingNo, "1002")
 	c, err := e.q.Contact(ctx, ct.TrackingNo)

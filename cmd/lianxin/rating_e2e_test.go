@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lianxin/lianxin/channels/sms/smpp"
-	"github.com/lianxin/lianxin/channels/sms/smpp/smsctest"
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
@@ -24,19 +21,9 @@ import (
 // nothing.
 func TestSMSRating(t *testing.T) {
 	s := queuetest.RedisServer(t)
-	smsc := smsctest.Start(t, smsctest.Options{SystemID: "lianxin", Password: "pw"})
-	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
-		c.SMS.SMPP.Enabled = true
-		c.SMS.SMPP.Addr = smsc.Addr
-		c.SMS.SMPP.SystemID = "lianxin"
-		c.SMS.SMPP.Password = "pw"
-	})
+	n, sess, ctx := smppNode(t, s.URL)
 	d := desk(t, n.base, "1001")
 	send(t, d, "ready", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	sess, err := smsc.Session(ctx)
-	require.NoError(t, err)
 	from := smpp.Address{TON: 1, NPI: 1, Addr: "8613800138000"}
 	st, err := sess.Deliver(ctx, &smpp.SM{Source: from, Dest: smpp.Address{Addr: "12345"}, DataCoding: 0x08,
 		ShortMessage: smpp.EncodeUCS2("路灯坏了一个星期了。")})
@@ -99,18 +86,7 @@ func TestSMSRating(t *testing.T) {
 // the letter once.
 func TestLetterRatingLink(t *testing.T) {
 	s := queuetest.RedisServer(t)
-	smsc := smsctest.Start(t, smsctest.Options{SystemID: "lianxin", Password: "pw"})
-	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
-		c.SMS.SMPP.Enabled = true
-		c.SMS.SMPP.Addr = smsc.Addr
-		c.SMS.SMPP.SystemID = "lianxin"
-		c.SMS.SMPP.Password = "pw"
-		c.Rating.PublicURL = "https://12345.example.gov.cn/"
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	sess, err := smsc.Session(ctx)
-	require.NoError(t, err)
+	n, sess, ctx := smppNode(t, s.URL, func(c *configs.Config) { c.Rating.PublicURL = "https://12345.example.gov.cn/" })
 	d := desk(t, n.base, "1001")
 	send(t, d, "ready", nil)
 	tn := letter(t, n.base, mailboxFor(t, "general"), "路灯不亮")

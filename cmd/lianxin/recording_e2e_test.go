@@ -6,7 +6,6 @@ import (
 	le "encoding/binary"
 	"io"
 	"io/fs"
-	"math"
 	"testing"
 	"time"
 
@@ -17,28 +16,6 @@ import (
 	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/stretchr/testify/require"
 )
-
-// bestCorrelation is the highest normalised cross-correlation of clip
-// anywhere in pcm (1: an exact copy).
-func bestCorrelation(pcm, clip []int16) float64 {
-	var ee float64
-	for _, y := range clip {
-		ee += float64(y) * float64(y)
-	}
-	best := 0.0
-	for off := 0; off+len(clip) <= len(pcm); off++ {
-		var xy, xx float64
-		for i, y := range clip {
-			x := float64(pcm[off+i])
-			xy += x * float64(y)
-			xx += x * x
-		}
-		if xx > 0 && ee > 0 {
-			best = math.Max(best, xy/math.Sqrt(xx*ee))
-		}
-	}
-	return best
-}
 
 // loudest returns the n-sample stretch of pcm with the most energy.
 func loudest(pcm []int16, n int) []int16 {
@@ -71,20 +48,7 @@ func TestRecordedCallSippBaresip(t *testing.T) {
 	gw := n.n.voice.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	phone := siptest.Baresip(t, siptest.BaresipOptions{SIPAddr: gw, User: "1001", Password: "demo", AutoAnswer: true})
-	require.NoError(t, phone.WaitRegistered(ctx))
-	d := desk(t, n.base, "1001")
-	send(t, d, "ready", nil)
-	for {
-		m := next(t, d, "state")
-		var st struct {
-			Phone bool `json:"phone"`
-		}
-		require.NoError(t, jsonUnmarshal(m.Raw, &st))
-		if m.State == "ready" && st.Phone {
-			break
-		}
-	}
+	_, d := readyWithPhone(ctx, t, gw, n.base, "1001")
 	caller := siptest.Sipp(t, siptest.SippOptions{Scenario: "caller.xml", Target: gw, Service: "12345",
 		Vars: map[string]string{"hold_ms": "12000", "caller": "13800138000"}})
 	tn := next(t, d, "assigned").Object().TrackingNo
@@ -132,9 +96,9 @@ func TestRecordedCallSippBaresip(t *testing.T) {
 	}
 	welcome, notice := prompt("welcome-12345"), prompt("recording-notice")
 	head := right[:min(len(right), 12*8000)]
-	require.Greater(t, bestCorrelation(head, welcome), 0.9, "the welcome prompt, on the right")
-	require.Greater(t, bestCorrelation(head, notice), 0.9, "the recording notice, on the right")
-	require.Less(t, bestCorrelation(left[:len(head)], welcome), 0.5, "not on the left")
+	require.Greater(t, siptest.Correlation(head, welcome), 0.9, "the welcome prompt, on the right")
+	require.Greater(t, siptest.Correlation(head, notice), 0.9, "the recording notice, on the right")
+	require.Less(t, siptest.Correlation(left[:len(head)], welcome), 0.5, "not on the left")
 
 	tail := len(left) - 3*8000 // the last seconds: talking
 	require.True(t, siptest.HasTone(left[tail:], siptest.CallerToneHz), "the caller on the left: ratio %.2f",

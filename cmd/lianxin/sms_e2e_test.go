@@ -17,20 +17,10 @@ import (
 // centre as submit_sm to the citizen's number.
 func TestSMSThroughTheDesk(t *testing.T) {
 	s := queuetest.RedisServer(t)
-	smsc := smsctest.Start(t, smsctest.Options{SystemID: "lianxin", Password: "pw"})
-	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
-		c.SMS.SMPP.Enabled = true
-		c.SMS.SMPP.Addr = smsc.Addr
-		c.SMS.SMPP.SystemID = "lianxin"
-		c.SMS.SMPP.Password = "pw"
-	})
+	n, sess, ctx := smppNode(t, s.URL)
 	d := desk(t, n.base, "1001")
 	send(t, d, "ready", nil)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	sess, err := smsc.Session(ctx)
-	require.NoError(t, err)
 	st, err := sess.Deliver(ctx, &smpp.SM{Source: smpp.Address{TON: 1, NPI: 1, Addr: "8613800138000"},
 		Dest: smpp.Address{Addr: "12345"}, DataCoding: 0x08, ShortMessage: smpp.EncodeUCS2("小区停水三天了，请问什么时候恢复？")})
 	require.NoError(t, err)
@@ -54,4 +44,26 @@ func TestSMSThroughTheDesk(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no submit_sm for the reply")
 	}
+}
+
+// smppNode starts a node bound over SMPP to a simulated SMS centre (with mod
+// applied to its config) and opens the centre's session for delivering the
+// citizens' messages; ctx bounds the test's waits on that session.
+func smppNode(t *testing.T, redisURL string, mod ...func(*configs.Config)) (*testNode, *smsctest.Session, context.Context) {
+	t.Helper()
+	smsc := smsctest.Start(t, smsctest.Options{SystemID: "lianxin", Password: "pw"})
+	n := startNode(t, redisURL, "node-a", func(c *configs.Config) {
+		c.SMS.SMPP.Enabled = true
+		c.SMS.SMPP.Addr = smsc.Addr
+		c.SMS.SMPP.SystemID = "lianxin"
+		c.SMS.SMPP.Password = "pw"
+		for _, m := range mod {
+			m(c)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	sess, err := smsc.Session(ctx)
+	require.NoError(t, err)
+	return n, sess, ctx
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lianxin/lianxin/agentdesk/desktest"
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip"
@@ -29,20 +30,7 @@ func TestVoiceToBaresipAndDesk(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	phone := siptest.Baresip(t, siptest.BaresipOptions{SIPAddr: gw, User: "1001", Password: "demo", AutoAnswer: true})
-	require.NoError(t, phone.WaitRegistered(ctx))
-	d := desk(t, n.base, "1001")
-	send(t, d, "ready", nil)
-	for {
-		m := next(t, d, "state")
-		var st struct {
-			Phone bool `json:"phone"`
-		}
-		require.NoError(t, jsonUnmarshal(m.Raw, &st))
-		if m.State == "ready" && st.Phone {
-			break
-		}
-	}
+	phone, d := readyWithPhone(ctx, t, gw, n.base, "1001")
 
 	caller := siptest.Sipp(t, siptest.SippOptions{Scenario: "caller.xml", Target: gw, Service: "12345",
 		Vars: map[string]string{"hold_ms": "9000", "caller": "13800138000"}})
@@ -78,4 +66,26 @@ func TestVoiceToBaresipAndDesk(t *testing.T) {
 	require.NoError(t, call.Rec.Continuity(), "one continuous stream from the welcome to the agent")
 	require.NoError(t, call.Hangup(ctx))
 	require.Equal(t, tn2, next(t, d, "ended").TrackingNo())
+}
+
+// readyWithPhone registers agent's auto-answering baresip phone with the
+// gateway at gw, opens their desk on the node at base and goes ready,
+// returning once the desk's state says ready with the phone registered.
+func readyWithPhone(ctx context.Context, t *testing.T, gw, base, agent string) (*siptest.BaresipPhone, *desktest.Client) {
+	t.Helper()
+	phone := siptest.Baresip(t, siptest.BaresipOptions{SIPAddr: gw, User: agent, Password: "demo", AutoAnswer: true})
+	require.NoError(t, phone.WaitRegistered(ctx))
+	d := desk(t, base, agent)
+	send(t, d, "ready", nil)
+	for {
+		m := next(t, d, "state")
+		var st struct {
+			Phone bool `json:"phone"`
+		}
+		require.NoError(t, jsonUnmarshal(m.Raw, &st))
+		if m.State == "ready" && st.Phone {
+			break
+		}
+	}
+	return phone, d
 }

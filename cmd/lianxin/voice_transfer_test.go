@@ -56,21 +56,7 @@ func TestOneKeyTransferAcrossNodes(t *testing.T) {
 	a := startNode(t, s.URL, "node-a", withTransfer)
 	b := startNode(t, s.URL, "node-b", withTransfer)
 
-	phone := siptest.Baresip(t, siptest.BaresipOptions{SIPAddr: a.n.voice.Addr().String(), User: "1001", Password: "demo",
-		AutoAnswer: true})
-	require.NoError(t, phone.WaitRegistered(ctx))
-	d := desk(t, a.base, "1001")
-	send(t, d, "ready", nil)
-	for {
-		m := next(t, d, "state")
-		var st struct {
-			Phone bool `json:"phone"`
-		}
-		require.NoError(t, jsonUnmarshal(m.Raw, &st))
-		if m.State == "ready" && st.Phone {
-			break
-		}
-	}
+	_, d := readyWithPhone(ctx, t, a.n.voice.Addr().String(), a.base, "1001")
 	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: b.n.voice.Addr().String(), Number: "12345",
 		From: "13900139801"})
 	require.NoError(t, err)

@@ -64,3 +64,25 @@ func SineWave(hz float64, samples int, amp float64) []int16 {
 	}
 	return out
 }
+
+// Correlation is the highest normalised cross-correlation of clip
+// anywhere in pcm (1: an exact copy).
+func Correlation(pcm, clip []int16) float64 {
+	var ee float64
+	for _, y := range clip {
+		ee += float64(y) * float64(y)
+	}
+	best := 0.0
+	for off := 0; off+len(clip) <= len(pcm); off++ {
+		var xy, xx float64
+		for i, y := range clip {
+			x := float64(pcm[off+i])
+			xy += x * float64(y)
+			xx += x * x
+		}
+		if xx > 0 && ee > 0 {
+			best = math.Max(best, xy/math.Sqrt(xx*ee))
+		}
+	}
+	return best
+}
