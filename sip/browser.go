@@ -131,7 +131,7 @@ func (s *Server) OpenPhone(ctx context.Context, agent string, notify func(any)) 
 	if s.rtc == nil {
 		return ErrNoSoftphone
 	}
-	if p := s.browserPhone(agent); p != nil && p.current() != nil {
+	if p := s.browserPhone(agent); p != nil && p.current() != nil && !p.current().isRequeued() {
 		return p.reattach(notify)
 	}
 	log := s.log.With(zap.String("agent", agent), zap.String("phone", "browser"))
@@ -360,6 +360,12 @@ func (p *browserPhone) watchMedia(c *browserCall, grace time.Duration) {
 		p.log.Warn("browser media lost during a call", zap.Duration("after", time.Since(lost)))
 		c.lose(queue.RequeueMediaLost, errMediaLost)
 	})
+}
+
+func (c *browserCall) isRequeued() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requeued != ""
 }
 
 // lose gives up a call the browser phone cannot carry on: a call in talk goes back to its queue at its old place
