@@ -199,6 +199,10 @@ func (p *browserPhone) reattach(notify func(any)) error {
 		p.left.Stop()
 		p.left = nil
 	}
+	if p.lost != nil { // the old session's watch: the new one is watched below
+		p.lost.Stop()
+		p.lost = nil
+	}
 	c := p.call
 	p.mu.Unlock()
 	_ = old.Close()
@@ -353,6 +357,7 @@ func (p *browserPhone) watchMedia(c *browserCall, grace time.Duration) {
 	p.lost = time.AfterFunc(grace, func() {
 		p.mu.Lock()
 		gone := p.left != nil
+		p.lost = nil // a later drop is watched again
 		p.mu.Unlock()
 		if gone || p.session().State().String() == "connected" {
 			return
