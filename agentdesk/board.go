@@ -254,6 +254,10 @@ func (b *board) applyLocked(ev queue.Event) {
 				c.assignedAt = 0
 			}
 		}
+	case queue.EventRequeued: // waits again at its old place; counted answered once
+		if c := b.open[ev.TrackingNo]; c != nil {
+			c.state, c.agent, c.assignedAt = queue.StateWaiting, "", 0
+		}
 	case queue.EventEnded:
 		if c := b.open[ev.TrackingNo]; c != nil {
 			c.state = queue.StateWrapUp

@@ -112,6 +112,10 @@ func (s *Server) deliver(d *desk, ev queue.Event) {
 		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})
 	case queue.EventTransferred:
 		d.send(outbound{msg: transferredMsg{Type: "transferred", Contact: ev.TrackingNo, To: ev.Reason}})
+	case queue.EventRequeued:
+		// The browser phone lost the call; it waits again at its old place.
+		d.forget(ev.TrackingNo, false)
+		d.send(outbound{msg: requeuedMsg{Type: "requeued", Contact: ev.TrackingNo, Reason: ev.Reason}})
 	case queue.EventReplaced:
 		if ev.Session == d.sess {
 			d.shut(CloseReplaced, "replaced by a newer desk", false)

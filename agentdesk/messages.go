@@ -192,6 +192,14 @@ type rescindedMsg struct {
 	Reason  string `json:"reason"`
 }
 
+// requeuedMsg: a call in talk went back to its queue at its old place (the browser phone lost it; the reason is
+// also the agent's not-ready reason).
+type requeuedMsg struct {
+	Type    string `json:"type"` // "requeued"
+	Contact string `json:"contact"`
+	Reason  string `json:"reason"` // media_lost, desk_lost, shutdown
+}
+
 type endedMsg struct {
 	Type    string `json:"type"` // "ended"
 	Contact string `json:"contact"`

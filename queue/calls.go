@@ -180,6 +180,8 @@ type CallCounts struct {
 	// IVRResolved counts callers whose question the hot-topic answer
 	// settled (当场解答 by the IVR), never queued.
 	IVRResolved int64 `json:"ivr_resolved"`
+	// Requeues counts calls in talk sent back to the queue by Requeue.
+	Requeues int64 `json:"requeues"`
 }
 
 // CallStats gives the calls of every known queue (one read). Totals are the
@@ -215,6 +217,8 @@ func (q *Queue) CallStats(ctx context.Context) (map[string]CallCounts, error) {
 			c.Callbacks = n
 		case "ivr_resolved":
 			c.IVRResolved = n
+		case "requeues":
+			c.Requeues = n
 		}
 		out[name] = c
 	}

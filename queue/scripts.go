@@ -16,7 +16,7 @@ var luaFS embed.FS
 // change is all or nothing.
 type scripts struct {
 	enqueue, receive, message, outbox, connect, disconnect, presence, accept, reject, end, wrapup, sweep, leave, heartbeat *redis.Script
-	hangup, hold, phone, position, lostcalls, reassign, forget, transfer, callback, cbpark, cbunpark                       *redis.Script
+	hangup, hold, phone, position, lostcalls, reassign, forget, transfer, callback, cbpark, cbunpark, requeue              *redis.Script
 }
 
 // onceScripts are the scripts that are not idempotent by themselves (a second
@@ -83,6 +83,7 @@ func loadScripts(o Options) (*scripts, error) {
 		"reassign": &s.reassign,
 		"forget":   &s.forget,
 		"transfer": &s.transfer, "callback": &s.callback, "cbpark": &s.cbpark, "cbunpark": &s.cbunpark,
+		"requeue": &s.requeue,
 	} {
 		if *dst, err = load(name); err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/lianxin/lianxin/sip/rtc"
 	"go.uber.org/zap"
@@ -104,6 +105,8 @@ type browserCall struct {
 	held     bool
 	up       bool
 	once     sync.Once
+	resume   bool   // the call's node brings back a call the agent talked on (reattach.go): answered at once
+	requeued string // the call went back to its queue (queue.Requeue's reason): the phone_call's end reason
 }
 
 // silence is what a muted agent sends: the caller's side keeps its media timeout quiet.
@@ -128,7 +131,7 @@ func (s *Server) OpenPhone(ctx context.Context, agent string, notify func(any)) 
 	if s.rtc == nil {
 		return ErrNoSoftphone
 	}
-	if p := s.browserPhone(agent); p != nil && p.current() != nil {
+	if p := s.browserPhone(agent); p != nil && p.current() != nil && !p.current().isRequeued() {
 		return p.reattach(notify)
 	}
 	log := s.log.With(zap.String("agent", agent), zap.String("phone", "browser"))
@@ -147,9 +150,10 @@ func (s *Server) OpenPhone(ctx context.Context, agent string, notify func(any)) 
 	s.browsers[agent] = p
 	s.mu.Unlock()
 	if old != nil {
-		old.close("replaced", false)
+		old.close("replaced", false, "")
 	}
 	go p.refresh()
+	go s.reclaim(agent) // a call the agent talks on through another node's phone comes here (reattach.go)
 	log.Info("browser phone open")
 	return nil
 }
@@ -195,6 +199,10 @@ func (p *browserPhone) reattach(notify func(any)) error {
 		p.left.Stop()
 		p.left = nil
 	}
+	if p.lost != nil { // the old session's watch: the new one is watched below
+		p.lost.Stop()
+		p.lost = nil
+	}
 	c := p.call
 	p.mu.Unlock()
 	_ = old.Close()
@@ -207,15 +215,20 @@ func (p *browserPhone) reattach(notify func(any)) error {
 			c.applyLocked()
 		}
 		msg := c.stateLocked(state, "")
+		up := c.up
 		c.mu.Unlock()
 		notify(msg)
+		if up {
+			p.watchMedia(c, p.s.cfg.BrowserReconnect) // the new session must connect, as a dropped one must come back
+		}
 	}
 	p.log.Info("browser phone taken back by a reconnected desk")
 	return nil
 }
 
 // LeavePhone is the desk going away (not a choice): a phone with a call on it waits sip.browser_reconnect for the
-// agent's desk to come back (OpenPhone), else it closes as ClosePhone does.
+// agent's desk to come back (OpenPhone, on this node or another: reattach.go), else it closes and a call in talk
+// goes back to its queue at its old place (reason desk_lost).
 func (s *Server) LeavePhone(agent string) {
 	p := s.browserPhone(agent)
 	if p == nil {
@@ -236,7 +249,7 @@ func (s *Server) LeavePhone(agent string) {
 			}
 			s.mu.Unlock()
 			if still {
-				p.close("the desk did not come back", true)
+				p.close("the desk did not come back", true, queue.RequeueDeskLost)
 			}
 		})
 	}
@@ -246,7 +259,10 @@ func (s *Server) LeavePhone(agent string) {
 
 // ClosePhone gives the agent's browser phone up (back to the SIP phone, logout, the desk gone): its call is hung
 // up, its session closed, and its binding removed — a SIP phone rings again from its next REGISTER.
-func (s *Server) ClosePhone(agent string) {
+func (s *Server) ClosePhone(agent string) { s.closePhone(agent, "closed", "") }
+
+// closePhone closes the agent's phone; a call in talk on it goes back to its queue for requeue ("": it is hung up).
+func (s *Server) closePhone(agent, why, requeue string) {
 	s.mu.Lock()
 	p := s.browsers[agent]
 	if p != nil {
@@ -254,7 +270,7 @@ func (s *Server) ClosePhone(agent string) {
 	}
 	s.mu.Unlock()
 	if p != nil {
-		p.close("closed", true)
+		p.close(why, true, requeue)
 	}
 }
 
@@ -262,10 +278,14 @@ func (s *Server) browserURI(agent string) sip.Uri {
 	return sip.Uri{Scheme: "sip", User: "desk-" + agent, Host: s.ip.String(), Port: int(s.addr.Port())}
 }
 
-func (p *browserPhone) close(why string, unbind bool) {
+func (p *browserPhone) close(why string, unbind bool, requeue string) {
 	close(p.stop)
 	if c := p.current(); c != nil {
-		c.hangup(errBrowserGone)
+		if requeue != "" {
+			c.lose(requeue, errBrowserGone)
+		} else {
+			c.hangup(errBrowserGone)
+		}
 	}
 	p.mu.Lock()
 	if p.left != nil {
@@ -306,30 +326,82 @@ func (p *browserPhone) current() *browserCall {
 	return p.call
 }
 
-// mediaState follows the media session: told to the desk; a call up when the session fails, or stays
-// disconnected for the grace, is ended with reason media_lost.
+// mediaState follows the media session: told to the desk; a call whose session is disconnected or failed, and
+// not back within sip.browser_media_grace (the desk restarts ICE), goes back to its queue at its old place (reason
+// media_lost) — unless the desk itself went: then LeavePhone's wait decides.
 func (p *browserPhone) mediaState(st rtc.State) {
 	p.tell(PhoneMedia{Type: "phone_media", State: st.String()})
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	switch st.String() {
 	case "connected":
+		p.mu.Lock()
 		if p.lost != nil {
 			p.lost.Stop()
 			p.lost = nil
 		}
+		p.mu.Unlock()
 	case "disconnected", "failed", "closed":
-		if p.call == nil || p.lost != nil {
+		if c := p.current(); c != nil {
+			p.watchMedia(c, p.s.cfg.BrowserMediaGrace)
+		}
+	}
+}
+
+// watchMedia gives call c up (media_lost) unless the phone's session is connected within grace.
+func (p *browserPhone) watchMedia(c *browserCall, grace time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.call != c || p.lost != nil {
+		return
+	}
+	lost := time.Now()
+	p.lost = time.AfterFunc(grace, func() {
+		p.mu.Lock()
+		gone := p.left != nil
+		p.lost = nil // a later drop is watched again
+		p.mu.Unlock()
+		if gone || p.session().State().String() == "connected" {
 			return
 		}
-		c := p.call
-		p.lost = time.AfterFunc(p.s.cfg.BrowserReconnect, func() {
-			if p.session().State().String() != "connected" {
-				p.log.Warn("browser media lost during a call")
-				c.hangup(errMediaLost)
-			}
-		})
+		p.log.Warn("browser media lost during a call", zap.Duration("after", time.Since(lost)))
+		c.lose(queue.RequeueMediaLost, errMediaLost)
+	})
+}
+
+func (c *browserCall) isRequeued() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requeued != ""
+}
+
+// lose gives up a call the browser phone cannot carry on: a call in talk goes back to its queue at its old place
+// (queue.Requeue with reason; the caller hears hold audio, and the node holding the call drops this leg with a
+// BYE); a ringing call, or one the queue does not take back, ends with fallback.
+func (c *browserCall) lose(reason string, fallback error) {
+	c.mu.Lock()
+	up, tn, done := c.up, c.tn, c.requeued != ""
+	c.mu.Unlock()
+	if done {
+		return
 	}
+	if !up || tn == "" {
+		c.hangup(fallback)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	err := c.p.s.q.Requeue(ctx, c.p.agent, tn, reason)
+	cancel()
+	log := c.p.log.With(zap.String("contact", tn), zap.String("reason", reason))
+	if err != nil {
+		log.Warn("call not put back in its queue; hanging up", zap.Error(err))
+		c.hangup(fallback)
+		return
+	}
+	c.mu.Lock()
+	c.requeued = reason
+	c.mu.Unlock()
+	log.Info("call back in its queue at its old place")
+	// The call's node hangs this leg up at once; should it not (it is gone), so do we.
+	time.AfterFunc(10*time.Second, func() { c.hangup(fallback) })
 }
 
 var errMediaLost = errors.New("media_lost")
@@ -499,10 +571,14 @@ func (s *Server) browserInvite(req *sip.Request, tx sip.ServerTransaction, agent
 	if h := req.GetHeader("X-Lianxin-Contact"); h != nil {
 		tn = h.Value()
 	}
+	resume := false
+	if h := req.GetHeader(headerResume); h != nil && h.Value() == "1" {
+		resume = true
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	c := &browserCall{p: p, id: callID(req), fromTag: fromTag, tn: tn, caller: caller, offer: offer,
-		answer: make(chan struct{}), end: cancel, ctx: ctx}
+		answer: make(chan struct{}), end: cancel, ctx: ctx, resume: resume}
 	p.mu.Lock()
 	if p.call != nil {
 		p.mu.Unlock()
@@ -542,7 +618,11 @@ func (c *browserCall) run(req *sip.Request, tx sip.ServerTransaction) {
 	c.dlg = dlg
 	defer dlg.Close()
 	_ = dlg.Respond(180, "Ringing", nil)
-	p.tell(c.stateLocked("ringing", ""))
+	if c.resume {
+		go c.answerWhenConnected()
+	} else {
+		p.tell(c.stateLocked("ringing", ""))
+	}
 	select {
 	case <-c.answer:
 	case <-dlg.Context().Done(): // CANCEL: the call's node stopped ringing
@@ -605,6 +685,9 @@ func (c *browserCall) run(req *sip.Request, tx sip.ServerTransaction) {
 		c.unbridge = nil
 	}
 	c.up = false
+	if c.requeued != "" {
+		why = c.requeued
+	}
 	msg = c.stateLocked("ended", why)
 	c.mu.Unlock()
 	p.session().Leg().Mute()
@@ -659,15 +742,20 @@ func browserAgent(req *sip.Request) (string, bool) {
 	return "", false
 }
 
-// closePhones closes every browser phone of this node (shutdown).
+// closePhones closes every browser phone of this node (shutdown): a call in talk whose caller is on another node
+// goes back to its queue at its old place (reason shutdown); one whose caller is on this node ends with it.
 func (s *Server) closePhones() {
 	s.mu.Lock()
 	agents := make([]string, 0, len(s.browsers))
-	for a := range s.browsers {
+	requeue := make(map[string]string, len(s.browsers))
+	for a, p := range s.browsers {
 		agents = append(agents, a)
+		if c := p.current(); c != nil && s.byTN[c.tn] == nil {
+			requeue[a] = queue.RequeueShutdown
+		}
 	}
 	s.mu.Unlock()
 	for _, a := range agents {
-		s.ClosePhone(a)
+		s.closePhone(a, "shutdown", requeue[a])
 	}
 }

@@ -442,6 +442,8 @@ func (c *call) wait() string {
 				}
 			case queue.EventTransferred:
 				c.requeued()
+			case queue.EventRequeued:
+				c.backToQueue(ev.Agent)
 			}
 		case a := <-c.answered:
 			if player != nil {

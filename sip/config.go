@@ -54,9 +54,13 @@ type Config struct {
 	Menus map[string]Menu `yaml:"menus"`
 	// WebRTC sets up the browser softphone (agents who choose the browser as their phone).
 	WebRTC WebRTC `yaml:"webrtc"`
-	// BrowserReconnect is how long a call on the browser phone waits for a media session that dropped to come
-	// back (the desk restarts ICE) before it is ended. Default 10s.
+	// BrowserReconnect is how long a call on the browser phone waits for a desk that went (or a new media session
+	// the desk brought back) before the call goes back to its queue at its old place. Default 10s.
 	BrowserReconnect time.Duration `yaml:"browser_reconnect"`
+	// BrowserMediaGrace is how long a call on the browser phone waits, once its media session is disconnected or
+	// failed, for the desk's ICE restart to bring it back before the call goes back to its queue at its old place
+	// (reason media_lost). Default 5s.
+	BrowserMediaGrace time.Duration `yaml:"browser_media_grace"`
 	// Trunk is the outbound trunk (transfers to emergency lines, callbacks).
 	Trunk Trunk `yaml:"trunk"`
 	// Transfer sets transfers from the desk and the emergency lines' targets.

@@ -33,7 +33,8 @@ func (s *Server) follow(ctx context.Context) error {
 
 func (s *Server) onEvent(ev queue.Event) {
 	switch ev.Type {
-	case queue.EventOffered, queue.EventRescinded, queue.EventEnded, queue.EventClosed, queue.EventTransferred:
+	case queue.EventOffered, queue.EventRescinded, queue.EventEnded, queue.EventClosed, queue.EventTransferred,
+		queue.EventRequeued:
 	case queue.EventAssigned:
 		s.onAssigned(ev) // a callback accepted at a desk of this node
 		return

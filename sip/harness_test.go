@@ -70,6 +70,7 @@ type env struct {
 	q     *queue.Queue
 	s     *Server
 	cfg   Config
+	stop  func() // stops the node (its server's Run returns) and waits
 }
 
 var testLines = map[string]Line{
@@ -126,7 +127,7 @@ func newEnvWith(t *testing.T, rs *queuetest.Server, node string, params func(*Pa
 	srvDone := make(chan struct{})
 	go func() { defer close(srvDone); _ = s.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; <-srvDone })
-	return &env{t: t, redis: rs, q: q, s: s, cfg: cfg}
+	return &env{t: t, redis: rs, q: q, s: s, cfg: cfg, stop: func() { cancel(); <-srvDone }}
 }
 
 // seat makes agent ready at a desk (without a browser: straight on the queue).

@@ -185,6 +185,9 @@ func setDefaults(c *Config) {
 	if c.BrowserReconnect == 0 {
 		c.BrowserReconnect = 10 * time.Second
 	}
+	if c.BrowserMediaGrace == 0 {
+		c.BrowserMediaGrace = 5 * time.Second
+	}
 	if c.Announce.First == 0 {
 		c.Announce.First = 15 * time.Second
 	}
@@ -368,7 +371,7 @@ func (s *Server) Drain(ctx context.Context) error {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if s.Calls() == 0 {
+		if s.Calls() == 0 && s.browserCallCount() == 0 {
 			return nil
 		}
 		select {

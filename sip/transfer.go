@@ -103,6 +103,13 @@ func (s *Server) onCommand(cmd queue.Command) {
 			return
 		}
 		go c.transferOut(cmd.Agent, cmd.Args["to"], cmd.Args["mode"], cmd.Args["note"])
+	case CommandReattach:
+		s.mu.Lock()
+		c := s.byTN[cmd.TrackingNo]
+		s.mu.Unlock()
+		if c != nil {
+			go c.reattach(cmd.Agent)
+		}
 	}
 }
 

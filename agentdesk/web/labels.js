@@ -8,7 +8,10 @@ export const STATES = {
 // Reasons an agent can pick; the server may send others (missed_offers, busy).
 export const NOT_READY_REASONS = [['break', '小休'], ['meal', '用餐'], ['training', '培训'], ['meeting', '会议']];
 export const REASONS = Object.assign(Object.fromEntries(NOT_READY_REASONS),
-  { busy: '忙碌', missed_offers: '漏接过多', login: '刚登录' });
+  { busy: '忙碌', missed_offers: '漏接过多', login: '刚登录' }, /* REQUEUE_REASONS: */
+  { media_lost: '网络中断', desk_lost: '工作台断线', shutdown: '服务器维护' });
+// Why a call in talk went back to its queue (the server's `requeued`); also the not-ready reason it leaves.
+export const REQUEUE_REASONS = { media_lost: '网络中断', desk_lost: '工作台断线', shutdown: '服务器维护' };
 export const reasonLabel = (r) => REASONS[r] || '其他原因';
 export const CHANNELS = {
   voice: '电话', sms: '短信', wechat: '微信', mailbox: '信件', web: '网站', '110-transfer': '110转来',

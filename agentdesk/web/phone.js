@@ -61,7 +61,8 @@ const MEDIA_ZH = {
 };
 
 const ENDED_ZH = {
-  caller: '对方已挂断', agent: '已挂断', media_lost: '网络中断，通话已结束', closed: '话机已关闭', shutdown: '服务器维护，通话已结束',
+  caller: '对方已挂断', agent: '已挂断', media_lost: '网络中断', desk_lost: '工作台断线',
+  closed: '话机已关闭', shutdown: '服务器维护',
 };
 
 const TRANSFER_TO = [['queue', '转队列'], ['agent', '转坐席'], ['110', '110'], ['119', '119'], ['120', '120'], ['122', '122']];
@@ -515,6 +516,11 @@ function init() {
   });
   on('phone_call', onCall);
   on('phone_media', () => render());
+  // A call the phone lost went back to the queue: a session that is not
+  // connected is replaced by a new one, ready for the next call.
+  on('requeued', () => {
+    if (P.mode === 'browser' && (!P.pc || P.pc.connectionState !== 'connected')) { stopMedia(); startMedia(); }
+  });
   on('rtc_answer', onAnswer);
   on('error', onError);
   on('ack', onAck);
@@ -527,7 +533,8 @@ function init() {
   actions.hangup = () => hangup() || dflt.hangup?.();
   actions.mute = () => mute() || dflt.mute?.();
   setInterval(tickMeters, 100);
-  window.lianxinPhone = { stats, inboundPeak };
+  // drop() closes the media session as a dead network does, with no ICE restart possible (for tests).
+  window.lianxinPhone = { stats, inboundPeak, drop: () => { if (P.pc) P.pc.close(); } };
   render();
 }
 

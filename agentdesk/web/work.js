@@ -1,6 +1,6 @@
 // The server's messages about the agent's work: offers, contacts, endings.
 import { $, toast } from './dom.js';
-import { RESCIND_REASONS, HANGUP_BY, OUTCOMES, EMERGENCY, labelOf, errorText } from './labels.js';
+import { RESCIND_REASONS, REQUEUE_REASONS, HANGUP_BY, OUTCOMES, EMERGENCY, labelOf, errorText } from './labels.js';
 import { S, serverNow } from './store.js';
 import { on, resetBackoff, forgetPending } from './socket.js';
 import { renderAgent, renderState } from './statusbar.js';
@@ -65,6 +65,14 @@ export function initWork() {
     rescinded.push(m);
     clearTimeout(rescindTimer);
     rescindTimer = setTimeout(sayRescinded, 300);
+  });
+  // The browser phone lost a call in talk: it waits again at its old place,
+  // and the agent is not ready until they choose.
+  on('requeued', (m) => {
+    if (S.contacts.has(m.contact)) removeContact(m.contact);
+    const why = REQUEUE_REASONS[m.reason] || '其他原因';
+    document.body.dataset.requeued = m.contact;
+    toast(`${m.contact} 通话中断（${why}），来电已退回队列原位，由其他坐席接听；您已置为未就绪，检查网络和耳麦后请重新就绪`, 'error', m.reason || '');
   });
   on('ended', (m) => {
     const c = S.contacts.get(m.contact);

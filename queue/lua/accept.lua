@@ -1,7 +1,8 @@
 -- accept: ARGV id, tracking_no, now. Returns "assigned" or "already".
 local id, tn, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local c = P .. 'c:' .. tn
-local st, ag, cst, q, queued = unpack(redis.call('HMGET', c, 'state', 'agent', 'cst', 'queue', 'queued'))
+local st, ag, cst, q, queued, rq = unpack(redis.call('HMGET', c, 'state', 'agent', 'cst', 'queue', 'queued',
+  'requeues'))
 if not st then return redis.error_reply('NOT_FOUND no contact ' .. tn) end
 if ag == id and (st == 'assigned' or st == 'wrapup') then return 'already' end
 if st == 'waiting' then return redis.error_reply('WRONG_STATE the offer of ' .. tn .. ' is no longer open') end
@@ -11,7 +12,9 @@ redis.call('ZREM', P .. 'offers', tn)
 redis.call('SREM', P .. 'ao:' .. id, tn)
 redis.call('SADD', P .. 'ah:' .. id, tn)
 redis.call('HSET', c, 'state', 'assigned', 'assigned', now, 'deadline', '')
-if cst == 'ringing' then
+if cst == 'ringing' and num(rq) > 0 then
+  cstate(tn, q, cst, 'talking') -- a call requeued (requeue.lua) was answered and counted once already
+elseif cst == 'ringing' then
   -- The agent's phone answered: the caller's wait is over. Recent waits
   -- per queue give the expected wait callers are told.
   local wait = now - num(queued)
