@@ -38,10 +38,12 @@ func writeConfig(dir string, n int) (string, error) {
 }
 
 // loadHeader is the head of every load config: logins in bulk are the
-// load's start, not an attack; one queue (so no menu, whose keys name
+// load's start, not an attack, and every desk comes from 127.0.0.1 (over
+// http.max_connections_per_source); one queue (so no menu, whose keys name
 // others); the directory writeDirectory makes; sip settings, indented.
 func loadHeader(b *bytes.Buffer, dir, sip string) {
 	b.WriteString("auth:\n  login_hashes_per_second: 10000\n")
+	b.WriteString("http:\n  max_connections_per_source: 4096\n")
 	b.WriteString("sip:\n  menus: {}\n" + sip)
 	b.WriteString("queue:\n  offer_timeout: 60s\nqueues:\n  - {name: general, title: 综合受理, priority: 0}\n")
 	b.WriteString("directory:\n  hotlines: " + filepath.Join(dir, "hotlines.csv") + "\n  mailboxes: " + filepath.Join(dir, "mailboxes.csv") + "\n")
