@@ -92,22 +92,22 @@ func main() {
 // result is what a replay measured.
 type result struct {
 	Contacts, Acked, Refused, Offered, Lost, Duplicated, Mismatched, Unacked, Retries int
-	ByChannel                                                                        map[channel]int
-	LatByChannel                                                                     map[channel][2]time.Duration // p50, p99
-	Span, Sent, Routed                                                               time.Duration
-	IntakeRate, RoutedRate, PeakRate                                                 float64
-	MaxBehind                                                                        time.Duration
-	P50, P90, P99, Max                                                               time.Duration
-	ServiceLevel                                                                     float64
-	SL                                                                               time.Duration
-	RedisCPU, RedisCores, RedisPeakCores, RedisIdleCores                             float64
-	RedisMemStart, RedisMemPeak, RedisMemEnd                                         int64
-	RedisKeysEnd                                                                     int64
-	NodeCPU                                                                          float64
-	NodeRSS                                                                          string
-	Wrapups                                                                          map[string]int
-	DeskErrors                                                                       map[string]int
-	RefusedBy                                                                        map[string]int
+	ByChannel                                                                         map[channel]int
+	LatByChannel                                                                      map[channel][2]time.Duration // p50, p99
+	Span, Sent, Routed                                                                time.Duration
+	IntakeRate, RoutedRate, PeakRate                                                  float64
+	MaxBehind                                                                         time.Duration
+	P50, P90, P99, Max                                                                time.Duration
+	ServiceLevel                                                                      float64
+	SL                                                                                time.Duration
+	RedisCPU, RedisCores, RedisPeakCores, RedisIdleCores                              float64
+	RedisMemStart, RedisMemPeak, RedisMemEnd                                          int64
+	RedisKeysEnd                                                                      int64
+	NodeCPU                                                                           float64
+	NodeRSS                                                                           string
+	Wrapups                                                                           map[string]int
+	DeskErrors                                                                        map[string]int
+	RefusedBy                                                                         map[string]int
 }
 
 func run(ctx context.Context, o options) (*result, error) {
