@@ -156,9 +156,7 @@ func run(ctx context.Context, o options) error {
 	enqueued := time.Since(start)
 	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := rec.wait(wait); err != nil {
-		return fmt.Errorf("%w: %d of %d offers arrived", err, rec.count(), o.contacts)
-	}
+	waitErr := rec.wait(wait)
 	routed := rec.last().Sub(start)
 	r1, err := loadsim.SampleRedis(ctx, rdb)
 	if err != nil {
@@ -173,6 +171,10 @@ func run(ctx context.Context, o options) error {
 		loadsim.MiB(r0.UsedMemory), loadsim.MiB(r1.UsedMemory))
 	if o.wallboards > 0 {
 		fmt.Printf("%d wallboard(s) got %d pushes during the run\n", o.wallboards, pushes.Load())
+	}
+	if waitErr != nil {
+		// The figures above are of the offers that arrived.
+		return fmt.Errorf("%w: %d of %d offers arrived", waitErr, rec.count(), o.contacts)
 	}
 	return nil
 }

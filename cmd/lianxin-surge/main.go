@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/smtp"
@@ -357,7 +358,7 @@ func fakeWeChatAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // print writes the report.
-func (r *result) print(w *os.File) {
+func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "\n== surge replay: %d contacts ==\n", r.Contacts)
 	var chans []string
 	for c, k := range r.ByChannel {

@@ -78,6 +78,9 @@ func parseMix(s string) (map[channel]float64, error) {
 	if sum <= 0 {
 		return nil, fmt.Errorf("-mix: the weights sum to 0")
 	}
+	if math.IsInf(sum, 0) {
+		return nil, fmt.Errorf("-mix: the weights are too large to add up")
+	}
 	for c := range out {
 		out[c] /= sum
 	}
