@@ -212,7 +212,7 @@ func (d *desk) work(ctx context.Context, rec *recorder) {
 		}
 		d.c.Drop()
 		if m.Type == "error" {
-			rec.failed(m.Code + ": " + m.Message)
+			rec.failed(m.Code, m.Message)
 			continue
 		}
 		c := m.Object()
@@ -278,15 +278,22 @@ type recorder struct {
 	lastSeen time.Time
 	done     chan struct{}
 	errors   map[string]int
+	example  map[string]string
 }
 
-func (r *recorder) failed(msg string) {
+// failed counts a desk's error by its code, keeping the first message of
+// each as the example.
+func (r *recorder) failed(code, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.errors == nil {
 		r.errors = map[string]int{}
+		r.example = map[string]string{}
 	}
-	r.errors[msg]++
+	r.errors[code]++
+	if r.example[code] == "" {
+		r.example[code] = msg
+	}
 }
 
 func newRecorder(n int) *recorder {

@@ -83,8 +83,8 @@ func (r *recorder) report(o options, enqueued, routed time.Duration) {
 		float64(o.contacts)/enqueued.Seconds())
 	fmt.Printf("routed %d contacts to %d agents in %s: %.0f contacts/s\n", r.got, o.agents, routed.Round(time.Millisecond),
 		float64(r.got)/routed.Seconds())
-	for msg, n := range r.errors {
-		fmt.Printf("desk errors: %d × %s\n", n, msg)
+	for code, n := range r.errors {
+		fmt.Printf("desk errors: %d × %s (e.g. %s)\n", n, code, r.example[code])
 	}
 	fmt.Printf("enqueue-to-offer on the websocket: p50 %s  p90 %s  p99 %s  max %s\n",
 		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
