@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,10 +100,18 @@ func (l *ledger) wrapped(k string) {
 	l.mu.Unlock()
 }
 
-func (l *ledger) deskError(msg string) {
+// deskError counts a desk's error by its code; the key keeps the first
+// message of each code as the example.
+func (l *ledger) deskError(code, msg string) {
 	l.mu.Lock()
-	l.deskErrs[msg]++
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	for k := range l.deskErrs {
+		if strings.HasPrefix(k, code+": ") {
+			l.deskErrs[k]++
+			return
+		}
+	}
+	l.deskErrs[code+": "+msg]++
 }
 
 func (l *ledger) counts() (sent, acked, offered, waiting int, last time.Time) {

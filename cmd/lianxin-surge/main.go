@@ -322,7 +322,7 @@ func work(ctx context.Context, d *desktest.Client, led *ledger, handle time.Dura
 		}
 		d.Drop()
 		if m.Type == "error" {
-			led.deskError(m.Code + ": " + m.Message)
+			led.deskError(m.Code, m.Message)
 			continue
 		}
 		c := m.Object()
