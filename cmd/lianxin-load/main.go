@@ -22,9 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +30,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/lianxin/lianxin/agentdesk/desktest"
+	"github.com/lianxin/lianxin/internal/loadsim"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
@@ -76,7 +75,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer os.RemoveAll(dir)
 	if o.redisURL == "" {
-		url, stop, err := startRedis(ctx, dir)
+		url, stop, err := loadsim.StartRedis(ctx, dir)
 		if err != nil {
 			return err
 		}
@@ -84,10 +83,9 @@ func run(ctx context.Context, o options) error {
 		o.redisURL = url
 	}
 	if o.bin == "" {
-		o.bin = filepath.Join(dir, "lianxin")
 		fmt.Println("building lianxin …")
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/lianxin").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %v: %s", err, out)
+		if o.bin, err = loadsim.Build(ctx, dir); err != nil {
+			return err
 		}
 	}
 	if o.voice {
@@ -100,7 +98,7 @@ func run(ctx context.Context, o options) error {
 	var bases []string
 	var pids []int
 	for i := range o.nodes {
-		base, cmd, stop, err := startNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
+		base, cmd, stop, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
 		if err != nil {
 			return err
 		}
@@ -108,7 +106,7 @@ func run(ctx context.Context, o options) error {
 		bases = append(bases, base)
 		pids = append(pids, cmd.Process.Pid)
 	}
-	rssBefore := totalRSS(pids)
+	rssBefore := loadsim.TotalRSS(pids)
 	fmt.Printf("redis %s, %d node(s), %d agents, %d contacts via %s, %d workers\n", o.redisURL, o.nodes, o.agents,
 		o.contacts, o.via, o.workers)
 
@@ -125,7 +123,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("%d desks ready\n", len(desks))
 	// The nodes' resident memory grown by the desks, settled a moment.
 	time.Sleep(2 * time.Second)
-	if rssAfter := totalRSS(pids); rssBefore > 0 && rssAfter > 0 {
+	if rssAfter := loadsim.TotalRSS(pids); rssBefore > 0 && rssAfter > 0 {
 		fmt.Printf("node RSS %.1f MiB before desks, %.1f MiB with %d desks: %.1f KiB per desk\n",
 			float64(rssBefore)/(1<<20), float64(rssAfter)/(1<<20), len(desks),
 			float64(rssAfter-rssBefore)/1024/float64(len(desks)))
@@ -147,6 +145,10 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	r0, err := loadsim.SampleRedis(ctx, rdb)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := enqueueAll(ctx, o, q, bases[0], rec); err != nil {
 		return err
@@ -154,13 +156,25 @@ func run(ctx context.Context, o options) error {
 	enqueued := time.Since(start)
 	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := rec.wait(wait); err != nil {
-		return fmt.Errorf("%w: %d of %d offers arrived", err, rec.count(), o.contacts)
-	}
+	waitErr := rec.wait(wait)
 	routed := rec.last().Sub(start)
+	r1, err := loadsim.SampleRedis(ctx, rdb)
+	if err != nil {
+		return err
+	}
 	rec.report(o, enqueued, routed)
+	// Redis's own CPU over the run (queueing, routing, accepts, wrap-ups and
+	// the nodes' reads), from INFO cpu.
+	cpu := r1.CPU - r0.CPU
+	fmt.Printf("redis CPU %.2f s over %s (%.2f cores, %.0f µs per contact); used_memory %s → %s\n", cpu,
+		r1.At.Sub(r0.At).Round(time.Millisecond), cpu/r1.At.Sub(r0.At).Seconds(), cpu/float64(o.contacts)*1e6,
+		loadsim.MiB(r0.UsedMemory), loadsim.MiB(r1.UsedMemory))
 	if o.wallboards > 0 {
 		fmt.Printf("%d wallboard(s) got %d pushes during the run\n", o.wallboards, pushes.Load())
+	}
+	if waitErr != nil {
+		// The figures above are of the offers that arrived.
+		return fmt.Errorf("%w: %d of %d offers arrived", waitErr, rec.count(), o.contacts)
 	}
 	return nil
 }
@@ -173,44 +187,18 @@ type desk struct {
 }
 
 func connectDesks(ctx context.Context, bases []string, n int, rec *recorder) ([]*desk, error) {
-	desks := make([]*desk, n)
-	g, gctx := errgroup.WithContext(ctx)
-	// Below the 20 logins in flight one address may have (agentdesk counts
-	// an attempt from before its password is checked until it succeeds).
-	g.SetLimit(16)
-	for i := range n {
-		g.Go(func() error {
-			base := bases[i%len(bases)]
-			id := agentID(i)
-			tok, err := desktest.Login(gctx, base, id, "load")
-			if err != nil {
-				return err
-			}
-			c, _, err := desktest.Dial(gctx, base, tok)
-			if err != nil {
-				return fmt.Errorf("desk %s: %w", id, err)
-			}
-			if _, err := c.Send("ready", nil); err != nil {
-				return err
-			}
-			for {
-				m, err := c.Next(gctx, "state")
-				if err != nil {
-					return fmt.Errorf("desk %s: %w", id, err)
-				}
-				if m.State == "ready" {
-					break
-				}
-			}
-			desks[i] = &desk{c: c}
-			return nil
-		})
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = agentID(i)
 	}
-	if err := g.Wait(); err != nil {
+	clients, err := loadsim.ReadyDesks(ctx, bases, ids, "load")
+	if err != nil {
 		return nil, err
 	}
-	for _, d := range desks {
-		go d.work(ctx, rec)
+	desks := make([]*desk, n)
+	for i, c := range clients {
+		desks[i] = &desk{c: c}
+		go desks[i].work(ctx, rec)
 	}
 	return desks, nil
 }
@@ -224,7 +212,7 @@ func (d *desk) work(ctx context.Context, rec *recorder) {
 		}
 		d.c.Drop()
 		if m.Type == "error" {
-			rec.failed(m.Code + ": " + m.Message)
+			rec.failed(m.Code, m.Message)
 			continue
 		}
 		c := m.Object()
@@ -290,15 +278,22 @@ type recorder struct {
 	lastSeen time.Time
 	done     chan struct{}
 	errors   map[string]int
+	example  map[string]string
 }
 
-func (r *recorder) failed(msg string) {
+// failed counts a desk's error by its code, keeping the first message of
+// each as the example.
+func (r *recorder) failed(code, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.errors == nil {
 		r.errors = map[string]int{}
+		r.example = map[string]string{}
 	}
-	r.errors[msg]++
+	r.errors[code]++
+	if r.example[code] == "" {
+		r.example[code] = msg
+	}
 }
 
 func newRecorder(n int) *recorder {

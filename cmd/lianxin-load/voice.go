@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lianxin/lianxin/agentdesk/desktest"
+	"github.com/lianxin/lianxin/internal/loadsim"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 )
@@ -41,17 +40,17 @@ func runVoice(ctx context.Context, o options, dir string) error {
 	if err != nil {
 		return err
 	}
-	sipPort, err := freePort()
+	sipPort, err := loadsim.FreePort()
 	if err != nil {
 		return err
 	}
-	metricsPort, err := freePort()
+	metricsPort, err := loadsim.FreePort()
 	if err != nil {
 		return err
 	}
 	gw := fmt.Sprintf("127.0.0.1:%d", sipPort)
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
-	base, node, stop, err := startNode(ctx, o.bin, cfg, o.redisURL, "voice-0", dir, "LIANXIN_SIP_ADDR="+gw,
+	base, node, stop, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "voice-0", dir, "LIANXIN_SIP_ADDR="+gw,
 		fmt.Sprintf("LIANXIN_METRICS_ADDR=127.0.0.1:%d", metricsPort))
 	if err != nil {
 		return err
@@ -71,7 +70,7 @@ func runVoice(ctx context.Context, o options, dir string) error {
 	}()
 	fmt.Printf("%d desks ready\n", len(desks))
 
-	phonePort, err := freePort()
+	phonePort, err := loadsim.FreePort()
 	if err != nil {
 		return err
 	}
@@ -121,7 +120,7 @@ func runVoice(ctx context.Context, o options, dir string) error {
 	want := float64(min(o.contacts, o.agents))
 	var talking float64
 	for time.Since(start) < o.hold {
-		m, err := scrape(ctx, metrics)
+		m, err := loadsim.Scrape(ctx, metrics)
 		if err == nil {
 			talking = m[`lianxin_sip_calls{state="talking"}`]
 			if talking >= want*0.99 {
@@ -158,7 +157,7 @@ func runVoice(ctx context.Context, o options, dir string) error {
 	fmt.Printf("  not relayed: caller→agent %.0f, agent→caller %.0f\n",
 		pkts("caller", "in")-pkts("agent", "out"), pkts("agent", "in")-(pkts("caller", "out")-paced))
 	fmt.Printf("  node CPU %.2f cores (%.1f µs per relayed packet)\n", cpu/secs, cpu/relayed*1e6)
-	fmt.Printf("  node RSS %s\n", rss(node.Process.Pid))
+	fmt.Printf("  node RSS %s\n", loadsim.RSS(node.Process.Pid))
 
 	select {
 	case err := <-done:
@@ -239,63 +238,14 @@ func voiceDesks(ctx context.Context, base string, n int) ([]*desktest.Client, er
 	return desks, nil
 }
 
-// scrape reads a Prometheus text page into series → value.
-func scrape(ctx context.Context, url string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out, sc.Err()
-}
-
 // sample reads the metrics and the process's CPU time (clock ticks).
 func sample(ctx context.Context, url string, pid int) (map[string]float64, float64, error) {
-	m, err := scrape(ctx, url)
+	m, err := loadsim.Scrape(ctx, url)
 	if err != nil {
 		return nil, 0, err
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return m, 0, err
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return m, ut + st, nil
-}
-
-func rss(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "?"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			return strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:"))
-		}
-	}
-	return "?"
+	cpu, err := loadsim.CPUTicks(pid)
+	return m, cpu, err
 }
 
 // sippResult summarises sipp's statistics file: calls created, successful
