@@ -285,7 +285,7 @@ func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) *redis.
 		}
 		n, err := wait.Int()
 		switch {
-		case err != nil:
+		case err != nil: // no answer (the primary went away), or none that says
 			cmd.SetErr(fmt.Errorf("%w: WAIT: %v", ErrNotReplicated, err))
 		case n < q.o.WaitReplicas:
 			cmd.SetErr(fmt.Errorf("%w: %d of %d replicas acknowledged within %v", ErrNotReplicated, n,

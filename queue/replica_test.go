@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -83,4 +84,27 @@ func TestIntakeWaitsForTheReplica(t *testing.T) {
 	e0 := newEnv(t, primary)
 	_, err = e0.q.Enqueue(ctx, letter, "mailbox:5")
 	require.NoError(t, err)
+}
+
+// BenchmarkEnqueueReplicated: an enqueue on a primary with one replica,
+// without and with WAIT 1 pipelined after the script (one writer).
+func BenchmarkEnqueueReplicated(b *testing.B) {
+	primary := queuetest.RedisServer(b)
+	queuetest.Replica(b, primary)
+	for _, wait := range []int{0, 1} {
+		b.Run(fmt.Sprintf("wait=%d", wait), func(b *testing.B) {
+			q, err := queue.New(primary.Client(b), queue.Options{NodeID: "bench", Queues: testQueues,
+				WaitReplicas: wait, WaitTimeout: time.Second})
+			require.NoError(b, err)
+			ctx := context.Background()
+			in := queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001", Queue: "general", Subject: "路灯",
+				Citizen: queue.Citizen{Address: "a@example.cn", Email: "a@example.cn"}}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := q.Enqueue(ctx, in, fmt.Sprintf("bench:%d:%d", wait, i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
