@@ -276,11 +276,21 @@ func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) *redis.
 			cmd = s.Eval(ctx, pipe, q.keys, args...) // a new primary after a failover has no scripts
 		}
 		wait := pipe.Do(ctx, "WAIT", q.o.WaitReplicas, q.o.WaitTimeout.Milliseconds())
-		_, _ = pipe.Exec(ctx)
+		_, execErr := pipe.Exec(ctx)
 		if err := cmd.Err(); err != nil {
 			if try == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
 				continue
 			}
+			return cmd
+		}
+		if cmd.Val() == nil {
+			// go-redis v9.17 leaves a pipeline's commands with neither value
+			// nor error when its retries on a broken connection run out
+			// (generalProcessPipeline): what the script did is unknown.
+			if execErr == nil {
+				execErr = errors.New("no reply")
+			}
+			cmd.SetErr(fmt.Errorf("queue: intake: %w", execErr))
 			return cmd
 		}
 		n, err := wait.Int()
