@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/smtp"
+	"net/textproto"
 	"testing"
 	"time"
 
@@ -16,11 +19,17 @@ import (
 // answers a letter 202 only when the replica has it. With the replica paused
 // or killed the letter is answered 503 (send again), and the retry with the
 // same Idempotency-Key once the replica is back gets the same tracking
-// number: nothing was acknowledged that a failover could lose.
+// number: nothing was acknowledged that a failover could lose. A mail with
+// the replica gone is answered 451.
 func TestAcknowledgedOnlyOnTheReplica(t *testing.T) {
 	primary := queuetest.RedisServer(t)
 	replica := queuetest.Replica(t, primary)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	smtpAddr := l.Addr().String()
+	require.NoError(t, l.Close())
 	n := startNode(t, primary.URL, "node-a", func(c *configs.Config) {
+		c.SMTP.Addr = smtpAddr
 		c.Redis.WaitReplicas = 1
 		c.Redis.WaitTimeout = 300 * time.Millisecond
 	})
@@ -58,6 +67,22 @@ func TestAcknowledgedOnlyOnTheReplica(t *testing.T) {
 	replica.Kill()
 	r = post("k3", "井盖")
 	require.Equal(t, http.StatusServiceUnavailable, r.Status, "acknowledged with no replica: %v", r.Body)
+	// And a mail: 451, the sending server tries again later.
+	var c *smtp.Client
+	for c == nil { // the listener starts with the node
+		c, _ = smtp.Dial(smtpAddr)
+	}
+	defer c.Close()
+	require.NoError(t, c.Mail("wang@example.cn"))
+	require.NoError(t, c.Rcpt("cd-city-0002@mail.12345.chengdu.gov.cn"))
+	w, err := c.Data()
+	require.NoError(t, err)
+	_, err = w.Write([]byte("From: <wang@example.cn>\r\nTo: cd-city-0002@mail.12345.chengdu.gov.cn\r\n" +
+		"Subject: =?UTF-8?B?5LqV55uW?=\r\nMessage-ID: <replica-1@example.cn>\r\n\r\nmanhole\r\n"))
+	require.NoError(t, err)
+	var perr *textproto.Error
+	require.ErrorAs(t, w.Close(), &perr)
+	require.Equal(t, 451, perr.Code, "%v", perr)
 	// The node itself stays ready: the primary answers; only acknowledgements wait.
 	resp, err := http.Get(n.base + "/readyz")
 	require.NoError(t, err)
