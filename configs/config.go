@@ -106,6 +106,26 @@ type Redis struct {
 	URL string `yaml:"url"`
 	// Tag is the hash tag shared by every key of this deployment. Default "lianxin".
 	Tag string `yaml:"tag"`
+	// Sentinels (host:port) find the primary named MasterName through Redis
+	// Sentinel and follow it across a failover; URL is then not used. Env:
+	// LIANXIN_REDIS_SENTINELS (comma-separated).
+	Sentinels []string `yaml:"sentinels"`
+	// MasterName is the primary's name in the sentinels' configuration.
+	// Env: LIANXIN_REDIS_MASTER_NAME.
+	MasterName string `yaml:"master_name"`
+	// Password of the Redis servers (with sentinels; a URL carries its own).
+	// Env: LIANXIN_REDIS_PASSWORD.
+	Password string `yaml:"password"`
+	// SentinelPassword of the sentinels, if they ask for one. Env:
+	// LIANXIN_REDIS_SENTINEL_PASSWORD.
+	SentinelPassword string `yaml:"sentinel_password"`
+	// WaitReplicas > 0: an intake (a letter, message, SMS, call) is
+	// acknowledged to its provider only after WAIT saw it reach this many
+	// replicas within WaitTimeout; otherwise the provider is told to retry
+	// (HTTP 503, SMTP 451, SMPP temporary error). Default 0 (no WAIT).
+	WaitReplicas int `yaml:"wait_replicas"`
+	// WaitTimeout bounds that WAIT. Default 200ms.
+	WaitTimeout time.Duration `yaml:"wait_timeout"`
 }
 
 // Queue holds routing settings.

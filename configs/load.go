@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -220,21 +221,32 @@ func applyEnv(c *Config, getenv func(string) string) {
 		return
 	}
 	for name, field := range map[string]*string{
-		EnvNodeID:                  &c.NodeID,
-		EnvHTTPAddr:                &c.HTTP.Addr,
-		EnvSIPAddr:                 &c.SIP.Addr,
-		EnvSIPAdvertiseIP:          &c.SIP.AdvertiseIP,
-		EnvSMTPAddr:                &c.SMTP.Addr,
-		EnvMetricsAddr:             &c.Metrics.Addr,
-		EnvRedisURL:                &c.Redis.URL,
-		"LIANXIN_BLOBS_ENDPOINT":   &c.Blobs.Endpoint,
-		"LIANXIN_BLOBS_BUCKET":     &c.Blobs.Bucket,
-		"LIANXIN_BLOBS_ACCESS_KEY": &c.Blobs.AccessKey,
-		"LIANXIN_BLOBS_SECRET_KEY": &c.Blobs.SecretKey,
-		EnvDatabaseURL:             &c.Database.URL,
+		EnvNodeID:                         &c.NodeID,
+		EnvHTTPAddr:                       &c.HTTP.Addr,
+		EnvSIPAddr:                        &c.SIP.Addr,
+		EnvSIPAdvertiseIP:                 &c.SIP.AdvertiseIP,
+		EnvSMTPAddr:                       &c.SMTP.Addr,
+		EnvMetricsAddr:                    &c.Metrics.Addr,
+		EnvRedisURL:                       &c.Redis.URL,
+		"LIANXIN_REDIS_MASTER_NAME":       &c.Redis.MasterName,
+		"LIANXIN_REDIS_PASSWORD":          &c.Redis.Password,
+		"LIANXIN_REDIS_SENTINEL_PASSWORD": &c.Redis.SentinelPassword,
+		"LIANXIN_BLOBS_ENDPOINT":          &c.Blobs.Endpoint,
+		"LIANXIN_BLOBS_BUCKET":            &c.Blobs.Bucket,
+		"LIANXIN_BLOBS_ACCESS_KEY":        &c.Blobs.AccessKey,
+		"LIANXIN_BLOBS_SECRET_KEY":        &c.Blobs.SecretKey,
+		EnvDatabaseURL:                    &c.Database.URL,
 	} {
 		if v := getenv(name); v != "" {
 			*field = v
+		}
+	}
+	if v := getenv("LIANXIN_REDIS_SENTINELS"); v != "" {
+		c.Redis.Sentinels = nil
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				c.Redis.Sentinels = append(c.Redis.Sentinels, a)
+			}
 		}
 	}
 	c.SMS.ApplyEnv(getenv)

@@ -55,6 +55,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.name("redis.tag", c.Redis.Tag, 64)
+	if len(c.Redis.Sentinels) > 0 {
+		v.check(c.Redis.MasterName != "", "redis.master_name", "must be set with redis.sentinels")
+		for i, a := range c.Redis.Sentinels {
+			v.addr(fmt.Sprintf("redis.sentinels[%d]", i), a)
+		}
+	} else {
+		v.check(c.Redis.MasterName == "", "redis.master_name", "is used only with redis.sentinels")
+	}
+	v.check(c.Redis.WaitReplicas >= 0, "redis.wait_replicas", "must be >= 0")
+	if c.Redis.WaitReplicas > 0 {
+		v.positive("redis.wait_timeout", c.Redis.WaitTimeout)
+		v.check(c.Redis.URL != "" || len(c.Redis.Sentinels) > 0, "redis.wait_replicas",
+			"needs a real Redis (redis.url or redis.sentinels); the embedded store has no replicas")
+	}
 
 	q := c.Queue
 	v.positive("queue.offer_timeout", q.OfferTimeout)

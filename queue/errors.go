@@ -17,6 +17,11 @@ var (
 	ErrStale               = errors.New("queue: this desk session is no longer current")
 	ErrIdempotencyConflict = errors.New("queue: idempotency key reused with a different request")
 	ErrInvalid             = errors.New("queue: invalid request")
+	// ErrNotReplicated: the intake is in the primary but WAIT did not see it
+	// reach Options.WaitReplicas replicas in time, so a failover now could
+	// lose it. Temporary: the provider is told to retry; the retry finds the
+	// same contact (its idempotency key) and waits again.
+	ErrNotReplicated = errors.New("queue: not yet on the replicas")
 )
 
 // scriptError turns an error reply of one of our Lua scripts ("CODE message")

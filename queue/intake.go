@@ -57,7 +57,7 @@ func (q *Queue) enqueue(ctx context.Context, in Intake, idemKey, node, callID st
 	rank := int64(9-prio)*1e13 + ms
 	date, floor := q.seqFloor(now)
 	kind, text := alertArgs(in)
-	res, err := q.once(ctx, q.s.enqueue, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
+	res, err := q.acked(ctx, q.s.enqueue, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
 		rank, ms, date, historyKey(in), node, callID, floor, kind, text).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: enqueue: %w", err)

@@ -72,6 +72,13 @@ type Options struct {
 	// Archive is where closed contacts are found once they have left Redis
 	// [none]: Contact and History read it for what Redis no longer holds.
 	Archive ArchiveReader
+	// WaitReplicas > 0: Enqueue, EnqueueCall, Receive and the IVR's resolve
+	// send WAIT in the same pipeline as their script and fail with
+	// ErrNotReplicated unless that many replicas acknowledged the write
+	// within WaitTimeout [0: no WAIT].
+	WaitReplicas int
+	// WaitTimeout bounds that WAIT [200ms].
+	WaitTimeout time.Duration
 	// Queues known to routing [required].
 	Queues []Def
 	// Now is the clock [time.Now].
@@ -110,6 +117,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Sweep <= 0 {
 		o.Sweep = 250 * time.Millisecond
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = 200 * time.Millisecond
 	}
 	if o.EventsMaxLen == 0 {
 		o.EventsMaxLen = 1_000_000
@@ -242,4 +252,55 @@ func (q *Queue) once(ctx context.Context, s *redis.Script, args ...any) *redis.C
 	var id [12]byte
 	_, _ = rand.Read(id[:])
 	return s.Run(ctx, q.rdb, q.keys, append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))...)
+}
+
+// acked is once for an intake that a provider is acknowledged for: with
+// Options.WaitReplicas set, WAIT follows the script in one pipeline (one
+// round trip, the same connection, so WAIT counts the script's write), and
+// too few replicas fail the call with ErrNotReplicated. Every run of a once
+// script writes (its call:<id> result even for a duplicate), so a retry of an
+// intake that failed here waits for the first write too.
+func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
+	if q.o.WaitReplicas <= 0 {
+		return q.once(ctx, s, args...)
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	args = append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))
+	for try := 0; ; try++ {
+		pipe := q.rdb.Pipeline()
+		var cmd *redis.Cmd
+		if try == 0 {
+			cmd = s.EvalSha(ctx, pipe, q.keys, args...)
+		} else {
+			cmd = s.Eval(ctx, pipe, q.keys, args...) // a new primary after a failover has no scripts
+		}
+		wait := pipe.Do(ctx, "WAIT", q.o.WaitReplicas, q.o.WaitTimeout.Milliseconds())
+		_, execErr := pipe.Exec(ctx)
+		if err := cmd.Err(); err != nil {
+			if try == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				continue
+			}
+			return cmd
+		}
+		if cmd.Val() == nil {
+			// go-redis v9.17 leaves a pipeline's commands with neither value
+			// nor error when its retries on a broken connection run out
+			// (generalProcessPipeline): what the script did is unknown.
+			if execErr == nil {
+				execErr = errors.New("no reply")
+			}
+			cmd.SetErr(fmt.Errorf("queue: intake: %w", execErr))
+			return cmd
+		}
+		n, err := wait.Int()
+		switch {
+		case err != nil: // no answer (the primary went away), or none that says
+			cmd.SetErr(fmt.Errorf("%w: WAIT: %v", ErrNotReplicated, err))
+		case n < q.o.WaitReplicas:
+			cmd.SetErr(fmt.Errorf("%w: %d of %d replicas acknowledged within %v", ErrNotReplicated, n,
+				q.o.WaitReplicas, q.o.WaitTimeout))
+		}
+		return cmd
+	}
 }

@@ -6,7 +6,8 @@
 # sipp (Debian package sip-tester) and baresip; espeak-ng and sox (speech for
 # the hot-topic answers); and PostgreSQL's server binaries (the archive's
 # tests run initdb and their own server on a free port, never one someone
-# else started). Idempotent; Debian/Ubuntu only.
+# else started); Kamailio, HAProxy and redis-sentinel (the multi-node
+# deployment's test under deploy/). Idempotent; Debian/Ubuntu only.
 # When another apt-get or dpkg holds the lock, it waits for it (up to 5
 # minutes) instead of failing.
 set -euo pipefail
@@ -26,6 +27,11 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # (scripts/gen-prompts.sh): espeak-ng's Mandarin voice through sox.
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
+# The multi-node deployment's scenario test (deploy/): Kamailio's dispatcher in
+# front of the nodes' SIP, HAProxy in front of their HTTP, Redis Sentinel.
+{ command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; } || need+=(kamailio)
+{ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; } || need+=(haproxy)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

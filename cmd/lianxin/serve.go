@@ -62,7 +62,7 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 	defer func() { _ = log.Sync() }()
 	log = log.With(zap.String("node", cfg.NodeID))
 
-	rdb, stopStore, err := openRedis(cfg.Redis.URL, log)
+	rdb, stopStore, err := openRedis(cfg.Redis, log)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,8 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	qo := queue.Options{Tag: cfg.Redis.Tag, NodeID: cfg.NodeID, OfferTimeout: cfg.Queue.OfferTimeout,
 		RingTimeout: cfg.SIP.RingTimeout, MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat,
-		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Queues: defs, Logger: log.Named("queue")}
+		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Queues: defs, Logger: log.Named("queue"),
+		WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout}
 	if cfg.Database.URL != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		store, err := archive.Open(ctx, cfg.Database.URL, log.Named("archive"))
@@ -394,15 +395,25 @@ func signalContext(ctx context.Context, log *zap.Logger) (context.Context, func(
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-// openRedis connects to url or, when it is empty, starts the embedded store.
-func openRedis(url string, log *zap.Logger) (redis.UniversalClient, func(), error) {
+// openRedis connects to the primary the sentinels name, or to c.URL, or, when
+// neither is set, starts the embedded store.
+func openRedis(c configs.Redis, log *zap.Logger) (redis.UniversalClient, func(), error) {
 	redis.SetLogger(redisLog{log.Named("redis").Sugar()})
-	if url != "" {
+	if len(c.Sentinels) > 0 {
+		log.Info("redis through sentinel", zap.Strings("sentinels", c.Sentinels), zap.String("master", c.MasterName),
+			zap.Int("wait_replicas", c.WaitReplicas))
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: c.MasterName, SentinelAddrs: c.Sentinels,
+			Password: c.Password, SentinelPassword: c.SentinelPassword}), func() {}, nil
+	}
+	if url := c.URL; url != "" {
 		opt, err := redis.ParseURL(url)
 		if err != nil {
 			return nil, nil, fmt.Errorf("redis.url: %w", err)
 		}
-		log.Info("redis", zap.String("addr", opt.Addr))
+		if opt.Password == "" {
+			opt.Password = c.Password
+		}
+		log.Info("redis", zap.String("addr", opt.Addr), zap.Int("wait_replicas", c.WaitReplicas))
 		return redis.NewClient(opt), func() {}, nil
 	}
 	m := miniredis.NewMiniRedis()

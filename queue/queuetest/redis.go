@@ -182,3 +182,41 @@ func Flush(t testing.TB, s *Server) {
 		t.Fatalf("flush %s: %v", s.Name, err)
 	}
 }
+
+// Replica starts a real redis-server replicating primary (a redis-server)
+// and waits until its link is up and the first sync is done. The primary's
+// repl-diskless-sync-delay is set to 0 first: Redis 7 otherwise waits 5 s
+// before a replica's first sync.
+func Replica(t testing.TB, primary *Server) *Server {
+	t.Helper()
+	if primary.bin == "" {
+		t.Fatalf("replica: %s has no replicas", primary.Name)
+	}
+	ctx := context.Background()
+	pc := redis.NewClient(&redis.Options{Addr: primary.Addr})
+	defer pc.Close()
+	if err := pc.ConfigSet(ctx, "repl-diskless-sync-delay", "0").Err(); err != nil {
+		t.Fatalf("replica: %v", err)
+	}
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	r := RedisServerWith(t, "--replicaof", host, port)
+	WaitReplicaUp(t, r)
+	return r
+}
+
+// WaitReplicaUp waits until s reports master_link_status:up.
+func WaitReplicaUp(t testing.TB, s *Server) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	defer c.Close()
+	for i := 0; ; i++ {
+		info, err := c.Info(context.Background(), "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return
+		}
+		if i > 600 {
+			t.Fatalf("replica %s: link to its primary not up after 60 s: %v %s", s.Addr, err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
