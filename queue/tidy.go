@@ -145,4 +145,3 @@ func (q *Queue) trimEvents(ctx context.Context) (int64, error) {
 	}
 	return total, nil
 }
-

@@ -114,7 +114,7 @@ local function escalate_one(tn, now)
       if esc == '' then esc = s[2] else esc = esc .. ',' .. s[2] end
       if st == 'waiting' and parked ~= '1' then
         redis.call('ZADD', P .. 'w:' .. s[2] .. ':' .. ch, rank, tn)
-        mark_dirty(s[2], ch)
+        mark(s[2], ch) -- into sweep:dirty at the end (dispatch_dirty)
       end
       ev('type', 'escalated', 'contact', tn, 'queue', s[2], 'from', q, 'ch', ch)
       n = n + 1
@@ -139,7 +139,7 @@ local function escalate_due(now)
     if over_budget() then
       return n, #redis.call('ZRANGEBYSCORE', P .. 'esc', '-inf', now, 'LIMIT', 0, 1) > 0
     end
-    local due = redis.call('ZRANGEBYSCORE', P .. 'esc', '-inf', now, 'LIMIT', 0, 8)
+    local due = redis.call('ZRANGEBYSCORE', P .. 'esc', '-inf', now, 'LIMIT', 0, 16)
     if #due == 0 then return n, false end
     for _, tn in ipairs(due) do n = n + escalate_one(tn, now) end
   end
