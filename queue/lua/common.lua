@@ -250,10 +250,10 @@ end
 -- dispatch_queue offers the head contacts of one queue and channel to the
 -- longest-idle available agents until one side runs out. A contact an agent
 -- has just rejected goes to the next agent, or waits while the one behind it
--- goes to that agent.
-local function dispatch_queue(q, ch, now)
+-- goes to that agent. At most limit offers [1000].
+local function dispatch_queue(q, ch, now, limit)
   local n = 0
-  while n < 1000 do
+  while n < (limit or 1000) do
     local heads = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 9)
     if #heads == 0 then return n end
     local ids = redis.call('ZRANGE', P .. 'av:' .. ch .. ':' .. q, 0, 1)

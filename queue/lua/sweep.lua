@@ -95,7 +95,12 @@ if full then
         mark_dirty(q, ch)
         left = true
       else
-        offered = offered + dispatch_queue(q, ch, now)
+        local k = dispatch_queue(q, ch, now, 2)
+        offered = offered + k
+        if k >= 2 then
+          mark_dirty(q, ch)
+          left = true
+        end
       end
     end
   end

@@ -10,8 +10,10 @@ local function spent_us()
   return (tonumber(t[1]) - tonumber(SWEEP_T0[1])) * 1000000 + tonumber(t[2]) - tonumber(SWEEP_T0[2])
 end
 
+-- New work (returning offers, escalating, unseating) gets the first half of
+-- the budget; offering what it freed, the rest (dispatch_dirty).
 local budget_us = 300
-local function over_budget() return spent_us() >= budget_us end
+local function over_budget() return spent_us() >= budget_us / 2 end
 
 -- Queues (and channels) to match again live in the set sweep:dirty ("q|ch"),
 -- so those a call had no time for are matched by the next one.
@@ -19,18 +21,22 @@ local function mark_dirty(q, ch)
   if q and q ~= '' and ch and ch ~= '' then redis.call('SADD', P .. 'sweep:dirty', q .. '|' .. ch) end
 end
 
--- dispatch_dirty matches the dirty queues while the budget lasts; it
--- returns how many contacts were offered and whether some are left.
+-- dispatch_dirty matches the dirty queues, a few offers at a time, while
+-- the budget lasts, and at least once; it returns how many contacts were
+-- offered and whether some queues are left.
 local function dispatch_dirty(now)
   for _, qc in ipairs(pending_order) do mark_dirty(qc[1], qc[2]) end
   pending, pending_order = {}, {}
-  local n = 0
+  local n, first = 0, true
   while true do
-    if over_budget() then return n, redis.call('SCARD', P .. 'sweep:dirty') > 0 end
+    if not first and spent_us() >= budget_us then return n, redis.call('SCARD', P .. 'sweep:dirty') > 0 end
+    first = false
     local qc = redis.call('SPOP', P .. 'sweep:dirty')
     if not qc then return n, false end
     local sep = string.find(qc, '|', 1, true)
-    n = n + dispatch_queue(string.sub(qc, 1, sep - 1), string.sub(qc, sep + 1), now)
+    local k = dispatch_queue(string.sub(qc, 1, sep - 1), string.sub(qc, sep + 1), now, 2)
+    n = n + k
+    if k >= 2 then redis.call('SADD', P .. 'sweep:dirty', qc) end
   end
 end
 
