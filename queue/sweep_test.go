@@ -432,3 +432,140 @@ func TestOneSweeperAtATime(t *testing.T) {
 		require.True(t, r.Skipped, "node-b holds it now")
 	})
 }
+
+// Over a long run without an archive, Redis's memory stays flat: closed
+// contacts (their hashes, messages and places in the citizens' histories)
+// leave Redis once their retention is over, and the event stream is trimmed
+// by age.
+func TestMemoryStaysFlatWithoutArchive(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	rdb := s.Client(t)
+	ctx := context.Background()
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues, Retention: 2 * time.Second,
+		KeepEvents: 2 * time.Second})
+	require.NoError(t, err)
+	seat(t, q, 1)
+	const rounds, perRound = 4, 1500
+	// used is Redis's memory, without the once-scripts' call: keys (they
+	// expire by themselves ten minutes after the call).
+	used := func() (int64, int) {
+		var calls []string
+		iter := rdb.Scan(ctx, 0, "{lianxin}:call:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			calls = append(calls, iter.Val())
+		}
+		require.NoError(t, iter.Err())
+		for len(calls) > 0 {
+			n := min(len(calls), 500)
+			require.NoError(t, rdb.Del(ctx, calls[:n]...).Err())
+			calls = calls[n:]
+		}
+		info, err := rdb.Info(ctx, "memory").Result()
+		require.NoError(t, err)
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				keys, err := rdb.DBSize(ctx).Result()
+				require.NoError(t, err)
+				return n, int(keys)
+			}
+		}
+		t.Fatal("no used_memory")
+		return 0, 0
+	}
+	var after []int64
+	var held []float64
+	base, baseKeys := used()
+	for r := range rounds {
+		for i := range perRound {
+			rc, err := q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelMailbox, Queue: "general", Subject: "来信",
+				Text: strings.Repeat("市民来信，反映小区噪音扰民问题。", 10),
+				Citizen: queue.Citizen{Phone: fmt.Sprintf("+86137%08d", r*perRound+i)}}, "")
+			require.NoError(t, err)
+			require.NoError(t, q.Accept(ctx, "20000", rc.TrackingNo))
+			require.NoError(t, q.WrapUp(ctx, "20000", rc.TrackingNo, queue.RequestConsultation, queue.OutcomeResolved, ""))
+		}
+		before, _ := used()
+		prev := base
+		if r > 0 {
+			prev = after[r-1]
+		}
+		held = append(held, float64(before-prev)/float64(perRound))
+		time.Sleep(2100 * time.Millisecond) // past the retention and KeepEvents
+		for {
+			tr, err := q.Tidy(ctx)
+			require.NoError(t, err)
+			if tr.Forgotten == 0 && tr.Noted == 0 {
+				break
+			}
+		}
+		m, _ := used()
+		after = append(after, m)
+	}
+	m, keys := used()
+	t.Logf("Redis memory: %d bytes before, after each round of %d contacts tidied %v; held before tidying (by round) "+
+		"%.0f bytes a contact; %d keys before, %d after", base, perRound, after, held, baseKeys, keys)
+	// The first round warms Redis up (the scripts' cache, the stream's and
+	// the consumer group's structures, the allocator); from then on:
+	perContact := float64(m-after[0]) / float64((rounds-1)*perRound)
+	t.Logf("%.1f bytes a contact left in Redis over %d contacts after the first round", perContact, (rounds-1)*perRound)
+	require.Less(t, perContact, 50.0, "closed contacts stay in Redis")
+	require.Less(t, after[rounds-1]-after[0], int64(rounds*perRound*20), "memory grows round by round")
+	for _, pat := range []string{"c:*", "m:*", "hist:*"} {
+		ks, err := rdb.Keys(ctx, "{lianxin}:"+pat).Result()
+		require.NoError(t, err)
+		require.Empty(t, ks, pat)
+	}
+	n, err := q.StreamLen(ctx)
+	require.NoError(t, err)
+	require.Less(t, n, int64(500), "old events stay in the stream")
+}
+
+// Tidy trims the event stream by age, and never past what a consumer
+// group has not read and acknowledged.
+func TestTidyTrimsNoFurtherThanEveryGroupRead(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	rdb := s.Client(t)
+	ctx := context.Background()
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues, Retention: -1, KeepEvents: time.Second})
+	require.NoError(t, err)
+	require.NoError(t, q.JoinGroup(ctx, "slow"))
+	enqueueMany(t, q, "general", 1000, 0)
+	read, err := q.ReadGroup(ctx, "slow", "c1", 500, -1, false)
+	require.NoError(t, err)
+	require.Len(t, read, 500)
+	ids := make([]string, len(read))
+	for i, e := range read {
+		ids[i] = e.ID
+	}
+	require.NoError(t, q.Ack(ctx, "slow", ids[:400]...)) // 100 read, not acknowledged
+	unacked := ids[400]
+	time.Sleep(1100 * time.Millisecond)
+	tr, err := q.Tidy(ctx)
+	require.NoError(t, err)
+	require.Positive(t, tr.Trimmed)
+	first, err := rdb.XRangeN(ctx, "{lianxin}:events", "-", "+", 1).Result()
+	require.NoError(t, err)
+	require.LessOrEqual(t, first[0].ID, unacked, "an entry read but not acknowledged was trimmed")
+	n, err := q.StreamLen(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, int64(600))
+
+	// All read and acknowledged: everything older than KeepEvents goes.
+	require.NoError(t, q.Ack(ctx, "slow", ids[400:]...))
+	for {
+		rest, err := q.ReadGroup(ctx, "slow", "c1", 500, -1, false)
+		require.NoError(t, err)
+		if len(rest) == 0 {
+			break
+		}
+		for _, e := range rest {
+			require.NoError(t, q.Ack(ctx, "slow", e.ID))
+		}
+	}
+	_, err = q.Tidy(ctx)
+	require.NoError(t, err)
+	n, err = q.StreamLen(ctx)
+	require.NoError(t, err)
+	require.Less(t, n, int64(200), "an approximate trim leaves at most a node of entries")
+}
