@@ -479,7 +479,7 @@ func TestMemoryStaysFlatWithoutArchive(t *testing.T) {
 	for r := range rounds {
 		for i := range perRound {
 			rc, err := q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelMailbox, Queue: "general", Subject: "来信",
-				Text: strings.Repeat("市民来信，反映小区噪音扰民问题。", 10),
+				Text:    strings.Repeat("市民来信，反映小区噪音扰民问题。", 10),
 				Citizen: queue.Citizen{Phone: fmt.Sprintf("+86137%08d", r*perRound+i)}}, "")
 			require.NoError(t, err)
 			require.NoError(t, q.Accept(ctx, "20000", rc.TrackingNo))
