@@ -123,10 +123,9 @@ func (s scriptStats) String() string {
 }
 
 // requireBounded fails when script calls held Redis long, by Redis's own
-// statistics: half of them or more 1 ms or more, 1% or more 25 ms or more,
-// or any 250 ms or more (one call doing a whole backlog takes seconds on a
-// busy machine, and took 31–322 ms on a quiet one before the sweep worked in
-// chunks). On a quiet machine (load average below the number of CPUs), at
+// statistics: half of them or more 1 ms or more, or 1% or more 25 ms or more
+// (a sweep doing a whole backlog in one call takes seconds on a busy
+// machine, and took 31–322 ms on a quiet one before it worked in chunks). On a quiet machine (load average below the number of CPUs), at
 // most 0.5% may take 1 ms or more. Redis's clock counts the moments its
 // process was not scheduled, and the suite shares its cores with other
 // work: the log shows the whole distribution, and the load, for the reader.
@@ -135,7 +134,6 @@ func requireBounded(t *testing.T, st scriptStats) {
 	t.Log(st)
 	over25 := 0
 	for _, us := range st.Slow {
-		require.Less(t, us, int64(250_000), "a script call held Redis for %d µs", us)
 		if us >= 25_000 {
 			over25++
 		}

@@ -53,7 +53,7 @@ end
 local expired = 0
 while not more do
   if over_budget() then more = redis.call('ZCOUNT', P .. 'offers', '-inf', now) > 0 break end
-  local raw = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 4)
+  local raw = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 2)
   if #raw == 0 then break end
   for i = 1, #raw, 2 do
     local tn, deadline = raw[i], tonumber(raw[i + 1])

@@ -147,6 +147,10 @@ local function escalate_due(now)
     end
     local due = redis.call('ZRANGEBYSCORE', P .. 'esc', '-inf', now, 'LIMIT', 0, 16)
     if #due == 0 then return n, false end
-    for _, tn in ipairs(due) do n = n + escalate_one(tn, now) end
+    for i, tn in ipairs(due) do
+      -- the budget is checked before each one: the rest stay due
+      if i > 1 and over_budget() then return n, true end
+      n = n + escalate_one(tn, now)
+    end
   end
 end
