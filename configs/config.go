@@ -142,6 +142,13 @@ type Queue struct {
 	NodeTTL time.Duration `yaml:"node_ttl"`
 	// Sweep is how often expired offers and dead nodes are looked for. Default 250ms.
 	Sweep time.Duration `yaml:"sweep"`
+	// Retention is how long a closed contact stays in Redis after it closed
+	// when there is no archive (database.url empty; with one,
+	// database.retention). Default 168h.
+	Retention time.Duration `yaml:"retention"`
+	// KeepEvents is how long events stay in the stream, once every consumer
+	// group has read them. Default 1h.
+	KeepEvents time.Duration `yaml:"keep_events"`
 }
 
 // Auth covers desk logins.
@@ -183,8 +190,8 @@ type Blobs struct {
 // Database is the PostgreSQL archive.
 type Database struct {
 	// URL such as postgres://user@host:5432/lianxin. Empty (the default):
-	// no archive; the event stream is trimmed by count and closed contacts
-	// stay in Redis. Env: LIANXIN_DATABASE_URL.
+	// no archive; the event stream is trimmed by age and count and closed
+	// contacts leave Redis after queue.retention. Env: LIANXIN_DATABASE_URL.
 	URL string `yaml:"url"`
 	// Retention is how long a closed contact stays in Redis after it
 	// closed, once archived. Default 168h.

@@ -35,6 +35,8 @@ func TestDefaults(t *testing.T) {
 		{"queue.heartbeat", c.Queue.Heartbeat, time.Second},
 		{"queue.node_ttl", c.Queue.NodeTTL, 5 * time.Second},
 		{"queue.sweep", c.Queue.Sweep, 250 * time.Millisecond},
+		{"queue.retention", c.Queue.Retention, 168 * time.Hour},
+		{"queue.keep_events", c.Queue.KeepEvents, time.Hour},
 		{"auth.token_ttl", c.Auth.TokenTTL, 12 * time.Hour},
 		{"blobs.dir", c.Blobs.Dir, "data/blobs"},
 		{"mailbox.max_attachments", c.Mailbox.MaxAttachments, 5},

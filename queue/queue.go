@@ -65,6 +65,18 @@ type Options struct {
 	NodeTTL time.Duration
 	// Sweep is how often expired offers and dead nodes are looked for [250ms].
 	Sweep time.Duration
+	// SweepBudget is how much Redis time one sweep script call spends on
+	// new work before it stops and is called again [300µs]: a sweep holds
+	// Redis that long at a time (plus the last step), whatever the backlog.
+	SweepBudget time.Duration
+	// Retention is how long a closed contact stays in Redis after it closed
+	// when there is no Archive [168h]; negative: for ever. With an Archive,
+	// the archiver forgets contacts once archived.
+	Retention time.Duration
+	// KeepEvents is how long entries stay in the event stream [1h]: older
+	// ones are trimmed once every consumer group has read them (Tidy);
+	// negative: no trimming by age.
+	KeepEvents time.Duration
 	// EventsMaxLen caps the event stream, approximately [1,000,000].
 	// Negative: no cap here, because an archiver trims the stream below
 	// what it has archived (see TrimArchived).
@@ -121,6 +133,15 @@ func (o *Options) defaults() error {
 	if o.WaitTimeout <= 0 {
 		o.WaitTimeout = 200 * time.Millisecond
 	}
+	if o.SweepBudget <= 0 {
+		o.SweepBudget = 300 * time.Microsecond
+	}
+	if o.Retention == 0 {
+		o.Retention = 168 * time.Hour
+	}
+	if o.KeepEvents == 0 {
+		o.KeepEvents = time.Hour
+	}
 	if o.EventsMaxLen == 0 {
 		o.EventsMaxLen = 1_000_000
 	}
@@ -131,7 +152,7 @@ func (o *Options) defaults() error {
 		return errors.New("queue: at least one queue is required")
 	}
 	for _, d := range o.Queues {
-		if d.Name == "" || strings.ContainsAny(d.Name, ",:= \x00") {
+		if d.Name == "" || strings.ContainsAny(d.Name, ",:= \x00;>|]") {
 			return fmt.Errorf("queue: bad queue name %q", d.Name)
 		}
 		if d.Priority < 0 || d.Priority > 9 {
@@ -171,7 +192,6 @@ type Queue struct {
 	ivr    *ivrScripts
 	queues map[string]Def
 	names  string // "a,b,c" for the sweep
-	steps  string // "src>after_ms>dst;…" for the sweep
 	log    *zap.Logger
 	// last is the highest tracking number this node was given, by day: a
 	// floor for the next that does not go back when Redis does.
@@ -205,13 +225,6 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	}
 	sort.Strings(names)
 	q.names = strings.Join(names, ",")
-	var steps []string
-	for _, d := range o.Queues {
-		for _, st := range d.Escalation {
-			steps = append(steps, fmt.Sprintf("%s>%d>%s", d.Name, st.After.Milliseconds(), st.To))
-		}
-	}
-	q.steps = strings.Join(steps, ";")
 	return q, nil
 }
 

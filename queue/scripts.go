@@ -3,6 +3,7 @@ package queue
 import (
 	"embed"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -56,8 +57,28 @@ func prelude(o Options) (string, error) {
 		"__RING_MS__", strconv.FormatInt(o.RingTimeout.Milliseconds(), 10),
 		"__MAX_MISSES__", strconv.Itoa(o.MaxMisses),
 		"__EVENTS_MAXLEN__", strconv.FormatInt(o.EventsMaxLen, 10),
+		"__ESC_STEPS__", escSpec(o.Queues),
 	).Replace(string(common)), nil
 }
+
+// escSpec is every escalation step as ";src>after_ms>dst", by source queue
+// and then by after, for esc_steps in common.lua.
+func escSpec(defs []Def) string {
+	var b strings.Builder
+	sorted := append([]Def(nil), defs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	for _, d := range sorted {
+		steps := append([]Step(nil), d.Escalation...)
+		sort.SliceStable(steps, func(i, j int) bool { return steps[i].After < steps[j].After })
+		for _, st := range steps {
+			fmt.Fprintf(&b, ";%s>%d>%s", d.Name, st.After.Milliseconds(), st.To)
+		}
+	}
+	return b.String()
+}
+
+// withLib are the scripts that have sweeplib.lua after common.lua.
+var withLib = map[string]bool{"sweep": true, "leave": true}
 
 func loadScripts(o Options) (*scripts, error) {
 	pre, err := prelude(o)
@@ -68,6 +89,13 @@ func loadScripts(o Options) (*scripts, error) {
 		body, err := luaFS.ReadFile("lua/" + name + ".lua")
 		if err != nil {
 			return nil, fmt.Errorf("queue: script %s: %w", name, err)
+		}
+		if withLib[name] {
+			lib, err := luaFS.ReadFile("lua/sweeplib.lua")
+			if err != nil {
+				return nil, err
+			}
+			body = append(lib, body...)
 		}
 		if onceScripts[name] {
 			return redis.NewScript(pre + onceHead + string(body) + onceTail), nil

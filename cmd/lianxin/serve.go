@@ -136,7 +136,8 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	qo := queue.Options{Tag: cfg.Redis.Tag, NodeID: cfg.NodeID, OfferTimeout: cfg.Queue.OfferTimeout,
 		RingTimeout: cfg.SIP.RingTimeout, MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat,
-		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Queues: defs, Logger: log.Named("queue"),
+		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Retention: cfg.Queue.Retention,
+		KeepEvents: cfg.Queue.KeepEvents, Queues: defs, Logger: log.Named("queue"),
 		WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout}
 	if cfg.Database.URL != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -150,8 +151,9 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		log.Info("archive on: events and closed contacts go to PostgreSQL",
 			zap.Duration("retention", cfg.Database.Retention))
 	} else {
-		log.Warn("ARCHIVE OFF: no database.url (LIANXIN_DATABASE_URL) is set, so nothing is archived, the event " +
-			"stream is trimmed by count, closed contacts stay in Redis and there are no reports")
+		log.Warn("ARCHIVE OFF: no database.url (LIANXIN_DATABASE_URL) is set, so nothing is archived, old events "+
+			"leave the stream, closed contacts leave Redis after queue.retention and there are no reports",
+			zap.Duration("retention", cfg.Queue.Retention), zap.Duration("keep_events", cfg.Queue.KeepEvents))
 	}
 	q, err := queue.New(rdb, qo)
 	if err != nil {

@@ -7,6 +7,9 @@ local OFFER_MS = __OFFER_MS__
 local RING_MS = __RING_MS__
 local MAX_MISSES = __MAX_MISSES__
 local EVENTS_MAXLEN = __EVENTS_MAXLEN__
+-- The escalation steps, ";src>after_ms>dst" each, by source queue and then
+-- by after (see esc_track).
+local ESC_SPEC = [==[__ESC_STEPS__]==]
 local CHANNELS = {'voice', 'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
 local TEXT_CHANNELS = {'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
 
@@ -247,10 +250,10 @@ end
 -- dispatch_queue offers the head contacts of one queue and channel to the
 -- longest-idle available agents until one side runs out. A contact an agent
 -- has just rejected goes to the next agent, or waits while the one behind it
--- goes to that agent.
-local function dispatch_queue(q, ch, now)
+-- goes to that agent. At most limit offers [1000].
+local function dispatch_queue(q, ch, now, limit)
   local n = 0
-  while n < 1000 do
+  while n < (limit or 1000) do
     local heads = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 9)
     if #heads == 0 then return n end
     local ids = redis.call('ZRANGE', P .. 'av:' .. ch .. ':' .. q, 0, 1)
@@ -483,6 +486,39 @@ local function lose_node(node, reason, now)
   ev('type', 'node_lost', 'node', node, 'reason', reason)
 end
 
+-- Escalation is driven by the sorted set esc: a waiting (or offered)
+-- contact of a queue with escalation steps is in it, scored by when its next
+-- step is due, so the sweep touches each contact once per step. esc_steps
+-- lists queue q's steps as {after_ms, dst}, soonest first.
+local esc_cache = {}
+local function esc_steps(q)
+  local s = esc_cache[q]
+  if s then return s end
+  s = {}
+  if string.find(ESC_SPEC, ';' .. q .. '>', 1, true) then
+    for src, after, dst in string.gmatch(ESC_SPEC, ';([^;>]+)>(%d+)>([^;]+)') do
+      if src == q then s[#s + 1] = {tonumber(after), dst} end
+    end
+  end
+  esc_cache[q] = s
+  return s
+end
+
+local function has_esc(esc, dst) return string.find(',' .. (esc or '') .. ',', ',' .. dst .. ',', 1, true) ~= nil end
+
+-- esc_track puts contact tn (of queue q, queued at queued, escalated to the
+-- queues in esc) into esc at its next step's time, or out when none is left.
+local function esc_track(tn, q, queued, esc)
+  local steps = esc_steps(q)
+  for _, s in ipairs(steps) do
+    if not has_esc(esc, s[2]) then
+      redis.call('ZADD', P .. 'esc', num(queued) + s[1], tn)
+      return
+    end
+  end
+  if #steps > 0 or (esc or '') ~= '' then redis.call('ZREM', P .. 'esc', tn) end
+end
+
 -- A tracking number is the date (YYMMDD, China time), an eight-digit daily
 -- sequence and a Luhn check digit: digits only, so it can be read out on the
 -- phone and typed on a keypad. The sequence never goes below the floor the
@@ -525,6 +561,7 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor)
     'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
   redis.call('ZADD', P .. 'w:' .. q .. ':' .. ch, rank, tn)
   redis.call('ZADD', P .. 'wt:' .. q, now, tn)
+  if #esc_steps(q) > 0 then esc_track(tn, q, now, '') end
   if hist ~= '' then
     redis.call('ZADD', P .. 'hist:' .. hist, now, tn)
     redis.call('ZREMRANGEBYRANK', P .. 'hist:' .. hist, 0, -101)
@@ -547,26 +584,6 @@ end
 
 local function remember(idem, hash, tn)
   if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, tn .. '|' .. hash, 'EX', 604800) end
-end
-
--- escalate widens contacts of queue src waiting since before cutoff to
--- queue dst as well, at their old place (same rank), and returns how many.
-local function escalate(src, cutoff, dst, now)
-  local n = 0
-  for _, tn in ipairs(redis.call('ZRANGEBYSCORE', P .. 'wt:' .. src, '-inf', cutoff, 'LIMIT', 0, 500)) do
-    local c = P .. 'c:' .. tn
-    local ch, rank, esc = unpack(redis.call('HMGET', c, 'ch', 'rank', 'esc'))
-    esc = esc or ''
-    if dst ~= src and not string.find(',' .. esc .. ',', ',' .. dst .. ',', 1, true) then
-      if esc == '' then esc = dst else esc = esc .. ',' .. dst end
-      redis.call('HSET', c, 'esc', esc)
-      redis.call('ZADD', P .. 'w:' .. dst .. ':' .. ch, rank, tn)
-      ev('type', 'escalated', 'contact', tn, 'queue', dst, 'from', src, 'ch', ch)
-      mark(dst, ch)
-      n = n + 1
-    end
-  end
-  return n
 end
 
 -- Liveness is judged by Redis's own clock (TIME), never a node's: a node is

@@ -1,9 +1,10 @@
--- forget: ARGV cutoff (ms), limit. Archived contacts closed before cutoff
--- leave Redis: the hash, its messages and its place in the citizen's
--- history. One that is somehow not closed stays (and leaves the list).
-local cutoff, limit = ARGV[1], tonumber(ARGV[2])
+-- forget: ARGV cutoff (ms), limit, list ("archived", the default, or
+-- "closed"). Contacts of the list closed before cutoff leave Redis: the
+-- hash, its messages and its place in the citizen's history. One that is
+-- somehow not closed stays (and leaves the list).
+local cutoff, limit, list = ARGV[1], tonumber(ARGV[2]), P .. (ARGV[3] or 'archived')
 local n = 0
-for _, tn in ipairs(redis.call('ZRANGEBYSCORE', P .. 'archived', '-inf', cutoff, 'LIMIT', 0, limit)) do
+for _, tn in ipairs(redis.call('ZRANGEBYSCORE', list, '-inf', cutoff, 'LIMIT', 0, limit)) do
   local c = P .. 'c:' .. tn
   local st, hist = unpack(redis.call('HMGET', c, 'state', 'hist'))
   if st == 'closed' or not st then
@@ -11,6 +12,6 @@ for _, tn in ipairs(redis.call('ZRANGEBYSCORE', P .. 'archived', '-inf', cutoff,
     if hist and hist ~= '' then redis.call('ZREM', P .. 'hist:' .. hist, tn) end
     n = n + 1
   end
-  redis.call('ZREM', P .. 'archived', tn)
+  redis.call('ZREM', list, tn)
 end
 return n

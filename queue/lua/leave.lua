@@ -1,6 +1,10 @@
--- leave: a node drains. ARGV node, now. Its desks' offers go back to the queue.
+-- leave: a node drains. ARGV node, now, budget_us. Its desks' offers go
+-- back to the queue, in chunks (sweeplib.lua): returns 1 when the node is
+-- done, 0 when the caller must call again.
 local node, now = ARGV[1], tonumber(ARGV[2])
-lose_node(node, 'drained', now)
-dispatch_marked(now)
+budget_us = tonumber(ARGV[3]) or budget_us
+local done = lose_node_chunk(node, 'drained', now)
+local _, left = dispatch_dirty(now)
 emit_states(now)
-return 1
+if done and not left then return 1 end
+return 0

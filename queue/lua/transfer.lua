@@ -52,6 +52,7 @@ redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'queue', q, 'prio', prio,
   'skip_until', now + OFFER_MS, 'xcount', num(f.xcount) + 1)
 redis.call('ZADD', P .. 'w:' .. q .. ':' .. f.ch, rank, tn)
 redis.call('ZADD', P .. 'wt:' .. q, f.queued, tn)
+esc_track(tn, q, f.queued, '')
 if (f.cst or '') ~= '' then
   cstate(tn, f.queue, f.cst, '')
   redis.call('HINCRBY', P .. 'callstats', q .. ':waiting', 1)

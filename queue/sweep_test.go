@@ -1,0 +1,569 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// scriptStats is what Redis's own statistics say about the script calls
+// made since resetScriptStats: how many, their Redis time, and every call
+// of 1 ms or more (from the slow log).
+type scriptStats struct {
+	Calls, Usec int64
+	Slow        []int64 // µs, of calls ≥ 1 ms
+	Histogram   string  // LATENCY HISTOGRAM evalsha, bucket µs: cumulative calls
+}
+
+func resetScriptStats(t testing.TB, rdb *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, rdb.ConfigSet(ctx, "slowlog-log-slower-than", "1000").Err())
+	require.NoError(t, rdb.ConfigSet(ctx, "slowlog-max-len", "100000").Err())
+	require.NoError(t, rdb.Do(ctx, "SLOWLOG", "RESET").Err())
+	require.NoError(t, rdb.ConfigResetStat(ctx).Err())
+}
+
+func readScriptStats(t testing.TB, rdb *redis.Client) scriptStats {
+	t.Helper()
+	ctx := context.Background()
+	var st scriptStats
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	require.NoError(t, err)
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+			for _, kv := range strings.Split(strings.TrimSpace(rest), ",") {
+				if v, ok := strings.CutPrefix(kv, "calls="); ok {
+					st.Calls, _ = strconv.ParseInt(v, 10, 64)
+				}
+				if v, ok := strings.CutPrefix(kv, "usec="); ok {
+					st.Usec, _ = strconv.ParseInt(v, 10, 64)
+				}
+			}
+		}
+	}
+	logs, err := rdb.SlowLogGet(ctx, 100000).Result()
+	require.NoError(t, err)
+	for _, l := range logs {
+		if len(l.Args) > 0 && strings.EqualFold(l.Args[0], "evalsha") {
+			if os.Getenv("SWEEP_DEBUG") != "" && l.Duration > 50*time.Millisecond {
+				t.Logf("slow: %v %v", l.Duration, l.Args)
+			}
+			st.Slow = append(st.Slow, l.Duration.Microseconds())
+		}
+	}
+	sort.Slice(st.Slow, func(i, j int) bool { return st.Slow[i] < st.Slow[j] })
+	if h, err := rdb.Do(ctx, "LATENCY", "HISTOGRAM", "evalsha").Result(); err == nil {
+		st.Histogram = histogram(h)
+	}
+	return st
+}
+
+// histogram flattens LATENCY HISTOGRAM's reply to "≤bucket µs: calls" pairs.
+func histogram(v any) string {
+	var b strings.Builder
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[any]any:
+			for k, v := range x {
+				if k == "histogram_usec" {
+					m, _ := v.(map[any]any)
+					keys := make([]int64, 0, len(m))
+					for k := range m {
+						keys = append(keys, k.(int64))
+					}
+					sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+					for _, k := range keys {
+						fmt.Fprintf(&b, " ≤%dµs:%d", k, m[k])
+					}
+					return
+				}
+				walk(v)
+			}
+		case []any:
+			for i := 0; i < len(x); i++ {
+				if s, ok := x[i].(string); ok && s == "histogram_usec" && i+1 < len(x) {
+					pairs, _ := x[i+1].([]any)
+					for j := 0; j+1 < len(pairs); j += 2 {
+						fmt.Fprintf(&b, " ≤%vµs:%v", pairs[j], pairs[j+1])
+					}
+					return
+				}
+				walk(x[i])
+			}
+		}
+	}
+	walk(v)
+	return b.String()
+}
+
+func (s scriptStats) String() string {
+	out := fmt.Sprintf("%d script calls, %.1f ms of Redis time (%.0f µs a call), %d of them ≥ 1 ms",
+		s.Calls, float64(s.Usec)/1000, float64(s.Usec)/float64(max(s.Calls, 1)), len(s.Slow))
+	if n := len(s.Slow); n > 0 {
+		out += fmt.Sprintf(" (median %d µs, p90 %d µs, max %d µs)", s.Slow[n/2], s.Slow[n*9/10], s.Slow[n-1])
+	}
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		out += "; load average " + strings.Join(strings.Fields(string(la))[:3], " ")
+	}
+	return out + "; histogram" + s.Histogram
+}
+
+// requireBounded fails when script calls held Redis long, by Redis's own
+// statistics: half of them or more 1 ms or more, or 1% or more 25 ms or more
+// (a sweep doing a whole backlog in one call takes seconds on a busy
+// machine, and took 31–322 ms on a quiet one before it worked in chunks). On a quiet machine (load average below the number of CPUs), at
+// most 0.5% may take 1 ms or more. Redis's clock counts the moments its
+// process was not scheduled, and the suite shares its cores with other
+// work: the log shows the whole distribution, and the load, for the reader.
+func requireBounded(t *testing.T, st scriptStats) {
+	t.Helper()
+	t.Log(st)
+	over25 := 0
+	for _, us := range st.Slow {
+		if us >= 25_000 {
+			over25++
+		}
+	}
+	require.Less(t, int64(len(st.Slow))*2, st.Calls, "half the script calls took 1 ms or more: %v", st)
+	require.Less(t, int64(over25)*100, st.Calls, "1%% of the script calls took 25 ms or more: %v", st)
+	if load() < float64(runtime.NumCPU()) {
+		require.LessOrEqual(t, int64(len(st.Slow))*200, st.Calls, "on a quiet machine, over 0.5%% took 1 ms or more: %v", st)
+	}
+}
+
+// load is the one-minute load average (0 where there is none to read).
+func load() float64 {
+	la, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(la))[0], 64)
+	return f
+}
+
+// enqueueMany enqueues n letters to queue q from 8 goroutines.
+func enqueueMany(t *testing.T, q *queue.Queue, queueName string, n, from int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				_, err := q.Enqueue(context.Background(), queue.Intake{Channel: queue.ChannelMailbox, Queue: queueName,
+					Subject: "backlog", Citizen: queue.Citizen{Phone: fmt.Sprintf("+86139%08d", from+i)}}, "")
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// 100,000 contacts wait in a queue with 13 escalation steps and nobody to
+// take them. Every contact takes every step on time (none before it is due,
+// all once the sweep after it ran), each sweep works in script calls of
+// bounded length, and Redis's own statistics show no call holding it long.
+func TestSweepEscalatesBacklogOnTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 contacts")
+	}
+	s := queuetest.RedisServer(t)
+	rdb := s.Client(t)
+	ctx := context.Background()
+	const n, steps = 100_000, 13
+	src := queue.Def{Name: "src"}
+	defs := []queue.Def{}
+	for i := 1; i <= steps; i++ {
+		name := fmt.Sprintf("e%02d", i)
+		defs = append(defs, queue.Def{Name: name})
+		src.Escalation = append(src.Escalation, queue.Step{After: time.Duration(i) * time.Minute, To: name})
+	}
+	defs = append(defs, src)
+	clk := newClock()
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: defs, Now: clk.Now, EventsMaxLen: 200_000})
+	require.NoError(t, err)
+	// Ten waves, a second apart: each step falls due over ten seconds.
+	t0 := clk.Now()
+	for wave := range 10 {
+		enqueueMany(t, q, "src", n/10, wave*n/10)
+		clk.Add(time.Second)
+	}
+	waiting := func(name string) int64 {
+		c, err := rdb.ZCard(ctx, "{lianxin}:w:"+name+":mailbox").Result()
+		require.NoError(t, err)
+		return c
+	}
+	require.EqualValues(t, n, waiting("src"))
+
+	resetScriptStats(t, rdb)
+	total, calls := 0, 0
+	var sweepMs []float64
+	for i := 1; i <= steps; i++ {
+		name := fmt.Sprintf("e%02d", i)
+		due := t0.Add(time.Duration(i) * time.Minute)
+		// Just before the first wave's step is due: nobody takes it.
+		clk.Add(due.Add(-time.Millisecond).Sub(clk.Now()))
+		r, err := q.Sweep(ctx)
+		require.NoError(t, err)
+		require.Zero(t, r.Escalated, "step %d before it is due", i)
+		require.Zero(t, waiting(name))
+		// The middle of the waves: the first five have it, no more.
+		clk.Add(due.Add(4500 * time.Millisecond).Sub(clk.Now()))
+		r, err = q.Sweep(ctx)
+		require.NoError(t, err)
+		require.Equal(t, n/2, r.Escalated, "step %d, five waves due", i)
+		require.EqualValues(t, n/2, waiting(name))
+		total += r.Escalated
+		calls += r.Calls
+		// After the last wave's: all of them.
+		before := readScriptStats(t, rdb).Usec
+		clk.Add(due.Add(10 * time.Second).Sub(clk.Now()))
+		r, err = q.Sweep(ctx)
+		require.NoError(t, err)
+		require.Equal(t, n/2, r.Escalated, "step %d, all due", i)
+		require.EqualValues(t, n, waiting(name), "step %d", i)
+		sweepMs = append(sweepMs, float64(readScriptStats(t, rdb).Usec-before)/1000)
+		total += r.Escalated
+		calls += r.Calls
+	}
+	require.Equal(t, n*steps, total)
+	c, err := rdb.ZCard(ctx, "{lianxin}:esc").Result()
+	require.NoError(t, err)
+	require.Zero(t, c, "every step taken, nothing left to escalate")
+	t.Logf("%d escalations in %d sweep calls; Redis time per sweep of half the backlog (50,000 steps): %v ms",
+		total, calls, sweepMs)
+	requireBounded(t, readScriptStats(t, rdb))
+	// The backlog is done: a sweep now is short.
+	resetScriptStats(t, rdb)
+	clk.Add(time.Minute)
+	r, err := q.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, r.Escalated)
+	t.Logf("an idle sweep with 100,000 waiting: %s", readScriptStats(t, rdb))
+}
+
+// seat connects n ready desks (one letter each, skill general) on q.
+func seat(t *testing.T, q *queue.Queue, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				id := strconv.Itoa(20000 + i)
+				sess, err := q.Connect(context.Background(), queue.Profile{ID: id, Skills: general,
+					Capacity: map[queue.Channel]int{queue.ChannelMailbox: 1}})
+				if err == nil {
+					err = q.SetPresence(context.Background(), id, sess.ID, queue.PresenceReady, "")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// 1,000 offers expire at once: one sweep returns them all (and offers them
+// again), in script calls of bounded length.
+func TestSweepThousandExpiringOffers(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	rdb := s.Client(t)
+	ctx := context.Background()
+	clk := newClock()
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues, Now: clk.Now, OfferTimeout: 20 * time.Second,
+		MaxMisses: 3})
+	require.NoError(t, err)
+	seat(t, q, 1000)
+	enqueueMany(t, q, "general", 1000, 0)
+	offers, err := rdb.ZCard(ctx, "{lianxin}:offers").Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1000, offers)
+
+	clk.Add(21 * time.Second)
+	resetScriptStats(t, rdb)
+	r, err := q.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1000, r.Expired)
+	require.Equal(t, 1000, r.Offered, "offered again, to the agents now free")
+	st := readScriptStats(t, rdb)
+	t.Logf("1,000 expiring offers: %.1f ms of Redis time in one sweep of %d calls", float64(st.Usec)/1000, r.Calls)
+	requireBounded(t, st)
+	due, err := rdb.ZCount(ctx, "{lianxin}:offers", "-inf", strconv.FormatInt(clk.Now().UnixMilli(), 10)).Result()
+	require.NoError(t, err)
+	require.Zero(t, due)
+}
+
+// A node dies with 5,000 desks: the sweep unseats them all, in script calls
+// of bounded length, and reports the node lost once.
+func TestSweepDeadNodeWithFiveThousandDesks(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	rdb := s.Client(t)
+	ctx := context.Background()
+	clk := newClock()
+	opts := func(id string) queue.Options {
+		return queue.Options{NodeID: id, Queues: testQueues, Now: clk.Now, NodeTTL: 5 * time.Second}
+	}
+	a, err := queue.New(rdb, opts("node-a"))
+	require.NoError(t, err)
+	b, err := queue.New(rdb, opts("node-b"))
+	require.NoError(t, err)
+	seat(t, a, 5000)
+	require.NoError(t, a.Heartbeat(ctx))
+	require.NoError(t, b.Heartbeat(ctx))
+	pos, err := b.EventsPosition(ctx)
+	require.NoError(t, err)
+
+	require.NoError(t, a.AgeHeartbeat(ctx, "node-a", 6*time.Second))
+	require.NoError(t, b.Heartbeat(ctx))
+	resetScriptStats(t, rdb)
+	r, err := b.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, r.DeadNodes)
+	st := readScriptStats(t, rdb)
+	t.Logf("a dead node with 5,000 desks: %.1f ms of Redis time in one sweep of %d calls", float64(st.Usec)/1000, r.Calls)
+	requireBounded(t, st)
+	avail, err := rdb.ZCard(ctx, "{lianxin}:av:mailbox:general").Result()
+	require.NoError(t, err)
+	require.Zero(t, avail, "no desk of the dead node is offered work")
+	for _, id := range []string{"20000", "22500", "24999"} {
+		stt, err := b.Status(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, queue.AgentLoggedOut, stt.State, id)
+	}
+	n, err := rdb.Exists(ctx, "{lianxin}:na:node-a", "{lianxin}:sweep:later").Result()
+	require.NoError(t, err)
+	require.Zero(t, n)
+	lost := 0
+	for _, e := range readEvents(t, rdb, pos) {
+		if e.Fields["type"] == "node_lost" {
+			lost++
+		}
+	}
+	require.Equal(t, 1, lost)
+
+	// A draining node with 5,000 desks leaves in bounded calls too.
+	seat(t, b, 5000)
+	resetScriptStats(t, rdb)
+	require.NoError(t, b.Leave(ctx))
+	st = readScriptStats(t, rdb)
+	t.Logf("a draining node with 5,000 desks: %.1f ms of Redis time", float64(st.Usec)/1000)
+	requireBounded(t, st)
+	stt, err := b.Status(ctx, "24999")
+	require.NoError(t, err)
+	require.Equal(t, queue.AgentLoggedOut, stt.State)
+}
+
+func readEvents(t *testing.T, rdb *redis.Client, from string) []queue.StreamEntry {
+	t.Helper()
+	ms, err := rdb.XRange(context.Background(), "{lianxin}:events", "("+from, "+").Result()
+	require.NoError(t, err)
+	out := make([]queue.StreamEntry, 0, len(ms))
+	for _, m := range ms {
+		f := map[string]string{}
+		for k, v := range m.Values {
+			f[k], _ = v.(string)
+		}
+		out = append(out, queue.StreamEntry{ID: m.ID, Fields: f})
+	}
+	return out
+}
+
+// One node sweeps at a time: another's sweep is skipped while the lease
+// lasts, and takes over once the sweeper stops.
+func TestOneSweeperAtATime(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s, func(o *queue.Options) { o.Sweep = 100 * time.Millisecond })
+		b, err := queue.New(s.Client(t), queue.Options{NodeID: "node-b", Queues: testQueues, Now: e.clock.Now,
+			Sweep: 100 * time.Millisecond})
+		require.NoError(t, err)
+		r, err := e.q.Sweep(e.ctx)
+		require.NoError(t, err)
+		require.False(t, r.Skipped)
+		r, err = b.Sweep(e.ctx)
+		require.NoError(t, err)
+		require.True(t, r.Skipped, "node-a holds the lease")
+		r, err = e.q.Sweep(e.ctx)
+		require.NoError(t, err)
+		require.False(t, r.Skipped, "node-a renews its lease")
+		// node-a stops sweeping: its lease (1 s) runs out, node-b takes over.
+		for {
+			r, err = b.Sweep(e.ctx)
+			require.NoError(t, err)
+			if !r.Skipped {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		r, err = e.q.Sweep(e.ctx)
+		require.NoError(t, err)
+		require.True(t, r.Skipped, "node-b holds it now")
+	})
+}
+
+// Over a long run without an archive, Redis's memory stays flat: closed
+// contacts (their hashes, messages and places in the citizens' histories)
+// leave Redis once their retention is over, and the event stream is trimmed
+// by age.
+func TestMemoryStaysFlatWithoutArchive(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	rdb := s.Client(t)
+	ctx := context.Background()
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues, Retention: 2 * time.Second,
+		KeepEvents: 2 * time.Second})
+	require.NoError(t, err)
+	seat(t, q, 1)
+	const rounds, perRound = 4, 1500
+	// used is Redis's memory, without the once-scripts' call: keys (they
+	// expire by themselves ten minutes after the call).
+	used := func() (int64, int) {
+		var calls []string
+		iter := rdb.Scan(ctx, 0, "{lianxin}:call:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			calls = append(calls, iter.Val())
+		}
+		require.NoError(t, iter.Err())
+		for len(calls) > 0 {
+			n := min(len(calls), 500)
+			require.NoError(t, rdb.Del(ctx, calls[:n]...).Err())
+			calls = calls[n:]
+		}
+		info, err := rdb.Info(ctx, "memory").Result()
+		require.NoError(t, err)
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				keys, err := rdb.DBSize(ctx).Result()
+				require.NoError(t, err)
+				return n, int(keys)
+			}
+		}
+		t.Fatal("no used_memory")
+		return 0, 0
+	}
+	var after []int64
+	var held []float64
+	base, baseKeys := used()
+	for r := range rounds {
+		for i := range perRound {
+			rc, err := q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelMailbox, Queue: "general", Subject: "来信",
+				Text:    strings.Repeat("市民来信，反映小区噪音扰民问题。", 10),
+				Citizen: queue.Citizen{Phone: fmt.Sprintf("+86137%08d", r*perRound+i)}}, "")
+			require.NoError(t, err)
+			require.NoError(t, q.Accept(ctx, "20000", rc.TrackingNo))
+			require.NoError(t, q.WrapUp(ctx, "20000", rc.TrackingNo, queue.RequestConsultation, queue.OutcomeResolved, ""))
+		}
+		before, _ := used()
+		prev := base
+		if r > 0 {
+			prev = after[r-1]
+		}
+		held = append(held, float64(before-prev)/float64(perRound))
+		time.Sleep(2100 * time.Millisecond) // past the retention and KeepEvents
+		for {
+			tr, err := q.Tidy(ctx)
+			require.NoError(t, err)
+			if tr.Forgotten == 0 && tr.Noted == 0 {
+				break
+			}
+		}
+		m, _ := used()
+		after = append(after, m)
+	}
+	m, keys := used()
+	t.Logf("Redis memory: %d bytes before, after each round of %d contacts tidied %v; held before tidying (by round) "+
+		"%.0f bytes a contact; %d keys before, %d after", base, perRound, after, held, baseKeys, keys)
+	// The first round warms Redis up (the scripts' cache, the stream's and
+	// the consumer group's structures, the allocator); from then on:
+	perContact := float64(m-after[0]) / float64((rounds-1)*perRound)
+	t.Logf("%.1f bytes a contact left in Redis over %d contacts after the first round", perContact, (rounds-1)*perRound)
+	require.Less(t, perContact, 50.0, "closed contacts stay in Redis")
+	require.Less(t, after[rounds-1]-after[0], int64(rounds*perRound*20), "memory grows round by round")
+	for _, pat := range []string{"c:*", "m:*", "hist:*"} {
+		ks, err := rdb.Keys(ctx, "{lianxin}:"+pat).Result()
+		require.NoError(t, err)
+		require.Empty(t, ks, pat)
+	}
+	n, err := q.StreamLen(ctx)
+	require.NoError(t, err)
+	require.Less(t, n, int64(500), "old events stay in the stream")
+}
+
+// Tidy trims the event stream by age, and never past what a consumer
+// group has not read and acknowledged.
+func TestTidyTrimsNoFurtherThanEveryGroupRead(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	rdb := s.Client(t)
+	ctx := context.Background()
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues, Retention: -1, KeepEvents: time.Second})
+	require.NoError(t, err)
+	require.NoError(t, q.JoinGroup(ctx, "slow"))
+	enqueueMany(t, q, "general", 1000, 0)
+	read, err := q.ReadGroup(ctx, "slow", "c1", 500, -1, false)
+	require.NoError(t, err)
+	require.Len(t, read, 500)
+	ids := make([]string, len(read))
+	for i, e := range read {
+		ids[i] = e.ID
+	}
+	require.NoError(t, q.Ack(ctx, "slow", ids[:400]...)) // 100 read, not acknowledged
+	unacked := ids[400]
+	time.Sleep(1100 * time.Millisecond)
+	tr, err := q.Tidy(ctx)
+	require.NoError(t, err)
+	require.Positive(t, tr.Trimmed)
+	first, err := rdb.XRangeN(ctx, "{lianxin}:events", "-", "+", 1).Result()
+	require.NoError(t, err)
+	require.LessOrEqual(t, first[0].ID, unacked, "an entry read but not acknowledged was trimmed")
+	n, err := q.StreamLen(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, int64(600))
+
+	// All read and acknowledged: everything older than KeepEvents goes.
+	require.NoError(t, q.Ack(ctx, "slow", ids[400:]...))
+	for {
+		rest, err := q.ReadGroup(ctx, "slow", "c1", 500, -1, false)
+		require.NoError(t, err)
+		if len(rest) == 0 {
+			break
+		}
+		for _, e := range rest {
+			require.NoError(t, q.Ack(ctx, "slow", e.ID))
+		}
+	}
+	_, err = q.Tidy(ctx)
+	require.NoError(t, err)
+	n, err = q.StreamLen(ctx)
+	require.NoError(t, err)
+	require.Less(t, n, int64(200), "an approximate trim leaves at most a node of entries")
+}
