@@ -207,9 +207,14 @@ func BenchmarkMonthReport(b *testing.B) {
 	SELECT lpad(i::text, 15, '0'), ch, line, '', q, lvl, d, rt, oc, ag, 'tel:' || (i % 400000), rating,
 		t, t, t, ans, coalesce(ans + interval '3 minutes', t + make_interval(secs => w)),
 		coalesce(ans + interval '4 minutes', t + make_interval(secs => w)), w, 150 + i % 120, i % 7, 30 + i % 40,
-		oc = 'abandoned', false, '{}', '{}', '[]'
+		oc = 'abandoned', false, jsonb_build_object('text', txt), '{}', '[]'
 	FROM (
 		SELECT i, ch, q, lvl, d, rt, ag, rating,
+			-- what the citizen said: 13 districts × 10 places × 12 problems, and a closing phrase
+			d || (ARRAY['玉林北路','建设北路二段','天府三街','蓝湾国际小区','春熙路','沙湾路','双楠小区','光华大道','府河边','驿都大道'])[1 + (i / 7) % 10]
+				|| (ARRAY['停水两天了','有很重的燃气味','夜间施工噪音扰民','电梯停运一周','路灯不亮','垃圾没人清运','占道经营','积水严重',
+					'公交站牌损坏','违章停车堵路口','宠物扰民','油烟扰民'])[1 + (i / 11) % 12]
+				|| '，' || (ARRAY['请尽快处理','希望有关部门管一管','已经反映过多次','老人小孩出行不便','影响休息','电话13800138000'])[1 + i % 6] AS txt,
 			CASE WHEN ch = 'mailbox' THEN 'cd-dist-' || (i % 300) WHEN ch = 'voice' THEN (ARRAY['12345','12315','12333'])[1 + i % 3] ELSE ch END AS line,
 			CASE WHEN ch = 'voice' AND i % 9 = 0 THEN 'abandoned' ELSE (ARRAY['resolved','dispatched','resolved','invalid','transferred_110','duplicate'])[1 + i % 6] END AS oc,
 			t, w, CASE WHEN ch = 'voice' AND i % 9 = 0 THEN NULL ELSE t + make_interval(secs => w) END AS ans

@@ -167,6 +167,13 @@ type Report struct {
 	Days []Count `json:"days"`
 	// ResponseTargets in seconds by channel, as used.
 	ResponseTargets map[string]float64 `json:"response_targets_seconds"`
+	// CommonProblems (共性问题): the period's contacts grouped by what they
+	// are about, the largest groups first (problems.go). ProblemsRead
+	// contacts with a text were read, one in ProblemsSampleEvery of the
+	// period's (1: all of them).
+	CommonProblems      []Problem `json:"common_problems"`
+	ProblemsRead        int       `json:"common_problems_read"`
+	ProblemsSampleEvery int       `json:"common_problems_sample_every"`
 }
 
 // Satisfied ratings: the follow-up's 满意 and 基本满意 (or their codes).
@@ -327,6 +334,9 @@ func (s *Store) Compute(ctx context.Context, p Period, targets map[string]time.D
 	rows.Close()
 	r.Hours = hours
 	if err := s.occupancy(ctx, tx, p, r); err != nil {
+		return nil, err
+	}
+	if r.CommonProblems, r.ProblemsRead, r.ProblemsSampleEvery, err = s.commonProblems(ctx, tx, p, r.Total.Received); err != nil {
 		return nil, err
 	}
 	for _, rs := range [][]Row{r.Channels, r.Lines, r.Levels, r.Districts, r.Queues, r.Agents} {
