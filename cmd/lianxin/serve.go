@@ -218,7 +218,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		titles[i] = agentdesk.QueueTitle{Name: d.Name, Title: d.Title}
 	}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents, QueueTitles: titles,
-		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, HotTopics: hot, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
+		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, HotTopics: hot, Groups: groupsOf(rdb, prefix), TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
 		Softphone: voice, Logger: log.Named("desk"), Transfers: agentdesk.Transfers{Boost: cfg.SIP.Transfer.Boost,
 			BackToAgent: cfg.SIP.Transfer.MissReturn != "queue", Lines: pushes}})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
@@ -558,5 +558,25 @@ func placesOf(dir *configs.Directory) func(c *queue.Contact) (string, string) {
 			}
 		}
 		return "", ""
+	}
+}
+
+// groupsOf finds a common problem among the groups last published, for a
+// supervisor's hot-topic answer.
+func groupsOf(rdb redis.UniversalClient, prefix string) func(context.Context, string) (agentdesk.Group, bool, error) {
+	return func(ctx context.Context, id string) (agentdesk.Group, bool, error) {
+		snap, err := clusters.Load(ctx, rdb, prefix)
+		if errors.Is(err, clusters.ErrNoSnapshot) {
+			return agentdesk.Group{}, false, nil
+		}
+		if err != nil {
+			return agentdesk.Group{}, false, err
+		}
+		for _, c := range snap.Clusters {
+			if c.ID == id {
+				return agentdesk.Group{ID: c.ID, Label: c.Label, Lines: c.Lines}, true, nil
+			}
+		}
+		return agentdesk.Group{}, false, nil
 	}
 }
