@@ -249,10 +249,14 @@ func BenchmarkMonthReport(b *testing.B) {
 	require.NoError(b, pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&events))
 	b.Logf("archive filled in %v: %d contacts in the month, %d agent-state events", time.Since(start).Round(time.Second), inMonth, events)
 
-	for _, q := range []struct{ name, sql string }{{"report", archive.ReportSQL}, {"occupancy", archive.OccupancySQL}} {
+	for _, q := range []struct{ name, sql string }{{"report", archive.ReportSQL}, {"occupancy", archive.OccupancySQL},
+		{"common problems", archive.ProblemsSQL}} {
 		args := []any{month.Start, month.End}
-		if q.name == "report" {
+		switch q.name {
+		case "report":
 			args = append(args, map[string]float64{"voice": 20, "sms": 600}, []string{"dispatched"}, []string{"满意", "基本满意"})
+		case "common problems":
+			args = append(args, (inMonth+archive.ProblemsSampleAbove-1)/archive.ProblemsSampleAbove)
 		}
 		tx, err := pool.Begin(ctx)
 		require.NoError(b, err)
@@ -271,10 +275,17 @@ func BenchmarkMonthReport(b *testing.B) {
 		// Printed whole: a benchmark's log is cut after a few lines.
 		fmt.Fprintf(os.Stderr, "EXPLAIN (ANALYZE, BUFFERS) of the %s query:\n%s\n\n", q.name, strings.Join(plan, "\n"))
 	}
+	// The common problems alone: reading one contact in k and grouping them.
+	t0 := time.Now()
+	problems, read, every, err := e.store.CommonProblems(ctx, month, inMonth)
+	require.NoError(b, err)
+	b.Logf("common problems alone: %v, %d contacts read (one in %d), %d groups, the largest %q (%d)",
+		time.Since(t0).Round(time.Millisecond), read, every, len(problems), problems[0].Label, problems[0].Count)
 	b.ResetTimer()
 	for range b.N {
 		r, err := e.store.Compute(ctx, month, nil)
 		require.NoError(b, err)
 		require.Equal(b, inMonth, r.Total.Received)
+		require.NotEmpty(b, r.CommonProblems)
 	}
 }
