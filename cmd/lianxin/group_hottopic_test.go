@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/lianxin/lianxin/agentdesk"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/siptest"
@@ -97,4 +98,51 @@ func TestHotTopicFromCommonProblem(t *testing.T) {
 	m = next(t, ag, "error")
 	require.Equal(t, ref, m.Ref)
 	require.Equal(t, "forbidden", m.Code)
+}
+
+// TestWallboardGroupHotTopicInBrowser: on the wallboard at 1366×768 the
+// supervisor picks the common problem in 从共性问题生成 and publishes: the
+// answer made of it reaches a supervisor's desk.
+func TestWallboardGroupHotTopicInBrowser(t *testing.T) {
+	siptest.RequireTools(t, "espeak-ng", "sox")
+	s := queuetest.RedisServer(t)
+	n := startNode(t, s.URL, "node-a", noMenus)
+	for i, text := range []string{"建设北路二段有很重的燃气味", "建设北路二段燃气味很大，担心泄漏", "建设北路二段一直有燃气味",
+		"建设北路二段燃气味越来越重", "建设北路二段闻到燃气味"} {
+		r := postJSON(t, n.base+"/channels/mailbox/cd-wh-0002/letters", map[string]string{
+			"phone": fmt.Sprintf("138001381%02d", i), "text": text})
+		require.Equal(t, http.StatusAccepted, r.Status, "%v", r.Body)
+	}
+	sup := loginToken(t, n.base, "1005")
+	require.Eventually(t, func() bool {
+		r := do(t, http.MethodGet, n.base+"/api/clusters?min=3", "", nil, "Authorization", "Bearer "+sup)
+		cs, _ := r.Body["clusters"].([]any)
+		return len(cs) > 0
+	}, 90*time.Second, 250*time.Millisecond, "the group is published")
+	d := desk(t, n.base, "1005")
+	require.Empty(t, topicsOf(t, next(t, d, "hot_topics").Raw))
+
+	b := startBrowser(t)
+	defer b.close(t)
+	b.openWallboard(t, n.base)
+	require.True(t, browserRun(t, b, "the group offered", chromedp.Poll[bool](
+		`document.querySelector('#hot-group option[value^="c"]') !== null`)))
+	id := browserRun(t, b, "the group's id", chromedp.Evaluate[string](`document.querySelector('#hot-group option[value^="c"]').value`))
+	b.do(t, "choose it and publish",
+		chromedp.SetValue(chromedp.ID("hot-group"), id),
+		chromedp.Click(chromedp.CSS(`#hot-form button[type="submit"]`)),
+	)
+	topics := topicsOf(t, next(t, d, "hot_topics").Raw)
+	require.Len(t, topics, 1)
+	require.Contains(t, topics[0].Text, "燃气味")
+	require.Equal(t, "1005", topics[0].By)
+	for i := 0; !strings.HasPrefix(browserRun(t, b, "status", chromedp.Evaluate[string](`document.getElementById('hot-status').textContent`)), "已发布"); i++ {
+		require.Less(t, i, 300, "the page says it is published")
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.screenshot(t, "wallboard-group-hot-topic")
+	over := browserRun(t, b, "overflow", chromedp.Evaluate[bool](
+		`document.documentElement.scrollWidth > innerWidth || document.documentElement.scrollHeight > innerHeight`))
+	require.False(t, over, "the wallboard still fits 1366×768")
+	b.noPageErrors(t)
 }
