@@ -122,8 +122,12 @@ type node struct {
 	// HTTP listener with its connection limits.
 	trusted []netip.Prefix
 	httpLn  *connlimit.Listener
-	// store is the archive, when there is one (closed at the end).
-	store queue.ArchiveReader
+	// store is the archive, when there is one (closed at the end), and
+	// archiver its archiver.
+	store    queue.ArchiveReader
+	archiver *archive.Archiver
+	// stopBG ends what runs from newNode on (the archive's connecting).
+	stopBG func()
 }
 
 func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalClient, log *zap.Logger) (*node, error) {
@@ -137,10 +141,17 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	qo := queue.Options{Tag: cfg.Redis.Tag, NodeID: cfg.NodeID, OfferTimeout: cfg.Queue.OfferTimeout,
 		RingTimeout: cfg.SIP.RingTimeout, MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat,
 		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Queues: defs, Logger: log.Named("queue")}
+	// The archive connects in the background: the node starts while
+	// PostgreSQL is down, events wait in Redis until it is reachable.
+	bgCtx, bgCancel := context.WithCancel(context.Background())
+	built := false
+	defer func() {
+		if !built {
+			bgCancel()
+		}
+	}()
 	if cfg.Database.URL != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		store, err := archive.Open(ctx, cfg.Database.URL, log.Named("archive"))
-		cancel()
+		store, err := archive.OpenBackground(bgCtx, cfg.Database.URL, 0, log.Named("archive"))
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
@@ -227,15 +238,18 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	common := clusters.NewService(clusters.ServiceParams{Queue: q, Redis: rdb, Prefix: prefix, Node: cfg.NodeID,
 		District: func(c *queue.Contact) string { return districtOf(dir, c) }, Logger: log.Named("clusters")})
 
-	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log, store: qo.Archive}
+	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log, store: qo.Archive, stopBG: bgCancel}
 	n.runners = append(n.runners, wc, sg, mail, common, pushes)
 	reports := &archive.Reports{Supervisor: desk.Supervisor, Targets: cfg.Reports.ResponseTargets,
 		Logger: log.Named("reports")}
 	if s, ok := qo.Archive.(*archive.Store); ok {
 		reports.Store = s
-		n.runners = append(n.runners, archive.NewArchiver(q, s, archive.Options{Retention: cfg.Database.Retention,
+		archiver := archive.NewArchiver(q, s, archive.Options{Retention: cfg.Database.Retention,
 			KeepEvents: cfg.Database.KeepEvents, Batch: int64(cfg.Database.Batch), Places: placesOf(dir),
-			Logger: log.Named("archive")}))
+			LagAlert: cfg.Database.LagAlert, Alert: lagAlert(q, rdb, prefix, cfg.Database.LagAlert),
+			Logger: log.Named("archive")})
+		n.runners = append(n.runners, archiver)
+		n.archiver = archiver
 	}
 	reg := prometheus.NewRegistry()
 	// prometheus' own collectors rather than the collectors package, which
@@ -247,6 +261,9 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	procColl := prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})
 	reg.MustRegister(goColl, procColl, newQueueCollector(q, desk))
 	reg.MustRegister(voice.Collectors()...)
+	if n.archiver != nil {
+		reg.MustRegister(newArchiveCollector(n.archiver))
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		agentdesk.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.NodeID})
@@ -280,6 +297,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 			connlimit.ConnState(c, st == http.StateActive || st == http.StateHijacked)
 		}}
 	n.trusted = trusted
+	built = true
 	return n, nil
 }
 
@@ -366,6 +384,9 @@ func (n *node) run(ctx context.Context, ln net.Listener, timeout time.Duration) 
 	}
 	cancelBG()
 	err := g.Wait()
+	if n.stopBG != nil {
+		n.stopBG()
+	}
 	if s, ok := n.store.(*archive.Store); ok {
 		s.Close()
 	}
@@ -578,5 +599,18 @@ func groupsOf(rdb redis.UniversalClient, prefix string) func(context.Context, st
 			}
 		}
 		return agentdesk.Group{}, false, nil
+	}
+}
+
+// lagAlert raises the archive_lag alert on supervisors' desks, once across
+// the nodes for every lag_alert (a Redis key): each node's archiver sees the
+// same lag.
+func lagAlert(q *queue.Queue, rdb redis.UniversalClient, prefix string, every time.Duration) func(context.Context, string) error {
+	return func(ctx context.Context, text string) error {
+		ok, err := rdb.SetNX(ctx, prefix+"archive:lag_alerted", text, every).Result()
+		if err != nil || !ok {
+			return err
+		}
+		return q.Alert(ctx, "", "archive_lag", text)
 	}
 }
