@@ -63,6 +63,22 @@ FROM contacts
 WHERE received_at >= $1 AND received_at < $2 AND ($3::int = 1 OR abs(hashtext(tracking_no)) % $3::int = 0)
 	AND (coalesce(contact->>'text', '') <> '' OR coalesce(contact->>'subject', '') <> '')`
 
+// periodProblems counts the period's contacts (for the sampling) and groups
+// them, in a read-only transaction of its own.
+func (s *Store) periodProblems(ctx context.Context, p Period) ([]Problem, int, int, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("archive: common problems: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE received_at >= $1 AND received_at < $2`,
+		p.Start, p.End).Scan(&n); err != nil {
+		return nil, 0, 0, fmt.Errorf("archive: common problems: %w", err)
+	}
+	return s.commonProblems(ctx, tx, p, n)
+}
+
 // commonProblems groups the period's contacts; received is how many it has
 // (the report's total), which sets the sampling.
 func (s *Store) commonProblems(ctx context.Context, tx pgx.Tx, p Period, received int) ([]Problem, int, int, error) {

@@ -262,6 +262,21 @@ func (s *Store) Compute(ctx context.Context, p Period, targets map[string]time.D
 		}
 		r.ResponseTargets[ch] = d.Seconds()
 	}
+	// The common problems are grouped here while PostgreSQL computes the
+	// figures: on a connection of their own, the two overlap.
+	type problems struct {
+		list        []Problem
+		read, every int
+		err         error
+	}
+	pctx, cancelProblems := context.WithCancel(ctx)
+	defer cancelProblems()
+	found := make(chan problems, 1)
+	go func() {
+		var pr problems
+		pr.list, pr.read, pr.every, pr.err = s.periodProblems(pctx, p)
+		found <- pr
+	}()
 	// One transaction, so that the aggregation gets memory enough to hash
 	// every breakdown at once instead of spilling to disk.
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
@@ -336,9 +351,11 @@ func (s *Store) Compute(ctx context.Context, p Period, targets map[string]time.D
 	if err := s.occupancy(ctx, tx, p, r); err != nil {
 		return nil, err
 	}
-	if r.CommonProblems, r.ProblemsRead, r.ProblemsSampleEvery, err = s.commonProblems(ctx, tx, p, r.Total.Received); err != nil {
-		return nil, err
+	pr := <-found
+	if pr.err != nil {
+		return nil, pr.err
 	}
+	r.CommonProblems, r.ProblemsRead, r.ProblemsSampleEvery = pr.list, pr.read, pr.every
 	for _, rs := range [][]Row{r.Channels, r.Lines, r.Levels, r.Districts, r.Queues, r.Agents} {
 		sort.SliceStable(rs, func(i, j int) bool {
 			if rs[i].Received != rs[j].Received {
