@@ -134,7 +134,12 @@ func (s *Store) commonProblems(ctx context.Context, tx pgx.Tx, p Period, receive
 			a, b := pr.Lines[i], pr.Lines[j]
 			return a.N > b.N || (a.N == b.N && a.Line < b.Line)
 		})
+		seen := map[string]bool{}
 		for _, sm := range g.Samples {
+			if seen[sm.Text] {
+				continue // the same words again show nothing new
+			}
+			seen[sm.Text] = true
 			pr.Samples = append(pr.Samples, clusters.Sample{TrackingNo: sm.TrackingNo, At: sm.At.In(ChinaTime),
 				Text: MaskSample(sm.Text)}) // masked already; again, in case cutting made a new match
 		}
