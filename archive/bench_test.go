@@ -282,14 +282,14 @@ func BenchmarkMonthReport(b *testing.B) {
 	b.Logf("common problems alone: %v, %d contacts read (one in %d), %d groups, the largest %q (%d)",
 		time.Since(t0).Round(time.Millisecond), read, every, len(problems), problems[0].Label, problems[0].Count)
 	// The report without the common problems, for comparison (same load).
-	max := archive.ProblemsMax
+	keep := archive.ProblemsMax
 	archive.ProblemsMax = 0
 	t0 = time.Now()
 	r, err := e.store.Compute(ctx, month, nil)
 	require.NoError(b, err)
 	require.Empty(b, r.CommonProblems)
 	without := time.Since(t0)
-	archive.ProblemsMax = max
+	archive.ProblemsMax = keep
 	b.ResetTimer()
 	t0 = time.Now()
 	for range b.N {
