@@ -2,9 +2,12 @@ package agentdesk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lianxin/lianxin/hottopic"
@@ -28,7 +31,7 @@ func hotTopicCode(err error) string {
 		return "bad_message"
 	case errors.Is(err, hottopic.ErrNoTTS):
 		return "tts_unavailable"
-	case errors.Is(err, hottopic.ErrNotFound):
+	case errors.Is(err, hottopic.ErrNotFound), errors.Is(err, errNoGroup):
 		return "not_found"
 	case errors.Is(err, errNotSupervisor):
 		return "forbidden"
@@ -53,14 +56,136 @@ func (d *desk) hotTopic(ctx context.Context, m inbound) error {
 		}
 		return err
 	}
+	line, text := m.Line, m.Text
+	if m.Group != "" {
+		var err error
+		if line, text, err = d.s.groupAnswer(ctx, m.Group, line, text); err != nil {
+			return err
+		}
+	}
 	// Speech synthesis takes a second or two; it is bounded.
 	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	t, err := d.s.hot.Publish(tctx, m.Line, m.Text, d.agent.ID)
+	t, err := d.s.hot.Publish(tctx, line, text, d.agent.ID)
 	if err == nil {
-		d.log.Info("hot topic published", zap.String("id", t.ID), zap.String("line", t.Line))
+		d.log.Info("hot topic published", zap.String("id", t.ID), zap.String("line", t.Line), zap.String("group", m.Group))
 	}
 	return err
+}
+
+// Group is a common problem as a hot-topic answer is made of it.
+type Group struct {
+	ID    string
+	Label string
+	// Lines its contacts came in on.
+	Lines []string
+}
+
+// errNoGroup is a group id that the groups last published do not have.
+var errNoGroup = errors.New("没有这个共性问题")
+
+// validGroupID: c and digits, as package clusters names its groups.
+func validGroupID(id string) bool {
+	if len(id) < 2 || len(id) > 24 || id[0] != 'c' {
+		return false
+	}
+	for _, c := range id[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// GroupAnswer is the hot-topic answer made of a common problem when the
+// supervisor gives no text of their own.
+func GroupAnswer(label string) string {
+	return "您好，关于" + strings.Join(strings.Fields(label), "") + "的问题，有关部门已经知晓，正在处理，请耐心等待，感谢您的反映。"
+}
+
+// groupAnswer fills a group's hot-topic answer: line, if not given, is the
+// one line its contacts came in on (a number), else every line; text, if
+// not given, GroupAnswer of its label.
+func (s *Server) groupAnswer(ctx context.Context, id, line, text string) (string, string, error) {
+	if s.groups == nil {
+		return "", "", fmt.Errorf("%w：%s（本节点不归类共性问题）", errNoGroup, id)
+	}
+	g, ok, err := s.groups(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	if !ok {
+		return "", "", fmt.Errorf("%w：%s（共性问题每 10 秒重新归类，它可能已并入其他类别或已过期，请刷新后再选）", errNoGroup, id)
+	}
+	if line == "" {
+		line = "*"
+		if len(g.Lines) == 1 && hottopic.Check(g.Lines[0], "-") == nil {
+			line = g.Lines[0]
+		}
+	}
+	if strings.TrimSpace(text) == "" {
+		text = GroupAnswer(g.Label)
+	}
+	return line, text, nil
+}
+
+// groupHotTopic turns a common problem into a hot-topic answer: POST
+// /api/clusters/{id}/hot-topic, optional JSON body {"line", "text"} (the
+// defaults of groupAnswer), supervisors only; 201 with the topic.
+func (s *Server) groupHotTopic(w http.ResponseWriter, r *http.Request) {
+	who, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if !s.agents[who].Supervisor {
+		WriteError(w, http.StatusForbidden, "forbidden", errNotSupervisor.Error())
+		return
+	}
+	if s.hot == nil {
+		WriteError(w, http.StatusNotFound, "not_found", "hot topics are not configured on this node")
+		return
+	}
+	id := r.PathValue("id")
+	if !validGroupID(id) {
+		WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("%s：%q 不是共性问题的编号（如 c17，见 /api/clusters）", errNoGroup, id))
+		return
+	}
+	var body struct {
+		Line string `json:"line"`
+		Text string `json:"text"`
+	}
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+		if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+			WriteError(w, http.StatusBadRequest, "bad_message", "body: a JSON object with optional line and text: "+err.Error())
+			return
+		}
+	}
+	line, text, err := s.groupAnswer(r.Context(), id, body.Line, body.Text)
+	if err == nil {
+		err = hottopic.Check(line, text)
+	}
+	var t hottopic.Topic
+	if err == nil {
+		tctx, cancel := context.WithTimeout(r.Context(), 90*time.Second)
+		t, err = s.hot.Publish(tctx, line, text, who)
+		cancel()
+	}
+	switch {
+	case errors.Is(err, errNoGroup):
+		WriteError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, hottopic.ErrInvalid):
+		WriteError(w, http.StatusBadRequest, "bad_message", err.Error())
+	case errors.Is(err, hottopic.ErrNoTTS):
+		WriteError(w, http.StatusServiceUnavailable, "tts_unavailable", err.Error())
+	case err != nil:
+		s.log.Warn("hot topic of a group not published", zap.String("group", id), zap.Error(err))
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "cannot publish now, try again")
+	default:
+		s.log.Info("hot topic published from a common problem", zap.String("id", t.ID), zap.String("group", id),
+			zap.String("line", t.Line), zap.String("by", who))
+		WriteJSON(w, http.StatusCreated, t)
+	}
 }
 
 // sendHotTopics sends the list to one supervisor's desk.

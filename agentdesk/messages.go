@@ -33,6 +33,8 @@ type inbound struct {
 	Queue string `json:"queue,omitempty"`
 	Mode  string `json:"mode,omitempty"`
 	Line  string `json:"line,omitempty"` // hot_topic_publish
+	// Group is a common problem's id (hot_topic_publish: its answer).
+	Group string `json:"group,omitempty"`
 }
 
 // maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
@@ -127,8 +129,21 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 			return m, perr
 		}
 	case "hot_topic_publish":
-		if err := hottopic.Check(m.Line, m.Text); err != nil {
-			return bad(err.Error())
+		if m.Group != "" && !validGroupID(m.Group) {
+			return bad("group: a common problem's id, as /api/clusters lists it (e.g. c17)")
+		}
+		if m.Group == "" || m.Line != "" || m.Text != "" {
+			// With a group, line and text may be left out (defaults).
+			line, text := m.Line, m.Text
+			if m.Group != "" && line == "" {
+				line = "*"
+			}
+			if m.Group != "" && text == "" {
+				text = "-"
+			}
+			if err := hottopic.Check(line, text); err != nil {
+				return bad(err.Error())
+			}
 		}
 	case "hot_topic_withdraw":
 		if m.ID == "" || len(m.ID) > 64 {

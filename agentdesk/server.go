@@ -67,6 +67,11 @@ type Params struct {
 	AfterWrapUp func(ctx context.Context, tn string)
 	// HotTopics, if set, lets supervisors publish hot-topic answers.
 	HotTopics *hottopic.Store
+	// Groups, if set, finds a common problem by its id (package clusters:
+	// the groups last published), so that a supervisor can turn it into a
+	// hot-topic answer (hot_topic_publish with group, POST
+	// /api/clusters/{id}/hot-topic). ok false: no such group.
+	Groups func(ctx context.Context, id string) (g Group, ok bool, err error)
 	// LoginHashesPerSecond bounds the passwords this node hashes [8]: a
 	// bcrypt check takes tens of milliseconds of a core, so a flood of
 	// logins could otherwise starve everything else. Logins beyond it are
@@ -100,6 +105,7 @@ type Server struct {
 
 	afterWrapUp func(ctx context.Context, tn string)
 	hot         *hottopic.Store
+	groups      func(ctx context.Context, id string) (Group, bool, error)
 
 	mu         sync.Mutex
 	desks      map[string]*desk       // by agent id
@@ -134,7 +140,7 @@ func New(p Params) *Server {
 		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
 		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns, afterWrapUp: p.AfterWrapUp,
-		hot: p.HotTopics}
+		hot: p.HotTopics, groups: p.Groups}
 	s.titles = map[string]string{}
 	if p.Queue != nil {
 		for _, d := range p.Queue.Queues() {
@@ -178,6 +184,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/contacts/{tn}", s.contact)
 	mux.HandleFunc("GET /api/contacts/{tn}/recording", s.recording)
 	mux.HandleFunc("POST /api/hot-topics", s.uploadHotTopic)
+	mux.HandleFunc("POST /api/clusters/{id}/hot-topic", s.groupHotTopic)
 	mux.HandleFunc("GET /api/attachments/{sha}", s.attachment)
 	mux.HandleFunc("GET /desk/ws", s.serveWS)
 	mux.Handle("GET /desk/", http.StripPrefix("/desk/", pageHandler()))

@@ -42,6 +42,13 @@ type Options struct {
 	// Now is the clock the retention is measured with [time.Now].
 	Now    func() time.Time
 	Logger *zap.Logger
+	// LagAlert: when the oldest entry not yet archived is older than this,
+	// Alert is called once (again only after the lag fell below it) [5m].
+	LagAlert time.Duration
+	// LagCheck is how often the lag is measured for LagAlert [10s].
+	LagCheck time.Duration
+	// Alert raises the archive_lag alert on supervisors' desks [none].
+	Alert func(ctx context.Context, text string) error
 }
 
 func (o *Options) defaults(q *queue.Queue) {
@@ -80,6 +87,12 @@ func (o *Options) defaults(q *queue.Queue) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	if o.LagAlert <= 0 {
+		o.LagAlert = 5 * time.Minute
+	}
+	if o.LagCheck <= 0 {
+		o.LagCheck = 10 * time.Second
+	}
 }
 
 // Archiver copies the event stream and closed contacts into a Store.
@@ -101,6 +114,20 @@ func NewArchiver(q *queue.Queue, s *Store, o Options) *Archiver {
 // Run archives until ctx ends. Errors of Redis or PostgreSQL are logged and
 // retried: nothing is acknowledged before it is committed.
 func (a *Archiver) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.watchLag(ctx) }()
+	select {
+	case <-a.s.Ready():
+	default:
+		a.log.Warn("archive: waiting for PostgreSQL before archiving")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.s.Ready():
+		}
+	}
 	for {
 		err := a.q.JoinGroup(ctx, a.o.Group)
 		if err == nil {
@@ -114,7 +141,6 @@ func (a *Archiver) Run(ctx context.Context) error {
 	}
 	a.log.Info("archiving", zap.String("group", a.o.Group), zap.String("consumer", a.o.Consumer),
 		zap.Int("workers", a.o.Workers), zap.Duration("retention", a.o.Retention))
-	var wg sync.WaitGroup
 	for i := range a.o.Workers {
 		wg.Add(1)
 		go func() {
@@ -122,8 +148,47 @@ func (a *Archiver) Run(ctx context.Context) error {
 			a.work(ctx, fmt.Sprintf("%s/%d", a.o.Consumer, i+1), i == 0)
 		}()
 	}
-	wg.Wait()
 	return nil
+}
+
+// Lag is how far the archive is behind the event stream: the entries not
+// yet archived (acknowledged by the group) and the age of the oldest.
+func (a *Archiver) Lag(ctx context.Context) (int64, time.Duration, error) {
+	n, oldest, err := a.q.GroupLag(ctx, a.o.Group)
+	if err != nil || oldest == "" {
+		return n, 0, err
+	}
+	age := time.Since(queue.StreamEntry{ID: oldest}.At()) // stream IDs are Redis's clock, not the queue's
+	return n, max(age, 0), nil
+}
+
+// watchLag raises Alert when the archive falls LagAlert behind.
+func (a *Archiver) watchLag(ctx context.Context) {
+	if a.o.Alert == nil {
+		return
+	}
+	alerted := false
+	for ctx.Err() == nil {
+		sleep(ctx, a.o.LagCheck)
+		n, age, err := a.Lag(ctx)
+		if err != nil {
+			continue
+		}
+		switch {
+		case age >= a.o.LagAlert && !alerted:
+			text := fmt.Sprintf("归档滞后：%d 条事件未写入 PostgreSQL，最早的已等待 %s（超过 %s）；请检查数据库", n,
+				age.Round(time.Second), a.o.LagAlert)
+			if err := a.o.Alert(ctx, text); err != nil {
+				a.log.Warn("archive: lag alert not raised", zap.Error(err))
+				continue
+			}
+			alerted = true
+			a.log.Warn("archive lag", zap.Int64("entries", n), zap.Duration("oldest", age))
+		case age < a.o.LagAlert && alerted:
+			alerted = false
+			a.log.Info("archive caught up", zap.Int64("entries", n), zap.Duration("oldest", age))
+		}
+	}
 }
 
 // work is one consumer's loop; the first one also tidies.

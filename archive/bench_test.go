@@ -207,9 +207,14 @@ func BenchmarkMonthReport(b *testing.B) {
 	SELECT lpad(i::text, 15, '0'), ch, line, '', q, lvl, d, rt, oc, ag, 'tel:' || (i % 400000), rating,
 		t, t, t, ans, coalesce(ans + interval '3 minutes', t + make_interval(secs => w)),
 		coalesce(ans + interval '4 minutes', t + make_interval(secs => w)), w, 150 + i % 120, i % 7, 30 + i % 40,
-		oc = 'abandoned', false, '{}', '{}', '[]'
+		oc = 'abandoned', false, jsonb_build_object('text', txt), '{}', '[]'
 	FROM (
 		SELECT i, ch, q, lvl, d, rt, ag, rating,
+			-- what the citizen said: 13 districts × 10 places × 12 problems, and a closing phrase
+			d || (ARRAY['玉林北路','建设北路二段','天府三街','蓝湾国际小区','春熙路','沙湾路','双楠小区','光华大道','府河边','驿都大道'])[1 + (i / 7) % 10]
+				|| (ARRAY['停水两天了','有很重的燃气味','夜间施工噪音扰民','电梯停运一周','路灯不亮','垃圾没人清运','占道经营','积水严重',
+					'公交站牌损坏','违章停车堵路口','宠物扰民','油烟扰民'])[1 + (i / 11) % 12]
+				|| '，' || (ARRAY['请尽快处理','希望有关部门管一管','已经反映过多次','老人小孩出行不便','影响休息','电话13800138000'])[1 + i % 6] AS txt,
 			CASE WHEN ch = 'mailbox' THEN 'cd-dist-' || (i % 300) WHEN ch = 'voice' THEN (ARRAY['12345','12315','12333'])[1 + i % 3] ELSE ch END AS line,
 			CASE WHEN ch = 'voice' AND i % 9 = 0 THEN 'abandoned' ELSE (ARRAY['resolved','dispatched','resolved','invalid','transferred_110','duplicate'])[1 + i % 6] END AS oc,
 			t, w, CASE WHEN ch = 'voice' AND i % 9 = 0 THEN NULL ELSE t + make_interval(secs => w) END AS ans
@@ -244,10 +249,14 @@ func BenchmarkMonthReport(b *testing.B) {
 	require.NoError(b, pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&events))
 	b.Logf("archive filled in %v: %d contacts in the month, %d agent-state events", time.Since(start).Round(time.Second), inMonth, events)
 
-	for _, q := range []struct{ name, sql string }{{"report", archive.ReportSQL}, {"occupancy", archive.OccupancySQL}} {
+	for _, q := range []struct{ name, sql string }{{"report", archive.ReportSQL}, {"occupancy", archive.OccupancySQL},
+		{"common problems", archive.ProblemsSQL}} {
 		args := []any{month.Start, month.End}
-		if q.name == "report" {
+		switch q.name {
+		case "report":
 			args = append(args, map[string]float64{"voice": 20, "sms": 600}, []string{"dispatched"}, []string{"满意", "基本满意"})
+		case "common problems":
+			args = append(args, (inMonth+archive.ProblemsSampleAbove-1)/archive.ProblemsSampleAbove)
 		}
 		tx, err := pool.Begin(ctx)
 		require.NoError(b, err)
@@ -266,10 +275,29 @@ func BenchmarkMonthReport(b *testing.B) {
 		// Printed whole: a benchmark's log is cut after a few lines.
 		fmt.Fprintf(os.Stderr, "EXPLAIN (ANALYZE, BUFFERS) of the %s query:\n%s\n\n", q.name, strings.Join(plan, "\n"))
 	}
+	// The common problems alone: reading one contact in k and grouping them.
+	t0 := time.Now()
+	problems, read, every, err := e.store.CommonProblems(ctx, month, inMonth)
+	require.NoError(b, err)
+	b.Logf("common problems alone: %v, %d contacts read (one in %d), %d groups, the largest %q (%d)",
+		time.Since(t0).Round(time.Millisecond), read, every, len(problems), problems[0].Label, problems[0].Count)
+	// The report without the common problems, for comparison (same load).
+	keep := archive.ProblemsMax
+	archive.ProblemsMax = 0
+	t0 = time.Now()
+	r, err := e.store.Compute(ctx, month, nil)
+	require.NoError(b, err)
+	require.Empty(b, r.CommonProblems)
+	without := time.Since(t0)
+	archive.ProblemsMax = keep
 	b.ResetTimer()
+	t0 = time.Now()
 	for range b.N {
 		r, err := e.store.Compute(ctx, month, nil)
 		require.NoError(b, err)
 		require.Equal(b, inMonth, r.Total.Received)
+		require.NotEmpty(b, r.CommonProblems)
 	}
+	b.Logf("the month's report: %v without the common problems, %v with them",
+		without.Round(time.Millisecond), (time.Since(t0) / time.Duration(b.N)).Round(time.Millisecond))
 }

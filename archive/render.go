@@ -11,6 +11,8 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
+	"time"
 )
 
 //go:embed web/report.css
@@ -45,6 +47,14 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		return strconv.FormatFloat(s, 'f', -1, 64) + "秒"
 	},
 	"chlabel": ChannelLabel,
+	"span": func(a, b time.Time) string {
+		a, b = a.In(ChinaTime), b.In(ChinaTime)
+		if a.Format("2006-01-02") == b.Format("2006-01-02") {
+			return a.Format("1月2日 15:04") + "–" + b.Format("15:04")
+		}
+		return a.Format("1月2日 15:04") + "–" + b.Format("1月2日 15:04")
+	},
+	"problemsAbove": func() int { return ProblemsSampleAbove },
 	"top": func(n int, rs []Row) []Row {
 		if len(rs) > n {
 			return rs[:n]
@@ -204,7 +214,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 }
 
 // WriteCSV writes the report as CSV: one line per breakdown row (the total
-// first), the figures in columns; then request types, outcomes and hours.
+// first), the figures in columns; then request types, outcomes, hours and
+// days (period, kind, key, label, n); then the common problems (period,
+// common_problem, id, label, count, district, lines as line:n, the masked
+// samples joined by " | ").
 func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	f := func(v *float64) string {
@@ -242,6 +255,19 @@ func (r *Report) WriteCSV(w io.Writer) error {
 		for _, c := range b.cs {
 			_ = cw.Write([]string{r.Period.Name, b.kind, c.Key, c.Label, i(c.N)})
 		}
+	}
+	// The common problems: count, district, lines, and the masked samples.
+	for _, p := range r.CommonProblems {
+		lines := make([]string, len(p.Lines))
+		for k, l := range p.Lines {
+			lines[k] = l.Line + ":" + i(l.N)
+		}
+		samples := make([]string, len(p.Samples))
+		for k, s := range p.Samples {
+			samples[k] = s.Text
+		}
+		_ = cw.Write([]string{r.Period.Name, "common_problem", p.ID, p.Label, i(p.Count), p.District,
+			strings.Join(lines, " "), strings.Join(samples, " | ")})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -167,6 +167,13 @@ type Report struct {
 	Days []Count `json:"days"`
 	// ResponseTargets in seconds by channel, as used.
 	ResponseTargets map[string]float64 `json:"response_targets_seconds"`
+	// CommonProblems (共性问题): the period's contacts grouped by what they
+	// are about, the largest groups first (problems.go). ProblemsRead
+	// contacts with a text were read, one in ProblemsSampleEvery of the
+	// period's (1: all of them).
+	CommonProblems      []Problem `json:"common_problems"`
+	ProblemsRead        int       `json:"common_problems_read"`
+	ProblemsSampleEvery int       `json:"common_problems_sample_every"`
 }
 
 // Satisfied ratings: the follow-up's 满意 and 基本满意 (or their codes).
@@ -255,6 +262,21 @@ func (s *Store) Compute(ctx context.Context, p Period, targets map[string]time.D
 		}
 		r.ResponseTargets[ch] = d.Seconds()
 	}
+	// The common problems are grouped here while PostgreSQL computes the
+	// figures: on a connection of their own, the two overlap.
+	type problems struct {
+		list        []Problem
+		read, every int
+		err         error
+	}
+	pctx, cancelProblems := context.WithCancel(ctx)
+	defer cancelProblems()
+	found := make(chan problems, 1)
+	go func() {
+		var pr problems
+		pr.list, pr.read, pr.every, pr.err = s.periodProblems(pctx, p)
+		found <- pr
+	}()
 	// One transaction, so that the aggregation gets memory enough to hash
 	// every breakdown at once instead of spilling to disk.
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
@@ -329,6 +351,11 @@ func (s *Store) Compute(ctx context.Context, p Period, targets map[string]time.D
 	if err := s.occupancy(ctx, tx, p, r); err != nil {
 		return nil, err
 	}
+	pr := <-found
+	if pr.err != nil {
+		return nil, pr.err
+	}
+	r.CommonProblems, r.ProblemsRead, r.ProblemsSampleEvery = pr.list, pr.read, pr.every
 	for _, rs := range [][]Row{r.Channels, r.Lines, r.Levels, r.Districts, r.Queues, r.Agents} {
 		sort.SliceStable(rs, func(i, j int) bool {
 			if rs[i].Received != rs[j].Received {

@@ -34,6 +34,8 @@ var migrations embed.FS
 type Store struct {
 	pool *pgxpool.Pool
 	log  *zap.Logger
+	// ready is closed once the schema is migrated (at once for Open).
+	ready chan struct{}
 }
 
 // Open connects to the database at url and applies the schema's migrations
@@ -50,13 +52,66 @@ func Open(ctx context.Context, url string, log *zap.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: connect: %w", err)
 	}
-	s := &Store{pool: pool, log: log}
+	s := &Store{pool: pool, log: log, ready: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	close(s.ready)
 	return s, nil
 }
+
+// OpenBackground returns the archive at once, without waiting for the
+// database: a node starts while PostgreSQL is down or not reachable yet.
+// It connects and migrates in the background until ctx ends, trying again
+// every retry (2s if 0); Ready tells when it is done, and an Archiver
+// waits for it. Until then the events wait in the Redis stream (nothing is
+// trimmed) and lookups of archived contacts fail. Only a malformed url is
+// an error.
+func OpenBackground(ctx context.Context, url string, retry time.Duration, log *zap.Logger) (*Store, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if retry <= 0 {
+		retry = 2 * time.Second
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("archive: database url: %w", err)
+	}
+	cfg.MinConns = 0 // no connection is opened until one is needed
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("archive: connect: %w", err)
+	}
+	s := &Store{pool: pool, log: log, ready: make(chan struct{})}
+	go func() {
+		for tries := 1; ctx.Err() == nil; tries++ {
+			mctx, cancel := context.WithTimeout(ctx, time.Minute)
+			err := s.migrate(mctx)
+			cancel()
+			if err == nil {
+				log.Info("archive: PostgreSQL reached; archiving", zap.Int("tries", tries))
+				close(s.ready)
+				return
+			}
+			if tries == 1 || tries%30 == 0 {
+				log.Warn("archive: PostgreSQL not reachable; events wait in Redis, trying again",
+					zap.Int("tries", tries), zap.Duration("every", retry), zap.Error(err))
+			}
+			t := time.NewTimer(retry)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}()
+	return s, nil
+}
+
+// Ready is closed once the archive's schema is migrated.
+func (s *Store) Ready() <-chan struct{} { return s.ready }
 
 func (s *Store) migrate(ctx context.Context) error {
 	db := stdlib.OpenDBFromPool(s.pool)

@@ -156,6 +156,8 @@ type Clusterer struct {
 	clusters map[uint64]*cluster
 	postings map[string]map[uint64]struct{}
 	lru      *list.List // front: most recently grown
+	// dropped, if set, is told of a group before it is dropped.
+	dropped func(*cluster)
 }
 
 const dfHalve = 20000
@@ -382,6 +384,9 @@ func (c *Clusterer) expire(now time.Time) {
 }
 
 func (c *Clusterer) drop(cl *cluster) {
+	if c.dropped != nil {
+		c.dropped(cl)
+	}
 	for t := range cl.centroid {
 		c.unpost(t, cl.id)
 	}
@@ -571,4 +576,47 @@ func Group(cs []Contact, o Options, min int) ([]Cluster, []Alert) {
 		}
 	}
 	return c.Clusters(sorted[len(sorted)-1].At, min), alerts
+}
+
+// GroupMembers groups the contacts of a whole span (a report's day, week or
+// month) as Group does, but forgets nothing for its age: Count is a group's
+// contacts over the whole span. It returns the groups of at least min
+// contacts, the largest first, and the id of each contact's group (in the
+// order given). Groups past MaxClusters are still dropped, the longest
+// quiet first (their contacts keep their group's id, and a dropped group of
+// at least min contacts is still returned); a later contact about the same
+// thing then starts a new group.
+func GroupMembers(cs []Contact, o Options, min int) ([]Cluster, []string) {
+	ids := make([]string, len(cs))
+	if len(cs) == 0 {
+		return nil, ids
+	}
+	order := make([]int, len(cs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return cs[order[i]].At.Before(cs[order[j]].At) })
+	first, last := cs[order[0]].At, cs[order[len(order)-1]].At
+	o = o.withDefaults()
+	if span := last.Sub(first) + o.Window + time.Hour; o.History < span {
+		o.History = span
+	}
+	c := New(o, first)
+	var out []Cluster
+	c.dropped = func(cl *cluster) {
+		if len(cl.times) >= min {
+			out = append(out, c.report(cl, cl.last))
+		}
+	}
+	for _, i := range order {
+		ids[i], _ = c.Add(cs[i])
+	}
+	out = append(out, c.Clusters(last, min)...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].First.Before(out[j].First) || (out[i].First.Equal(out[j].First) && out[i].ID < out[j].ID)
+	})
+	return out, ids
 }

@@ -154,3 +154,48 @@ func TestGroup(t *testing.T) {
 	}
 	require.Empty(t, want)
 }
+
+// TestGroupMembers: grouping a whole span finds the corpus's five groups
+// with their sizes, spread over a week here (nothing is forgotten for its
+// age), and each contact's group id agrees with the groups' counts.
+func TestGroupMembers(t *testing.T) {
+	corpus := readCorpus(t)
+	cs := make([]Contact, len(corpus))
+	size := map[string]int{}
+	for i, l := range corpus {
+		cs[i] = l.c
+		// a week: each contact's minute becomes half an hour
+		cs[i].At = corpusStart.Add(cs[i].At.Sub(corpusStart) * 30)
+		if l.group != "-" {
+			size[l.group]++
+		}
+	}
+	groups, ids := GroupMembers(cs, Options{}, 10)
+	require.Len(t, groups, 5)
+	require.Len(t, ids, len(cs))
+	members := map[string]int{}
+	for _, id := range ids {
+		members[id]++
+	}
+	for _, g := range groups {
+		require.Equal(t, members[g.ID], g.Count, "group %s %q", g.ID, g.Label)
+		// the truth group most of its members are in
+		byTruth := map[string]int{}
+		for i, id := range ids {
+			if id == g.ID {
+				byTruth[corpus[i].group]++
+			}
+		}
+		best, n := "", 0
+		for k, v := range byTruth {
+			if v > n {
+				best, n = k, v
+			}
+		}
+		require.NotEqual(t, "-", best)
+		t.Logf("group %s %q: %d contacts, truth %s has %d", g.ID, g.Label, g.Count, best, size[best])
+		require.InDelta(t, size[best], g.Count, float64(size[best])*0.15, "group %q", g.Label)
+		delete(size, best)
+	}
+	require.Empty(t, size, "every known group found")
+}

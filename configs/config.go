@@ -201,6 +201,10 @@ type Database struct {
 	KeepEvents time.Duration `yaml:"keep_events"`
 	// Batch is how many events one transaction archives at most. Default 500.
 	Batch int `yaml:"batch"`
+	// LagAlert: when the oldest event not yet archived is older than this
+	// (PostgreSQL down or too slow), supervisors' desks get an archive_lag
+	// alert. Default 5m.
+	LagAlert time.Duration `yaml:"lag_alert"`
 }
 
 // Reports configures the reports over the archive.

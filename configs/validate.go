@@ -97,6 +97,7 @@ func (c *Config) Validate() error {
 	v.positive("database.retention", c.Database.Retention)
 	v.positive("database.keep_events", c.Database.KeepEvents)
 	v.check(c.Database.Batch > 0, "database.batch", "must be > 0")
+	v.positive("database.lag_alert", c.Database.LagAlert)
 	for ch, d := range c.Reports.ResponseTargets {
 		v.positive("reports.response_targets."+ch, d)
 	}

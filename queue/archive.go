@@ -287,3 +287,52 @@ func mergeHistory(live, archived []Summary, tn string, n int) []Summary {
 	}
 	return out
 }
+
+// GroupLag is how far group is behind the event stream: the entries it has
+// not acknowledged (pending with a consumer, or not yet delivered) and the
+// ID of the oldest of them ("" when none). Without the group (its consumers
+// never started: the database was never reached), every entry counts.
+func (q *Queue) GroupLag(ctx context.Context, group string) (int64, string, error) {
+	groups, err := q.rdb.XInfoGroups(ctx, q.key("events")).Result()
+	if err != nil && !strings.Contains(err.Error(), "no such key") {
+		return 0, "", fmt.Errorf("queue: groups: %w", err)
+	}
+	var g *redis.XInfoGroup
+	for i := range groups {
+		if groups[i].Name == group {
+			g = &groups[i]
+		}
+	}
+	first := func(from string) (string, error) {
+		ms, err := q.rdb.XRangeN(ctx, q.key("events"), from, "+", 1).Result()
+		if err != nil {
+			return "", fmt.Errorf("queue: lag: %w", err)
+		}
+		if len(ms) == 0 {
+			return "", nil
+		}
+		return ms[0].ID, nil
+	}
+	if g == nil {
+		n, err := q.rdb.XLen(ctx, q.key("events")).Result()
+		if err != nil {
+			return 0, "", fmt.Errorf("queue: lag: %w", err)
+		}
+		oldest, err := first("-")
+		return n, oldest, err
+	}
+	p, err := q.rdb.XPending(ctx, q.key("events"), group).Result()
+	if err != nil {
+		return 0, "", fmt.Errorf("queue: pending of %s: %w", group, err)
+	}
+	n, oldest := p.Count, p.Lower
+	if g.Lag > 0 {
+		n += g.Lag
+		if oldest == "" {
+			if oldest, err = first("(" + g.LastDeliveredID); err != nil {
+				return 0, "", err
+			}
+		}
+	}
+	return n, oldest, nil
+}

@@ -21,7 +21,7 @@ const CHANNEL_COLOR = {
 };
 const CONTACT_STATE_TEXT = { offered: '振铃', assigned: '处理中', wrapup: '整理中', waiting: '排队' };
 const ALERT_KIND_TEXT = {
-  fire: '火警', gas: '燃气泄漏', medical: '急救', police: '警情', traffic: '交通事故', cluster: '集中诉求',
+  fire: '火警', gas: '燃气泄漏', medical: '急救', police: '警情', traffic: '交通事故', cluster: '集中诉求', archive_lag: '归档滞后',
 };
 const ERROR_TEXT = {
   forbidden: '无权操作：仅限班长', not_found: '找不到对象', wrong_state: '当前状态不允许此操作',
@@ -145,7 +145,10 @@ async function start() {
   $('login-view').hidden = true;
   $('board-view').hidden = false;
   connect();
+  loadGroups();
 }
+
+setInterval(() => { if (S.token && S.ws) loadGroups(); }, 15000);
 
 function connect() {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -549,11 +552,53 @@ function hotResult(m) {
   }
 }
 
+// The common problems now published (GET /api/clusters), for 从共性问题生成.
+async function loadGroups() {
+  const res = await fetch('/api/clusters?min=3', { headers: { Authorization: 'Bearer ' + S.token } }).catch(() => null);
+  if (!res || !res.ok) return;
+  const body = await res.json().catch(() => null);
+  if (!body) return;
+  const sel = $('hot-group');
+  const keep = sel.value;
+  sel.replaceChildren(new Option('从共性问题生成（可选）', ''));
+  for (const c of body.clusters || []) {
+    sel.append(new Option(`${c.label}（${c.count} 件${c.alerted ? '，已告警' : ''}）`, c.id));
+  }
+  sel.value = [...sel.options].some((o) => o.value === keep) ? keep : '';
+}
+
+// publishGroup turns a common problem into the answer (POST
+// /api/clusters/{id}/hot-topic): the text and line typed, if any, else
+// the group's.
+async function publishGroup(id, line, text) {
+  const st = $('hot-status');
+  const fields = {};
+  if (line && line !== '*') fields.line = line;
+  if (text) fields.text = text;
+  const res = await fetch(`/api/clusters/${encodeURIComponent(id)}/hot-topic`, {
+    method: 'POST', headers: { Authorization: 'Bearer ' + S.token, 'Content-Type': 'application/json' },
+    body: JSON.stringify(fields),
+  }).catch(() => null);
+  const body = res ? await res.json().catch(() => ({})) : {};
+  if (res && res.status === 201) {
+    st.className = 'hot-status';
+    st.textContent = `已发布：${body.text}`;
+    $('hot-text').value = '';
+    $('hot-group').value = '';
+    return;
+  }
+  st.className = 'hot-status error';
+  st.textContent = res ? errorText({ code: body.error, message: body.message }) : '未连接，操作未发送';
+  if (res && res.status === 404) loadGroups();
+}
+
 function publishHot(ev) {
   ev.preventDefault();
   const line = $('hot-line').value.trim() || '*';
   const text = $('hot-text').value.trim();
   const st = $('hot-status');
+  const group = $('hot-group').value;
+  if (group) { publishGroup(group, line, text); return; }
   if (!text) { st.className = 'hot-status error'; st.textContent = '请填写答复内容'; return; }
   if (text.length > 500) { st.className = 'hot-status error'; st.textContent = '答复不能超过 500 字'; return; }
   request('hot_topic_publish', { line, text }, (m) => {

@@ -110,6 +110,10 @@ export function initWork() {
       toast(`共性问题预警：${m.text || ''}（最新 ${m.contact}）`, 'error');
       return;
     }
+    if (m.kind === 'archive_lag') { // the archive (PostgreSQL) is behind, not an emergency
+      toast(m.text || '归档滞后', 'error');
+      return;
+    }
     toast(`紧急情况（${EMERGENCY[m.kind] || '其他'}）${m.contact}：${m.text || ''}`, 'error');
   });
   on('error', (m, req) => {

@@ -133,10 +133,7 @@ func start() (*Server, error) {
 		s.Stop()
 		return nil, fmt.Errorf("copy template: %v: %s", err, out)
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off "+
-		"-c full_page_writes=off -c max_connections=60", port, dir)
-	out, err := asPostgres(filepath.Join(template.bin, "pg_ctl"), "-D", data, "-w", "-l", filepath.Join(dir, "log"),
-		"-o", opts, "start").CombinedOutput()
+	out, err := s.pgctlStart()
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		s.Stop()
@@ -149,6 +146,33 @@ func start() (*Server, error) {
 	}
 	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/lianxin?sslmode=disable", port)
 	return s, nil
+}
+
+func (s *Server) pgctlStart() ([]byte, error) {
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off "+
+		"-c full_page_writes=off -c max_connections=60", s.Port, s.dir)
+	return asPostgres(filepath.Join(s.bin, "pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-w", "-l",
+		filepath.Join(s.dir, "log"), "-o", opts, "start").CombinedOutput()
+}
+
+// Pause stops the server (fast shutdown: connections are closed) and keeps
+// its data: clients get connection refused until Resume.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	out, err := asPostgres(filepath.Join(s.bin, "pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-m", "fast", "-w",
+		"stop").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pgtest: pause: %v: %s", err, out)
+	}
+}
+
+// Resume starts a paused server again on the same port, with its data.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if out, err := s.pgctlStart(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
+		t.Fatalf("pgtest: resume: %v: %s %s", err, out, log)
+	}
 }
 
 // ownedDir makes a temporary folder the server's user may enter and own.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lianxin/lianxin/agentdesk"
+	"github.com/lianxin/lianxin/archive"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -124,4 +125,32 @@ func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	s.code = http.StatusSwitchingProtocols
 	return h.Hijack()
+}
+
+// archiveCollector reports how far the archive is behind the event stream,
+// measured at each scrape (a few Redis commands).
+type archiveCollector struct {
+	a            *archive.Archiver
+	entries, age *prometheus.Desc
+}
+
+func newArchiveCollector(a *archive.Archiver) *archiveCollector {
+	return &archiveCollector{a: a,
+		entries: prometheus.NewDesc("lianxin_archive_lag_entries",
+			"Entries of the event stream not yet archived in PostgreSQL.", nil, nil),
+		age: prometheus.NewDesc("lianxin_archive_lag_seconds",
+			"Age of the oldest entry of the event stream not yet archived (0 when none).", nil, nil)}
+}
+
+func (c *archiveCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.entries; ch <- c.age }
+
+func (c *archiveCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, age, err := c.a.Lag(ctx)
+	if err != nil {
+		return // Redis does not answer: lianxin_redis_up says so
+	}
+	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age.Seconds())
 }

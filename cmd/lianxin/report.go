@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/lianxin/lianxin/archive"
@@ -104,5 +105,30 @@ func writeText(w io.Writer, r *archive.Report) error {
 		}
 		fmt.Fprintln(tw)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.ProblemsSampleEvery > 1 {
+		fmt.Fprintf(w, "\n共性问题（每%d件抽1件归类，件数为估计值）\n", r.ProblemsSampleEvery)
+	} else {
+		fmt.Fprintln(w, "\n共性问题")
+	}
+	if len(r.CommonProblems) == 0 {
+		fmt.Fprintln(w, "  本期未发现3件以上同类诉求")
+	}
+	for k, p := range r.CommonProblems {
+		district := p.District
+		if district == "" {
+			district = "—"
+		}
+		lines := make([]string, 0, 3)
+		for _, l := range p.Lines[:min(3, len(p.Lines))] {
+			lines = append(lines, l.Line)
+		}
+		fmt.Fprintf(w, "%2d. %s  %d件  %s  %s\n", k+1, p.Label, p.Count, district, strings.Join(lines, ","))
+		for _, s := range p.Samples[:min(2, len(p.Samples))] {
+			fmt.Fprintf(w, "    “%s”\n", s.Text)
+		}
+	}
+	return nil
 }

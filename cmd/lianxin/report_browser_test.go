@@ -33,6 +33,22 @@ func (c *testClock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// dayTexts are what the generated day's citizens say: three common problems
+// (停水 on 玉林北路, 燃气味 on 建设北路二段, night work on 天府三街), with phone
+// and house numbers the report must mask, and matters of their own.
+var dayTexts = []string{
+	"武侯区玉林北路停水两天了，什么时候来水？我的电话13800138000",
+	"玉林北路又停水了，住玉林北路12号3栋，家里老人没水做饭",
+	"成华区建设北路二段燃气味很重，担心泄漏",
+	"建设北路二段一直有燃气味，请燃气公司来查，电话 139 0000 1234",
+	"高新区天府三街工地夜间施工噪音太大，凌晨还在打桩",
+	"小区门口路灯坏了一个月",
+	"咨询新生儿落户需要什么材料",
+	"公交站牌被车撞坏了",
+	"表扬接线员耐心细致",
+	"网购退货商家一直不处理",
+}
+
 // generateDay drives n contacts of 2026-11-30 (China time) through the
 // queue with a clock of its own, on node "gen", for the node under test to
 // archive: calls (some abandoned), letters to mailboxes of every level,
@@ -95,7 +111,7 @@ func generateDay(t *testing.T, srv *queuetest.Server, n int) {
 		clk.mu.Unlock()
 		ch := pick("voice", "voice", "voice", "voice", "sms", "wechat", "mailbox", "web", "110-transfer")
 		in := queue.Intake{Channel: queue.Channel(ch), Queue: pick("general", "general", "consumer", "enterprise", "labour"),
-			Line: "12345", Text: "诉求", Citizen: queue.Citizen{Address: fmt.Sprintf("c%d", i), Phone: fmt.Sprintf("+86139%08d", i)}}
+			Line: "12345", Text: dayTexts[i%len(dayTexts)], Citizen: queue.Citizen{Address: fmt.Sprintf("c%d", i), Phone: fmt.Sprintf("+86139%08d", i)}}
 		if ch == "mailbox" {
 			ms := lines[pick(configs.LevelCity, configs.LevelDistrict, configs.LevelDepartment, configs.LevelTown)]
 			m := ms[rnd.IntN(len(ms))]
@@ -230,6 +246,25 @@ func TestReportPageInBrowser(t *testing.T) {
 	wide := browserRun(t, b, "nothing wider than the window", chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
 	require.True(t, wide, "the report fits the window's width")
 	b.screenshot(t, "day-1366x768")
+	// The common problems: the three known ones, their samples masked.
+	problems := browserRun(t, b, "the common problems", chromedp.Evaluate[string](
+		`(document.querySelector('#report table.problems') || {}).innerText || ''`))
+	for _, w := range []string{"停水", "燃气味", "施工"} {
+		require.Contains(t, problems, w)
+	}
+	require.NotContains(t, problems, "13800138000")
+	require.NotContains(t, problems, "139 0000 1234")
+	require.Contains(t, problems, "**号*栋", "a house's number masked")
+	browserRun(t, b, "the common problems on screen", chromedp.Evaluate[bool](
+		`(document.querySelector('#report table.problems').previousElementSibling.scrollIntoView(), true)`))
+	shot := browserRun(t, b, "the common problems' screen", chromedp.CaptureScreenshot())
+	ps := filepath.Join(t.TempDir(), "common-problems.png")
+	require.NoError(t, os.WriteFile(ps, shot, 0o644))
+	t.Logf("screenshot: %s", ps)
+	if dir := os.Getenv("LIANXIN_SCREENSHOT_DIR"); dir != "" {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, t.Name()+"-common-problems.png"), shot, 0o644))
+	}
+	browserRun(t, b, "back to the top", chromedp.Evaluate[bool](`(window.scrollTo(0, 0), true)`))
 	// What the supervisor sees first, without scrolling.
 	png := browserRun(t, b, "the first screen", chromedp.CaptureScreenshot())
 	p := filepath.Join(t.TempDir(), "first-screen.png")

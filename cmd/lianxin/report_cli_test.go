@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lianxin/lianxin/archive"
 	"github.com/lianxin/lianxin/archive/pgtest"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
@@ -37,6 +38,26 @@ func TestReportCommand(t *testing.T) {
 	require.Equal(t, 0, run([]string{"report", "--week", "2026-11-30", "--format", "csv"}, nil, &out, &errs), errs.String())
 	require.True(t, strings.HasPrefix(out.String(), "period,breakdown,key,label,received,"), out.String())
 	require.Contains(t, out.String(), "2026-W49,total,,合计,0,")
+	out.Reset()
+	require.Equal(t, 0, run([]string{"report", "--day", "2026-11-30"}, nil, &out, &errs), errs.String())
+	require.Contains(t, out.String(), "本期未发现3件以上同类诉求")
+
+	// Four letters about one thing: a common problem, its sample masked.
+	st, err := archive.Open(t.Context(), pg.URL, nil)
+	require.NoError(t, err)
+	defer st.Close()
+	_, err = st.Pool().Exec(t.Context(), `INSERT INTO contacts (tracking_no, channel, line, district, received_at,
+		queued_at, closed_at, contact, fields, messages)
+		SELECT 'cli' || i, 'web', 'cd-wh-0002', '武侯区', timestamptz '2026-11-30 10:00+08' + i * interval '1 minute',
+			timestamptz '2026-11-30 10:00+08', timestamptz '2026-11-30 11:00+08',
+			jsonb_build_object('text', '玉林北路停水一整天了，我的电话1380013800' || i), '{}', '[]'
+		FROM generate_series(1, 4) AS i`)
+	require.NoError(t, err)
+	out.Reset()
+	require.Equal(t, 0, run([]string{"report", "--day", "2026-11-30"}, nil, &out, &errs), errs.String())
+	t.Logf("lianxin report --day 2026-11-30:\n%s", out.String())
+	require.Regexp(t, `共性问题\n 1\. .*停水.*  4件  武侯区  cd-wh-0002\n    “玉林北路停水一整天了，我的电话\*{11}”`, out.String())
+	require.NotContains(t, out.String(), "13800138001")
 }
 
 // Without database.url the reports answer 503 and say what to set.

@@ -122,8 +122,12 @@ type node struct {
 	// HTTP listener with its connection limits.
 	trusted []netip.Prefix
 	httpLn  *connlimit.Listener
-	// store is the archive, when there is one (closed at the end).
-	store queue.ArchiveReader
+	// store is the archive, when there is one (closed at the end), and
+	// archiver its archiver.
+	store    queue.ArchiveReader
+	archiver *archive.Archiver
+	// stopBG ends what runs from newNode on (the archive's connecting).
+	stopBG func()
 }
 
 func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalClient, log *zap.Logger) (*node, error) {
@@ -139,10 +143,17 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Retention: cfg.Queue.Retention,
 		KeepEvents: cfg.Queue.KeepEvents, Queues: defs, Logger: log.Named("queue"),
 		WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout}
+	// The archive connects in the background: the node starts while
+	// PostgreSQL is down, events wait in Redis until it is reachable.
+	bgCtx, bgCancel := context.WithCancel(context.Background())
+	built := false
+	defer func() {
+		if !built {
+			bgCancel()
+		}
+	}()
 	if cfg.Database.URL != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		store, err := archive.Open(ctx, cfg.Database.URL, log.Named("archive"))
-		cancel()
+		store, err := archive.OpenBackground(bgCtx, cfg.Database.URL, 0, log.Named("archive"))
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
@@ -221,7 +232,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		titles[i] = agentdesk.QueueTitle{Name: d.Name, Title: d.Title}
 	}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents, QueueTitles: titles,
-		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, HotTopics: hot, TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
+		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, HotTopics: hot, Groups: groupsOf(rdb, prefix), TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
 		Softphone: voice, Logger: log.Named("desk"), Transfers: agentdesk.Transfers{Boost: cfg.SIP.Transfer.Boost,
 			BackToAgent: cfg.SIP.Transfer.MissReturn != "queue", Lines: pushes}})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
@@ -230,15 +241,18 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	common := clusters.NewService(clusters.ServiceParams{Queue: q, Redis: rdb, Prefix: prefix, Node: cfg.NodeID,
 		District: func(c *queue.Contact) string { return districtOf(dir, c) }, Logger: log.Named("clusters")})
 
-	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log, store: qo.Archive}
+	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log, store: qo.Archive, stopBG: bgCancel}
 	n.runners = append(n.runners, wc, sg, mail, common, pushes)
 	reports := &archive.Reports{Supervisor: desk.Supervisor, Targets: cfg.Reports.ResponseTargets,
 		Logger: log.Named("reports")}
 	if s, ok := qo.Archive.(*archive.Store); ok {
 		reports.Store = s
-		n.runners = append(n.runners, archive.NewArchiver(q, s, archive.Options{Retention: cfg.Database.Retention,
+		archiver := archive.NewArchiver(q, s, archive.Options{Retention: cfg.Database.Retention,
 			KeepEvents: cfg.Database.KeepEvents, Batch: int64(cfg.Database.Batch), Places: placesOf(dir),
-			Logger: log.Named("archive")}))
+			LagAlert: cfg.Database.LagAlert, Alert: lagAlert(q, rdb, prefix, cfg.Database.LagAlert),
+			Logger: log.Named("archive")})
+		n.runners = append(n.runners, archiver)
+		n.archiver = archiver
 	}
 	reg := prometheus.NewRegistry()
 	// prometheus' own collectors rather than the collectors package, which
@@ -250,6 +264,9 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	procColl := prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})
 	reg.MustRegister(goColl, procColl, newQueueCollector(q, desk))
 	reg.MustRegister(voice.Collectors()...)
+	if n.archiver != nil {
+		reg.MustRegister(newArchiveCollector(n.archiver))
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		agentdesk.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.NodeID})
@@ -283,6 +300,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 			connlimit.ConnState(c, st == http.StateActive || st == http.StateHijacked)
 		}}
 	n.trusted = trusted
+	built = true
 	return n, nil
 }
 
@@ -369,6 +387,9 @@ func (n *node) run(ctx context.Context, ln net.Listener, timeout time.Duration) 
 	}
 	cancelBG()
 	err := g.Wait()
+	if n.stopBG != nil {
+		n.stopBG()
+	}
 	if s, ok := n.store.(*archive.Store); ok {
 		s.Close()
 	}
@@ -571,5 +592,38 @@ func placesOf(dir *configs.Directory) func(c *queue.Contact) (string, string) {
 			}
 		}
 		return "", ""
+	}
+}
+
+// groupsOf finds a common problem among the groups last published, for a
+// supervisor's hot-topic answer.
+func groupsOf(rdb redis.UniversalClient, prefix string) func(context.Context, string) (agentdesk.Group, bool, error) {
+	return func(ctx context.Context, id string) (agentdesk.Group, bool, error) {
+		snap, err := clusters.Load(ctx, rdb, prefix)
+		if errors.Is(err, clusters.ErrNoSnapshot) {
+			return agentdesk.Group{}, false, nil
+		}
+		if err != nil {
+			return agentdesk.Group{}, false, err
+		}
+		for _, c := range snap.Clusters {
+			if c.ID == id {
+				return agentdesk.Group{ID: c.ID, Label: c.Label, Lines: c.Lines}, true, nil
+			}
+		}
+		return agentdesk.Group{}, false, nil
+	}
+}
+
+// lagAlert raises the archive_lag alert on supervisors' desks, once across
+// the nodes for every lag_alert (a Redis key): each node's archiver sees the
+// same lag.
+func lagAlert(q *queue.Queue, rdb redis.UniversalClient, prefix string, every time.Duration) func(context.Context, string) error {
+	return func(ctx context.Context, text string) error {
+		ok, err := rdb.SetNX(ctx, prefix+"archive:lag_alerted", text, every).Result()
+		if err != nil || !ok {
+			return err
+		}
+		return q.Alert(ctx, "", "archive_lag", text)
 	}
 }
