@@ -128,7 +128,11 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 		}
 	case "hot_topic_publish":
 		if err := hottopic.Check(m.Line, m.Text); err != nil {
-			return bad(err.Error())
+			field := "text: "
+			if hottopic.Check(m.Line, "热点") != nil {
+				field = "line: "
+			}
+			return bad(field + err.Error())
 		}
 	case "hot_topic_withdraw":
 		if m.ID == "" || len(m.ID) > 64 {

@@ -542,7 +542,8 @@ function hotResult(m) {
   const st = $('hot-status');
   if (m.type === 'error') {
     st.className = 'hot-status error';
-    st.textContent = m.code === 'unknown_type' ? '服务器尚不支持热点答复（IVR 热点播报功能未启用）' : errorText(m);
+    st.textContent = m.code === 'unknown_type' || m.code === 'no_hot_topics'
+      ? '服务器尚不支持热点答复（IVR 热点播报功能未启用）' : errorText(m);
   } else {
     st.className = 'hot-status';
     st.textContent = '已完成';
