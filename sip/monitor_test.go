@@ -1,0 +1,160 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/lianxin/lianxin/sip/media"
+	"github.com/lianxin/lianxin/sip/siptest"
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/require"
+)
+
+// toneSupervisor is what the supervisor's phone sends while listening in.
+const toneSupervisor = 2300.0
+
+// goertzel is the mean Goertzel ratio (siptest.Tone) of the last n packets
+// at hz, and how many of them were audio.
+func goertzel(pkts []rtp.Packet, n int, hz float64) (float64, int) {
+	h := heard(pkts)
+	if len(h) > n {
+		h = h[len(h)-n:]
+	}
+	var sum float64
+	for _, pcm := range h {
+		sum += siptest.Tone(pcm, hz)
+	}
+	if len(h) == 0 {
+		return 0, 0
+	}
+	return sum / float64(len(h)), len(h)
+}
+
+// monitorNotes collects what the supervisor's desk is told.
+type monitorNotes chan MonitorInfo
+
+func (n monitorNotes) notify(m any) {
+	if mi, ok := m.(MonitorInfo); ok {
+		select {
+		case n <- mi:
+		default:
+		}
+	}
+}
+
+func (n monitorNotes) wait(t *testing.T, state string) MonitorInfo {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case m := <-n:
+			if m.State == state {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no monitoring %s", state)
+		}
+	}
+}
+
+// TestSilentMonitor: a supervisor listens in to a talking call on their SIP
+// phone: they hear the caller's tone and the agent's tone mixed (Goertzel
+// ratios of each about one half); what their phone sends (its own tone)
+// reaches neither the caller nor the agent (ratio ≈ 0 at its frequency).
+// Stopping sends their phone BYE and the call goes on; a call or a phone that
+// is not there is refused by name.
+func TestSilentMonitor(t *testing.T) {
+	e := newEnv(t)
+	agent := newPhone(t, e, "1001", 0)
+	sup := newPhoneTone(t, e, "1002", 0, toneSupervisor)
+	e.seat("1001")
+	c := dial(t, e, "12345", "13800138000", media.PCMU)
+	eventually(t, 500, "the caller hears the agent", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
+	tn, _ := agent.contact.Load().(string)
+
+	ctx := context.Background()
+	require.ErrorIs(t, e.s.Monitor(ctx, "1002", "1009", "", nil), ErrMonitorNoCall)
+	require.ErrorIs(t, e.s.Monitor(ctx, "1005", "1001", "", nil), ErrMonitorNoPhone, "1005 has no phone registered")
+	require.ErrorIs(t, e.s.MonitorStop("1002"), ErrNotMonitoring)
+
+	notes := make(monitorNotes, 16)
+	require.NoError(t, e.s.Monitor(ctx, "1002", "1001", "", notes.notify))
+	on := notes.wait(t, "listening")
+	require.Equal(t, tn, on.Contact)
+	require.Equal(t, "1001", on.Agent)
+	callerFrom, agentFrom := len(c.rtp.packets()), len(agent.rtp.packets())
+
+	// The supervisor hears both: each tone carries about half the energy.
+	var gc, ga float64
+	eventually(t, 500, "the supervisor hears the caller and the agent", func() bool {
+		var n int
+		gc, n = goertzel(sup.rtp.packets(), 50, toneCaller)
+		ga, _ = goertzel(sup.rtp.packets(), 50, toneAgent)
+		return n == 50 && gc > 0.3 && ga > 0.3
+	})
+	gs, _ := goertzel(sup.rtp.packets(), 50, toneSupervisor)
+	t.Logf("supervisor hears (Goertzel ratio, mean of 50 packets): caller %.0f Hz %.3f, agent %.0f Hz %.3f, own %.0f Hz %.4f",
+		toneCaller, gc, toneAgent, ga, toneSupervisor, gs)
+	require.Greater(t, gc+ga, 0.8, "nearly all the energy is the two parties")
+
+	// The supervisor's phone did send (the gateway received it) ...
+	e.s.mu.Lock()
+	m := e.s.monitors["1002"]
+	e.s.mu.Unlock()
+	require.NotNil(t, m)
+	eventually(t, 300, "the supervisor's phone sends", func() bool { return m.leg.Stats().PacketsReceived >= 50 })
+	// ... and neither party heard any of it.
+	eventually(t, 300, "a second of the call since the monitor began", func() bool {
+		return len(c.rtp.packets())-callerFrom >= 50 && len(agent.rtp.packets())-agentFrom >= 50
+	})
+	cs, n1 := goertzel(c.rtp.packets()[callerFrom:], 1<<30, toneSupervisor)
+	as, n2 := goertzel(agent.rtp.packets()[agentFrom:], 1<<30, toneSupervisor)
+	ca, _ := goertzel(c.rtp.packets()[callerFrom:], 1<<30, toneAgent)
+	ac, _ := goertzel(agent.rtp.packets()[agentFrom:], 1<<30, toneCaller)
+	t.Logf("while monitored: caller heard %d packets (agent %.3f, supervisor %.4f); agent heard %d (caller %.3f, supervisor %.4f)",
+		n1, ca, cs, n2, ac, as)
+	require.Less(t, cs, 0.01, "the caller hears nothing of the supervisor")
+	require.Less(t, as, 0.01, "the agent hears nothing of the supervisor")
+	require.Greater(t, ca, 0.8, "the caller still hears the agent")
+	require.Greater(t, ac, 0.8, "the agent still hears the caller")
+
+	// Stop: the supervisor's phone gets BYE; the call goes on.
+	d := <-sup.sessions
+	require.NoError(t, e.s.MonitorStop("1002"))
+	require.Equal(t, "stopped", notes.wait(t, "ended").Reason)
+	select {
+	case <-d.Context().Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the supervisor's phone got no BYE")
+	}
+	require.Nil(t, e.s.monitors["1002"])
+	from := len(c.rtp.packets())
+	eventually(t, 300, "the caller still hears the agent", func() bool {
+		return len(c.rtp.packets())-from >= 10 && mostly(lastTone(c.rtp.packets(), 10), toneAgent)
+	})
+
+	// Listening again, by contact; the supervisor hangs up.
+	require.NoError(t, e.s.Monitor(ctx, "1002", "", tn, notes.notify))
+	notes.wait(t, "listening")
+	d = <-sup.sessions
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, d.Bye(bctx))
+	require.Equal(t, "hung_up", notes.wait(t, "ended").Reason)
+
+	// The call ending ends a monitor too.
+	require.NoError(t, e.s.Monitor(ctx, "1002", "1001", "", notes.notify))
+	notes.wait(t, "listening")
+	d = <-sup.sessions
+	c.hangup(t)
+	require.Equal(t, "call_ended", notes.wait(t, "ended").Reason)
+	select {
+	case <-d.Context().Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the supervisor's phone got no BYE when the call ended")
+	}
+	var pe *PhoneError
+	require.True(t, errors.As(e.s.Monitor(ctx, "1002", "1001", "", nil), &pe), "no call now")
+}
