@@ -134,6 +134,11 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 			}
 			return bad(field + err.Error())
 		}
+	case "monitor":
+		if perr := checkMonitor(&m); perr != nil {
+			return m, perr
+		}
+	case "monitor_stop":
 	case "hot_topic_withdraw":
 		if m.ID == "" || len(m.ID) > 64 {
 			return bad("id: the id of a published hot topic")

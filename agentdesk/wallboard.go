@@ -138,6 +138,16 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 			} else {
 				wc.sendMsg(ackMsg{Type: "ack", Ref: m.Ref, For: m.Type})
 			}
+		case "monitor", "monitor_stop":
+			if err := s.monitor(ctx, wc.agent, m, wc.sendMsg); err != nil {
+				code := phoneCode(err)
+				if code == "" {
+					code = "unavailable"
+				}
+				wc.sendMsg(errorMsg{Type: "error", Code: code, Message: err.Error(), Ref: m.Ref})
+			} else {
+				wc.sendMsg(ackMsg{Type: "ack", Ref: m.Ref, For: m.Type})
+			}
 		case "hot_topic_publish", "hot_topic_withdraw":
 			if err := s.hotTopic(ctx, wc.agent, m); err != nil {
 				code := hotTopicCode(err)
