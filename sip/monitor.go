@@ -69,7 +69,7 @@ type monitorLeg struct {
 // one call at a time: a new Monitor ends the previous one.
 func (s *Server) Monitor(ctx context.Context, supervisor, agent, tn string, notify func(any)) error {
 	c := s.talkingCall(agent, tn)
-	if c == nil {
+	if c == nil || c.ctx.Err() != nil {
 		return ErrMonitorNoCall
 	}
 	c.mu.Lock()
@@ -152,7 +152,10 @@ func (m *monitorLeg) run(ctx context.Context, contact sip.Uri) {
 		return
 	}
 	codecs := []media.Codec{c.leg.Codec(), other(c.leg.Codec())}
-	local := localSDP{id: rand.Uint64N(1 << 62), version: 1, ip: s.ip, codecs: codecs, dir: "sendonly"}
+	// sendrecv, not sendonly: baresip 1.0.0 plays nothing on a recvonly stream
+	// (its player runs on its sender's clock); what the phone sends is read
+	// and dropped.
+	local := localSDP{id: rand.Uint64N(1 << 62), version: 1, ip: s.ip, codecs: codecs}
 	local.port = conn.LocalAddr().(*net.UDPAddr).Port
 	req := sip.NewRequest(sip.INVITE, contact)
 	cid := sip.CallIDHeader(m.id)

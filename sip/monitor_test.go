@@ -158,3 +158,58 @@ func TestSilentMonitor(t *testing.T) {
 	var pe *PhoneError
 	require.True(t, errors.As(e.s.Monitor(ctx, "1002", "1001", "", nil), &pe), "no call now")
 }
+
+// TestSilentMonitorBaresip: the supervisor's phone is a real one (baresip,
+// auto-answer, sending its own tone); what it recorded has the caller's and
+// the agent's tones, and neither party heard its tone.
+func TestSilentMonitorBaresip(t *testing.T) {
+	siptest.RequireTools(t, "baresip")
+	e := newEnv(t)
+	agent := newPhone(t, e, "1001", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sup := siptest.Baresip(t, siptest.BaresipOptions{SIPAddr: e.s.Addr().String(), User: "1002", Password: "demo",
+		AutoAnswer: true, ToneHz: toneSupervisor})
+	require.NoError(t, sup.WaitRegistered(ctx))
+	e.seat("1001")
+	c := dial(t, e, "12345", "13800138000", media.PCMU)
+	eventually(t, 500, "the caller hears the agent", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
+
+	notes := make(monitorNotes, 16)
+	require.NoError(t, e.s.Monitor(ctx, "1002", "1001", "", notes.notify))
+	notes.wait(t, "listening")
+	callerFrom, agentFrom := len(c.rtp.packets()), len(agent.rtp.packets())
+	e.s.mu.Lock()
+	m := e.s.monitors["1002"]
+	e.s.mu.Unlock()
+	eventually(t, 1000, "three seconds to the supervisor's phone", func() bool { return m.leg.Stats().PacketsSent >= 150 })
+	eventually(t, 1000, "the supervisor's phone sends", func() bool { return m.leg.Stats().PacketsReceived >= 50 })
+	t.Logf("the supervisor's leg: %+v", m.leg.Stats())
+	require.NoError(t, e.s.MonitorStop("1002"))
+	_, err := sup.WaitEvent(ctx, "CALL_CLOSED", 0)
+	require.NoError(t, err)
+	heard, err := sup.Recording()
+	require.NoError(t, err)
+	var gc, ga, gs float64
+	n := 0
+	for i := 0; i+160 <= len(heard); i += 160 {
+		w := heard[i : i+160]
+		if siptest.RMS(w) < 100 {
+			continue
+		}
+		gc += siptest.Tone(w, toneCaller)
+		ga += siptest.Tone(w, toneAgent)
+		gs += siptest.Tone(w, toneSupervisor)
+		n++
+	}
+	require.Greater(t, n, 100, "seconds of sound at the supervisor's phone (%d samples recorded)", len(heard))
+	gc, ga, gs = gc/float64(n), ga/float64(n), gs/float64(n)
+	cs, _ := goertzel(c.rtp.packets()[callerFrom:], 1<<30, toneSupervisor)
+	as, _ := goertzel(agent.rtp.packets()[agentFrom:], 1<<30, toneSupervisor)
+	t.Logf("baresip supervisor heard %d windows: caller %.3f, agent %.3f, own %.4f; caller heard supervisor %.4f, agent %.4f",
+		n, gc, ga, gs, cs, as)
+	require.Greater(t, gc, 0.3)
+	require.Greater(t, ga, 0.3)
+	require.Less(t, cs, 0.01)
+	require.Less(t, as, 0.01)
+}
