@@ -561,7 +561,9 @@ function renderHot(topics) {
     li.append(el('span', 'meta', `${t.line === '*' ? '全部线路' : '线路 ' + t.line} · ${t.by} · ${hhmm(t.published_at)}`));
     const b = el('button', 'small danger', '撤回');
     b.addEventListener('click', () => request('hot_topic_withdraw', { id: t.id }, hotResult));
-    li.append(b, el('div', '', t.text));
+    const text = el('div', 'text', t.text);
+    text.title = t.text; // two lines shown; the whole answer on hover
+    li.append(b, text);
     ul.append(li);
   }
   if (!topics.length) ul.append(el('li', 'empty', '当前没有发布中的热点答复'));

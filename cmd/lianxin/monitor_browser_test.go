@@ -139,6 +139,16 @@ func TestWallboardMonitorAndHotTopicsInBrowser(t *testing.T) {
 		}
 		const side = document.querySelector('.side').getBoundingClientRect();
 		if (side.right > window.innerWidth) bad.push('side right ' + side.right);
+		if (side.bottom > window.innerHeight) bad.push('side bottom ' + side.bottom);
+		for (const sel of ['.side > .chart', '.side > .hot']) {
+			const r = document.querySelector(sel).getBoundingClientRect();
+			if (r.bottom > side.bottom + 1 || r.top < side.top - 1) bad.push(sel + ' outside the column');
+		}
+		const list = document.getElementById('hot-list').getBoundingClientRect();
+		const first = document.querySelector('#hot-list li[data-topic]').getBoundingClientRect();
+		if (first.bottom > list.bottom + 1) bad.push('the first topic is cut (' + first.bottom + ' > ' + list.bottom + ')');
+		const chart = document.getElementById('chart').getBoundingClientRect().height;
+		if (chart < 90) bad.push('the chart is squeezed to ' + chart + 'px');
 		return bad.join('; ');
 	})()`))
 	require.Empty(t, over, "the side panel fits at 1366×768")
