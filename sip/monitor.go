@@ -186,6 +186,14 @@ func (m *monitorLeg) run(ctx context.Context, contact sip.Uri) {
 	s.mu.Lock()
 	s.byMonitor[m.id] = m
 	s.mu.Unlock()
+	if ctx.Err() != nil { // ended while the INVITE went out: finish has run already
+		s.mu.Lock()
+		delete(s.byMonitor, m.id)
+		s.mu.Unlock()
+		_ = conn.Close()
+		_ = dlg.Close()
+		return
+	}
 	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
 		_ = conn.Close()
 		log.Info("the supervisor's phone did not answer", zap.Error(err))
