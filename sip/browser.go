@@ -60,6 +60,8 @@ type PhoneCall struct {
 	Held    bool   `json:"held"`
 	// Reason, when ended: caller (the call's side hung up or gave up ringing), agent, media_lost, shutdown.
 	Reason string `json:"reason,omitempty"`
+	// Monitor: a supervisor's silent monitor of call Contact (answered at once; the call does not hear them).
+	Monitor bool `json:"monitor,omitempty"`
 }
 
 // PhoneMedia is the state of the browser's media session: new, connecting, connected, disconnected, failed,
@@ -91,6 +93,7 @@ type browserCall struct {
 	fromTag string // the calling node's tag: its requests carry it in From
 	tn      string
 	caller  string
+	monitor bool // a supervisor's silent monitor (monitor.go): answered at once
 	dlg     *sipgo.DialogServerSession
 	offer   session
 	answer  chan struct{} // closed when the agent answers
@@ -461,7 +464,7 @@ func (c *browserCall) applyLocked() {
 
 func (c *browserCall) stateLocked(state, reason string) PhoneCall {
 	return PhoneCall{Type: "phone_call", State: state, Contact: c.tn, Caller: c.caller, Muted: c.muted, Held: c.held,
-		Reason: reason}
+		Reason: reason, Monitor: c.monitor}
 }
 
 // hangup ends the call from this side: declined while ringing, BYE once up.
@@ -499,10 +502,21 @@ func (s *Server) browserInvite(req *sip.Request, tx sip.ServerTransaction, agent
 	if h := req.GetHeader("X-Lianxin-Contact"); h != nil {
 		tn = h.Value()
 	}
+	monitor := false
+	if h := req.GetHeader("X-Lianxin-Monitor"); h != nil {
+		tn, monitor, caller = h.Value(), true, ""
+		if p.session().State().String() != "connected" {
+			respond(tx, req, 480, "Temporarily Unavailable")
+			return
+		}
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	c := &browserCall{p: p, id: callID(req), fromTag: fromTag, tn: tn, caller: caller, offer: offer,
-		answer: make(chan struct{}), end: cancel, ctx: ctx}
+		answer: make(chan struct{}), end: cancel, ctx: ctx, monitor: monitor}
+	if monitor {
+		close(c.answer) // a silent monitor is answered at once
+	}
 	p.mu.Lock()
 	if p.call != nil {
 		p.mu.Unlock()

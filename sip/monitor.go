@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +19,8 @@ import (
 
 // Silent monitor: a supervisor listens in to a call. The gateway calls the
 // supervisor's phone (their registered SIP phone, or their browser phone —
-// whatever their binding is) and, once it answers, sends it the caller and
+// whatever their binding is; the browser phone answers a monitor at once,
+// browser.go) and, once it answers, sends it the caller and
 // the agent mixed (media.Monitor, tapping the caller's leg both ways). The
 // supervisor's leg is bridged to nothing: what their phone sends is read and
 // dropped, so nobody in the call hears them. It ends when the supervisor
@@ -85,9 +85,6 @@ func (s *Server) Monitor(ctx context.Context, supervisor, agent, tn string, noti
 	}
 	if err != nil {
 		return err
-	}
-	if strings.HasPrefix(contact.User, "desk-") {
-		return ErrMonitorBrowser
 	}
 	if notify == nil {
 		notify = func(any) {}

@@ -213,3 +213,42 @@ func TestSilentMonitorBaresip(t *testing.T) {
 	require.Less(t, cs, 0.01)
 	require.Less(t, as, 0.01)
 }
+
+// TestSilentMonitorBrowser: a supervisor whose phone is the browser: the
+// monitor is answered at once (phone_call talking, monitor true), the
+// browser hears the caller and the agent mixed, and what the browser sends
+// reaches neither of them.
+func TestSilentMonitorBrowser(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.WebRTC.Loopback = true })
+	b, deskNotes := openBrowser(t, e, "1002")
+	b.Say(siptest.SineWave(toneSupervisor, 8000, 8000))
+	agent := newPhone(t, e, "1001", 0)
+	e.seat("1001")
+	c := dial(t, e, "12345", "13800138000", media.PCMU)
+	eventually(t, 500, "the caller hears the agent", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
+	tn, _ := agent.contact.Load().(string)
+
+	notes := make(monitorNotes, 16)
+	require.NoError(t, e.s.Monitor(context.Background(), "1002", "1001", "", notes.notify))
+	notes.wait(t, "listening")
+	talking := deskNotes.call(t, "talking")
+	require.True(t, talking.Monitor)
+	require.Equal(t, tn, talking.Contact)
+	callerFrom, agentFrom := len(c.rtp.packets()), len(agent.rtp.packets())
+	var gc, ga float64
+	eventually(t, 500, "the browser hears the caller and the agent", func() bool {
+		h := b.Heard(8000, false)
+		gc, ga = siptest.Tone(h, toneCaller), siptest.Tone(h, toneAgent)
+		return len(h) == 8000 && gc > 0.3 && ga > 0.3
+	})
+	eventually(t, 300, "a second of the call since the monitor began", func() bool {
+		return len(c.rtp.packets())-callerFrom >= 50 && len(agent.rtp.packets())-agentFrom >= 50
+	})
+	cs, _ := goertzel(c.rtp.packets()[callerFrom:], 1<<30, toneSupervisor)
+	as, _ := goertzel(agent.rtp.packets()[agentFrom:], 1<<30, toneSupervisor)
+	t.Logf("browser supervisor hears (last second): caller %.3f, agent %.3f; caller heard supervisor %.4f, agent %.4f", gc, ga, cs, as)
+	require.Less(t, cs, 0.01)
+	require.Less(t, as, 0.01)
+	require.NoError(t, e.s.MonitorStop("1002"))
+	require.Equal(t, "ended", deskNotes.call(t, "ended").State)
+}
