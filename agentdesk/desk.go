@@ -471,6 +471,8 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 		err = d.transfer(ctx, m)
 	case "hot_topic_publish", "hot_topic_withdraw":
 		err = d.hotTopic(ctx, m)
+	case "monitor", "monitor_stop":
+		err = d.s.monitor(ctx, d.agent, m, d.notify)
 	case "logout":
 		d.logout(ctx)
 		return true

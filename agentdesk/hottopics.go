@@ -35,40 +35,52 @@ func hotTopicCode(err error) string {
 		return "not_found"
 	case errors.Is(err, errNotSupervisor):
 		return "forbidden"
+	case errors.Is(err, errNoHotTopics):
+		return "no_hot_topics"
 	}
 	return ""
 }
 
-var errNotSupervisor = errors.New("只有班长（supervisor）可以发布或撤回热点答复")
+var (
+	errNotSupervisor = errors.New("只有班长（supervisor）可以发布或撤回热点答复")
+	errNoHotTopics   = errors.New("本节点未启用热点答复（hot topics are not configured on this node）")
+)
 
-// hotTopic does a hot_topic_publish or hot_topic_withdraw.
+// hotTopic does a hot_topic_publish or hot_topic_withdraw from a desk.
 func (d *desk) hotTopic(ctx context.Context, m inbound) error {
-	if !d.agent.Supervisor {
+	return d.s.hotTopic(ctx, d.agent, m)
+}
+
+// hotTopic does a hot_topic_publish or hot_topic_withdraw for agent, from a
+// desk or a wallboard.
+func (s *Server) hotTopic(ctx context.Context, agent Agent, m inbound) error {
+	if !agent.Supervisor {
 		return errNotSupervisor
 	}
-	if d.s.hot == nil {
-		return errors.New("hot topics are not configured on this node")
+	if s.hot == nil {
+		return errNoHotTopics
 	}
+	log := s.log.With(zap.String("agent", agent.ID))
 	if m.Type == "hot_topic_withdraw" {
-		err := d.s.hot.Withdraw(ctx, m.ID)
+		err := s.hot.Withdraw(ctx, m.ID)
 		if err == nil {
-			d.log.Info("hot topic withdrawn", zap.String("id", m.ID))
+			log.Info("hot topic withdrawn", zap.String("id", m.ID))
 		}
 		return err
 	}
 	line, text := m.Line, m.Text
 	if m.Group != "" {
 		var err error
-		if line, text, err = d.s.groupAnswer(ctx, m.Group, line, text); err != nil {
+		if line, text, err = s.groupAnswer(ctx, m.Group, line, text); err != nil {
 			return err
 		}
 	}
 	// Speech synthesis takes a second or two; it is bounded.
 	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	t, err := d.s.hot.Publish(tctx, line, text, d.agent.ID)
+	t, err := s.hot.Publish(tctx, line, text, agent.ID)
 	if err == nil {
-		d.log.Info("hot topic published", zap.String("id", t.ID), zap.String("line", t.Line), zap.String("group", m.Group))
+		log.Info("hot topic published", zap.String("id", t.ID), zap.String("line", t.Line), zap.String("group", m.Group))
 	}
 	return err
 }
@@ -201,6 +213,19 @@ func (d *desk) sendHotTopics(ctx context.Context) {
 	d.send(outbound{msg: hotTopicsMsg{Type: "hot_topics", Topics: nonNilTopics(ts)}})
 }
 
+// sendHotTopics sends the list to one wallboard.
+func (w *wallConn) sendHotTopics(ctx context.Context) {
+	if w.s.hot == nil {
+		return
+	}
+	ts, err := w.s.hot.List(ctx)
+	if err != nil {
+		w.s.log.Warn("hot topics not read", zap.Error(err))
+		return
+	}
+	w.sendMsg(hotTopicsMsg{Type: "hot_topics", Topics: nonNilTopics(ts)})
+}
+
 func nonNilTopics(ts []hottopic.Topic) []hottopic.Topic {
 	if ts == nil {
 		return []hottopic.Topic{}
@@ -223,18 +248,7 @@ func (s *Server) watchHotTopics(ctx context.Context) error {
 				s.log.Warn("hot topics not read", zap.Error(err))
 				return
 			}
-			msg := hotTopicsMsg{Type: "hot_topics", Topics: nonNilTopics(ts)}
-			s.mu.Lock()
-			var sups []*desk
-			for _, d := range s.desks {
-				if d.agent.Supervisor {
-					sups = append(sups, d)
-				}
-			}
-			s.mu.Unlock()
-			for _, d := range sups {
-				d.send(outbound{msg: msg})
-			}
+			s.ToSupervisors(hotTopicsMsg{Type: "hot_topics", Topics: nonNilTopics(ts)})
 		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("hot-topic notices lost; subscribing again", zap.Error(err))

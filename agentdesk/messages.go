@@ -142,9 +142,18 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 				text = "-"
 			}
 			if err := hottopic.Check(line, text); err != nil {
-				return bad(err.Error())
+				field := "text: "
+				if hottopic.Check(line, "热点") != nil {
+					field = "line: "
+				}
+				return bad(field + err.Error())
 			}
 		}
+	case "monitor":
+		if perr := checkMonitor(&m); perr != nil {
+			return m, perr
+		}
+	case "monitor_stop":
 	case "hot_topic_withdraw":
 		if m.ID == "" || len(m.ID) > 64 {
 			return bad("id: the id of a published hot topic")

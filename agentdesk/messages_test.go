@@ -34,6 +34,12 @@ func TestDecodeInbound(t *testing.T) {
 		{`{"type":"phone_dtmf","digit":"*#"}`, "bad_message"},
 		{`{"type":"wrapup","contact":"2611260000015","request_type":"help"}`, "bad_message"},
 		{`{"type":"wrapup","contact":"2611260000015","outcome":"resolved"}`, "bad_message"},
+		{`{"type":"monitor","agent":"1001"}`, ""},
+		{`{"type":"monitor","contact":"2611260000015"}`, ""},
+		{`{"type":"monitor"}`, "bad_message"},
+		{`{"type":"monitor","agent":"1001","contact":"2611260000015"}`, "bad_message"},
+		{`{"type":"monitor","contact":"2611260000016"}`, "bad_message"},
+		{`{"type":"monitor_stop"}`, ""},
 	} {
 		m, err := decodeInbound([]byte(c.in))
 		if c.code == "" {
@@ -59,7 +65,8 @@ func FuzzDecodeInbound(f *testing.F) {
 	for _, s := range []string{`{"type":"ready"}`, `{"type":"accept","contact":"2611260000015","ref":"x"}`,
 		`{"type":"wrapup","contact":"2611260000015","request_type":"help","outcome":"resolved","note":"…"}`,
 		`{"type":"not_ready","reason":"meal"}`, `{"type":"phone","use":"sip"}`, `{"type":"phone_dtmf","digit":"1"}`,
-		`{"type":"phone_mute","on":true}`, `{"type":"rtc_offer","sdp":"v=0\r\n"}`, `[]`, `{"type":"\u0000"}`, "\xff"} {
+		`{"type":"phone_mute","on":true}`, `{"type":"rtc_offer","sdp":"v=0\r\n"}`,
+		`{"type":"monitor","agent":"1001"}`, `{"type":"monitor","contact":"2611260000015"}`, `{"type":"monitor_stop"}`, `[]`, `{"type":"\u0000"}`, "\xff"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -95,6 +102,12 @@ func FuzzDecodeInbound(f *testing.F) {
 				m.Type == "phone_dtmf" && (len(m.Digit) != 1 || !strings.Contains("0123456789*#ABCD", m.Digit)):
 				t.Fatalf("%+v passed", m)
 			}
+		case "monitor":
+			if (m.Agent == "") == (m.Contact == "") || len(m.Agent) > maxAgentIDBytes ||
+				(m.Contact != "" && !queue.ValidTrackingNo(m.Contact)) {
+				t.Fatalf("monitor %+v passed", m)
+			}
+		case "monitor_stop":
 		default:
 			t.Fatalf("type %q passed", m.Type)
 		}

@@ -106,6 +106,7 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 	wc.sendMsg(helloMsg{Type: "hello", Agent: infoOf(wc.agent), Node: s.q.NodeID(), ServerTime: time.Now().UTC()})
 	wc.sendMsg(s.board.snapshot(time.Now()))
 	s.sendAlerts(r.Context(), wc)
+	wc.sendHotTopics(r.Context())
 	ctx := context.WithoutCancel(r.Context())
 	conn.SetReadLimit(16 << 10)
 	_ = conn.SetReadDeadline(time.Now().Add(3 * s.ping))
@@ -128,6 +129,26 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 		case "force_not_ready", "force_logout", "reassign", "alert_ack":
 			if code, msg := s.supervise(ctx, wc.agent, m); code != "" {
 				wc.sendMsg(errorMsg{Type: "error", Code: code, Message: msg, Ref: m.Ref})
+			} else {
+				wc.sendMsg(ackMsg{Type: "ack", Ref: m.Ref, For: m.Type})
+			}
+		case "monitor", "monitor_stop":
+			if err := s.monitor(ctx, wc.agent, m, wc.sendMsg); err != nil {
+				code := phoneCode(err)
+				if code == "" {
+					code = "unavailable"
+				}
+				wc.sendMsg(errorMsg{Type: "error", Code: code, Message: err.Error(), Ref: m.Ref})
+			} else {
+				wc.sendMsg(ackMsg{Type: "ack", Ref: m.Ref, For: m.Type})
+			}
+		case "hot_topic_publish", "hot_topic_withdraw":
+			if err := s.hotTopic(ctx, wc.agent, m); err != nil {
+				code := hotTopicCode(err)
+				if code == "" {
+					code = "unavailable"
+				}
+				wc.sendMsg(errorMsg{Type: "error", Code: code, Message: err.Error(), Ref: m.Ref})
 			} else {
 				wc.sendMsg(ackMsg{Type: "ack", Ref: m.Ref, For: m.Type})
 			}

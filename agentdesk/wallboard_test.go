@@ -312,13 +312,15 @@ func TestBoardRebuildsTodayFromTheStream(t *testing.T) {
 }
 
 // ToSupervisors reaches supervisors' wallboards and desks, not agents'; a
-// message the wallboard socket does not take is answered unknown_type
-// (the page says so in Chinese).
+// message the wallboard socket does not take is answered unknown_type, and
+// hot topics on a node without them no_hot_topics (the page says so in
+// Chinese).
 func TestToSupervisors(t *testing.T) {
 	e := startDesk(t)
 	w := e.wallboard(t)
 	agent := e.seat(t, "1001")
-	requireError(t, reply(t, w, "hot_topic_publish", map[string]any{"line": "*", "text": "停水"}), "unknown_type", "hot_topic_publish")
+	requireError(t, reply(t, w, "hot_topic_publish", map[string]any{"line": "*", "text": "停水"}), "no_hot_topics", "hot topics")
+	requireError(t, reply(t, w, "ready", nil), "unknown_type", "ready")
 	e.s.ToSupervisors(map[string]any{"type": "hot_topics", "topics": []any{}})
 	next(t, w, "hot_topics")
 	for _, m := range until(t, agent) {

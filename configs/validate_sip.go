@@ -62,6 +62,7 @@ func (v *validator) sip(s sip.Config, queues map[string]bool) {
 	v.check(s.RetryAfter >= time.Second && s.RetryAfter%time.Second == 0, "sip.retry_after",
 		"%s: must be whole seconds, at least 1s (it is sent in Retry-After)", s.RetryAfter)
 	v.positive("sip.ring_timeout", s.RingTimeout)
+	v.check(s.RingTimeoutBrowser >= 0, "sip.ring_timeout_browser", "%s: must be 0 (as ring_timeout) or positive", s.RingTimeoutBrowser)
 	v.positive("sip.media_timeout", s.MediaTimeout)
 	switch r := s.Realm; {
 	case r == "":

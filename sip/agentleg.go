@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,6 +122,18 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 		log.Warn("agent offered a call but has no phone", zap.Error(err))
 		reject("no phone")
 		return
+	}
+	if rb := s.cfg.RingTimeoutBrowser; rb > 0 && strings.HasPrefix(contact.User, "desk-") {
+		// A browser phone rings for its own time: the offer's deadline moves with it.
+		nd := deadline.Add(rb - s.cfg.RingTimeout)
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := s.q.SetOfferDeadline(dctx, a.agent, c.tn, nd)
+		cancel()
+		if err != nil {
+			log.Info("the browser phone's ring deadline not set; it rings for ring_timeout", zap.Error(err))
+		} else {
+			deadline = nd
+		}
 	}
 	conn, err := s.ports.Listen()
 	if err != nil {

@@ -61,6 +61,8 @@ type PhoneCall struct {
 	Held    bool   `json:"held"`
 	// Reason, when ended: caller (the call's side hung up or gave up ringing), agent, media_lost, shutdown.
 	Reason string `json:"reason,omitempty"`
+	// Monitor: a supervisor's silent monitor of call Contact (answered at once; the call does not hear them).
+	Monitor bool `json:"monitor,omitempty"`
 }
 
 // PhoneMedia is the state of the browser's media session: new, connecting, connected, disconnected, failed,
@@ -92,6 +94,7 @@ type browserCall struct {
 	fromTag string // the calling node's tag: its requests carry it in From
 	tn      string
 	caller  string
+	monitor bool // a supervisor's silent monitor (monitor.go): answered at once
 	dlg     *sipgo.DialogServerSession
 	offer   session
 	answer  chan struct{} // closed when the agent answers
@@ -383,7 +386,7 @@ func (c *browserCall) lose(reason string, fallback error) {
 	if done {
 		return
 	}
-	if !up || tn == "" {
+	if !up || tn == "" || c.monitor { // a supervisor listening in holds no call to give back
 		c.hangup(fallback)
 		return
 	}
@@ -533,7 +536,7 @@ func (c *browserCall) applyLocked() {
 
 func (c *browserCall) stateLocked(state, reason string) PhoneCall {
 	return PhoneCall{Type: "phone_call", State: state, Contact: c.tn, Caller: c.caller, Muted: c.muted, Held: c.held,
-		Reason: reason}
+		Reason: reason, Monitor: c.monitor}
 }
 
 // hangup ends the call from this side: declined while ringing, BYE once up.
@@ -575,10 +578,21 @@ func (s *Server) browserInvite(req *sip.Request, tx sip.ServerTransaction, agent
 	if h := req.GetHeader(headerResume); h != nil && h.Value() == "1" {
 		resume = true
 	}
+	monitor := false
+	if h := req.GetHeader("X-Lianxin-Monitor"); h != nil {
+		tn, monitor, caller = h.Value(), true, ""
+		if p.session().State().String() != "connected" {
+			respond(tx, req, 480, "Temporarily Unavailable")
+			return
+		}
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	c := &browserCall{p: p, id: callID(req), fromTag: fromTag, tn: tn, caller: caller, offer: offer,
-		answer: make(chan struct{}), end: cancel, ctx: ctx, resume: resume}
+		answer: make(chan struct{}), end: cancel, ctx: ctx, resume: resume, monitor: monitor}
+	if monitor {
+		close(c.answer) // a silent monitor is answered at once
+	}
 	p.mu.Lock()
 	if p.call != nil {
 		p.mu.Unlock()

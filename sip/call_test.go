@@ -29,6 +29,12 @@ type phone struct {
 
 func newPhone(t *testing.T, e *env, user string, answerAfter time.Duration) *phone {
 	t.Helper()
+	return newPhoneTone(t, e, user, answerAfter, toneAgent)
+}
+
+// newPhoneTone is newPhone playing hz.
+func newPhoneTone(t *testing.T, e *env, user string, answerAfter time.Duration, hz float64) *phone {
+	t.Helper()
 	p := &phone{ua: newUA(t, user), rtp: newRTPPeer(t, media.PCMU), answer: answerAfter,
 		sessions: make(chan *sipgo.DialogServerSession, 4)}
 	p.cache = sipgo.NewDialogServerCache(p.cli, p.dlg.ContactHDR)
@@ -52,7 +58,7 @@ func newPhone(t *testing.T, e *env, user string, answerAfter time.Duration) *pho
 		case <-d.Context().Done():
 			return
 		}
-		p.rtp.send(off.remote, toneAgent)
+		p.rtp.send(off.remote, hz)
 		body := localSDP{id: 7, version: 1, ip: netip.MustParseAddr("127.0.0.1"), port: p.rtp.port(),
 			codecs: []media.Codec{media.PCMU}, eventPT: 101}.marshal()
 		if err := d.RespondSDP(body); err == nil {

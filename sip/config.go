@@ -32,6 +32,10 @@ type Config struct {
 	// RingTimeout is how long an agent's phone rings before the call goes
 	// back to its place in the queue (a missed offer). Default 20s.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// RingTimeoutBrowser is how long an agent's browser phone rings instead
+	// (the offer's deadline is moved to it: queue.SetOfferDeadline). The
+	// agent is at the page already, so it may well be shorter. 0: ring_timeout.
+	RingTimeoutBrowser time.Duration `yaml:"ring_timeout_browser"`
 	// MediaTimeout ends a call whose caller sends no RTP for this long.
 	// Default 15s.
 	MediaTimeout time.Duration `yaml:"media_timeout"`

@@ -95,6 +95,9 @@ type Server struct {
 	browsers     map[string]*browserPhone // by agent
 	browserCalls map[string]*browserCall  // by Call-ID
 
+	monitors  map[string]*monitorLeg // supervisors listening in, by supervisor (monitor.go)
+	byMonitor map[string]*monitorLeg // by the Call-ID of the leg to the supervisor's phone
+
 	draining atomic.Bool
 	wg       sync.WaitGroup // calls in progress
 }
@@ -111,7 +114,7 @@ func New(p Params) (*Server, error) {
 	setDefaults(&cfg)
 	s := &Server{p: p, cfg: cfg, q: p.Queue, log: p.Logger, byCall: map[string]*call{}, byTN: map[string]*call{},
 		byAgent: map[string]*call{}, metrics: newMetrics(), browsers: map[string]*browserPhone{},
-		browserCalls: map[string]*browserCall{}}
+		browserCalls: map[string]*browserCall{}, monitors: map[string]*monitorLeg{}, byMonitor: map[string]*monitorLeg{}}
 	for _, c := range cfg.Trusted {
 		pf, err := netip.ParsePrefix(c)
 		if err != nil {
@@ -489,6 +492,9 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if bc := s.browserRequest(req); bc != nil {
 		s.browserBye(bc, req, tx)
+		return
+	}
+	if s.monitorBye(req, tx) {
 		return
 	}
 	id := callID(req)

@@ -26,6 +26,11 @@ const ALERT_KIND_TEXT = {
 const ERROR_TEXT = {
   forbidden: '无权操作：仅限班长', not_found: '找不到对象', wrong_state: '当前状态不允许此操作',
   bad_message: '请求有误', unavailable: '服务暂不可用，请稍后重试', unknown_type: '服务器尚不支持此操作',
+  no_phone: '您没有已注册的 SIP 话机，无法监听', no_monitor: '本节点未启用语音，无法监听',
+  not_monitoring: '当前没有在监听', monitor_refused: '您的话机未接听',
+};
+const MONITOR_END_TEXT = {
+  stopped: '已停止监听', hung_up: '您已挂机，监听结束', call_ended: '通话已结束，监听结束', refused: '您的话机未接听，监听未开始',
 };
 
 const $ = (id) => document.getElementById(id);
@@ -43,6 +48,7 @@ const S = {
   refs: new Map(),
   seq: 0,
   retry: 0,
+  monitoring: null, // the last "monitoring" message while not ended: whose call the supervisor listens to
 };
 
 function el(tag, cls, text) {
@@ -203,6 +209,13 @@ function handle(m) {
     case 'hot_topics':
       renderHot(m.topics || []);
       break;
+    case 'monitoring':
+      S.monitoring = m.state === 'ended' ? null : m;
+      if (m.state === 'ringing') toast(`正在呼叫您的话机以监听 ${m.agent || m.contact} 的通话…`);
+      else if (m.state === 'listening') toast(`正在监听 ${m.agent || ''} 的通话（${m.contact}），对方听不到您`);
+      else toast(MONITOR_END_TEXT[m.reason] || '监听结束');
+      if (S.board) renderAgents(S.board.agents || []);
+      break;
     case 'ack':
     case 'error': {
       const cb = S.refs.get(m.ref);
@@ -319,6 +332,22 @@ function renderAgents(agents) {
     cs.title = cs.textContent;
     cell(tr, 'misses', a.misses, a.misses > 0 ? 'misses-on' : 'none');
     const act = cell(tr, 'actions', '', 'actions');
+    const mon = S.monitoring && S.monitoring.agent === a.id;
+    if (mon) tr.classList.add('monitored');
+    if (mon || a.contacts.some((c) => c.channel === 'voice' && c.state === 'assigned')) {
+      const b = el('button', mon ? 'small danger' : 'small', mon ? '停听' : '监听');
+      b.title = mon ? '停止监听此通话' : '静默监听：呼叫您的话机，只听不说，通话双方听不到您';
+      b.dataset.action = mon ? 'monitor_stop' : 'monitor';
+      b.addEventListener('click', () => {
+        b.disabled = true;
+        request(mon ? 'monitor_stop' : 'monitor', mon ? {} : { agent: a.id }, (r) => {
+          b.disabled = false;
+          if (r.type === 'error') toast(errorText(r), 'error');
+          else if (mon) { S.monitoring = null; renderAgents(S.board.agents || []); }
+        });
+      });
+      act.append(b);
+    }
     if (a.state !== 'logged_out') {
       const nr = el('button', 'small', '置忙');
       nr.title = '强制示忙：不再分派新工单，手中工单保留';
@@ -535,7 +564,9 @@ function renderHot(topics) {
     li.append(el('span', 'meta', `${t.line === '*' ? '全部线路' : '线路 ' + t.line} · ${t.by} · ${hhmm(t.published_at)}`));
     const b = el('button', 'small danger', '撤回');
     b.addEventListener('click', () => request('hot_topic_withdraw', { id: t.id }, hotResult));
-    li.append(b, el('div', '', t.text));
+    const text = el('div', 'text', t.text);
+    text.title = t.text; // two lines shown; the whole answer on hover
+    li.append(b, text);
     ul.append(li);
   }
   if (!topics.length) ul.append(el('li', 'empty', '当前没有发布中的热点答复'));
@@ -545,7 +576,8 @@ function hotResult(m) {
   const st = $('hot-status');
   if (m.type === 'error') {
     st.className = 'hot-status error';
-    st.textContent = m.code === 'unknown_type' ? '服务器尚不支持热点答复（IVR 热点播报功能未启用）' : errorText(m);
+    st.textContent = m.code === 'unknown_type' || m.code === 'no_hot_topics'
+      ? '服务器尚不支持热点答复（IVR 热点播报功能未启用）' : errorText(m);
   } else {
     st.className = 'hot-status';
     st.textContent = '已完成';

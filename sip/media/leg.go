@@ -74,6 +74,7 @@ const (
 	srcPlayer
 	srcHold
 	srcBridge
+	srcMonitor
 )
 
 // A Leg is one party's RTP endpoint: a trunk caller, an agent's SIP phone. It has one outbound stream for its whole
@@ -98,7 +99,8 @@ type Leg struct {
 	src         source
 	player      *Player
 	hold        *HoldStream
-	bridged     *Leg // the leg whose packets this one relays (srcBridge)
+	bridged     *Leg     // the leg whose packets this one relays (srcBridge)
+	monitor     *Monitor // what this leg sends (srcMonitor)
 	hdr         rtp.Header
 	seq         uint16
 	ts          uint32 // of the last audio packet sent
@@ -113,6 +115,7 @@ type Leg struct {
 
 	peer atomic.Pointer[Leg] // where Run relays what it receives (Bridge)
 	tap  atomic.Pointer[Recorder]
+	mon  atomic.Pointer[Monitor] // a supervisor listening in (SetMonitor)
 
 	pacer  atomic.Pointer[Pacer]
 	pShard int // guarded by the Pacer's mutex

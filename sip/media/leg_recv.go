@@ -55,6 +55,9 @@ func (l *Leg) receive(b []byte, from netip.AddrPort) bool {
 	if t := l.tap.Load(); t != nil && !isEvent {
 		t.put(TapIn, l.codec, payload)
 	}
+	if m := l.mon.Load(); m != nil && !isEvent {
+		m.put(TapIn, l.codec, payload)
+	}
 	if p := l.peer.Load(); p != nil {
 		p.relay(l, &l.in, payload, isEvent, l.relayBuf[:])
 	}

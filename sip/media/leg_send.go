@@ -105,6 +105,8 @@ func (l *Leg) paced(k uint64, at int64, buf []byte) (interval int64, sent bool) 
 		payload = l.player.next(l.codec)
 	case srcHold:
 		payload = l.hold.frame(k, l.codec)
+	case srcMonitor:
+		payload = l.monitor.frame(l.codec)
 	}
 	if payload == nil {
 		return 0, false
@@ -116,6 +118,9 @@ func (l *Leg) paced(k uint64, at int64, buf []byte) (interval int64, sent bool) 
 	}
 	if t := l.tap.Load(); t != nil {
 		t.put(TapOut, l.codec, payload)
+	}
+	if m := l.mon.Load(); m != nil {
+		m.put(TapOut, l.codec, payload)
 	}
 	if l.src == srcPlayer && l.player.remaining() == 0 {
 		l.player.finish()
@@ -164,6 +169,9 @@ func (l *Leg) relay(from *Leg, in *rtp.Header, payload []byte, isEvent bool, buf
 	l.writeLocked(buf[:n])
 	if t := l.tap.Load(); t != nil && !isEvent {
 		t.put(TapOut, l.codec, buf[h:n])
+	}
+	if m := l.mon.Load(); m != nil && !isEvent {
+		m.put(TapOut, l.codec, buf[h:n])
 	}
 }
 
