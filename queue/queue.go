@@ -229,6 +229,12 @@ func (q *Queue) Ping(ctx context.Context) error { return q.rdb.Ping(ctx).Err() }
 
 func (q *Queue) key(parts ...string) string { return q.prefix + strings.Join(parts, ":") }
 
+// Prefix is the hash-tag prefix of every key of this deployment, e.g.
+// "{lianxin}:". The queue owns the keyspace: other packages put their keys
+// under Prefix() and a namespace of their own ("agentdesk:", "sms:", …),
+// and none builds the prefix itself.
+func (q *Queue) Prefix() string { return q.prefix }
+
 func (q *Queue) nowMs() int64 { return q.o.Now().UnixMilli() }
 
 func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
