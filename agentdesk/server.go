@@ -109,9 +109,12 @@ type Server struct {
 	wg         sync.WaitGroup
 
 	// Test hooks: afterConnect runs between seating an agent in Redis and
-	// upgrading its websocket; eventSeen after each event is handled.
-	afterConnect func()
-	eventSeen    func(queue.Event)
+	// upgrading its websocket; eventSeen after each event is handled;
+	// beforeDeskRead before an offer or assignment's Redis reads (history,
+	// conversation), with its tracking number.
+	afterConnect   func()
+	eventSeen      func(queue.Event)
+	beforeDeskRead func(tn string)
 }
 
 // New returns a Server. Call Run to deliver queue events to the desks.
