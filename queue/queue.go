@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -248,4 +249,22 @@ func (q *Queue) once(ctx context.Context, s *redis.Script, args ...any) *redis.C
 	var id [12]byte
 	_, _ = rand.Read(id[:])
 	return s.Run(ctx, q.rdb, q.keys, append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))...)
+}
+
+// seenScript keeps the first sighting's token of a name for a window.
+var seenScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+`)
+
+// Seen tells things seen again within window of their first sighting: it
+// returns a token that is the same for every call with name until window
+// has passed since the first, and a new one after. An implicit idempotency
+// key (a web letter sent again without an Idempotency-Key) is the content's
+// name and this token.
+func (q *Queue) Seen(ctx context.Context, name string, window time.Duration) (string, error) {
+	token := strconv.FormatInt(q.o.Now().UnixNano(), 36)
+	return seenScript.Run(ctx, q.rdb, []string{q.key("seen", name)}, token, window.Milliseconds()).Text()
 }
