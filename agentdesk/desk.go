@@ -242,7 +242,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 func (d *desk) greet(ctx context.Context, sess *queue.Session) {
 	d.evmu.Lock()
 	defer d.evmu.Unlock()
-	d.send(outbound{msg: helloMsg{Type: "hello", Agent: infoOf(d.agent), Node: d.s.q.NodeID(), ServerTime: time.Now().UTC()}})
+	d.send(outbound{msg: helloMsg{Type: "hello", Agent: infoOf(d.agent), Node: d.s.q.NodeID(), ServerTime: time.Now().UTC(),
+		Channels: queue.Channels}})
 	// The state is read while events wait on evmu, so any state change
 	// after it is delivered after it.
 	if st, err := d.s.q.Status(ctx, d.agent.ID); err == nil {

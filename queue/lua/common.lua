@@ -7,8 +7,8 @@ local OFFER_MS = __OFFER_MS__
 local RING_MS = __RING_MS__
 local MAX_MISSES = __MAX_MISSES__
 local EVENTS_MAXLEN = __EVENTS_MAXLEN__
-local CHANNELS = {'voice', 'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
-local TEXT_CHANNELS = {'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
+local CHANNELS = {__CHANNELS__} -- queue.Channels
+local TEXT_CHANNELS = {} for _, c in ipairs(CHANNELS) do if c ~= 'voice' then TEXT_CHANNELS[#TEXT_CHANNELS + 1] = c end end
 
 -- With EVENTS_MAXLEN 0 the stream is not trimmed here: the archiver trims
 -- it below what it has archived.
