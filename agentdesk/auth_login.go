@@ -81,6 +81,12 @@ type loginGuard struct {
 	dummy []byte
 	// hashes counts the passwords hashed, for tests and metrics.
 	hashes atomic.Int64
+	// counted, when set (tests), is called with each attempt once it is
+	// counted and before its password is hashed.
+	counted func(agent, addr string)
+	// windows, when set (tests), replace loginLimits' windows, so a slow
+	// machine does not see a lock run out in the middle of a test.
+	windows *[3]time.Duration
 }
 
 // ErrLoginBusy is a login refused because the node is hashing as many
@@ -101,13 +107,22 @@ func (g *loginGuard) keys(agent, addr string) []string {
 // unknown agent, which is checked against a dummy hash and always fails).
 func (g *loginGuard) check(ctx context.Context, agent, addr, hash, password string) error {
 	keys := g.keys(agent, addr)
-	res, err := countLogin.Run(ctx, g.rdb, keys, loginLimits[0].max, loginLimits[1].max, loginLimits[2].max,
-		loginLimits[0].window.Milliseconds(), loginLimits[1].window.Milliseconds(), loginLimits[2].window.Milliseconds()).Int64Slice()
+	lim := loginLimits
+	if g.windows != nil { // tests
+		for i := range lim {
+			lim[i].window = g.windows[i]
+		}
+	}
+	res, err := countLogin.Run(ctx, g.rdb, keys, lim[0].max, lim[1].max, lim[2].max,
+		lim[0].window.Milliseconds(), lim[1].window.Milliseconds(), lim[2].window.Milliseconds()).Int64Slice()
 	if err != nil {
 		return err
 	}
 	if res[0] != 0 {
 		return &lockedError{retry: time.Duration(max(res[1], 1000)) * time.Millisecond}
+	}
+	if g.counted != nil {
+		g.counted(agent, addr)
 	}
 	if !g.budget.take() {
 		_ = uncountLogin.Run(ctx, g.rdb, keys, "refund").Err()

@@ -25,7 +25,11 @@ type desk struct {
 	conn  *websocket.Conn
 	log   *zap.Logger
 
+	// out holds what to send, in order; prepareLoop completes offers and
+	// assignments (Redis reads) and hands everything on to wire, which
+	// writeLoop writes between its pings.
 	out       chan outbound
+	wire      chan outbound
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -183,7 +187,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	a := s.agents[id]
 	ctx := context.WithoutCancel(r.Context())
 	d := &desk{s: s, agent: a, tok: tok, log: s.log.With(zap.String("agent", id)),
-		out: make(chan outbound, 256), done: make(chan struct{}), offered: map[string]time.Time{},
+		out: make(chan outbound, 256), wire: make(chan outbound), done: make(chan struct{}), offered: map[string]time.Time{},
 		history: map[string][]queue.Summary{}, unseat: true}
 	// The desk is enrolled on this node before the agent is seated in
 	// Redis, so an offer made the moment it is seated finds it.
@@ -216,6 +220,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	d.log.Info("desk connected", zap.String("session", sess.ID))
 	go d.writeLoop()
+	go d.prepareLoop()
 	go d.watchToken(tok)
 	d.greet(ctx, sess)
 	d.readLoop(ctx)
@@ -247,7 +252,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 func (d *desk) greet(ctx context.Context, sess *queue.Session) {
 	d.evmu.Lock()
 	defer d.evmu.Unlock()
-	d.send(outbound{msg: helloMsg{Type: "hello", Agent: infoOf(d.agent), Node: d.s.q.NodeID(), ServerTime: time.Now().UTC()}})
+	d.send(outbound{msg: helloMsg{Type: "hello", Agent: infoOf(d.agent), Node: d.s.q.NodeID(), ServerTime: time.Now().UTC(),
+		Channels: queue.Channels}})
 	// The state is read while events wait on evmu, so any state change
 	// after it is delivered after it.
 	if st, err := d.s.q.Status(ctx, d.agent.ID); err == nil {
@@ -332,6 +338,30 @@ func (d *desk) shut(code int, reason string, unseat bool) {
 	})
 }
 
+// prepareLoop takes what is queued for the desk, in order, and completes
+// offers and assignments with what they need from Redis (the citizen's
+// history, the conversation) before handing them to the writer: a slow Redis
+// delays those messages (and what follows them) but never the writer's
+// pings, so the desk is not dropped for it.
+func (d *desk) prepareLoop() {
+	for {
+		var o outbound
+		select {
+		case <-d.done:
+			return
+		case o = <-d.out:
+		}
+		if o.close == 0 {
+			o = outbound{msg: d.complete(o)}
+		}
+		select {
+		case <-d.done:
+			return
+		case d.wire <- o:
+		}
+	}
+}
+
 func (d *desk) writeLoop() {
 	defer close(d.done)
 	defer d.conn.Close()
@@ -343,15 +373,14 @@ func (d *desk) writeLoop() {
 			if err := d.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
 				return
 			}
-		case o := <-d.out:
+		case o := <-d.wire:
 			if o.close != 0 {
 				msg := websocket.FormatCloseMessage(o.close, o.reason)
 				_ = d.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
 				return
 			}
-			msg := d.complete(o)
 			_ = d.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := d.conn.WriteJSON(msg); err != nil {
+			if err := d.conn.WriteJSON(o.msg); err != nil {
 				return
 			}
 		}
@@ -359,7 +388,7 @@ func (d *desk) writeLoop() {
 }
 
 // complete turns an offer or assignment into its message, with the citizen's
-// earlier contacts.
+// earlier contacts. It runs on prepareLoop, never on the writer.
 func (d *desk) complete(o outbound) any {
 	c := o.offer
 	if c == nil {
@@ -367,6 +396,9 @@ func (d *desk) complete(o outbound) any {
 	}
 	if c == nil {
 		return o.msg
+	}
+	if d.s.beforeDeskRead != nil {
+		d.s.beforeDeskRead(c.TrackingNo)
 	}
 	d.mu.Lock()
 	hist, ok := d.history[c.TrackingNo]

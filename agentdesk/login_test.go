@@ -111,21 +111,41 @@ func median(d []time.Duration) time.Duration {
 
 // An attacker hammering an agent's id from one address does not lock the
 // agent out of the desk at another address; the attacker's address, trying
-// many ids, is locked after 20.
+// many ids, is locked after 20. The desk logs in while the attacker's
+// counted guesses are held before their hash check (a hook, not a clock), so
+// it is really during the attack.
 func TestAttackerCannotLockOutTheAgent(t *testing.T) {
+	held := make(chan struct{}, 200)
+	release := make(chan struct{})
 	// The hash budget is TestLoginHashBudget's: here it must not be what
 	// refuses, however fast bcrypt runs on this machine.
-	e := startDeskHooked(t, func(s *Server) { s.logins.budget = newBudget(10000, time.Now) })
+	e := startDeskHooked(t, func(s *Server) {
+		s.logins.budget = newBudget(10000, time.Now)
+		s.logins.windows = &[3]time.Duration{time.Hour, time.Hour, time.Hour} // no lock runs out during the test
+		s.logins.counted = func(agent, addr string) {
+			if addr == "127.0.0.2" {
+				held <- struct{}{}
+				<-release
+			}
+		}
+	})
 	attacker := clientFrom("127.0.0.2")
 	desk := clientFrom("127.0.0.1")
 	var wg sync.WaitGroup
 	wg.Add(1)
+	var got map[int]int
 	go func() {
 		defer wg.Done()
-		burst(t, attacker, e.base, "1001", "guess", 200)
+		got = burst(t, attacker, e.base, "1001", "guess", 200)
 	}()
+	for range 5 { // the pair's limit: five guesses are counted and held
+		<-held
+	}
 	require.Equal(t, http.StatusOK, tryLogin(t, desk, e.base, "1001", "demo"), "during the attack")
+	close(release)
 	wg.Wait()
+	require.Equal(t, map[int]int{401: 5, 429: 195}, got)
+	require.Len(t, held, 0, "no sixth guess was counted")
 	require.Equal(t, http.StatusOK, tryLogin(t, desk, e.base, "1001", "demo"), "after the attack")
 	require.Equal(t, http.StatusTooManyRequests, tryLogin(t, attacker, e.base, "1001", "demo"))
 

@@ -179,6 +179,8 @@ type helloMsg struct {
 	Agent      agentInfo `json:"agent"`
 	Node       string    `json:"node"`
 	ServerTime time.Time `json:"server_time"`
+	// Channels lists every channel a contact may come by (queue.Channels).
+	Channels []queue.Channel `json:"channels"`
 }
 
 type stateMsg struct {

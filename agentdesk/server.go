@@ -47,7 +47,7 @@ type Blobs interface {
 type Params struct {
 	Queue  *queue.Queue
 	Redis  redis.UniversalClient
-	Prefix string // the deployment's key prefix, e.g. "{lianxin}:"
+	Prefix string // the deployment's key prefix, queue.Queue.Prefix() (e.g. "{lianxin}:"); the desk's keys are under Prefix+"agentdesk:"
 	Agents []Agent
 	Blobs  Blobs
 	// Repliers carry agents' replies out, by the contact's channel.
@@ -115,9 +115,12 @@ type Server struct {
 	wg         sync.WaitGroup
 
 	// Test hooks: afterConnect runs between seating an agent in Redis and
-	// upgrading its websocket; eventSeen after each event is handled.
-	afterConnect func()
-	eventSeen    func(queue.Event)
+	// upgrading its websocket; eventSeen after each event is handled;
+	// beforeDeskRead before an offer or assignment's Redis reads (history,
+	// conversation), with its tracking number.
+	afterConnect   func()
+	eventSeen      func(queue.Event)
+	beforeDeskRead func(tn string)
 }
 
 // New returns a Server. Call Run to deliver queue events to the desks.
@@ -137,7 +140,7 @@ func New(p Params) *Server {
 	ns := p.Prefix + "agentdesk:"
 	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, softphone: p.Softphone, xfer: p.Transfers,
 		log: p.Logger, ping: p.PingEvery,
-		tokens: &tokens{rdb: p.Redis, prefix: p.Prefix, ttl: p.TokenTTL}, desks: map[string]*desk{},
+		tokens: &tokens{rdb: p.Redis, prefix: ns, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
 		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns, afterWrapUp: p.AfterWrapUp,
 		hot: p.HotTopics, groups: p.Groups}

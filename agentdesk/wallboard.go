@@ -103,7 +103,8 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 		wc.close()
 	}()
 	go wc.writeLoop()
-	wc.sendMsg(helloMsg{Type: "hello", Agent: infoOf(wc.agent), Node: s.q.NodeID(), ServerTime: time.Now().UTC()})
+	wc.sendMsg(helloMsg{Type: "hello", Agent: infoOf(wc.agent), Node: s.q.NodeID(), ServerTime: time.Now().UTC(),
+		Channels: queue.Channels})
 	wc.sendMsg(s.board.snapshot(time.Now()))
 	s.sendAlerts(r.Context(), wc)
 	wc.sendHotTopics(r.Context())

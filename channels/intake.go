@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/lianxin/lianxin/queue"
@@ -62,7 +63,7 @@ const alertRunes = 200
 // else may work later (HTTP 503, SMTP 451, SMPP 0x64, SIP 503).
 func Take(ctx context.Context, q Receiver, r Request) (Taken, error) {
 	in := r.In
-	t := Assess(in.Subject + "\n" + in.Text)
+	t := Assess(firstText(in))
 	if in.RequestType == "" {
 		in.RequestType = t.RequestType
 	}
@@ -93,14 +94,17 @@ func Take(ctx context.Context, q Receiver, r Request) (Taken, error) {
 	return out, nil
 }
 
-// JoinedAck tells a citizen that a message was added to an open contact.
+// JoinedAck tells a citizen that a message was added to an open contact:
+// every channel that answers such a message (SMS, WeChat, e-mail) says this.
 func JoinedAck(trackingNo string) string {
 	return "已收到，已补充到您的诉求（受理编号 " + trackingNo + "）。【12345】"
 }
 
-// firstText is the alert's text: the subject and the text.
+// firstText is what triage reads and the alert's text: the subject and the
+// text (the text alone when the subject is its first line, as channels
+// without a subject make it).
 func firstText(in queue.Intake) string {
-	if in.Subject == "" {
+	if in.Subject == "" || strings.HasPrefix(in.Text, strings.TrimSuffix(in.Subject, "…")) {
 		return in.Text
 	}
 	return in.Subject + "\n" + in.Text

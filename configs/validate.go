@@ -13,12 +13,20 @@ import (
 	"unicode"
 
 	"github.com/lianxin/lianxin/channels/connlimit"
+	"github.com/lianxin/lianxin/queue"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 )
 
-// channels are the contact channels an agent's capacity may name.
-var channels = []string{"voice", "sms", "wechat", "mailbox", "web", "110-transfer"}
+// channels are the contact channels an agent's capacity may name: the
+// queue's list (queue.Channels), the one place they are listed.
+var channels = func() []string {
+	out := make([]string, len(queue.Channels))
+	for i, c := range queue.Channels {
+		out[i] = string(c)
+	}
+	return out
+}()
 
 // Limits checked by Validate.
 const (

@@ -59,6 +59,8 @@ func (v *validator) sip(s sip.Config, queues map[string]bool) {
 		}
 	}
 	v.check(s.MaxCalls >= 1, "sip.max_calls", "must be >= 1")
+	v.check(s.TCP.MaxConnections >= 1, "sip.tcp.max_connections", "must be >= 1")
+	v.check(s.TCP.MaxConnectionsPerSource >= 1, "sip.tcp.max_connections_per_source", "must be >= 1")
 	v.check(s.RetryAfter >= time.Second && s.RetryAfter%time.Second == 0, "sip.retry_after",
 		"%s: must be whole seconds, at least 1s (it is sent in Retry-After)", s.RetryAfter)
 	v.positive("sip.ring_timeout", s.RingTimeout)

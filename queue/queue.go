@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -252,6 +253,12 @@ func (q *Queue) Ping(ctx context.Context) error { return q.rdb.Ping(ctx).Err() }
 
 func (q *Queue) key(parts ...string) string { return q.prefix + strings.Join(parts, ":") }
 
+// Prefix is the hash-tag prefix of every key of this deployment, e.g.
+// "{lianxin}:". The queue owns the keyspace: other packages put their keys
+// under Prefix() and a namespace of their own ("agentdesk:", "sms:", …),
+// and none builds the prefix itself.
+func (q *Queue) Prefix() string { return q.prefix }
+
 func (q *Queue) nowMs() int64 { return q.o.Now().UnixMilli() }
 
 func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
@@ -316,4 +323,22 @@ func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) *redis.
 		}
 		return cmd
 	}
+}
+
+// seenScript keeps the first sighting's token of a name for a window.
+var seenScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+`)
+
+// Seen tells things seen again within window of their first sighting: it
+// returns a token that is the same for every call with name until window
+// has passed since the first, and a new one after. An implicit idempotency
+// key (a web letter sent again without an Idempotency-Key) is the content's
+// name and this token.
+func (q *Queue) Seen(ctx context.Context, name string, window time.Duration) (string, error) {
+	token := strconv.FormatInt(q.o.Now().UnixNano(), 36)
+	return seenScript.Run(ctx, q.rdb, []string{q.key("seen", name)}, token, window.Milliseconds()).Text()
 }

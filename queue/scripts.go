@@ -52,7 +52,12 @@ func prelude(o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	chs := make([]string, len(Channels))
+	for i, c := range Channels {
+		chs[i] = "'" + string(c) + "'"
+	}
 	return strings.NewReplacer(
+		"__CHANNELS__", strings.Join(chs, ", "),
 		"__OFFER_MS__", strconv.FormatInt(o.OfferTimeout.Milliseconds(), 10),
 		"__RING_MS__", strconv.FormatInt(o.RingTimeout.Milliseconds(), 10),
 		"__MAX_MISSES__", strconv.Itoa(o.MaxMisses),

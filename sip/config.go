@@ -24,6 +24,8 @@ type Config struct {
 	// calls get 503 with Retry-After, so a front proxy tries another node.
 	// Default 2000.
 	MaxCalls int `yaml:"max_calls"`
+	// TCP bounds the connections the TCP listener holds (tcplimit.go).
+	TCP TCP `yaml:"tcp"`
 	// RetryAfter is the Retry-After of a 503. Default 30s.
 	RetryAfter time.Duration `yaml:"retry_after"`
 	// Ring is how long a caller hears ringing before the gateway answers

@@ -158,6 +158,12 @@ func setDefaults(c *Config) {
 	if len(c.Trusted) == 0 {
 		c.Trusted = []string{"127.0.0.0/8", "::1/128"}
 	}
+	if c.TCP.MaxConnections == 0 {
+		c.TCP.MaxConnections = 4096
+	}
+	if c.TCP.MaxConnectionsPerSource == 0 {
+		c.TCP.MaxConnectionsPerSource = 256
+	}
 	if c.MaxCalls == 0 {
 		c.MaxCalls = 2000
 	}
@@ -226,7 +232,7 @@ func (s *Server) Listen() error {
 			}
 			return fmt.Errorf("sip: listen tcp %s: %w", s.cfg.Addr, err)
 		}
-		s.udp, s.tcp = udp, tcp
+		s.udp, s.tcp = udp, newTCPLimiter(tcp, s.cfg.TCP, s.trusted)
 		ip := s.advertise(ua.IP)
 		s.ip = ip
 		s.addr = netip.AddrPortFrom(ip, uint16(ua.Port))

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -166,7 +167,11 @@ type Client struct {
 	ref    int
 	// backlog holds messages Next skipped, for a later Next that wants them.
 	backlog []Message
+	pings   atomic.Int64
 }
+
+// Pings is how many websocket pings the server has sent so far.
+func (c *Client) Pings() int64 { return c.pings.Load() }
 
 // Dial opens the desk websocket at base with token, sent in the
 // Authorization header.
@@ -193,6 +198,14 @@ func dialPath(ctx context.Context, base, path string, h http.Header) (*Client, *
 		return nil, resp, err
 	}
 	c := &Client{conn: conn, in: make(chan Message, 1024), closed: make(chan error, 1)}
+	conn.SetPingHandler(func(data string) error {
+		c.pings.Add(1)
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(10*time.Second))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	go c.read()
 	return c, resp, nil
 }

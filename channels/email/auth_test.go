@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
+	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
@@ -238,4 +239,18 @@ func TestSenderAuthJoinedLetter(t *testing.T) {
 	c, err := e.q.Contact(ctx(t), ack.TN)
 	require.NoError(t, err)
 	require.True(t, c.SenderAuth.Authenticated, "the contact keeps its first letter's check")
+}
+
+// A letter that joins an open contact is acknowledged with
+// channels.JoinedAck, as on every channel (issue 7, one intake path).
+func TestJoinedLetterGetsJoinedAck(t *testing.T) {
+	e := start(t, queuetest.RedisServer(t), newFakeRelay(t), nil)
+	require.NoError(t, send(t, e, "wang@example.cn", []string{boxAddr}, plainLetter("wang@example.cn", "ja.1@test", "噪音")))
+	first := ackOf(t, e.relay, "ja.1@test")
+	require.Contains(t, first.Body, channels.Ack(first.TN))
+	require.NoError(t, send(t, e, "wang@example.cn", []string{boxAddr}, plainLetter("wang@example.cn", "ja.2@test", "噪音（补充）")))
+	second := ackOf(t, e.relay, "ja.2@test")
+	require.Equal(t, first.TN, second.TN)
+	require.Contains(t, second.Body, channels.JoinedAck(first.TN))
+	require.Contains(t, second.Subject, "已补充")
 }

@@ -22,14 +22,21 @@ type outMail struct {
 	Auto bool
 }
 
-// ackFor is the acknowledgement of a letter: the tracking number, and what
-// to do at once in an emergency.
-func ackFor(in queue.Intake, tn, msgID, emergency string) outMail {
+// ackFor is the acknowledgement of a letter: the tracking number
+// (channels.Ack, or channels.JoinedAck for a letter that joined an open
+// contact), and what to do at once in an emergency.
+func ackFor(in queue.Intake, tn, msgID, emergency string, joined bool) outMail {
 	var b strings.Builder
 	if adv := channels.EmergencyAdvice(emergency); adv != "" {
 		b.WriteString(adv + "\n\n")
 	}
-	b.WriteString(channels.Ack(tn) + "\n")
+	subject := "【12345】来信已受理 受理编号 " + tn
+	if joined {
+		b.WriteString(channels.JoinedAck(tn) + "\n")
+		subject = "【12345】来信已补充到您的诉求 受理编号 " + tn
+	} else {
+		b.WriteString(channels.Ack(tn) + "\n")
+	}
 	if in.LineName != "" {
 		b.WriteString("\n来信信箱：" + in.LineName + "\n")
 	}
@@ -37,7 +44,7 @@ func ackFor(in queue.Intake, tn, msgID, emergency string) outMail {
 		b.WriteString("来信主题：" + in.Subject + "\n")
 	}
 	b.WriteString("\n此邮件由系统自动发送，请勿直接回复。如需补充材料，请再次发信至同一信箱。\n")
-	return outMail{TN: tn, To: in.Citizen.Email, ToName: in.Citizen.Name, Subject: "【12345】来信已受理 受理编号 " + tn,
+	return outMail{TN: tn, To: in.Citizen.Email, ToName: in.Citizen.Name, Subject: subject,
 		Body: b.String(), InReplyTo: msgID, Auto: true}
 }
 

@@ -148,6 +148,6 @@ func (s *Server) deliver(ctx context.Context, l *letter, box channels.Mailbox, s
 		log.Info("no acknowledgement: the sender is not authenticated", zap.String("note", auth.Note))
 		return nil
 	}
-	s.out.ack(ctx, ackFor(in, rc.TrackingNo, l.MessageID, t.Emergency))
+	s.out.ack(ctx, ackFor(in, rc.TrackingNo, l.MessageID, t.Emergency, rc.Joined))
 	return nil
 }

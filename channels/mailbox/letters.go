@@ -5,6 +5,9 @@ package mailbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +76,29 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /channels/mailbox/{mailbox}/letters", h)
 }
 
+// Seer is what a queue offers for the implicit idempotency key of a letter
+// sent without an Idempotency-Key (queue.Queue.Seen).
+type Seer interface {
+	Seen(ctx context.Context, name string, window time.Duration) (string, error)
+}
+
+// ImplicitWindow: a letter without an Idempotency-Key, with the same
+// sender and content as one sent to the same mailbox less than this long
+// before, is that letter sent again.
+const ImplicitWindow = 10 * time.Minute
+
+// letterHash names a letter by its sender and content.
+func letterHash(in queue.Intake) string {
+	b, _ := json.Marshal(struct {
+		Citizen       queue.Citizen
+		Subject, Text string
+		Attachments   []queue.Attachment
+		Location      *queue.Location
+	}{in.Citizen, in.Subject, in.Text, in.Attachments, in.Location})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 200
 
@@ -104,6 +130,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	idem := ""
 	if key != "" {
 		idem = "mailbox:" + box.ID + ":" + key
+	} else if seer, ok := h.q.(Seer); ok {
+		// No Idempotency-Key: the same letter from the same sender to the
+		// same mailbox within ImplicitWindow of the first is the citizen
+		// sending again (after a 503, a timeout), not a second letter.
+		name := "mailbox:" + box.ID + ":" + letterHash(in)
+		token, err := seer.Seen(r.Context(), name, ImplicitWindow)
+		if err != nil {
+			h.log.Warn("letter not queued", zap.String("mailbox", box.ID), zap.Error(err))
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the letter could not be stored; send it again")
+			return
+		}
+		idem = name + ":implicit:" + token
 	}
 	tk, err := channels.Take(r.Context(), h.q, channels.Request{In: in, Key: idem})
 	rc := tk.Receipt

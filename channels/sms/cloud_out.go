@@ -47,8 +47,10 @@ func (s *Sender) template(kind string) Template {
 }
 
 // answer queues what a citizen gets at once for an SMS that came through
-// provider: the emergency advice, and the tracking number when ack.
-func (g *Gateway) answer(ctx context.Context, provider, tn, to string, ack bool, emergency string) {
+// provider: the emergency advice, and when ack the tracking number
+// (channels.Ack, or channels.JoinedAck for an SMS that joined an open
+// contact; a cloud path sends its approved ack template for both).
+func (g *Gateway) answer(ctx context.Context, provider, tn, to string, ack, joined bool, emergency string) {
 	if err := g.memo.set(ctx, "via:"+tn, provider, viaTTL); err != nil {
 		g.log.Warn("the provider of a contact's SMS not remembered; replies take the default path",
 			zap.String("contact", tn), zap.Error(err))
@@ -56,6 +58,9 @@ func (g *Gateway) answer(ctx context.Context, provider, tn, to string, ack bool,
 	var text string
 	if ack {
 		text = channels.Ack(tn)
+		if joined {
+			text = channels.JoinedAck(tn)
+		}
 	}
 	if emergency != "" {
 		text = strings.TrimSpace(channels.EmergencyAdvice(emergency) + text)

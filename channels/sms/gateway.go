@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -15,9 +16,8 @@ import (
 
 // Receiver is the part of the queue the SMS channel needs.
 type Receiver interface {
-	Receive(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
+	channels.Receiver // channels.Take: every SMS goes in through the one intake path
 	AddMessage(ctx context.Context, tn string, m queue.Message) error
-	Alert(ctx context.Context, tn, kind, text string) error
 }
 
 // Gateway is the SMS channel: HTTP push endpoints, the SMPP bind, and the

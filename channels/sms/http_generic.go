@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
 )
 
@@ -75,7 +76,7 @@ func (g *Gateway) generic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tracking_no": rc.TrackingNo, "duplicate": rc.Duplicate,
-		"joined": rc.Joined, "message": channels.Ack(rc.TrackingNo)})
+		"joined": rc.Joined, "message": ack(rc)})
 }
 
 // verify checks the timestamp against replay and the signature in
@@ -135,4 +136,12 @@ func parseGeneric(body []byte) (inbound, error) {
 		m.at = t
 	}
 	return m, nil
+}
+
+// ack is what a citizen's SMS is acknowledged with.
+func ack(rc queue.Receipt) string {
+	if rc.Joined {
+		return channels.JoinedAck(rc.TrackingNo)
+	}
+	return channels.Ack(rc.TrackingNo)
 }

@@ -55,32 +55,27 @@ func (g *Gateway) take(ctx context.Context, m inbound) (queue.Receipt, error) {
 	}
 	line, qname := g.c.route(m.to)
 	text := channels.Clean(m.text)
-	tri := channels.Assess(text)
 	in := queue.Intake{Channel: queue.ChannelSMS, Line: line, Citizen: queue.Citizen{Address: addr, Phone: phone},
-		Text: text, RequestType: tri.RequestType, Queue: qname, ReceivedAt: m.at}
-	if tri.Emergency != "" {
-		in.Priority, in.Emergency = channels.EmergencyPriority, tri.Emergency
-		in.Alert = &queue.Alert{Kind: tri.Emergency, Text: text} // raised with the intake, once
-	}
+		Text: text, Queue: qname, ReceivedAt: m.at}
 	log := g.log.With(zap.String("provider", m.provider), zap.String("from", channels.MaskPhone(addr)))
 	if rc, rated, err := g.rating(ctx, m, addr, text, log); rated || err != nil {
 		return rc, err
 	}
-	rc, err := g.q.Receive(ctx, in, m.idem)
-	switch {
-	case errors.Is(err, queue.ErrIdempotencyConflict):
-		// The provider reused a message id for other content: the first
-		// one stands, and retrying would not change that.
-		log.Warn("provider reused a message id", zap.String("contact", rc.TrackingNo), zap.String("key", m.idem))
-		return rc, nil
-	case err != nil:
+	// The one intake path: triage, the alert raised with the contact, and
+	// a provider's reused message id with other content taken as the new
+	// SMS it is (keyed by the id and the content's hash).
+	tk, err := channels.Take(ctx, g.q, channels.Request{In: in, Key: m.idem, Conversation: true, ProviderKey: true})
+	rc := tk.Receipt
+	if err != nil {
 		return rc, err
 	}
 	log = log.With(zap.String("contact", rc.TrackingNo))
-	if tri.Emergency != "" {
-		log.Warn("emergency SMS", zap.String("kind", tri.Emergency))
+	if tk.Emergency != "" {
+		log.Warn("emergency SMS", zap.String("kind", tk.Emergency))
 	}
-	g.answer(ctx, m.provider, rc.TrackingNo, addr, !rc.Duplicate && !rc.Joined && !g.c.NoAck, tri.Emergency)
+	// A duplicate was acknowledged the first time (its emergency advice
+	// goes again: better twice than never).
+	g.answer(ctx, m.provider, rc.TrackingNo, addr, !rc.Duplicate && !g.c.NoAck, rc.Joined, tk.Emergency)
 	log.Debug("SMS stored", zap.Bool("duplicate", rc.Duplicate), zap.Bool("joined", rc.Joined))
 	return rc, nil
 }

@@ -48,22 +48,18 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), ch.cfg.AnswerWithin)
 	defer cancel()
-	t := channels.Assess(p.text)
 	in := queue.Intake{Channel: queue.ChannelWeChat, Line: a.cfg.ID, LineName: a.cfg.Name,
 		Citizen: queue.Citizen{Address: p.from}, Subject: subject(p.text), Text: p.text, Location: p.location,
-		RequestType: t.RequestType, Queue: a.cfg.Queue, ReceivedAt: ch.now()}
-	if t.Emergency != "" {
-		in.Priority, in.Emergency = channels.EmergencyPriority, t.Emergency
-		in.Alert = &queue.Alert{Kind: t.Emergency, Text: truncate(p.text, 200)} // raised with the intake, once
-	}
+		Queue: a.cfg.Queue, ReceivedAt: ch.now()}
 	if rated, ok := ch.rating(ctx, w, a, m, encrypted, p, log); ok || rated {
 		return
 	}
-	rc, err := ch.q.Receive(ctx, in, p.idemKey)
+	// The one intake path: triage, the alert raised with the contact, and
+	// a MsgId that comes again with other content taken as the new message
+	// it is (keyed by the id and the content's hash).
+	tk, err := channels.Take(ctx, ch.q, channels.Request{In: in, Key: p.idemKey, Conversation: true, ProviderKey: true})
+	rc := tk.Receipt
 	switch {
-	case errors.Is(err, queue.ErrIdempotencyConflict):
-		log.Warn("a message id came again with other content; kept the first", zap.String("contact", rc.TrackingNo))
-		rc.Duplicate = true
 	case errors.Is(err, queue.ErrInvalid):
 		refuse(w, http.StatusBadRequest, err.Error())
 		return
@@ -75,18 +71,12 @@ func (ch *Channel) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With(zap.String("contact", rc.TrackingNo))
 	log.Info("message received", zap.Bool("joined", rc.Joined), zap.Bool("duplicate", rc.Duplicate),
-		zap.String("emergency", t.Emergency))
+		zap.String("emergency", tk.Emergency))
 	if p.mediaID != "" && !rc.Duplicate {
 		ch.queueMedia(ctx, mediaJob{Account: a.cfg.ID, TN: rc.TrackingNo, Kind: p.kind, MediaID: p.mediaID,
 			MsgType: p.msgType, MsgID: m.MsgID}, log)
 	}
-	text := channels.Ack(rc.TrackingNo)
-	if rc.Joined {
-		text = "已收到，已补充到您的诉求（受理编号 " + rc.TrackingNo + "）。【12345】"
-	}
-	if t.Emergency != "" {
-		text = channels.EmergencyAdvice(t.Emergency) + "\n" + text
-	}
+	text := tk.Ack
 	ch.answer(w, a, m, encrypted, text)
 }
 

@@ -8,15 +8,15 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/queue"
 	"go.uber.org/zap"
 )
 
 // Queue is the part of the queue the channel needs.
 type Queue interface {
-	Receive(ctx context.Context, in queue.Intake, idemKey string) (queue.Receipt, error)
+	channels.Receiver // channels.Take: every message goes in through the one intake path
 	AddMessage(ctx context.Context, tn string, m queue.Message) error
-	Alert(ctx context.Context, tn, kind, text string) error
 	Messages(ctx context.Context, tn string) ([]queue.Message, error)
 }
 

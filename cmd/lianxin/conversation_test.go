@@ -64,7 +64,7 @@ func TestExpiredToken(t *testing.T) {
 	tok := loginToken(t, n.base, "1005") // a supervisor: /api/queues is theirs
 	r := do(t, http.MethodGet, n.base+"/api/queues", "", nil, "Authorization", "Bearer "+tok)
 	require.Equal(t, http.StatusOK, r.Status)
-	keys, err := s.Client(t).Keys(context.Background(), "{lianxin}:tok:*").Result()
+	keys, err := s.Client(t).Keys(context.Background(), "{lianxin}:agentdesk:tok:*").Result()
 	require.NoError(t, err)
 	require.Len(t, keys, 1)
 	ttl, err := s.Client(t).TTL(context.Background(), keys[0]).Result()

@@ -191,7 +191,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		log.Warn("DEMO AGENTS: these agents log in with the password \"demo\"; give them real passwords "+
 			"(lianxin hash-password) before citizens' data comes in", zap.Strings("agents", demo))
 	}
-	prefix := "{" + cfg.Redis.Tag + "}:"
+	prefix := q.Prefix()
 	wc, err := wechat.New(cfg.WeChat, log, q, blobs, wechat.WithTokenStore(wechat.NewRedisTokens(rdb, prefix)),
 		wechat.WithMediaOutbox(q.Outbox("wechat-media")), wechat.WithFollows(wechat.NewRedisFollows(rdb, prefix)))
 	if err != nil {

@@ -10,8 +10,8 @@ local EVENTS_MAXLEN = __EVENTS_MAXLEN__
 -- The escalation steps, ";src>after_ms>dst" each, by source queue and then
 -- by after (see esc_track).
 local ESC_SPEC = [==[__ESC_STEPS__]==]
-local CHANNELS = {'voice', 'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
-local TEXT_CHANNELS = {'sms', 'wechat', 'mailbox', 'web', '110-transfer'}
+local CHANNELS = {__CHANNELS__} -- queue.Channels
+local TEXT_CHANNELS = {} for _, c in ipairs(CHANNELS) do if c ~= 'voice' then TEXT_CHANNELS[#TEXT_CHANNELS + 1] = c end end
 
 -- With EVENTS_MAXLEN 0 the stream is not trimmed here: the archiver trims
 -- it below what it has archived.

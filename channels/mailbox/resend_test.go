@@ -1,0 +1,82 @@
+package mailbox_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/lianxin/lianxin/channels"
+	"github.com/lianxin/lianxin/channels/blobstore"
+	"github.com/lianxin/lianxin/channels/mailbox"
+	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/stretchr/testify/require"
+)
+
+// lostAnswer is the queue, except that the first Enqueue's answer is lost
+// after the contact was stored (as when Redis ran the script but the reply
+// came after the client's timeout): the citizen is told 503.
+type lostAnswer struct {
+	*queue.Queue
+	calls atomic.Int64
+}
+
+func (l *lostAnswer) Enqueue(ctx context.Context, in queue.Intake, key string) (queue.Receipt, error) {
+	rc, err := l.Queue.Enqueue(ctx, in, key)
+	if l.calls.Add(1) == 1 && err == nil {
+		return queue.Receipt{}, errors.New("i/o timeout (the reply was lost)")
+	}
+	return rc, err
+}
+
+// Issue 7: a citizen who sends a web letter without an Idempotency-Key and
+// gets 503 sends it again; the letter had been stored, and used to become
+// two contacts. The implicit key (mailbox, sender, content, 10 minutes
+// from the first) makes the resend the same contact. Through a real
+// listener and a real redis-server.
+func TestResendWithoutKeyAfter503(t *testing.T) {
+	rs := queuetest.RedisServer(t)
+	rdb := rs.Client(t)
+	q, err := queue.New(rdb, queue.Options{NodeID: "t", Queues: []queue.Def{{Name: "general"}}})
+	require.NoError(t, err)
+	blobs, err := blobstore.NewDir(t.TempDir())
+	require.NoError(t, err)
+	lq := &lostAnswer{Queue: q}
+	h := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) {
+		return channels.Mailbox{ID: id, Name: "市长信箱", Queue: "general"}, id == "cd-city-0002"
+	}, lq, blobs, limits, nil)
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	send := func(text string) (int, map[string]any) {
+		body, _ := json.Marshal(map[string]string{"phone": "13800138000", "text": text})
+		resp, err := http.Post(srv.URL+"/channels/mailbox/cd-city-0002/letters", "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return resp.StatusCode, out
+	}
+	st, _ := send("小区门口路灯坏了一个月")
+	require.Equal(t, http.StatusServiceUnavailable, st)
+	st, again := send("小区门口路灯坏了一个月")
+	require.Equal(t, http.StatusAccepted, st, "%v", again)
+	require.Equal(t, true, again["duplicate"], "the resend is the letter already stored")
+	st, other := send("另一件事：垃圾没人收")
+	require.Equal(t, http.StatusAccepted, st)
+	require.Equal(t, false, other["duplicate"])
+	require.NotEqual(t, again["tracking_no"], other["tracking_no"])
+	waiting, err := q.Stats(context.Background())
+	require.NoError(t, err)
+	var n int64
+	for _, s := range waiting {
+		n += s.Waiting
+	}
+	require.EqualValues(t, 2, n, "two letters, two contacts")
+}
