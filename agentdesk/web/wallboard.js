@@ -652,6 +652,9 @@ setInterval(() => {
 $('login-form').addEventListener('submit', login);
 $('logout').addEventListener('click', logout);
 $('hot-form').addEventListener('submit', publishHot);
+// The status is cut to one line: its whole text on hover.
+new MutationObserver(() => { $('hot-status').title = $('hot-status').textContent; })
+  .observe($('hot-status'), { childList: true, characterData: true, subtree: true });
 $('help-btn').addEventListener('click', () => $('help').showModal());
 $('sound').addEventListener('click', () => {
   S.sound = !S.sound;
