@@ -45,6 +45,10 @@ type MonitorInfo struct {
 	Reason  string `json:"reason,omitempty"` // ended: stopped, call_ended, hung_up, refused
 }
 
+// headerMonitorAgent names, on a monitor's INVITE, the agent talking on the
+// call (the browser phone shows it: PhoneCall.Agent).
+const headerMonitorAgent = "X-Lianxin-Monitor-Agent"
+
 // monitorLeg is one supervisor listening in.
 type monitorLeg struct {
 	s          *Server
@@ -182,6 +186,7 @@ func (m *monitorLeg) run(ctx context.Context, contact sip.Uri) {
 	req.AppendHeader(&sip.ToHeader{Address: contact, Params: sip.NewParams()})
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("X-Lianxin-Monitor", c.trackingNo()))
+	req.AppendHeader(sip.NewHeader(headerMonitorAgent, m.agent))
 	req.SetBody(local.marshal())
 	if tr, ok := contact.UriParams.Get("transport"); ok && tr != "" {
 		req.SetTransport(tr)

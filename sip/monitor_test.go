@@ -363,6 +363,7 @@ func TestSilentMonitorBrowserAcrossNodes(t *testing.T) {
 	talking := deskNotes.call(t, "talking")
 	require.True(t, talking.Monitor)
 	require.Equal(t, tn, talking.Contact)
+	require.Equal(t, "1001", talking.Agent, "the desk shows whose call it is")
 	callerFrom, agentFrom := len(c.rtp.packets()), len(agent.rtp.packets())
 	var gc, ga float64
 	eventually(t, 500, "the browser on B hears the caller and the agent on A", func() bool {
