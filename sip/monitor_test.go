@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/pion/rtp"
@@ -275,8 +276,12 @@ func TestSilentMonitorAcrossNodes(t *testing.T) {
 	require.ErrorIs(t, b.s.Monitor(ctx, "1005", "1001", "", nil), ErrMonitorNoPhone, "1005 has no phone registered")
 
 	notes := make(monitorNotes, 16)
+	start := time.Now()
 	require.NoError(t, b.s.Monitor(ctx, "1002", "1001", "", notes.notify))
+	notes.wait(t, "ringing")
+	ringing := time.Since(start)
 	on := notes.wait(t, "listening")
+	t.Logf("monitor asked on B to B's desk told: ringing %v, listening %v", ringing, time.Since(start))
 	require.Equal(t, tn, on.Contact)
 	require.Equal(t, "1001", on.Agent)
 	a.s.mu.Lock()
@@ -338,6 +343,15 @@ func TestSilentMonitorAcrossNodes(t *testing.T) {
 	b.s.mu.Lock()
 	require.Nil(t, b.s.remoteMonitors["1002"])
 	b.s.mu.Unlock()
+
+	// A failure found on the call's node comes back as ended with its code.
+	b.s.mu.Lock()
+	b.s.remoteMonitors["1002"] = &remoteMonitor{id: "x1", node: "node-a", supervisor: "1002", contact: tn,
+		notify: notes.notify}
+	b.s.mu.Unlock()
+	require.NoError(t, b.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandMonitor, TrackingNo: tn,
+		Args: map[string]string{"supervisor": "1002", "id": "x1", "node": "node-b"}}))
+	require.Equal(t, "not_found", notes.wait(t, "ended").Reason, "A holds that call no more")
 }
 
 // TestSilentMonitorBrowserAcrossNodes: the supervisor's desk and browser
