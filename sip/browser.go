@@ -63,6 +63,8 @@ type PhoneCall struct {
 	Reason string `json:"reason,omitempty"`
 	// Monitor: a supervisor's silent monitor of call Contact (answered at once; the call does not hear them).
 	Monitor bool `json:"monitor,omitempty"`
+	// Agent, of a monitor: the agent talking on the call listened to.
+	Agent string `json:"agent,omitempty"`
 }
 
 // PhoneMedia is the state of the browser's media session: new, connecting, connected, disconnected, failed,
@@ -100,6 +102,8 @@ type browserCall struct {
 	answer  chan struct{} // closed when the agent answers
 	end     context.CancelCauseFunc
 	ctx     context.Context
+	// watched, of a monitor: the agent talking on the call listened to
+	watched string
 
 	mu       sync.Mutex
 	leg      *media.Leg
@@ -536,7 +540,7 @@ func (c *browserCall) applyLocked() {
 
 func (c *browserCall) stateLocked(state, reason string) PhoneCall {
 	return PhoneCall{Type: "phone_call", State: state, Contact: c.tn, Caller: c.caller, Muted: c.muted, Held: c.held,
-		Reason: reason, Monitor: c.monitor}
+		Reason: reason, Monitor: c.monitor, Agent: c.watched}
 }
 
 // hangup ends the call from this side: declined while ringing, BYE once up.
@@ -578,9 +582,12 @@ func (s *Server) browserInvite(req *sip.Request, tx sip.ServerTransaction, agent
 	if h := req.GetHeader(headerResume); h != nil && h.Value() == "1" {
 		resume = true
 	}
-	monitor := false
+	monitor, watched := false, ""
 	if h := req.GetHeader("X-Lianxin-Monitor"); h != nil {
 		tn, monitor, caller = h.Value(), true, ""
+		if h := req.GetHeader(headerMonitorAgent); h != nil {
+			watched = h.Value()
+		}
 		if p.session().State().String() != "connected" {
 			respond(tx, req, 480, "Temporarily Unavailable")
 			return
@@ -589,7 +596,8 @@ func (s *Server) browserInvite(req *sip.Request, tx sip.ServerTransaction, agent
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	c := &browserCall{p: p, id: callID(req), fromTag: fromTag, tn: tn, caller: caller, offer: offer,
-		answer: make(chan struct{}), end: cancel, ctx: ctx, resume: resume, monitor: monitor}
+		answer: make(chan struct{}), end: cancel, ctx: ctx, resume: resume, monitor: monitor,
+		watched: watched}
 	if monitor {
 		close(c.answer) // a silent monitor is answered at once
 	}

@@ -28,7 +28,7 @@ import (
 
 // Errors of Monitor and MonitorStop, with the desk protocol's codes.
 var (
-	ErrMonitorNoCall  = &PhoneError{"not_found", "no call of that agent or contact is up on this node"}
+	ErrMonitorNoCall  = &PhoneError{"not_found", "no call of that agent or contact is up"}
 	ErrMonitorNoPhone = &PhoneError{"no_phone", "the supervisor has no registered phone to listen on"}
 	ErrMonitorNotUp   = &PhoneError{"wrong_state", "the call is not talking to an agent"}
 	ErrMonitorBrowser = &PhoneError{"no_phone", "listening in needs the supervisor's registered SIP phone (their desk has the browser phone)"}
@@ -45,6 +45,10 @@ type MonitorInfo struct {
 	Reason  string `json:"reason,omitempty"` // ended: stopped, call_ended, hung_up, refused
 }
 
+// headerMonitorAgent names, on a monitor's INVITE, the agent talking on the
+// call (the browser phone shows it: PhoneCall.Agent).
+const headerMonitorAgent = "X-Lianxin-Monitor-Agent"
+
 // monitorLeg is one supervisor listening in.
 type monitorLeg struct {
 	s          *Server
@@ -52,6 +56,7 @@ type monitorLeg struct {
 	supervisor string
 	agent      string
 	id         string // Call-ID of the leg to the supervisor's phone
+	ref        string // the supervisor's node's name for it (CommandMonitor); "": this node's own
 	mix        *media.Monitor
 	cancel     context.CancelCauseFunc
 	notify     func(any)
@@ -66,12 +71,23 @@ type monitorLeg struct {
 // Monitor has supervisor listen in to the call of agent (or of contact tn,
 // when agent is ""). It returns once their phone rings; notify (may be nil)
 // is told when it answers and when the monitor ends. A supervisor listens to
-// one call at a time: a new Monitor ends the previous one.
+// one call at a time: a new Monitor ends the previous one. A call held by
+// another node is monitored there (CommandMonitor, monitor_remote.go).
 func (s *Server) Monitor(ctx context.Context, supervisor, agent, tn string, notify func(any)) error {
+	if notify == nil {
+		notify = func(any) {}
+	}
 	c := s.talkingCall(agent, tn)
 	if c == nil || c.ctx.Err() != nil {
-		return ErrMonitorNoCall
+		return s.monitorRemote(ctx, supervisor, agent, tn, notify)
 	}
+	return s.monitorHere(ctx, c, supervisor, "", notify)
+}
+
+// monitorHere starts supervisor's monitor of c, a call of this node; ref
+// names a monitor asked by another node (CommandMonitor), "" for this
+// node's own.
+func (s *Server) monitorHere(ctx context.Context, c *call, supervisor, ref string, notify func(any)) error {
 	c.mu.Lock()
 	a := c.ring
 	talking := c.state == stTalking && a != nil
@@ -86,12 +102,9 @@ func (s *Server) Monitor(ctx context.Context, supervisor, agent, tn string, noti
 	if err != nil {
 		return err
 	}
-	if notify == nil {
-		notify = func(any) {}
-	}
 	_ = s.MonitorStop(supervisor)
 	mctx, cancel := context.WithCancelCause(c.ctx)
-	m := &monitorLeg{s: s, c: c, supervisor: supervisor, agent: a.agent, id: uuid.NewString(),
+	m := &monitorLeg{s: s, c: c, supervisor: supervisor, agent: a.agent, id: uuid.NewString(), ref: ref,
 		mix: media.NewMonitor(), cancel: cancel, notify: notify}
 	s.mu.Lock()
 	if s.monitors == nil {
@@ -103,15 +116,23 @@ func (s *Server) Monitor(ctx context.Context, supervisor, agent, tn string, noti
 	return nil
 }
 
-// MonitorStop ends supervisor's listening in.
+// MonitorStop ends supervisor's listening in (on this node, or asks the node
+// holding the call).
 func (s *Server) MonitorStop(supervisor string) error {
 	s.mu.Lock()
 	m := s.monitors[supervisor]
+	rm := s.remoteMonitors[supervisor]
+	delete(s.remoteMonitors, supervisor)
 	s.mu.Unlock()
-	if m == nil {
+	if m == nil && rm == nil {
 		return ErrNotMonitoring
 	}
-	m.end("stopped")
+	if m != nil {
+		m.end("stopped")
+	}
+	if rm != nil {
+		rm.stop(s)
+	}
 	return nil
 }
 
@@ -165,6 +186,7 @@ func (m *monitorLeg) run(ctx context.Context, contact sip.Uri) {
 	req.AppendHeader(&sip.ToHeader{Address: contact, Params: sip.NewParams()})
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("X-Lianxin-Monitor", c.trackingNo()))
+	req.AppendHeader(sip.NewHeader(headerMonitorAgent, m.agent))
 	req.SetBody(local.marshal())
 	if tr, ok := contact.UriParams.Get("transport"); ok && tr != "" {
 		req.SetTransport(tr)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/pion/rtp"
@@ -251,4 +252,150 @@ func TestSilentMonitorBrowser(t *testing.T) {
 	require.Less(t, as, 0.01)
 	require.NoError(t, e.s.MonitorStop("1002"))
 	require.Equal(t, "ended", deskNotes.call(t, "ended").State)
+}
+
+// TestSilentMonitorAcrossNodes: the call (and the agent's phone) is on node
+// A, the supervisor's desk and SIP phone on node B. B asks A through A's
+// command stream; A calls B's supervisor phone, which hears the caller and
+// the agent mixed, and neither of them hears it. The steps reach B's notify;
+// monitor_stop from B ends it on A (BYE to the phone); by contact as well;
+// the call ending on A ends B's monitor too.
+func TestSilentMonitorAcrossNodes(t *testing.T) {
+	a := newEnv(t)
+	b := newEnvOn(t, a.redis, "node-b")
+	agent := newPhone(t, a, "1001", 0)
+	sup := newPhoneTone(t, b, "1002", 0, toneSupervisor)
+	a.seat("1001")
+	c := dial(t, a, "12345", "13800138000", media.PCMU)
+	eventually(t, 500, "the caller hears the agent", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
+	tn, _ := agent.contact.Load().(string)
+
+	ctx := context.Background()
+	require.ErrorIs(t, b.s.Monitor(ctx, "1002", "1009", "", nil), ErrMonitorNoCall, "1009 talks on no call")
+	require.ErrorIs(t, b.s.Monitor(ctx, "1002", "", "20260101-0000001", nil), ErrMonitorNoCall, "no such contact")
+	require.ErrorIs(t, b.s.Monitor(ctx, "1005", "1001", "", nil), ErrMonitorNoPhone, "1005 has no phone registered")
+
+	notes := make(monitorNotes, 16)
+	start := time.Now()
+	require.NoError(t, b.s.Monitor(ctx, "1002", "1001", "", notes.notify))
+	notes.wait(t, "ringing")
+	ringing := time.Since(start)
+	on := notes.wait(t, "listening")
+	t.Logf("monitor asked on B to B's desk told: ringing %v, listening %v", ringing, time.Since(start))
+	require.Equal(t, tn, on.Contact)
+	require.Equal(t, "1001", on.Agent)
+	a.s.mu.Lock()
+	m := a.s.monitors["1002"]
+	a.s.mu.Unlock()
+	require.NotNil(t, m, "node A, holding the call, runs the monitor")
+	callerFrom, agentFrom := len(c.rtp.packets()), len(agent.rtp.packets())
+
+	var gc, ga float64
+	eventually(t, 500, "the supervisor on B hears the caller and the agent on A", func() bool {
+		var n int
+		gc, n = goertzel(sup.rtp.packets(), 50, toneCaller)
+		ga, _ = goertzel(sup.rtp.packets(), 50, toneAgent)
+		return n == 50 && gc > 0.3 && ga > 0.3
+	})
+	eventually(t, 300, "the supervisor's phone sends", func() bool { return m.leg.Stats().PacketsReceived >= 50 })
+	eventually(t, 300, "a second of the call since the monitor began", func() bool {
+		return len(c.rtp.packets())-callerFrom >= 50 && len(agent.rtp.packets())-agentFrom >= 50
+	})
+	cs, _ := goertzel(c.rtp.packets()[callerFrom:], 1<<30, toneSupervisor)
+	as, _ := goertzel(agent.rtp.packets()[agentFrom:], 1<<30, toneSupervisor)
+	ca, _ := goertzel(c.rtp.packets()[callerFrom:], 1<<30, toneAgent)
+	ac, _ := goertzel(agent.rtp.packets()[agentFrom:], 1<<30, toneCaller)
+	t.Logf("supervisor on B hears: caller %.3f, agent %.3f; caller heard supervisor %.4f (agent %.3f), agent heard supervisor %.4f (caller %.3f)",
+		gc, ga, cs, ca, as, ac)
+	require.Greater(t, gc+ga, 0.8)
+	require.Less(t, cs, 0.01, "the caller hears nothing of the supervisor")
+	require.Less(t, as, 0.01, "the agent hears nothing of the supervisor")
+	require.Greater(t, ca, 0.8)
+	require.Greater(t, ac, 0.8)
+
+	// monitor_stop on B: A sends the phone BYE, and the call goes on.
+	d := <-sup.sessions
+	require.NoError(t, b.s.MonitorStop("1002"))
+	require.Equal(t, "stopped", notes.wait(t, "ended").Reason)
+	select {
+	case <-d.Context().Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the supervisor's phone got no BYE")
+	}
+	eventually(t, 500, "A's monitor is gone", func() bool {
+		a.s.mu.Lock()
+		defer a.s.mu.Unlock()
+		return a.s.monitors["1002"] == nil
+	})
+	require.ErrorIs(t, b.s.MonitorStop("1002"), ErrNotMonitoring)
+
+	// By contact; then the call ends on A, and B is told.
+	require.NoError(t, b.s.Monitor(ctx, "1002", "", tn, notes.notify))
+	require.Equal(t, "1001", notes.wait(t, "listening").Agent)
+	d = <-sup.sessions
+	c.hangup(t)
+	require.Equal(t, "call_ended", notes.wait(t, "ended").Reason)
+	select {
+	case <-d.Context().Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the supervisor's phone got no BYE when the call ended")
+	}
+	b.s.mu.Lock()
+	require.Nil(t, b.s.remoteMonitors["1002"])
+	b.s.mu.Unlock()
+
+	// A failure found on the call's node comes back as ended with its code.
+	b.s.mu.Lock()
+	b.s.remoteMonitors["1002"] = &remoteMonitor{id: "x1", node: "node-a", supervisor: "1002", contact: tn,
+		notify: notes.notify}
+	b.s.mu.Unlock()
+	require.NoError(t, b.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandMonitor, TrackingNo: tn,
+		Args: map[string]string{"supervisor": "1002", "id": "x1", "node": "node-b"}}))
+	require.Equal(t, "not_found", notes.wait(t, "ended").Reason, "A holds that call no more")
+}
+
+// TestSilentMonitorBrowserAcrossNodes: the supervisor's desk and browser
+// phone are on node B, the call on node A: A calls the browser phone's
+// binding on B, which answers at once (phone_call talking, monitor true);
+// the browser hears the caller and the agent, and the call hears nothing of
+// it; monitor_stop from B ends the browser's call.
+func TestSilentMonitorBrowserAcrossNodes(t *testing.T) {
+	cfg := func(c *Config) { c.WebRTC.Loopback = true }
+	a := newEnv(t, cfg)
+	b := newEnvOn(t, a.redis, "node-b", cfg)
+	br, deskNotes := openBrowser(t, b, "1002")
+	br.Say(siptest.SineWave(toneSupervisor, 8000, 8000))
+	agent := newPhone(t, a, "1001", 0)
+	a.seat("1001")
+	c := dial(t, a, "12345", "13800138000", media.PCMU)
+	eventually(t, 500, "the caller hears the agent", func() bool { return mostly(lastTone(c.rtp.packets(), 10), toneAgent) })
+	tn, _ := agent.contact.Load().(string)
+
+	notes := make(monitorNotes, 16)
+	require.NoError(t, b.s.Monitor(context.Background(), "1002", "1001", "", notes.notify))
+	notes.wait(t, "listening")
+	talking := deskNotes.call(t, "talking")
+	require.True(t, talking.Monitor)
+	require.Equal(t, tn, talking.Contact)
+	require.Equal(t, "1001", talking.Agent, "the desk shows whose call it is")
+	callerFrom, agentFrom := len(c.rtp.packets()), len(agent.rtp.packets())
+	var gc, ga float64
+	eventually(t, 500, "the browser on B hears the caller and the agent on A", func() bool {
+		h := br.Heard(8000, false)
+		gc, ga = siptest.Tone(h, toneCaller), siptest.Tone(h, toneAgent)
+		return len(h) == 8000 && gc > 0.3 && ga > 0.3
+	})
+	eventually(t, 300, "a second of the call since the monitor began", func() bool {
+		return len(c.rtp.packets())-callerFrom >= 50 && len(agent.rtp.packets())-agentFrom >= 50
+	})
+	cs, _ := goertzel(c.rtp.packets()[callerFrom:], 1<<30, toneSupervisor)
+	as, _ := goertzel(agent.rtp.packets()[agentFrom:], 1<<30, toneSupervisor)
+	t.Logf("browser supervisor on B hears (last second): caller %.3f, agent %.3f; caller heard supervisor %.4f, agent %.4f",
+		gc, ga, cs, as)
+	require.Less(t, cs, 0.01)
+	require.Less(t, as, 0.01)
+	require.NoError(t, b.s.MonitorStop("1002"))
+	require.Equal(t, "stopped", notes.wait(t, "ended").Reason)
+	require.Equal(t, "ended", deskNotes.call(t, "ended").State)
+	require.Zero(t, c.byes.Load(), "the call goes on")
 }

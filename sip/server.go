@@ -97,6 +97,8 @@ type Server struct {
 
 	monitors  map[string]*monitorLeg // supervisors listening in, by supervisor (monitor.go)
 	byMonitor map[string]*monitorLeg // by the Call-ID of the leg to the supervisor's phone
+	// supervisors of this node listening in to a call of another node, by supervisor (monitor_remote.go)
+	remoteMonitors map[string]*remoteMonitor
 
 	draining atomic.Bool
 	wg       sync.WaitGroup // calls in progress

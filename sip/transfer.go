@@ -110,6 +110,8 @@ func (s *Server) onCommand(cmd queue.Command) {
 		if c != nil {
 			go c.reattach(cmd.Agent)
 		}
+	case CommandMonitor, CommandMonitorStop, CommandMonitoring:
+		s.onMonitorCommand(cmd)
 	}
 }
 

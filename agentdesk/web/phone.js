@@ -6,9 +6,12 @@
 //
 // The bar: the choice of phone, the media session's state, the ringing call
 // with answer/decline, and during a call the timer, mute, hold, keypad,
-// transfer and hang-up, with a level meter each way. Counters a test can
-// read: document.body.dataset.phoneRings (ring sounds played),
-// dataset.phoneState (idle, ringing, talking, held), dataset.phoneMedia.
+// transfer and hang-up, with a level meter each way. A supervisor's silent
+// monitor (phone_call monitor true) shows 监听中 with the agent and the
+// contact listened to, the incoming meter, and only 停止监听 (monitor_stop).
+// Counters a test can read: document.body.dataset.phoneRings (ring sounds
+// played), dataset.phoneState (idle, ringing, talking, held, monitoring),
+// dataset.phoneMedia.
 import { $, el, clear, toast, fmtClock, fmtPhone } from './dom.js';
 import { S } from './store.js';
 import { send, on } from './socket.js';
@@ -243,13 +246,15 @@ function stopRinging() {
 
 function onCall(m) {
   const was = P.call && P.call.state;
+  const wasMonitor = !!(P.call && P.call.monitor);
   if (m.state === 'ended') {
     stopRinging();
     P.call = null;
     P.since = 0;
     if (P.mic) for (const t of P.mic.getAudioTracks()) t.enabled = true;
     // The desk says who ended a call (the contact's `ended`); the phone adds only what it alone knows.
-    if (was === 'talking' && m.reason !== 'agent' && m.reason !== 'caller') {
+    if (wasMonitor) toast('监听已结束', 'info');
+    else if (was === 'talking' && m.reason !== 'agent' && m.reason !== 'caller') {
       toast(`通话结束：${ENDED_ZH[m.reason] || '其他原因'}`, m.reason === 'media_lost' ? 'error' : 'info', m.reason || '');
     }
     else if (was === 'ringing' && m.reason === 'caller') toast('来电已取消（对方挂断或振铃超时）', 'info');
@@ -259,7 +264,8 @@ function onCall(m) {
     if (m.state === 'talking') {
       stopRinging();
       if (was !== 'talking') P.since = Date.now();
-      if (P.mic) for (const t of P.mic.getAudioTracks()) t.enabled = !m.muted;
+      // Listening in, the supervisor's microphone is off (the gateway drops it anyway).
+      if (P.mic) for (const t of P.mic.getAudioTracks()) t.enabled = !m.muted && !m.monitor;
     }
   }
   render();
@@ -287,6 +293,10 @@ function onError(m, req) {
     toast(`转接失败：${m.message || m.code}`, 'error', m.code);
     return;
   }
+  if (req.type === 'monitor_stop') {
+    toast(m.code === 'not_monitoring' ? '当前没有在监听' : `停止监听失败（${m.code}）`, 'error', m.message || '');
+    return;
+  }
   if (!req.type.startsWith('phone') && req.type !== 'rtc_offer') return;
   toast(PHONE_ERRORS[m.code] || `话机操作失败（${m.code}）`, 'error', m.message || '');
   if (req.type === 'phone' && m.code === 'no_softphone') { P.mode = 'sip'; stopMedia(); render(); }
@@ -310,30 +320,38 @@ function answer() {
 
 function hangup() {
   if (!P.call) return false;
+  if (P.call.monitor) return stopMonitor();
   send({ type: 'phone_hangup' });
   return true;
 }
 
+// stopMonitor ends the supervisor's listening in (the only control of a monitor).
+function stopMonitor() {
+  if (!P.call || !P.call.monitor) return false;
+  send({ type: 'monitor_stop' });
+  return true;
+}
+
 function mute() {
-  if (!P.call || P.call.state !== 'talking') return false;
+  if (!P.call || P.call.state !== 'talking' || P.call.monitor) return false;
   send({ type: 'phone_mute', on: !P.call.muted });
   return true;
 }
 
 function hold() {
-  if (!P.call || P.call.state !== 'talking') return;
+  if (!P.call || P.call.state !== 'talking' || P.call.monitor) return;
   send({ type: 'phone_hold', on: !P.call.held });
 }
 
 function dtmf(d) {
-  if (!P.call || P.call.state !== 'talking') return;
+  if (!P.call || P.call.state !== 'talking' || P.call.monitor) return;
   send({ type: 'phone_dtmf', digit: d });
   const shown = document.querySelector('#phone .keypad-digits');
   if (shown) shown.textContent = (shown.textContent + d).slice(-16);
 }
 
 function openTransfer() {
-  if (!P.call || !P.call.contact) return;
+  if (!P.call || !P.call.contact || P.call.monitor) return;
   const dlg = $('phone-transfer');
   dlg.querySelector('[name=contact]').value = P.call.contact;
   if (typeof dlg.showModal === 'function') dlg.showModal();
@@ -352,7 +370,7 @@ function sendTransfer(ev) {
 
 // quickTransfer sends a blind transfer to an emergency line in one click.
 function quickTransfer(to) {
-  if (!P.call || !P.call.contact) return;
+  if (!P.call || !P.call.contact || P.call.monitor) return;
   send({ type: 'transfer', contact: P.call.contact, to, note: '', mode: 'blind' });
 }
 
@@ -368,9 +386,11 @@ function render() {
   const bar = $('phone');
   if (!bar) return;
   clear(bar);
+  bar.classList.toggle('monitoring', !!(P.call && P.call.monitor));
   const d = document.body.dataset;
   d.phoneMode = P.mode;
-  const state = !P.call ? 'idle' : P.call.state === 'talking' && P.call.held ? 'held' : P.call.state;
+  const state = !P.call ? 'idle' : P.call.monitor ? 'monitoring'
+    : P.call.state === 'talking' && P.call.held ? 'held' : P.call.state;
   d.phoneState = state;
   if (!S.agent) return;
   const choice = el('div', { className: 'phone-choice', attrs: { role: 'radiogroup', 'aria-label': '接听方式' } },
@@ -405,6 +425,19 @@ function render() {
     return;
   }
   bar.classList.remove('ringing');
+  if (P.call.monitor) {
+    bar.append(
+      el('span', { className: 'phone-who phone-monitor', title: '只听不说：通话双方听不到您' }, '监听中 ',
+        el('b', {}, P.call.agent ? `坐席 ${P.call.agent}` : '坐席'),
+        P.call.contact ? ` · 来电 ${P.call.contact}` : '',
+        el('span', { className: 'phone-timer' }, '0:00')),
+      el('span', { className: 'meter meter-in', title: '通话音量' }, el('i', {}, '听'),
+        el('span', { className: 'track' }, el('span', { className: 'fill' }))),
+      el('span', { className: 'phone-idle' }, '通话双方听不到您'),
+      btn('停止监听', 'danger monitor-stop', stopMonitor, '快捷键 Alt+H'));
+    tickMeters();
+    return;
+  }
   const held = P.call.held;
   const keypad = el('div', { className: 'keypad', attrs: { role: 'group', 'aria-label': '拨号键盘' } },
     ...'123456789*0#'.split('').map((k) => btn(k, 'key', () => dtmf(k), `按键 ${k}`)));
