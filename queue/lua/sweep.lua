@@ -66,6 +66,7 @@ while not more do
     end
     local _, q, ch = give_back(tn, 'expired', now, miss)
     mark_dirty(q, ch)
+    worked = true
   end
 end
 
@@ -79,10 +80,11 @@ end
 
 -- Phone registrations that ran out: no more calls for those agents.
 while not more do
-  if over_budget() then more = true break end
   local ids = redis.call('ZRANGEBYSCORE', P .. 'phones', '-inf', now, 'LIMIT', 0, 1)
   if #ids == 0 then break end
+  if over_budget() then more = true break end
   redis.call('ZREM', P .. 'phones', ids[1])
+  worked = true
   refresh(ids[1], now)
   touch(ids[1])
 end

@@ -13,7 +13,12 @@ end
 -- New work (returning offers, escalating, unseating) gets the first half of
 -- the budget; offering what it freed, the rest (dispatch_dirty).
 local budget_us = 300
-local function over_budget() return spent_us() >= budget_us / 2 end
+-- worked: this call has done at least one piece of work. The budget stops a
+-- call only after that, so every call makes progress however slow Redis is
+-- (a loaded Redis can spend the whole budget on the prologue; without this
+-- the sweep would call again and again and never get anything done).
+local worked = false
+local function over_budget() return worked and spent_us() >= budget_us / 2 end
 
 -- Queues (and channels) to match again live in the set sweep:dirty ("q|ch"),
 -- so those a call had no time for are matched by the next one.
@@ -49,6 +54,7 @@ local function unseat_chunk(node, reason, now)
     -- One desk at a time: unseating one touches every set of its skills.
     local id = redis.call('SPOP', key)
     if not id then return true end
+    worked = true
     if agent(id).node == node then
       unseat(id, reason, now)
       for _, qc in ipairs(pending_order) do mark_dirty(qc[1], qc[2]) end
@@ -65,6 +71,7 @@ local function lose_calls_chunk(node, now)
     if over_budget() then return redis.call('SCARD', key) == 0 end
     local tn = redis.call('SPOP', key)
     if not tn then return true end
+    worked = true
     do
       local st = redis.call('HGET', P .. 'c:' .. tn, 'state')
       if st == 'offered' then
@@ -151,6 +158,7 @@ local function escalate_due(now)
       -- the budget is checked before each one: the rest stay due
       if i > 1 and over_budget() then return n, true end
       n = n + escalate_one(tn, now)
+      worked = true
     end
   end
 end
