@@ -23,7 +23,7 @@ import (
 func TestIntakeWaitsForTheReplica(t *testing.T) {
 	primary := queuetest.RedisServer(t)
 	replica := queuetest.Replica(t, primary)
-	e := newEnv(t, primary, func(o *queue.Options) { o.WaitReplicas = 1; o.WaitTimeout = 300 * time.Millisecond })
+	e := newEnv(t, primary, func(o *queue.Options) { o.WaitReplicas = 1; o.WaitTimeout = time.Second })
 	ctx := context.Background()
 	rc := replica.Client(t)
 	onReplica := func(tn string) bool {
@@ -42,7 +42,8 @@ func TestIntakeWaitsForTheReplica(t *testing.T) {
 	sleeper := redis.NewClient(&redis.Options{Addr: replica.Addr, ReadTimeout: -1})
 	defer sleeper.Close()
 	slept := make(chan error, 1)
-	go func() { slept <- sleeper.Do(ctx, "DEBUG", "SLEEP", "2").Err() }()
+	// Longer than the three intakes below wait together (3 × WaitTimeout).
+	go func() { slept <- sleeper.Do(ctx, "DEBUG", "SLEEP", "5").Err() }()
 	time.Sleep(200 * time.Millisecond) // let the sleep begin
 	letter.Subject = "噪音"
 	_, err = e.q.Enqueue(ctx, letter, "mailbox:2")

@@ -394,18 +394,24 @@ func (c *browserCall) lose(reason string, fallback error) {
 		c.hangup(fallback)
 		return
 	}
+	// Marked before the queue is asked: the call's node hangs this leg up as
+	// soon as the requeue is in Redis, maybe before Requeue returns here, and
+	// the desk must be told the reason, not that the other side hung up.
+	c.mu.Lock()
+	c.requeued = reason
+	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	err := c.p.s.q.Requeue(ctx, c.p.agent, tn, reason)
 	cancel()
 	log := c.p.log.With(zap.String("contact", tn), zap.String("reason", reason))
 	if err != nil {
 		log.Warn("call not put back in its queue; hanging up", zap.Error(err))
+		c.mu.Lock()
+		c.requeued = ""
+		c.mu.Unlock()
 		c.hangup(fallback)
 		return
 	}
-	c.mu.Lock()
-	c.requeued = reason
-	c.mu.Unlock()
 	log.Info("call back in its queue at its old place")
 	// The call's node hangs this leg up at once; should it not (it is gone), so do we.
 	time.AfterFunc(10*time.Second, func() { c.hangup(fallback) })
