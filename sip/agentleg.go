@@ -146,25 +146,7 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 	local := localSDP{id: rand.Uint64N(1 << 62), version: 1, ip: s.ip, codecs: codecs, eventPT: ourEventPT}
 	local.port = conn.LocalAddr().(*net.UDPAddr).Port
 
-	req := sip.NewRequest(sip.INVITE, contact)
-	cid := sip.CallIDHeader(a.id)
-	req.AppendHeader(&cid)
-	display := c.caller
-	if display == "" {
-		display = "anonymous"
-	}
-	from := &sip.FromHeader{DisplayName: display + " " + c.tn,
-		Address: sip.Uri{Scheme: "sip", User: c.line.Number, Host: s.ip.String(), Port: int(s.addr.Port())},
-		Params:  sip.NewParams()}
-	from.Params.Add("tag", strconv.FormatUint(rand.Uint64(), 36))
-	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: contact, Params: sip.NewParams()})
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.AppendHeader(sip.NewHeader("X-Lianxin-Contact", c.tn))
-	req.SetBody(local.marshal())
-	if tr, ok := contact.UriParams.Get("transport"); ok && tr != "" {
-		req.SetTransport(tr)
-	}
+	req := s.phoneInvite(contact, a.id, callerDisplay(c), c.line.Number, local, sip.NewHeader("X-Lianxin-Contact", c.tn))
 
 	dlg, err := s.dialogs.WriteInvite(ctx, req)
 	if err != nil {
@@ -371,4 +353,37 @@ func contains(cs []media.Codec, c media.Codec) bool {
 		}
 	}
 	return false
+}
+
+// phoneInvite is the gateway's INVITE to a phone at contact (an agent's or a
+// supervisor's): shown as display from the call's line, offering local, with
+// headers (the tracking number and the like) after Content-Type.
+func (s *Server) phoneInvite(contact sip.Uri, callID, display, line string, local localSDP, headers ...sip.Header) *sip.Request {
+	req := sip.NewRequest(sip.INVITE, contact)
+	cid := sip.CallIDHeader(callID)
+	req.AppendHeader(&cid)
+	from := &sip.FromHeader{DisplayName: display,
+		Address: sip.Uri{Scheme: "sip", User: line, Host: s.ip.String(), Port: int(s.addr.Port())},
+		Params:  sip.NewParams()}
+	from.Params.Add("tag", strconv.FormatUint(rand.Uint64(), 36))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: contact, Params: sip.NewParams()})
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	for _, h := range headers {
+		req.AppendHeader(h)
+	}
+	req.SetBody(local.marshal())
+	if tr, ok := contact.UriParams.Get("transport"); ok && tr != "" {
+		req.SetTransport(tr)
+	}
+	return req
+}
+
+// callerDisplay is how an agent's phone shows the call: the caller's number
+// (anonymous when withheld) and the tracking number.
+func callerDisplay(c *call) string {
+	if c.caller == "" {
+		return "anonymous " + c.tn
+	}
+	return c.caller + " " + c.tn
 }

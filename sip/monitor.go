@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,22 +174,8 @@ func (m *monitorLeg) run(ctx context.Context, contact sip.Uri) {
 	// and dropped.
 	local := localSDP{id: rand.Uint64N(1 << 62), version: 1, ip: s.ip, codecs: codecs}
 	local.port = conn.LocalAddr().(*net.UDPAddr).Port
-	req := sip.NewRequest(sip.INVITE, contact)
-	cid := sip.CallIDHeader(m.id)
-	req.AppendHeader(&cid)
-	from := &sip.FromHeader{DisplayName: "监听 " + m.agent + " " + c.trackingNo(),
-		Address: sip.Uri{Scheme: "sip", User: c.line.Number, Host: s.ip.String(), Port: int(s.addr.Port())},
-		Params:  sip.NewParams()}
-	from.Params.Add("tag", strconv.FormatUint(rand.Uint64(), 36))
-	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: contact, Params: sip.NewParams()})
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.AppendHeader(sip.NewHeader("X-Lianxin-Monitor", c.trackingNo()))
-	req.AppendHeader(sip.NewHeader(headerMonitorAgent, m.agent))
-	req.SetBody(local.marshal())
-	if tr, ok := contact.UriParams.Get("transport"); ok && tr != "" {
-		req.SetTransport(tr)
-	}
+	req := s.phoneInvite(contact, m.id, "监听 "+m.agent+" "+c.trackingNo(), c.line.Number, local,
+		sip.NewHeader("X-Lianxin-Monitor", c.trackingNo()), sip.NewHeader(headerMonitorAgent, m.agent))
 	m.notify(m.info("ringing", ""))
 	dlg, err := s.dialogs.WriteInvite(ctx, req)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -149,26 +148,8 @@ func (c *call) reattach(agent string) {
 	codecs := []media.Codec{callerCodec, other(callerCodec)}
 	local := localSDP{id: rand.Uint64N(1 << 62), version: 1, ip: s.ip, codecs: codecs, eventPT: ourEventPT,
 		port: conn.LocalAddr().(*net.UDPAddr).Port}
-	req := sip.NewRequest(sip.INVITE, contact)
-	cid := sip.CallIDHeader(a.id)
-	req.AppendHeader(&cid)
-	display := c.caller
-	if display == "" {
-		display = "anonymous"
-	}
-	from := &sip.FromHeader{DisplayName: display + " " + c.tn,
-		Address: sip.Uri{Scheme: "sip", User: c.line.Number, Host: s.ip.String(), Port: int(s.addr.Port())},
-		Params:  sip.NewParams()}
-	from.Params.Add("tag", strconv.FormatUint(rand.Uint64(), 36))
-	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: contact, Params: sip.NewParams()})
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.AppendHeader(sip.NewHeader("X-Lianxin-Contact", c.tn))
-	req.AppendHeader(sip.NewHeader(headerResume, "1"))
-	req.SetBody(local.marshal())
-	if tr, ok := contact.UriParams.Get("transport"); ok && tr != "" {
-		req.SetTransport(tr)
-	}
+	req := s.phoneInvite(contact, a.id, callerDisplay(c), c.line.Number, local,
+		sip.NewHeader("X-Lianxin-Contact", c.tn), sip.NewHeader(headerResume, "1"))
 	dlg, err := s.dialogs.WriteInvite(ctx, req)
 	if err != nil {
 		_ = conn.Close()
