@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -68,7 +69,8 @@ func (q *Queue) Connect(ctx context.Context, p Profile) (*Session, error) {
 		return nil, err
 	}
 	sess := newSessionID()
-	res, err := q.run(ctx, q.s.connect, p.ID, p.Name, skills, caps, q.o.NodeID, sess, q.nowMs()).StringSlice()
+	res, err := q.run(ctx, q.s.connect, p.ID, p.Name, skills, caps, q.o.NodeID, sess, q.nowMs(),
+		skillGroup(p.Skills)).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("queue: connect %s: %w", p.ID, err)
 	}
@@ -112,6 +114,19 @@ func (q *Queue) encodeProfile(p Profile) (skills, caps string, err error) {
 	}
 	sort.Strings(cp)
 	return strings.Join(sk, ","), strings.Join(cp, ","), nil
+}
+
+// skillGroup names the agents with the same skills (whatever their levels):
+// routing keeps one set of available agents per group and channel, not per
+// skill (see refresh in lua/common.lua).
+func skillGroup(skills map[string]int) string {
+	names := make([]string, 0, len(skills))
+	for name := range skills {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	sum := sha1.Sum([]byte(strings.Join(names, ",")))
+	return hex.EncodeToString(sum[:8])
 }
 
 func newSessionID() string {

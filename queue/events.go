@@ -65,7 +65,10 @@ type Event struct {
 	// Session is the desk session an EventReplaced is about, or the one
 	// the agent's Status was taken with.
 	Session string
-	// Contact is set for EventOffered and EventAssigned.
+	// Contact is set for EventOffered and EventAssigned: the whole contact
+	// when the agent's desk or the call is on this node (see loadContacts),
+	// else what the event carries (state, agent, queue, channel, times, the
+	// call's node and Call-ID) without the intake.
 	Contact *Contact
 	// Deadline of an EventOffered.
 	Deadline time.Time
@@ -88,6 +91,9 @@ func parseEvent(m redis.XMessage) (Event, error) {
 	e := Event{ID: m.ID, Type: EventType(f["type"]), Agent: f["agent"], Node: f["node"], TrackingNo: f["contact"],
 		Reason: f["reason"], Outcome: Outcome(f["outcome"]), Session: f["sess"], Queue: f["queue"], Channel: Channel(f["ch"])}
 	if e.Type == EventOffered || e.Type == EventAssigned {
+		if f["tn"] == "" {
+			f["tn"] = f["contact"]
+		}
 		c, err := contactFromFields(f)
 		if err != nil {
 			return e, err
@@ -154,7 +160,7 @@ func (q *Queue) SubscribeFrom(ctx context.Context, pos string, fn func(Event)) e
 	if pos == "" {
 		return fmt.Errorf("%w: empty event position", ErrInvalid)
 	}
-	return q.readStream(ctx, q.key("events"), pos, "events", func(m redis.XMessage) {
+	return q.readStream(ctx, q.key("events"), pos, "events", q.loadContacts, func(m redis.XMessage) {
 		e, err := parseEvent(m)
 		if err != nil {
 			q.log.Error("bad event", zap.Error(err), zap.String("id", m.ID))
@@ -166,7 +172,9 @@ func (q *Queue) SubscribeFrom(ctx context.Context, pos string, fn func(Event)) e
 
 // readStream reads stream key after position last, calling fn for each
 // entry in order, until ctx ends; Redis errors are logged and retried.
-func (q *Queue) readStream(ctx context.Context, key, last, what string, fn func(redis.XMessage)) error {
+// prepare, if set, gets each batch read before fn gets its entries.
+func (q *Queue) readStream(ctx context.Context, key, last, what string,
+	prepare func(context.Context, []redis.XMessage) error, fn func(redis.XMessage)) error {
 	for ctx.Err() == nil {
 		res, err := q.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key, last}, Count: 512,
 			Block: 2 * time.Second}).Result()
@@ -182,6 +190,14 @@ func (q *Queue) readStream(ctx context.Context, key, last, what string, fn func(
 			continue
 		}
 		for _, s := range res {
+			for prepare != nil && ctx.Err() == nil {
+				err := prepare(ctx, s.Messages)
+				if err == nil {
+					break
+				}
+				q.log.Warn("reading stream failed", zap.String("stream", what), zap.Error(err))
+				sleep(ctx, 200*time.Millisecond)
+			}
 			for _, m := range s.Messages {
 				if ctx.Err() != nil {
 					return nil // the rest is read next time, from its position
@@ -190,6 +206,55 @@ func (q *Queue) readStream(ctx context.Context, key, last, what string, fn func(
 				fn(m)
 			}
 		}
+	}
+	return nil
+}
+
+// loadContacts completes the offered and assigned events of a batch whose
+// agent's desk is on this node (the node that shows the contact to the
+// agent), or whose call is (cnode: the node that rings the agent's phone):
+// the scripts put in events only the fields of the contact that
+// changed, and here each gets the rest of the contact as it is in Redis,
+// with the event's own fields over it. One round trip per batch, on one
+// node. Other nodes' events keep only the event's fields (queue, channel,
+// agent, times); a contact already gone (forgotten after its retention)
+// too.
+func (q *Queue) loadContacts(ctx context.Context, ms []redis.XMessage) error {
+	var idx []int
+	pipe := q.rdb.Pipeline()
+	var cmds []*redis.MapStringStringCmd
+	for i, m := range ms {
+		t, _ := m.Values["type"].(string)
+		if t != string(EventOffered) && t != string(EventAssigned) {
+			continue
+		}
+		if _, whole := m.Values["d"]; whole {
+			continue // an event of an earlier version carries the whole contact
+		}
+		node, _ := m.Values["node"].(string)
+		cnode, _ := m.Values["cnode"].(string)
+		if node != q.o.NodeID && cnode != q.o.NodeID {
+			continue
+		}
+		tn, _ := m.Values["contact"].(string)
+		idx = append(idx, i)
+		cmds = append(cmds, pipe.HGetAll(ctx, q.key("c", tn)))
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("queue: load contacts of events: %w", err)
+	}
+	for k, i := range idx {
+		whole := make(map[string]any, len(cmds[k].Val())+len(ms[i].Values))
+		for f, v := range cmds[k].Val() {
+			whole[f] = v
+		}
+		for f, v := range ms[i].Values {
+			whole[f] = v
+		}
+		ms[i].Values = whole
 	}
 	return nil
 }

@@ -191,8 +191,12 @@ func ValidTrackingNo(s string) bool {
 // an event that carries them).
 func contactFromFields(f map[string]string) (*Contact, error) {
 	c := &Contact{TrackingNo: f["tn"]}
-	if err := json.Unmarshal([]byte(f["d"]), &c.Intake); err != nil {
-		return nil, fmt.Errorf("queue: contact %s: bad data: %w", c.TrackingNo, err)
+	// An event's contact may be without its intake (one already forgotten,
+	// or read from the stream's past: see Queue.loadContacts).
+	if d, ok := f["d"]; ok || f["type"] == "" {
+		if err := json.Unmarshal([]byte(d), &c.Intake); err != nil {
+			return nil, fmt.Errorf("queue: contact %s: bad data: %w", c.TrackingNo, err)
+		}
 	}
 	c.State = ContactState(f["state"])
 	c.Agent = f["agent"]

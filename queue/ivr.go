@@ -53,27 +53,14 @@ func loadIVRScripts(o Options) (*ivrScripts, error) {
 	if err != nil {
 		return nil, err
 	}
-	read := func(name string) (string, error) {
-		b, err := luaFS.ReadFile("lua/" + name + ".lua")
-		if err != nil {
-			return "", fmt.Errorf("queue: script %s: %w", name, err)
-		}
-		return string(b), nil
-	}
 	s := &ivrScripts{}
-	for name, dst := range map[string]**redis.Script{"rate_ask": &s.rateAsk, "rate": &s.rate} {
-		body, err := read(name)
+	for name, dst := range map[string]**redis.Script{"rate_ask": &s.rateAsk, "rate": &s.rate, "ivr_resolve": &s.ivrResolve} {
+		src, err := scriptSource(pre, "", name)
 		if err != nil {
 			return nil, err
 		}
-		*dst = redis.NewScript(pre + "\n" + body)
+		*dst = redis.NewScript(src)
 	}
-	body, err := read("ivr_resolve")
-	if err != nil {
-		return nil, err
-	}
-	// Not idempotent by itself (a second run makes a second contact).
-	s.ivrResolve = redis.NewScript(pre + onceHead + body + onceTail)
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package queue
 import (
 	"embed"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +27,7 @@ type scripts struct {
 // both; so each call of these carries its own id as the last argument (see
 // Queue.once), and the script stores its result under call:<id> for ten
 // minutes: a repeat of the call returns the stored result and changes nothing.
-var onceScripts = map[string]bool{"enqueue": true, "receive": true, "message": true, "outbox": true}
+var onceScripts = map[string]bool{"enqueue": true, "receive": true, "message": true, "outbox": true, "ivr_resolve": true}
 
 const onceHead = `
 local CALL_KEY = P .. 'call:' .. ARGV[#ARGV]
@@ -90,22 +91,16 @@ func loadScripts(o Options) (*scripts, error) {
 	if err != nil {
 		return nil, err
 	}
+	lib, err := luaFS.ReadFile("lua/sweeplib.lua")
+	if err != nil {
+		return nil, err
+	}
 	load := func(name string) (*redis.Script, error) {
-		body, err := luaFS.ReadFile("lua/" + name + ".lua")
+		src, err := scriptSource(pre, string(lib), name)
 		if err != nil {
-			return nil, fmt.Errorf("queue: script %s: %w", name, err)
+			return nil, err
 		}
-		if withLib[name] {
-			lib, err := luaFS.ReadFile("lua/sweeplib.lua")
-			if err != nil {
-				return nil, err
-			}
-			body = append(lib, body...)
-		}
-		if onceScripts[name] {
-			return redis.NewScript(pre + onceHead + string(body) + onceTail), nil
-		}
-		return redis.NewScript(pre + "\n" + string(body)), nil
+		return redis.NewScript(src), nil
 	}
 	s := &scripts{}
 	for name, dst := range map[string]**redis.Script{
@@ -123,4 +118,91 @@ func loadScripts(o Options) (*scripts, error) {
 		}
 	}
 	return s, nil
+}
+
+// scriptSource is script name with what it needs of the prelude (and of
+// sweeplib.lua) before it. Each script gets only the parts it uses (see
+// assemble): Redis runs a script's whole text on every call, and defining
+// the prelude's fifty functions cost more than many scripts' own work.
+func scriptSource(pre, lib, name string) (string, error) {
+	body, err := luaFS.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		return "", fmt.Errorf("queue: script %s: %w", name, err)
+	}
+	head := pre
+	if withLib[name] {
+		head += "\n" + lib
+	}
+	if onceScripts[name] {
+		return assemble(head, onceHead+string(body)+onceTail), nil
+	}
+	return assemble(head, "\n"+string(body)), nil
+}
+
+// A part of a prelude starts with a line "local …" at its left margin (a
+// function or a value) and runs to the next such line.
+var (
+	partStart = regexp.MustCompile(`(?m)^local `)
+	partNames = regexp.MustCompile(`^local (?:function ([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_, ]*?)\s*(?:=|\n))`)
+	luaWord   = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+	luaNote   = regexp.MustCompile(`--[^\n]*`)
+)
+
+// assemble puts before body the parts of head that body uses, directly or
+// through other parts, in head's order (a Lua local can only use what is
+// defined above it, so the order stays right). A part is used when its name
+// appears as a word outside comments; a word that only looks like a name
+// (in a string) brings a part that is not needed, which costs time, not
+// correctness. TestScriptsUseNoUnknownGlobals checks every script.
+func assemble(head, body string) string {
+	starts := partStart.FindAllStringIndex(head, -1)
+	if len(starts) == 0 {
+		return head + body
+	}
+	type part struct {
+		text  string
+		names []string
+	}
+	parts := make([]part, len(starts))
+	byName := map[string]int{}
+	for i, st := range starts {
+		end := len(head)
+		if i+1 < len(starts) {
+			end = starts[i+1][0]
+		}
+		parts[i].text = head[st[0]:end]
+		m := partNames.FindStringSubmatch(parts[i].text)
+		if m == nil {
+			continue
+		}
+		names := m[1]
+		if names == "" {
+			names = m[2]
+		}
+		for _, n := range strings.Split(names, ",") {
+			n = strings.TrimSpace(n)
+			parts[i].names = append(parts[i].names, n)
+			byName[n] = i
+		}
+	}
+	need := make([]bool, len(parts))
+	var use func(text string)
+	use = func(text string) {
+		for _, w := range luaWord.FindAllString(luaNote.ReplaceAllString(text, ""), -1) {
+			if i, ok := byName[w]; ok && !need[i] {
+				need[i] = true
+				use(parts[i].text)
+			}
+		}
+	}
+	use(body)
+	var b strings.Builder
+	b.WriteString(head[:starts[0][0]])
+	for i, p := range parts {
+		if need[i] {
+			b.WriteString(p.text)
+		}
+	}
+	b.WriteString(body)
+	return b.String()
 }

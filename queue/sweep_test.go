@@ -265,6 +265,21 @@ func TestSweepEscalatesBacklogOnTime(t *testing.T) {
 }
 
 // seat connects n ready desks (one letter each, skill general) on q.
+// available counts the agents in every set of available agents.
+func available(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "{lianxin}:avg:*").Result()
+	require.NoError(t, err)
+	var n int64
+	for _, k := range keys {
+		c, err := rdb.ZCard(ctx, k).Result()
+		require.NoError(t, err)
+		n += c
+	}
+	return n
+}
+
 func seat(t *testing.T, q *queue.Queue, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -341,6 +356,7 @@ func TestSweepDeadNodeWithFiveThousandDesks(t *testing.T) {
 	seat(t, a, 5000)
 	require.NoError(t, a.Heartbeat(ctx))
 	require.NoError(t, b.Heartbeat(ctx))
+	require.Equal(t, int64(5000), available(t, rdb), "the desks are ready")
 	pos, err := b.EventsPosition(ctx)
 	require.NoError(t, err)
 
@@ -353,9 +369,7 @@ func TestSweepDeadNodeWithFiveThousandDesks(t *testing.T) {
 	st := readScriptStats(t, rdb)
 	t.Logf("a dead node with 5,000 desks: %.1f ms of Redis time in one sweep of %d calls", float64(st.Usec)/1000, r.Calls)
 	requireBounded(t, st)
-	avail, err := rdb.ZCard(ctx, "{lianxin}:av:mailbox:general").Result()
-	require.NoError(t, err)
-	require.Zero(t, avail, "no desk of the dead node is offered work")
+	require.Zero(t, available(t, rdb), "no desk of the dead node is offered work")
 	for _, id := range []string{"20000", "22500", "24999"} {
 		stt, err := b.Status(ctx, id)
 		require.NoError(t, err)

@@ -1,8 +1,8 @@
 -- accept: ARGV id, tracking_no, now. Returns "assigned" or "already".
 local id, tn, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local c = P .. 'c:' .. tn
-local st, ag, cst, q, queued, rq = unpack(redis.call('HMGET', c, 'state', 'agent', 'cst', 'queue', 'queued',
-  'requeues'))
+local st, ag, cst, q, queued, rq, cnode, call = unpack(redis.call('HMGET', c, 'state', 'agent', 'cst', 'queue',
+  'queued', 'requeues', 'cnode', 'call'))
 if not st then return redis.error_reply('NOT_FOUND no contact ' .. tn) end
 if ag == id and (st == 'assigned' or st == 'wrapup') then return 'already' end
 if st == 'waiting' then return redis.error_reply('WRONG_STATE the offer of ' .. tn .. ' is no longer open') end
@@ -12,6 +12,8 @@ redis.call('ZREM', P .. 'offers', tn)
 redis.call('SREM', P .. 'ao:' .. id, tn)
 redis.call('SADD', P .. 'ah:' .. id, tn)
 redis.call('HSET', c, 'state', 'assigned', 'assigned', now, 'deadline', '')
+local ncst = cst or ''
+if cst == 'ringing' then ncst = 'talking' end
 if cst == 'ringing' and num(rq) > 0 then
   cstate(tn, q, cst, 'talking') -- a call requeued (requeue.lua) was answered and counted once already
 elseif cst == 'ringing' then
@@ -28,6 +30,7 @@ aincr(id, 'n_off', -1)
 aincr(id, 'n_busy', 1)
 aset(id, 'misses', 0)
 touch(id)
-contact_event('assigned', hgetall(c), id, now)
+contact_event('assigned', tn, {state = 'assigned', agent = id, assigned = now, deadline = '', queue = q, queued = queued,
+  cst = ncst, cnode = cnode, call = call}, id, now)
 emit_states(now)
 return 'assigned'

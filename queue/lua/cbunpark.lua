@@ -9,7 +9,7 @@ if not st then return redis.error_reply('NOT_FOUND no contact ' .. tn) end
 if parked ~= '1' or st ~= 'waiting' then return 'already' end
 redis.call('HSET', c, 'cbparked', '')
 -- Every queue it waits in: it may have escalated while parked.
-for _, wq in ipairs(waits_in({queue = q, esc = esc})) do redis.call('ZADD', P .. 'w:' .. wq .. ':' .. ch, rank, tn) end
+for _, wq in ipairs(waits_in({queue = q, esc = esc})) do wadd(wq, ch, rank, tn) end
 redis.call('ZADD', P .. 'wt:' .. q, queued, tn)
 ev('type', 'queued', 'contact', tn, 'queue', q, 'ch', ch, 'reason', 'callback_retry')
 dispatch_queue(q, ch, now)

@@ -49,7 +49,10 @@ end
 local function aset(id, ...)
   local h = agent(id)
   local kv = {...}
-  for i = 1, #kv, 2 do h[kv[i]] = tostring(kv[i + 1]) end
+  for i = 1, #kv, 2 do
+    h[kv[i]] = tostring(kv[i + 1])
+    if kv[i] == 'skills' then h['\0skills'] = nil end
+  end
   redis.call('HSET', P .. 'a:' .. id, ...)
 end
 
@@ -81,33 +84,97 @@ local function can_take(h, ch, now)
   return num(h['load:voice']) == 0
 end
 
--- refresh puts the agent into, or takes it out of, the available sets
--- av:<channel>:<queue>, scored by when the agent last became idle on that
--- channel (lowest = longest idle). Channels the agent has no capacity for
--- are never joined, so they are skipped.
+-- Agents with the same skills form a group (field grp: the Go side names it
+-- from the sorted skill names). avg:<channel>:<grp> holds the group's agents
+-- that can take one more contact on that channel, scored by when each last
+-- became idle on it (lowest = longest idle); qg:<queue> holds the groups
+-- with that skill. An agent's field in:<channel> is its score in its set
+-- ('' or none: not in it), so a change writes only what flipped: routing
+-- costs the same with 1 skill or 14.
 local function refresh(id, now)
   local h = agent(id)
-  local skills = skill_list(h.skills)
+  local grp = h.grp or ''
+  if grp == '' then return end
+  local flips = {}
   for _, ch in ipairs(CHANNELS) do
-    if num(h['cap:' .. ch]) > 0 then
-      local ok = can_take(h, ch, now)
-      for _, q in ipairs(skills) do
-        local key = P .. 'av:' .. ch .. ':' .. q
-        if ok then redis.call('ZADD', key, num(h['idle:' .. ch]), id)
-        else redis.call('ZREM', key, id) end
+    local have = h['in:' .. ch] or ''
+    if have ~= '' or num(h['cap:' .. ch]) > 0 then
+      local want = ''
+      if can_take(h, ch, now) then want = h['idle:' .. ch] or '0' end
+      if want ~= have then
+        local key = P .. 'avg:' .. ch .. ':' .. grp
+        if want ~= '' then redis.call('ZADD', key, want, id) else redis.call('ZREM', key, id) end
+        flips[#flips + 1] = 'in:' .. ch
+        flips[#flips + 1] = want
       end
     end
   end
+  if #flips > 0 then aset(id, unpack(flips)) end
 end
 
--- withdraw takes the agent out of every available set of its current skills.
+-- withdraw takes the agent out of every available set of its group.
 local function withdraw(id)
   local h = agent(id)
+  local flips = {}
   for _, ch in ipairs(CHANNELS) do
-    for _, q in ipairs(skill_list(h.skills)) do
-      redis.call('ZREM', P .. 'av:' .. ch .. ':' .. q, id)
+    if (h['in:' .. ch] or '') ~= '' then
+      redis.call('ZREM', P .. 'avg:' .. ch .. ':' .. (h.grp or ''), id)
+      flips[#flips + 1] = 'in:' .. ch
+      flips[#flips + 1] = ''
     end
   end
+  if #flips > 0 then aset(id, unpack(flips)) end
+end
+
+-- The groups with skill q, read once per script.
+local qgroups = {}
+local function groups_of(q)
+  local g = qgroups[q]
+  if not g then
+    g = redis.call('SMEMBERS', P .. 'qg:' .. q)
+    qgroups[q] = g
+  end
+  return g
+end
+
+-- longest_idle lists the (at most two) longest-idle agents that can take
+-- one more contact on ch and have skill q.
+local function longest_idle(q, ch)
+  local gs = groups_of(q)
+  if #gs == 1 then return redis.call('ZRANGE', P .. 'avg:' .. ch .. ':' .. gs[1], 0, 1) end
+  local all = {}
+  for _, g in ipairs(gs) do
+    local r = redis.call('ZRANGE', P .. 'avg:' .. ch .. ':' .. g, 0, 1, 'WITHSCORES')
+    for i = 1, #r, 2 do all[#all + 1] = {tonumber(r[i + 1]), r[i]} end
+  end
+  table.sort(all, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return a[2] < b[2]
+  end)
+  local ids = {}
+  for i = 1, math.min(2, #all) do ids[i] = all[i][2] end
+  return ids
+end
+
+-- Waiting contacts: w:<queue>:<channel>, scored by rank (priority, then
+-- age). hd:<channel> holds each queue with contacts waiting on the channel,
+-- scored by the rank of its head, so an agent who frees up looks only at
+-- queues with work, best first. Every change of w: goes through wadd and
+-- wrem, which keep hd: right.
+local function whead(q, ch)
+  local r = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 0, 'WITHSCORES')
+  if #r == 0 then redis.call('ZREM', P .. 'hd:' .. ch, q)
+  else redis.call('ZADD', P .. 'hd:' .. ch, r[2], q) end
+end
+
+local function wadd(q, ch, rank, tn)
+  redis.call('ZADD', P .. 'w:' .. q .. ':' .. ch, rank, tn)
+  local cur = redis.call('ZSCORE', P .. 'hd:' .. ch, q)
+  if not cur or tonumber(rank) < tonumber(cur) then redis.call('ZADD', P .. 'hd:' .. ch, rank, q) end
+end
+
+local function wrem(q, ch, tn)
+  if redis.call('ZREM', P .. 'w:' .. q .. ':' .. ch, tn) == 1 then whead(q, ch) end
 end
 
 -- derived is the agent's state as the desk and the statistics see it.
@@ -176,10 +243,11 @@ local function emit_states(now)
   end
 end
 
--- contact_event emits an event about contact tn, carrying all its fields
--- (from the table f) and the status of agent id.
-local function contact_event(typ, f, id, now)
-  local args = {'type', typ, 'node', agent(id).node or ''}
+-- contact_event emits an event about contact tn carrying the fields f of it
+-- that this change set (the rest readers load: Queue.SubscribeFrom) and the
+-- status of agent id. Events stay small whatever the contact holds.
+local function contact_event(typ, tn, f, id, now)
+  local args = {'type', typ, 'node', agent(id).node or '', 'contact', tn}
   for k, v in pairs(f) do
     args[#args + 1] = k
     args[#args + 1] = v
@@ -216,15 +284,15 @@ local function ccount(q, what) redis.call('HINCRBY', P .. 'callstats', q .. ':' 
 -- RING_MS, the agent's phone rings meanwhile).
 local function offer(tn, id, now, q, ch)
   local c = P .. 'c:' .. tn
-  local f = hgetall(c)
+  local cq, esc, cst, offers, queued, cnode, call = unpack(redis.call('HMGET', c, 'queue', 'esc', 'cst', 'offers',
+    'queued', 'cnode', 'call'))
   local deadline = now + OFFER_MS
   if ch == 'voice' then deadline = now + RING_MS end
-  f.state, f.agent, f.offered, f.deadline = 'offered', id, tostring(now), tostring(deadline)
-  f.offers = tostring(num(f.offers) + 1)
+  offers = num(offers) + 1
   -- q may be a queue the contact escalated to; it leaves every queue it waits in.
-  for _, wq in ipairs(waits_in(f)) do redis.call('ZREM', P .. 'w:' .. wq .. ':' .. ch, tn) end
-  redis.call('ZREM', P .. 'wt:' .. f.queue, tn)
-  redis.call('HSET', c, 'state', f.state, 'agent', id, 'offered', f.offered, 'deadline', f.deadline, 'offers', f.offers)
+  for _, wq in ipairs(waits_in({queue = cq, esc = esc})) do wrem(wq, ch, tn) end
+  redis.call('ZREM', P .. 'wt:' .. cq, tn)
+  redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', now, 'deadline', deadline, 'offers', offers)
   redis.call('ZADD', P .. 'offers', deadline, tn)
   redis.call('SADD', P .. 'ao:' .. id, tn)
   aincr(id, 'load:' .. ch, 1)
@@ -233,11 +301,12 @@ local function offer(tn, id, now, q, ch)
   aset(id, 'idle:' .. ch, now)
   refresh(id, now)
   touch(id)
-  if f.cst == 'waiting' then
-    cstate(tn, f.queue, 'waiting', 'ringing')
-    f.cst = 'ringing'
+  if cst == 'waiting' then
+    cstate(tn, cq, 'waiting', 'ringing')
+    cst = 'ringing'
   end
-  contact_event('offered', f, id, now)
+  contact_event('offered', tn, {state = 'offered', agent = id, offered = now, deadline = deadline, offers = offers,
+    queue = cq, ch = ch, queued = queued, cst = cst or '', cnode = cnode, call = call}, id, now)
 end
 
 -- skipped says whether contact tn must not go to agent id yet: the agent
@@ -256,7 +325,7 @@ local function dispatch_queue(q, ch, now, limit)
   while n < (limit or 1000) do
     local heads = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 9)
     if #heads == 0 then return n end
-    local ids = redis.call('ZRANGE', P .. 'av:' .. ch .. ':' .. q, 0, 1)
+    local ids = longest_idle(q, ch)
     if #ids == 0 then return n end
     local tn, id
     for _, c in ipairs(heads) do
@@ -270,7 +339,9 @@ local function dispatch_queue(q, ch, now, limit)
       -- A phone registration runs out by itself: the agent leaves the set
       -- here, before the sweep gets to it, and the next one is tried.
       refresh(id, now)
-      redis.call('ZREM', P .. 'av:' .. ch .. ':' .. q, id) -- whatever refresh saw: the loop moves on
+      local h = agent(id)
+      redis.call('ZREM', P .. 'avg:' .. ch .. ':' .. (h.grp or ''), id) -- whatever refresh saw: the loop moves on
+      if (h['in:' .. ch] or '') ~= '' then aset(id, 'in:' .. ch, '') end
       touch(id)
     else
       offer(tn, id, now, q, ch)
@@ -280,18 +351,37 @@ local function dispatch_queue(q, ch, now, limit)
   return n
 end
 
+-- skill_set is the set of the agent's skills, parsed once per script.
+local function skill_set(h)
+  local set = h['\0skills']
+  if not set then
+    set = {}
+    for _, q in ipairs(skill_list(h.skills)) do set[q] = true end
+    h['\0skills'] = set
+  end
+  return set
+end
+
 -- best_for finds the best waiting contact for agent id among channels chs:
--- highest priority, then oldest, over every queue of the agent's skills.
+-- highest priority, then oldest (lowest rank), over the queues of the
+-- agent's skills that have work (hd:, best head first).
 local function best_for(id, h, chs, now)
   local best, best_score, bq, bch
+  local mine = skill_set(h)
   for _, ch in ipairs(chs) do
     if can_take(h, ch, now) then
-      for _, q in ipairs(skill_list(h.skills)) do
-        local head = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 1, 'WITHSCORES')
-        local i = 1
-        if #head > 0 and skipped(head[1], id, now) then i = 3 end
-        if head[i] and (best_score == nil or tonumber(head[i + 1]) < best_score) then
-          best, best_score, bq, bch = head[i], tonumber(head[i + 1]), q, ch
+      local hd = redis.call('ZRANGE', P .. 'hd:' .. ch, 0, -1, 'WITHSCORES')
+      for i = 1, #hd, 2 do
+        local q = hd[i]
+        if best_score and tonumber(hd[i + 1]) >= best_score then break end
+        if mine[q] then
+          local head = redis.call('ZRANGE', P .. 'w:' .. q .. ':' .. ch, 0, 1, 'WITHSCORES')
+          if #head == 0 then redis.call('ZREM', P .. 'hd:' .. ch, q) end
+          local j = 1
+          if #head > 0 and skipped(head[1], id, now) then j = 3 end
+          if head[j] and (best_score == nil or tonumber(head[j + 1]) < best_score) then
+            best, best_score, bq, bch = head[j], tonumber(head[j + 1]), q, ch
+          end
         end
       end
     end
@@ -324,7 +414,7 @@ local function give_back(tn, reason, now, miss)
   aincr(id, 'n_off', -1)
   redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'deadline', '')
   if reason == 'rejected' then redis.call('HSET', c, 'skip', id, 'skip_until', now + OFFER_MS) end
-  for _, wq in ipairs(waits_in({queue = q, esc = esc})) do redis.call('ZADD', P .. 'w:' .. wq .. ':' .. ch, rank, tn) end
+  for _, wq in ipairs(waits_in({queue = q, esc = esc})) do wadd(wq, ch, rank, tn) end
   redis.call('ZADD', P .. 'wt:' .. q, queued, tn)
   cstate(tn, q, cst, 'waiting')
   ev('type', 'rescinded', 'contact', tn, 'agent', id, 'reason', reason, 'queue', q, 'ch', ch,
@@ -434,7 +524,7 @@ local function abandon(tn, f, by, now)
     refresh(id, now)
     touch(id)
   end
-  for _, wq in ipairs(waits_in(f)) do redis.call('ZREM', P .. 'w:' .. wq .. ':' .. f.ch, tn) end
+  for _, wq in ipairs(waits_in(f)) do wrem(wq, f.ch, tn) end
   redis.call('ZREM', P .. 'wt:' .. f.queue, tn)
   call_over(tn, f, now)
   redis.call('HSET', c, 'state', 'closed', 'outcome', 'abandoned', 'agent', '', 'deadline', '', 'ended', now,
@@ -559,7 +649,7 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor)
   redis.call('EXPIRE', seqkey, 259200)
   redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', 'waiting', 'queue', q, 'ch', ch,
     'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
-  redis.call('ZADD', P .. 'w:' .. q .. ':' .. ch, rank, tn)
+  wadd(q, ch, rank, tn)
   redis.call('ZADD', P .. 'wt:' .. q, now, tn)
   if #esc_steps(q) > 0 then esc_track(tn, q, now, '') end
   if hist ~= '' then

@@ -1,13 +1,16 @@
--- connect: a desk connects. ARGV id, name, skills, capacities, node, sess, now.
--- skills "q=5,…", capacities "voice=1,sms=3,…".
+-- connect: a desk connects. ARGV id, name, skills, capacities, node, sess, now, group.
+-- skills "q=5,…", capacities "voice=1,sms=3,…", group: the name of the
+-- agents with these skills (see refresh).
 -- Returns {previous sess, previous node, offers…, '|', held…}.
 local id, name, skills, caps, node, sess, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local grp = ARGV[8]
 local h = agent(id)
-withdraw(id) -- from the sets of the skills it had; they may have changed
+withdraw(id) -- from the sets of the group it was in; its skills may have changed
 local old_sess, old_node = h.sess or '', h.node or ''
 if old_node ~= '' then redis.call('SREM', P .. 'na:' .. old_node, id) end
 
-aset(id, 'name', name, 'skills', skills, 'node', node, 'sess', sess, 'seen', now)
+aset(id, 'name', name, 'skills', skills, 'grp', grp, 'node', node, 'sess', sess, 'seen', now)
+for _, q in ipairs(skill_list(skills)) do redis.call('SADD', P .. 'qg:' .. q, grp) end
 for _, ch in ipairs(CHANNELS) do aset(id, 'cap:' .. ch, 0) end
 for ch, n in string.gmatch(caps, '([^,=]+)=(%d+)') do aset(id, 'cap:' .. ch, n) end
 if (h.presence or '') == '' or h.presence == 'logged_out' then

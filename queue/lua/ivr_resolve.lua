@@ -11,7 +11,7 @@ local retry = seen(idem, hash)
 if retry then return retry end
 local tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13])
 remember(idem, hash, tn)
-redis.call('ZREM', P .. 'w:' .. q .. ':' .. ch, tn)
+wrem(q, ch, tn)
 redis.call('ZREM', P .. 'wt:' .. q, tn)
 redis.call('HSET', P .. 'c:' .. tn, 'state', 'closed', 'outcome', 'resolved', 'rby', 'ivr', 'call', call,
   'ended', now, 'closed', now, 'by', 'caller')

@@ -21,7 +21,7 @@ redis.call('SREM', P .. 'ah:' .. id, tn)
 if st == 'assigned' then aincr(id, 'n_busy', -1) else aincr(id, 'n_wrap', -1) end
 aincr(id, 'load:' .. ch, -1)
 redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'deadline', '', 'assigned', '', 'ended', '')
-for _, wq in ipairs(waits_in({queue = q, esc = esc})) do redis.call('ZADD', P .. 'w:' .. wq .. ':' .. ch, rank, tn) end
+for _, wq in ipairs(waits_in({queue = q, esc = esc})) do wadd(wq, ch, rank, tn) end
 redis.call('ZADD', P .. 'wt:' .. q, queued, tn)
 esc_track(tn, q, queued, esc)
 ev('type', 'rescinded', 'contact', tn, 'agent', id, 'reason', 'reassigned', 'queue', q, 'ch', ch, 'node', '')

@@ -24,7 +24,7 @@ if tn then
       redis.call('HSET', c, 'prio', prio, 'rank', newrank)
       if st == 'waiting' then
         for _, wq in ipairs(waits_in({queue = cq, esc = esc})) do
-          redis.call('ZADD', P .. 'w:' .. wq .. ':' .. ch0, newrank, tn)
+          wadd(wq, ch0, newrank, tn)
         end
       end
     end

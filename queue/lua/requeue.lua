@@ -33,7 +33,7 @@ end
 local n = num(f.requeues) + 1
 redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'deadline', '', 'hold_since', '', 'requeues', n,
   'rq_reason', reason)
-for _, wq in ipairs(waits_in(f)) do redis.call('ZADD', P .. 'w:' .. wq .. ':' .. f.ch, f.rank, tn) end
+for _, wq in ipairs(waits_in(f)) do wadd(wq, f.ch, f.rank, tn) end
 redis.call('ZADD', P .. 'wt:' .. f.queue, f.queued, tn)
 cstate(tn, f.queue, 'talking', 'waiting')
 ccount(f.queue, 'requeues')

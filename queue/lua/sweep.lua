@@ -97,6 +97,7 @@ if full then
         mark_dirty(q, ch)
         left = true
       else
+        whead(q, ch) -- hd: from a version before it, or a key lost
         local k = dispatch_queue(q, ch, now, 2)
         offered = offered + k
         if k >= 2 then

@@ -126,7 +126,7 @@ local function escalate_one(tn, now)
     if num(queued) + s[1] <= now and not has_esc(esc, s[2]) then
       if esc == '' then esc = s[2] else esc = esc .. ',' .. s[2] end
       if st == 'waiting' and parked ~= '1' then
-        redis.call('ZADD', P .. 'w:' .. s[2] .. ':' .. ch, rank, tn)
+        wadd(s[2], ch, rank, tn)
         mark(s[2], ch) -- into sweep:dirty at the end (dispatch_dirty)
       end
       ev('type', 'escalated', 'contact', tn, 'queue', s[2], 'from', q, 'ch', ch)

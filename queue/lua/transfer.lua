@@ -50,7 +50,7 @@ if to == 'agent' and back == 'agent' then xback = id end
 redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'queue', q, 'prio', prio, 'rank', rank, 'esc', '',
   'deadline', '', 'hold_since', '', 'xnote', note, 'xfrom', id, 'xback', xback, 'skip', id,
   'skip_until', now + OFFER_MS, 'xcount', num(f.xcount) + 1)
-redis.call('ZADD', P .. 'w:' .. q .. ':' .. f.ch, rank, tn)
+wadd(q, f.ch, rank, tn)
 redis.call('ZADD', P .. 'wt:' .. q, f.queued, tn)
 esc_track(tn, q, f.queued, '')
 if (f.cst or '') ~= '' then

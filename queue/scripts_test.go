@@ -1,0 +1,95 @@
+package queue
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// luaGlobals are the globals Redis gives a script; a script that reads any
+// other global reads nil, and fails only on the path that reaches it.
+var luaGlobals = map[string]bool{
+	"redis": true, "cjson": true, "KEYS": true, "ARGV": true, "tonumber": true, "tostring": true, "type": true,
+	"pairs": true, "ipairs": true, "next": true, "unpack": true, "select": true, "string": true, "table": true,
+	"math": true, "error": true, "pcall": true,
+}
+
+// TestScriptsUseNoUnknownGlobals compiles every script as it is sent to
+// Redis (the prelude cut to what it uses, see assemble) and checks that it
+// reads no global but Redis's and sets none: a part of the prelude it needs
+// and did not get would be one.
+func TestScriptsUseNoUnknownGlobals(t *testing.T) {
+	o := Options{NodeID: "n", Queues: []Def{{Name: "general", Escalation: []Step{{After: 60e9, To: "labour"}}}, {Name: "labour"}}}
+	if err := o.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	pre, err := prelude(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := luaFS.ReadFile("lua/sweeplib.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := luaFS.ReadDir("lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		name := strings.TrimSuffix(f.Name(), ".lua")
+		if name == "common" || name == "sweeplib" || name == "offer_deadline" {
+			continue
+		}
+		src, err := scriptSource(pre, string(lib), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunk, err := parse.Parse(strings.NewReader(src), name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		proto, err := lua.Compile(chunk, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var bad []string
+		globals(proto, func(op, g string) {
+			if op == "set" || !luaGlobals[g] {
+				bad = append(bad, op+" "+g)
+			}
+		})
+		sort.Strings(bad)
+		if len(bad) > 0 {
+			t.Errorf("script %s uses unknown globals: %s", name, strings.Join(bad, ", "))
+		}
+		if len(src) >= len(pre)+len(lib)+len(f.Name())+2000 {
+			t.Errorf("script %s got the whole prelude", name)
+		}
+		n++
+	}
+	if n < 25 {
+		t.Fatalf("checked %d scripts", n)
+	}
+}
+
+// globals calls fn for every global a function (and the functions in it)
+// reads ("get") or sets ("set").
+func globals(p *lua.FunctionProto, fn func(op, name string)) {
+	for _, inst := range p.Code {
+		op := int(inst >> 26)
+		bx := int(inst & 0x3ffff)
+		switch op {
+		case lua.OP_GETGLOBAL:
+			fn("get", p.Constants[bx].String())
+		case lua.OP_SETGLOBAL:
+			fn("set", p.Constants[bx].String())
+		}
+	}
+	for _, sub := range p.FunctionPrototypes {
+		globals(sub, fn)
+	}
+}
