@@ -314,6 +314,7 @@ type publicContact struct {
 }
 
 var statusText = map[queue.ContactState]string{
+	queue.StateIVR:      "已受理，语音导航中",
 	queue.StateWaiting:  "已受理，排队等待中",
 	queue.StateOffered:  "已受理，正在分派坐席",
 	queue.StateAssigned: "坐席正在办理",

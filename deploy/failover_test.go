@@ -43,9 +43,9 @@ import (
 // once the promotion is done, as an operator or a supervisor would bring it
 // back). At the end, on the new primary: every acknowledged letter is there
 // exactly once, and every call is queued at most once; every call answered by
-// a node that stayed up is queued. Calls answered by the killed node before
-// they were queued are counted and logged (they cannot be queued: the node
-// holding them is gone).
+// a node that stayed up is queued. Every call answered by the killed node is
+// a callback contact (a call is a contact from its answer, so one still in
+// the welcome is one too): 0 answered calls without a contact.
 func TestMultiNodeFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Redis, three sentinels, three nodes, Kamailio and HAProxy")
@@ -187,9 +187,10 @@ func TestMultiNodeFailover(t *testing.T) {
 	defer fc.Close()
 	subjects := map[string][]string{} // subject -> tracking numbers
 	calls := map[string][]string{}    // Call-ID -> tracking numbers
+	callbacks := map[string]bool{}    // Call-ID -> its contact is a callback
 	iter := fc.Scan(ctx, 0, "{lianxin}:c:*", 1000).Iterator()
 	for iter.Next(ctx) {
-		f, err := fc.HMGet(ctx, iter.Val(), "tn", "d", "ch", "call").Result()
+		f, err := fc.HMGet(ctx, iter.Val(), "tn", "d", "ch", "call", "callback").Result()
 		require.NoError(t, err)
 		tn, _ := f[0].(string)
 		d, _ := f[1].(string)
@@ -204,6 +205,9 @@ func TestMultiNodeFailover(t *testing.T) {
 		if ch == "voice" {
 			id, _ := f[3].(string)
 			calls[id] = append(calls[id], tn)
+			if cb, _ := f[4].(string); cb == "1" {
+				callbacks[id] = true
+			}
 		} else {
 			subjects[in.Subject] = append(subjects[in.Subject], tn)
 		}
@@ -245,7 +249,17 @@ func TestMultiNodeFailover(t *testing.T) {
 	answered := answeredCalls(t, caller.Messages())
 	killedPort := nodes[1].sip[strings.LastIndex(nodes[1].sip, ":")+1:]
 	var unqueued, onKilled, duringFailover []string
+	killedCallbacks := 0
 	for id, a := range answered {
+		if a.port == killedPort && a.at.Before(tNodeKill) {
+			// A call is a contact from its answer: the killed node's callers,
+			// in the welcome or queued, are callbacks now.
+			if len(calls[id]) == 1 && callbacks[id] {
+				killedCallbacks++
+			} else {
+				t.Errorf("call %s answered by the killed node is no callback contact: %v", id, calls[id])
+			}
+		}
 		switch n := len(calls[id]); {
 		case n > 1:
 			t.Errorf("call %s queued %d times: %v", id, n, calls[id])
@@ -260,9 +274,11 @@ func TestMultiNodeFailover(t *testing.T) {
 	}
 	sort.Strings(unqueued)
 	require.Empty(t, unqueued, "calls answered by a node that stayed up, away from the failover, never queued")
+	require.Empty(t, onKilled, "calls answered by the killed node with no contact")
 	require.NotEmpty(t, answered)
-	t.Logf("calls: %d answered, %d queued; not queued: %d answered by the killed node %v, %d whose caller hung up "+
-		"during the failover %v", len(answered), len(calls), len(onKilled), onKilled, len(duringFailover), duringFailover)
+	t.Logf("calls: %d answered, %d with a contact (%d answered by the killed node, all callbacks now); without one: "+
+		"%d answered by the killed node %v, %d whose caller hung up during the failover %v", len(answered), len(calls),
+		killedCallbacks, len(onKilled), onKilled, len(duringFailover), duringFailover)
 }
 
 // callLength is how long sipp's callers stay on the line (hold_ms).

@@ -23,12 +23,31 @@ type Call struct {
 	Node string
 }
 
+// AnswerCall records a call as the node answers it, before its welcome
+// prompt and menu: a contact held out of every queue (StateIVR), in the
+// line's queue in.Queue, with the node holding its media. Should the node
+// die before the caller is queued, the call becomes a callback contact like
+// a waiting caller's (at the place its answer time gives it), so a caller
+// answered is never forgotten. EnqueueCall with the same call queues it
+// where the caller chose; Hangup by the caller before that drops it, as if
+// never made (the caller was never in a queue). The Call-ID makes a retry
+// return the same contact.
+func (q *Queue) AnswerCall(ctx context.Context, in Intake, call Call) (Receipt, error) {
+	return q.enqueueCall(ctx, in, call, true)
+}
+
 // EnqueueCall queues a caller, after any menu, in the queue the caller
 // chose (in.Queue), and records the node holding the call's media. The
 // contact is on channel voice (in.Channel may be left empty). Like Enqueue
 // it offers the call at once when an agent whose phone is registered is
 // available; the offered event tells the node to ring the agent's phone.
+// A call AnswerCall recorded is that contact, now queued: its place (rank)
+// is its answer time's, its queued time now.
 func (q *Queue) EnqueueCall(ctx context.Context, in Intake, call Call) (Receipt, error) {
+	return q.enqueueCall(ctx, in, call, false)
+}
+
+func (q *Queue) enqueueCall(ctx context.Context, in Intake, call Call, held bool) (Receipt, error) {
 	if in.Channel == "" {
 		in.Channel = ChannelVoice
 	}
@@ -38,19 +57,26 @@ func (q *Queue) EnqueueCall(ctx context.Context, in Intake, call Call) (Receipt,
 	if call.ID == "" || call.Node == "" {
 		return Receipt{}, fmt.Errorf("%w: a call needs its Call-ID and node", ErrInvalid)
 	}
-	key := "call:" + call.ID
-	if len(call.ID) > 128 { // the key lives a week: keep it short
-		sum := sha256.Sum256([]byte(call.ID))
-		key = "call:sha256:" + hex.EncodeToString(sum[:])
+	return q.enqueue(ctx, in, callKey(call.ID), call.Node, call.ID, held)
+}
+
+// callKey is the idempotency key of a call's contact.
+func callKey(id string) string {
+	if len(id) > 128 { // the key lives a week: keep it short
+		sum := sha256.Sum256([]byte(id))
+		return "call:sha256:" + hex.EncodeToString(sum[:])
 	}
-	return q.enqueue(ctx, in, key, call.Node, call.ID)
+	return "call:" + id
 }
 
 // HangupResult says what a hang-up did.
 type HangupResult struct {
 	// Outcome is "abandoned" (the caller left before an answer), "ended"
-	// (the talk is over; wrap-up pending) or "already" (nothing to do: the
-	// call was over before).
+	// (the talk is over; wrap-up pending), "already" (nothing to do: the
+	// call was over before), "gone" (the caller left in the welcome or the
+	// menu: the contact AnswerCall made is dropped) or "callback" (the node
+	// ended a call in the welcome or the menu, by other than the caller: it
+	// is a callback contact now).
 	Outcome string
 	// Agent whose offer was rescinded (abandoned) or who holds the contact.
 	Agent string
@@ -62,7 +88,11 @@ type HangupResult struct {
 // the next contact), the contact leaves every queue it waits in and closes
 // with outcome abandoned (EventRescinded to the agent, then EventClosed with
 // no agent). Answered, the talk ends and the contact waits for the agent's
-// wrap-up (EventEnded, as End). A call already over changes nothing.
+// wrap-up (EventEnded, as End). A call already over changes nothing. Not
+// queued yet (StateIVR), a caller's hang-up drops the contact (outcome gone:
+// no event, not counted, as a call never queued was not before AnswerCall);
+// any other leg's (shutdown, media_timeout) makes it a callback contact in
+// its line's queue, as the node's death would.
 func (q *Queue) Hangup(ctx context.Context, tn, by string) (HangupResult, error) {
 	if by == "" {
 		return HangupResult{}, fmt.Errorf("%w: hang-up of %s: say which leg hung up", ErrInvalid, tn)
@@ -168,7 +198,9 @@ func (q *Queue) ExpectedWait(ctx context.Context, name string) (time.Duration, e
 
 // CallCounts are one queue's calls: live ones by state, and running totals.
 type CallCounts struct {
-	// Live calls: caller waiting, agent's phone ringing, in talk.
+	// Live calls: answered and in the welcome or menu (not queued yet),
+	// caller waiting, agent's phone ringing, in talk.
+	IVR     int64 `json:"ivr"`
 	Waiting int64 `json:"waiting"`
 	Ringing int64 `json:"ringing"`
 	Talking int64 `json:"talking"`
@@ -203,6 +235,8 @@ func (q *Queue) CallStats(ctx context.Context) (map[string]CallCounts, error) {
 		}
 		n, _ := strconv.ParseInt(v, 10, 64)
 		switch what {
+		case "ivr":
+			c.IVR = n
 		case "waiting":
 			c.Waiting = n
 		case "ringing":

@@ -99,7 +99,10 @@ type ContactState string
 
 // Contact states, in order. A contact goes waiting → offered → assigned →
 // (wrapup →) closed; a rejected or expired offer sends it back to waiting.
+// A call starts in ivr (AnswerCall: answered, hearing the welcome and the
+// menu, in no queue) and goes on to waiting (EnqueueCall).
 const (
+	StateIVR      ContactState = "ivr"
 	StateWaiting  ContactState = "waiting"
 	StateOffered  ContactState = "offered"
 	StateAssigned ContactState = "assigned"

@@ -35,11 +35,11 @@ type Receipt struct {
 // A nil error means the contact is durably in Redis (as durable as Redis is
 // configured to be): only then may a channel acknowledge its provider.
 func (q *Queue) Enqueue(ctx context.Context, in Intake, idemKey string) (Receipt, error) {
-	return q.enqueue(ctx, in, idemKey, "", "")
+	return q.enqueue(ctx, in, idemKey, "", "", false)
 }
 
 // enqueue is Enqueue; node and callID are set for a call.
-func (q *Queue) enqueue(ctx context.Context, in Intake, idemKey, node, callID string) (Receipt, error) {
+func (q *Queue) enqueue(ctx context.Context, in Intake, idemKey, node, callID string, held bool) (Receipt, error) {
 	def, err := q.check(&in)
 	if err != nil {
 		return Receipt{}, err
@@ -57,8 +57,12 @@ func (q *Queue) enqueue(ctx context.Context, in Intake, idemKey, node, callID st
 	rank := int64(9-prio)*1e13 + ms
 	date, floor := q.seqFloor(now)
 	kind, text := alertArgs(in)
+	heldArg := "0" // always sent: the once id must stay the last argument
+	if held {
+		heldArg = "1"
+	}
 	res, err := q.acked(ctx, q.s.enqueue, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
-		rank, ms, date, historyKey(in), node, callID, floor, kind, text).StringSlice()
+		rank, ms, date, historyKey(in), node, callID, floor, kind, text, heldArg).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: enqueue: %w", err)
 	}

@@ -193,7 +193,7 @@ func (q *Queue) Ratings(ctx context.Context) (map[string]int64, error) {
 // settled: a voice contact made closed at once with outcome resolved and
 // ResolvedBy "ivr", never queued or offered; CallStats counts it as
 // IVRResolved of in.Queue. The call's Call-ID makes a retry return the same
-// contact.
+// contact; the contact AnswerCall made for the call is the one resolved.
 func (q *Queue) ResolveCallByIVR(ctx context.Context, in Intake, call Call) (Receipt, error) {
 	in.Channel = ChannelVoice
 	if call.ID == "" {
@@ -211,11 +211,7 @@ func (q *Queue) ResolveCallByIVR(ctx context.Context, in Intake, call Call) (Rec
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: encode intake: %w", err)
 	}
-	key := "call:" + call.ID
-	if len(call.ID) > 128 {
-		sum := sha256.Sum256([]byte(call.ID))
-		key = "call:sha256:" + hex.EncodeToString(sum[:])
-	}
+	key := callKey(call.ID)
 	prio := max(def.Priority, in.Priority)
 	ms := now.UnixMilli()
 	date, floor := q.seqFloor(now)

@@ -139,11 +139,13 @@ func scriptSource(pre, lib, name string) (string, error) {
 	return assemble(head, "\n"+string(body)), nil
 }
 
-// A part of a prelude starts with a line "local …" at its left margin (a
-// function or a value) and runs to the next such line.
+// A part of a prelude starts at its left margin with "local …" (a function
+// or a value) or "name = function" (the body of a function declared above
+// with "local name", to be used before its definition), and runs to the
+// next such line.
 var (
-	partStart = regexp.MustCompile(`(?m)^local `)
-	partNames = regexp.MustCompile(`^local (?:function ([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_, ]*?)\s*(?:=|\n))`)
+	partStart = regexp.MustCompile(`(?m)^(?:local |[A-Za-z_][A-Za-z0-9_]* = function)`)
+	partNames = regexp.MustCompile(`^(?:local (?:function ([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_, ]*?)\s*(?:=|\n))|([A-Za-z_][A-Za-z0-9_]*) = function)`)
 	luaWord   = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
 	luaNote   = regexp.MustCompile(`--[^\n]*`)
 )
@@ -159,39 +161,32 @@ func assemble(head, body string) string {
 	if len(starts) == 0 {
 		return head + body
 	}
-	type part struct {
-		text  string
-		names []string
-	}
-	parts := make([]part, len(starts))
-	byName := map[string]int{}
+	parts := make([]string, len(starts))
+	byName := map[string][]int{}
 	for i, st := range starts {
 		end := len(head)
 		if i+1 < len(starts) {
 			end = starts[i+1][0]
 		}
-		parts[i].text = head[st[0]:end]
-		m := partNames.FindStringSubmatch(parts[i].text)
+		parts[i] = head[st[0]:end]
+		m := partNames.FindStringSubmatch(parts[i])
 		if m == nil {
 			continue
 		}
-		names := m[1]
-		if names == "" {
-			names = m[2]
-		}
+		names := m[1] + m[2] + m[3] // one of them is set
 		for _, n := range strings.Split(names, ",") {
-			n = strings.TrimSpace(n)
-			parts[i].names = append(parts[i].names, n)
-			byName[n] = i
+			byName[strings.TrimSpace(n)] = append(byName[strings.TrimSpace(n)], i)
 		}
 	}
 	need := make([]bool, len(parts))
 	var use func(text string)
 	use = func(text string) {
 		for _, w := range luaWord.FindAllString(luaNote.ReplaceAllString(text, ""), -1) {
-			if i, ok := byName[w]; ok && !need[i] {
-				need[i] = true
-				use(parts[i].text)
+			for _, i := range byName[w] {
+				if !need[i] {
+					need[i] = true
+					use(parts[i])
+				}
 			}
 		}
 	}
@@ -200,7 +195,7 @@ func assemble(head, body string) string {
 	b.WriteString(head[:starts[0][0]])
 	for i, p := range parts {
 		if need[i] {
-			b.WriteString(p.text)
+			b.WriteString(p)
 		}
 	}
 	b.WriteString(body)

@@ -93,3 +93,25 @@ func globals(p *lua.FunctionProto, fn func(op, name string)) {
 		globals(sub, fn)
 	}
 }
+
+func TestAssembleTakesWhatIsUsed(t *testing.T) {
+	head := "local P = KEYS[1]\n" +
+		"local function a() return 1 end\n" +
+		"-- b uses a\nlocal function b() return a() end\n" +
+		"local later\n" +
+		"local function c() return later() end\n" +
+		"local function unused() return P end\n" +
+		"later = function() return b() end\n" +
+		"local x, y = 1, 2\n"
+	got := assemble(head, "\nreturn c() + y\n")
+	want := "local function a() return 1 end\n" +
+		"-- b uses a\nlocal function b() return a() end\n" +
+		"local later\n" +
+		"local function c() return later() end\n" +
+		"later = function() return b() end\n" +
+		"local x, y = 1, 2\n" +
+		"\nreturn c() + y\n"
+	if got != want {
+		t.Fatalf("assemble:\n%s\nwant:\n%s", got, want)
+	}
+}

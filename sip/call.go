@@ -38,6 +38,10 @@ type call struct {
 	dlg   *sipgo.DialogServerSession
 	leg   *media.Leg
 	local localSDP
+	// answeredAt is when the call was answered: its contact's received
+	// time, and its place in the queue (set before the call goroutine's
+	// first contact write, read only by that goroutine).
+	answeredAt time.Time
 	// accounted is set once the caller leg's counts went to the metrics.
 	accounted atomic.Bool
 
@@ -156,11 +160,16 @@ func (c *call) run(req *sip.Request, tx sip.ServerTransaction, offer session) {
 		case <-time.After(s.cfg.Ring):
 		}
 	}
+	// The contact first, then the 200 OK: a node that dies at any moment
+	// after the answer leaves the caller a callback contact, never nothing.
+	c.answeredAt = time.Now()
+	c.admit()
 	if err := dlg.RespondSDP(c.local.marshal()); err != nil {
 		if dlg.Context().Err() != nil {
 			s.metrics.ended.WithLabelValues("cancelled").Inc()
 		}
 		c.log.Info("call not set up", zap.Error(err))
+		c.release()
 		return
 	}
 	s.metrics.answered.Inc()
@@ -322,15 +331,66 @@ func (c *call) ivr() (string, bool) {
 	}
 }
 
-// enqueue puts the call in queue q as a contact held by this node.
-func (c *call) enqueue(q string) bool {
-	s := c.s
+// intake is the call's contact as the queue takes it, in queue q.
+func (c *call) intake(q, subject string) queue.Intake {
 	in := queue.Intake{Channel: queue.ChannelVoice, Line: c.line.Number, LineName: c.line.Name,
-		Citizen: queue.Citizen{Address: c.caller, Phone: c.caller}, Subject: "来电：" + c.line.Name, Queue: q,
-		Priority: c.line.Priority}
+		Citizen: queue.Citizen{Address: c.caller, Phone: c.caller}, Subject: subject, Queue: q,
+		Priority: c.line.Priority, ReceivedAt: c.answeredAt}
 	if c.caller == "" {
 		in.Citizen.Address = "anonymous"
 	}
+	return in
+}
+
+// admit records the call as it is answered, before its welcome and menu
+// (queue.AnswerCall): if this node dies before the caller is queued, the
+// call becomes a callback contact. One try: a Redis away for a moment
+// leaves the caller to enqueue's retries after the menu, as before.
+func (c *call) admit() {
+	s := c.s
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	r, err := s.q.AnswerCall(ctx, c.intake(c.line.Queue, "来电："+c.line.Name), queue.Call{ID: c.id, Node: s.q.NodeID()})
+	cancel()
+	if err != nil {
+		c.log.Warn("call not recorded at its answer; it is queued after the menu", zap.Error(err))
+		return
+	}
+	c.setContact(r.TrackingNo)
+}
+
+// setContact records the call's contact, and routes its events to the call.
+func (c *call) setContact(tn string) {
+	c.mu.Lock()
+	same := c.tn == tn
+	c.tn = tn
+	c.mu.Unlock()
+	if same {
+		return
+	}
+	c.log = c.log.With(zap.String("contact", tn))
+	c.s.mu.Lock()
+	c.s.byTN[tn] = c
+	c.s.mu.Unlock()
+}
+
+// release drops the contact of a call that was not set up after all.
+func (c *call) release() {
+	tn := c.trackingNo()
+	if tn == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.s.q.Hangup(ctx, tn, byCaller); err != nil {
+		c.log.Error("contact of a call not set up not dropped", zap.Error(err))
+	}
+}
+
+// enqueue puts the call in queue q as a contact held by this node (the
+// contact admit made, when it did).
+func (c *call) enqueue(q string) bool {
+	s := c.s
+	in := c.intake(q, "来电："+c.line.Name)
 	// Redis may be away for a moment: the caller hears hold audio meanwhile.
 	c.leg.Hold(s.prompts.hold)
 	backoff := 200 * time.Millisecond
@@ -339,14 +399,8 @@ func (c *call) enqueue(q string) bool {
 		r, err := s.q.EnqueueCall(ctx, in, queue.Call{ID: c.id, Node: s.q.NodeID()})
 		cancel()
 		if err == nil {
-			c.mu.Lock()
-			c.tn = r.TrackingNo
-			c.state = stWaiting
-			c.mu.Unlock()
-			c.log = c.log.With(zap.String("contact", r.TrackingNo))
-			s.mu.Lock()
-			s.byTN[r.TrackingNo] = c
-			s.mu.Unlock()
+			c.setContact(r.TrackingNo)
+			c.setState(stWaiting)
 			c.log.Info("call queued", zap.String("queue", q))
 			return true
 		}
@@ -518,10 +572,16 @@ func (c *call) finish(by string) {
 	}
 	if tn != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := s.q.Hangup(ctx, tn, by)
+		res, err := s.q.Hangup(ctx, tn, by)
 		cancel()
 		if err != nil {
 			c.log.Error("hang-up not recorded", zap.Error(err))
+		}
+		if res.Outcome == "gone" {
+			// Hung up in the welcome or the menu: no contact is kept.
+			c.mu.Lock()
+			c.tn = ""
+			c.mu.Unlock()
 		}
 	}
 	st := c.leg.Stats()

@@ -158,12 +158,7 @@ func (c *call) afterWelcome() bool {
 		c.log.Info("hot topic heard; to an agent", zap.String("key", string(d)))
 		return true
 	}
-	in := queue.Intake{Channel: queue.ChannelVoice, Line: c.line.Number, LineName: c.line.Name,
-		Citizen: queue.Citizen{Address: c.caller, Phone: c.caller}, Subject: "来电：" + c.line.Name + "（热点答复）",
-		Queue: c.line.Queue, Priority: c.line.Priority}
-	if c.caller == "" {
-		in.Citizen.Address = "anonymous"
-	}
+	in := c.intake(c.line.Queue, "来电："+c.line.Name+"（热点答复）")
 	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
 	r, err := s.q.ResolveCallByIVR(ctx, in, queue.Call{ID: c.id, Node: s.q.NodeID()})
 	cancel()
@@ -173,10 +168,7 @@ func (c *call) afterWelcome() bool {
 		return true
 	}
 	s.metrics.ivr.ivrResolved.Inc()
-	c.mu.Lock()
-	c.tn = r.TrackingNo // its recording, where the line records, is kept with it
-	c.mu.Unlock()
-	c.log = c.log.With(zap.String("contact", r.TrackingNo))
+	c.setContact(r.TrackingNo) // its recording, where the line records, is kept with it
 	c.log.Info("hot topic answered the caller's question")
 	c.play(false, s.prompts.get("goodbye"))
 	c.cancel(errors.New(byIVR))

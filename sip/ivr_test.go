@@ -24,7 +24,7 @@ func waitQueued(t *testing.T, e *env, line string) *queue.Contact {
 		defer e.s.mu.Unlock()
 		for tn := range e.s.byTN {
 			ct, err := e.q.Contact(context.Background(), tn)
-			if err == nil && ct.Line == line {
+			if err == nil && ct.Line == line && ct.State != queue.StateIVR {
 				found = ct
 				return true
 			}

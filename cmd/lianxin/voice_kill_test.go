@@ -68,7 +68,8 @@ func TestKillNodeHoldingCallers(t *testing.T) {
 			return false
 		}
 		later = calls[0]
-		return true
+		pos, err := q.Position(ctx, later) // a contact from the answer, queued after the welcome
+		return err == nil && pos > 0
 	}, time.Minute, 50*time.Millisecond)
 	first, err := q.Position(ctx, tns[0])
 	require.NoError(t, err)

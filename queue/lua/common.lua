@@ -263,8 +263,9 @@ local function waits_in(f)
   return qs
 end
 
--- Calls by state: a live call (one whose caller is on the line) is waiting,
--- ringing or talking; callstats counts them per queue ("q:waiting", …),
+-- Calls by state: a live call (one whose caller is on the line) is in the
+-- welcome and menu (ivr: answered, not queued yet), waiting, ringing or
+-- talking; callstats counts them per queue ("q:ivr", "q:waiting", …),
 -- with running totals "q:answered", "q:abandoned" and "q:callbacks".
 -- A contact's field cst holds its call's state ('' when there is no call),
 -- cnode the node holding the call's media (not "node": events carry the
@@ -535,12 +536,18 @@ local function abandon(tn, f, by, now)
   return id
 end
 
+-- join_queue (defined after esc_track) queues a call answered but not yet
+-- queued (state ivr).
+local join_queue
+
 -- lose_calls handles the calls of a dead node: their audio is gone with it.
 -- A caller still waiting or ringing becomes a callback contact at the same
--- place (rank) in its queues; a call in talk ends (wrap-up pending).
+-- place (rank) in its queues, and so does one still in the welcome or the
+-- menu (ivr), in its line's queue; a call in talk ends (wrap-up pending).
 local function lose_calls(node, now)
   for _, tn in ipairs(redis.call('SMEMBERS', P .. 'calls:' .. node)) do
     local st = redis.call('HGET', P .. 'c:' .. tn, 'state')
+    if st == 'ivr' then join_queue(tn, nil, nil, now) end
     if st == 'offered' then
       local _, q, ch = give_back(tn, 'node_lost', now, false)
       mark(q, ch)
@@ -631,7 +638,9 @@ local function luhn(s)
 end
 
 -- create makes a new waiting contact and returns its tracking number.
-local function create(data, q, ch, prio, rank, now, date, hist, floor)
+-- held: a call answered but not queued yet (state ivr, in no queue, no
+-- event; join_queue queues it).
+local function create(data, q, ch, prio, rank, now, date, hist, floor, held)
   local seqkey = P .. 'seq:' .. date
   local seq = redis.call('INCR', seqkey)
   floor = tonumber(floor or '0') or 0
@@ -647,17 +656,40 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor)
     seq = redis.call('INCR', seqkey)
   end
   redis.call('EXPIRE', seqkey, 259200)
-  redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', 'waiting', 'queue', q, 'ch', ch,
-    'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
-  wadd(q, ch, rank, tn)
-  redis.call('ZADD', P .. 'wt:' .. q, now, tn)
-  if #esc_steps(q) > 0 then esc_track(tn, q, now, '') end
+  redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', held and 'ivr' or 'waiting', 'queue', q,
+    'ch', ch, 'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
   if hist ~= '' then
     redis.call('ZADD', P .. 'hist:' .. hist, now, tn)
     redis.call('ZREMRANGEBYRANK', P .. 'hist:' .. hist, 0, -101)
   end
+  if held then return tn end
+  wadd(q, ch, rank, tn)
+  redis.call('ZADD', P .. 'wt:' .. q, now, tn)
+  if #esc_steps(q) > 0 then esc_track(tn, q, now, '') end
   ev('type', 'queued', 'contact', tn, 'queue', q, 'ch', ch, 'prio', prio)
   return tn
+end
+
+-- join_queue queues call tn, answered but not queued yet (state ivr: the
+-- caller heard the welcome and the menu), in queue q at priority prio (nil:
+-- the line's queue and priority it was made with). Its place (rank) is its
+-- answer time's, since the caller has waited from then; its queued time is
+-- now, so waits and service levels count the time in a queue, as before.
+join_queue = function(tn, q, prio, now)
+  local c = P .. 'c:' .. tn
+  local q0, ch, answered, cst, prio0 = unpack(redis.call('HMGET', c, 'queue', 'ch', 'queued', 'cst', 'prio'))
+  q, prio = q or q0, tonumber(prio or prio0)
+  local rank = string.format('%d', (9 - prio) * 10000000000000 + num(answered))
+  redis.call('HSET', c, 'state', 'waiting', 'queue', q, 'prio', prio, 'rank', rank, 'queued', now)
+  wadd(q, ch, rank, tn)
+  redis.call('ZADD', P .. 'wt:' .. q, now, tn)
+  if #esc_steps(q) > 0 then esc_track(tn, q, now, '') end
+  if (cst or '') == 'ivr' then
+    redis.call('HINCRBY', P .. 'callstats', q0 .. ':ivr', -1)
+    redis.call('HINCRBY', P .. 'callstats', q .. ':waiting', 1)
+    redis.call('HSET', c, 'cst', 'waiting')
+  end
+  ev('type', 'queued', 'contact', tn, 'queue', q, 'ch', ch, 'prio', tostring(prio))
 end
 
 -- seen answers a retry: the contact an idempotency key made, or nil.

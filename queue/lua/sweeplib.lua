@@ -74,6 +74,7 @@ local function lose_calls_chunk(node, now)
     worked = true
     do
       local st = redis.call('HGET', P .. 'c:' .. tn, 'state')
+      if st == 'ivr' then join_queue(tn, nil, nil, now) end
       if st == 'offered' then
         local _, q, ch = give_back(tn, 'node_lost', now, false)
         mark_dirty(q, ch)
