@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -129,6 +130,9 @@ func TestSweepAdmissionGoesOnAfterACrash(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, cur["m"], "the cursor is in Redis")
 	t.Logf("after two calls: %d of %d placed, cursor %v", placed, n, cur)
+	// The contact at the cursor leaves the queue meanwhile (as if offered):
+	// the pass goes on after its place all the same.
+	require.NoError(t, rdb.ZRem(ctx, "{lianxin}:wt:src", cur["m"]).Err())
 
 	// Back again (a new process, the same steps): the pass goes on.
 	q, err = queue.New(rdb, opts(steps...))
@@ -146,6 +150,9 @@ func TestSweepAdmissionGoesOnAfterACrash(t *testing.T) {
 	r, err = q.Sweep(ctx)
 	require.NoError(t, err)
 	require.Zero(t, r.Admitted, "done: the next sweep has nothing to place")
+	score, err := strconv.ParseFloat(cur["s"], 64)
+	require.NoError(t, err)
+	require.NoError(t, rdb.ZAdd(ctx, "{lianxin}:wt:src", redis.Z{Score: score, Member: cur["m"]}).Err()) // back
 
 	// The step removed: every contact leaves the escalation set.
 	q, err = queue.New(rdb, opts())

@@ -225,26 +225,20 @@ end
 -- order (by score, then member), with scores; and the last member looked at
 -- with its score (the cursor to go on from), or nil at the end.
 local function zafter(key, s, m, count)
-  if m == '' then
-    local raw = redis.call('ZRANGE', key, 0, count - 1, 'WITHSCORES')
-    return raw, raw[#raw], raw[#raw - 1]
-  end
-  local r = redis.call('ZRANK', key, m)
-  if r then
-    local raw = redis.call('ZRANGE', key, r + 1, r + count, 'WITHSCORES')
-    return raw, raw[#raw], raw[#raw - 1]
-  end
-  -- m has left the set: from the first member scored s, those after it.
-  local raw = redis.call('ZRANGEBYSCORE', key, s, '+inf', 'WITHSCORES', 'LIMIT', 0, count)
-  local out, sn = {}, tonumber(s)
-  for i = 1, #raw, 2 do
-    local sc = tonumber(raw[i + 1])
-    if sc > sn or raw[i] > m then
-      out[#out + 1] = raw[i]
-      out[#out + 1] = raw[i + 1]
+  local from = 0
+  if m ~= '' then
+    local r = redis.call('ZRANK', key, m)
+    if not r then
+      -- m has left the set: its place is found by putting it back a moment.
+      redis.call('ZADD', key, s, m)
+      r = redis.call('ZRANK', key, m)
+      redis.call('ZREM', key, m)
+      r = r - 1
     end
+    from = r + 1
   end
-  return out, raw[#raw], raw[#raw - 1]
+  local raw = redis.call('ZRANGE', key, from, from + count - 1, 'WITHSCORES')
+  return raw, raw[#raw], raw[#raw - 1]
 end
 
 -- esc_admit_chunk goes on with the pass while the budget lasts; it returns
