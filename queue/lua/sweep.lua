@@ -78,16 +78,6 @@ if not more then
   more = more or left
 end
 
--- Contacts waiting since before the escalation steps changed (sweeplib.lua).
-if full then esc_mixed(ARGV[9]) end
-local admitted = 0
-if not more then
-  local left
-  admitted, left = esc_admit_chunk()
-  -- Those it placed already due are escalated by the next call.
-  more = more or left or admitted > 0
-end
-
 -- Phone registrations that ran out: no more calls for those agents.
 while not more do
   local ids = redis.call('ZRANGEBYSCORE', P .. 'phones', '-inf', now, 'LIMIT', 0, 1)
@@ -97,6 +87,16 @@ while not more do
   worked = true
   refresh(ids[1], now)
   touch(ids[1])
+end
+
+-- Contacts waiting since before the escalation steps changed (sweeplib.lua).
+if full then esc_mixed(ARGV[9]) end
+local admitted = 0
+if not more then
+  local left
+  admitted, left = esc_admit_chunk()
+  -- Those it placed already due are escalated by the next call.
+  more = more or left or admitted > 0
 end
 
 local offered, left = dispatch_dirty(now)
