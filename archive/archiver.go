@@ -13,6 +13,10 @@ import (
 	"go.uber.org/zap"
 )
 
+// DefaultGroup is the archivers' consumer group on the event stream unless
+// Options.Group says otherwise.
+const DefaultGroup = "archive"
+
 // Options configure an Archiver. Zero values take the defaults in brackets.
 type Options struct {
 	// Group is the consumer group of the archivers [archive].
@@ -53,7 +57,7 @@ type Options struct {
 
 func (o *Options) defaults(q *queue.Queue) {
 	if o.Group == "" {
-		o.Group = "archive"
+		o.Group = DefaultGroup
 	}
 	if o.Consumer == "" {
 		o.Consumer = q.NodeID()

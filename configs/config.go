@@ -149,6 +149,11 @@ type Queue struct {
 	// KeepEvents is how long events stay in the stream, once every consumer
 	// group has read them. Default 1h.
 	KeepEvents time.Duration `yaml:"keep_events"`
+	// MaxEventLag is how far behind a consumer group may fall and still hold
+	// the stream back; what it has not read by then is trimmed (logged as an
+	// error, counted in lianxin_events_dropped_total). The archive's group
+	// holds it however far behind. Default 24h; longer than keep_events.
+	MaxEventLag time.Duration `yaml:"max_event_lag"`
 }
 
 // Auth covers desk logins.

@@ -37,6 +37,7 @@ func TestDefaults(t *testing.T) {
 		{"queue.sweep", c.Queue.Sweep, 250 * time.Millisecond},
 		{"queue.retention", c.Queue.Retention, 168 * time.Hour},
 		{"queue.keep_events", c.Queue.KeepEvents, time.Hour},
+		{"queue.max_event_lag", c.Queue.MaxEventLag, 24 * time.Hour},
 		{"auth.token_ttl", c.Auth.TokenTTL, 12 * time.Hour},
 		{"blobs.dir", c.Blobs.Dir, "data/blobs"},
 		{"mailbox.max_attachments", c.Mailbox.MaxAttachments, 5},

@@ -86,6 +86,8 @@ func (c *Config) Validate() error {
 	v.positive("queue.sweep", q.Sweep)
 	v.positive("queue.retention", q.Retention)
 	v.positive("queue.keep_events", q.KeepEvents)
+	v.check(q.MaxEventLag > q.KeepEvents, "queue.max_event_lag", "must be longer than queue.keep_events (%v)",
+		q.KeepEvents)
 	v.positive("auth.token_ttl", c.Auth.TokenTTL)
 	v.check(c.Auth.LoginHashesPerSecond > 0, "auth.login_hashes_per_second", "must be > 0")
 	v.check(strings.TrimSpace(c.Blobs.Dir) != "", "blobs.dir", "must be set")

@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -69,7 +71,8 @@ const tidyEvery = 5 * time.Second
 // reach it), every node gets a full NodeTTL of grace, so a pause of Redis
 // itself declares no node dead.
 func (q *Queue) Heartbeat(ctx context.Context) error {
-	return q.run(ctx, q.s.heartbeat, q.o.NodeID, q.liveGap().Milliseconds(), q.o.NodeTTL.Milliseconds()).Err()
+	return q.run(ctx, q.s.heartbeat, q.o.NodeID, q.liveGap().Milliseconds(), q.o.NodeTTL.Milliseconds(),
+		q.escVersion()).Err()
 }
 
 // liveGap is how long Redis may go without serving a heartbeat or sweep
@@ -81,6 +84,9 @@ func (q *Queue) liveGap() time.Duration {
 // SweepResult counts what one sweep did.
 type SweepResult struct {
 	Expired, DeadNodes, Offered, Escalated int
+	// Admitted is how many waiting (or offered) contacts an admission pass
+	// placed in the escalation set by this node's steps, after they changed.
+	Admitted int
 	// Calls is how many script calls it took (each at most about
 	// Options.SweepBudget of Redis time).
 	Calls int
@@ -99,7 +105,8 @@ func (q *Queue) Sweep(ctx context.Context) (SweepResult, error) {
 	var r SweepResult
 	for {
 		res, err := q.run(ctx, q.s.sweep, q.nowMs(), q.o.NodeTTL.Milliseconds(), q.names, q.liveGap().Milliseconds(),
-			q.o.NodeID, q.sweepLease().Milliseconds(), q.o.SweepBudget.Microseconds(), boolArg(r.Calls == 0)).Int64Slice()
+			q.o.NodeID, q.sweepLease().Milliseconds(), q.o.SweepBudget.Microseconds(), boolArg(r.Calls == 0),
+			q.escVersion()).Int64Slice()
 		if err != nil {
 			return r, fmt.Errorf("queue: sweep: %w", err)
 		}
@@ -112,15 +119,25 @@ func (q *Queue) Sweep(ctx context.Context) (SweepResult, error) {
 		r.DeadNodes += int(res[1])
 		r.Offered += int(res[2])
 		r.Escalated += int(res[3])
+		r.Admitted += int(res[6])
 		if res[4] == 0 || ctx.Err() != nil {
 			break
 		}
 	}
-	if r.Expired > 0 || r.DeadNodes > 0 || r.Escalated > 0 {
+	if r.Expired > 0 || r.DeadNodes > 0 || r.Escalated > 0 || r.Admitted > 0 {
 		q.log.Info("sweep", zap.Int("expired_offers", r.Expired), zap.Int("dead_nodes", r.DeadNodes),
-			zap.Int("offered", r.Offered), zap.Int("escalated", r.Escalated), zap.Int("calls", r.Calls))
+			zap.Int("offered", r.Offered), zap.Int("escalated", r.Escalated), zap.Int("admitted", r.Admitted),
+			zap.Int("calls", r.Calls))
 	}
 	return r, nil
+}
+
+// escVersion names this node's escalation steps (sha1 of escSpec): its
+// heartbeat says it, and its sweeps compare it with the live nodes' (see
+// esc_mixed in sweeplib.lua).
+func (q *Queue) escVersion() string {
+	h := sha1.Sum([]byte(escSpec(q.o.Queues)))
+	return hex.EncodeToString(h[:])
 }
 
 func boolArg(b bool) string {

@@ -78,6 +78,18 @@ type Options struct {
 	// ones are trimmed once every consumer group has read them (Tidy);
 	// negative: no trimming by age.
 	KeepEvents time.Duration
+	// MaxEventLag is how far behind a consumer group may fall and still
+	// hold the event stream back [24h]: a group whose oldest entry not yet
+	// read and acknowledged is older than this is stalled, and the stream is
+	// trimmed past it (by KeepEvents, as if it had read up to MaxEventLag
+	// ago); Tidy logs an error and counts the entries it lost (DroppedEvents).
+	// The groups in KeepGroups, and the retention group while it is in use,
+	// hold it however far behind. Negative: every group holds it.
+	MaxEventLag time.Duration
+	// KeepGroups are consumer groups that hold the event stream back
+	// however far behind they are [none]: the archive's, whose entries
+	// exist nowhere else (its lag raises the archive_lag alert instead).
+	KeepGroups []string
 	// EventsMaxLen caps the event stream, approximately [1,000,000].
 	// Negative: no cap here, because an archiver trims the stream below
 	// what it has archived (see TrimArchived).
@@ -142,6 +154,9 @@ func (o *Options) defaults() error {
 	}
 	if o.KeepEvents == 0 {
 		o.KeepEvents = time.Hour
+	}
+	if o.MaxEventLag == 0 {
+		o.MaxEventLag = 24 * time.Hour
 	}
 	if o.EventsMaxLen == 0 {
 		o.EventsMaxLen = 1_000_000

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // The consumer group that notes closed contacts for the retention (when
@@ -23,13 +27,17 @@ type TidyResult struct {
 	// whose retention ended, Trimmed entries of the event stream.
 	Noted, Forgotten int
 	Trimmed          int64
+	// Dropped counts, by consumer group, the entries trimmed that a group
+	// stalled past Options.MaxEventLag had not read or acknowledged.
+	Dropped map[string]int64
 }
 
 // Tidy keeps Redis's memory flat, in steps of bounded length: without an
 // Archive, closed contacts are noted (the consumer group "retention" reads
 // the event stream's closed events into the set "closed") and leave Redis
 // once closed longer than Options.Retention; and the event stream loses
-// entries older than Options.KeepEvents that every consumer group has read.
+// entries older than Options.KeepEvents that every consumer group has read
+// (but for groups stalled past Options.MaxEventLag).
 // Run calls it on the sweeping node.
 func (q *Queue) Tidy(ctx context.Context) (TidyResult, error) {
 	var r TidyResult
@@ -64,8 +72,8 @@ func (q *Queue) Tidy(ctx context.Context) (TidyResult, error) {
 			}
 		}
 	}
-	n, err := q.trimEvents(ctx)
-	r.Trimmed = n
+	n, dropped, err := q.trimEvents(ctx)
+	r.Trimmed, r.Dropped = n, dropped
 	return r, err
 }
 
@@ -96,45 +104,138 @@ func (q *Queue) noteClosed(ctx context.Context, pending bool) (int, error) {
 }
 
 // trimEvents trims the event stream below Options.KeepEvents ago (by
-// Redis's clock) and below what every consumer group has read and
-// acknowledged, 10,000 entries a call at most.
-func (q *Queue) trimEvents(ctx context.Context) (int64, error) {
+// Redis's clock) and below what every consumer group holding the stream has
+// read and acknowledged, 10,000 entries a call at most. A group stalled past
+// Options.MaxEventLag holds it only to MaxEventLag ago (see stalledGroup):
+// the entries trimmed that it had not handled are logged as an error and
+// counted in the hash events:dropped, by group (DroppedEvents).
+func (q *Queue) trimEvents(ctx context.Context) (int64, map[string]int64, error) {
 	if q.o.KeepEvents < 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	now, err := q.rdb.Time(ctx).Result()
 	if err != nil {
-		return 0, fmt.Errorf("queue: trim: %w", err)
+		return 0, nil, fmt.Errorf("queue: trim: %w", err)
 	}
 	floor := fmt.Sprintf("%d-0", now.Add(-q.o.KeepEvents).UnixMilli())
+	lagFloor := ""
+	if q.o.MaxEventLag > 0 {
+		lagFloor = fmt.Sprintf("%d-0", now.Add(-q.o.MaxEventLag).UnixMilli())
+	}
 	groups, err := q.rdb.XInfoGroups(ctx, q.key("events")).Result()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") || errors.Is(err, redis.Nil) {
-			return 0, nil
+			return 0, nil, nil
 		}
-		return 0, fmt.Errorf("queue: groups: %w", err)
+		return 0, nil, fmt.Errorf("queue: groups: %w", err)
 	}
+	first := ""
+	if ms, err := q.rdb.XRangeN(ctx, q.key("events"), "-", "+", 1).Result(); err != nil {
+		return 0, nil, fmt.Errorf("queue: trim: %w", err)
+	} else if len(ms) > 0 {
+		first = ms[0].ID
+	}
+	type held struct{ group, id string }
+	var stalled []held
 	for _, g := range groups {
 		f := g.LastDeliveredID
-		if f == "" || f == "0-0" {
-			return 0, nil // a group that has read nothing yet holds everything
+		if f == "" {
+			f = "0-0" // a group that has read nothing yet holds everything
 		}
 		if g.Pending > 0 {
-			p, err := q.rdb.XPending(ctx, q.key("events"), g.Name).Result()
+			p, err := q.oldestPending(ctx, g.Name, first)
 			if err != nil {
-				return 0, fmt.Errorf("queue: pending of %s: %w", g.Name, err)
+				return 0, nil, err
 			}
-			if p.Count > 0 && streamIDLess(p.Lower, f) {
-				f = p.Lower
+			if p != "" && streamIDLess(p, f) {
+				f = p
 			}
+		}
+		if lagFloor != "" && streamIDLess(f, lagFloor) && !q.keepsStream(g.Name) {
+			// It holds the stream back to MaxEventLag ago, no further.
+			stalled = append(stalled, held{g.Name, f})
+			f = lagFloor
 		}
 		if streamIDLess(f, floor) {
 			floor = f
 		}
 	}
+	// In steps, each stalled group's place first: what a step trims was not
+	// handled by the stalled groups placed below it.
+	sort.Slice(stalled, func(i, j int) bool { return streamIDLess(stalled[i].id, stalled[j].id) })
+	var total int64
+	dropped := map[string]int64{}
+	for i := 0; i <= len(stalled); i++ {
+		cut := floor
+		if i < len(stalled) && streamIDLess(stalled[i].id, floor) {
+			cut = stalled[i].id
+		}
+		n, err := q.trimTo(ctx, cut)
+		total += n
+		if n > 0 {
+			for _, s := range stalled[:i] {
+				if streamIDLess(s.id, cut) {
+					dropped[s.group] += n
+				}
+			}
+		}
+		if err != nil {
+			return total, dropped, err
+		}
+	}
+	if len(dropped) > 0 {
+		pipe := q.rdb.Pipeline()
+		for g, n := range dropped {
+			pipe.HIncrBy(ctx, q.key("events:dropped"), g, n)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return total, dropped, fmt.Errorf("queue: count dropped events: %w", err)
+		}
+		for _, s := range stalled {
+			if n := dropped[s.group]; n > 0 {
+				q.log.Error("event stream trimmed past a stalled consumer group: it lost entries it had not read "+
+					"or acknowledged", zap.String("group", s.group), zap.String("held_at", s.id),
+					zap.Int64("dropped", n), zap.Duration("max_event_lag", q.o.MaxEventLag))
+			}
+		}
+	}
+	return total, dropped, nil
+}
+
+// oldestPending is the oldest entry of the stream (from first on) that
+// group has read and not acknowledged, or "". An entry trimmed already (a
+// stalled group's) is gone for it: it holds nothing back any more.
+func (q *Queue) oldestPending(ctx context.Context, group, first string) (string, error) {
+	if first == "" {
+		return "", nil
+	}
+	ps, err := q.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: q.key("events"), Group: group, Start: first,
+		End: "+", Count: 1}).Result()
+	if err != nil {
+		return "", fmt.Errorf("queue: pending of %s: %w", group, err)
+	}
+	if len(ps) == 0 {
+		return "", nil
+	}
+	return ps[0].ID, nil
+}
+
+// keepsStream says whether group holds the stream back however far behind
+// it is: one of Options.KeepGroups, or the retention group while it is in
+// use (Tidy reads it just before trimming).
+func (q *Queue) keepsStream(group string) bool {
+	if group == retentionGroup && q.o.Archive == nil && q.o.Retention > 0 {
+		return true
+	}
+	return slices.Contains(q.o.KeepGroups, group)
+}
+
+// trimTo trims the event stream below id, 10,000 entries a call, and
+// returns how many went.
+func (q *Queue) trimTo(ctx context.Context, id string) (int64, error) {
 	var total int64
 	for i := 0; i < 100; i++ {
-		n, err := q.rdb.XTrimMinIDApprox(ctx, q.key("events"), floor, 10_000).Result()
+		n, err := q.rdb.XTrimMinIDApprox(ctx, q.key("events"), id, 10_000).Result()
 		if err != nil {
 			return total, fmt.Errorf("queue: trim: %w", err)
 		}
@@ -144,4 +245,18 @@ func (q *Queue) trimEvents(ctx context.Context) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// DroppedEvents is how many entries of the event stream each stalled
+// consumer group lost to trimming (see Options.MaxEventLag), since ever.
+func (q *Queue) DroppedEvents(ctx context.Context) (map[string]int64, error) {
+	m, err := q.rdb.HGetAll(ctx, q.key("events:dropped")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("queue: dropped events: %w", err)
+	}
+	out := make(map[string]int64, len(m))
+	for g, v := range m {
+		out[g], _ = strconv.ParseInt(v, 10, 64)
+	}
+	return out, nil
 }

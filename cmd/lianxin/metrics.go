@@ -26,6 +26,7 @@ type queueCollector struct {
 	agents  *prometheus.Desc
 	desks   *prometheus.Desc
 	up      *prometheus.Desc
+	dropped *prometheus.Desc
 }
 
 func newQueueCollector(q *queue.Queue, desk *agentdesk.Server) *queueCollector {
@@ -36,11 +37,14 @@ func newQueueCollector(q *queue.Queue, desk *agentdesk.Server) *queueCollector {
 		agents: prometheus.NewDesc("lianxin_queue_agents", "Agents with the queue's skill, by state.", []string{"queue", "state"}, nil),
 		desks:  prometheus.NewDesc("lianxin_desks_connected", "Agent desks connected to this node.", nil, nil),
 		up:     prometheus.NewDesc("lianxin_redis_up", "1 if Redis answered the scrape's queue query.", nil, nil),
+		dropped: prometheus.NewDesc("lianxin_events_dropped_total",
+			"Entries of the event stream a consumer group stalled past queue.max_event_lag lost to trimming.",
+			[]string{"group"}, nil),
 	}
 }
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.waiting, c.oldest, c.agents, c.desks, c.up} {
+	for _, d := range []*prometheus.Desc{c.waiting, c.oldest, c.agents, c.desks, c.up, c.dropped} {
 		ch <- d
 	}
 }
@@ -60,6 +64,11 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, s.OldestWait, s.Name)
 		for st, n := range s.Agents {
 			ch <- prometheus.MustNewConstMetric(c.agents, prometheus.GaugeValue, float64(n), s.Name, string(st))
+		}
+	}
+	if dropped, err := c.q.DroppedEvents(ctx); err == nil {
+		for g, n := range dropped {
+			ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(n), g)
 		}
 	}
 }

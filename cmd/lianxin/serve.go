@@ -141,7 +141,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	qo := queue.Options{Tag: cfg.Redis.Tag, NodeID: cfg.NodeID, OfferTimeout: cfg.Queue.OfferTimeout,
 		RingTimeout: cfg.SIP.RingTimeout, MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat,
 		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Retention: cfg.Queue.Retention,
-		KeepEvents: cfg.Queue.KeepEvents, Queues: defs, Logger: log.Named("queue"),
+		KeepEvents: cfg.Queue.KeepEvents, MaxEventLag: cfg.Queue.MaxEventLag, Queues: defs, Logger: log.Named("queue"),
 		WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout}
 	// The archive connects in the background: the node starts while
 	// PostgreSQL is down, events wait in Redis until it is reachable.
@@ -157,8 +157,9 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
-		// The archiver trims the stream below what it archived.
-		qo.EventsMaxLen, qo.Archive = -1, store
+		// The archiver trims the stream below what it archived; its group
+		// holds the stream back however far behind it is.
+		qo.EventsMaxLen, qo.Archive, qo.KeepGroups = -1, store, []string{archive.DefaultGroup}
 		log.Info("archive on: events and closed contacts go to PostgreSQL",
 			zap.Duration("retention", cfg.Database.Retention))
 	} else {

@@ -1,5 +1,7 @@
--- heartbeat: ARGV node, gap_ms, ttl_ms. The node is alive as of Redis's TIME
--- (see live_clock). Returns that time in milliseconds.
+-- heartbeat: ARGV node, gap_ms, ttl_ms, esc_sha (sha1 of the node's
+-- escalation steps, for esc_mixed in sweeplib.lua). The node is alive as of
+-- Redis's TIME (see live_clock). Returns that time in milliseconds.
 local now = live_clock(tonumber(ARGV[2]), tonumber(ARGV[3]))
 redis.call('ZADD', P .. 'nodes', now, ARGV[1])
+if ARGV[4] then redis.call('HSET', P .. 'esc:specs', ARGV[1], ARGV[4]) end
 return now

@@ -1,9 +1,9 @@
 -- sweep: ARGV now, node_ttl_ms, queues ("a,b,c"), gap_ms, node, lease_ms,
--- budget_us, full ("1": match every queue again, a safety net for any
--- trigger that was missed).
+-- budget_us, full ("1": a sweep's first call; match every queue again, a
+-- safety net for any trigger that was missed), esc_sha (sha1 of ESC_SPEC).
 -- Returns {expired offers, dead nodes, contacts offered, steps escalated,
 -- more (1: work is left, call again), skipped (1: another node holds the
--- lease)}.
+-- lease), contacts placed in esc by an admission pass}.
 -- One node sweeps a shard at a time: the one holding the lease
 -- sweep:lease ("node|until_ms", by Redis's clock), renewed by each call.
 -- Each call works in bounded chunks (sweeplib.lua) and stops taking new
@@ -20,7 +20,7 @@ local lease = redis.call('GET', P .. 'sweep:lease')
 if lease then
   local sep = string.find(lease, '|', 1, true)
   if sep and string.sub(lease, 1, sep - 1) ~= me and tonumber(string.sub(lease, sep + 1)) > live_now then
-    return {0, 0, 0, 0, 0, 1}
+    return {0, 0, 0, 0, 0, 1, 0}
   end
 end
 redis.call('SET', P .. 'sweep:lease', me .. '|' .. (live_now + lease_ms), 'PX', lease_ms)
@@ -89,6 +89,16 @@ while not more do
   touch(ids[1])
 end
 
+-- Contacts waiting since before the escalation steps changed (sweeplib.lua).
+if full then esc_mixed(ARGV[9]) end
+local admitted = 0
+if not more then
+  local left
+  admitted, left = esc_admit_chunk()
+  -- Those it placed already due are escalated by the next call.
+  more = more or left or admitted > 0
+end
+
 local offered, left = dispatch_dirty(now)
 if full then
   for q in string.gmatch(queues, '[^,]+') do
@@ -109,5 +119,5 @@ if full then
   end
 end
 emit_states(now)
-if more or left then return {expired, dead, offered, escalated, 1, 0} end
-return {expired, dead, offered, escalated, 0, 0}
+if more or left then return {expired, dead, offered, escalated, 1, 0, admitted} end
+return {expired, dead, offered, escalated, 0, 0, admitted}

@@ -109,6 +109,22 @@ local function lose_node_chunk(node, reason, now)
   return true
 end
 
+-- esc_place is esc_track (common.lua) for the sweep: contact tn goes into
+-- esc at its next step's time, or out of it when no step is left (also when
+-- its queue has no steps any more: the steps changed since it was tracked).
+-- Returns the time it is due, or nil.
+local function esc_place(tn, q, queued, esc)
+  for _, s in ipairs(esc_steps(q)) do
+    if not has_esc(esc, s[2]) then
+      local due = num(queued) + s[1]
+      redis.call('ZADD', P .. 'esc', due, tn)
+      return due
+    end
+  end
+  redis.call('ZREM', P .. 'esc', tn)
+  return nil
+end
+
 -- escalate_one takes contact tn, due in esc, through every step now due:
 -- it also waits in each step's queue, at its old place (same rank). An
 -- offered or parked contact records the step; it joins those queues when it
@@ -135,13 +151,10 @@ local function escalate_one(tn, now)
     end
   end
   if n > 0 then redis.call('HSET', c, 'esc', esc) end
-  esc_track(tn, q, queued, esc)
   -- A step whose time has not come leaves it scored in the future; one
   -- somehow still due (a clock behind) must not be read again at once.
-  if n == 0 then
-    local due = tonumber(redis.call('ZSCORE', P .. 'esc', tn))
-    if due and due <= now then redis.call('ZADD', P .. 'esc', now + 1000, tn) end
-  end
+  local due = esc_place(tn, q, queued, esc)
+  if n == 0 and due and due <= now then redis.call('ZADD', P .. 'esc', now + 1000, tn) end
   return n
 end
 
@@ -161,5 +174,140 @@ local function escalate_due(now)
       n = n + escalate_one(tn, now)
       worked = true
     end
+  end
+end
+
+-- Admission: contacts already waiting when the escalation steps change (a
+-- new configuration, nodes restarted) are tracked in esc by the steps they
+-- were created with, or not at all. esc:spec holds the steps (ESC_SPEC) the
+-- waiting contacts were last tracked by; when the sweeping node's steps
+-- differ, a pass walks the contacts of every queue whose steps changed, a
+-- chunk per call, and places each in esc by the new steps (esc_place): at
+-- its next step's time, or out when none is left. The pass's state is the
+-- hash esc:pass (spec, queues, and the cursor: k, the key being walked, 1
+-- for the first queue's wt:<queue> and one past the queues for offers; s
+-- and m, the score and member last done; n, contacts placed so far), so a
+-- pass goes on where it was after a crash or a new sweeper; placing is
+-- idempotent. When it is done, esc:spec is the new steps.
+
+-- esc_by_queue splits a spec into each source queue's steps.
+local function esc_by_queue(spec)
+  local t = {}
+  for src, after, dst in string.gmatch(spec or '', ';([^;>]+)>(%d+)>([^;]+)') do
+    t[src] = (t[src] or '') .. ';' .. after .. '>' .. dst
+  end
+  return t
+end
+
+-- esc_pass_start begins a pass over the queues whose steps differ between
+-- the recorded spec and ESC_SPEC (and those of an unfinished pass by other
+-- steps), unless there are none; it returns whether a pass is on.
+local function esc_pass_start()
+  local old = redis.call('GET', P .. 'esc:spec')
+  local prev = redis.call('HGET', P .. 'esc:pass', 'queues')
+  if old == ESC_SPEC and not prev then return false end
+  local o, n, set, qs = esc_by_queue(old or ''), esc_by_queue(ESC_SPEC), {}, {}
+  for q, st in pairs(o) do if n[q] ~= st then set[q] = true end end
+  for q, st in pairs(n) do if o[q] ~= st then set[q] = true end end
+  for q in string.gmatch(prev or '', '[^,]+') do set[q] = true end
+  for q in pairs(set) do qs[#qs + 1] = q end
+  redis.call('DEL', P .. 'esc:pass')
+  if #qs == 0 then
+    redis.call('SET', P .. 'esc:spec', ESC_SPEC)
+    return false
+  end
+  table.sort(qs)
+  redis.call('HSET', P .. 'esc:pass', 'spec', ESC_SPEC, 'queues', table.concat(qs, ','), 'k', 1, 's', '', 'm', '',
+    'n', 0)
+  return true
+end
+
+-- zafter lists up to count members of sorted set key after (s, m) in its
+-- order (by score, then member), with scores; and the last member looked at
+-- with its score (the cursor to go on from), or nil at the end.
+local function zafter(key, s, m, count)
+  local from = 0
+  if m ~= '' then
+    local r = redis.call('ZRANK', key, m)
+    if not r then
+      -- m has left the set: its place is found by putting it back a moment.
+      redis.call('ZADD', key, s, m)
+      r = redis.call('ZRANK', key, m)
+      redis.call('ZREM', key, m)
+      r = r - 1
+    end
+    from = r + 1
+  end
+  local raw = redis.call('ZRANGE', key, from, from + count - 1, 'WITHSCORES')
+  return raw, raw[#raw], raw[#raw - 1]
+end
+
+-- esc_admit_chunk goes on with the pass while the budget lasts; it returns
+-- how many contacts it placed and whether the pass is not done yet.
+local function esc_admit_chunk()
+  local spec, qs, k, s, m = unpack(redis.call('HMGET', P .. 'esc:pass', 'spec', 'queues', 'k', 's', 'm'))
+  if spec ~= ESC_SPEC then
+    -- No pass, or one by other steps (another sweeper's): this one's.
+    if spec == false and redis.call('GET', P .. 'esc:spec') == ESC_SPEC then return 0, false end
+    if not esc_pass_start() then return 0, false end
+    spec, qs, k, s, m = unpack(redis.call('HMGET', P .. 'esc:pass', 'spec', 'queues', 'k', 's', 'm'))
+  end
+  local list, affected = {}, {}
+  for q in string.gmatch(qs, '[^,]+') do
+    list[#list + 1] = P .. 'wt:' .. q
+    affected[q] = true
+  end
+  list[#list + 1] = P .. 'offers' -- offered contacts are in no wt:<queue>
+  k = tonumber(k)
+  local placed = 0
+  while k <= #list do
+    if over_budget() then break end
+    local items, ls, lm = zafter(list[k], s, m, 16)
+    if not lm then
+      k, s, m = k + 1, '', ''
+    else
+      worked = true
+      for i = 1, #items, 2 do
+        local tn = items[i]
+        local st, q, queued, esc = unpack(redis.call('HMGET', P .. 'c:' .. tn, 'state', 'queue', 'queued', 'esc'))
+        if (st == 'waiting' or st == 'offered') and affected[q] then
+          esc_place(tn, q, queued, esc)
+          placed = placed + 1
+        end
+      end
+      s, m = ls, lm
+    end
+  end
+  if k > #list then
+    redis.call('SET', P .. 'esc:spec', ESC_SPEC)
+    redis.call('DEL', P .. 'esc:pass')
+    return placed, false
+  end
+  redis.call('HSET', P .. 'esc:pass', 'k', k, 's', s, 'm', m)
+  redis.call('HINCRBY', P .. 'esc:pass', 'n', placed)
+  return placed, true
+end
+
+-- esc_mixed notes, on a sweep's first call, whether a live node tracks
+-- contacts by other steps (esc:specs holds each node's sha1 of its steps,
+-- written by its heartbeat; a node too old to write it counts as other): the
+-- contacts such a node creates are tracked by its steps. Once no such node
+-- is left, esc:spec is forgotten, so a pass places every waiting contact of
+-- a queue with steps again.
+local function esc_mixed(sha)
+  local nodes = redis.call('ZRANGE', P .. 'nodes', 0, -1)
+  local mixed = false
+  if #nodes > 0 then
+    for _, v in ipairs(redis.call('HMGET', P .. 'esc:specs', unpack(nodes))) do
+      if v ~= sha then
+        mixed = true
+        break
+      end
+    end
+  end
+  if mixed then
+    redis.call('SET', P .. 'esc:mixed', 1)
+  elseif redis.call('DEL', P .. 'esc:mixed') == 1 then
+    redis.call('DEL', P .. 'esc:spec')
   end
 end
