@@ -249,8 +249,10 @@ end
 local function contact_event(typ, tn, f, id, now)
   local args = {'type', typ, 'node', agent(id).node or '', 'contact', tn}
   for k, v in pairs(f) do
-    args[#args + 1] = k
-    args[#args + 1] = v
+    if v then -- a field the contact does not have reads false
+      args[#args + 1] = k
+      args[#args + 1] = v
+    end
   end
   ev(unpack(with_status(args, id, now)))
 end
