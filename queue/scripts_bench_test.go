@@ -33,7 +33,7 @@ import (
 //
 // It reports Redis's own time (INFO commandstats: EVAL, EVALSHA, FCALL and
 // their _RO forms) per call of each script and per lifecycle, and the
-// commands those scripts ran per lifecycle. scripts-table.sh turns the
+// commands those scripts ran per lifecycle. scripts/bench-table.sh turns the
 // output into a table.
 //
 //	go test ./queue -run '^$' -bench 'Scripts' -benchtime 1000x -timeout 60m
@@ -57,7 +57,7 @@ func BenchmarkScripts(b *testing.B) {
 // BenchmarkOtherScripts measures the other scripts a desk and a node call
 // often, with nothing waiting: SetPresence not_ready and ready, Connect (a
 // desk reconnecting), Reject (of a fresh offer, which goes to another agent),
-// Heartbeat, and one Sweep with nothing due.
+// End (of a letter accepted), Heartbeat, and one Sweep with nothing due.
 //
 //	go test ./queue -run '^$' -bench 'OtherScripts' -benchtime 1000x
 func BenchmarkOtherScripts(b *testing.B) {
@@ -65,6 +65,24 @@ func BenchmarkOtherScripts(b *testing.B) {
 		for _, sh := range benchShapes() {
 			b.Run(fmt.Sprintf("agents=%d/shape=%s", agents, sh.name), func(b *testing.B) {
 				newScriptCell(b, agents, sh, -1).others(b)
+			})
+		}
+	}
+}
+
+// BenchmarkCallScripts measures a call's lifecycle with nothing waiting:
+// EnqueueCall (the offer rings an agent's phone), the answer (Accept), the
+// caller's hang-up and the wrap-up; agents on one skill with a phone and
+// voice capacity 1 (1x1), or the 14x6 shape of BenchmarkScripts.
+//
+//	go test ./queue -run '^$' -bench 'CallScripts' -benchtime 1000x
+func BenchmarkCallScripts(b *testing.B) {
+	voice := benchShape{name: "1x1", skills: map[string]int{"q01": 3}, caps: map[queue.Channel]int{queue.ChannelVoice: 1},
+		phone: true, queues: []string{"q01"}, chans: []queue.Channel{queue.ChannelVoice}}
+	for _, agents := range []int{10, 1000, 5000} {
+		for _, sh := range []benchShape{voice, benchShapes()[1]} {
+			b.Run(fmt.Sprintf("agents=%d/shape=%s", agents, sh.name), func(b *testing.B) {
+				newScriptCell(b, agents, sh, 3).calls(b)
 			})
 		}
 	}
@@ -330,10 +348,49 @@ func (c *scriptCell) backlogLifecycles(b *testing.B, w int) {
 	m.report(b, i, "lifecycle")
 }
 
+// calls runs call lifecycles with nothing waiting: each call rings an agent at once.
+func (c *scriptCell) calls(b *testing.B) {
+	m := newMeter(b, c.rdb, "enqueue_call", "accept", "hangup", "wrapup")
+	i := 0
+	for b.Loop() {
+		phone := fmt.Sprintf("+86139%08d", c.next.Add(1))
+		m.begin()
+		r, err := c.q.EnqueueCall(c.ctx, queue.Intake{Queue: c.shape.queues[i%len(c.shape.queues)], Line: "12345",
+			Citizen: queue.Citizen{Address: phone, Phone: phone}}, queue.Call{ID: "bench-" + phone, Node: "bench"})
+		require.NoError(b, err)
+		m.step(0)
+		ct := c.state(b, r.TrackingNo)
+		if ct.State != queue.StateOffered {
+			b.Fatalf("call %s is %s, not offered at once", r.TrackingNo, ct.State)
+		}
+		m.begin()
+		require.NoError(b, c.q.Accept(c.ctx, ct.Agent, r.TrackingNo))
+		m.step(1)
+		h, err := c.q.Hangup(c.ctx, r.TrackingNo, "caller")
+		require.NoError(b, err)
+		m.step(2)
+		if h.Outcome != "ended" {
+			b.Fatalf("call %s: hang-up %q, want ended", r.TrackingNo, h.Outcome)
+		}
+		require.NoError(b, c.q.WrapUp(c.ctx, ct.Agent, r.TrackingNo, queue.RequestConsultation, queue.OutcomeResolved, ""))
+		m.step(3)
+		if i%16 == 0 {
+			if st := c.state(b, r.TrackingNo).State; st != queue.StateClosed {
+				b.Fatalf("call %s is %s after wrap-up", r.TrackingNo, st)
+			}
+		}
+		i++
+	}
+	if n := c.waiting(b); n != 0 {
+		b.Fatalf("%d contacts wait after the run, want 0", n)
+	}
+	m.report(b, i, "call")
+}
+
 // others runs the other scripts, one of each per iteration, on agent after
 // agent.
 func (c *scriptCell) others(b *testing.B) {
-	m := newMeter(b, c.rdb, "not_ready", "ready", "connect", "reject", "heartbeat", "sweep")
+	m := newMeter(b, c.rdb, "not_ready", "ready", "connect", "reject", "heartbeat", "sweep", "end")
 	i := 0
 	for b.Loop() {
 		k := i % len(c.agents)
@@ -367,6 +424,9 @@ func (c *scriptCell) others(b *testing.B) {
 			b.Fatalf("contact %s is %s after a reject, not offered again", tn, next.State)
 		} else {
 			require.NoError(b, c.q.Accept(c.ctx, next.Agent, tn))
+			m.begin()
+			require.NoError(b, c.q.End(c.ctx, next.Agent, tn))
+			m.step(6)
 			require.NoError(b, c.q.WrapUp(c.ctx, next.Agent, tn, queue.RequestConsultation, queue.OutcomeResolved, ""))
 		}
 
