@@ -519,10 +519,10 @@ func (m *meter) read() map[string]cmdStat {
 	return out
 }
 
-// report gives the mean and the median µs per call of each step and, with a
-// unit, of all steps per unit, and the commands the scripts ran per unit (or
-// per step). The median is steadier on a busy machine: a script that loses
-// its core meanwhile counts the time it waited.
+// report gives the mean, the median and the 10th percentile of µs per call
+// of each step and, with a unit, of all steps per unit, and the commands the
+// scripts ran per unit (or per step). The percentiles are steadier on a busy
+// machine: a script that loses its core meanwhile counts the time it waited.
 func (m *meter) report(b *testing.B, n int, unit string) {
 	if n == 0 {
 		return
@@ -537,6 +537,7 @@ func (m *meter) report(b *testing.B, n int, unit string) {
 		}
 		b.ReportMetric(sum/float64(n), "redis-µs/"+name)
 		b.ReportMetric(median(m.usec[k]), "p50-µs/"+name)
+		b.ReportMetric(percentile(m.usec[k], 10), "p10-µs/"+name)
 		cmds += m.cmds[k]
 		if unit == "" {
 			b.ReportMetric(m.cmds[k]/float64(n), "cmds/"+name)
@@ -549,9 +550,17 @@ func (m *meter) report(b *testing.B, n int, unit string) {
 		}
 		b.ReportMetric(sum/float64(n), "redis-µs/"+unit)
 		b.ReportMetric(median(total), "p50-µs/"+unit)
+		b.ReportMetric(percentile(total, 10), "p10-µs/"+unit)
 		b.ReportMetric(cmds/float64(n), "cmds/"+unit)
 	}
 	b.ReportMetric(0, "ns/op") // wall time is the machine's, not the scripts'
+}
+
+// percentile is the p-th percentile of v, nearest rank below.
+func percentile(v []float64, p int) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[(len(s)-1)*p/100]
 }
 
 func median(v []float64) float64 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-table.sh turns the output of the queue's script benchmarks
 # (BenchmarkScripts, BenchmarkOtherScripts, BenchmarkCallScripts) into Markdown tables: µs of
-# Redis time per call, mean (median), and commands run per lifecycle or call.
+# Redis time per call, mean (median, 10th percentile), and commands run per lifecycle or call.
 # Given two outputs (before and after), each cell shows "before → after".
 #
 #   go test ./queue -run '^$' -bench 'Scripts' -benchtime 1000x -timeout 60m | tee after.txt
@@ -20,13 +20,14 @@ FNR == 1 { file++ }
   for (i = 3; i < NF; i += 2) v[file, name, $(i + 1)] = $i
 }
 function fmt(x) { return x == "" ? "–" : (x >= 100 ? sprintf("%.0f", x) : sprintf("%.1f", x)) }
-function cell(name, unit,    a, b) {
-  a = v[1, name, "redis-µs/" unit]; pa = v[1, name, "p50-µs/" unit]
-  s = fmt(a) " (" fmt(pa) ")"
-  if (nfiles == 2) {
-    b = v[2, name, "redis-µs/" unit]; pb = v[2, name, "p50-µs/" unit]
-    s = s " → " fmt(b) " (" fmt(pb) ")"
-  }
+function one(f, name, unit,    s) {
+  s = fmt(v[f, name, "redis-µs/" unit]) " (" fmt(v[f, name, "p50-µs/" unit])
+  if ((f, name, "p10-µs/" unit) in v) s = s ", " fmt(v[f, name, "p10-µs/" unit])
+  return s ")"
+}
+function cell(name, unit,    s) {
+  s = one(1, name, unit)
+  if (nfiles == 2) s = s " → " one(2, name, unit)
   return s
 }
 function count(name, unit,    s) {
@@ -38,7 +39,7 @@ function field(name, key,    p) {
   p = name; sub(".*" key "=", "", p); sub(/\/.*/, "", p); return p
 }
 END {
-  print "µs of Redis time per call, mean (median)" (nfiles == 2 ? ", before → after" : "") "\n"
+  print "µs of Redis time per call, mean (median, 10th percentile)" (nfiles == 2 ? ", before → after" : "") "\n"
   print "| agents | waiting | shape | enqueue | accept | wrapup | lifecycle | cmds/lifecycle |"
   print "|---:|---:|:--|--:|--:|--:|--:|--:|"
   for (i = 1; i <= n; i++) {
@@ -47,7 +48,7 @@ END {
     printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", field(nm, "agents"), field(nm, "waiting"), field(nm, "shape"),
       cell(nm, "enqueue"), cell(nm, "accept"), cell(nm, "wrapup"), cell(nm, "lifecycle"), count(nm, "lifecycle")
   }
-  print "\nOther scripts, nothing waiting: µs of Redis time per call, mean (median); commands per call\n"
+  print "\nOther scripts, nothing waiting: µs of Redis time per call, mean (median, 10th percentile); commands per call\n"
   print "| agents | shape | not_ready | ready | connect | reject | end | heartbeat | sweep |"
   print "|---:|:--|--:|--:|--:|--:|--:|--:|--:|"
   split("not_ready ready connect reject end heartbeat sweep", ops, " ")
@@ -58,7 +59,7 @@ END {
     for (k = 1; k <= 7; k++) line = line " " cell(nm, ops[k]) "; " count(nm, ops[k]) " |"
     print line
   }
-  print "\nCalls, nothing waiting: µs of Redis time per call, mean (median)\n"
+  print "\nCalls, nothing waiting: µs of Redis time per call, mean (median, 10th percentile)\n"
   print "| agents | shape | enqueue_call | accept | hangup | wrapup | call | cmds/call |"
   print "|---:|:--|--:|--:|--:|--:|--:|--:|"
   for (i = 1; i <= n; i++) {
