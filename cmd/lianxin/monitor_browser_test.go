@@ -42,6 +42,7 @@ func windowed(pcm []int16, hz float64) (float64, int) {
 // is published and withdrawn from the wallboard's panel, and the page is
 // saved as PNG with the panel full (the side column must not overflow).
 func TestWallboardMonitorAndHotTopicsInBrowser(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "baresip", "espeak-ng", "sox")
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", noMenus)

@@ -23,6 +23,7 @@ func noMenus(c *configs.Config) { c.SIP.Menus = map[string]sip.Menu{} }
 // caller hangs up, and wraps it up. Then a Go caller, which records what it
 // hears, is bridged the same way and hears the agent's tone.
 func TestVoiceToBaresipAndDesk(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "sipp", "baresip")
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", noMenus)
