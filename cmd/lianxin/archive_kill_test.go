@@ -24,6 +24,7 @@ import (
 // it restarts, every event is in PostgreSQL exactly once, and all along the
 // stream was never trimmed past what was archived.
 func TestKillArchivingNode(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	pg := pgtest.Start(t)
 	cfg := filepath.Join(t.TempDir(), "lianxin.yaml")

@@ -39,6 +39,7 @@ func metric(t *testing.T, n *testNode, name string) float64 {
 // supervisor's desk gets the archive_lag alert (database.lag_alert 2s);
 // once PostgreSQL is up the letters are archived and the lag is 0.
 func TestNodeStartsWithoutPostgres(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	pg := pgtest.Start(t)
 	pg.Pause(t)

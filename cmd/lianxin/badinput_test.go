@@ -18,6 +18,7 @@ import (
 )
 
 func TestBadHTTPInputs(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
 		c.Mailbox.MaxAttachments = 2
@@ -175,6 +176,7 @@ func TestBadHTTPInputs(t *testing.T) {
 }
 
 func TestBadDeskMessages(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	d := desk(t, n.base, "1001")
@@ -213,6 +215,7 @@ func TestBadDeskMessages(t *testing.T) {
 // With Redis failing, a letter gets 503 with Retry-After, and nothing of it
 // is left behind: not a contact, not a tracking number, not an idempotency key.
 func TestRedisDownMeans503AndNothingHalfWritten(t *testing.T) {
+	t.Parallel()
 	m := miniredis.RunT(t)
 	n := startNode(t, "redis://"+m.Addr()+"/0", "node-a")
 	letters := n.base + "/channels/mailbox/" + mailboxFor(t, "general") + "/letters"
@@ -252,6 +255,7 @@ func TestRedisDownMeans503AndNothingHalfWritten(t *testing.T) {
 // A real redis-server killed under the node: letters get 503, the node does
 // not crash, /readyz says why.
 func TestRedisKilled(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	letters := n.base + "/channels/mailbox/" + mailboxFor(t, "general") + "/letters"

@@ -37,6 +37,7 @@ import (
 // It is kept small for CI (300 letters, 4 kills); LIANXIN_CHAOS_LETTERS and
 // LIANXIN_CHAOS_KILLS run it bigger.
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	letters, kills := envInt("LIANXIN_CHAOS_LETTERS", 300), envInt("LIANXIN_CHAOS_KILLS", 4)
 	for _, mode := range []string{"everysec", "always"} {
 		t.Run(mode, func(t *testing.T) { chaos(t, mode, letters, kills) })

@@ -13,6 +13,7 @@ import (
 // TestClusterAlertInBrowser: a supervisor's desk shows a common-problem
 // alert as such (共性问题预警, not 紧急情况), its text as text.
 func TestClusterAlertInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	b := startBrowser(t)

@@ -19,6 +19,7 @@ import (
 // supervisor's desk on node B, and the group is served by /api/clusters to
 // supervisors only.
 func TestCommonProblemAlert(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	a := startNode(t, s.URL, "node-a")
 	b := startNode(t, s.URL, "node-b")

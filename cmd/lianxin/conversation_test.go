@@ -15,6 +15,7 @@ import (
 // sees the new message at once; a reply on a channel with no way out is
 // refused with a code the desk can show.
 func TestConversationReachesTheDesk(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	q, err := queue.New(s.Client(t), queue.Options{NodeID: "intake", Queues: n.n.q.Queues()})
@@ -59,6 +60,7 @@ func TestConversationReachesTheDesk(t *testing.T) {
 
 // An expired or revoked token is refused by the API and the websocket.
 func TestExpiredToken(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	tok := loginToken(t, n.base, "1005") // a supervisor: /api/queues is theirs

@@ -22,6 +22,7 @@ import (
 // header (no token in any URL) and saves it from a blob URL: the agent who
 // holds the letter clicks it and gets the citizen's bytes.
 func TestDeskAttachmentInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.Queue.OfferTimeout = 5 * time.Minute })
 	box := mailboxFor(t, "general")

@@ -38,6 +38,7 @@ const (
 // accepts a letter whose subject and text carry HTML, reads it (as text) and
 // wraps it up; the public lookup then shows the letter closed.
 func TestDeskInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	// The offer must not expire while a slow machine drives the browser.
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.Queue.OfferTimeout = 5 * time.Minute })
@@ -319,6 +320,7 @@ func isZombie(stat string) bool {
 // the contact's conversation, and the agent's reply, typed in the reply box,
 // goes out through WeChat's API and joins the conversation.
 func TestDeskConversationInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	api := &fakeWeChatAPI{}
 	apiSrv := httptest.NewServer(api)
@@ -366,6 +368,7 @@ func TestDeskConversationInBrowser(t *testing.T) {
 
 // A supervisor's desk shows every queue's waiting count.
 func TestSupervisorSeesQueuesInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	letter(t, n.base, mailboxFor(t, "general"), "等待中的来信")

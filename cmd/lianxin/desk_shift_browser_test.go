@@ -34,6 +34,7 @@ import (
 // is previewed inline. Screenshots of each step are saved and their paths
 // logged.
 func TestDeskShiftInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
 		c.Queue.OfferTimeout = 5 * time.Minute
@@ -313,6 +314,7 @@ func (b *deskBrowser) ringTones(t *testing.T, emergency bool) ringTones {
 // one toast: with max_misses 1 the agent is set not ready (漏接过多) with one
 // miss, not three.
 func TestOffersExpiringTogetherInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
 		c.Queue.OfferTimeout = 3 * time.Second

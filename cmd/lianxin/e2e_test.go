@@ -11,6 +11,7 @@ import (
 // A letter to a mailbox of the directory reaches a ready agent's desk, is
 // accepted and wrapped up, and the public lookup then shows it closed.
 func TestLetterToDeskEndToEnd(t *testing.T) {
+	t.Parallel()
 	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
 		queuetest.Flush(t, s)
 		n := startNode(t, s.URL, "node-a")
@@ -61,6 +62,7 @@ func TestLetterToDeskEndToEnd(t *testing.T) {
 // Two nodes share one real redis-server: a letter posted to node A reaches
 // an agent whose desk is on node B.
 func TestTwoNodesOneRedis(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	a := startNode(t, s.URL, "node-a")
 	b := startNode(t, s.URL, "node-b")

@@ -16,6 +16,7 @@ import (
 // sender check marked on it, as text: the agent sees why the citizen got no
 // acknowledgement.
 func TestEmailSenderCheckInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -17,6 +17,7 @@ import (
 // letter, with its Chinese subject and text intact; mail to an unknown
 // address is refused with 550 5.1.1.
 func TestEmailThroughTheDesk(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -74,6 +75,7 @@ func TestEmailThroughTheDesk(t *testing.T) {
 // The node's SMTP listener offers STARTTLS with the self-signed pair it
 // made at start, and takes a letter over it.
 func TestEmailSTARTTLS(t *testing.T) {
+	t.Parallel()
 	s := queuetest.Miniredis(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

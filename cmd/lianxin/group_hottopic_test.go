@@ -21,6 +21,7 @@ import (
 // (hot_topic_publish with group and a text of their own, on node B). Others
 // get 401 and 403, an unknown group 404 with an error naming it.
 func TestHotTopicFromCommonProblem(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "espeak-ng", "sox")
 	s := queuetest.RedisServer(t)
 	a := startNode(t, s.URL, "node-a", noMenus)
@@ -104,6 +105,7 @@ func TestHotTopicFromCommonProblem(t *testing.T) {
 // supervisor picks the common problem in 从共性问题生成 and publishes: the
 // answer made of it reaches a supervisor's desk.
 func TestWallboardGroupHotTopicInBrowser(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "espeak-ng", "sox")
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", noMenus)

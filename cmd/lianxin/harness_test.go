@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestMain(m *testing.M) {
@@ -26,6 +30,33 @@ func TestMain(m *testing.M) {
 	// that stop Redis on purpose would fill the output with them.
 	redis.SetLogger(redisLog{zap.NewNop().Sugar()})
 	goleak.VerifyTestMain(m)
+}
+
+// aloneEnv names the test a child process runs; see inOwnProcess.
+const aloneEnv = "LIANXIN_TEST_ALONE"
+
+// inOwnProcess runs the calling test in a process of its own, this test
+// binary started again with only that test, and reports whether the caller
+// is that child and should go on. A test that measures the whole process
+// (its heap) uses it: the parent runs in parallel with the other tests, the
+// child alone, and what it measures is its own.
+func inOwnProcess(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(aloneEnv) == t.Name() {
+		return true
+	}
+	t.Parallel()
+	args := []string{"-test.run=^" + t.Name() + "$", "-test.count=1", "-test.v"}
+	if d, ok := t.Deadline(); ok {
+		args = append(args, "-test.timeout="+time.Until(d).String())
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), aloneEnv+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	// Prefixed, so that go test does not read the child's results as ours.
+	t.Logf("the test in a process of its own:\n│ %s", strings.ReplaceAll(strings.TrimRight(string(out), "\n"), "\n", "\n│ "))
+	require.NoError(t, err, "the test in a process of its own failed")
+	return false
 }
 
 // testNode is one gateway running in this process on a real TCP port.
@@ -47,6 +78,11 @@ func startNode(t *testing.T, redisURL, id string, mod ...func(*configs.Config)) 
 	require.NoError(t, err)
 	cfg.Blobs.Dir = t.TempDir()
 	cfg.HTTP.DrainTimeout = 5 * time.Second
+	for i := range cfg.Agents {
+		if isDemoHash(cfg.Agents[i].PasswordHash) {
+			cfg.Agents[i].PasswordHash = cheapDemoHash()
+		}
+	}
 	for _, m := range mod {
 		m(cfg)
 	}
@@ -71,6 +107,18 @@ func startNode(t *testing.T, redisURL, id string, mod ...func(*configs.Config)) 
 	t.Cleanup(tn.stop)
 	return tn
 }
+
+// cheapDemoHash is a bcrypt hash of "demo" at bcrypt's least cost. The
+// embedded demo agents' hashes cost 10: about a second a login under the race
+// detector, and the tests log in a hundred times. A login still checks a
+// real bcrypt hash.
+var cheapDemoHash = sync.OnceValue(func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte("demo"), bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+})
 
 func (n *testNode) stop() {
 	if n.cancel != nil {

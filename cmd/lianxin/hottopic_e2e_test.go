@@ -56,6 +56,7 @@ func heardFrames(ps []siptest.RTPPacket, clip *media.Clip) int {
 // itself, frame for frame — presses 1, and the contact closes resolved by
 // the IVR. An agent who is no supervisor may not publish.
 func TestHotTopicAcrossNodes(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "espeak-ng", "sox")
 	s := queuetest.RedisServer(t)
 	a := startNode(t, s.URL, "node-a", noMenus)

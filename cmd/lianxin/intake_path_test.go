@@ -37,6 +37,7 @@ func pushSMS(t *testing.T, base, id, text string) response {
 // push again is a duplicate; a message that joins an open contact is
 // acknowledged with channels.JoinedAck. Through the real listeners.
 func TestOneIntakePathSMSAndWeChat(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	apiSrv := httptest.NewServer(&fakeWeChatAPI{})
 	defer apiSrv.Close()

@@ -18,6 +18,7 @@ import (
 // Idempotency-Key) leaves no file in the blob dir, neither stored nor
 // staged; an accepted letter's files are stored, and a duplicate's too.
 func TestLetterRefusedLeavesNoAttachment(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	dir := t.TempDir()
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {

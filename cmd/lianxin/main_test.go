@@ -34,6 +34,7 @@ func TestCheckConfigCommand(t *testing.T) {
 }
 
 func TestHashPasswordCommand(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, run([]string{"hash-password"}, strings.NewReader("correct horse battery\n"), &out, &errb))
 	require.NoError(t, bcrypt.CompareHashAndPassword([]byte(strings.TrimSpace(out.String())), []byte("correct horse battery")))

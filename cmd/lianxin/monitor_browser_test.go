@@ -41,6 +41,10 @@ func windowed(pcm []int16, hz float64) (float64, int) {
 // supervisor's; 停听 hangs the supervisor's phone up. Then a hot-topic answer
 // is published and withdrawn from the wallboard's panel, and the page is
 // saved as PNG with the panel full (the side column must not overflow).
+//
+// Not in parallel with the other tests: the supervisor's phone must hear the
+// agent through the gateway's mix, and on 2 loaded cores next to the
+// parallel tests it heard only the caller once (load average ~80).
 func TestWallboardMonitorAndHotTopicsInBrowser(t *testing.T) {
 	siptest.RequireTools(t, "baresip", "espeak-ng", "sox")
 	s := queuetest.RedisServer(t)

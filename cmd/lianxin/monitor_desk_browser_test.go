@@ -25,6 +25,7 @@ import (
 // hears nothing of the supervisor's microphone. 停止监听 sends monitor_stop:
 // the bar goes idle and the wallboard is told ended/stopped; the call goes on.
 func TestSupervisorBrowserPhoneMonitorInBrowser(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "baresip")
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", noMenus, func(c *configs.Config) { c.SIP.WebRTC.Loopback = true })

@@ -31,6 +31,7 @@ import (
 // node declared dead (issue 7). That a retried script without any key
 // makes one contact is queue's TestTimedOutEnqueueRunsOnce.
 func TestRedisPausedDuringIntake(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	api := httptest.NewServer(&fakeWeChatAPI{})
 	defer api.Close()

@@ -70,6 +70,7 @@ type phoneStats struct {
 // 600 Hz), takes the call back, presses 5 on the keypad (the caller gets RFC 4733 key 5), hangs up (the caller
 // gets BYE) and wraps up.
 func TestBrowserPhoneInBrowser(t *testing.T) {
+	t.Parallel()
 	prompts := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(prompts, "hold.wav"),
 		siptest.EncodeWAV(siptest.SineWave(holdHz, 2*siptest.SampleRate, 8000), siptest.SampleRate), 0o644))
@@ -241,6 +242,7 @@ func waitJS(t *testing.T, b *deskBrowser, what, body string) {
 // choosing the browser phone says why in Chinese, with a way to retry, and the agent's calls still ring nowhere
 // new (no session, no binding).
 func TestBrowserPhoneMicrophoneDenied(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", noMenus, func(c *configs.Config) { c.SIP.WebRTC.Loopback = true })
 	b := startBrowser(t, chromedp.Flag("use-fake-device-for-media-stream", true))

@@ -120,6 +120,7 @@ func twoProcsOneDesk(t *testing.T) (*queuetest.Server, *proc, *proc, string, *de
 // offer: the desk reconnects to the other node and is offered the same
 // contact again; nothing is lost or duplicated.
 func TestKillNodeHoldingDesk(t *testing.T) {
+	t.Parallel()
 	for _, wait := range []bool{false, true} {
 		name := "reconnect-at-once"
 		if wait {
@@ -171,6 +172,7 @@ func TestKillNodeHoldingDesk(t *testing.T) {
 // The first SIGTERM drains: the node stops being ready, desks are told to
 // reconnect elsewhere (1001) and their offers go back; the process exits 0.
 func TestSigtermDrains(t *testing.T) {
+	t.Parallel()
 	_, a, b, tok, d := twoProcsOneDesk(t)
 	tn := letter(t, a.base, mailboxFor(t, "general"), "排空测试")
 	require.Equal(t, tn, next(t, d, "offer").Object().TrackingNo)

@@ -16,6 +16,7 @@ import (
 // sees the Chinese page (its CSP broken by nothing), picks 基本满意 and
 // gets thanks; the contact is rated. Screenshots of both pages are kept.
 func TestRatingPageInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	tn := letter(t, n.base, mailboxFor(t, "general"), "小区路灯不亮")

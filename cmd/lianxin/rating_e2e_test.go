@@ -20,6 +20,7 @@ import (
 // offered to the ready agent. A redelivery of the same answer changes
 // nothing.
 func TestSMSRating(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n, sess, ctx := smppNode(t, s.URL)
 	d := desk(t, n.base, "1001")
@@ -85,6 +86,7 @@ func TestSMSRating(t *testing.T) {
 // bind). Following it on this node shows the page; answering 满意 rates
 // the letter once.
 func TestLetterRatingLink(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n, sess, ctx := smppNode(t, s.URL, func(c *configs.Config) { c.Rating.PublicURL = "https://12345.example.gov.cn/" })
 	d := desk(t, n.base, "1001")

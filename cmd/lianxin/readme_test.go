@@ -17,6 +17,7 @@ import (
 // root: the mailbox, the file and the tracking number they use exist, and
 // each step answers as the README says.
 func TestReadmeTryIt(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
 	}

@@ -38,6 +38,7 @@ func loudest(pcm []int16, n int) []int16 {
 // the recording notice (found by correlation with the prompts themselves)
 // and the agent, and on its left the caller — by content.
 func TestRecordedCallSippBaresip(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "sipp", "baresip")
 	s := queuetest.RedisServer(t)
 	blobDir := t.TempDir()

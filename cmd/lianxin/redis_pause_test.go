@@ -16,6 +16,7 @@ import (
 // on node-a keeps its offer through the pause and accepts it afterwards,
 // and no offer is rescinded.
 func TestRedisPausedNoNodeLost(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	a := startNode(t, s.URL, "node-a")
 	b := startNode(t, s.URL, "node-b")

@@ -22,6 +22,7 @@ import (
 // number: nothing was acknowledged that a failover could lose. A mail with
 // the replica gone is answered 451.
 func TestAcknowledgedOnlyOnTheReplica(t *testing.T) {
+	t.Parallel()
 	primary := queuetest.RedisServer(t)
 	replica := queuetest.Replica(t, primary)
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -158,6 +158,7 @@ func generateDay(t *testing.T, srv *queuetest.Server, n int) {
 // the HTML report at a laptop's 1366×768 without breaking its CSP; the API
 // answers supervisors only, in JSON, CSV and HTML.
 func TestReportPageInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	pg := pgtest.Start(t)
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {

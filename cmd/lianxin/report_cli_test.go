@@ -62,6 +62,7 @@ func TestReportCommand(t *testing.T) {
 
 // Without database.url the reports answer 503 and say what to set.
 func TestReportsWithoutArchive(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	r := do(t, http.MethodGet, n.base+"/api/reports/day/2026-11-30", "", nil, "Authorization", "Bearer "+loginToken(t, n.base, "1005"))

@@ -26,6 +26,7 @@ import (
 // same contact; the page says why in Chinese (网络中断) and shows the agent not ready for that reason, and opens a new
 // media session. 1002 answers and the caller hears them.
 func TestBrowserPhoneMediaLostInBrowser(t *testing.T) {
+	t.Parallel()
 	prompts := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(prompts, "hold.wav"),
 		siptest.EncodeWAV(siptest.SineWave(holdHz, 2*siptest.SampleRate, 8000), siptest.SampleRate), 0o644))

@@ -20,6 +20,7 @@ import (
 // photo accepted by node A is downloaded, byte for byte, by the agent who
 // takes it on node B; a letter refused on node A puts nothing in the bucket.
 func TestTwoNodesShareS3Attachments(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	srv := s3test.Start(t, "lianxin-attachments")
 	useS3 := func(c *configs.Config) {

@@ -45,6 +45,7 @@ func TestDeskURL(t *testing.T) {
 // /metrics is served on its own listener (metrics.addr), not on the public
 // one.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a")
 	resp, err := http.Get(n.base + "/metrics")

@@ -66,6 +66,7 @@ func sent(t *testing.T, ch <-chan smscloudtest.Sent) smscloudtest.Sent {
 // report marks it delivered on the desk, and a reply Aliyun refuses for good
 // shows the desk its code and what it means.
 func TestSMSThroughAliyunToTheDesk(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	fake := smscloudtest.StartAliyun(t, "LTAI-e2e", "aliyun-e2e-secret")
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {
@@ -133,6 +134,7 @@ func TestSMSThroughAliyunToTheDesk(t *testing.T) {
 // and answered through Tencent's SendSms (TC3-signed), and the status
 // callback marks the reply delivered on the desk.
 func TestSMSThroughTencentToTheDesk(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	fake := smscloudtest.StartTencent(t, "AKID-e2e", "tencent-e2e-key", "1400123456")
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) {

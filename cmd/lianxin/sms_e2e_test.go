@@ -16,6 +16,7 @@ import (
 // UCS-2; the desk is offered it, and the agent's reply goes back to the
 // centre as submit_sm to the citizen's number.
 func TestSMSThroughTheDesk(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n, sess, ctx := smppNode(t, s.URL)
 	d := desk(t, n.base, "1001")

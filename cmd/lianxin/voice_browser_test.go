@@ -23,6 +23,7 @@ import (
 // not by auto-answer: baresip 1.0.0 answers at once, and the offer card
 // would be gone before anyone, or any screenshot, could see it.
 func TestVoiceCallInBrowser(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "baresip")
 	s := queuetest.RedisServer(t)
 	// The phone must not stop ringing while a slow machine takes a screenshot.

@@ -17,6 +17,7 @@ import (
 // turns them into callback contacts at their old place — ahead of a caller
 // who dialled the surviving node later — and nobody who called is forgotten.
 func TestKillNodeHoldingCallers(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	cfg := filepath.Join(t.TempDir(), "lianxin.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("queue:\n  node_ttl: 2s\n  heartbeat: 500ms\nsip:\n  menus: {}\n"), 0o600))

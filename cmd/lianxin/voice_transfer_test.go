@@ -26,6 +26,7 @@ import (
 // hears their own voice come back from 120. The desk sees the contact
 // closed transferred_120, and 120's webhook gets the signed push.
 func TestOneKeyTransferAcrossNodes(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "sipp", "baresip")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

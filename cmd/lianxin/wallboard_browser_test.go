@@ -63,6 +63,7 @@ func (b *deskBrowser) waitCellFunc(t *testing.T, since time.Time, q, k, what str
 // is abandoned, and after the scripted sequence its service level and
 // abandon rate are the ones computed by hand below.
 func TestWallboardInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.Queue.OfferTimeout = 5 * time.Minute })
 	q := n.n.q
@@ -267,6 +268,7 @@ func seedDay(t *testing.T, rdb *redis.Client) {
 // offline holding a letter, an emergency and a cluster alert, and the
 // 15-minute chart. Saved as PNG (the test logs where) to look at.
 func TestWallboardScreenshotInBrowser(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	rdb := s.Client(t)
 	seedDay(t, rdb)

@@ -76,6 +76,7 @@ func postWeChat(t *testing.T, base, text, msgID string) (int, string) {
 // signed), is offered to a desk, and the agent's reply goes out through the
 // customer-service API.
 func TestWeChatThroughTheDesk(t *testing.T) {
+	t.Parallel()
 	s := queuetest.RedisServer(t)
 	api := &fakeWeChatAPI{}
 	apiSrv := httptest.NewServer(api)
