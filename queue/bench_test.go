@@ -3,7 +3,6 @@ package queue_test
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,7 +55,7 @@ func benchLifecycle(b *testing.B, unit string, phones bool, caps map[queue.Chann
 	enqueue func(ctx context.Context, q *queue.Queue, i int) (string, error), steps ...benchStep) {
 	s := queuetest.RedisServer(b)
 	rdb := s.Client(b)
-	realtime(b, rdb)
+	s.RealTime(b)
 	q, err := queue.New(rdb, queue.Options{NodeID: "bench", Queues: testQueues})
 	require.NoError(b, err)
 	ctx := context.Background()
@@ -172,22 +171,5 @@ func BenchmarkEnqueueFsync(b *testing.B) {
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "enqueues/s")
 		})
-	}
-}
-
-// realtime gives the benchmark's redis-server real-time priority (chrt -f),
-// where the machine allows it (root). Redis's time per call (INFO
-// commandstats) is time between a command's start and end, so on a shared
-// machine it also counts the time Redis waited for a core: at real-time
-// priority it waits for none, and the figures are Redis's work.
-func realtime(b *testing.B, rdb *redis.Client) {
-	info, err := rdb.Info(context.Background(), "server").Result()
-	require.NoError(b, err)
-	for _, line := range strings.Split(info, "\n") {
-		if pid, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			if out, err := exec.Command("chrt", "-f", "-p", "50", pid).CombinedOutput(); err != nil {
-				b.Logf("redis-server stays at normal priority (its figures count waits for a core): %v %s", err, out)
-			}
-		}
 	}
 }

@@ -155,7 +155,7 @@ type scriptCell struct {
 
 func newScriptCell(b *testing.B, agents int, sh benchShape, maxMisses int) *scriptCell {
 	s := queuetest.RedisServer(b)
-	realtime(b, s.Client(b))
+	s.RealTime(b)
 	c := &scriptCell{ctx: context.Background(), rdb: s.Client(b), shape: sh,
 		agents: make([]string, agents), sess: make([]string, agents)}
 	var err error

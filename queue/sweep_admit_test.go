@@ -36,6 +36,7 @@ func TestSweepEscalatesContactsWaitingBeforeTheSteps(t *testing.T) {
 		t.Skip("20,000 contacts")
 	}
 	s := queuetest.RedisServer(t)
+	rt := s.RealTime(t)
 	rdb := s.Client(t)
 	ctx := context.Background()
 	const n = 20_000
@@ -93,7 +94,7 @@ func TestSweepEscalatesContactsWaitingBeforeTheSteps(t *testing.T) {
 	}
 	require.Zero(t, zcard(t, rdb, "esc"), "every step taken")
 	t.Logf("%d sweep calls in all", calls)
-	requireBounded(t, readScriptStats(t, rdb))
+	requireBounded(t, readScriptStats(t, rdb), rt)
 }
 
 // A node dies in the middle of an admission pass: the pass goes on from

@@ -53,6 +53,25 @@ func (s *Server) Kill() {
 	}
 }
 
+// RealTime raises redis-server to real-time priority (SCHED_FIFO) where the
+// machine allows it (root), and says whether it did. Redis's figures of its
+// own time per command (INFO commandstats, SLOWLOG, LATENCY) are time from a
+// command's start to its end, so on a shared machine they also count the
+// time Redis waited for a core; at real-time priority it waits for none, and
+// they measure Redis's work. miniredis has no process of its own: false.
+func (s *Server) RealTime(tb testing.TB) bool {
+	tb.Helper()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return false
+	}
+	out, err := exec.Command("chrt", "-f", "-p", "50", strconv.Itoa(s.cmd.Process.Pid)).CombinedOutput()
+	if err != nil {
+		tb.Logf("redis-server stays at normal priority (its times count its waits for a core): %v %s", err, out)
+		return false
+	}
+	return true
+}
+
 // RedisServer starts a real redis-server on a free loopback port for the
 // test and stops it when the test ends. The suite's test command installs
 // redis-server; without it the test fails, naming what is missing.
