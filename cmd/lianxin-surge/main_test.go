@@ -100,7 +100,7 @@ func TestSchedule(t *testing.T) {
 func TestParseMixErrors(t *testing.T) {
 	for in, want := range map[string]string{
 		"web":                   `"web" is not channel=weight`,
-		"voice=3":               `"voice" is not one of`,
+		"fax=3":                 `"fax" is not one of`,
 		"web=-1":                `weight of web: "-1" is not a number ≥ 0`,
 		"web=0,wechat=0":        "the weights sum to 0",
 		"web=NaN":               "is not a number",
