@@ -70,7 +70,7 @@ func main() {
 	flag.IntVar(&o.scale, "scale", 20, "replay 1/N of the surge's 1,587,900 contacts")
 	flag.Float64Var(&o.speed, "speed", 1248, "time compression: simulated seconds per second (1248: the 26 days in 30 minutes)")
 	flag.DurationVar(&o.duration, "duration", 0, "the replay's length; overrides -speed")
-	flag.IntVar(&o.agents, "agents", 500, "ready agents (desks on websockets)")
+	flag.IntVar(&o.agents, "agents", 500, "ready agents (desks on websockets, each with a SIP phone)")
 	flag.IntVar(&o.capacity, "capacity", 3, "each desk's capacity per text channel")
 	flag.DurationVar(&o.handle, "handle", 0, "how long a desk holds a contact between accept and wrap-up")
 	flag.IntVar(&o.workers, "workers", 64, "concurrent senders (the providers' connections)")
