@@ -95,7 +95,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lianxin-surge:", err)
 		os.Exit(1)
 	}
-	if res.Lost > 0 || res.Duplicated > 0 || res.Mismatched > 0 {
+	if res.Lost > 0 || res.Duplicated > 0 || res.Mismatched > 0 || res.Calls.SippError != "" {
 		os.Exit(2)
 	}
 }
@@ -148,6 +148,7 @@ type callResult struct {
 	CallersCPU, PhonesCPU float64 // the two sipps' CPU seconds
 	SippCallers           string  // the callers' sipp's own counts
 	SippPhones            string
+	SippError             string // why the callers' sipp ended before its calls did
 }
 
 func run(ctx context.Context, o options) (*result, error) {
@@ -370,10 +371,13 @@ func run(ctx context.Context, o options) (*result, error) {
 	if v != nil {
 		o.logf("the written contacts sent in %s; waiting for the calls to end", res.Sent.Round(time.Millisecond))
 		if err := <-paced; err != nil {
-			return nil, fmt.Errorf("pacing the calls: %w", err)
+			res.Calls.SippError = fmt.Sprintf("pacing the calls: %v", err)
 		}
 		if err := v.wait(ctx); err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			res.Calls.SippError = err.Error() // the calls it did not place count as refused
 		}
 		res.Calls.PhonesCPU = cpuSeconds(v.phones)
 		res.Calls.CallersCPU = cpuSeconds(v.callers)
@@ -515,6 +519,9 @@ func (r *result) print(w io.Writer) {
 			ms(c.ToOffer[0]), ms(c.ToOffer[1]), ms(c.ToOffer[2]), ms(c.Queued[0]), ms(c.Queued[2]), ms(c.Ring[0]), ms(c.Ring[2]))
 		fmt.Fprintf(w, "  at most %.0f calls held by the node at once; sipp CPU: callers %.1f s, phones %.1f s; callers' sipp: %s; phones' sipp: %s\n",
 			c.Peak, c.CallersCPU, c.PhonesCPU, c.SippCallers, c.SippPhones)
+		if c.SippError != "" {
+			fmt.Fprintf(w, "  THE CALLERS' SIPP FAILED: %.600s\n", c.SippError)
+		}
 		fmt.Fprintf(w, "  calls lost %d, duplicated %d\n", c.Lost, c.Duplicated)
 	}
 	if len(r.Rescinded) > 0 {

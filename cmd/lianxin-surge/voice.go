@@ -67,7 +67,9 @@ func sippDir(o options) (string, error) {
 	}
 }
 
-// voice runs the sipps of the replay's calls.
+// voice runs the sipps of the replay's calls. Their watchdogs are off: on
+// a busy machine sipp's loop is late by more than 500 ms now and then, and
+// sipp ends the test after 120 such delays (seen at a load average of 50).
 type voice struct {
 	o       options
 	scen    string // testdata/sipp
@@ -112,6 +114,7 @@ func (v *voice) startPhones(ctx context.Context, agents []string) error {
 	}
 	v.phones = exec.CommandContext(ctx, "sipp", "-sf", "agent-phone.xml", "-i", "127.0.0.1", "-p", strconv.Itoa(ports[0]),
 		"-mi", "127.0.0.1", "-mp", strconv.Itoa(ports[1]), "-cp", strconv.Itoa(ports[2]), "-aa", "-nostdin",
+		"-watchdog_minor_maxtriggers", "1000000000", "-watchdog_major_maxtriggers", "1000000000",
 		"-set", "answer_ms", strconv.FormatInt(max(v.o.ring.Milliseconds(), 0), 10),
 		"-set", "hangup_ms", strconv.FormatInt(max(v.o.talk.Milliseconds(), 1), 10),
 		"-trace_err", "-error_file", filepath.Join(v.dir, "phones.err"),
@@ -169,7 +172,8 @@ func (v *voice) startCallers(ctx context.Context, calls []int) error {
 	v.callers = exec.CommandContext(ctx, "sipp", v.gw, "-sf", "caller-surge.xml", "-s", "12345", "-inf", inf,
 		"-m", strconv.Itoa(len(calls)), "-r", "0", "-l", strconv.Itoa(len(calls)+1),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(ports[0]), "-mi", "127.0.0.1", "-mp", strconv.Itoa(ports[1]),
-		"-cp", strconv.Itoa(v.ctrl), "-aa", "-nostdin",
+		"-cp", strconv.Itoa(v.ctrl), "-aa", "-nostdin", "-watchdog_minor_maxtriggers", "1000000000",
+		"-watchdog_major_maxtriggers", "1000000000",
 		"-trace_logs", "-log_file", filepath.Join(v.dir, "calls.log"),
 		"-trace_err", "-error_file", filepath.Join(v.dir, "callers.err"),
 		"-trace_stat", "-stf", filepath.Join(v.dir, "callers.csv"), "-fd", "1")
