@@ -9,7 +9,7 @@
 // and duplicated, Redis's CPU and memory over the run (INFO), and checks that
 // every contact the node acknowledged reached a desk exactly once.
 //
-//	go run ./cmd/lianxin-surge -scale 20 -speed 7488   # 1/20 of the surge in 5 minutes
+//	go run ./cmd/lianxin-surge -scale 20   # 1/20 of the surge in 30 minutes, 60 % of it calls
 //
 // The seed gives the surge's totals only; the daily and hourly shape, the
 // channels' shares and the request types are assumptions (shape.go).
