@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,6 +31,11 @@ type entry struct {
 	tn      string // the tracking number of its first offer
 	offerAt time.Time
 	dupTN   bool // offered under a second tracking number: a duplicate contact
+	offers  int  // offers received (a call's phone that did not answer: more than one)
+	// A call's: the sipp caller placed it; an agent's phone answered it
+	// (takenAt); the gateway hung up after the talk; the caller gave up.
+	placed, ended, abandoned bool
+	takenAt                  time.Time
 }
 
 // ledger keeps every contact's entry.
@@ -43,10 +51,11 @@ type ledger struct {
 	lastOffer time.Time
 	wraps     map[string]int
 	deskErrs  map[string]int
+	rescinds  map[string]int
 }
 
 func newLedger(n int) *ledger {
-	return &ledger{e: make([]entry, n), wraps: map[string]int{}, deskErrs: map[string]int{}}
+	return &ledger{e: make([]entry, n), wraps: map[string]int{}, deskErrs: map[string]int{}, rescinds: map[string]int{}}
 }
 
 func (l *ledger) sent(i int, c channel, at time.Time) {
@@ -82,6 +91,7 @@ func (l *ledger) offered(i int, tn string, at time.Time) {
 		return
 	}
 	e := &l.e[i]
+	e.offers++
 	switch {
 	case e.tn == "":
 		e.tn, e.offerAt = tn, at
@@ -92,6 +102,63 @@ func (l *ledger) offered(i int, tn string, at time.Time) {
 	case e.tn != tn:
 		e.dupTN = true
 	}
+}
+
+// taken records that an agent's phone answered call i.
+func (l *ledger) taken(i int, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i >= 0 && i < len(l.e) && l.e[i].takenAt.IsZero() {
+		l.e[i].takenAt = at
+	}
+}
+
+func (l *ledger) rescinded(reason string) {
+	l.mu.Lock()
+	l.rescinds[reason]++
+	l.mu.Unlock()
+}
+
+// calls enters what the callers' log says of the calls (indices calls):
+// when each was placed and answered, refused, ended or abandoned. A call
+// sipp never placed counts as refused. It returns the last INVITE's time.
+func (l *ledger) calls(evs []callEvent, calls []int) time.Time {
+	var last time.Time
+	for _, ev := range evs {
+		if ev.i < 0 || ev.i >= len(l.e) {
+			continue
+		}
+		switch ev.kind {
+		case "invite":
+			l.sent(ev.i, chanVoice, ev.at)
+			l.mu.Lock()
+			l.e[ev.i].placed = true
+			l.mu.Unlock()
+			if ev.at.After(last) {
+				last = ev.at
+			}
+		case "answer":
+			l.acked(ev.i, "", nil, ev.at)
+		case "refused":
+			l.acked(ev.i, "", errors.New("refused by the gateway (a final response ≥ 400)"), ev.at)
+		case "bye":
+			l.mu.Lock()
+			l.e[ev.i].ended = true
+			l.mu.Unlock()
+		case "abandon":
+			l.mu.Lock()
+			l.e[ev.i].abandoned = true
+			l.mu.Unlock()
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, i := range calls {
+		if e := &l.e[i]; !e.placed {
+			e.ch, e.refused = chanVoice, "not placed by sipp"
+		}
+	}
+	return last
 }
 
 func (l *ledger) wrapped(k string) {
@@ -144,8 +211,9 @@ func (l *ledger) fill(r *result, plan []arrival) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r.ByChannel, r.LatByChannel = map[channel]int{}, map[channel][2]time.Duration{}
-	r.RefusedBy, r.Wrapups, r.DeskErrors = map[string]int{}, l.wraps, l.deskErrs
-	var all []time.Duration
+	r.RefusedBy, r.Wrapups, r.DeskErrors, r.Rescinded = map[string]int{}, l.wraps, l.deskErrs, l.rescinds
+	var all, written, toOffer, queued, ring []time.Duration
+	c := &r.Calls
 	by := map[channel][]time.Duration{}
 	perSecond := map[int64]int{}
 	var lastAck time.Time
@@ -179,6 +247,49 @@ func (l *ledger) fill(r *result, plan []arrival) {
 		if e.dupTN {
 			r.Duplicated++
 		}
+		if plan[i].channel == chanVoice {
+			c.Calls++
+			if e.placed {
+				c.Placed++
+				c.Behind = max(c.Behind, e.sent.Sub(l.start.Add(plan[i].at)))
+			}
+			if e.acked {
+				c.Answered++
+				if e.tn == "" {
+					c.Lost++
+				}
+			}
+			if e.refused != "" {
+				c.Refused++
+			}
+			if e.dupTN {
+				c.Duplicated++
+			}
+			if e.tn != "" {
+				c.Offered++
+				toOffer = append(toOffer, e.offerAt.Sub(e.sent))
+				if e.acked {
+					queued = append(queued, e.offerAt.Sub(e.ackAt))
+				}
+				if e.takenAt.IsZero() {
+					c.Unanswered++
+				} else {
+					c.Taken++
+					ring = append(ring, e.takenAt.Sub(e.offerAt))
+				}
+			}
+			if e.offers > 1 {
+				c.Requeued++
+			}
+			if e.ended {
+				c.Ended++
+			}
+			if e.abandoned {
+				c.Abandoned++
+			}
+		} else if e.tn != "" {
+			written = append(written, e.offerAt.Sub(e.sent))
+		}
 		if e.tn != "" {
 			r.Offered++
 			d := e.offerAt.Sub(e.sent)
@@ -192,6 +303,11 @@ func (l *ledger) fill(r *result, plan []arrival) {
 	r.Duplicated += l.foreign // an offer the replay never sent
 	p := loadsim.Percentiles(all)
 	r.P50, r.P90, r.P99, r.Max = p(0.5), p(0.9), p(0.99), p(1)
+	three := func(lat []time.Duration) [3]time.Duration {
+		p := loadsim.Percentiles(lat)
+		return [3]time.Duration{p(0.5), p(0.9), p(0.99)}
+	}
+	r.WrittenLat, c.ToOffer, c.Queued, c.Ring = three(written), three(toOffer), three(queued), three(ring)
 	for c, lat := range by {
 		p := loadsim.Percentiles(lat)
 		r.LatByChannel[c] = [2]time.Duration{p(0.5), p(0.99)}
@@ -218,7 +334,8 @@ type monitor struct {
 	wg   sync.WaitGroup
 }
 
-func startMonitor(ctx context.Context, o options, rdb *redis.Client, led *ledger, first loadsim.RedisSample, res *result) *monitor {
+func startMonitor(ctx context.Context, o options, rdb *redis.Client, led *ledger, first loadsim.RedisSample, res *result,
+	metrics string) *monitor {
 	m := &monitor{done: make(chan struct{})}
 	m.wg.Add(1)
 	go func() {
@@ -242,12 +359,21 @@ func startMonitor(ctx context.Context, o options, rdb *redis.Client, led *ledger
 			res.RedisPeakCores = max(res.RedisPeakCores, (s.CPU-prev.CPU)/s.At.Sub(prev.At).Seconds())
 			res.RedisMemPeak = max(res.RedisMemPeak, s.UsedMemory)
 			prev = s
+			var held float64
+			if m, err := loadsim.Scrape(ctx, metrics); err == nil {
+				for k, v := range m {
+					if strings.HasPrefix(k, "lianxin_sip_calls{") {
+						held += v
+					}
+				}
+			}
+			res.Calls.Peak = max(res.Calls.Peak, held)
 			if o.progress > 0 && s.At.Sub(printed.At) >= o.progress {
 				sent, acked, offered, _, _ := led.counts()
 				secs := s.At.Sub(printed.At).Seconds()
-				o.logf("%6s  sent %d  acknowledged %d (%.0f/s)  offered %d (%.0f/s)  redis %.2f cores, used_memory %s",
+				o.logf("%6s  written sent %d  acknowledged %d (%.0f/s)  offered %d (%.0f/s)  calls held %.0f  redis %.2f cores, used_memory %s",
 					s.At.Sub(led.start).Round(time.Second), sent, acked, float64(acked-prevAcked)/secs, offered,
-					float64(offered-prevOffered)/secs, (s.CPU-printed.CPU)/secs, loadsim.MiB(s.UsedMemory))
+					float64(offered-prevOffered)/secs, held, (s.CPU-printed.CPU)/secs, loadsim.MiB(s.UsedMemory))
 				printed, prevAcked, prevOffered = s, acked, offered
 			}
 		}
@@ -262,10 +388,15 @@ func (m *monitor) stop() {
 
 // writeConfig writes the node's config: the default queues and directory,
 // o.agents agents (password "load", bcrypt's lowest cost) skilled in every
-// queue with o.capacity per text channel, a WeChat account in safe mode
+// queue with o.capacity per text channel, one call at a time and a SIP
+// phone (user = agent id, password "load"), a WeChat account in safe mode
 // against the fake API, the SMS pushes enabled (no SMS sent back: no
-// provider to send through), and SMTP's DNS checks kept short.
-func writeConfig(dir string, base *configs.Config, o options, wechatAPI string) (string, error) {
+// provider to send through), and SMTP's DNS checks kept short. Calls go
+// from the welcome straight to the queue (no menu: the replay's callers
+// press no key) and the caller is not asked for a rating after the talk;
+// the node holds up to 4,000 calls at once when there are calls, with RTP
+// ports for them.
+func writeConfig(dir string, base *configs.Config, o options, wechatAPI string, calls int) (string, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte("load"), bcrypt.MinCost)
 	if err != nil {
 		return "", err
@@ -274,6 +405,12 @@ func writeConfig(dir string, base *configs.Config, o options, wechatAPI string) 
 	b.WriteString("auth:\n  login_hashes_per_second: 10000\n")
 	b.WriteString("http:\n  max_connections_per_source: 4096\n")
 	b.WriteString("queue:\n  offer_timeout: 60s\n")
+	maxCalls := 2000
+	if calls > 0 {
+		maxCalls = 4000
+	}
+	fmt.Fprintf(&b, "sip:\n  menus: {}\n  rating: {enabled: false}\n  max_calls: %d\n  rtp_ports: {min: 20000, max: %d}\n",
+		maxCalls, 20000+4*maxCalls+100)
 	b.WriteString("smtp:\n  dns_timeout: 1s\n  max_connections_per_source: 1000\n  max_connections: 2000\n")
 	fmt.Fprintf(&b, "blobs:\n  dir: %s\n", filepath.Join(dir, "blobs"))
 	fmt.Fprintf(&b, "wechat:\n  api_base: %s\n  accounts:\n    - {id: %s, name: 成都12345, kind: official, mode: safe, app_id: %s, token: %s, encoding_aes_key: %s, queue: general}\n",
@@ -289,8 +426,9 @@ func writeConfig(dir string, base *configs.Config, o options, wechatAPI string) 
 	}
 	b.WriteString("agents:\n")
 	for i := range o.agents {
-		fmt.Fprintf(&b, "  - {id: %q, name: 坐席%d, password_hash: %q, skills: {%s}, capacity: {mailbox: %d, wechat: %d, sms: %d, web: %d}}\n",
-			agentID(i), i, hash, skills.String(), o.capacity, o.capacity, o.capacity, o.capacity)
+		ha1 := md5.Sum([]byte(agentID(i) + ":lianxin:load"))
+		fmt.Fprintf(&b, "  - {id: %q, name: 坐席%d, password_hash: %q, skills: {%s}, capacity: {voice: 1, mailbox: %d, wechat: %d, sms: %d, web: %d}, phone: {user: %q, ha1_md5: %s}}\n",
+			agentID(i), i, hash, skills.String(), o.capacity, o.capacity, o.capacity, o.capacity, agentID(i), hex.EncodeToString(ha1[:]))
 	}
 	path := filepath.Join(dir, "surge.yaml")
 	return path, os.WriteFile(path, b.Bytes(), 0o600)

@@ -1,13 +1,15 @@
 // Command lianxin-surge replays Chengdu's 8·25 surge — 1,587,900 contacts in
-// 26 days — compressed in time, through a node's real intake endpoints (web
-// letters, e-mail over SMTP, WeChat messages encrypted and signed as WeChat
-// sends them, SMS pushed by Aliyun, Tencent Cloud and a generic signed
-// provider) to simulated agents on real desk websockets, who accept and wrap
-// up every offer. It reports contacts/s, enqueue-to-offer latency, service
-// level, Redis's CPU and memory over the run (INFO), and checks that every
-// contact the node acknowledged reached a desk exactly once.
+// 26 days — compressed in time, through a node's real intake endpoints (calls
+// to 12345 placed by sipp, web letters, e-mail over SMTP, WeChat messages
+// encrypted and signed as WeChat sends them, SMS pushed by Aliyun, Tencent
+// Cloud and a generic signed provider) to simulated agents on real desk
+// websockets, who accept and wrap up every offer (a call: their phone, one
+// sipp for all, rings, answers and hangs up). It reports contacts/s,
+// intake-to-offer latency, service level, the calls offered, answered, lost
+// and duplicated, Redis's CPU and memory over the run (INFO), and checks that
+// every contact the node acknowledged reached a desk exactly once.
 //
-//	go run ./cmd/lianxin-surge -scale 20 -speed 7488   # 1/20 of the surge in 5 minutes
+//	go run ./cmd/lianxin-surge -scale 20   # 1/20 of the surge in 30 minutes, 60 % of it calls
 //
 // The seed gives the surge's totals only; the daily and hourly shape, the
 // channels' shares and the request types are assumptions (shape.go).
@@ -23,7 +25,9 @@ import (
 	"net/http/httptest"
 	"net/smtp"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,7 +59,10 @@ type options struct {
 	retries     int
 	progress    time.Duration
 	quiet       bool
-	contactsCap int // if > 0, at most this many contacts (for tests)
+	contactsCap int           // if > 0, at most this many contacts (for tests)
+	talk        time.Duration // a call's talk, from the agent's answer to the agent's hang-up (real time)
+	ring        time.Duration // how long an agent's phone rings before it answers
+	sippDir     string        // testdata/sipp (empty: found from the working directory up)
 }
 
 func main() {
@@ -63,7 +70,7 @@ func main() {
 	flag.IntVar(&o.scale, "scale", 20, "replay 1/N of the surge's 1,587,900 contacts")
 	flag.Float64Var(&o.speed, "speed", 1248, "time compression: simulated seconds per second (1248: the 26 days in 30 minutes)")
 	flag.DurationVar(&o.duration, "duration", 0, "the replay's length; overrides -speed")
-	flag.IntVar(&o.agents, "agents", 500, "ready agents (desks on websockets)")
+	flag.IntVar(&o.agents, "agents", 500, "ready agents (desks on websockets, each with a SIP phone)")
 	flag.IntVar(&o.capacity, "capacity", 3, "each desk's capacity per text channel")
 	flag.DurationVar(&o.handle, "handle", 0, "how long a desk holds a contact between accept and wrap-up")
 	flag.IntVar(&o.workers, "workers", 64, "concurrent senders (the providers' connections)")
@@ -74,6 +81,9 @@ func main() {
 	flag.DurationVar(&o.drain, "drain", 2*time.Minute, "after the last contact, wait this long without an offer before counting the rest lost")
 	flag.IntVar(&o.retries, "retries", 10, "times a provider sends a contact again after a temporary failure")
 	flag.DurationVar(&o.progress, "progress", 10*time.Second, "progress line every")
+	flag.DurationVar(&o.talk, "talk", 2*time.Second, "a call's talk before the agent hangs up (real time: calls are not compressed)")
+	flag.DurationVar(&o.ring, "ring", 300*time.Millisecond, "how long an agent's phone rings before it answers")
+	flag.StringVar(&o.sippDir, "sipp-dir", "", "the sipp scenarios, testdata/sipp (empty: found from the working directory up)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -85,7 +95,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lianxin-surge:", err)
 		os.Exit(1)
 	}
-	if res.Lost > 0 || res.Duplicated > 0 || res.Mismatched > 0 {
+	if res.Lost > 0 || res.Duplicated > 0 || res.Mismatched > 0 || res.Calls.SippError != "" {
 		os.Exit(2)
 	}
 }
@@ -109,6 +119,36 @@ type result struct {
 	Wrapups                                                                           map[string]int
 	DeskErrors                                                                        map[string]int
 	RefusedBy                                                                         map[string]int
+	Rescinded                                                                         map[string]int
+	WrittenLat                                                                        [3]time.Duration // p50, p90, p99 of the written contacts
+	Calls                                                                             callResult
+}
+
+// callResult counts the replay's calls.
+type callResult struct {
+	Calls      int // in the schedule
+	Placed     int // INVITE sent by sipp
+	Answered   int // answered by the gateway (200): acknowledged
+	Refused    int // refused by the gateway
+	Offered    int // offered to a desk
+	Requeued   int // offered more than once (e.g. a phone that did not answer in time)
+	Taken      int // answered by an agent's phone (the desk's "assigned")
+	Unanswered int // offered, never answered by an agent
+	Ended      int // hung up by the gateway after the agent's hang-up
+	Abandoned  int // the caller gave up (120 s after the gateway answered)
+	Lost       int // answered by the gateway, never offered
+	Duplicated int // offered under two tracking numbers (queued twice)
+	// Behind is how late sipp placed a call at worst, against the schedule.
+	Behind time.Duration
+	// ToOffer is INVITE to offer (the welcome prompt included); Queued is
+	// the gateway's answer to the offer; Ring the offer to the phone's
+	// answer (p50, p90, p99).
+	ToOffer, Queued, Ring [3]time.Duration
+	Peak                  float64 // most calls the node held at once (its lianxin_sip_calls, every 2 s)
+	CallersCPU, PhonesCPU float64 // the two sipps' CPU seconds
+	SippCallers           string  // the callers' sipp's own counts
+	SippPhones            string
+	SippError             string // why the callers' sipp ended before its calls did
 }
 
 func run(ctx context.Context, o options) (*result, error) {
@@ -131,6 +171,25 @@ func run(ctx context.Context, o options) (*result, error) {
 		span = time.Duration(float64(surgeDays*24*time.Hour) / o.speed)
 	}
 	plan := schedule(n, span, mix)
+	var calls []int
+	var callAt []time.Duration
+	for i, a := range plan {
+		if a.channel == chanVoice {
+			calls = append(calls, i)
+			callAt = append(callAt, a.at)
+		}
+	}
+	var v *voice
+	if len(calls) > 0 {
+		if _, err := exec.LookPath("sipp"); err != nil {
+			return nil, fmt.Errorf("calls need sipp (Debian sip-tester), or a -mix without voice: %w", err)
+		}
+		scen, err := sippDir(o)
+		if err != nil {
+			return nil, err
+		}
+		v = &voice{o: o, scen: scen}
+	}
 
 	dir, err := os.MkdirTemp("", "lianxin-surge-")
 	if err != nil {
@@ -171,16 +230,21 @@ func run(ctx context.Context, o options) (*result, error) {
 	}
 	api := httptest.NewServer(http.HandlerFunc(fakeWeChatAPI))
 	defer api.Close()
-	cfg, err := writeConfig(dir, base, o, api.URL)
+	cfg, err := writeConfig(dir, base, o, api.URL, len(calls))
 	if err != nil {
 		return nil, err
 	}
-	smtpPort, err := loadsim.FreePort()
-	if err != nil {
-		return nil, err
+	ports := make([]int, 3)
+	for k := range ports {
+		if ports[k], err = loadsim.FreePort(); err != nil {
+			return nil, err
+		}
 	}
-	smtpAddr := fmt.Sprintf("127.0.0.1:%d", smtpPort)
-	nodeURL, node, stopNode, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "surge-0", dir, "LIANXIN_SMTP_ADDR="+smtpAddr)
+	smtpAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
+	nodeURL, node, stopNode, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "surge-0", dir, "LIANXIN_SMTP_ADDR="+smtpAddr,
+		"LIANXIN_SIP_ADDR="+sipAddr, fmt.Sprintf("LIANXIN_METRICS_ADDR=127.0.0.1:%d", ports[2]))
 	if err != nil {
 		return nil, err
 	}
@@ -209,8 +273,16 @@ func run(ctx context.Context, o options) (*result, error) {
 		}
 		deskWG.Wait()
 	}()
-	o.logf("redis %s, node %s (SMTP %s), %d desks ready; replaying %d contacts (1/%d of the surge) over %s",
-		o.redisURL, nodeURL, smtpAddr, len(desks), n, o.scale, span.Round(time.Second))
+	if v != nil {
+		v.dir, v.gw = dir, sipAddr
+		defer v.stop()
+		if err := v.startPhones(ctx, ids); err != nil {
+			return nil, err
+		}
+		o.logf("%d agents' phones registered (one sipp answering for all: rings %s, talks %s)", len(ids), o.ring, o.talk)
+	}
+	o.logf("redis %s, node %s (SMTP %s, SIP %s), %d desks ready; replaying %d contacts (1/%d of the surge; %d calls) over %s",
+		o.redisURL, nodeURL, smtpAddr, sipAddr, len(desks), n, o.scale, len(calls), span.Round(time.Second))
 
 	crypt, err := wechat.NewCrypter(wechatToken, wechatAESKey, "", wechatAppID)
 	if err != nil {
@@ -235,9 +307,18 @@ func run(ctx context.Context, o options) (*result, error) {
 	cpu0, _ := loadsim.CPUTicks(node.Process.Pid)
 	res := &result{Contacts: n, SL: o.sl, RedisMemStart: r0.UsedMemory, RedisMemPeak: r0.UsedMemory,
 		RedisIdleCores: (r0.CPU - idle0.CPU) / r0.At.Sub(idle0.At).Seconds()}
+	if v != nil {
+		if err := v.startCallers(ctx, calls); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	led.start = start
-	mon := startMonitor(ctx, o, rdb, led, r0, res)
+	mon := startMonitor(ctx, o, rdb, led, r0, res, metrics)
+	paced := make(chan error, 1)
+	if v != nil {
+		go func() { paced <- v.pace(ctx, start, callAt) }()
+	}
 
 	var next, retries atomic.Int64
 	var behind atomic.Int64
@@ -254,6 +335,9 @@ func run(ctx context.Context, o options) (*result, error) {
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return nil
+				}
+				if plan[i].channel == chanVoice {
+					continue // sipp places it
 				}
 				due := start.Add(plan[i].at)
 				if d := time.Until(due); d > 0 {
@@ -284,6 +368,28 @@ func run(ctx context.Context, o options) (*result, error) {
 		return nil, err
 	}
 	res.Sent = time.Since(start)
+	if v != nil {
+		o.logf("the written contacts sent in %s; waiting for the calls to end", res.Sent.Round(time.Millisecond))
+		if err := <-paced; err != nil {
+			res.Calls.SippError = fmt.Sprintf("pacing the calls: %v", err)
+		}
+		if err := v.wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			res.Calls.SippError = err.Error() // the calls it did not place count as refused
+		}
+		res.Calls.PhonesCPU = cpuSeconds(v.phones)
+		res.Calls.CallersCPU = cpuSeconds(v.callers)
+		res.Calls.SippCallers = sippCounts(sippStats(filepath.Join(dir, "callers.csv")))
+		res.Calls.SippPhones = sippCounts(sippStats(filepath.Join(dir, "phones.csv")))
+		evs, err := v.readCallLog()
+		if err != nil {
+			return nil, fmt.Errorf("the callers' log: %w", err)
+		}
+		last := led.calls(evs, calls)
+		res.Sent = max(res.Sent, last.Sub(start))
+	}
 	o.logf("all %d contacts sent in %s; waiting for their offers", n, res.Sent.Round(time.Millisecond))
 	led.waitOffers(ctx, o.drain)
 	mon.stop()
@@ -312,21 +418,52 @@ func (o options) logf(format string, args ...any) {
 
 func agentID(i int) string { return strconv.Itoa(100000 + i) }
 
-// work is a simulated agent: it accepts every offer, holds it handle, and
-// wraps it up with the request type and outcome the mix gives it.
+// work is a simulated agent: it accepts every written contact's offer,
+// holds it handle, and wraps it up with the request type and outcome the
+// mix gives it; a call it leaves to its phone (answering accepts it) and
+// wraps up once the call has ended.
 func work(ctx context.Context, d *desktest.Client, led *ledger, handle time.Duration) {
+	calls := map[string]int{} // tracking number → index, of the calls offered
 	for {
-		m, err := d.Next(ctx, "offer", "error")
+		m, err := d.Next(ctx, "offer", "error", "assigned", "ended", "rescinded")
 		if err != nil {
 			return
 		}
 		d.Drop()
-		if m.Type == "error" {
+		switch m.Type {
+		case "error":
 			led.deskError(m.Code, m.Message)
+			continue
+		case "assigned":
+			if i, ok := calls[m.TrackingNo()]; ok {
+				led.taken(i, m.Received)
+			}
+			continue
+		case "rescinded":
+			led.rescinded(m.Reason)
+			continue
+		case "ended":
+			tn := m.TrackingNo()
+			i, ok := calls[tn]
+			if !ok {
+				continue
+			}
+			delete(calls, tn)
+			rt, outcome := wrapup(max(i, 0))
+			led.wrapped(rt + "/" + outcome)
+			if _, err := d.Send("wrapup", map[string]any{"contact": tn, "request_type": rt, "outcome": outcome}); err != nil {
+				return
+			}
 			continue
 		}
 		c := m.Object()
 		i := -1
+		if c.Channel == string(chanVoice) {
+			i = callIndex(c.Citizen.Phone)
+			calls[c.TrackingNo] = i
+			led.offered(i, c.TrackingNo, m.Received)
+			continue
+		}
 		if sm := markerRE.FindStringSubmatch(c.Subject + " " + c.Text); sm != nil {
 			i, _ = strconv.Atoi(sm[1])
 		}
@@ -372,7 +509,24 @@ func (r *result) print(w io.Writer) {
 		r.MaxBehind.Round(time.Millisecond))
 	fmt.Fprintf(w, "offered %d in %s: %.0f contacts/s routed\n", r.Offered, r.Routed.Round(time.Millisecond), r.RoutedRate)
 	fmt.Fprintf(w, "intake-to-offer on the websocket: p50 %s  p90 %s  p99 %s  max %s\n", ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
+	fmt.Fprintf(w, "  the written contacts: p50 %s  p90 %s  p99 %s\n", ms(r.WrittenLat[0]), ms(r.WrittenLat[1]), ms(r.WrittenLat[2]))
 	fmt.Fprintf(w, "service level: %.2f%% offered within %s of intake\n", r.ServiceLevel*100, r.SL)
+	if c := r.Calls; c.Calls > 0 {
+		fmt.Fprintf(w, "calls: %d in the schedule, %d placed by sipp (at worst %s behind the schedule), %d answered by the gateway, %d refused; offered %d (%d more than once), answered by an agent's phone %d, never answered by one %d; hung up by the gateway after the talk %d, abandoned by the caller %d\n",
+			c.Calls, c.Placed, c.Behind.Round(time.Millisecond), c.Answered, c.Refused, c.Offered, c.Requeued, c.Taken,
+			c.Unanswered, c.Ended, c.Abandoned)
+		fmt.Fprintf(w, "  INVITE to offer (the welcome prompt included): p50 %s  p90 %s  p99 %s; the gateway's answer to the offer p50 %s  p99 %s; offer to the phone's answer p50 %s  p99 %s\n",
+			ms(c.ToOffer[0]), ms(c.ToOffer[1]), ms(c.ToOffer[2]), ms(c.Queued[0]), ms(c.Queued[2]), ms(c.Ring[0]), ms(c.Ring[2]))
+		fmt.Fprintf(w, "  at most %.0f calls held by the node at once; sipp CPU: callers %.1f s, phones %.1f s; callers' sipp: %s; phones' sipp: %s\n",
+			c.Peak, c.CallersCPU, c.PhonesCPU, c.SippCallers, c.SippPhones)
+		if c.SippError != "" {
+			fmt.Fprintf(w, "  THE CALLERS' SIPP FAILED: %.600s\n", c.SippError)
+		}
+		fmt.Fprintf(w, "  calls lost %d, duplicated %d\n", c.Lost, c.Duplicated)
+	}
+	if len(r.Rescinded) > 0 {
+		fmt.Fprintf(w, "offers rescinded: %v\n", r.Rescinded)
+	}
 	fmt.Fprintf(w, "redis: CPU %.1f s (%.2f cores on average, %.2f in the busiest 2 s, %.2f idle with the desks ready; %.0f µs per contact); used_memory %s at the start, %s at the peak, %s at the end (%d keys; %.2f KiB per contact)\n",
 		r.RedisCPU, r.RedisCores, r.RedisPeakCores, r.RedisIdleCores, r.RedisCPU/float64(max(r.Contacts, 1))*1e6,
 		loadsim.MiB(r.RedisMemStart), loadsim.MiB(r.RedisMemPeak), loadsim.MiB(r.RedisMemEnd), r.RedisKeysEnd,
@@ -396,4 +550,13 @@ func ms(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(100 * time.Microsecond).String()
+}
+
+// sippCounts summarises a sipp's statistics: calls created, successful,
+// failed.
+func sippCounts(st map[string]string) string {
+	if st == nil {
+		return "no statistics"
+	}
+	return fmt.Sprintf("%s calls, %s successful, %s failed", st["TotalCallCreated"], st["SuccessfulCall(C)"], st["FailedCall(C)"])
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -10,22 +11,28 @@ import (
 	"time"
 
 	"github.com/lianxin/lianxin/internal/loadsim"
+	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/stretchr/testify/require"
 )
 
 // A small replay end to end: a redis-server and a lianxin process started
 // for it, 1/4000 of the surge (397 contacts) through every intake channel
-// to 20 desks. Every acknowledged contact is offered exactly once, under
-// the tracking number its acknowledgement gave, and the figures are sane.
+// to 60 desks — 238 of them calls placed by sipp to 12345, which the
+// desks' phones (one sipp) answer. Every acknowledged contact is offered
+// exactly once, under the tracking number its acknowledgement gave; every
+// call is answered by the gateway, offered, answered by an agent's phone
+// and hung up by the gateway after the talk; and the figures are sane.
 func TestReplaySmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a node")
 	}
+	siptest.RequireTools(t, "sipp")
 	ctx := context.Background()
 	bin, err := loadsim.Build(ctx, t.TempDir())
 	require.NoError(t, err)
-	res, err := run(ctx, options{scale: 4000, duration: 10 * time.Second, agents: 20, capacity: 3, workers: 16,
-		mix: defaultMix, bin: bin, sl: 20 * time.Second, drain: 2 * time.Minute, retries: 10, quiet: true})
+	res, err := run(ctx, options{scale: 4000, duration: 10 * time.Second, agents: 60, capacity: 3, workers: 16,
+		mix: defaultMix, bin: bin, sl: 20 * time.Second, drain: 2 * time.Minute, retries: 10, quiet: true,
+		talk: time.Second, ring: 100 * time.Millisecond})
 	require.NoError(t, err)
 	var report bytes.Buffer
 	res.print(&report)
@@ -56,6 +63,23 @@ func TestReplaySmall(t *testing.T) {
 	require.Greater(t, res.RedisMemEnd, res.RedisMemStart, "the contacts are in Redis")
 	require.GreaterOrEqual(t, res.RedisMemPeak, res.RedisMemEnd)
 	require.Positive(t, res.NodeCPU)
+
+	c := res.Calls
+	require.Equal(t, res.ByChannel[chanVoice], c.Calls)
+	require.Greater(t, c.Calls, res.Contacts/2, "calls are the larger part of the mix")
+	for what, k := range map[string]int{"placed": c.Placed, "answered by the gateway": c.Answered,
+		"offered": c.Offered, "answered by a phone": c.Taken, "hung up after the talk": c.Ended} {
+		require.Equal(t, c.Calls, k, "calls %s; sipp callers: %s", what, c.SippCallers)
+	}
+	for what, k := range map[string]int{"refused": c.Refused, "lost": c.Lost, "duplicated": c.Duplicated,
+		"abandoned": c.Abandoned, "unanswered": c.Unanswered} {
+		require.Zero(t, k, "calls %s", what)
+	}
+	require.Equal(t, fmt.Sprintf("%d calls, %d successful, 0 failed", c.Calls, c.Calls), c.SippCallers)
+	require.Positive(t, c.ToOffer[0])
+	require.LessOrEqual(t, c.ToOffer[0], c.ToOffer[2])
+	require.Positive(t, c.Ring[0], "the phone rings before it answers")
+	require.Positive(t, c.Peak, "the node held calls")
 	wraps := 0
 	for k, v := range res.Wrapups {
 		require.True(t, strings.HasSuffix(k, "/resolved") || strings.HasSuffix(k, "/dispatched"), k)
@@ -100,7 +124,7 @@ func TestSchedule(t *testing.T) {
 func TestParseMixErrors(t *testing.T) {
 	for in, want := range map[string]string{
 		"web":                   `"web" is not channel=weight`,
-		"voice=3":               `"voice" is not one of`,
+		"fax=3":                 `"fax" is not one of`,
 		"web=-1":                `weight of web: "-1" is not a number ≥ 0`,
 		"web=0,wechat=0":        "the weights sum to 0",
 		"web=NaN":               "is not a number",
@@ -129,4 +153,14 @@ func FuzzParseMix(f *testing.F) {
 		}
 		require.InDelta(t, 1, sum, 1e-9, s)
 	})
+}
+
+// A call's offer names it by its caller's number; other numbers name none.
+func TestCallIndex(t *testing.T) {
+	for _, i := range []int{0, 7, 1587899} {
+		require.Equal(t, i, callIndex("+86"+callerPhone(i)))
+	}
+	for _, p := range []string{"", "anonymous", "+8613900000001", "+86137000000012", "+86137abcdefgh", "13700000001"} {
+		require.Equal(t, -1, callIndex(p), p)
+	}
 }
