@@ -8,6 +8,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/stretchr/testify/require"
 )
@@ -129,4 +130,30 @@ func TestDeskEndsTheCall(t *testing.T) {
 	ct, err := e.q.Contact(context.Background(), tn)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateWrapUp, ct.State)
+}
+
+// A hang-up the node cannot record at once (Redis is restarting) is
+// recorded when Redis is back: the contact waits for wrap-up and its agent
+// is not left busy on voice for good, as after a hang-up that was tried once
+// and given up.
+func TestHangupRecordedOnceRedisIsBack(t *testing.T) {
+	rs := queuetest.RedisServerWith(t, "--appendonly", "yes", "--appendfsync", "always")
+	e := newEnvOn(t, rs, "node-a")
+	ph := newPhone(t, e, "1001", 0)
+	e.seat("1001")
+	c := dial(t, e, "12345", "13800138606", media.PCMU)
+	eventually(t, 500, "talking", func() bool { return hasTone(heard(ph.rtp.packets()), toneCaller) })
+	tn := ph.contact.Load().(string)
+	rs.Kill()
+	c.hangup(t)
+	time.Sleep(4 * time.Second) // the node tries to record it meanwhile, and fails
+	rs.Restart(t)
+	ctx := context.Background()
+	eventually(t, 1500, "the hang-up recorded", func() bool {
+		ct, err := e.q.Contact(ctx, tn)
+		return err == nil && ct.State == queue.StateWrapUp
+	})
+	st, err := e.q.Status(ctx, "1001")
+	require.NoError(t, err)
+	require.Equal(t, queue.AgentWrapUp, st.State, "the agent is in wrap-up, free of the call")
 }

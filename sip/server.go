@@ -101,6 +101,10 @@ type Server struct {
 	remoteMonitors map[string]*remoteMonitor
 
 	draining atomic.Bool
+	// stopping is closed when Run's context ends: calls' bookkeeping then
+	// tries Redis once, and leaves the rest to the next start
+	// (RecoverCalls) or, if the node never comes back, to the sweep.
+	stopping chan struct{}
 	wg       sync.WaitGroup // calls in progress
 }
 
@@ -116,7 +120,8 @@ func New(p Params) (*Server, error) {
 	setDefaults(&cfg)
 	s := &Server{p: p, cfg: cfg, q: p.Queue, log: p.Logger, byCall: map[string]*call{}, byTN: map[string]*call{},
 		byAgent: map[string]*call{}, metrics: newMetrics(), browsers: map[string]*browserPhone{},
-		browserCalls: map[string]*browserCall{}, monitors: map[string]*monitorLeg{}, byMonitor: map[string]*monitorLeg{}}
+		browserCalls: map[string]*browserCall{}, monitors: map[string]*monitorLeg{}, byMonitor: map[string]*monitorLeg{},
+		stopping: make(chan struct{})}
 	for _, c := range cfg.Trusted {
 		pf, err := netip.ParsePrefix(c)
 		if err != nil {
@@ -361,6 +366,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { _ = s.srv.ServeUDP(s.udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	<-gctx.Done()
+	close(s.stopping)
 	s.hangupAll("shutdown")
 	s.closePhones()
 	s.wg.Wait()
