@@ -262,3 +262,27 @@ func TestOffersExpiringWithinASecondAreOneMiss(t *testing.T) {
 		require.Equal(t, queue.AgentOffered, st.State)
 	})
 }
+
+// Contacts that waited before the heads of the queues with work were kept
+// (hd:, an upgrade from an earlier version) are found by an agent who frees
+// up once a sweep has built the heads; the sweep rebuilds them once.
+func TestHeadsBuiltAfterAnUpgrade(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		rdb := s.Client(t)
+		e.agent(e.q, "1001", general, map[queue.Channel]int{queue.ChannelMailbox: 1})
+		first, waiting := e.letter("general", "1"), e.letter("general", "2")
+		e.requireOffered(first, "1001")
+		require.NoError(t, e.q.Accept(e.ctx, "1001", first))
+		e.requireWaiting(waiting)
+		// As an earlier version left it: no heads, never built.
+		require.NoError(t, rdb.Del(e.ctx, "{lianxin}:hd:mailbox", "{lianxin}:hd:built").Err())
+		_, err := e.q.Sweep(e.ctx)
+		require.NoError(t, err)
+		n, err := rdb.Exists(e.ctx, "{lianxin}:hd:built").Result()
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n)
+		e.finish("1001", first)
+		e.requireOffered(waiting, "1001")
+	})
+}

@@ -100,6 +100,15 @@ if not more then
 end
 
 local offered, left = dispatch_dirty(now)
+-- The heads of the queues with work (hd:, common.lua) are kept by every
+-- change of a queue; they are built whole once, after an upgrade from a
+-- version without them (hd:built is then missing).
+if full and redis.call('EXISTS', P .. 'hd:built') == 0 then
+  for q in string.gmatch(queues, '[^,]+') do
+    for _, ch in ipairs(CHANNELS) do whead(q, ch) end
+  end
+  redis.call('SET', P .. 'hd:built', 1)
+end
 if full then
   for q in string.gmatch(queues, '[^,]+') do
     for _, ch in ipairs(CHANNELS) do
@@ -107,7 +116,6 @@ if full then
         mark_dirty(q, ch)
         left = true
       else
-        whead(q, ch) -- hd: from a version before it, or a key lost
         local k = dispatch_queue(q, ch, now, 2)
         offered = offered + k
         if k >= 2 then
