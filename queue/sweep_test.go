@@ -125,16 +125,17 @@ func (s scriptStats) String() string {
 // requireBounded fails when script calls held Redis long, by Redis's own
 // statistics: half of them or more 1 ms or more, or 1% or more 25 ms or more
 // (a sweep doing a whole backlog in one call takes seconds on a busy
-// machine, and took 31–322 ms on a quiet one before it worked in chunks).
-// Where Redis's times are its work (rt: redis-server at real-time priority,
-// see queuetest.Server.RealTime) or the machine is quiet (load average below
-// the number of CPUs), at most 0.5% may take 1 ms or more: otherwise Redis's
-// clock counts the moments its process waited for a core on a machine
-// shared with other work, and the log shows the whole distribution, and the
-// load, for the reader.
+// machine, and took 31–322 ms on a quiet one before it worked in chunks). On
+// a quiet machine (load average below the number of CPUs), at most 0.5% may
+// take 1 ms or more. rt says Redis ran at real-time priority (see
+// queuetest.Server.RealTime): its times are then its work, not its waits
+// for a core, and the log says so; but its work is still slower on a
+// machine whose other core is busy (caches, memory: 3 of 323 calls of 1 ms
+// or more in CI once, with the other core running -race tests), so the
+// strict bound stays for a quiet machine.
 func requireBounded(t *testing.T, st scriptStats, rt bool) {
 	t.Helper()
-	t.Log(st)
+	t.Logf("%v (real-time priority %v)", st, rt)
 	over25 := 0
 	for _, us := range st.Slow {
 		if us >= 25_000 {
@@ -143,9 +144,9 @@ func requireBounded(t *testing.T, st scriptStats, rt bool) {
 	}
 	require.Less(t, int64(len(st.Slow))*2, st.Calls, "half the script calls took 1 ms or more: %v", st)
 	require.Less(t, int64(over25)*100, st.Calls, "1%% of the script calls took 25 ms or more: %v", st)
-	if rt || load() < float64(runtime.NumCPU()) {
+	if load() < float64(runtime.NumCPU()) {
 		require.LessOrEqual(t, int64(len(st.Slow))*200, st.Calls,
-			"over 0.5%% took 1 ms or more (real-time priority %v, load %.1f): %v", rt, load(), st)
+			"on a quiet machine, over 0.5%% took 1 ms or more (real-time priority %v): %v", rt, st)
 	}
 }
 
