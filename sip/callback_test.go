@@ -59,6 +59,12 @@ func TestCallbackKeepsPlaceAndCallsBack(t *testing.T) {
 		until, err := e.q.Phone(ctx, "1001")
 		return err == nil && !until.IsZero()
 	})
+	// The later caller hears the welcome first (state ivr); the callback's
+	// place is tested against it once it waits in the queue too.
+	eventually(t, 1500, "the later caller waits in the queue", func() bool {
+		c, err := e.q.Contact(ctx, ct2.TrackingNo)
+		return err == nil && c.State == queue.StateWaiting
+	})
 	e.seat("1001")
 	eventually(t, 500, "the callback offered first", func() bool {
 		c, err := e.q.Contact(ctx, ct.TrackingNo)
