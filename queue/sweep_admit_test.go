@@ -62,6 +62,7 @@ func TestSweepEscalatesContactsWaitingBeforeTheSteps(t *testing.T) {
 	steps := []queue.Step{{After: 20 * time.Second, To: "e1"}, {After: time.Minute, To: "e2"}, {After: 2 * time.Minute, To: "e3"}}
 	q, err := queue.New(rdb, opts(steps...))
 	require.NoError(t, err)
+	nameScripts(q)
 	resetScriptStats(t, rdb)
 	r, err = q.Sweep(ctx)
 	require.NoError(t, err)
