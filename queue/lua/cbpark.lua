@@ -30,6 +30,9 @@ if action == 'fail' then
 else
   redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'deadline', '', 'cbparked', 1, 'xnote', note,
     'cbtries', tries)
+  -- It waits, out of the queues (w:) but among the queue's waiting
+  -- contacts (wt:), so an escalation admission pass reaches it too.
+  redis.call('ZADD', P .. 'wt:' .. f.queue, f.queued, tn)
   ev(unpack(with_status({'type', 'transferred', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
     'queue', f.queue, 'ch', f.ch, 'reason', 'parked'}, id, now)))
 end
