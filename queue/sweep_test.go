@@ -242,6 +242,31 @@ func (s scriptStats) slowest(n int) string {
 	return b.String()
 }
 
+// slowCommands lists the n slowest commands of the slow log (500 µs or
+// more since resetScriptStats), scripts by name.
+func slowCommands(t testing.TB, rdb *redis.Client, n int) string {
+	t.Helper()
+	logs, err := rdb.SlowLogGet(context.Background(), 100000).Result()
+	require.NoError(t, err)
+	sort.SliceStable(logs, func(i, j int) bool { return logs[i].Duration > logs[j].Duration })
+	var b strings.Builder
+	for i, l := range logs {
+		if i == n {
+			fmt.Fprintf(&b, "\n  … %d more of 500 µs or more", len(logs)-n)
+			break
+		}
+		name := strings.Join(l.Args[:min(len(l.Args), 4)], " ")
+		if len(l.Args) > 1 && strings.EqualFold(l.Args[0], "evalsha") {
+			name = "script " + scriptName(l.Args[1])
+		}
+		fmt.Fprintf(&b, "\n  %s: %d µs", name, l.Duration.Microseconds())
+	}
+	if b.Len() == 0 {
+		return " none of 500 µs or more"
+	}
+	return b.String()
+}
+
 // requireBounded fails when script calls held Redis long, by Redis's own
 // statistics: half of them or more 1 ms or more, or 1% or more 25 ms or more
 // (a sweep doing a whole backlog in one call takes seconds on a busy
@@ -612,11 +637,13 @@ func TestOneSweeperAtATime(t *testing.T) {
 // by age.
 func TestMemoryStaysFlatWithoutArchive(t *testing.T) {
 	s := queuetest.RedisServer(t)
+	rt := s.RealTime(t) // the slow log's times: Redis's work, not its waits for a core
 	rdb := s.Client(t)
 	ctx := context.Background()
 	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues, Retention: 2 * time.Second,
 		KeepEvents: 2 * time.Second})
 	require.NoError(t, err)
+	nameScripts(q)
 	seat(t, q, 1)
 	const rounds, perRound = 4, 1500
 	// used is Redis's memory, without the once-scripts' call: keys (they
@@ -665,6 +692,7 @@ func TestMemoryStaysFlatWithoutArchive(t *testing.T) {
 		}
 		held = append(held, float64(before-prev)/float64(perRound))
 		time.Sleep(2100 * time.Millisecond) // past the retention and KeepEvents
+		resetScriptStats(t, rdb)
 		for {
 			tr, err := q.Tidy(ctx)
 			require.NoError(t, err)
@@ -672,6 +700,8 @@ func TestMemoryStaysFlatWithoutArchive(t *testing.T) {
 				break
 			}
 		}
+		t.Logf("round %d, tidying %d contacts: Redis's slowest commands (real-time priority %v):%s", r, perRound, rt,
+			slowCommands(t, rdb, 5))
 		m, _ := used()
 		after = append(after, m)
 	}
