@@ -226,6 +226,53 @@ func (s scriptStats) String() string {
 	return out + "; histogram" + s.Histogram
 }
 
+// heldUp sorts the calls of 1 ms or more (EVALSHA) by what explains them.
+func (s scriptStats) heldUp() string {
+	gap, outside, work := 0, 0, 0
+	for _, c := range s.Slowest {
+		switch {
+		case c.Us < 1000 || c.Eval:
+		case c.Note == nil && (c.Name == "sweep" || c.Name == "leave"):
+			outside++
+		case c.stall() > 0 && c.Us-c.stall() < 1000:
+			gap++
+		default:
+			work++
+		}
+	}
+	return fmt.Sprintf("of the calls of 1 ms or more, %d held up within their own clock (one long gap between two "+
+		"readings: under 1 ms without it), %d held up before or after it (under 700 µs by it), %d not explained so",
+		gap, outside, work)
+}
+
+// machineStalls runs a Lua loop that does nothing but read Redis's TIME,
+// 50 calls of 20 ms, and counts the gaps between two readings of 500 µs or
+// more, and of 1 ms or more: how often the machine holds Redis's thread
+// up, whatever Redis does.
+func machineStalls(t testing.TB, rdb *redis.Client) string {
+	t.Helper()
+	const spin = `local function us() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end
+local t0 = us()
+local last, n5, n10, mx = t0, 0, 0, 0
+while last - t0 < 20000 do
+  local now = us()
+  local g = now - last
+  if g >= 500 then n5 = n5 + 1 end
+  if g >= 1000 then n10 = n10 + 1 end
+  if g > mx then mx = g end
+  last = now
+end
+return {n5, n10, mx}`
+	var n5, n10, mx int64
+	for range 50 {
+		r, err := rdb.Eval(context.Background(), spin, nil).Int64Slice()
+		require.NoError(t, err)
+		n5, n10, mx = n5+r[0], n10+r[1], max(mx, r[2])
+	}
+	return fmt.Sprintf("a Lua loop doing nothing but read TIME for 1 s saw %d gaps of 500 µs or more, %d of 1 ms or "+
+		"more (longest %d µs); load average %.1f", n5, n10, mx, load())
+}
+
 // slowest lists the n slowest calls, by name.
 func (s scriptStats) slowest(n int) string {
 	var b strings.Builder
@@ -292,7 +339,7 @@ func slowCommands(t testing.TB, rdb *redis.Client, n int) string {
 // a core behind other processes.
 func requireBounded(t *testing.T, st scriptStats, rt bool) {
 	t.Helper()
-	t.Logf("%v (real-time priority %v); slowest calls:%s", st, rt, st.slowest(10))
+	t.Logf("%v (real-time priority %v); %s; slowest calls:%s", st, rt, st.heldUp(), st.slowest(10))
 	over25 := 0
 	for _, us := range st.Slow {
 		if us >= 25_000 {
@@ -436,6 +483,7 @@ func TestSweepEscalatesBacklogOnTime(t *testing.T) {
 	require.Zero(t, c, "every step taken, nothing left to escalate")
 	t.Logf("%d escalations in %d sweep calls; Redis time per sweep of half the backlog (50,000 steps): %v ms",
 		total, calls, sweepMs)
+	t.Logf("the machine: %s", machineStalls(t, rdb))
 	requireBounded(t, readScriptStats(t, rdb), rt)
 	// The backlog is done: a sweep now is short.
 	resetScriptStats(t, rdb)
@@ -443,7 +491,8 @@ func TestSweepEscalatesBacklogOnTime(t *testing.T) {
 	r, err := q.Sweep(ctx)
 	require.NoError(t, err)
 	require.Zero(t, r.Escalated)
-	t.Logf("an idle sweep with 100,000 waiting: %s", readScriptStats(t, rdb))
+	st := readScriptStats(t, rdb)
+	t.Logf("an idle sweep with 100,000 waiting: %d calls, %s; slowest calls:%s", r.Calls, st, st.slowest(3))
 }
 
 // seat connects n ready desks (one letter each, skill general) on q.
