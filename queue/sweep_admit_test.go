@@ -251,3 +251,31 @@ func TestSweepAdmitsParkedCallbacks(t *testing.T) {
 	require.EqualValues(t, 1, zcard(t, rdb, "w:labour:voice"), "back: it waits in labour too")
 	require.EqualValues(t, 1, zcard(t, rdb, "w:general:voice"))
 }
+
+// A callback that was with an agent when its step fell due (the sweep then
+// takes it out of the escalation set: it was not waiting) and is parked
+// afterwards waits again: it is tracked again, and takes the step at the
+// next sweep.
+func TestParkedCallbackTakesItsOverdueStep(t *testing.T) {
+	e := newEnv(t, queuetest.RedisServer(t), func(o *queue.Options) {
+		o.Queues = []queue.Def{{Name: "general", Escalation: []queue.Step{{After: time.Minute, To: "labour"}}},
+			{Name: "enterprise", Priority: 5}, {Name: "labour"}}
+	})
+	rdb := e.srv.Client(t)
+	tn := e.call(e.q, "general", "+8613800138000")
+	require.NoError(t, e.q.RequestCallback(e.ctx, tn, "+8613800138000"))
+	sess := e.phoneAgent(e.q, "a1", general, voiceOnly)
+	e.requireOffered(tn, "a1")
+	require.NoError(t, e.q.Accept(e.ctx, "a1", tn))
+	e.clock.Add(2 * time.Minute)
+	r := e.sweep()
+	require.Zero(t, r.Escalated, "with the agent: no step")
+	require.Zero(t, zcard(t, rdb, "esc"))
+	_, err := e.q.ParkCallback(e.ctx, "a1", tn, "回拨未接通", true)
+	require.NoError(t, err)
+	require.NoError(t, e.q.SetPresence(e.ctx, "a1", sess.ID, queue.PresenceNotReady, ""))
+	r = e.sweep()
+	require.Equal(t, 1, r.Escalated, "parked, it waits again: its overdue step")
+	require.NoError(t, e.q.UnparkCallback(e.ctx, tn))
+	require.EqualValues(t, 1, zcard(t, rdb, "w:labour:voice"), "back: it waits in labour too")
+}
