@@ -51,10 +51,28 @@ type sweepNote struct {
 // the longest gap between two clock readings, when it is far longer than
 // any piece of work between two readings (tens of µs).
 func (c slowCall) stall() int64 {
-	if c.Note != nil && c.Note.Gap >= 300 {
+	if c.Note != nil && c.Note.Gap >= 500 {
 		return c.Note.Gap
 	}
 	return 0
+}
+
+// Why a call took 1 ms or more.
+const (
+	heldWithin  = iota // one long gap between two readings of its clock; under 900 µs by its clock without it
+	heldOutside        // a sweep or leave call under 700 µs by its own clock: held up before or after it ran
+	notHeld            // its work, as far as anyone can tell
+)
+
+func (c slowCall) why() int {
+	switch {
+	case c.Note == nil && (c.Name == "sweep" || c.Name == "leave"):
+		return heldOutside
+	case c.Note != nil && c.Note.Us-c.stall() < 900:
+		// Also when the time beyond its own clock was a hold-up too.
+		return heldWithin
+	}
+	return notHeld
 }
 
 func (c slowCall) String() string {
@@ -228,21 +246,15 @@ func (s scriptStats) String() string {
 
 // heldUp sorts the calls of 1 ms or more (EVALSHA) by what explains them.
 func (s scriptStats) heldUp() string {
-	gap, outside, work := 0, 0, 0
+	n := [3]int{}
 	for _, c := range s.Slowest {
-		switch {
-		case c.Us < 1000 || c.Eval:
-		case c.Note == nil && (c.Name == "sweep" || c.Name == "leave"):
-			outside++
-		case c.stall() > 0 && c.Us-c.stall() < 1000:
-			gap++
-		default:
-			work++
+		if c.Us >= 1000 && !c.Eval {
+			n[c.why()]++
 		}
 	}
 	return fmt.Sprintf("of the calls of 1 ms or more, %d held up within their own clock (one long gap between two "+
-		"readings: under 1 ms without it), %d held up before or after it (under 700 µs by it), %d not explained so",
-		gap, outside, work)
+		"readings: under 900 µs by it without the gap), %d held up before or after it (under 700 µs by it), %d not "+
+		"explained so", n[heldWithin], n[heldOutside], n[notHeld])
 }
 
 // machineStalls runs a Lua loop that does nothing but read Redis's TIME,
@@ -332,8 +344,9 @@ func slowCommands(t testing.TB, rdb *redis.Client, n int) string {
 // second of Redis time; the sweep test spends 30–50 s of Redis time, and
 // its 5–37 calls of 1 ms or more were each one such gap in a piece of work
 // of tens of µs. What is left of a call without its gap must be under
-// 1 ms, and such calls stay rare (at most 3, or 1 in 5,000 calls): a piece
-// of work that is too big shows in every call that does it.
+// 900 µs by its own clock, and such calls stay rare (at most 3, or 1 in
+// 5,000 calls): a piece of work that is too big shows in every call that
+// does it. LIANXIN_SWEEP_STRICT=1 asks for this whatever the load.
 // rt says Redis ran at real-time priority (see queuetest.Server.RealTime):
 // its times are then its work and the machine's hold-ups, not its waits for
 // a core behind other processes.
@@ -349,7 +362,7 @@ func requireBounded(t *testing.T, st scriptStats, rt bool) {
 	require.Less(t, int64(len(st.Slow))*2, st.Calls, "half the script calls took 1 ms or more: %v%s", st, st.slowest(20))
 	require.Less(t, int64(over25)*100, st.Calls, "1%% of the script calls took 25 ms or more: %v%s", st,
 		st.slowest(20))
-	if load() >= float64(runtime.NumCPU()) {
+	if load() >= float64(runtime.NumCPU()) && os.Getenv("LIANXIN_SWEEP_STRICT") != "1" {
 		return
 	}
 	held := 0
@@ -357,12 +370,9 @@ func requireBounded(t *testing.T, st scriptStats, rt bool) {
 		if c.Us < 1000 || c.Eval {
 			continue
 		}
-		switch {
-		case c.Note == nil && (c.Name == "sweep" || c.Name == "leave"):
-			held++ // under 700 µs by its own clock
-		case c.stall() > 0 && c.Us-c.stall() < 1000:
+		if c.why() != notHeld {
 			held++
-		default:
+		} else {
 			require.Failf(t, "a script call took 1 ms or more on a quiet machine, not explained by one hold-up of "+
 				"Redis's thread", "%v (real-time priority %v); the call: %v; slowest calls:%s", st, rt, c, st.slowest(20))
 		}
