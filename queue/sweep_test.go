@@ -247,14 +247,18 @@ func (s scriptStats) String() string {
 // heldUp sorts the calls of 1 ms or more (EVALSHA) by what explains them.
 func (s scriptStats) heldUp() string {
 	n := [3]int{}
+	var not []string
 	for _, c := range s.Slowest {
 		if c.Us >= 1000 && !c.Eval {
 			n[c.why()]++
+			if c.why() == notHeld {
+				not = append(not, "\n  "+c.String())
+			}
 		}
 	}
 	return fmt.Sprintf("of the calls of 1 ms or more, %d held up within their own clock (one long gap between two "+
 		"readings: under 900 µs by it without the gap), %d held up before or after it (under 700 µs by it), %d not "+
-		"explained so", n[heldWithin], n[heldOutside], n[notHeld])
+		"explained so%s", n[heldWithin], n[heldOutside], n[notHeld], strings.Join(not, ""))
 }
 
 // machineStalls runs a Lua loop that does nothing but read Redis's TIME,
