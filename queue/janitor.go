@@ -104,9 +104,9 @@ func (q *Queue) sweepLease() time.Duration { return max(4*q.o.Sweep, time.Second
 // by Redis's clock anyway is noted in the capped list sweep:slow (newest
 // first, 256 at most): "sweep <node's clock ms> <call number within the
 // sweep> <µs> <longest gap between two clock readings, µs> <part it was
-// in> <part=µs when it ended,…>". Every piece of work between two readings
-// is small, so one long gap is Redis's thread held up by the machine (a
-// virtual CPU taken away), not the sweep's work.
+// in> <part=µs of the clock's last reading in it,…>". Every piece of work
+// between two readings is small, so one long gap is Redis's thread held up
+// by the machine (a virtual CPU taken away), not the sweep's work.
 func (q *Queue) Sweep(ctx context.Context) (SweepResult, error) {
 	var r SweepResult
 	for {

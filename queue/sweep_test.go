@@ -41,7 +41,8 @@ type slowCall struct {
 
 // sweepNote is an entry of sweep:slow: the call's µs by its own clock
 // (from sweeplib's start), the longest gap between two of its clock
-// readings and the part of the call it was in, and when each part ended.
+// readings and the part of the call it was in, and the clock's last
+// reading in each part.
 type sweepNote struct {
 	Us, Gap       int64
 	GapAt, Phases string

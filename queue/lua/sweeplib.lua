@@ -20,18 +20,21 @@ local function spent_us()
   return us
 end
 
--- phase names the part of the call that follows, for note_slow.
+-- phase names the part of the call that follows, for note_slow. It reads
+-- no clock (a reading costs a call): a part "ended" at the clock's last
+-- reading before the next part began.
 local function phase(name)
-  sweep_phases[#sweep_phases + 1] = sweep_phase .. '=' .. spent_us()
+  sweep_phases[#sweep_phases + 1] = sweep_phase .. '=' .. sweep_last
   sweep_phase = name
 end
 
 -- note_slow puts a call that took SLOW_US or more into the capped list
 -- sweep:slow (newest first): what it was (script, the node's clock, its
 -- number within the sweep), its µs by Redis's TIME from the clock's start,
--- the longest gap between two readings and where, and when each part
--- ended.
+-- the longest gap between two readings and where, and the clock's last
+-- reading in each part.
 local function note_slow(script, now, call)
+  spent_us()
   phase('end')
   if sweep_last < SLOW_US then return end
   redis.call('LPUSH', P .. 'sweep:slow', table.concat({script, now, call or '', sweep_last, sweep_gap, sweep_gap_at,
