@@ -2,6 +2,9 @@ package queue
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -16,9 +19,35 @@ func (q *Queue) AgeHeartbeat(ctx context.Context, node string, d time.Duration) 
 // node dying mid-sweep); it says whether work was left.
 func (q *Queue) SweepCall(ctx context.Context) (bool, error) {
 	res, err := q.run(ctx, q.s.sweep, q.nowMs(), q.o.NodeTTL.Milliseconds(), q.names, q.liveGap().Milliseconds(),
-		q.o.NodeID, q.sweepLease().Milliseconds(), q.o.SweepBudget.Microseconds(), "1", q.escVersion()).Int64Slice()
+		q.o.NodeID, q.sweepLease().Milliseconds(), q.o.SweepBudget.Microseconds(), "1", q.escVersion(), 0).Int64Slice()
 	if err != nil {
 		return false, err
 	}
 	return res[4] == 1, nil
+}
+
+// ScriptNames maps the sha1 of every script this queue runs (its options
+// are part of the scripts' text) to the script's name, so a test can say
+// which script a SLOWLOG entry (EVALSHA <sha> …) was.
+func (q *Queue) ScriptNames() map[string]string {
+	out := map[string]string{}
+	pre, err := prelude(q.o)
+	if err != nil {
+		return out
+	}
+	lib, _ := luaFS.ReadFile("lua/sweeplib.lua")
+	entries, _ := luaFS.ReadDir("lua")
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".lua")
+		if name == "common" || name == "sweeplib" {
+			continue
+		}
+		src, err := scriptSource(pre, string(lib), name)
+		if err != nil {
+			continue
+		}
+		h := sha1.Sum([]byte(src))
+		out[hex.EncodeToString(h[:])] = name
+	}
+	return out
 }

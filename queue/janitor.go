@@ -100,13 +100,19 @@ func (q *Queue) sweepLease() time.Duration { return max(4*q.o.Sweep, time.Second
 
 // Sweep runs one sweep now (see Run): script calls of bounded length, one
 // after the other, until nothing due is left. When another node holds the
-// sweep lease, it does nothing (Skipped).
+// sweep lease, it does nothing (Skipped). A call that took 700 µs or more
+// by Redis's clock anyway is noted in the capped list sweep:slow (newest
+// first, 256 at most): "sweep <node's clock ms> <call number within the
+// sweep> <µs> <longest gap between two clock readings, µs> <part it was
+// in> <part=µs of the clock's last reading in it,…>". Every piece of work
+// between two readings is small, so one long gap is Redis's thread held up
+// by the machine (a virtual CPU taken away), not the sweep's work.
 func (q *Queue) Sweep(ctx context.Context) (SweepResult, error) {
 	var r SweepResult
 	for {
 		res, err := q.run(ctx, q.s.sweep, q.nowMs(), q.o.NodeTTL.Milliseconds(), q.names, q.liveGap().Milliseconds(),
 			q.o.NodeID, q.sweepLease().Milliseconds(), q.o.SweepBudget.Microseconds(), boolArg(r.Calls == 0),
-			q.escVersion()).Int64Slice()
+			q.escVersion(), r.Calls).Int64Slice()
 		if err != nil {
 			return r, fmt.Errorf("queue: sweep: %w", err)
 		}
@@ -150,10 +156,11 @@ func boolArg(b bool) string {
 // Leave takes this node out: the open offers of the desks seated here go
 // back to the queue (reason "drained") and the desks are unseated, so they
 // may reconnect to another node. Call it when draining.
-// It runs in calls of bounded length (Options.SweepBudget) until done.
+// It runs in calls of bounded length (Options.SweepBudget) until done; a
+// call that took long anyway is noted in sweep:slow (see Sweep).
 func (q *Queue) Leave(ctx context.Context) error {
-	for {
-		done, err := q.run(ctx, q.s.leave, q.o.NodeID, q.nowMs(), q.o.SweepBudget.Microseconds()).Int()
+	for call := 0; ; call++ {
+		done, err := q.run(ctx, q.s.leave, q.o.NodeID, q.nowMs(), q.o.SweepBudget.Microseconds(), call).Int()
 		if err != nil || done == 1 {
 			return err
 		}

@@ -62,6 +62,7 @@ func TestSweepEscalatesContactsWaitingBeforeTheSteps(t *testing.T) {
 	steps := []queue.Step{{After: 20 * time.Second, To: "e1"}, {After: time.Minute, To: "e2"}, {After: 2 * time.Minute, To: "e3"}}
 	q, err := queue.New(rdb, opts(steps...))
 	require.NoError(t, err)
+	nameScripts(q)
 	resetScriptStats(t, rdb)
 	r, err = q.Sweep(ctx)
 	require.NoError(t, err)
@@ -205,4 +206,76 @@ func TestSweepAdmitsContactsOfANodeWithOldSteps(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 110, r.Escalated)
 	require.EqualValues(t, 110, zcard(t, rdb, "w:e1:mailbox"), "every contact escalated")
+}
+
+// A callback parked (the citizen did not answer) when the escalation steps
+// change waits too: the admission pass places it in the escalation set by
+// the new steps, it takes its step while parked (out of the queues, as a
+// parked callback does), and when it comes back it waits in the queue it
+// escalated to as well.
+func TestSweepAdmitsParkedCallbacks(t *testing.T) {
+	e := newEnv(t, queuetest.RedisServer(t))
+	rdb := e.srv.Client(t)
+	tn := e.call(e.q, "general", "+8613800138000")
+	require.NoError(t, e.q.RequestCallback(e.ctx, tn, "+8613800138000"))
+	sess := e.phoneAgent(e.q, "a1", general, voiceOnly)
+	e.requireOffered(tn, "a1")
+	require.NoError(t, e.q.Accept(e.ctx, "a1", tn))
+	_, err := e.q.ParkCallback(e.ctx, "a1", tn, "回拨未接通", true)
+	require.NoError(t, err)
+	// a1 takes a break: nobody is offered the callback when it comes back.
+	require.NoError(t, e.q.SetPresence(e.ctx, "a1", sess.ID, queue.PresenceNotReady, ""))
+	e.sweep()
+	require.Zero(t, zcard(t, rdb, "esc"), "no steps yet")
+
+	// Restarted with a step general → labour after a minute.
+	steps := []queue.Def{{Name: "general", Escalation: []queue.Step{{After: time.Minute, To: "labour"}}},
+		{Name: "enterprise", Priority: 5}, {Name: "labour"}}
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: steps, OfferTimeout: 20 * time.Second,
+		MaxMisses: 3, NodeTTL: 5 * time.Second, Now: e.clock.Now})
+	require.NoError(t, err)
+	r, err := q.Sweep(e.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Admitted, "the parked callback is admitted")
+	queued := e.contact(tn).QueuedAt
+	due, err := rdb.ZScore(e.ctx, "{lianxin}:esc", tn).Result()
+	require.NoError(t, err, "the parked callback is in the escalation set")
+	require.EqualValues(t, queued.Add(time.Minute).UnixMilli(), due)
+
+	e.clock.Add(2 * time.Minute)
+	r, err = q.Sweep(e.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Escalated, "it takes its step while parked")
+	require.Zero(t, zcard(t, rdb, "w:labour:voice"), "parked: in no queue")
+	require.NoError(t, q.UnparkCallback(e.ctx, tn))
+	require.EqualValues(t, 1, zcard(t, rdb, "w:labour:voice"), "back: it waits in labour too")
+	require.EqualValues(t, 1, zcard(t, rdb, "w:general:voice"))
+}
+
+// A callback that was with an agent when its step fell due (the sweep then
+// takes it out of the escalation set: it was not waiting) and is parked
+// afterwards waits again: it is tracked again, and takes the step at the
+// next sweep.
+func TestParkedCallbackTakesItsOverdueStep(t *testing.T) {
+	e := newEnv(t, queuetest.RedisServer(t), func(o *queue.Options) {
+		o.Queues = []queue.Def{{Name: "general", Escalation: []queue.Step{{After: time.Minute, To: "labour"}}},
+			{Name: "enterprise", Priority: 5}, {Name: "labour"}}
+	})
+	rdb := e.srv.Client(t)
+	tn := e.call(e.q, "general", "+8613800138000")
+	require.NoError(t, e.q.RequestCallback(e.ctx, tn, "+8613800138000"))
+	sess := e.phoneAgent(e.q, "a1", general, voiceOnly)
+	e.requireOffered(tn, "a1")
+	require.NoError(t, e.q.Accept(e.ctx, "a1", tn))
+	e.clock.Add(2 * time.Minute)
+	r := e.sweep()
+	require.Zero(t, r.Escalated, "with the agent: no step")
+	require.Zero(t, zcard(t, rdb, "esc"))
+	_, err := e.q.ParkCallback(e.ctx, "a1", tn, "回拨未接通", true)
+	require.NoError(t, err)
+	require.NoError(t, e.q.SetPresence(e.ctx, "a1", sess.ID, queue.PresenceNotReady, ""))
+	r = e.sweep()
+	require.Equal(t, 1, r.Escalated, "parked, it waits again: its overdue step")
+	require.NoError(t, e.q.UnparkCallback(e.ctx, tn))
+	require.EqualValues(t, 1, zcard(t, rdb, "w:labour:voice"), "back: it waits in labour too")
 }

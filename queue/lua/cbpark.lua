@@ -30,6 +30,12 @@ if action == 'fail' then
 else
   redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'deadline', '', 'cbparked', 1, 'xnote', note,
     'cbtries', tries)
+  -- It waits, out of the queues (w:) but among the queue's waiting
+  -- contacts (wt:), so an escalation admission pass reaches it too, and
+  -- in esc at its next step (it left esc if a step fell due while it was
+  -- with the agent); it takes its steps parked (see escalate_one).
+  redis.call('ZADD', P .. 'wt:' .. f.queue, f.queued, tn)
+  esc_track(tn, f.queue, f.queued, f.esc)
   ev(unpack(with_status({'type', 'transferred', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
     'queue', f.queue, 'ch', f.ch, 'reason', 'parked'}, id, now)))
 end

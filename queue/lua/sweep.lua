@@ -1,6 +1,7 @@
 -- sweep: ARGV now, node_ttl_ms, queues ("a,b,c"), gap_ms, node, lease_ms,
--- budget_us, full ("1": a sweep's first call; match every queue again, a
--- safety net for any trigger that was missed), esc_sha (sha1 of ESC_SPEC).
+-- budget_us, full ("1": a sweep's first call; match every queue with work
+-- again, a safety net for any trigger that was missed), esc_sha (sha1 of
+-- ESC_SPEC), call (the call's number within the sweep, for sweep:slow).
 -- Returns {expired offers, dead nodes, contacts offered, steps escalated,
 -- more (1: work is left, call again), skipped (1: another node holds the
 -- lease), contacts placed in esc by an admission pass}.
@@ -13,6 +14,7 @@
 local now, ttl, queues = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local me, lease_ms, full = ARGV[5], tonumber(ARGV[6]), ARGV[8] == '1'
 budget_us = tonumber(ARGV[7]) or budget_us
+sweep_now = now
 -- Liveness by Redis's clock, with grace after Redis itself stalled (see
 -- live_clock); everything else by the node's clock in ARGV[1].
 local live_now = live_clock(tonumber(ARGV[4]), ttl)
@@ -26,6 +28,7 @@ end
 redis.call('SET', P .. 'sweep:lease', me .. '|' .. (live_now + lease_ms), 'PX', lease_ms)
 local grace = tonumber(redis.call('GET', P .. 'live:grace')) or 0
 local more = false
+phase('dead')
 
 -- Dead nodes: each goes into sweep:later (and out of the nodes) when found,
 -- and its desks and calls are handled in chunks until it is done.
@@ -46,6 +49,7 @@ for _, node in ipairs(redis.call('SMEMBERS', P .. 'sweep:later')) do
   end
 end
 
+phase('expired')
 -- Offers that expire together are one miss: an agent offered several
 -- contacts at once (capacity for more than one letter) who does not answer
 -- missed one moment, not several. An expiry counts only when its deadline is
@@ -53,7 +57,7 @@ end
 local expired = 0
 while not more do
   if over_budget() then more = redis.call('ZCOUNT', P .. 'offers', '-inf', now) > 0 break end
-  local raw = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 2)
+  local raw = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
   if #raw == 0 then break end
   for i = 1, #raw, 2 do
     local tn, deadline = raw[i], tonumber(raw[i + 1])
@@ -71,6 +75,7 @@ while not more do
 end
 
 -- Escalation steps due.
+phase('esc')
 local escalated = 0
 if not more then
   local left
@@ -79,6 +84,7 @@ if not more then
 end
 
 -- Phone registrations that ran out: no more calls for those agents.
+phase('phones')
 while not more do
   local ids = redis.call('ZRANGEBYSCORE', P .. 'phones', '-inf', now, 'LIMIT', 0, 1)
   if #ids == 0 then break end
@@ -90,6 +96,7 @@ while not more do
 end
 
 -- Contacts waiting since before the escalation steps changed (sweeplib.lua).
+phase('admit')
 if full then esc_mixed(ARGV[9]) end
 local admitted = 0
 if not more then
@@ -99,7 +106,6 @@ if not more then
   more = more or left or admitted > 0
 end
 
-local offered, left = dispatch_dirty(now)
 -- The heads of the queues with work (hd:, common.lua) are kept by every
 -- change of a queue; they are built whole once, after an upgrade from a
 -- version without them (hd:built is then missing).
@@ -109,23 +115,19 @@ if full and redis.call('EXISTS', P .. 'hd:built') == 0 then
   end
   redis.call('SET', P .. 'hd:built', 1)
 end
+-- The safety net: every queue with work (in hd:) is matched again, by
+-- dispatch_dirty within the budget (this call and the next ones).
 if full then
-  for q in string.gmatch(queues, '[^,]+') do
-    for _, ch in ipairs(CHANNELS) do
-      if over_budget() then
-        mark_dirty(q, ch)
-        left = true
-      else
-        local k = dispatch_queue(q, ch, now, 2)
-        offered = offered + k
-        if k >= 2 then
-          mark_dirty(q, ch)
-          left = true
-        end
-      end
-    end
+  phase('full')
+  for _, ch in ipairs(CHANNELS) do
+    local qs = redis.call('ZRANGE', P .. 'hd:' .. ch, 0, -1)
+    for i, q in ipairs(qs) do qs[i] = q .. '|' .. ch end
+    if #qs > 0 then redis.call('SADD', P .. 'sweep:dirty', unpack(qs)) end
   end
 end
+phase('dispatch')
+local offered, left = dispatch_dirty(now)
 emit_states(now)
+note_slow('sweep', now, ARGV[10])
 if more or left then return {expired, dead, offered, escalated, 1, 0, admitted} end
 return {expired, dead, offered, escalated, 0, 0, admitted}

@@ -1,13 +1,45 @@
-
 -- sweeplib: the sweep's work in bounded chunks, for sweep.lua and leave.lua
 -- (after common.lua). Each script call stops taking new work once it has
 -- spent its budget (by Redis's TIME, measured from here), and says whether
 -- work is left, so the caller calls again: no call holds Redis long,
 -- whatever the backlog.
 local SWEEP_T0 = redis.call('TIME')
+-- The clock also notes the longest gap between two of its readings, and in
+-- which part of the call (sweep_phase): every piece of work between two
+-- readings is small, so a long gap is Redis's thread held up (by the
+-- machine: a virtual CPU taken away, an interrupt), not the sweep's work.
+-- A call that took SLOW_US or more says so in sweep:slow (note_slow).
+local SLOW_US = 700
+local sweep_last, sweep_gap, sweep_gap_at, sweep_phase = 0, 0, '', 'start'
+local sweep_phases = {}
 local function spent_us()
   local t = redis.call('TIME')
-  return (tonumber(t[1]) - tonumber(SWEEP_T0[1])) * 1000000 + tonumber(t[2]) - tonumber(SWEEP_T0[2])
+  local us = (tonumber(t[1]) - tonumber(SWEEP_T0[1])) * 1000000 + tonumber(t[2]) - tonumber(SWEEP_T0[2])
+  if us - sweep_last > sweep_gap then sweep_gap, sweep_gap_at = us - sweep_last, sweep_phase end
+  sweep_last = us
+  return us
+end
+
+-- phase names the part of the call that follows, for note_slow. It reads
+-- no clock (a reading costs a call): a part "ended" at the clock's last
+-- reading before the next part began.
+local function phase(name)
+  sweep_phases[#sweep_phases + 1] = sweep_phase .. '=' .. sweep_last
+  sweep_phase = name
+end
+
+-- note_slow puts a call that took SLOW_US or more into the capped list
+-- sweep:slow (newest first): what it was (script, the node's clock, its
+-- number within the sweep), its µs by Redis's TIME from the clock's start,
+-- the longest gap between two readings and where, and the clock's last
+-- reading in each part.
+local function note_slow(script, now, call)
+  spent_us()
+  phase('end')
+  if sweep_last < SLOW_US then return end
+  redis.call('LPUSH', P .. 'sweep:slow', table.concat({script, now, call or '', sweep_last, sweep_gap, sweep_gap_at,
+    table.concat(sweep_phases, ',')}, ' '))
+  redis.call('LTRIM', P .. 'sweep:slow', 0, 255)
 end
 
 -- New work (returning offers, escalating, unseating) gets the first half of
@@ -18,7 +50,25 @@ local budget_us = 300
 -- (a loaded Redis can spend the whole budget on the prologue; without this
 -- the sweep would call again and again and never get anything done).
 local worked = false
-local function over_budget() return worked and spent_us() >= budget_us / 2 end
+-- sweep_now: the node's clock (ms) for the agents' events (the caller sets
+-- it).
+local sweep_now = 0
+
+-- flush_states reports the agents whose state changed so far (emit_states),
+-- and starts the list of touched agents again: their events are part of
+-- the work the budget counts, not left to the end of the call (a call that
+-- unseated many desks spent as long again on their events).
+local function flush_states()
+  emit_states(sweep_now)
+  for _, id in ipairs(touched_order) do touched[id] = nil end
+  for i = #touched_order, 1, -1 do touched_order[i] = nil end
+end
+
+local function over_budget()
+  if not worked then return false end
+  flush_states()
+  return spent_us() >= budget_us / 2
+end
 
 -- Queues (and channels) to match again live in the set sweep:dirty ("q|ch"),
 -- so those a call had no time for are matched by the next one.
@@ -26,22 +76,25 @@ local function mark_dirty(q, ch)
   if q and q ~= '' and ch and ch ~= '' then redis.call('SADD', P .. 'sweep:dirty', q .. '|' .. ch) end
 end
 
--- dispatch_dirty matches the dirty queues, a few offers at a time, while
--- the budget lasts, and at least once; it returns how many contacts were
+-- dispatch_dirty matches the dirty queues, an offer at a time, while the
+-- budget lasts, and at least once; it returns how many contacts were
 -- offered and whether some queues are left.
 local function dispatch_dirty(now)
   for _, qc in ipairs(pending_order) do mark_dirty(qc[1], qc[2]) end
   pending, pending_order = {}, {}
   local n, first = 0, true
   while true do
-    if not first and spent_us() >= budget_us then return n, redis.call('SCARD', P .. 'sweep:dirty') > 0 end
+    if not first then
+      flush_states()
+      if spent_us() >= budget_us then return n, redis.call('SCARD', P .. 'sweep:dirty') > 0 end
+    end
     first = false
     local qc = redis.call('SPOP', P .. 'sweep:dirty')
     if not qc then return n, false end
     local sep = string.find(qc, '|', 1, true)
-    local k = dispatch_queue(string.sub(qc, 1, sep - 1), string.sub(qc, sep + 1), now, 2)
+    local k = dispatch_queue(string.sub(qc, 1, sep - 1), string.sub(qc, sep + 1), now, 1)
     n = n + k
-    if k >= 2 then redis.call('SADD', P .. 'sweep:dirty', qc) end
+    if k >= 1 then redis.call('SADD', P .. 'sweep:dirty', qc) end
   end
 end
 
