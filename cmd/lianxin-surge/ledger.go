@@ -52,10 +52,12 @@ type ledger struct {
 	wraps     map[string]int
 	deskErrs  map[string]int
 	rescinds  map[string]int
+	agents    map[string]string // agent → its last state (not_ready/reason)
 }
 
 func newLedger(n int) *ledger {
-	return &ledger{e: make([]entry, n), wraps: map[string]int{}, deskErrs: map[string]int{}, rescinds: map[string]int{}}
+	return &ledger{e: make([]entry, n), wraps: map[string]int{}, deskErrs: map[string]int{}, rescinds: map[string]int{},
+		agents: map[string]string{}}
 }
 
 func (l *ledger) sent(i int, c channel, at time.Time) {
@@ -111,6 +113,16 @@ func (l *ledger) taken(i int, at time.Time) {
 	if i >= 0 && i < len(l.e) && l.e[i].takenAt.IsZero() {
 		l.e[i].takenAt = at
 	}
+}
+
+// agentState records an agent's state from its desk's state message.
+func (l *ledger) agentState(id, state, reason string) {
+	if state == "not_ready" && reason != "" {
+		state += "/" + reason
+	}
+	l.mu.Lock()
+	l.agents[id] = state
+	l.mu.Unlock()
 }
 
 func (l *ledger) rescinded(reason string) {
@@ -212,6 +224,10 @@ func (l *ledger) fill(r *result, plan []arrival) {
 	defer l.mu.Unlock()
 	r.ByChannel, r.LatByChannel = map[channel]int{}, map[channel][2]time.Duration{}
 	r.RefusedBy, r.Wrapups, r.DeskErrors, r.Rescinded = map[string]int{}, l.wraps, l.deskErrs, l.rescinds
+	r.AgentsEnd = map[string]int{}
+	for _, st := range l.agents {
+		r.AgentsEnd[st]++
+	}
 	var all, written, toOffer, queued, ring []time.Duration
 	c := &r.Calls
 	by := map[channel][]time.Duration{}
@@ -395,7 +411,8 @@ func (m *monitor) stop() {
 // from the welcome straight to the queue (no menu: the replay's callers
 // press no key) and the caller is not asked for a rating after the talk;
 // the node holds up to 4,000 calls at once when there are calls, with RTP
-// ports for them.
+// ports for them. Without media (-media=false) the node's media timeout is
+// an hour, so that callers who send no RTP are not hung up as dead.
 func writeConfig(dir string, base *configs.Config, o options, wechatAPI string, calls int) (string, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte("load"), bcrypt.MinCost)
 	if err != nil {
@@ -411,6 +428,10 @@ func writeConfig(dir string, base *configs.Config, o options, wechatAPI string, 
 	}
 	fmt.Fprintf(&b, "sip:\n  menus: {}\n  rating: {enabled: false}\n  max_calls: %d\n  rtp_ports: {min: 20000, max: %d}\n",
 		maxCalls, 20000+4*maxCalls+100)
+	if o.noMedia {
+		// Silent callers are not dead callers here: the sipps send no RTP.
+		b.WriteString("  media_timeout: 1h\n")
+	}
 	b.WriteString("smtp:\n  dns_timeout: 1s\n  max_connections_per_source: 1000\n  max_connections: 2000\n")
 	fmt.Fprintf(&b, "blobs:\n  dir: %s\n", filepath.Join(dir, "blobs"))
 	fmt.Fprintf(&b, "wechat:\n  api_base: %s\n  accounts:\n    - {id: %s, name: 成都12345, kind: official, mode: safe, app_id: %s, token: %s, encoding_aes_key: %s, queue: general}\n",

@@ -33,6 +33,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lianxin/lianxin/agentdesk/desktest"
@@ -63,6 +64,8 @@ type options struct {
 	talk        time.Duration // a call's talk, from the agent's answer to the agent's hang-up (real time)
 	ring        time.Duration // how long an agent's phone rings before it answers
 	sippDir     string        // testdata/sipp (empty: found from the working directory up)
+	noMedia     bool          // calls without RTP from the callers and the phones (-media=false)
+	debugAddr   string        // the node's profiler (LIANXIN_DEBUG_ADDR), empty: none
 }
 
 func main() {
@@ -84,8 +87,11 @@ func main() {
 	flag.DurationVar(&o.talk, "talk", 2*time.Second, "a call's talk before the agent hangs up (real time: calls are not compressed)")
 	flag.DurationVar(&o.ring, "ring", 300*time.Millisecond, "how long an agent's phone rings before it answers")
 	flag.StringVar(&o.sippDir, "sipp-dir", "", "the sipp scenarios, testdata/sipp (empty: found from the working directory up)")
+	media := flag.Bool("media", true, "calls carry RTP: the callers' tone and the phones' tone, both ways (false: the sipps send no RTP; the node still plays its prompts)")
+	flag.StringVar(&o.debugAddr, "debug", "", "serve the node's Go profiler on this address (LIANXIN_DEBUG_ADDR, e.g. 127.0.0.1:6060)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	o.noMedia = !*media
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := run(ctx, o)
 	if res != nil {
@@ -120,6 +126,7 @@ type result struct {
 	DeskErrors                                                                        map[string]int
 	RefusedBy                                                                         map[string]int
 	Rescinded                                                                         map[string]int
+	AgentsEnd                                                                         map[string]int   // the agents' states at the end (not_ready with its reason)
 	WrittenLat                                                                        [3]time.Duration // p50, p90, p99 of the written contacts
 	Calls                                                                             callResult
 }
@@ -243,8 +250,12 @@ func run(ctx context.Context, o options) (*result, error) {
 	smtpAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	sipAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
-	nodeURL, node, stopNode, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "surge-0", dir, "LIANXIN_SMTP_ADDR="+smtpAddr,
-		"LIANXIN_SIP_ADDR="+sipAddr, fmt.Sprintf("LIANXIN_METRICS_ADDR=127.0.0.1:%d", ports[2]))
+	env := []string{"LIANXIN_SMTP_ADDR=" + smtpAddr, "LIANXIN_SIP_ADDR=" + sipAddr,
+		fmt.Sprintf("LIANXIN_METRICS_ADDR=127.0.0.1:%d", ports[2])}
+	if o.debugAddr != "" {
+		env = append(env, "LIANXIN_DEBUG_ADDR="+o.debugAddr)
+	}
+	nodeURL, node, stopNode, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "surge-0", dir, env...)
 	if err != nil {
 		return nil, err
 	}
@@ -259,12 +270,15 @@ func run(ctx context.Context, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, id := range ids {
+		led.agentState(id, "ready", "")
+	}
 	dctx, stopDesks := context.WithCancel(ctx)
 	defer stopDesks()
 	var deskWG sync.WaitGroup
-	for _, d := range desks {
+	for i, d := range desks {
 		deskWG.Add(1)
-		go func() { defer deskWG.Done(); work(dctx, d, led, o.handle) }()
+		go func() { defer deskWG.Done(); work(dctx, ids[i], d, led, o.handle) }()
 	}
 	defer func() {
 		stopDesks()
@@ -379,10 +393,10 @@ func run(ctx context.Context, o options) (*result, error) {
 			}
 			res.Calls.SippError = err.Error() // the calls it did not place count as refused
 		}
-		res.Calls.PhonesCPU = cpuSeconds(v.phones)
-		res.Calls.CallersCPU = cpuSeconds(v.callers)
-		res.Calls.SippCallers = sippCounts(sippStats(filepath.Join(dir, "callers.csv")))
-		res.Calls.SippPhones = sippCounts(sippStats(filepath.Join(dir, "phones.csv")))
+		res.Calls.PhonesCPU = loadsim.CPUSeconds(v.phones.Cmd)
+		res.Calls.CallersCPU = loadsim.CPUSeconds(v.callers)
+		res.Calls.SippCallers = loadsim.SippCounts(filepath.Join(dir, "callers.csv"))
+		res.Calls.SippPhones = loadsim.SippCounts(v.phones.Stats)
 		evs, err := v.readCallLog()
 		if err != nil {
 			return nil, fmt.Errorf("the callers' log: %w", err)
@@ -422,15 +436,18 @@ func agentID(i int) string { return strconv.Itoa(100000 + i) }
 // holds it handle, and wraps it up with the request type and outcome the
 // mix gives it; a call it leaves to its phone (answering accepts it) and
 // wraps up once the call has ended.
-func work(ctx context.Context, d *desktest.Client, led *ledger, handle time.Duration) {
+func work(ctx context.Context, id string, d *desktest.Client, led *ledger, handle time.Duration) {
 	calls := map[string]int{} // tracking number → index, of the calls offered
 	for {
-		m, err := d.Next(ctx, "offer", "error", "assigned", "ended", "rescinded")
+		m, err := d.Next(ctx, "offer", "error", "assigned", "ended", "rescinded", "state")
 		if err != nil {
 			return
 		}
 		d.Drop()
 		switch m.Type {
+		case "state":
+			led.agentState(id, m.State, m.Reason)
+			continue
 		case "error":
 			led.deskError(m.Code, m.Message)
 			continue
@@ -527,6 +544,7 @@ func (r *result) print(w io.Writer) {
 	if len(r.Rescinded) > 0 {
 		fmt.Fprintf(w, "offers rescinded: %v\n", r.Rescinded)
 	}
+	fmt.Fprintf(w, "agents at the end: %v\n", r.AgentsEnd)
 	fmt.Fprintf(w, "redis: CPU %.1f s (%.2f cores on average, %.2f in the busiest 2 s, %.2f idle with the desks ready; %.0f µs per contact); used_memory %s at the start, %s at the peak, %s at the end (%d keys; %.2f KiB per contact)\n",
 		r.RedisCPU, r.RedisCores, r.RedisPeakCores, r.RedisIdleCores, r.RedisCPU/float64(max(r.Contacts, 1))*1e6,
 		loadsim.MiB(r.RedisMemStart), loadsim.MiB(r.RedisMemPeak), loadsim.MiB(r.RedisMemEnd), r.RedisKeysEnd,
@@ -550,13 +568,4 @@ func ms(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(100 * time.Microsecond).String()
-}
-
-// sippCounts summarises a sipp's statistics: calls created, successful,
-// failed.
-func sippCounts(st map[string]string) string {
-	if st == nil {
-		return "no statistics"
-	}
-	return fmt.Sprintf("%s calls, %s successful, %s failed", st["TotalCallCreated"], st["SuccessfulCall(C)"], st["FailedCall(C)"])
 }
