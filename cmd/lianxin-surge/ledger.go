@@ -49,6 +49,8 @@ type ledger struct {
 	waiting   int // acknowledged, not offered yet
 	foreign   int // offers without a replay's marker
 	lastOffer time.Time
+	lastFirst time.Time // the last first offer of a contact: progress
+	callbacks int
 	wraps     map[string]int
 	deskErrs  map[string]int
 	rescinds  map[string]int
@@ -98,6 +100,9 @@ func (l *ledger) offered(i int, tn string, at time.Time) {
 	case e.tn == "":
 		e.tn, e.offerAt = tn, at
 		l.offeredN++
+		if at.After(l.lastFirst) {
+			l.lastFirst = at
+		}
 		if e.acked {
 			l.waiting--
 		}
@@ -122,6 +127,13 @@ func (l *ledger) agentState(id, state, reason string) {
 	}
 	l.mu.Lock()
 	l.agents[id] = state
+	l.mu.Unlock()
+}
+
+// callback counts a callback offer a desk accepted.
+func (l *ledger) callback() {
+	l.mu.Lock()
+	l.callbacks++
 	l.mu.Unlock()
 }
 
@@ -196,11 +208,12 @@ func (l *ledger) deskError(code, msg string) {
 func (l *ledger) counts() (sent, acked, offered, waiting int, last time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.sentN, l.ackedN, l.offeredN, l.waiting, l.lastOffer
+	return l.sentN, l.ackedN, l.offeredN, l.waiting, l.lastFirst
 }
 
 // waitOffers returns once every acknowledged contact was offered, or when
-// no offer came for drain.
+// no contact was offered for the first time for drain (offers again of
+// contacts offered before, a callback's say, are no progress).
 func (l *ledger) waitOffers(ctx context.Context, drain time.Duration) {
 	since := time.Now()
 	for ctx.Err() == nil {
@@ -224,6 +237,7 @@ func (l *ledger) fill(r *result, plan []arrival) {
 	defer l.mu.Unlock()
 	r.ByChannel, r.LatByChannel = map[channel]int{}, map[channel][2]time.Duration{}
 	r.RefusedBy, r.Wrapups, r.DeskErrors, r.Rescinded = map[string]int{}, l.wraps, l.deskErrs, l.rescinds
+	r.Callbacks = l.callbacks
 	r.AgentsEnd = map[string]int{}
 	for _, st := range l.agents {
 		r.AgentsEnd[st]++
