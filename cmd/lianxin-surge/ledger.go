@@ -265,8 +265,8 @@ func (l *ledger) fill(r *result, plan []arrival) {
 			if e.ackAt.After(lastAck) {
 				lastAck = e.ackAt
 			}
-			if e.tn == "" {
-				r.Lost++
+			if e.tn == "" && !e.abandoned {
+				r.Lost++ // a caller who gave up waiting before any offer is an abandon, not lost
 			}
 			if e.ackTN != "" && e.tn != "" && e.ackTN != e.tn {
 				r.Mismatched++
@@ -285,7 +285,9 @@ func (l *ledger) fill(r *result, plan []arrival) {
 			}
 			if e.acked {
 				c.Answered++
-				if e.tn == "" {
+				if e.tn == "" && e.abandoned {
+					c.AbandonedWaiting++
+				} else if e.tn == "" {
 					c.Lost++
 				}
 			}

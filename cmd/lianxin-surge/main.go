@@ -148,8 +148,11 @@ type callResult struct {
 	Unanswered int // offered, never answered by an agent
 	Ended      int // hung up by the gateway after the agent's hang-up
 	Abandoned  int // the caller gave up (120 s after the gateway answered)
-	Lost       int // answered by the gateway, never offered
-	Duplicated int // offered under two tracking numbers (queued twice)
+	Lost       int // answered by the gateway, never offered, and the caller did not give up
+	// AbandonedWaiting: answered, never offered, the caller gave up waiting
+	// (120 s after the answer): an abandon, not lost.
+	AbandonedWaiting int
+	Duplicated       int // offered under two tracking numbers (queued twice)
 	// Behind is how late sipp placed a call at worst, against the schedule.
 	Behind time.Duration
 	// ToOffer is INVITE to offer (the welcome prompt included); Queued is
@@ -586,7 +589,7 @@ func (r *result) print(w io.Writer) {
 		if c.SippError != "" {
 			fmt.Fprintf(w, "  THE CALLERS' SIPP FAILED: %.600s\n", c.SippError)
 		}
-		fmt.Fprintf(w, "  calls lost %d, duplicated %d\n", c.Lost, c.Duplicated)
+		fmt.Fprintf(w, "  calls lost %d, duplicated %d; abandoned waiting before any offer %d\n", c.Lost, c.Duplicated, c.AbandonedWaiting)
 	}
 	if len(r.Rescinded) > 0 {
 		fmt.Fprintf(w, "offers rescinded: %v\n", r.Rescinded)
