@@ -117,8 +117,19 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 		}
 		c.dropRing(a)
 	}
-	contact, err := s.reg.lookup(ctx, a.agent)
+	// Gone is a ringing that ended before it began: the call ended or the
+	// offer was rescinded. The offer is the call's or the queue's to settle
+	// then; a reject would count a miss against an agent who missed nothing.
+	gone := func(why string, err error) {
+		log.Info("ringing ended before "+why, zap.Error(err))
+		c.dropRing(a)
+	}
+	contact, err := s.lookupPhone(ctx, a.agent, deadline)
 	if err != nil {
+		if ctx.Err() != nil {
+			gone("the phone was looked up", err)
+			return
+		}
 		log.Warn("agent offered a call but has no phone", zap.Error(err))
 		reject("no phone")
 		return
@@ -151,6 +162,10 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 	dlg, err := s.dialogs.WriteInvite(ctx, req)
 	if err != nil {
 		_ = conn.Close()
+		if ctx.Err() != nil {
+			gone("the INVITE was sent", err)
+			return
+		}
 		log.Warn("INVITE to the agent's phone failed", zap.Error(err))
 		reject("invite failed")
 		return
@@ -216,6 +231,25 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 	case c.answered <- a:
 	case <-c.ctx.Done():
 		a.hangup()
+	}
+}
+
+// lookupPhone is the agent's phone binding. A failure to read it (Redis
+// slow or away) is tried again, every 200 ms until the offer's deadline or
+// ctx ends, so that a node's own trouble is not a miss counted against the
+// agent; ErrNotRegistered (no phone) is at once.
+func (s *Server) lookupPhone(ctx context.Context, agent string, deadline time.Time) (sip.Uri, error) {
+	for {
+		contact, err := s.reg.lookup(ctx, agent)
+		if err == nil || errors.Is(err, ErrNotRegistered) || ctx.Err() != nil ||
+			time.Until(deadline) < 200*time.Millisecond {
+			return contact, err
+		}
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return contact, err
+		}
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lianxin/lianxin/agentdesk/desktest"
@@ -70,40 +69,26 @@ func runVoice(ctx context.Context, o options, dir string) error {
 	}()
 	fmt.Printf("%d desks ready\n", len(desks))
 
-	phonePort, err := loadsim.FreePort()
+	ids := make([]string, o.agents)
+	for i := range ids {
+		ids[i] = agentID(i)
+	}
+	phones, err := loadsim.StartPhones(ctx, loadsim.PhonesConfig{Scenarios: scen, Dir: dir, Gateway: gw, Agents: ids,
+		Password: "load"})
 	if err != nil {
 		return err
 	}
-	phones := exec.CommandContext(ctx, "sipp", "-sf", "agent-phone.xml", "-i", "127.0.0.1", "-p", strconv.Itoa(phonePort),
-		"-mi", "127.0.0.1", "-mp", "17000", "-aa", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "phones.err"))
-	phones.Dir = scen
-	if err := phones.Start(); err != nil {
-		return fmt.Errorf("sipp phones: %w", err)
-	}
-	defer func() { _ = phones.Process.Kill(); _ = phones.Wait() }()
-
-	users := filepath.Join(dir, "users.csv")
-	var ub bytes.Buffer
-	ub.WriteString("SEQUENTIAL\n")
-	for i := range o.agents {
-		fmt.Fprintf(&ub, "%s;load\n", agentID(i))
-	}
-	if err := os.WriteFile(users, ub.Bytes(), 0o600); err != nil {
-		return err
-	}
-	reg := exec.CommandContext(ctx, "sipp", gw, "-sf", "agent-register-many.xml", "-inf", users, "-m", strconv.Itoa(o.agents),
-		"-r", "200", "-i", "127.0.0.1", "-p", strconv.Itoa(phonePort+2), "-set", "contact", fmt.Sprintf("127.0.0.1:%d", phonePort),
-		"-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "register.err"))
-	reg.Dir = scen
-	if out, err := reg.CombinedOutput(); err != nil {
-		return fmt.Errorf("sipp registering phones: %v\n%s", err, tail(out))
-	}
+	defer phones.Kill()
 	fmt.Printf("%d phones registered\n", o.agents)
 
 	stats := filepath.Join(dir, "calls.csv")
+	cports, err := loadsim.UDPPorts(2)
+	if err != nil {
+		return err
+	}
 	callers := exec.CommandContext(ctx, "sipp", gw, "-sf", "caller.xml", "-s", "12345", "-m", strconv.Itoa(o.contacts),
 		"-r", strconv.FormatFloat(o.rate, 'f', -1, 64), "-l", strconv.Itoa(o.contacts), "-i", "127.0.0.1",
-		"-p", strconv.Itoa(phonePort+4), "-mi", "127.0.0.1", "-mp", "16000", "-set", "hold_ms",
+		"-p", strconv.Itoa(cports[0]), "-mi", "127.0.0.1", "-mp", strconv.Itoa(cports[1]), "-set", "hold_ms",
 		strconv.FormatInt(o.hold.Milliseconds(), 10), "-nostdin", "-trace_stat", "-stf", stats, "-fd", "1",
 		"-trace_err", "-error_file", filepath.Join(dir, "callers.err"))
 	callers.Dir = scen
@@ -167,7 +152,7 @@ func runVoice(ctx context.Context, o options, dir string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	fmt.Printf("callers' sipp: %s\n", sippResult(stats))
+	fmt.Printf("callers' sipp: %s\n", loadsim.SippCounts(stats))
 	return nil
 }
 
@@ -246,34 +231,4 @@ func sample(ctx context.Context, url string, pid int) (map[string]float64, float
 	}
 	cpu, err := loadsim.CPUTicks(pid)
 	return m, cpu, err
-}
-
-// sippResult summarises sipp's statistics file: calls created, successful
-// and failed.
-func sippResult(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) < 2 {
-		return "no statistics"
-	}
-	head, last := strings.Split(lines[0], ";"), strings.Split(lines[len(lines)-1], ";")
-	get := func(name string) string {
-		for i, h := range head {
-			if h == name && i < len(last) {
-				return last[i]
-			}
-		}
-		return "?"
-	}
-	return fmt.Sprintf("%s calls, %s successful, %s failed", get("TotalCallCreated"), get("SuccessfulCall(C)"), get("FailedCall(C)"))
-}
-
-func tail(b []byte) string {
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
 }

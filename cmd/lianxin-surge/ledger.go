@@ -49,13 +49,17 @@ type ledger struct {
 	waiting   int // acknowledged, not offered yet
 	foreign   int // offers without a replay's marker
 	lastOffer time.Time
+	lastFirst time.Time // the last first offer of a contact: progress
+	callbacks int
 	wraps     map[string]int
 	deskErrs  map[string]int
 	rescinds  map[string]int
+	agents    map[string]string // agent → its last state (not_ready/reason)
 }
 
 func newLedger(n int) *ledger {
-	return &ledger{e: make([]entry, n), wraps: map[string]int{}, deskErrs: map[string]int{}, rescinds: map[string]int{}}
+	return &ledger{e: make([]entry, n), wraps: map[string]int{}, deskErrs: map[string]int{}, rescinds: map[string]int{},
+		agents: map[string]string{}}
 }
 
 func (l *ledger) sent(i int, c channel, at time.Time) {
@@ -96,6 +100,9 @@ func (l *ledger) offered(i int, tn string, at time.Time) {
 	case e.tn == "":
 		e.tn, e.offerAt = tn, at
 		l.offeredN++
+		if at.After(l.lastFirst) {
+			l.lastFirst = at
+		}
 		if e.acked {
 			l.waiting--
 		}
@@ -111,6 +118,23 @@ func (l *ledger) taken(i int, at time.Time) {
 	if i >= 0 && i < len(l.e) && l.e[i].takenAt.IsZero() {
 		l.e[i].takenAt = at
 	}
+}
+
+// agentState records an agent's state from its desk's state message.
+func (l *ledger) agentState(id, state, reason string) {
+	if state == "not_ready" && reason != "" {
+		state += "/" + reason
+	}
+	l.mu.Lock()
+	l.agents[id] = state
+	l.mu.Unlock()
+}
+
+// callback counts a callback offer a desk accepted.
+func (l *ledger) callback() {
+	l.mu.Lock()
+	l.callbacks++
+	l.mu.Unlock()
 }
 
 func (l *ledger) rescinded(reason string) {
@@ -184,11 +208,12 @@ func (l *ledger) deskError(code, msg string) {
 func (l *ledger) counts() (sent, acked, offered, waiting int, last time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.sentN, l.ackedN, l.offeredN, l.waiting, l.lastOffer
+	return l.sentN, l.ackedN, l.offeredN, l.waiting, l.lastFirst
 }
 
 // waitOffers returns once every acknowledged contact was offered, or when
-// no offer came for drain.
+// no contact was offered for the first time for drain (offers again of
+// contacts offered before, a callback's say, are no progress).
 func (l *ledger) waitOffers(ctx context.Context, drain time.Duration) {
 	since := time.Now()
 	for ctx.Err() == nil {
@@ -212,6 +237,11 @@ func (l *ledger) fill(r *result, plan []arrival) {
 	defer l.mu.Unlock()
 	r.ByChannel, r.LatByChannel = map[channel]int{}, map[channel][2]time.Duration{}
 	r.RefusedBy, r.Wrapups, r.DeskErrors, r.Rescinded = map[string]int{}, l.wraps, l.deskErrs, l.rescinds
+	r.Callbacks = l.callbacks
+	r.AgentsEnd = map[string]int{}
+	for _, st := range l.agents {
+		r.AgentsEnd[st]++
+	}
 	var all, written, toOffer, queued, ring []time.Duration
 	c := &r.Calls
 	by := map[channel][]time.Duration{}
@@ -235,8 +265,8 @@ func (l *ledger) fill(r *result, plan []arrival) {
 			if e.ackAt.After(lastAck) {
 				lastAck = e.ackAt
 			}
-			if e.tn == "" {
-				r.Lost++
+			if e.tn == "" && !e.abandoned {
+				r.Lost++ // a caller who gave up waiting before any offer is an abandon, not lost
 			}
 			if e.ackTN != "" && e.tn != "" && e.ackTN != e.tn {
 				r.Mismatched++
@@ -255,7 +285,9 @@ func (l *ledger) fill(r *result, plan []arrival) {
 			}
 			if e.acked {
 				c.Answered++
-				if e.tn == "" {
+				if e.tn == "" && e.abandoned {
+					c.AbandonedWaiting++
+				} else if e.tn == "" {
 					c.Lost++
 				}
 			}
@@ -395,7 +427,8 @@ func (m *monitor) stop() {
 // from the welcome straight to the queue (no menu: the replay's callers
 // press no key) and the caller is not asked for a rating after the talk;
 // the node holds up to 4,000 calls at once when there are calls, with RTP
-// ports for them.
+// ports for them. Without media (-media=false) the node's media timeout is
+// an hour, so that callers who send no RTP are not hung up as dead.
 func writeConfig(dir string, base *configs.Config, o options, wechatAPI string, calls int) (string, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte("load"), bcrypt.MinCost)
 	if err != nil {
@@ -411,6 +444,10 @@ func writeConfig(dir string, base *configs.Config, o options, wechatAPI string, 
 	}
 	fmt.Fprintf(&b, "sip:\n  menus: {}\n  rating: {enabled: false}\n  max_calls: %d\n  rtp_ports: {min: 20000, max: %d}\n",
 		maxCalls, 20000+4*maxCalls+100)
+	if o.noMedia {
+		// Silent callers are not dead callers here: the sipps send no RTP.
+		b.WriteString("  media_timeout: 1h\n")
+	}
 	b.WriteString("smtp:\n  dns_timeout: 1s\n  max_connections_per_source: 1000\n  max_connections: 2000\n")
 	fmt.Fprintf(&b, "blobs:\n  dir: %s\n", filepath.Join(dir, "blobs"))
 	fmt.Fprintf(&b, "wechat:\n  api_base: %s\n  accounts:\n    - {id: %s, name: 成都12345, kind: official, mode: safe, app_id: %s, token: %s, encoding_aes_key: %s, queue: general}\n",

@@ -33,6 +33,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lianxin/lianxin/agentdesk/desktest"
@@ -63,6 +64,9 @@ type options struct {
 	talk        time.Duration // a call's talk, from the agent's answer to the agent's hang-up (real time)
 	ring        time.Duration // how long an agent's phone rings before it answers
 	sippDir     string        // testdata/sipp (empty: found from the working directory up)
+	noMedia     bool          // calls without RTP from the callers and the phones (-media=false)
+	debugAddr   string        // the node's profiler (LIANXIN_DEBUG_ADDR), empty: none
+	keep        bool          // keep the run's folder
 }
 
 func main() {
@@ -84,8 +88,12 @@ func main() {
 	flag.DurationVar(&o.talk, "talk", 2*time.Second, "a call's talk before the agent hangs up (real time: calls are not compressed)")
 	flag.DurationVar(&o.ring, "ring", 300*time.Millisecond, "how long an agent's phone rings before it answers")
 	flag.StringVar(&o.sippDir, "sipp-dir", "", "the sipp scenarios, testdata/sipp (empty: found from the working directory up)")
+	media := flag.Bool("media", true, "calls carry RTP: the callers' tone and the phones' tone, both ways (false: the sipps send no RTP; the node still plays its prompts)")
+	flag.StringVar(&o.debugAddr, "debug", "", "serve the node's Go profiler on this address (LIANXIN_DEBUG_ADDR, e.g. 127.0.0.1:6060)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the run's folder (the node's log, the sipps' logs and statistics)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	o.noMedia = !*media
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := run(ctx, o)
 	if res != nil {
@@ -115,11 +123,15 @@ type result struct {
 	RedisMemStart, RedisMemPeak, RedisMemEnd                                          int64
 	RedisKeysEnd                                                                      int64
 	NodeCPU                                                                           float64
+	NodePaced, NodeRTPOut, NodeRTPIn                                                  float64 // RTP packets: prompts and hold audio; all sent; all received
+	ToolCPU                                                                           float64 // this process's CPU: the senders, the desks, the ledger
 	NodeRSS                                                                           string
 	Wrapups                                                                           map[string]int
 	DeskErrors                                                                        map[string]int
 	RefusedBy                                                                         map[string]int
 	Rescinded                                                                         map[string]int
+	AgentsEnd                                                                         map[string]int   // the agents' states at the end (not_ready with its reason)
+	Callbacks                                                                         int              // callback offers the desks accepted
 	WrittenLat                                                                        [3]time.Duration // p50, p90, p99 of the written contacts
 	Calls                                                                             callResult
 }
@@ -136,8 +148,11 @@ type callResult struct {
 	Unanswered int // offered, never answered by an agent
 	Ended      int // hung up by the gateway after the agent's hang-up
 	Abandoned  int // the caller gave up (120 s after the gateway answered)
-	Lost       int // answered by the gateway, never offered
-	Duplicated int // offered under two tracking numbers (queued twice)
+	Lost       int // answered by the gateway, never offered, and the caller did not give up
+	// AbandonedWaiting: answered, never offered, the caller gave up waiting
+	// (120 s after the answer): an abandon, not lost.
+	AbandonedWaiting int
+	Duplicated       int // offered under two tracking numbers (queued twice)
 	// Behind is how late sipp placed a call at worst, against the schedule.
 	Behind time.Duration
 	// ToOffer is INVITE to offer (the welcome prompt included); Queued is
@@ -195,7 +210,11 @@ func run(ctx context.Context, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	if o.keep {
+		o.logf("the run's files (the node's log, the sipps' logs and statistics) are kept in %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	if o.redisURL == "" {
 		url, stop, err := loadsim.StartRedis(ctx, dir)
 		if err != nil {
@@ -243,8 +262,12 @@ func run(ctx context.Context, o options) (*result, error) {
 	smtpAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	sipAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
-	nodeURL, node, stopNode, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "surge-0", dir, "LIANXIN_SMTP_ADDR="+smtpAddr,
-		"LIANXIN_SIP_ADDR="+sipAddr, fmt.Sprintf("LIANXIN_METRICS_ADDR=127.0.0.1:%d", ports[2]))
+	env := []string{"LIANXIN_SMTP_ADDR=" + smtpAddr, "LIANXIN_SIP_ADDR=" + sipAddr,
+		fmt.Sprintf("LIANXIN_METRICS_ADDR=127.0.0.1:%d", ports[2])}
+	if o.debugAddr != "" {
+		env = append(env, "LIANXIN_DEBUG_ADDR="+o.debugAddr)
+	}
+	nodeURL, node, stopNode, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "surge-0", dir, env...)
 	if err != nil {
 		return nil, err
 	}
@@ -259,12 +282,15 @@ func run(ctx context.Context, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, id := range ids {
+		led.agentState(id, "ready", "")
+	}
 	dctx, stopDesks := context.WithCancel(ctx)
 	defer stopDesks()
 	var deskWG sync.WaitGroup
-	for _, d := range desks {
+	for i, d := range desks {
 		deskWG.Add(1)
-		go func() { defer deskWG.Done(); work(dctx, d, led, o.handle) }()
+		go func() { defer deskWG.Done(); work(dctx, ids[i], d, led, o.handle) }()
 	}
 	defer func() {
 		stopDesks()
@@ -305,6 +331,8 @@ func run(ctx context.Context, o options) (*result, error) {
 		return nil, err
 	}
 	cpu0, _ := loadsim.CPUTicks(node.Process.Pid)
+	rtp0 := nodeRTP(ctx, metrics)
+	self0, _ := loadsim.CPUTicks(os.Getpid())
 	res := &result{Contacts: n, SL: o.sl, RedisMemStart: r0.UsedMemory, RedisMemPeak: r0.UsedMemory,
 		RedisIdleCores: (r0.CPU - idle0.CPU) / r0.At.Sub(idle0.At).Seconds()}
 	if v != nil {
@@ -379,10 +407,10 @@ func run(ctx context.Context, o options) (*result, error) {
 			}
 			res.Calls.SippError = err.Error() // the calls it did not place count as refused
 		}
-		res.Calls.PhonesCPU = cpuSeconds(v.phones)
-		res.Calls.CallersCPU = cpuSeconds(v.callers)
-		res.Calls.SippCallers = sippCounts(sippStats(filepath.Join(dir, "callers.csv")))
-		res.Calls.SippPhones = sippCounts(sippStats(filepath.Join(dir, "phones.csv")))
+		res.Calls.PhonesCPU = loadsim.CPUSeconds(v.phones.Cmd)
+		res.Calls.CallersCPU = loadsim.CPUSeconds(v.callers)
+		res.Calls.SippCallers = loadsim.SippCounts(filepath.Join(dir, "callers.csv"))
+		res.Calls.SippPhones = loadsim.SippCounts(v.phones.Stats)
 		evs, err := v.readCallLog()
 		if err != nil {
 			return nil, fmt.Errorf("the callers' log: %w", err)
@@ -398,6 +426,10 @@ func run(ctx context.Context, o options) (*result, error) {
 		return nil, err
 	}
 	cpu1, _ := loadsim.CPUTicks(node.Process.Pid)
+	rtp1 := nodeRTP(ctx, metrics)
+	self1, _ := loadsim.CPUTicks(os.Getpid())
+	res.ToolCPU = (self1 - self0) / 100
+	res.NodePaced, res.NodeRTPOut, res.NodeRTPIn = rtp1[0]-rtp0[0], rtp1[1]-rtp0[1], rtp1[2]-rtp0[2]
 	res.Retries = int(retries.Load())
 	res.MaxBehind = time.Duration(behind.Load())
 	res.NodeCPU = (cpu1 - cpu0) / 100
@@ -421,16 +453,20 @@ func agentID(i int) string { return strconv.Itoa(100000 + i) }
 // work is a simulated agent: it accepts every written contact's offer,
 // holds it handle, and wraps it up with the request type and outcome the
 // mix gives it; a call it leaves to its phone (answering accepts it) and
-// wraps up once the call has ended.
-func work(ctx context.Context, d *desktest.Client, led *ledger, handle time.Duration) {
+// wraps up once the call has ended; a callback it accepts (the gateway then
+// rings its phone and calls the citizen back).
+func work(ctx context.Context, id string, d *desktest.Client, led *ledger, handle time.Duration) {
 	calls := map[string]int{} // tracking number → index, of the calls offered
 	for {
-		m, err := d.Next(ctx, "offer", "error", "assigned", "ended", "rescinded")
+		m, err := d.Next(ctx, "offer", "error", "assigned", "ended", "rescinded", "state")
 		if err != nil {
 			return
 		}
 		d.Drop()
 		switch m.Type {
+		case "state":
+			led.agentState(id, m.State, m.Reason)
+			continue
 		case "error":
 			led.deskError(m.Code, m.Message)
 			continue
@@ -462,6 +498,16 @@ func work(ctx context.Context, d *desktest.Client, led *ledger, handle time.Dura
 			i = callIndex(c.Citizen.Phone)
 			calls[c.TrackingNo] = i
 			led.offered(i, c.TrackingNo, m.Received)
+			if c.Callback {
+				// A caller to call back (their call lost on a starved
+				// node, say): the agent takes it on the desk; left alone
+				// it would expire again and again, each time a miss that
+				// sets the agent not ready after three.
+				led.callback()
+				if _, err := d.Send("accept", map[string]any{"contact": c.TrackingNo}); err != nil {
+					return
+				}
+			}
 			continue
 		}
 		if sm := markerRE.FindStringSubmatch(c.Subject + " " + c.Text); sm != nil {
@@ -481,6 +527,27 @@ func work(ctx context.Context, d *desktest.Client, led *ledger, handle time.Dura
 			return
 		}
 	}
+}
+
+// nodeRTP reads the node's RTP counters: packets paced (prompts and hold
+// audio), sent and received on all legs.
+func nodeRTP(ctx context.Context, metrics string) [3]float64 {
+	m, err := loadsim.Scrape(ctx, metrics)
+	if err != nil {
+		return [3]float64{}
+	}
+	var out [3]float64
+	for k, v := range m {
+		switch {
+		case k == "lianxin_sip_pacer_packets_total":
+			out[0] += v
+		case strings.HasPrefix(k, "lianxin_sip_rtp_packets_total{") && strings.Contains(k, `direction="out"`):
+			out[1] += v
+		case strings.HasPrefix(k, "lianxin_sip_rtp_packets_total{") && strings.Contains(k, `direction="in"`):
+			out[2] += v
+		}
+	}
+	return out
 }
 
 // fakeWeChatAPI answers the WeChat API calls a node may make (the access
@@ -522,16 +589,19 @@ func (r *result) print(w io.Writer) {
 		if c.SippError != "" {
 			fmt.Fprintf(w, "  THE CALLERS' SIPP FAILED: %.600s\n", c.SippError)
 		}
-		fmt.Fprintf(w, "  calls lost %d, duplicated %d\n", c.Lost, c.Duplicated)
+		fmt.Fprintf(w, "  calls lost %d, duplicated %d; abandoned waiting before any offer %d\n", c.Lost, c.Duplicated, c.AbandonedWaiting)
 	}
 	if len(r.Rescinded) > 0 {
 		fmt.Fprintf(w, "offers rescinded: %v\n", r.Rescinded)
 	}
+	fmt.Fprintf(w, "agents at the end: %v; callback offers accepted by the desks: %d\n", r.AgentsEnd, r.Callbacks)
 	fmt.Fprintf(w, "redis: CPU %.1f s (%.2f cores on average, %.2f in the busiest 2 s, %.2f idle with the desks ready; %.0f µs per contact); used_memory %s at the start, %s at the peak, %s at the end (%d keys; %.2f KiB per contact)\n",
 		r.RedisCPU, r.RedisCores, r.RedisPeakCores, r.RedisIdleCores, r.RedisCPU/float64(max(r.Contacts, 1))*1e6,
 		loadsim.MiB(r.RedisMemStart), loadsim.MiB(r.RedisMemPeak), loadsim.MiB(r.RedisMemEnd), r.RedisKeysEnd,
 		float64(r.RedisMemEnd-r.RedisMemStart)/1024/float64(max(r.Contacts, 1)))
-	fmt.Fprintf(w, "node: CPU %.1f s, RSS %s\n", r.NodeCPU, r.NodeRSS)
+	fmt.Fprintf(w, "node: CPU %.1f s (%.0f µs per contact), RSS %s; RTP packets sent %.0f (%.0f of them prompts and hold audio), received %.0f\n",
+		r.NodeCPU, r.NodeCPU/float64(max(r.Contacts, 1))*1e6, r.NodeRSS, r.NodeRTPOut, r.NodePaced, r.NodeRTPIn)
+	fmt.Fprintf(w, "this tool (senders, desks, ledger): CPU %.1f s\n", r.ToolCPU)
 	var wr []string
 	for k, v := range r.Wrapups {
 		wr = append(wr, fmt.Sprintf("%s %d", k, v))
@@ -550,13 +620,4 @@ func ms(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(100 * time.Microsecond).String()
-}
-
-// sippCounts summarises a sipp's statistics: calls created, successful,
-// failed.
-func sippCounts(st map[string]string) string {
-	if st == nil {
-		return "no statistics"
-	}
-	return fmt.Sprintf("%s calls, %s successful, %s failed", st["TotalCallCreated"], st["SuccessfulCall(C)"], st["FailedCall(C)"])
 }

@@ -75,7 +75,7 @@ type voice struct {
 	scen    string // testdata/sipp
 	dir     string // the run's files
 	gw      string // the node's SIP address
-	phones  *exec.Cmd
+	phones  *loadsim.Phones
 	callers *exec.Cmd
 	ctrl    int // the callers' control port
 	calls   []int
@@ -83,72 +83,25 @@ type voice struct {
 	err     error         // its Wait's
 }
 
-// udpPort is a UDP port free on 127.0.0.1 a moment ago.
-func udpPort() (int, error) {
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
-func udpPorts(n int) ([]int, error) {
-	out := make([]int, n)
-	for i := range out {
-		p, err := udpPort()
-		if err != nil {
-			return nil, err
-		}
-		out[i] = p
-	}
-	return out, nil
-}
-
 // startPhones starts the sipp that answers for every agent's phone and
-// registers agents' users (password "load") to it.
+// registers agents' users (password "load") to it. Without media the
+// phones send no RTP.
 func (v *voice) startPhones(ctx context.Context, agents []string) error {
-	ports, err := udpPorts(3)
-	if err != nil {
-		return err
+	p, err := loadsim.StartPhones(ctx, loadsim.PhonesConfig{Scenarios: v.scen, Dir: v.dir, Gateway: v.gw, Agents: agents,
+		Password: "load", Vars: map[string]string{
+			"answer_ms": strconv.FormatInt(max(v.o.ring.Milliseconds(), 0), 10),
+			"hangup_ms": strconv.FormatInt(max(v.o.talk.Milliseconds(), 1), 10),
+			"play":      v.play()}})
+	v.phones = p
+	return err
+}
+
+// play is the scenarios' play variable: "0" for calls without media.
+func (v *voice) play() string {
+	if v.o.noMedia {
+		return "0"
 	}
-	v.phones = exec.CommandContext(ctx, "sipp", "-sf", "agent-phone.xml", "-i", "127.0.0.1", "-p", strconv.Itoa(ports[0]),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(ports[1]), "-cp", strconv.Itoa(ports[2]), "-aa", "-nostdin",
-		"-watchdog_minor_maxtriggers", "1000000000", "-watchdog_major_maxtriggers", "1000000000",
-		"-set", "answer_ms", strconv.FormatInt(max(v.o.ring.Milliseconds(), 0), 10),
-		"-set", "hangup_ms", strconv.FormatInt(max(v.o.talk.Milliseconds(), 1), 10),
-		"-trace_err", "-error_file", filepath.Join(v.dir, "phones.err"),
-		"-trace_stat", "-stf", filepath.Join(v.dir, "phones.csv"), "-fd", "1")
-	v.phones.Dir = v.scen
-	if err := startLogged(v.phones, filepath.Join(v.dir, "phones.out")); err != nil {
-		return fmt.Errorf("sipp phones: %w", err)
-	}
-	if err := waitUDP(ctx, v.phones, ports[0]); err != nil {
-		return fmt.Errorf("sipp phones: %w: %s", err, tailFile(filepath.Join(v.dir, "phones.err")))
-	}
-	users := filepath.Join(v.dir, "users.csv")
-	var ub bytes.Buffer
-	ub.WriteString("SEQUENTIAL\n")
-	for _, id := range agents {
-		fmt.Fprintf(&ub, "%s;load\n", id)
-	}
-	if err := os.WriteFile(users, ub.Bytes(), 0o600); err != nil {
-		return err
-	}
-	rport, err := udpPort()
-	if err != nil {
-		return err
-	}
-	reg := exec.CommandContext(ctx, "sipp", v.gw, "-sf", "agent-register-many.xml", "-inf", users,
-		"-m", strconv.Itoa(len(agents)), "-r", "200", "-l", "200", "-i", "127.0.0.1", "-p", strconv.Itoa(rport),
-		"-cp", strconv.Itoa(rport+1), "-set", "contact", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-nostdin",
-		"-trace_err", "-error_file", filepath.Join(v.dir, "register.err"))
-	reg.Dir = v.scen
-	if out, err := reg.CombinedOutput(); err != nil {
-		return fmt.Errorf("sipp registering %d phones: %v: %s\n%s", len(agents), err,
-			tailFile(filepath.Join(v.dir, "register.err")), tailBytes(out))
-	}
-	return nil
+	return "1"
 }
 
 // startCallers starts the callers' sipp with a rate of 0: pace sets it.
@@ -164,27 +117,28 @@ func (v *voice) startCallers(ctx context.Context, calls []int) error {
 	if err := os.WriteFile(inf, b.Bytes(), 0o600); err != nil {
 		return err
 	}
-	ports, err := udpPorts(3)
+	ports, err := loadsim.UDPPorts(3)
 	if err != nil {
 		return err
 	}
 	v.ctrl = ports[2]
-	v.callers = exec.CommandContext(ctx, "sipp", v.gw, "-sf", "caller-surge.xml", "-s", "12345", "-inf", inf,
-		"-m", strconv.Itoa(len(calls)), "-r", "0", "-l", strconv.Itoa(len(calls)+1),
+	args := []string{v.gw, "-sf", "caller-surge.xml", "-s", "12345", "-inf", inf,
+		"-m", strconv.Itoa(len(calls)), "-r", "0", "-l", strconv.Itoa(len(calls) + 1),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(ports[0]), "-mi", "127.0.0.1", "-mp", strconv.Itoa(ports[1]),
-		"-cp", strconv.Itoa(v.ctrl), "-aa", "-nostdin", "-watchdog_minor_maxtriggers", "1000000000",
-		"-watchdog_major_maxtriggers", "1000000000",
-		"-trace_logs", "-log_file", filepath.Join(v.dir, "calls.log"),
+		"-cp", strconv.Itoa(v.ctrl), "-aa", "-nostdin", "-set", "play", v.play()}
+	args = append(args, loadsim.NoWatchdog...)
+	args = append(args, "-trace_logs", "-log_file", filepath.Join(v.dir, "calls.log"),
 		"-trace_err", "-error_file", filepath.Join(v.dir, "callers.err"),
 		"-trace_stat", "-stf", filepath.Join(v.dir, "callers.csv"), "-fd", "1")
+	v.callers = exec.CommandContext(ctx, "sipp", args...)
 	v.callers.Dir = v.scen
-	if err := startLogged(v.callers, filepath.Join(v.dir, "callers.out")); err != nil {
+	if err := loadsim.StartLogged(v.callers, filepath.Join(v.dir, "callers.out")); err != nil {
 		return fmt.Errorf("sipp callers: %w", err)
 	}
 	v.exited = make(chan struct{})
 	go func() { v.err = v.callers.Wait(); close(v.exited) }()
-	if err := waitUDP(ctx, v.callers, v.ctrl); err != nil {
-		return fmt.Errorf("sipp callers: %w: %s", err, tailFile(filepath.Join(v.dir, "callers.err")))
+	if err := loadsim.WaitUDP(ctx, v.callers, v.ctrl); err != nil {
+		return fmt.Errorf("sipp callers: %w: %s", err, loadsim.TailFile(filepath.Join(v.dir, "callers.err")))
 	}
 	return nil
 }
@@ -237,7 +191,7 @@ func (v *voice) wait(ctx context.Context) error {
 			if errors.As(err, &ee) && ee.ExitCode() == 1 {
 				return nil // some calls failed: the log and the counts say which
 			}
-			return fmt.Errorf("sipp callers: %w: %s", err, tailFile(filepath.Join(v.dir, "callers.err")))
+			return fmt.Errorf("sipp callers: %w: %s", err, loadsim.TailFile(filepath.Join(v.dir, "callers.err")))
 		}
 		return nil
 	case <-ctx.Done():
@@ -247,14 +201,10 @@ func (v *voice) wait(ctx context.Context) error {
 
 // stop ends the phones' sipp (and the callers', if still running).
 func (v *voice) stop() {
-	for _, c := range []*exec.Cmd{v.callers, v.phones} {
-		if c != nil && c.Process != nil {
-			_ = c.Process.Kill()
-		}
+	if v.callers != nil && v.callers.Process != nil {
+		_ = v.callers.Process.Kill()
 	}
-	if v.phones != nil && v.phones.Process != nil {
-		_ = v.phones.Wait()
-	}
+	v.phones.Kill()
 	if v.exited != nil {
 		<-v.exited
 	}
@@ -294,82 +244,4 @@ func (v *voice) readCallLog() ([]callEvent, error) {
 		out = append(out, ev)
 	}
 	return out, sc.Err()
-}
-
-// sippStats reads the last line of a sipp statistics file (-trace_stat).
-func sippStats(path string) map[string]string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) < 2 {
-		return nil
-	}
-	head, last := strings.Split(lines[0], ";"), strings.Split(lines[len(lines)-1], ";")
-	m := map[string]string{}
-	for i, h := range head {
-		if i < len(last) {
-			m[h] = last[i]
-		}
-	}
-	return m
-}
-
-func startLogged(cmd *exec.Cmd, path string) error {
-	out, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	err = cmd.Start()
-	out.Close() // the child has its own descriptor
-	return err
-}
-
-// waitUDP waits until cmd's process has port bound (/proc/net/udp), or
-// fails when it exits first.
-func waitUDP(ctx context.Context, cmd *exec.Cmd, port int) error {
-	hex := fmt.Sprintf(":%04X ", port)
-	for range 200 {
-		for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
-			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(hex)) {
-				return nil
-			}
-		}
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", cmd.Process.Pid)); err != nil {
-			return errors.New("exited")
-		}
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return fmt.Errorf("port %d not bound after 10 s", port)
-}
-
-func tailFile(path string) string {
-	b, _ := os.ReadFile(path)
-	return tailBytes(b)
-}
-
-func tailBytes(b []byte) string {
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
-
-// cpuSeconds is a process's CPU time so far (or in all, once it has been
-// waited for), 0 when unreadable.
-func cpuSeconds(cmd *exec.Cmd) float64 {
-	if cmd == nil || cmd.Process == nil {
-		return 0
-	}
-	if st := cmd.ProcessState; st != nil {
-		return (st.UserTime() + st.SystemTime()).Seconds()
-	}
-	t, _ := loadsim.CPUTicks(cmd.Process.Pid)
-	return t / 100
 }
