@@ -44,6 +44,9 @@ type desk struct {
 	offered map[string]time.Time // offers sent, by tracking number, with their deadline
 	// history sent with each open offer, reused when it is accepted.
 	history map[string][]queue.Summary
+	// channels of the contacts offered to or held at this desk, until
+	// wrapped up, rescinded or closed: given to AfterWrapUp.
+	channels map[string]queue.Channel
 	// unseat says whether the desk going away should unseat the agent in
 	// Redis; not when a newer desk replaced it or the node is draining.
 	unseat bool
@@ -188,7 +191,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithoutCancel(r.Context())
 	d := &desk{s: s, agent: a, tok: tok, log: s.log.With(zap.String("agent", id)),
 		out: make(chan outbound, 256), wire: make(chan outbound), done: make(chan struct{}), offered: map[string]time.Time{},
-		history: map[string][]queue.Summary{}, unseat: true}
+		history: map[string][]queue.Summary{}, channels: map[string]queue.Channel{}, unseat: true}
 	// The desk is enrolled on this node before the agent is seated in
 	// Redis, so an offer made the moment it is seated finds it.
 	old, ok := s.enroll(d)
@@ -318,8 +321,18 @@ func (d *desk) forget(tn string, accepted bool) {
 	delete(d.offered, tn)
 	if !accepted {
 		delete(d.history, tn)
+		delete(d.channels, tn)
 	}
 	d.mu.Unlock()
+}
+
+// wrappedUp forgets contact tn's channel and returns it ("" if unknown).
+func (d *desk) wrappedUp(tn string) queue.Channel {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch := d.channels[tn]
+	delete(d.channels, tn)
+	return ch
 }
 
 // shut closes the desk once, with a close code for the desk to act on.
@@ -405,6 +418,7 @@ func (d *desk) complete(o outbound) any {
 	if o.assigned != nil {
 		delete(d.history, c.TrackingNo)
 	}
+	d.channels[c.TrackingNo] = c.Channel
 	d.mu.Unlock()
 	if !ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -490,11 +504,12 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 		if err == nil {
 			err = d.pushIfTransferred(ctx, m.Contact, queue.Outcome(m.Outcome))
 		}
+		ch := d.wrappedUp(m.Contact)
 		if err == nil && d.s.afterWrapUp != nil {
 			go func(tn string) {
 				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 				defer cancel()
-				d.s.afterWrapUp(actx, tn)
+				d.s.afterWrapUp(actx, tn, ch)
 			}(m.Contact)
 		}
 	case "reply":

@@ -99,6 +99,7 @@ func (s *Server) deliver(d *desk, ev queue.Event) {
 		// the contact waits for wrap-up.
 		d.send(outbound{msg: endedMsg{Type: "ended", Contact: ev.TrackingNo, Reason: ev.Reason}})
 	case queue.EventClosed:
+		d.wrappedUp(ev.TrackingNo)
 		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})
 	case queue.EventTransferred:
 		d.send(outbound{msg: transferredMsg{Type: "transferred", Contact: ev.TrackingNo, To: ev.Reason}})
