@@ -26,10 +26,12 @@ type desk struct {
 	log   *zap.Logger
 
 	// out holds what to send, in order; prepareLoop completes offers and
-	// assignments (Redis reads) and hands everything on to wire, which
-	// writeLoop writes between its pings.
+	// assignments (Redis reads) and hands everything on to wire, in
+	// batches of what was ready together, which writeLoop writes between
+	// its pings, a batch in one write to the connection (cc).
 	out       chan outbound
-	wire      chan outbound
+	wire      chan []outbound
+	cc        *corkConn
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -190,7 +192,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	a := s.agents[id]
 	ctx := context.WithoutCancel(r.Context())
 	d := &desk{s: s, agent: a, tok: tok, log: s.log.With(zap.String("agent", id)),
-		out: make(chan outbound, 256), wire: make(chan outbound), done: make(chan struct{}), offered: map[string]time.Time{},
+		out: make(chan outbound, 256), wire: make(chan []outbound), done: make(chan struct{}), offered: map[string]time.Time{},
 		history: map[string][]queue.Summary{}, channels: map[string]queue.Channel{}, unseat: true}
 	// The desk is enrolled on this node before the agent is seated in
 	// Redis, so an offer made the moment it is seated finds it.
@@ -211,13 +213,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.afterConnect()
 	}
 	d.sess = sess.ID
-	conn, err := upgrader.Upgrade(w, r, nil)
+	cw := &corkWriter{ResponseWriter: w}
+	conn, err := upgrader.Upgrade(cw, r, nil)
 	if err != nil {
 		s.withdraw(d, nil)
 		_ = s.q.Disconnect(ctx, id, sess.ID)
 		return // the upgrader has answered
 	}
-	d.conn = conn
+	d.conn, d.cc = conn, cw.conn
 	if old != nil {
 		old.shut(CloseReplaced, "replaced by a newer desk", false)
 	}
@@ -355,24 +358,51 @@ func (d *desk) shut(code int, reason string, unseat bool) {
 // offers and assignments with what they need from Redis (the citizen's
 // history, the conversation) before handing them to the writer: a slow Redis
 // delays those messages (and what follows them) but never the writer's
-// pings, so the desk is not dropped for it.
+// pings, so the desk is not dropped for it. What is queued behind a message
+// and needs no Redis read (the state that comes with an offer) goes to the
+// writer with it, to leave in the same write.
 func (d *desk) prepareLoop() {
+	var next *outbound // taken from out, to lead the next batch
 	for {
 		var o outbound
+		if next != nil {
+			o, next = *next, nil
+		} else {
+			select {
+			case <-d.done:
+				return
+			case o = <-d.out:
+			}
+		}
+		batch := []outbound{d.prepare(o)}
+	more:
+		for o.close == 0 {
+			select {
+			case m := <-d.out:
+				if m.offer != nil || m.assigned != nil {
+					next = &m
+					break more
+				}
+				batch = append(batch, d.prepare(m))
+				o = m
+			default:
+				break more
+			}
+		}
 		select {
 		case <-d.done:
 			return
-		case o = <-d.out:
-		}
-		if o.close == 0 {
-			o = outbound{msg: d.complete(o)}
-		}
-		select {
-		case <-d.done:
-			return
-		case d.wire <- o:
+		case d.wire <- batch:
 		}
 	}
+}
+
+// prepare completes o for the writer.
+func (d *desk) prepare(o outbound) outbound {
+	if o.close != 0 {
+		return o
+	}
+	return outbound{msg: d.complete(o)}
 }
 
 func (d *desk) writeLoop() {
@@ -386,18 +416,35 @@ func (d *desk) writeLoop() {
 			if err := d.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
 				return
 			}
-		case o := <-d.wire:
-			if o.close != 0 {
-				msg := websocket.FormatCloseMessage(o.close, o.reason)
-				_ = d.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
-				return
-			}
-			_ = d.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := d.conn.WriteJSON(o.msg); err != nil {
+		case batch := <-d.wire:
+			if !d.write(batch) {
 				return
 			}
 		}
 	}
+}
+
+// write writes a batch, in one write to the connection when it can; it
+// reports whether the desk goes on.
+func (d *desk) write(batch []outbound) bool {
+	if d.cc != nil && len(batch) > 1 {
+		d.cc.cork()
+	}
+	for _, o := range batch {
+		if o.close != 0 {
+			if d.cc != nil {
+				_ = d.cc.uncork()
+			}
+			msg := websocket.FormatCloseMessage(o.close, o.reason)
+			_ = d.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
+			return false
+		}
+		_ = d.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := d.conn.WriteJSON(o.msg); err != nil {
+			return false
+		}
+	}
+	return d.cc == nil || d.cc.uncork() == nil
 }
 
 // complete turns an offer or assignment into its message, with the citizen's
