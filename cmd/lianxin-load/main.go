@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,7 @@ type options struct {
 	voice                            bool
 	wallboards                       int
 	hold                             time.Duration
-	profile                          string
+	profile, selfProfile             string
 }
 
 func main() {
@@ -61,6 +62,7 @@ func main() {
 	flag.DurationVar(&o.hold, "hold", time.Minute, "with -voice: how long each caller stays on the line")
 	flag.IntVar(&o.wallboards, "wallboards", 0, "supervisors' wallboards open on the first node during the load (each gets every push)")
 	flag.StringVar(&o.profile, "profile", "", "directory to write the first node's CPU and allocation profiles over the run (cpu.pprof, allocs.pprof)")
+	flag.StringVar(&o.selfProfile, "selfprofile", "", "file to write this tool's own CPU profile over the run")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -162,6 +164,16 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	n0, self0 := nodeTicks(pids), selfCPU()
+	if o.selfProfile != "" {
+		f, err := os.Create(o.selfProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	var profiled func() error
 	if o.profile != "" {
 		profiled = loadsim.Profile(ctx, debugAddr, o.profile, profileSeconds(o))
@@ -180,6 +192,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	n1, self1 := nodeTicks(pids), selfCPU()
+	if o.selfProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	rec.report(o, enqueued, routed)
 	// Redis's own CPU over the run (queueing, routing, accepts, wrap-ups and
 	// the nodes' reads), from INFO cpu.
