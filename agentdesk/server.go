@@ -87,6 +87,8 @@ type Params struct {
 
 // Server serves the desk API and websockets of one node.
 type Server struct {
+	// held batches the records of held contacts (remember).
+	held      heldBatcher
 	q         *queue.Queue
 	agents    map[string]Agent
 	tokens    *tokens
