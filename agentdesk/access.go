@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/lianxin/lianxin/queue"
@@ -22,13 +23,68 @@ const heldFor = 90 * 24 * time.Hour
 
 func (s *Server) heldKey(agent string) string { return s.ns + "held:" + agent }
 
-// remember records that agent holds contact tn.
+// remember records that agent holds contact tn. The records of the accepts
+// that come while one batch is being written go together in the next: one
+// round trip for many desks under load, and each caller still returns only
+// once its record is written (or failed, which is logged).
 func (s *Server) remember(ctx context.Context, agent, tn string) {
-	pipe := s.rdb.TxPipeline()
-	pipe.SAdd(ctx, s.heldKey(agent), tn)
-	pipe.Expire(ctx, s.heldKey(agent), heldFor)
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.log.Warn("cannot record a held contact", zap.String("agent", agent), zap.String("contact", tn), zap.Error(err))
+	b := &s.held
+	b.mu.Lock()
+	if b.next == nil {
+		b.next = &heldBatch{done: make(chan struct{})}
+	}
+	batch := b.next
+	batch.items = append(batch.items, [2]string{agent, tn})
+	if !b.writing {
+		b.writing = true
+		go s.writeHeld()
+	}
+	b.mu.Unlock()
+	select {
+	case <-batch.done:
+	case <-ctx.Done():
+	}
+}
+
+// heldBatcher gathers remember's records (heldBatch) while one is written.
+type heldBatcher struct {
+	mu      sync.Mutex
+	next    *heldBatch
+	writing bool
+}
+
+type heldBatch struct {
+	items [][2]string // agent, tracking number
+	done  chan struct{}
+}
+
+// writeHeld writes batches until none is waiting.
+func (s *Server) writeHeld() {
+	b := &s.held
+	for {
+		b.mu.Lock()
+		batch := b.next
+		b.next = nil
+		if batch == nil {
+			b.writing = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		pipe := s.rdb.TxPipeline()
+		for _, it := range batch.items {
+			pipe.SAdd(ctx, s.heldKey(it[0]), it[1])
+			pipe.Expire(ctx, s.heldKey(it[0]), heldFor)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			for _, it := range batch.items {
+				s.log.Warn("cannot record a held contact", zap.String("agent", it[0]), zap.String("contact", it[1]),
+					zap.Error(err))
+			}
+		}
+		cancel()
+		close(batch.done)
 	}
 }
 

@@ -26,10 +26,12 @@ type desk struct {
 	log   *zap.Logger
 
 	// out holds what to send, in order; prepareLoop completes offers and
-	// assignments (Redis reads) and hands everything on to wire, which
-	// writeLoop writes between its pings.
+	// assignments (Redis reads) and hands everything on to wire, in
+	// batches of what was ready together, which writeLoop writes between
+	// its pings, a batch in one write to the connection (cc).
 	out       chan outbound
-	wire      chan outbound
+	wire      chan []outbound
+	cc        *corkConn
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -44,6 +46,9 @@ type desk struct {
 	offered map[string]time.Time // offers sent, by tracking number, with their deadline
 	// history sent with each open offer, reused when it is accepted.
 	history map[string][]queue.Summary
+	// channels of the contacts offered to or held at this desk, until
+	// wrapped up, rescinded or closed: given to AfterWrapUp.
+	channels map[string]queue.Channel
 	// unseat says whether the desk going away should unseat the agent in
 	// Redis; not when a newer desk replaced it or the node is draining.
 	unseat bool
@@ -187,8 +192,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	a := s.agents[id]
 	ctx := context.WithoutCancel(r.Context())
 	d := &desk{s: s, agent: a, tok: tok, log: s.log.With(zap.String("agent", id)),
-		out: make(chan outbound, 256), wire: make(chan outbound), done: make(chan struct{}), offered: map[string]time.Time{},
-		history: map[string][]queue.Summary{}, unseat: true}
+		out: make(chan outbound, 256), wire: make(chan []outbound), done: make(chan struct{}), offered: map[string]time.Time{},
+		history: map[string][]queue.Summary{}, channels: map[string]queue.Channel{}, unseat: true}
 	// The desk is enrolled on this node before the agent is seated in
 	// Redis, so an offer made the moment it is seated finds it.
 	old, ok := s.enroll(d)
@@ -208,13 +213,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.afterConnect()
 	}
 	d.sess = sess.ID
-	conn, err := upgrader.Upgrade(w, r, nil)
+	cw := &corkWriter{ResponseWriter: w}
+	conn, err := upgrader.Upgrade(cw, r, nil)
 	if err != nil {
 		s.withdraw(d, nil)
 		_ = s.q.Disconnect(ctx, id, sess.ID)
 		return // the upgrader has answered
 	}
-	d.conn = conn
+	d.conn, d.cc = conn, cw.conn
 	if old != nil {
 		old.shut(CloseReplaced, "replaced by a newer desk", false)
 	}
@@ -318,8 +324,18 @@ func (d *desk) forget(tn string, accepted bool) {
 	delete(d.offered, tn)
 	if !accepted {
 		delete(d.history, tn)
+		delete(d.channels, tn)
 	}
 	d.mu.Unlock()
+}
+
+// wrappedUp forgets contact tn's channel and returns it ("" if unknown).
+func (d *desk) wrappedUp(tn string) queue.Channel {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch := d.channels[tn]
+	delete(d.channels, tn)
+	return ch
 }
 
 // shut closes the desk once, with a close code for the desk to act on.
@@ -342,24 +358,51 @@ func (d *desk) shut(code int, reason string, unseat bool) {
 // offers and assignments with what they need from Redis (the citizen's
 // history, the conversation) before handing them to the writer: a slow Redis
 // delays those messages (and what follows them) but never the writer's
-// pings, so the desk is not dropped for it.
+// pings, so the desk is not dropped for it. What is queued behind a message
+// and needs no Redis read (the state that comes with an offer) goes to the
+// writer with it, to leave in the same write.
 func (d *desk) prepareLoop() {
+	var next *outbound // taken from out, to lead the next batch
 	for {
 		var o outbound
+		if next != nil {
+			o, next = *next, nil
+		} else {
+			select {
+			case <-d.done:
+				return
+			case o = <-d.out:
+			}
+		}
+		batch := []outbound{d.prepare(o)}
+	more:
+		for o.close == 0 {
+			select {
+			case m := <-d.out:
+				if m.offer != nil || m.assigned != nil {
+					next = &m
+					break more
+				}
+				batch = append(batch, d.prepare(m))
+				o = m
+			default:
+				break more
+			}
+		}
 		select {
 		case <-d.done:
 			return
-		case o = <-d.out:
-		}
-		if o.close == 0 {
-			o = outbound{msg: d.complete(o)}
-		}
-		select {
-		case <-d.done:
-			return
-		case d.wire <- o:
+		case d.wire <- batch:
 		}
 	}
+}
+
+// prepare completes o for the writer.
+func (d *desk) prepare(o outbound) outbound {
+	if o.close != 0 {
+		return o
+	}
+	return outbound{msg: d.complete(o)}
 }
 
 func (d *desk) writeLoop() {
@@ -373,18 +416,35 @@ func (d *desk) writeLoop() {
 			if err := d.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
 				return
 			}
-		case o := <-d.wire:
-			if o.close != 0 {
-				msg := websocket.FormatCloseMessage(o.close, o.reason)
-				_ = d.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
-				return
-			}
-			_ = d.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := d.conn.WriteJSON(o.msg); err != nil {
+		case batch := <-d.wire:
+			if !d.write(batch) {
 				return
 			}
 		}
 	}
+}
+
+// write writes a batch, in one write to the connection when it can; it
+// reports whether the desk goes on.
+func (d *desk) write(batch []outbound) bool {
+	if d.cc != nil && len(batch) > 1 {
+		d.cc.cork()
+	}
+	for _, o := range batch {
+		if o.close != 0 {
+			if d.cc != nil {
+				_ = d.cc.uncork()
+			}
+			msg := websocket.FormatCloseMessage(o.close, o.reason)
+			_ = d.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
+			return false
+		}
+		_ = d.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := d.conn.WriteJSON(o.msg); err != nil {
+			return false
+		}
+	}
+	return d.cc == nil || d.cc.uncork() == nil
 }
 
 // complete turns an offer or assignment into its message, with the citizen's
@@ -405,6 +465,7 @@ func (d *desk) complete(o outbound) any {
 	if o.assigned != nil {
 		delete(d.history, c.TrackingNo)
 	}
+	d.channels[c.TrackingNo] = c.Channel
 	d.mu.Unlock()
 	if !ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -490,11 +551,12 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 		if err == nil {
 			err = d.pushIfTransferred(ctx, m.Contact, queue.Outcome(m.Outcome))
 		}
+		ch := d.wrappedUp(m.Contact)
 		if err == nil && d.s.afterWrapUp != nil {
 			go func(tn string) {
 				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 				defer cancel()
-				d.s.afterWrapUp(actx, tn)
+				d.s.afterWrapUp(actx, tn, ch)
 			}(m.Contact)
 		}
 	case "reply":

@@ -17,26 +17,16 @@ import (
 // for today are first rebuilt from the stream, from today's midnight up to
 // where this subscription starts.
 func (s *Server) Run(ctx context.Context) error {
-	var pos string
-	for ctx.Err() == nil {
-		var err error
-		if pos, err = s.q.EventsPosition(ctx); err == nil {
-			break
-		}
-		s.log.Warn("event stream unavailable", zap.Error(err))
-		sleepCtx(ctx, 500*time.Millisecond)
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	go func() { _ = s.watchHotTopics(ctx) }()
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); s.board.rebuild(ctx, s.q, pos, s.keepAlert) }()
-	go func() { defer wg.Done(); s.board.run(ctx) }()
-	go func() { defer wg.Done(); s.pushWallboards(ctx) }()
 	defer wg.Wait()
-	return s.q.SubscribeFrom(ctx, pos, s.onEvent)
+	// The node's one reader of the stream, shared with the SIP server.
+	return s.q.SubscribeShared(ctx, func(pos string) {
+		go func() { _ = s.watchHotTopics(ctx) }()
+		wg.Add(3)
+		go func() { defer wg.Done(); s.board.rebuild(ctx, s.q, pos, s.keepAlert) }()
+		go func() { defer wg.Done(); s.board.run(ctx) }()
+		go func() { defer wg.Done(); s.pushWallboards(ctx) }()
+	}, s.onEvent)
 }
 
 func (s *Server) onEvent(ev queue.Event) {
@@ -109,6 +99,7 @@ func (s *Server) deliver(d *desk, ev queue.Event) {
 		// the contact waits for wrap-up.
 		d.send(outbound{msg: endedMsg{Type: "ended", Contact: ev.TrackingNo, Reason: ev.Reason}})
 	case queue.EventClosed:
+		d.wrappedUp(ev.TrackingNo)
 		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})
 	case queue.EventTransferred:
 		d.send(outbound{msg: transferredMsg{Type: "transferred", Contact: ev.TrackingNo, To: ev.Reason}})

@@ -63,8 +63,10 @@ type Params struct {
 	// after them, by its name.
 	QueueTitles []QueueTitle
 	// AfterWrapUp, if set, runs (in its own goroutine) after an agent wrapped
-	// a contact up: the citizen of a text contact is asked for a rating.
-	AfterWrapUp func(ctx context.Context, tn string)
+	// a contact up: the citizen of a text contact is asked for a rating. ch
+	// is the contact's channel as the desk was shown it, "" when the desk
+	// does not know it (so the hook need not read the contact to learn it).
+	AfterWrapUp func(ctx context.Context, tn string, ch queue.Channel)
 	// HotTopics, if set, lets supervisors publish hot-topic answers.
 	HotTopics *hottopic.Store
 	// Groups, if set, finds a common problem by its id (package clusters:
@@ -85,6 +87,8 @@ type Params struct {
 
 // Server serves the desk API and websockets of one node.
 type Server struct {
+	// held batches the records of held contacts (remember).
+	held      heldBatcher
 	q         *queue.Queue
 	agents    map[string]Agent
 	tokens    *tokens
@@ -103,7 +107,7 @@ type Server struct {
 
 	board *board
 
-	afterWrapUp func(ctx context.Context, tn string)
+	afterWrapUp func(ctx context.Context, tn string, ch queue.Channel)
 	hot         *hottopic.Store
 	groups      func(ctx context.Context, id string) (Group, bool, error)
 

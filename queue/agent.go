@@ -245,7 +245,12 @@ func (q *Queue) History(ctx context.Context, c *Contact, n int) ([]Summary, erro
 	if hk == "" {
 		return nil, nil
 	}
-	tns, err := q.rdb.ZRevRange(ctx, q.key("hist", hk), 0, int64(n)).Result()
+	// Read with the other desks' history reads of the moment (batchRead).
+	cmd := redis.NewStringSliceCmd(ctx, "zrevrange", q.key("hist", hk), 0, n)
+	if err := q.batchRead(ctx, cmd); err != nil {
+		return nil, fmt.Errorf("queue: history: %w", err)
+	}
+	tns, err := cmd.Result()
 	if err != nil {
 		return nil, fmt.Errorf("queue: history: %w", err)
 	}

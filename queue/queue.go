@@ -209,6 +209,10 @@ type Queue struct {
 	queues map[string]Def
 	names  string // "a,b,c" for the sweep
 	log    *zap.Logger
+	// feed is the node's shared reader of the event stream (SubscribeShared).
+	feed feed
+	// reads batches concurrent reads (History).
+	reads reads
 	// last is the highest tracking number this node was given, by day: a
 	// floor for the next that does not go back when Redis does.
 	last struct {

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,7 @@ type options struct {
 	voice                            bool
 	wallboards                       int
 	hold                             time.Duration
+	profile, selfProfile             string
 }
 
 func main() {
@@ -59,6 +61,8 @@ func main() {
 	flag.BoolVar(&o.voice, "voice", false, "bridged calls: -contacts calls by sipp at -rate/s to agents' sipp phones, each held -hold")
 	flag.DurationVar(&o.hold, "hold", time.Minute, "with -voice: how long each caller stays on the line")
 	flag.IntVar(&o.wallboards, "wallboards", 0, "supervisors' wallboards open on the first node during the load (each gets every push)")
+	flag.StringVar(&o.profile, "profile", "", "directory to write the first node's CPU and allocation profiles over the run (cpu.pprof, allocs.pprof)")
+	flag.StringVar(&o.selfProfile, "selfprofile", "", "file to write this tool's own CPU profile over the run")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -97,8 +101,18 @@ func run(ctx context.Context, o options) error {
 	}
 	var bases []string
 	var pids []int
+	var debugAddr string
 	for i := range o.nodes {
-		base, cmd, stop, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir)
+		var env []string
+		if i == 0 && o.profile != "" {
+			port, err := loadsim.FreePort()
+			if err != nil {
+				return err
+			}
+			debugAddr = fmt.Sprintf("127.0.0.1:%d", port)
+			env = append(env, "LIANXIN_DEBUG_ADDR="+debugAddr)
+		}
+		base, cmd, stop, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir, env...)
 		if err != nil {
 			return err
 		}
@@ -149,6 +163,21 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	n0, self0 := nodeTicks(pids), selfCPU()
+	if o.selfProfile != "" {
+		f, err := os.Create(o.selfProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	var profiled func() error
+	if o.profile != "" {
+		profiled = loadsim.Profile(ctx, debugAddr, o.profile, profileSeconds(o))
+	}
 	start := time.Now()
 	if err := enqueueAll(ctx, o, q, bases[0], rec); err != nil {
 		return err
@@ -162,6 +191,10 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	n1, self1 := nodeTicks(pids), selfCPU()
+	if o.selfProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	rec.report(o, enqueued, routed)
 	// Redis's own CPU over the run (queueing, routing, accepts, wrap-ups and
 	// the nodes' reads), from INFO cpu.
@@ -169,6 +202,19 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("redis CPU %.2f s over %s (%.2f cores, %.0f µs per contact); used_memory %s → %s\n", cpu,
 		r1.At.Sub(r0.At).Round(time.Millisecond), cpu/r1.At.Sub(r0.At).Seconds(), cpu/float64(o.contacts)*1e6,
 		loadsim.MiB(r0.UsedMemory), loadsim.MiB(r1.UsedMemory))
+	// The nodes' and this tool's own CPU over the same span: the cost of a
+	// routed contact on the node, less noisy than latency on a busy machine.
+	span := r1.At.Sub(r0.At).Seconds()
+	nodeCPU, selfSec := (n1-n0)/100, self1-self0
+	fmt.Printf("node CPU %.2f s (%.2f cores, %.2f s per 1,000 contacts); load tool CPU %.2f s (%.2f cores)\n", nodeCPU,
+		nodeCPU/span, nodeCPU/float64(o.contacts)*1000, selfSec, selfSec/span)
+	if profiled != nil {
+		if err := profiled(); err != nil {
+			fmt.Fprintln(os.Stderr, "lianxin-load: profile:", err)
+		} else {
+			fmt.Printf("profiles of node load-0 in %s (cpu.pprof, allocs.pprof)\n", o.profile)
+		}
+	}
 	if o.wallboards > 0 {
 		fmt.Printf("%d wallboard(s) got %d pushes during the run\n", o.wallboards, pushes.Load())
 	}

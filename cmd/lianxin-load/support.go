@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/lianxin/lianxin/internal/loadsim"
@@ -89,4 +90,33 @@ func (r *recorder) report(o options, enqueued, routed time.Duration) {
 	fmt.Printf("enqueue-to-offer on the websocket: p50 %s  p90 %s  p99 %s  max %s\n",
 		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
 		pct(1).Round(10*time.Microsecond))
+}
+
+// nodeTicks is the nodes' total CPU time in clock ticks (1/100 s); a node
+// whose /proc entry cannot be read counts 0.
+func nodeTicks(pids []int) float64 {
+	var sum float64
+	for _, pid := range pids {
+		t, _ := loadsim.CPUTicks(pid)
+		sum += t
+	}
+	return sum
+}
+
+// selfCPU is this process's own user+system CPU time in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// profileSeconds is how long to profile: the time the contacts take to
+// queue at -rate (at least 5 s; 20 s without a rate).
+func profileSeconds(o options) int {
+	if o.rate <= 0 {
+		return 20
+	}
+	return max(5, int(float64(o.contacts)/o.rate))
 }

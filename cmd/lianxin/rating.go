@@ -23,7 +23,10 @@ type ratingAsker struct {
 	log      *zap.Logger
 }
 
-func (r ratingAsker) ask(ctx context.Context, tn string) {
+func (r ratingAsker) ask(ctx context.Context, tn string, ch queue.Channel) {
+	if ch != "" && !r.mayAsk(ch) {
+		return // known without reading the contact
+	}
 	c, err := r.q.Contact(ctx, tn)
 	if err != nil {
 		r.log.Warn("rating: contact not read", zap.String("contact", tn), zap.Error(err))
@@ -61,4 +64,20 @@ func (r ratingAsker) ask(ctx context.Context, tn string) {
 		return
 	}
 	r.log.Info("rating asked", zap.String("contact", tn), zap.String("channel", string(c.Channel)))
+}
+
+// mayAsk says whether a contact of channel ch could be asked at all: its
+// channel has a reply path and a question (letters only with a public URL
+// for the link).
+func (r ratingAsker) mayAsk(ch queue.Channel) bool {
+	if r.repliers[ch] == nil {
+		return false
+	}
+	switch ch {
+	case queue.ChannelSMS, queue.ChannelWeChat:
+		return true
+	case queue.ChannelMailbox, queue.ChannelWeb:
+		return r.cfg.PublicURL != ""
+	}
+	return false
 }

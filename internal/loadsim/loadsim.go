@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -289,3 +290,42 @@ func SampleRedis(ctx context.Context, rdb *redis.Client) (RedisSample, error) {
 
 // MiB formats bytes in MiB.
 func MiB(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// Profile starts, on a node serving Go's profiler at debugAddr
+// (LIANXIN_DEBUG_ADDR), a CPU profile and an allocation profile over the
+// next seconds, written to dir as cpu.pprof and allocs.pprof (the
+// allocations made in that span, not since the start). The function it
+// returns waits for both.
+func Profile(ctx context.Context, debugAddr, dir string, seconds int) func() error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return func() error { return err }
+	}
+	var g errgroup.Group
+	for _, p := range []struct{ path, file string }{{"profile", "cpu.pprof"}, {"allocs", "allocs.pprof"}} {
+		g.Go(func() error {
+			u := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", debugAddr, p.path, seconds)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: status %d", u, resp.StatusCode)
+			}
+			f, err := os.Create(filepath.Join(dir, p.file))
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		})
+	}
+	return g.Wait
+}
