@@ -273,6 +273,31 @@ func (q *Queue) RecoverCalls(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// LoseCall is for a node that finds call tn among its calls in Redis
+// (Calls) while it holds no such call any more (its hang-up or its set-up's
+// failure was never recorded: Redis away, the reply lost): it is handled as
+// a dead node's call is (see RecoverCalls). Nothing happens, and false is
+// returned, when this node no longer holds tn in Redis either.
+func (q *Queue) LoseCall(ctx context.Context, tn string) (bool, error) {
+	n, err := q.run(ctx, q.s.lostcalls, q.o.NodeID, q.nowMs(), tn).Int()
+	if err != nil {
+		return false, fmt.Errorf("queue: lose call %s: %w", tn, err)
+	}
+	return n == 1, nil
+}
+
+// CallID returns the SIP Call-ID of call contact tn ("" if it has none).
+func (q *Queue) CallID(ctx context.Context, tn string) (string, error) {
+	id, err := q.rdb.HGet(ctx, q.key("c", tn), "call").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("queue: call of %s: %w", tn, err)
+	}
+	return id, nil
+}
+
 // Calls lists the tracking numbers of the live calls node holds.
 func (q *Queue) Calls(ctx context.Context, node string) ([]string, error) {
 	tns, err := q.rdb.SMembers(ctx, q.key("calls", node)).Result()

@@ -373,15 +373,14 @@ func (c *call) setContact(tn string) {
 	c.s.mu.Unlock()
 }
 
-// release drops the contact of a call that was not set up after all.
+// release drops the contact of a call that was not set up after all,
+// trying again while Redis does not answer (recordHangup).
 func (c *call) release() {
 	tn := c.trackingNo()
 	if tn == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := c.s.q.Hangup(ctx, tn, byCaller); err != nil {
+	if _, err := c.recordHangup(tn, byCaller); err != nil {
 		c.log.Error("contact of a call not set up not dropped", zap.Error(err))
 	}
 }

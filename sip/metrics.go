@@ -15,6 +15,7 @@ type Metrics struct {
 	refused       *prometheus.CounterVec
 	ended         *prometheus.CounterVec
 	mediaTimeouts prometheus.Counter
+	reconciled    prometheus.Counter
 	// RTP of ended legs, by leg (caller, agent); live legs are added when
 	// the series are read.
 	rtp [2]rtpTotals
@@ -41,7 +42,9 @@ func newMetrics() *Metrics {
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lianxin_sip_calls_ended_total",
 			Help: "Calls ended, by who ended them (caller, agent, media_timeout, shutdown, cancelled)."}, []string{"by"}),
 		mediaTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "lianxin_sip_media_timeouts_total", Help: "Legs ended because no RTP arrived."}),
-		ivr:           newIVRMetrics(),
+		reconciled: prometheus.NewCounter(prometheus.CounterOpts{Name: "lianxin_sip_calls_reconciled_total",
+			Help: "Contacts found among this node's calls in Redis whose call it no longer held (an end never recorded), handled as lost calls."}),
+		ivr: newIVRMetrics(),
 	}
 }
 
@@ -98,7 +101,7 @@ func (s *Server) Collectors() []prometheus.Collector {
 	pacerCount := func(name, help string, f func(st media.PacerStats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read(f))
 	}
-	return append(m.ivr.collectors(), m.setup, m.answered, m.bridged, m.refused, m.ended, m.mediaTimeouts,
+	return append(m.ivr.collectors(), m.setup, m.answered, m.bridged, m.refused, m.ended, m.mediaTimeouts, m.reconciled,
 		stateCollector{s: s, desc: states}, rtpCollector{s: s},
 		pacer("lianxin_sip_paced_legs", "Legs sent prompts or hold audio by the pacer now.",
 			func(st media.PacerStats) float64 { return float64(st.Active) }),

@@ -363,6 +363,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return s.hot.run(gctx) })
 	}
 	g.Go(func() error { return s.recordingJanitor(gctx) })
+	g.Go(func() error { return s.reconcileCalls(gctx, reconcileEvery) })
 	go func() { _ = s.srv.ServeUDP(s.udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	<-gctx.Done()

@@ -542,30 +542,38 @@ end
 -- queued (state ivr).
 local join_queue
 
--- lose_calls handles the calls of a dead node: their audio is gone with it.
--- A caller still waiting or ringing becomes a callback contact at the same
--- place (rank) in its queues, and so does one still in the welcome or the
--- menu (ivr), in its line's queue; a call in talk ends (wrap-up pending).
-local function lose_calls(node, now)
-  for _, tn in ipairs(redis.call('SMEMBERS', P .. 'calls:' .. node)) do
-    local st = redis.call('HGET', P .. 'c:' .. tn, 'state')
-    if st == 'ivr' then join_queue(tn, nil, nil, now) end
-    if st == 'offered' then
-      local _, q, ch = give_back(tn, 'node_lost', now, false)
-      mark(q, ch)
-    end
-    local f = call_fields(tn)
-    if f.state == 'waiting' then
-      call_over(tn, f, now)
-      redis.call('HSET', P .. 'c:' .. tn, 'callback', 1, 'cnode', '')
-      ccount(f.queue, 'callbacks')
-      ev('type', 'callback', 'contact', tn, 'queue', f.queue, 'ch', f.ch, 'reason', 'node_lost', 'from', node)
-      mark(f.queue, f.ch)
-    elseif f.state ~= '' then
-      talk_over(tn, f, 'node_lost', now)
-      redis.call('HSET', P .. 'c:' .. tn, 'cnode', '')
-    end
+-- lose_call handles one call of node whose audio is gone (its node died,
+-- or no longer holds it): a caller still waiting or ringing becomes a
+-- callback contact at the same place (rank) in its queues, and so does one
+-- still in the welcome or the menu (ivr), in its line's queue; a call in
+-- talk ends (wrap-up pending). mark_fn notes a queue and channel to match
+-- again.
+local function lose_call(tn, node, now, mark_fn)
+  redis.call('SREM', P .. 'calls:' .. node, tn)
+  local st = redis.call('HGET', P .. 'c:' .. tn, 'state')
+  if st == 'ivr' then join_queue(tn, nil, nil, now) end
+  if st == 'offered' then
+    local _, q, ch = give_back(tn, 'node_lost', now, false)
+    mark_fn(q, ch)
   end
+  local f = call_fields(tn)
+  f.cnode = '' -- out of the node's set already
+  if f.state == 'waiting' then
+    call_over(tn, f, now)
+    redis.call('HSET', P .. 'c:' .. tn, 'callback', 1, 'cnode', '')
+    ccount(f.queue, 'callbacks')
+    ev('type', 'callback', 'contact', tn, 'queue', f.queue, 'ch', f.ch, 'reason', 'node_lost', 'from', node)
+    mark_fn(f.queue, f.ch)
+  elseif f.state ~= '' then
+    talk_over(tn, f, 'node_lost', now)
+    redis.call('HSET', P .. 'c:' .. tn, 'cnode', '')
+  end
+end
+
+-- lose_calls handles the calls of a dead node (lose_call): their audio is
+-- gone with it.
+local function lose_calls(node, now)
+  for _, tn in ipairs(redis.call('SMEMBERS', P .. 'calls:' .. node)) do lose_call(tn, node, now, mark) end
   redis.call('DEL', P .. 'calls:' .. node)
 end
 

@@ -125,27 +125,7 @@ local function lose_calls_chunk(node, now)
     local tn = redis.call('SPOP', key)
     if not tn then return true end
     worked = true
-    do
-      local st = redis.call('HGET', P .. 'c:' .. tn, 'state')
-      if st == 'ivr' then join_queue(tn, nil, nil, now) end
-      if st == 'offered' then
-        local _, q, ch = give_back(tn, 'node_lost', now, false)
-        mark_dirty(q, ch)
-      end
-      local f = call_fields(tn)
-      if f.state == 'waiting' then
-        f.cnode = '' -- already out of the node's set
-        call_over(tn, f, now)
-        redis.call('HSET', P .. 'c:' .. tn, 'callback', 1, 'cnode', '')
-        ccount(f.queue, 'callbacks')
-        ev('type', 'callback', 'contact', tn, 'queue', f.queue, 'ch', f.ch, 'reason', 'node_lost', 'from', node)
-        mark_dirty(f.queue, f.ch)
-      elseif f.state ~= '' then
-        f.cnode = ''
-        talk_over(tn, f, 'node_lost', now)
-        redis.call('HSET', P .. 'c:' .. tn, 'cnode', '')
-      end
-    end
+    lose_call(tn, node, now, mark_dirty)
   end
 end
 
