@@ -81,24 +81,24 @@ func (q *Queue) Tidy(ctx context.Context) (TidyResult, error) {
 // (by SLOWLOG, on a loaded 2-core machine: reading 1,000 entries of the
 // stream took 5–20 ms, forgetting 100 contacts 4–10 ms, trimming 10,000
 // entries 10 ms; at real-time priority, 200 entries read took 0.6–1.1 ms):
-// it reads readBatch entries of the stream at a time, forgets forgetBatch
+// it reads tidyReadBatch entries of the stream at a time, forgets forgetBatch
 // contacts a script call and trims trimBatch entries a command; at most
 // tidySteps reads (200,000 events) and trims, and forgetSteps calls
 // (100,000 contacts) per Tidy, more than the 5 s between two bring at
 // 10,000 contacts a second.
 const (
-	readBatch   = 100
-	forgetBatch = 20
-	trimBatch   = 1000
-	tidySteps   = 2000
-	forgetSteps = 5000
+	tidyReadBatch = 100
+	forgetBatch   = 20
+	trimBatch     = 1000
+	tidySteps     = 2000
+	forgetSteps   = 5000
 )
 
-// noteClosed reads up to readBatch entries of the retention group (its
+// noteClosed reads up to tidyReadBatch entries of the retention group (its
 // pending ones first, when pending) and notes the closed contacts among
 // them.
 func (q *Queue) noteClosed(ctx context.Context, pending bool) (int, error) {
-	batch, err := q.ReadGroup(ctx, retentionGroup, retentionConsumer, readBatch, -1, pending)
+	batch, err := q.ReadGroup(ctx, retentionGroup, retentionConsumer, tidyReadBatch, -1, pending)
 	if err != nil || len(batch) == 0 {
 		return 0, err
 	}
