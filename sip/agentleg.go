@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
+	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"go.uber.org/zap"
 )
@@ -216,10 +217,7 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 			c.agentHungUp(a.id)
 		}
 	}()
-	actx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
-	err = s.q.Accept(actx, a.agent, c.tn)
-	cancel()
-	if err != nil {
+	if err = c.recordAnswer(a.agent, log); err != nil {
 		log.Info("the phone answered but the offer is gone", zap.Error(err))
 		a.bye()
 		_ = a.leg.Close()
@@ -420,4 +418,33 @@ func callerDisplay(c *call) string {
 		return "anonymous " + c.tn
 	}
 	return c.caller + " " + c.tn
+}
+
+// recordAnswer records that agent's phone answered the call's offer
+// (queue.Accept), trying again while Redis does not answer: an accept
+// whose reply was lost may have been done, and the phone hung up then
+// leaves the contact held by an agent who is not on the call (the caller
+// on hold for good). Accept is repeatable (a second says "already"). It
+// stops when the call ends or after about 20 s (the offer is then gone
+// anyway).
+func (c *call) recordAnswer(agent string, log *zap.Logger) error {
+	backoff := 200 * time.Millisecond
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		err := c.s.q.Accept(ctx, agent, c.tn)
+		cancel()
+		if err == nil || !queue.Temporary(err) || c.ctx.Err() != nil || try == 5 {
+			if err == nil && try > 1 {
+				log.Info("the phone's answer recorded", zap.Int("tries", try))
+			}
+			return err
+		}
+		log.Warn("recording the phone's answer failed; retrying", zap.Int("try", try), zap.Error(err))
+		select {
+		case <-c.ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
 }
