@@ -54,11 +54,15 @@ func prelude(o Options) (string, error) {
 		return "", err
 	}
 	chs := make([]string, len(Channels))
+	core := []string{"'presence'", "'reason'", "'sess'", "'node'", "'grp'", "'misses'", "'phone'", "'n_off'", "'n_busy'",
+		"'n_wrap'", "'dstate'", "'dsince'"}
 	for i, c := range Channels {
 		chs[i] = "'" + string(c) + "'"
+		core = append(core, "'load:"+string(c)+"'")
 	}
 	return strings.NewReplacer(
 		"__CHANNELS__", strings.Join(chs, ", "),
+		"__AGENT_CORE__", strings.Join(core, ", "),
 		"__OFFER_MS__", strconv.FormatInt(o.OfferTimeout.Milliseconds(), 10),
 		"__RING_MS__", strconv.FormatInt(o.RingTimeout.Milliseconds(), 10),
 		"__MAX_MISSES__", strconv.Itoa(o.MaxMisses),
@@ -133,11 +137,29 @@ func scriptSource(pre, lib, name string) (string, error) {
 	if withLib[name] {
 		head += "\n" + lib
 	}
+	text := "\n" + string(body)
 	if onceScripts[name] {
-		return assemble(head, onceHead+string(body)+onceTail), nil
+		text = onceHead + string(body) + onceTail
 	}
-	return assemble(head, "\n"+string(body)), nil
+	src := assemble(head, text)
+	if strings.Contains(src, "\nlocal function adirty(") {
+		// The script writes agents: what it wrote reaches Redis after its
+		// body, whichever way the body returns (see aflush in common.lua).
+		src = assemble(head, flushHead+text+flushTail)
+	}
+	return src, nil
 }
+
+const flushHead = `
+local function SCRIPT_BODY()
+`
+
+const flushTail = `
+end
+local SCRIPT_RES = SCRIPT_BODY()
+aflush()
+return SCRIPT_RES
+`
 
 // A part of a prelude starts at its left margin with "local …" (a function
 // or a value) or "name = function" (the body of a function declared above

@@ -14,7 +14,7 @@ import (
 var luaGlobals = map[string]bool{
 	"redis": true, "cjson": true, "KEYS": true, "ARGV": true, "tonumber": true, "tostring": true, "type": true,
 	"pairs": true, "ipairs": true, "next": true, "unpack": true, "select": true, "string": true, "table": true,
-	"math": true, "error": true, "pcall": true,
+	"math": true, "error": true, "pcall": true, "rawget": true, "rawset": true, "setmetatable": true,
 }
 
 // TestScriptsUseNoUnknownGlobals compiles every script as it is sent to

@@ -29,37 +29,97 @@ end
 
 local function num(v) return tonumber(v or '0') or 0 end
 
--- Agents are read once per script and kept here; aset and aincr write
--- through, so the cache and Redis agree.
--- An agent hash holds: name, skills ("q=5,…"), presence, reason, sess, node,
--- misses, cap:<ch>, load:<ch> (offers + held), idle:<ch> (ms), n_off, n_busy,
--- n_wrap (open offers, assigned and wrap-up contacts), dstate, dsince,
--- phone (ms until which the agent's SIP phone is registered) and miss_until
--- (ms; offers expiring before it were counted with the last missed one).
-local agents = {}
+-- Agents are read once per script and kept here. An agent hash holds:
+-- name, skills ("q=5,…"), presence, reason, sess, node, grp, misses,
+-- cap:<ch>, load:<ch> (offers + held), idle:<ch> (ms), in:<ch> (see
+-- refresh), n_off, n_busy, n_wrap (open offers, assigned and wrap-up
+-- contacts), dstate, dsince, phone (ms until which the agent's SIP phone is
+-- registered) and miss_until (ms; offers expiring before it were counted
+-- with the last missed one).
+-- A script reads only what it uses: first the fields of AGENT_CORE (the
+-- state, and the loads every status carries), then a channel's cap, idle
+-- and in together when one of them is read, and any other field alone when
+-- it is read; a field the hash lacks reads nil, as with HGETALL. Reading
+-- the whole hash (some 45 fields) into Lua cost more than the commands of
+-- many scripts.
+-- Writes (aset, aincr) change the cached agent at once and reach Redis in
+-- one HSET per agent when the script ends (aflush, called after the body
+-- of every script that writes an agent: see scriptSource).
+local AGENT_CORE = {__AGENT_CORE__}
+local agents, agent_have, agent_dirty, dirty_order = {}, {}, {}, {}
+local CHANNEL_PART = {cap = true, idle = true, ['in'] = true}
+local agent_mt = {__index = function(h, k)
+  local have = agent_have[h]
+  if have[k] or string.byte(k, 1) == 0 then return nil end
+  local fields = {k}
+  local kind, ch = string.match(k, '^(%a+):(.+)$')
+  if kind and CHANNEL_PART[kind] then fields = {'cap:' .. ch, 'idle:' .. ch, 'in:' .. ch} end
+  local v = redis.call('HMGET', P .. 'a:' .. have['\0id'], unpack(fields))
+  for i, f in ipairs(fields) do
+    have[f] = true
+    if v[i] then rawset(h, f, v[i]) end
+  end
+  return rawget(h, k)
+end}
 local function agent(id)
   local h = agents[id]
   if not h then
-    h = hgetall(P .. 'a:' .. id)
+    local v = redis.call('HMGET', P .. 'a:' .. id, unpack(AGENT_CORE))
+    h = {}
+    local have = {['\0id'] = id}
+    for i, f in ipairs(AGENT_CORE) do
+      have[f] = true
+      if v[i] then h[f] = v[i] end
+    end
+    agent_have[h] = have
+    setmetatable(h, agent_mt)
     agents[id] = h
   end
   return h
 end
 
+local function adirty(id)
+  local d = agent_dirty[id]
+  if not d then
+    d = {}
+    agent_dirty[id] = d
+    dirty_order[#dirty_order + 1] = id
+  end
+  return d
+end
+
 local function aset(id, ...)
   local h = agent(id)
+  local d = adirty(id)
   local kv = {...}
   for i = 1, #kv, 2 do
-    h[kv[i]] = tostring(kv[i + 1])
+    local v = tostring(kv[i + 1])
+    rawset(h, kv[i], v)
+    d[kv[i]] = v
     if kv[i] == 'skills' then h['\0skills'] = nil end
   end
-  redis.call('HSET', P .. 'a:' .. id, ...)
 end
 
 local function aincr(id, field, n)
-  local v = redis.call('HINCRBY', P .. 'a:' .. id, field, n)
-  agent(id)[field] = tostring(v)
+  local h = agent(id)
+  local v = (tonumber(h[field]) or 0) + n
+  local s = string.format('%d', v)
+  rawset(h, field, s)
+  adirty(id)[field] = s
   return v
+end
+
+-- aflush writes what aset and aincr changed, one HSET per agent.
+local function aflush()
+  for _, id in ipairs(dirty_order) do
+    local args = {}
+    for k, v in pairs(agent_dirty[id]) do
+      args[#args + 1] = k
+      args[#args + 1] = v
+    end
+    redis.call('HSET', P .. 'a:' .. id, unpack(args))
+  end
+  agent_dirty, dirty_order = {}, {}
 end
 
 -- skills are stored as "general=5,enterprise=3".
@@ -91,12 +151,17 @@ end
 -- with that skill. An agent's field in:<channel> is its score in its set
 -- ('' or none: not in it), so a change writes only what flipped: routing
 -- costs the same with 1 skill or 14.
-local function refresh(id, now)
+-- With only_ch, a text channel whose load alone changed, only that channel
+-- is looked at: a text channel's load decides no other channel's
+-- eligibility (a call's does: voice looks at every channel).
+local function refresh(id, now, only_ch)
   local h = agent(id)
   local grp = h.grp or ''
   if grp == '' then return end
   local flips = {}
-  for _, ch in ipairs(CHANNELS) do
+  local chs = CHANNELS
+  if only_ch and only_ch ~= 'voice' then chs = {only_ch} end
+  for _, ch in ipairs(chs) do
     local have = h['in:' .. ch] or ''
     if have ~= '' or num(h['cap:' .. ch]) > 0 then
       local want = ''
@@ -284,17 +349,26 @@ end
 local function ccount(q, what) redis.call('HINCRBY', P .. 'callstats', q .. ':' .. what, 1) end
 
 -- offer reserves contact tn for agent id until now + OFFER_MS (a call:
--- RING_MS, the agent's phone rings meanwhile).
-local function offer(tn, id, now, q, ch)
+-- RING_MS, the agent's phone rings meanwhile). fresh: a contact just made
+-- and in no waiting set (see create), with its fields queue, cst, queued,
+-- cnode and call.
+local function offer(tn, id, now, q, ch, fresh)
   local c = P .. 'c:' .. tn
-  local cq, esc, cst, offers, queued, cnode, call = unpack(redis.call('HMGET', c, 'queue', 'esc', 'cst', 'offers',
-    'queued', 'cnode', 'call'))
+  local cq, esc, cst, offers, queued, cnode, call
+  if fresh then
+    cq, cst, offers, queued, cnode, call = fresh.queue, fresh.cst, 0, fresh.queued, fresh.cnode, fresh.call
+  else
+    cq, esc, cst, offers, queued, cnode, call = unpack(redis.call('HMGET', c, 'queue', 'esc', 'cst', 'offers',
+      'queued', 'cnode', 'call'))
+  end
   local deadline = now + OFFER_MS
   if ch == 'voice' then deadline = now + RING_MS end
   offers = num(offers) + 1
-  -- q may be a queue the contact escalated to; it leaves every queue it waits in.
-  for _, wq in ipairs(waits_in({queue = cq, esc = esc})) do wrem(wq, ch, tn) end
-  redis.call('ZREM', P .. 'wt:' .. cq, tn)
+  if not fresh then
+    -- q may be a queue the contact escalated to; it leaves every queue it waits in.
+    for _, wq in ipairs(waits_in({queue = cq, esc = esc})) do wrem(wq, ch, tn) end
+    redis.call('ZREM', P .. 'wt:' .. cq, tn)
+  end
   redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', now, 'deadline', deadline, 'offers', offers)
   redis.call('ZADD', P .. 'offers', deadline, tn)
   redis.call('SADD', P .. 'ao:' .. id, tn)
@@ -302,7 +376,7 @@ local function offer(tn, id, now, q, ch)
   aincr(id, 'n_off', 1)
   -- Rotate: a multi-capacity agent goes to the back among equals.
   aset(id, 'idle:' .. ch, now)
-  refresh(id, now)
+  refresh(id, now, ch)
   touch(id)
   if cst == 'waiting' then
     cstate(tn, cq, 'waiting', 'ringing')
@@ -395,8 +469,16 @@ end
 -- dispatch_agent fills an agent's free capacity with the best waiting
 -- contacts of its skills: a call first, then the rest by priority and age.
 local function dispatch_agent(id, now)
+  -- One look at whether any channel the agent can take has work at all
+  -- (an idle centre's usual case) instead of one per channel.
+  local h = agent(id)
+  local keys = {}
+  for _, ch in ipairs(CHANNELS) do
+    if can_take(h, ch, now) then keys[#keys + 1] = P .. 'hd:' .. ch end
+  end
+  if #keys == 0 or redis.call('EXISTS', unpack(keys)) == 0 then return end
   for _ = 1, 100 do
-    local h = agent(id)
+    h = agent(id)
     local tn, q, ch = best_for(id, h, {'voice'}, now)
     if not tn then tn, q, ch = best_for(id, h, TEXT_CHANNELS, now) end
     if not tn then return end
@@ -639,16 +721,30 @@ local function luhn(s)
   return tostring((10 - sum % 10) % 10)
 end
 
+-- first_free is the agent a contact new in queue q on ch goes to at once:
+-- the longest idle who can take it, when no contact waits there (nil:
+-- none, or dispatch_queue is to sort it out).
+local function first_free(q, ch, now)
+  if redis.call('EXISTS', P .. 'w:' .. q .. ':' .. ch) == 1 then return nil end
+  local id = longest_idle(q, ch)[1]
+  if id and (ch ~= 'voice' or can_take(agent(id), ch, now)) then return id end
+  return nil
+end
+
 -- create makes a new waiting contact and returns its tracking number.
 -- held: a call answered but not queued yet (state ivr, in no queue, no
--- event; join_queue queues it).
-local function create(data, q, ch, prio, rank, now, date, hist, floor, held)
+-- event; join_queue queues it). direct: the caller offers the contact at
+-- once when an agent is free (the second result), and it then joins no
+-- waiting set; the caller must offer it (offer with fresh).
+local function create(data, q, ch, prio, rank, now, date, hist, floor, held, direct)
   local seqkey = P .. 'seq:' .. date
   local seq = redis.call('INCR', seqkey)
   floor = tonumber(floor or '0') or 0
   if seq < floor then
     seq = floor
-    redis.call('SET', seqkey, string.format('%d', seq))
+    redis.call('SET', seqkey, string.format('%d', seq), 'EX', 259200)
+  elseif seq == 1 then
+    redis.call('EXPIRE', seqkey, 259200)
   end
   local tn
   while true do
@@ -657,7 +753,6 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor, held)
     if redis.call('EXISTS', P .. 'c:' .. tn) == 0 then break end
     seq = redis.call('INCR', seqkey)
   end
-  redis.call('EXPIRE', seqkey, 259200)
   redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', held and 'ivr' or 'waiting', 'queue', q,
     'ch', ch, 'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
   if hist ~= '' then
@@ -665,11 +760,14 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor, held)
     redis.call('ZREMRANGEBYRANK', P .. 'hist:' .. hist, 0, -101)
   end
   if held then return tn end
-  wadd(q, ch, rank, tn)
-  redis.call('ZADD', P .. 'wt:' .. q, now, tn)
+  local to = direct and first_free(q, ch, now)
+  if not to then
+    wadd(q, ch, rank, tn)
+    redis.call('ZADD', P .. 'wt:' .. q, now, tn)
+  end
   if #esc_steps(q) > 0 then esc_track(tn, q, now, '') end
   ev('type', 'queued', 'contact', tn, 'queue', q, 'ch', ch, 'prio', prio)
-  return tn
+  return tn, to
 end
 
 -- join_queue queues call tn, answered but not queued yet (state ivr: the

@@ -14,7 +14,7 @@ if okey and okey ~= '' and redis.call('GET', okey) == tn then redis.call('DEL', 
 if st == 'assigned' then aincr(id, 'n_busy', -1) else aincr(id, 'n_wrap', -1) end
 aincr(id, 'load:' .. ch, -1)
 aset(id, 'idle:' .. ch, now)
-refresh(id, now)
+refresh(id, now, ch)
 touch(id)
 ev(unpack(with_status({'type', 'closed', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
   'outcome', outcome, 'rtype', rtype, 'queue', q, 'ch', ch}, id, now)))
