@@ -54,15 +54,35 @@ func prelude(o Options) (string, error) {
 		return "", err
 	}
 	chs := make([]string, len(Channels))
-	core := []string{"'presence'", "'reason'", "'sess'", "'node'", "'grp'", "'misses'", "'phone'", "'n_off'", "'n_busy'",
-		"'n_wrap'", "'dstate'", "'dsince'"}
+	var text []string
+	core := []string{"presence", "reason", "sess", "node", "grp", "misses", "phone", "n_off", "n_busy", "n_wrap",
+		"dstate", "dsince"}
+	keys := map[string][]string{}
 	for i, c := range Channels {
 		chs[i] = "'" + string(c) + "'"
-		core = append(core, "'load:"+string(c)+"'")
+		core = append(core, "load:"+string(c), "cap:"+string(c))
+		if c != ChannelVoice {
+			text = append(text, chs[i])
+		}
+		for _, k := range []string{"load", "cap", "idle", "in"} {
+			keys[k] = append(keys[k], fmt.Sprintf("[%s] = '%s:%s'", chs[i], k, c))
+		}
+	}
+	coreList := make([]string, len(core))
+	coreTable := make([]string, len(core))
+	for i, f := range core {
+		coreList[i] = "'" + f + "'"
+		coreTable[i] = fmt.Sprintf("['%s'] = v[o + %d]", f, i+1)
 	}
 	return strings.NewReplacer(
 		"__CHANNELS__", strings.Join(chs, ", "),
-		"__AGENT_CORE__", strings.Join(core, ", "),
+		"__AGENT_CORE__", strings.Join(coreList, ", "),
+		"__AGENT_CORE_TABLE__", strings.Join(coreTable, ", "),
+		"__LOAD_KEYS__", strings.Join(keys["load"], ", "),
+		"__CAP_KEYS__", strings.Join(keys["cap"], ", "),
+		"__IDLE_KEYS__", strings.Join(keys["idle"], ", "),
+		"__IN_KEYS__", strings.Join(keys["in"], ", "),
+		"__TEXT_CHANNELS__", strings.Join(text, ", "),
 		"__OFFER_MS__", strconv.FormatInt(o.OfferTimeout.Milliseconds(), 10),
 		"__RING_MS__", strconv.FormatInt(o.RingTimeout.Milliseconds(), 10),
 		"__MAX_MISSES__", strconv.Itoa(o.MaxMisses),

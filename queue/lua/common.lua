@@ -11,7 +11,7 @@ local EVENTS_MAXLEN = __EVENTS_MAXLEN__
 -- by after (see esc_track).
 local ESC_SPEC = [==[__ESC_STEPS__]==]
 local CHANNELS = {__CHANNELS__} -- queue.Channels
-local TEXT_CHANNELS = {} for _, c in ipairs(CHANNELS) do if c ~= 'voice' then TEXT_CHANNELS[#TEXT_CHANNELS + 1] = c end end
+local TEXT_CHANNELS = {__TEXT_CHANNELS__} -- CHANNELS but voice
 
 -- With EVENTS_MAXLEN 0 the stream is not trimmed here: the archiver trims
 -- it below what it has archived.
@@ -37,41 +37,45 @@ local function num(v) return tonumber(v or '0') or 0 end
 -- registered) and miss_until (ms; offers expiring before it were counted
 -- with the last missed one).
 -- A script reads only what it uses: first the fields of AGENT_CORE (the
--- state, and the loads every status carries), then a channel's cap, idle
--- and in together when one of them is read, and any other field alone when
--- it is read; a field the hash lacks reads nil, as with HGETALL. Reading
--- the whole hash (some 45 fields) into Lua cost more than the commands of
--- many scripts.
+-- state, every channel's load and capacity), with the idle and in of the
+-- channel the script is about (agent's ch), then a channel's idle and in
+-- together when one of them is read, and any other field alone when it is
+-- read. A field the hash lacks reads false (not nil: it was read), which
+-- every use takes as nil. Reading the whole hash (some 45 fields) into Lua
+-- cost more than the commands of many scripts.
 -- Writes (aset, aincr) change the cached agent at once and reach Redis in
 -- one HSET per agent when the script ends (aflush, called after the body
 -- of every script that writes an agent: see scriptSource).
+-- AGENT_CORE lists the fields; agent_core(v, o) is the agent table of
+-- HMGET's reply v from v[o + 1] on, in AGENT_CORE's order (a constructor
+-- of the table at its size, not a table grown field by field).
 local AGENT_CORE = {__AGENT_CORE__}
-local agents, agent_have, agent_dirty, dirty_order = {}, {}, {}, {}
-local CHANNEL_PART = {cap = true, idle = true, ['in'] = true}
+local function agent_core(v, o) return {__AGENT_CORE_TABLE__} end
+-- The per-channel field names, so they are not built again and again.
+local LOAD_KEY, CAP_KEY, IDLE_KEY, IN_KEY = {__LOAD_KEYS__}, {__CAP_KEYS__}, {__IDLE_KEYS__}, {__IN_KEYS__}
+local agents, agent_ids, agent_dirty, dirty_order, agent_ver = {}, {}, {}, {}, {}
+local CHANNEL_PART = {idle = true, ['in'] = true}
 local agent_mt = {__index = function(h, k)
-  local have = agent_have[h]
-  if have[k] or string.byte(k, 1) == 0 then return nil end
+  if string.byte(k, 1) == 0 then return nil end
   local fields = {k}
   local kind, ch = string.match(k, '^(%a+):(.+)$')
-  if kind and CHANNEL_PART[kind] then fields = {'cap:' .. ch, 'idle:' .. ch, 'in:' .. ch} end
-  local v = redis.call('HMGET', P .. 'a:' .. have['\0id'], unpack(fields))
-  for i, f in ipairs(fields) do
-    have[f] = true
-    if v[i] then rawset(h, f, v[i]) end
-  end
+  if kind and CHANNEL_PART[kind] then fields = {'idle:' .. ch, 'in:' .. ch} end
+  local v = redis.call('HMGET', P .. 'a:' .. agent_ids[h], unpack(fields))
+  for i, f in ipairs(fields) do rawset(h, f, v[i]) end
   return rawget(h, k)
 end}
-local function agent(id)
+local function agent(id, ch)
   local h = agents[id]
   if not h then
-    local v = redis.call('HMGET', P .. 'a:' .. id, unpack(AGENT_CORE))
-    h = {}
-    local have = {['\0id'] = id}
-    for i, f in ipairs(AGENT_CORE) do
-      have[f] = true
-      if v[i] then h[f] = v[i] end
+    if ch then
+      local idle, inn = IDLE_KEY[ch] or ('idle:' .. ch), IN_KEY[ch] or ('in:' .. ch)
+      local v = redis.call('HMGET', P .. 'a:' .. id, idle, inn, unpack(AGENT_CORE))
+      h = agent_core(v, 2)
+      h[idle], h[inn] = v[1], v[2]
+    else
+      h = agent_core(redis.call('HMGET', P .. 'a:' .. id, unpack(AGENT_CORE)), 0)
     end
-    agent_have[h] = have
+    agent_ids[h] = id
     setmetatable(h, agent_mt)
     agents[id] = h
   end
@@ -79,6 +83,7 @@ local function agent(id)
 end
 
 local function adirty(id)
+  agent_ver[id] = (agent_ver[id] or 0) + 1
   local d = agent_dirty[id]
   if not d then
     d = {}
@@ -139,7 +144,7 @@ local function phone_up(h, now) return num(h.phone) > now end
 -- the agent's phone registered.
 local function can_take(h, ch, now)
   if h.presence ~= 'ready' or not connected(h) then return false end
-  if num(h['load:' .. ch]) >= num(h['cap:' .. ch]) then return false end
+  if num(h[LOAD_KEY[ch] or ('load:' .. ch)]) >= num(h[CAP_KEY[ch] or ('cap:' .. ch)]) then return false end
   if ch == 'voice' then return phone_up(h, now) end
   return num(h['load:voice']) == 0
 end
@@ -162,14 +167,15 @@ local function refresh(id, now, only_ch)
   local chs = CHANNELS
   if only_ch and only_ch ~= 'voice' then chs = {only_ch} end
   for _, ch in ipairs(chs) do
-    local have = h['in:' .. ch] or ''
-    if have ~= '' or num(h['cap:' .. ch]) > 0 then
+    local ink = IN_KEY[ch] or ('in:' .. ch)
+    local have = h[ink] or ''
+    if have ~= '' or num(h[CAP_KEY[ch] or ('cap:' .. ch)]) > 0 then
       local want = ''
-      if can_take(h, ch, now) then want = h['idle:' .. ch] or '0' end
+      if can_take(h, ch, now) then want = h[IDLE_KEY[ch] or ('idle:' .. ch)] or '0' end
       if want ~= have then
         local key = P .. 'avg:' .. ch .. ':' .. grp
         if want ~= '' then redis.call('ZADD', key, want, id) else redis.call('ZREM', key, id) end
-        flips[#flips + 1] = 'in:' .. ch
+        flips[#flips + 1] = ink
         flips[#flips + 1] = want
       end
     end
@@ -254,8 +260,8 @@ end
 local function loads(h)
   local parts = {}
   for _, ch in ipairs(CHANNELS) do
-    local n = num(h['load:' .. ch])
-    if n > 0 then parts[#parts + 1] = ch .. '=' .. n end
+    local v = h[LOAD_KEY[ch]]
+    if num(v) > 0 then parts[#parts + 1] = ch .. '=' .. v end
   end
   return table.concat(parts, ',')
 end
@@ -271,26 +277,35 @@ local function touch(id)
 end
 
 -- status is an agent's state as events carry it (fields prefixed "a_", so
--- they can ride along with a contact's fields), and a signature of it.
+-- they can ride along with a contact's fields).
 local function status(id, now)
   local h = agent(id)
   local st = derived(h)
   if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
   local ph = ''
   if phone_up(h, now) then ph = '1' end
-  local f = {'a_state', st, 'a_presence', h.presence or '', 'a_reason', h.reason or '', 'a_since', h.dsince,
+  return {'a_state', st, 'a_presence', h.presence or '', 'a_reason', h.reason or '', 'a_since', h.dsince or '',
     'a_load', loads(h), 'a_misses', h.misses or '0', 'a_sess', h.sess or '', 'a_phone', ph}
-  return f, table.concat(f, '|')
 end
 
--- The status each agent's last event carried, so none is sent twice.
-local emitted = {}
+local function same(a, b)
+  if not a or #a ~= #b then return false end
+  for i = 1, #a do
+    if a[i] ~= b[i] then return false end
+  end
+  return true
+end
+
+-- The status each agent's last event carried, so none is sent twice, and
+-- the agent's version (agent_ver) then: an agent not written since has the
+-- same status.
+local emitted, emitted_ver = {}, {}
 
 -- with_status appends agent id's status to event fields.
 local function with_status(fields, id, now)
-  local f, sig = status(id, now)
+  local f = status(id, now)
   for _, v in ipairs(f) do fields[#fields + 1] = v end
-  emitted[id] = sig
+  emitted[id], emitted_ver[id] = f, agent_ver[id]
   return fields
 end
 
@@ -298,12 +313,15 @@ end
 -- last event in this script.
 local function emit_states(now)
   for _, id in ipairs(touched_order) do
-    local f, sig = status(id, now)
-    if emitted[id] ~= sig then
-      local args = {'type', 'agent', 'agent', id, 'node', agent(id).node or ''}
-      for _, v in ipairs(f) do args[#args + 1] = v end
-      ev(unpack(args))
-      emitted[id] = sig
+    if not emitted_ver[id] or emitted_ver[id] ~= agent_ver[id] then
+      local f = status(id, now)
+      if not same(emitted[id], f) then
+        local args = {'type', 'agent', 'agent', id, 'node', agent(id).node or ''}
+        for _, v in ipairs(f) do args[#args + 1] = v end
+        ev(unpack(args))
+        emitted[id] = f
+      end
+      emitted_ver[id] = agent_ver[id]
     end
   end
 end
@@ -348,12 +366,18 @@ end
 
 local function ccount(q, what) redis.call('HINCRBY', P .. 'callstats', q .. ':' .. what, 1) end
 
+local function deadline_of(ch, now)
+  if ch == 'voice' then return now + RING_MS end
+  return now + OFFER_MS
+end
+
 -- offer reserves contact tn for agent id until now + OFFER_MS (a call:
 -- RING_MS, the agent's phone rings meanwhile). fresh: a contact just made
--- and in no waiting set (see create), with its fields queue, cst, queued,
--- cnode and call.
+-- and in no waiting set, its offer's fields already written (see create),
+-- with its fields queue, cst, queued, cnode and call.
 local function offer(tn, id, now, q, ch, fresh)
   local c = P .. 'c:' .. tn
+  agent(id, ch)
   local cq, esc, cst, offers, queued, cnode, call
   if fresh then
     cq, cst, offers, queued, cnode, call = fresh.queue, fresh.cst, 0, fresh.queued, fresh.cnode, fresh.call
@@ -361,15 +385,14 @@ local function offer(tn, id, now, q, ch, fresh)
     cq, esc, cst, offers, queued, cnode, call = unpack(redis.call('HMGET', c, 'queue', 'esc', 'cst', 'offers',
       'queued', 'cnode', 'call'))
   end
-  local deadline = now + OFFER_MS
-  if ch == 'voice' then deadline = now + RING_MS end
+  local deadline = deadline_of(ch, now)
   offers = num(offers) + 1
   if not fresh then
     -- q may be a queue the contact escalated to; it leaves every queue it waits in.
     for _, wq in ipairs(waits_in({queue = cq, esc = esc})) do wrem(wq, ch, tn) end
     redis.call('ZREM', P .. 'wt:' .. cq, tn)
+    redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', now, 'deadline', deadline, 'offers', offers)
   end
-  redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', now, 'deadline', deadline, 'offers', offers)
   redis.call('ZADD', P .. 'offers', deadline, tn)
   redis.call('SADD', P .. 'ao:' .. id, tn)
   aincr(id, 'load:' .. ch, 1)
@@ -493,6 +516,7 @@ local function give_back(tn, reason, now, miss)
   local c = P .. 'c:' .. tn
   local id, q, ch, rank, queued, esc, cst = unpack(redis.call('HMGET', c, 'agent', 'queue', 'ch', 'rank', 'queued',
     'esc', 'cst'))
+  agent(id, ch)
   redis.call('ZREM', P .. 'offers', tn)
   redis.call('SREM', P .. 'ao:' .. id, tn)
   aincr(id, 'load:' .. ch, -1)
@@ -709,8 +733,9 @@ end
 -- already given; and a number whose contact still exists is never reused.
 local function luhn(s)
   local sum, double = 0, true
-  for i = #s, 1, -1 do
-    local d = tonumber(string.sub(s, i, i))
+  local b = {string.byte(s, 1, -1)}
+  for i = #b, 1, -1 do
+    local d = b[i] - 48
     if double then
       d = d * 2
       if d > 9 then d = d - 9 end
@@ -733,9 +758,10 @@ end
 
 -- create makes a new waiting contact and returns its tracking number.
 -- held: a call answered but not queued yet (state ivr, in no queue, no
--- event; join_queue queues it). direct: the caller offers the contact at
--- once when an agent is free (the second result), and it then joins no
--- waiting set; the caller must offer it (offer with fresh).
+-- event; join_queue queues it). direct: when no contact waits in the queue
+-- and an agent is free (the second result), the contact is made offered to
+-- that agent and joins no waiting set; the caller must then complete the
+-- offer (offer with fresh).
 local function create(data, q, ch, prio, rank, now, date, hist, floor, held, direct)
   local seqkey = P .. 'seq:' .. date
   local seq = redis.call('INCR', seqkey)
@@ -753,14 +779,20 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor, held, dir
     if redis.call('EXISTS', P .. 'c:' .. tn) == 0 then break end
     seq = redis.call('INCR', seqkey)
   end
-  redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', held and 'ivr' or 'waiting', 'queue', q,
-    'ch', ch, 'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
+  local to = not held and direct and first_free(q, ch, now)
+  if to then
+    redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', 'offered', 'queue', q, 'ch', ch, 'prio', prio,
+      'rank', rank, 'queued', now, 'offers', 1, 'agent', to, 'offered', now, 'deadline', deadline_of(ch, now),
+      'hist', hist)
+  else
+    redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', held and 'ivr' or 'waiting', 'queue', q,
+      'ch', ch, 'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
+  end
   if hist ~= '' then
     redis.call('ZADD', P .. 'hist:' .. hist, now, tn)
     redis.call('ZREMRANGEBYRANK', P .. 'hist:' .. hist, 0, -101)
   end
   if held then return tn end
-  local to = direct and first_free(q, ch, now)
   if not to then
     wadd(q, ch, rank, tn)
     redis.call('ZADD', P .. 'wt:' .. q, now, tn)

@@ -11,6 +11,7 @@ redis.call('HSET', c, 'state', 'closed', 'ended', ended, 'closed', now, 'rtype',
 redis.call('SREM', P .. 'ah:' .. id, tn)
 -- The conversation ends: the citizen's next message starts a new contact.
 if okey and okey ~= '' and redis.call('GET', okey) == tn then redis.call('DEL', okey) end
+agent(id, ch)
 if st == 'assigned' then aincr(id, 'n_busy', -1) else aincr(id, 'n_wrap', -1) end
 aincr(id, 'load:' .. ch, -1)
 aset(id, 'idle:' .. ch, now)
