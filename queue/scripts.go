@@ -190,14 +190,16 @@ var (
 	partNames = regexp.MustCompile(`^(?:local (?:function ([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_, ]*?)\s*(?:=|\n))|([A-Za-z_][A-Za-z0-9_]*) = function)`)
 	luaWord   = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
 	luaNote   = regexp.MustCompile(`--[^\n]*`)
+	luaText   = regexp.MustCompile(`'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"`)
 )
 
 // assemble puts before body the parts of head that body uses, directly or
 // through other parts, in head's order (a Lua local can only use what is
 // defined above it, so the order stays right). A part is used when its name
-// appears as a word outside comments; a word that only looks like a name
-// (in a string) brings a part that is not needed, which costs time, not
-// correctness. TestScriptsUseNoUnknownGlobals checks every script.
+// appears as a word outside comments and string literals (an error text
+// naming an "offer" brought offer and all it uses into accept, and Redis
+// runs every part's definition on every call). TestScriptsUseNoUnknownGlobals
+// checks every script.
 func assemble(head, body string) string {
 	starts := partStart.FindAllStringIndex(head, -1)
 	if len(starts) == 0 {
@@ -223,7 +225,8 @@ func assemble(head, body string) string {
 	need := make([]bool, len(parts))
 	var use func(text string)
 	use = func(text string) {
-		for _, w := range luaWord.FindAllString(luaNote.ReplaceAllString(text, ""), -1) {
+		code := luaText.ReplaceAllString(luaNote.ReplaceAllString(text, ""), "''")
+		for _, w := range luaWord.FindAllString(code, -1) {
 			for _, i := range byName[w] {
 				if !need[i] {
 					need[i] = true

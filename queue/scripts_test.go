@@ -114,4 +114,9 @@ func TestAssembleTakesWhatIsUsed(t *testing.T) {
 	if got != want {
 		t.Fatalf("assemble:\n%s\nwant:\n%s", got, want)
 	}
+	// A name in a string literal (an error's text) is not a use.
+	if got, want := assemble(head, "\nreturn 'no unused' .. \"a c\" .. y\n"),
+		"local x, y = 1, 2\n\nreturn 'no unused' .. \"a c\" .. y\n"; got != want {
+		t.Fatalf("assemble with names in strings:\n%s\nwant:\n%s", got, want)
+	}
 }
