@@ -68,6 +68,10 @@ func prelude(o Options) (string, error) {
 			keys[k] = append(keys[k], fmt.Sprintf("[%s] = '%s:%s'", chs[i], k, c))
 		}
 	}
+	var perChannel []string
+	for _, c := range Channels {
+		perChannel = append(perChannel, "'idle:"+string(c)+"'", "'in:"+string(c)+"'")
+	}
 	coreList := make([]string, len(core))
 	coreTable := make([]string, len(core))
 	for i, f := range core {
@@ -78,6 +82,7 @@ func prelude(o Options) (string, error) {
 		"__CHANNELS__", strings.Join(chs, ", "),
 		"__AGENT_CORE__", strings.Join(coreList, ", "),
 		"__AGENT_CORE_TABLE__", strings.Join(coreTable, ", "),
+		"__AGENT_CHANNELS__", strings.Join(perChannel, ", "),
 		"__LOAD_KEYS__", strings.Join(keys["load"], ", "),
 		"__CAP_KEYS__", strings.Join(keys["cap"], ", "),
 		"__IDLE_KEYS__", strings.Join(keys["idle"], ", "),

@@ -82,6 +82,19 @@ local function agent(id, ch)
   return h
 end
 
+-- agent_more reads the fields of list that agent table h has not read
+-- yet, in one HMGET (a look at every channel, instead of one per channel).
+local AGENT_CHANNELS = {__AGENT_CHANNELS__} -- every idle:<ch> and in:<ch>
+local function agent_more(h, list)
+  local need = {}
+  for _, f in ipairs(list) do
+    if rawget(h, f) == nil then need[#need + 1] = f end
+  end
+  if #need == 0 then return end
+  local v = redis.call('HMGET', P .. 'a:' .. agent_ids[h], unpack(need))
+  for i, f in ipairs(need) do rawset(h, f, v[i]) end
+end
+
 local function adirty(id)
   agent_ver[id] = (agent_ver[id] or 0) + 1
   local d = agent_dirty[id]
@@ -165,7 +178,7 @@ local function refresh(id, now, only_ch)
   if grp == '' then return end
   local flips = {}
   local chs = CHANNELS
-  if only_ch and only_ch ~= 'voice' then chs = {only_ch} end
+  if only_ch and only_ch ~= 'voice' then chs = {only_ch} else agent_more(h, AGENT_CHANNELS) end
   for _, ch in ipairs(chs) do
     local ink = IN_KEY[ch] or ('in:' .. ch)
     local have = h[ink] or ''
@@ -186,6 +199,7 @@ end
 -- withdraw takes the agent out of every available set of its group.
 local function withdraw(id)
   local h = agent(id)
+  agent_more(h, AGENT_CHANNELS)
   local flips = {}
   for _, ch in ipairs(CHANNELS) do
     if (h['in:' .. ch] or '') ~= '' then
