@@ -54,11 +54,40 @@ func prelude(o Options) (string, error) {
 		return "", err
 	}
 	chs := make([]string, len(Channels))
+	var text []string
+	core := []string{"presence", "reason", "sess", "node", "grp", "misses", "phone", "n_off", "n_busy", "n_wrap",
+		"dstate", "dsince"}
+	keys := map[string][]string{}
 	for i, c := range Channels {
 		chs[i] = "'" + string(c) + "'"
+		core = append(core, "load:"+string(c), "cap:"+string(c))
+		if c != ChannelVoice {
+			text = append(text, chs[i])
+		}
+		for _, k := range []string{"load", "cap", "idle", "in"} {
+			keys[k] = append(keys[k], fmt.Sprintf("[%s] = '%s:%s'", chs[i], k, c))
+		}
+	}
+	var perChannel []string
+	for _, c := range Channels {
+		perChannel = append(perChannel, "'idle:"+string(c)+"'", "'in:"+string(c)+"'")
+	}
+	coreList := make([]string, len(core))
+	coreTable := make([]string, len(core))
+	for i, f := range core {
+		coreList[i] = "'" + f + "'"
+		coreTable[i] = fmt.Sprintf("['%s'] = v[o + %d]", f, i+1)
 	}
 	return strings.NewReplacer(
 		"__CHANNELS__", strings.Join(chs, ", "),
+		"__AGENT_CORE__", strings.Join(coreList, ", "),
+		"__AGENT_CORE_TABLE__", strings.Join(coreTable, ", "),
+		"__AGENT_CHANNELS__", strings.Join(perChannel, ", "),
+		"__LOAD_KEYS__", strings.Join(keys["load"], ", "),
+		"__CAP_KEYS__", strings.Join(keys["cap"], ", "),
+		"__IDLE_KEYS__", strings.Join(keys["idle"], ", "),
+		"__IN_KEYS__", strings.Join(keys["in"], ", "),
+		"__TEXT_CHANNELS__", strings.Join(text, ", "),
 		"__OFFER_MS__", strconv.FormatInt(o.OfferTimeout.Milliseconds(), 10),
 		"__RING_MS__", strconv.FormatInt(o.RingTimeout.Milliseconds(), 10),
 		"__MAX_MISSES__", strconv.Itoa(o.MaxMisses),
@@ -133,11 +162,29 @@ func scriptSource(pre, lib, name string) (string, error) {
 	if withLib[name] {
 		head += "\n" + lib
 	}
+	text := "\n" + string(body)
 	if onceScripts[name] {
-		return assemble(head, onceHead+string(body)+onceTail), nil
+		text = onceHead + string(body) + onceTail
 	}
-	return assemble(head, "\n"+string(body)), nil
+	src := assemble(head, text)
+	if strings.Contains(src, "\nlocal function adirty(") {
+		// The script writes agents: what it wrote reaches Redis after its
+		// body, whichever way the body returns (see aflush in common.lua).
+		src = assemble(head, flushHead+text+flushTail)
+	}
+	return src, nil
 }
+
+const flushHead = `
+local function SCRIPT_BODY()
+`
+
+const flushTail = `
+end
+local SCRIPT_RES = SCRIPT_BODY()
+aflush()
+return SCRIPT_RES
+`
 
 // A part of a prelude starts at its left margin with "local …" (a function
 // or a value) or "name = function" (the body of a function declared above
@@ -148,14 +195,16 @@ var (
 	partNames = regexp.MustCompile(`^(?:local (?:function ([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_, ]*?)\s*(?:=|\n))|([A-Za-z_][A-Za-z0-9_]*) = function)`)
 	luaWord   = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
 	luaNote   = regexp.MustCompile(`--[^\n]*`)
+	luaText   = regexp.MustCompile(`'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"`)
 )
 
 // assemble puts before body the parts of head that body uses, directly or
 // through other parts, in head's order (a Lua local can only use what is
 // defined above it, so the order stays right). A part is used when its name
-// appears as a word outside comments; a word that only looks like a name
-// (in a string) brings a part that is not needed, which costs time, not
-// correctness. TestScriptsUseNoUnknownGlobals checks every script.
+// appears as a word outside comments and string literals (an error text
+// naming an "offer" brought offer and all it uses into accept, and Redis
+// runs every part's definition on every call). TestScriptsUseNoUnknownGlobals
+// checks every script.
 func assemble(head, body string) string {
 	starts := partStart.FindAllStringIndex(head, -1)
 	if len(starts) == 0 {
@@ -181,7 +230,8 @@ func assemble(head, body string) string {
 	need := make([]bool, len(parts))
 	var use func(text string)
 	use = func(text string) {
-		for _, w := range luaWord.FindAllString(luaNote.ReplaceAllString(text, ""), -1) {
+		code := luaText.ReplaceAllString(luaNote.ReplaceAllString(text, ""), "''")
+		for _, w := range luaWord.FindAllString(code, -1) {
 			for _, i := range byName[w] {
 				if !need[i] {
 					need[i] = true

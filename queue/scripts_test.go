@@ -14,7 +14,7 @@ import (
 var luaGlobals = map[string]bool{
 	"redis": true, "cjson": true, "KEYS": true, "ARGV": true, "tonumber": true, "tostring": true, "type": true,
 	"pairs": true, "ipairs": true, "next": true, "unpack": true, "select": true, "string": true, "table": true,
-	"math": true, "error": true, "pcall": true,
+	"math": true, "error": true, "pcall": true, "rawget": true, "rawset": true, "setmetatable": true,
 }
 
 // TestScriptsUseNoUnknownGlobals compiles every script as it is sent to
@@ -113,5 +113,10 @@ func TestAssembleTakesWhatIsUsed(t *testing.T) {
 		"\nreturn c() + y\n"
 	if got != want {
 		t.Fatalf("assemble:\n%s\nwant:\n%s", got, want)
+	}
+	// A name in a string literal (an error's text) is not a use.
+	if got, want := assemble(head, "\nreturn 'no unused' .. \"a c\" .. y\n"),
+		"local x, y = 1, 2\n\nreturn 'no unused' .. \"a c\" .. y\n"; got != want {
+		t.Fatalf("assemble with names in strings:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -11,7 +11,7 @@ local EVENTS_MAXLEN = __EVENTS_MAXLEN__
 -- by after (see esc_track).
 local ESC_SPEC = [==[__ESC_STEPS__]==]
 local CHANNELS = {__CHANNELS__} -- queue.Channels
-local TEXT_CHANNELS = {} for _, c in ipairs(CHANNELS) do if c ~= 'voice' then TEXT_CHANNELS[#TEXT_CHANNELS + 1] = c end end
+local TEXT_CHANNELS = {__TEXT_CHANNELS__} -- CHANNELS but voice
 
 -- With EVENTS_MAXLEN 0 the stream is not trimmed here: the archiver trims
 -- it below what it has archived.
@@ -29,37 +29,115 @@ end
 
 local function num(v) return tonumber(v or '0') or 0 end
 
--- Agents are read once per script and kept here; aset and aincr write
--- through, so the cache and Redis agree.
--- An agent hash holds: name, skills ("q=5,…"), presence, reason, sess, node,
--- misses, cap:<ch>, load:<ch> (offers + held), idle:<ch> (ms), n_off, n_busy,
--- n_wrap (open offers, assigned and wrap-up contacts), dstate, dsince,
--- phone (ms until which the agent's SIP phone is registered) and miss_until
--- (ms; offers expiring before it were counted with the last missed one).
-local agents = {}
-local function agent(id)
+-- Agents are read once per script and kept here. An agent hash holds:
+-- name, skills ("q=5,…"), presence, reason, sess, node, grp, misses,
+-- cap:<ch>, load:<ch> (offers + held), idle:<ch> (ms), in:<ch> (see
+-- refresh), n_off, n_busy, n_wrap (open offers, assigned and wrap-up
+-- contacts), dstate, dsince, phone (ms until which the agent's SIP phone is
+-- registered) and miss_until (ms; offers expiring before it were counted
+-- with the last missed one).
+-- A script reads only what it uses: first the fields of AGENT_CORE (the
+-- state, every channel's load and capacity), with the idle and in of the
+-- channel the script is about (agent's ch), then a channel's idle and in
+-- together when one of them is read, and any other field alone when it is
+-- read. A field the hash lacks reads false (not nil: it was read), which
+-- every use takes as nil. Reading the whole hash (some 45 fields) into Lua
+-- cost more than the commands of many scripts.
+-- Writes (aset, aincr) change the cached agent at once and reach Redis in
+-- one HSET per agent when the script ends (aflush, called after the body
+-- of every script that writes an agent: see scriptSource).
+-- AGENT_CORE lists the fields; agent_core(v, o) is the agent table of
+-- HMGET's reply v from v[o + 1] on, in AGENT_CORE's order (a constructor
+-- of the table at its size, not a table grown field by field).
+local AGENT_CORE = {__AGENT_CORE__}
+local function agent_core(v, o) return {__AGENT_CORE_TABLE__} end
+-- The per-channel field names, so they are not built again and again.
+local LOAD_KEY, CAP_KEY, IDLE_KEY, IN_KEY = {__LOAD_KEYS__}, {__CAP_KEYS__}, {__IDLE_KEYS__}, {__IN_KEYS__}
+local agents, agent_ids, agent_dirty, dirty_order, agent_ver = {}, {}, {}, {}, {}
+local CHANNEL_PART = {idle = true, ['in'] = true}
+local agent_mt = {__index = function(h, k)
+  if string.byte(k, 1) == 0 then return nil end
+  local fields = {k}
+  local kind, ch = string.match(k, '^(%a+):(.+)$')
+  if kind and CHANNEL_PART[kind] then fields = {'idle:' .. ch, 'in:' .. ch} end
+  local v = redis.call('HMGET', P .. 'a:' .. agent_ids[h], unpack(fields))
+  for i, f in ipairs(fields) do rawset(h, f, v[i]) end
+  return rawget(h, k)
+end}
+local function agent(id, ch)
   local h = agents[id]
   if not h then
-    h = hgetall(P .. 'a:' .. id)
+    if ch then
+      local idle, inn = IDLE_KEY[ch] or ('idle:' .. ch), IN_KEY[ch] or ('in:' .. ch)
+      local v = redis.call('HMGET', P .. 'a:' .. id, idle, inn, unpack(AGENT_CORE))
+      h = agent_core(v, 2)
+      h[idle], h[inn] = v[1], v[2]
+    else
+      h = agent_core(redis.call('HMGET', P .. 'a:' .. id, unpack(AGENT_CORE)), 0)
+    end
+    agent_ids[h] = id
+    setmetatable(h, agent_mt)
     agents[id] = h
   end
   return h
 end
 
+-- agent_more reads the fields of list that agent table h has not read
+-- yet, in one HMGET (a look at every channel, instead of one per channel).
+local AGENT_CHANNELS = {__AGENT_CHANNELS__} -- every idle:<ch> and in:<ch>
+local function agent_more(h, list)
+  local need = {}
+  for _, f in ipairs(list) do
+    if rawget(h, f) == nil then need[#need + 1] = f end
+  end
+  if #need == 0 then return end
+  local v = redis.call('HMGET', P .. 'a:' .. agent_ids[h], unpack(need))
+  for i, f in ipairs(need) do rawset(h, f, v[i]) end
+end
+
+local function adirty(id)
+  agent_ver[id] = (agent_ver[id] or 0) + 1
+  local d = agent_dirty[id]
+  if not d then
+    d = {}
+    agent_dirty[id] = d
+    dirty_order[#dirty_order + 1] = id
+  end
+  return d
+end
+
 local function aset(id, ...)
   local h = agent(id)
+  local d = adirty(id)
   local kv = {...}
   for i = 1, #kv, 2 do
-    h[kv[i]] = tostring(kv[i + 1])
+    local v = tostring(kv[i + 1])
+    rawset(h, kv[i], v)
+    d[kv[i]] = v
     if kv[i] == 'skills' then h['\0skills'] = nil end
   end
-  redis.call('HSET', P .. 'a:' .. id, ...)
 end
 
 local function aincr(id, field, n)
-  local v = redis.call('HINCRBY', P .. 'a:' .. id, field, n)
-  agent(id)[field] = tostring(v)
+  local h = agent(id)
+  local v = (tonumber(h[field]) or 0) + n
+  local s = string.format('%d', v)
+  rawset(h, field, s)
+  adirty(id)[field] = s
   return v
+end
+
+-- aflush writes what aset and aincr changed, one HSET per agent.
+local function aflush()
+  for _, id in ipairs(dirty_order) do
+    local args = {}
+    for k, v in pairs(agent_dirty[id]) do
+      args[#args + 1] = k
+      args[#args + 1] = v
+    end
+    redis.call('HSET', P .. 'a:' .. id, unpack(args))
+  end
+  agent_dirty, dirty_order = {}, {}
 end
 
 -- skills are stored as "general=5,enterprise=3".
@@ -79,7 +157,7 @@ local function phone_up(h, now) return num(h.phone) > now end
 -- the agent's phone registered.
 local function can_take(h, ch, now)
   if h.presence ~= 'ready' or not connected(h) then return false end
-  if num(h['load:' .. ch]) >= num(h['cap:' .. ch]) then return false end
+  if num(h[LOAD_KEY[ch] or ('load:' .. ch)]) >= num(h[CAP_KEY[ch] or ('cap:' .. ch)]) then return false end
   if ch == 'voice' then return phone_up(h, now) end
   return num(h['load:voice']) == 0
 end
@@ -91,20 +169,26 @@ end
 -- with that skill. An agent's field in:<channel> is its score in its set
 -- ('' or none: not in it), so a change writes only what flipped: routing
 -- costs the same with 1 skill or 14.
-local function refresh(id, now)
+-- With only_ch, a text channel whose load alone changed, only that channel
+-- is looked at: a text channel's load decides no other channel's
+-- eligibility (a call's does: voice looks at every channel).
+local function refresh(id, now, only_ch)
   local h = agent(id)
   local grp = h.grp or ''
   if grp == '' then return end
   local flips = {}
-  for _, ch in ipairs(CHANNELS) do
-    local have = h['in:' .. ch] or ''
-    if have ~= '' or num(h['cap:' .. ch]) > 0 then
+  local chs = CHANNELS
+  if only_ch and only_ch ~= 'voice' then chs = {only_ch} else agent_more(h, AGENT_CHANNELS) end
+  for _, ch in ipairs(chs) do
+    local ink = IN_KEY[ch] or ('in:' .. ch)
+    local have = h[ink] or ''
+    if have ~= '' or num(h[CAP_KEY[ch] or ('cap:' .. ch)]) > 0 then
       local want = ''
-      if can_take(h, ch, now) then want = h['idle:' .. ch] or '0' end
+      if can_take(h, ch, now) then want = h[IDLE_KEY[ch] or ('idle:' .. ch)] or '0' end
       if want ~= have then
         local key = P .. 'avg:' .. ch .. ':' .. grp
         if want ~= '' then redis.call('ZADD', key, want, id) else redis.call('ZREM', key, id) end
-        flips[#flips + 1] = 'in:' .. ch
+        flips[#flips + 1] = ink
         flips[#flips + 1] = want
       end
     end
@@ -115,6 +199,7 @@ end
 -- withdraw takes the agent out of every available set of its group.
 local function withdraw(id)
   local h = agent(id)
+  agent_more(h, AGENT_CHANNELS)
   local flips = {}
   for _, ch in ipairs(CHANNELS) do
     if (h['in:' .. ch] or '') ~= '' then
@@ -189,8 +274,8 @@ end
 local function loads(h)
   local parts = {}
   for _, ch in ipairs(CHANNELS) do
-    local n = num(h['load:' .. ch])
-    if n > 0 then parts[#parts + 1] = ch .. '=' .. n end
+    local v = h[LOAD_KEY[ch]]
+    if num(v) > 0 then parts[#parts + 1] = ch .. '=' .. v end
   end
   return table.concat(parts, ',')
 end
@@ -206,26 +291,35 @@ local function touch(id)
 end
 
 -- status is an agent's state as events carry it (fields prefixed "a_", so
--- they can ride along with a contact's fields), and a signature of it.
+-- they can ride along with a contact's fields).
 local function status(id, now)
   local h = agent(id)
   local st = derived(h)
   if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
   local ph = ''
   if phone_up(h, now) then ph = '1' end
-  local f = {'a_state', st, 'a_presence', h.presence or '', 'a_reason', h.reason or '', 'a_since', h.dsince,
+  return {'a_state', st, 'a_presence', h.presence or '', 'a_reason', h.reason or '', 'a_since', h.dsince or '',
     'a_load', loads(h), 'a_misses', h.misses or '0', 'a_sess', h.sess or '', 'a_phone', ph}
-  return f, table.concat(f, '|')
 end
 
--- The status each agent's last event carried, so none is sent twice.
-local emitted = {}
+local function same(a, b)
+  if not a or #a ~= #b then return false end
+  for i = 1, #a do
+    if a[i] ~= b[i] then return false end
+  end
+  return true
+end
+
+-- The status each agent's last event carried, so none is sent twice, and
+-- the agent's version (agent_ver) then: an agent not written since has the
+-- same status.
+local emitted, emitted_ver = {}, {}
 
 -- with_status appends agent id's status to event fields.
 local function with_status(fields, id, now)
-  local f, sig = status(id, now)
+  local f = status(id, now)
   for _, v in ipairs(f) do fields[#fields + 1] = v end
-  emitted[id] = sig
+  emitted[id], emitted_ver[id] = f, agent_ver[id]
   return fields
 end
 
@@ -233,12 +327,15 @@ end
 -- last event in this script.
 local function emit_states(now)
   for _, id in ipairs(touched_order) do
-    local f, sig = status(id, now)
-    if emitted[id] ~= sig then
-      local args = {'type', 'agent', 'agent', id, 'node', agent(id).node or ''}
-      for _, v in ipairs(f) do args[#args + 1] = v end
-      ev(unpack(args))
-      emitted[id] = sig
+    if not emitted_ver[id] or emitted_ver[id] ~= agent_ver[id] then
+      local f = status(id, now)
+      if not same(emitted[id], f) then
+        local args = {'type', 'agent', 'agent', id, 'node', agent(id).node or ''}
+        for _, v in ipairs(f) do args[#args + 1] = v end
+        ev(unpack(args))
+        emitted[id] = f
+      end
+      emitted_ver[id] = agent_ver[id]
     end
   end
 end
@@ -283,26 +380,40 @@ end
 
 local function ccount(q, what) redis.call('HINCRBY', P .. 'callstats', q .. ':' .. what, 1) end
 
+local function deadline_of(ch, now)
+  if ch == 'voice' then return now + RING_MS end
+  return now + OFFER_MS
+end
+
 -- offer reserves contact tn for agent id until now + OFFER_MS (a call:
--- RING_MS, the agent's phone rings meanwhile).
-local function offer(tn, id, now, q, ch)
+-- RING_MS, the agent's phone rings meanwhile). fresh: a contact just made
+-- and in no waiting set, its offer's fields already written (see create),
+-- with its fields queue, cst, queued, cnode and call.
+local function offer(tn, id, now, q, ch, fresh)
   local c = P .. 'c:' .. tn
-  local cq, esc, cst, offers, queued, cnode, call = unpack(redis.call('HMGET', c, 'queue', 'esc', 'cst', 'offers',
-    'queued', 'cnode', 'call'))
-  local deadline = now + OFFER_MS
-  if ch == 'voice' then deadline = now + RING_MS end
+  agent(id, ch)
+  local cq, esc, cst, offers, queued, cnode, call
+  if fresh then
+    cq, cst, offers, queued, cnode, call = fresh.queue, fresh.cst, 0, fresh.queued, fresh.cnode, fresh.call
+  else
+    cq, esc, cst, offers, queued, cnode, call = unpack(redis.call('HMGET', c, 'queue', 'esc', 'cst', 'offers',
+      'queued', 'cnode', 'call'))
+  end
+  local deadline = deadline_of(ch, now)
   offers = num(offers) + 1
-  -- q may be a queue the contact escalated to; it leaves every queue it waits in.
-  for _, wq in ipairs(waits_in({queue = cq, esc = esc})) do wrem(wq, ch, tn) end
-  redis.call('ZREM', P .. 'wt:' .. cq, tn)
-  redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', now, 'deadline', deadline, 'offers', offers)
+  if not fresh then
+    -- q may be a queue the contact escalated to; it leaves every queue it waits in.
+    for _, wq in ipairs(waits_in({queue = cq, esc = esc})) do wrem(wq, ch, tn) end
+    redis.call('ZREM', P .. 'wt:' .. cq, tn)
+    redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', now, 'deadline', deadline, 'offers', offers)
+  end
   redis.call('ZADD', P .. 'offers', deadline, tn)
   redis.call('SADD', P .. 'ao:' .. id, tn)
   aincr(id, 'load:' .. ch, 1)
   aincr(id, 'n_off', 1)
   -- Rotate: a multi-capacity agent goes to the back among equals.
   aset(id, 'idle:' .. ch, now)
-  refresh(id, now)
+  refresh(id, now, ch)
   touch(id)
   if cst == 'waiting' then
     cstate(tn, cq, 'waiting', 'ringing')
@@ -395,8 +506,16 @@ end
 -- dispatch_agent fills an agent's free capacity with the best waiting
 -- contacts of its skills: a call first, then the rest by priority and age.
 local function dispatch_agent(id, now)
+  -- One look at whether any channel the agent can take has work at all
+  -- (an idle centre's usual case) instead of one per channel.
+  local h = agent(id)
+  local keys = {}
+  for _, ch in ipairs(CHANNELS) do
+    if can_take(h, ch, now) then keys[#keys + 1] = P .. 'hd:' .. ch end
+  end
+  if #keys == 0 or redis.call('EXISTS', unpack(keys)) == 0 then return end
   for _ = 1, 100 do
-    local h = agent(id)
+    h = agent(id)
     local tn, q, ch = best_for(id, h, {'voice'}, now)
     if not tn then tn, q, ch = best_for(id, h, TEXT_CHANNELS, now) end
     if not tn then return end
@@ -411,6 +530,7 @@ local function give_back(tn, reason, now, miss)
   local c = P .. 'c:' .. tn
   local id, q, ch, rank, queued, esc, cst = unpack(redis.call('HMGET', c, 'agent', 'queue', 'ch', 'rank', 'queued',
     'esc', 'cst'))
+  agent(id, ch)
   redis.call('ZREM', P .. 'offers', tn)
   redis.call('SREM', P .. 'ao:' .. id, tn)
   aincr(id, 'load:' .. ch, -1)
@@ -635,8 +755,9 @@ end
 -- already given; and a number whose contact still exists is never reused.
 local function luhn(s)
   local sum, double = 0, true
-  for i = #s, 1, -1 do
-    local d = tonumber(string.sub(s, i, i))
+  local b = {string.byte(s, 1, -1)}
+  for i = #b, 1, -1 do
+    local d = b[i] - 48
     if double then
       d = d * 2
       if d > 9 then d = d - 9 end
@@ -647,16 +768,31 @@ local function luhn(s)
   return tostring((10 - sum % 10) % 10)
 end
 
+-- first_free is the agent a contact new in queue q on ch goes to at once:
+-- the longest idle who can take it, when no contact waits there (nil:
+-- none, or dispatch_queue is to sort it out).
+local function first_free(q, ch, now)
+  if redis.call('EXISTS', P .. 'w:' .. q .. ':' .. ch) == 1 then return nil end
+  local id = longest_idle(q, ch)[1]
+  if id and (ch ~= 'voice' or can_take(agent(id), ch, now)) then return id end
+  return nil
+end
+
 -- create makes a new waiting contact and returns its tracking number.
 -- held: a call answered but not queued yet (state ivr, in no queue, no
--- event; join_queue queues it).
-local function create(data, q, ch, prio, rank, now, date, hist, floor, held)
+-- event; join_queue queues it). direct: when no contact waits in the queue
+-- and an agent is free (the second result), the contact is made offered to
+-- that agent and joins no waiting set; the caller must then complete the
+-- offer (offer with fresh).
+local function create(data, q, ch, prio, rank, now, date, hist, floor, held, direct)
   local seqkey = P .. 'seq:' .. date
   local seq = redis.call('INCR', seqkey)
   floor = tonumber(floor or '0') or 0
   if seq < floor then
     seq = floor
-    redis.call('SET', seqkey, string.format('%d', seq))
+    redis.call('SET', seqkey, string.format('%d', seq), 'EX', 259200)
+  elseif seq == 1 then
+    redis.call('EXPIRE', seqkey, 259200)
   end
   local tn
   while true do
@@ -665,19 +801,30 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor, held)
     if redis.call('EXISTS', P .. 'c:' .. tn) == 0 then break end
     seq = redis.call('INCR', seqkey)
   end
-  redis.call('EXPIRE', seqkey, 259200)
-  redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', held and 'ivr' or 'waiting', 'queue', q,
-    'ch', ch, 'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
+  local to = not held and direct and first_free(q, ch, now)
+  if to then
+    redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', 'offered', 'queue', q, 'ch', ch, 'prio', prio,
+      'rank', rank, 'queued', now, 'offers', 1, 'agent', to, 'offered', now, 'deadline', deadline_of(ch, now),
+      'hist', hist)
+  else
+    redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', held and 'ivr' or 'waiting', 'queue', q,
+      'ch', ch, 'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
+  end
   if hist ~= '' then
+    -- A citizen's history keeps about the last 100 contacts (readers take
+    -- the newest n): it is cut back on one new contact in eight, chosen by
+    -- the sequence, not on every one.
     redis.call('ZADD', P .. 'hist:' .. hist, now, tn)
-    redis.call('ZREMRANGEBYRANK', P .. 'hist:' .. hist, 0, -101)
+    if seq % 8 == 0 then redis.call('ZREMRANGEBYRANK', P .. 'hist:' .. hist, 0, -101) end
   end
   if held then return tn end
-  wadd(q, ch, rank, tn)
-  redis.call('ZADD', P .. 'wt:' .. q, now, tn)
+  if not to then
+    wadd(q, ch, rank, tn)
+    redis.call('ZADD', P .. 'wt:' .. q, now, tn)
+  end
   if #esc_steps(q) > 0 then esc_track(tn, q, now, '') end
   ev('type', 'queued', 'contact', tn, 'queue', q, 'ch', ch, 'prio', prio)
-  return tn
+  return tn, to
 end
 
 -- join_queue queues call tn, answered but not queued yet (state ivr: the

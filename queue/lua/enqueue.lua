@@ -19,18 +19,26 @@ if retry and node ~= '' and not held and redis.call('HGET', P .. 'c:' .. retry[1
   return {retry[1], 'created'}
 end
 if retry then return retry end
-local tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13], held)
+local tn, to = create(data, q, ch, prio, rank, now, date, hist, ARGV[13], held, true)
 remember(idem, hash, tn)
 if (ARGV[14] or '') ~= '' then
   ev('type', 'alert', 'contact', tn, 'reason', ARGV[14], 'text', ARGV[15] or '')
 end
+local cst = ''
 if node ~= '' then
-  local cst = held and 'ivr' or 'waiting'
+  cst = held and 'ivr' or 'waiting'
   redis.call('HSET', P .. 'c:' .. tn, 'cnode', node, 'call', call, 'cst', cst)
   redis.call('SADD', P .. 'calls:' .. node, tn)
   redis.call('HINCRBY', P .. 'callstats', q .. ':' .. cst, 1)
 end
 if held then return {tn, 'created'} end
-dispatch_queue(q, ch, now)
+if to then
+  -- Nothing waited in the queue and an agent was free: the contact went
+  -- to no waiting set (create) and is offered now.
+  offer(tn, to, now, q, ch, {queue = q, cst = cst, queued = tostring(now), cnode = node ~= '' and node or false,
+    call = node ~= '' and call or false})
+else
+  dispatch_queue(q, ch, now)
+end
 emit_states(now)
 return {tn, 'created'}

@@ -11,10 +11,11 @@ redis.call('HSET', c, 'state', 'closed', 'ended', ended, 'closed', now, 'rtype',
 redis.call('SREM', P .. 'ah:' .. id, tn)
 -- The conversation ends: the citizen's next message starts a new contact.
 if okey and okey ~= '' and redis.call('GET', okey) == tn then redis.call('DEL', okey) end
+agent(id, ch)
 if st == 'assigned' then aincr(id, 'n_busy', -1) else aincr(id, 'n_wrap', -1) end
 aincr(id, 'load:' .. ch, -1)
 aset(id, 'idle:' .. ch, now)
-refresh(id, now)
+refresh(id, now, ch)
 touch(id)
 ev(unpack(with_status({'type', 'closed', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
   'outcome', outcome, 'rtype', rtype, 'queue', q, 'ch', ch}, id, now)))
