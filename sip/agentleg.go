@@ -14,7 +14,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
-	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"go.uber.org/zap"
 )
@@ -428,23 +427,7 @@ func callerDisplay(c *call) string {
 // stops when the call ends or after about 20 s (the offer is then gone
 // anyway).
 func (c *call) recordAnswer(agent string, log *zap.Logger) error {
-	backoff := 200 * time.Millisecond
-	for try := 1; ; try++ {
-		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
-		err := c.s.q.Accept(ctx, agent, c.tn)
-		cancel()
-		if err == nil || !queue.Temporary(err) || c.ctx.Err() != nil || try == 5 {
-			if err == nil && try > 1 {
-				log.Info("the phone's answer recorded", zap.Int("tries", try))
-			}
-			return err
-		}
-		log.Warn("recording the phone's answer failed; retrying", zap.Int("try", try), zap.Error(err))
-		select {
-		case <-c.ctx.Done():
-			return err
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 2*time.Second)
-	}
+	return retryRedis(log, "the phone's answer", c.ctx, c.ctx.Done(), 5, func(ctx context.Context) error {
+		return c.s.q.Accept(ctx, agent, c.tn)
+	})
 }

@@ -44,10 +44,7 @@ func TestPhoneAnswerRecordedAfterRedisStalls(t *testing.T) {
 	require.NoError(t, err)
 
 	heldBy(t, e, ct.TrackingNo, "1001")
-	require.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
-		a := siptest.DecodeG711(p)
-		return len(a) > 8000 && siptest.HasTone(a[len(a)-4000:], siptest.AgentToneHz)
-	}), "the caller talks to the agent")
+	callerHears(ctx, t, call, siptest.AgentToneHz, "the caller talks to the agent")
 	c, err := e.q.Contact(ctx, ct.TrackingNo)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateAssigned, c.State)

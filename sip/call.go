@@ -598,26 +598,42 @@ func (c *call) finish(by string) {
 // next start (RecoverCalls) or, if it never comes back, the sweep takes
 // over the calls it still holds in Redis.
 func (c *call) recordHangup(tn, by string) (queue.HangupResult, error) {
+	var res queue.HangupResult
+	err := retryRedis(c.log, "the hang-up", context.Background(), c.s.stopping, 0, func(ctx context.Context) error {
+		var err error
+		res, err = c.s.q.Hangup(ctx, tn, by)
+		return err
+	})
+	return res, err
+}
+
+// retryRedis runs op, a change in Redis that may be repeated harmlessly,
+// with a 5 s timeout under parent, and again with back-off (200 ms to 2 s)
+// while it fails for a temporary reason (queue.Temporary), until stop is
+// closed or tries runs were made (0: no limit). what names the change in
+// the log.
+func retryRedis(log *zap.Logger, what string, parent context.Context, stop <-chan struct{}, tries int,
+	op func(context.Context) error) error {
 	backoff := 200 * time.Millisecond
 	for try := 1; ; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		res, err := c.s.q.Hangup(ctx, tn, by)
+		ctx, cancel := context.WithTimeout(parent, 5*time.Second)
+		err := op(ctx)
 		cancel()
-		if err == nil || !queue.Temporary(err) {
+		if err == nil || !queue.Temporary(err) || try == tries {
 			if err == nil && try > 1 {
-				c.log.Info("hang-up recorded", zap.Int("tries", try))
+				log.Info(what+" recorded", zap.Int("tries", try))
 			}
-			return res, err
+			return err
 		}
 		select {
-		case <-c.s.stopping:
-			return res, err
+		case <-stop:
+			return err
 		default:
 		}
-		c.log.Warn("recording the hang-up failed; retrying", zap.Int("try", try), zap.Error(err))
+		log.Warn("recording "+what+" failed; retrying", zap.Int("try", try), zap.Error(err))
 		select {
-		case <-c.s.stopping:
-			return res, err
+		case <-stop:
+			return err
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 2*time.Second)

@@ -33,6 +33,16 @@ func agentPhone(ctx context.Context, t *testing.T, e *env, agent string) *siptes
 	return ph
 }
 
+// callerHears waits until the last half second of what the Go caller
+// received holds a tone of hz (by content: the talk reached it).
+func callerHears(ctx context.Context, t *testing.T, call *siptest.GoCall, hz float64, what string) {
+	t.Helper()
+	require.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
+		a := siptest.DecodeG711(p)
+		return len(a) > 8000 && siptest.HasTone(a[len(a)-4000:], hz)
+	}), what)
+}
+
 // heldBy waits until contact tn is in talk with agent.
 func heldBy(t *testing.T, e *env, tn, agent string) {
 	t.Helper()
@@ -171,19 +181,13 @@ func TestTransferTo120(t *testing.T) {
 	require.NoError(t, err)
 	ct := contactOf(t, e, "+8613900139601")
 	heldBy(t, e, ct.TrackingNo, "1001")
-	require.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
-		a := siptest.DecodeG711(p)
-		return len(a) > 8000 && siptest.HasTone(a[len(a)-4000:], siptest.AgentToneHz)
-	}), "the caller talks to the agent")
+	callerHears(ctx, t, call, siptest.AgentToneHz, "the caller talks to the agent")
 
 	require.NoError(t, e.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandTransfer, TrackingNo: ct.TrackingNo,
 		Agent: "1001", Args: map[string]string{"to": "120", "mode": "blind", "note": "老人在家摔倒，意识不清"}}))
 	_, err = agent.WaitEvent(ctx, "CALL_CLOSED", 0)
 	require.NoError(t, err, "the agent's phone is hung up")
-	require.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
-		a := siptest.DecodeG711(p)
-		return len(a) > 8000 && siptest.HasTone(a[len(a)-4000:], siptest.CallerToneHz)
-	}), "the caller's own audio comes back from 120: 120 hears the caller")
+	callerHears(ctx, t, call, siptest.CallerToneHz, "the caller's own audio comes back from 120: 120 hears the caller")
 
 	eventually(t, 1500, "the push acknowledged", func() bool {
 		c, err := e.q.Contact(ctx, ct.TrackingNo)
@@ -250,10 +254,7 @@ func TestTransferToALineThatIsBusy(t *testing.T) {
 		}
 		return false
 	})
-	require.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
-		a := siptest.DecodeG711(p)
-		return len(a) > 8000 && siptest.HasTone(a[len(a)-4000:], siptest.AgentToneHz)
-	}), "warm: the caller still talks to the agent")
+	callerHears(ctx, t, call, siptest.AgentToneHz, "warm: the caller still talks to the agent")
 	c, err := e.q.Contact(ctx, ct.TrackingNo)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateAssigned, c.State)
