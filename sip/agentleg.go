@@ -86,7 +86,9 @@ func (c *call) offered(agent string, deadline time.Time) {
 	c.s.mu.Lock()
 	c.s.byAgent[a.id] = c
 	c.s.mu.Unlock()
-	go a.ringing(ctx, deadline)
+	if !c.s.goRing(func() { a.ringing(ctx, deadline) }) {
+		a.hangup() // the node is stopping
+	}
 }
 
 // stopRinging stops ringing agent's phone: the offer was rescinded.
@@ -173,12 +175,7 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 	a.dlg = dlg
 	timer := time.AfterFunc(time.Until(deadline), func() { a.stop() })
 	defer timer.Stop()
-	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
-		if r.IsProvisional() && r.StatusCode > 100 {
-			a.provisional.Store(true)
-		}
-		return nil
-	}})
+	err = waitAnswer(ctx, dlg, func() { a.provisional.Store(true) })
 	if err != nil {
 		_ = conn.Close()
 		var de *sipgo.ErrDialogResponse

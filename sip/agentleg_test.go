@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/sip/media"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 )
@@ -46,4 +47,31 @@ func TestRingingCutShortIsNoMiss(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, queue.StateOffered, ct.State, "the offer left to whoever cut the ringing short")
 	require.Equal(t, 1, ct.Offers)
+}
+
+// TestStoppingWhileACancelIsUnanswered: the node stops while the CANCEL of
+// a phone it gave up ringing is still unanswered (the phone rang, then went
+// silent). sipgo's CANCEL panics on a nil response when the SIP stack
+// closes under it (its transaction ends without an error): the node
+// crashed on its way down (CI, sip package). The node now waits a little
+// for such CANCELs and takes the library's panic back as an error: it
+// stops cleanly, and the caller's contact ended as the caller left.
+func TestStoppingWhileACancelIsUnanswered(t *testing.T) {
+	e := newEnv(t)
+	p := newPhone(t, e, "1001", time.Hour)
+	e.seat("1001")
+	c := dial(t, e, "12345", "13800138000", media.PCMU)
+	eventually(t, 1000, "the agent's phone rings", func() bool { return p.contact.Load() != nil })
+	tn := p.contact.Load().(string)
+	// The phone goes silent: the CANCEL that follows gets no answer (sipgo
+	// would retransmit it for 32 s).
+	_ = p.srv.Close()
+	_ = p.conn.Close()
+	c.hangup(t)
+	eventually(t, 1000, "the caller's contact ended", func() bool {
+		ct, err := e.q.Contact(context.Background(), tn)
+		return err == nil && ct.State == queue.StateClosed
+	})
+	e.stop() // crashed the test binary before
+	require.Zero(t, e.s.Calls())
 }

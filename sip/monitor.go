@@ -111,7 +111,10 @@ func (s *Server) monitorHere(ctx context.Context, c *call, supervisor, ref strin
 	}
 	s.monitors[supervisor] = m
 	s.mu.Unlock()
-	go m.run(mctx, contact)
+	if !s.goRing(func() { m.run(mctx, contact) }) {
+		m.end("stopped")
+		return errors.New("sip: the node is stopping")
+	}
 	return nil
 }
 
@@ -198,7 +201,7 @@ func (m *monitorLeg) run(ctx context.Context, contact sip.Uri) {
 		_ = dlg.Close()
 		return
 	}
-	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+	if err := waitAnswer(ctx, dlg, nil); err != nil {
 		_ = conn.Close()
 		log.Info("the supervisor's phone did not answer", zap.Error(err))
 		m.end("refused")

@@ -7,7 +7,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
 	"github.com/lianxin/lianxin/queue"
@@ -160,12 +159,7 @@ func (c *call) reattach(agent string) {
 	a.dlg = dlg
 	timer := time.AfterFunc(s.cfg.BrowserReconnect+5*time.Second, a.stop)
 	defer timer.Stop()
-	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
-		if r.IsProvisional() && r.StatusCode > 100 {
-			a.provisional.Store(true)
-		}
-		return nil
-	}})
+	err = waitAnswer(ctx, dlg, func() { a.provisional.Store(true) })
 	if err != nil {
 		_ = conn.Close()
 		forget()

@@ -106,6 +106,7 @@ type Server struct {
 	// (RecoverCalls) or, if the node never comes back, to the sweep.
 	stopping chan struct{}
 	wg       sync.WaitGroup // calls in progress
+	ringers  sync.WaitGroup // outgoing INVITEs ringing (goRing)
 }
 
 // New makes a Server; Run listens.
@@ -367,10 +368,13 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { _ = s.srv.ServeUDP(s.udp) }()
 	go func() { _ = s.srv.ServeTCP(s.tcp) }()
 	<-gctx.Done()
+	s.mu.Lock() // goRing adds a ringer only before this
 	close(s.stopping)
+	s.mu.Unlock()
 	s.hangupAll("shutdown")
 	s.closePhones()
 	s.wg.Wait()
+	s.waitRingers()
 	_ = s.srv.Close()
 	_ = s.udp.Close()
 	_ = s.tcp.Close()

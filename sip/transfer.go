@@ -102,13 +102,13 @@ func (s *Server) onCommand(cmd queue.Command) {
 			s.log.Info("transfer of a call this node no longer holds", zap.String("contact", cmd.TrackingNo))
 			return
 		}
-		go c.transferOut(cmd.Agent, cmd.Args["to"], cmd.Args["mode"], cmd.Args["note"])
+		s.goRing(func() { c.transferOut(cmd.Agent, cmd.Args["to"], cmd.Args["mode"], cmd.Args["note"]) })
 	case CommandReattach:
 		s.mu.Lock()
 		c := s.byTN[cmd.TrackingNo]
 		s.mu.Unlock()
 		if c != nil {
-			go c.reattach(cmd.Agent)
+			s.goRing(func() { c.reattach(cmd.Agent) })
 		}
 	case CommandMonitor, CommandMonitorStop, CommandMonitoring:
 		s.onMonitorCommand(cmd)
@@ -277,12 +277,7 @@ func (c *call) dial(uri sip.Uri, codecs []media.Codec, label string, timeout tim
 	a.dlg = dlg
 	timer := time.AfterFunc(timeout, a.stop)
 	defer timer.Stop()
-	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
-		if r.IsProvisional() && r.StatusCode > 100 {
-			a.provisional.Store(true)
-		}
-		return nil
-	}})
+	err = waitAnswer(ctx, dlg, func() { a.provisional.Store(true) })
 	if err != nil {
 		_ = conn.Close()
 		var de *sipgo.ErrDialogResponse
