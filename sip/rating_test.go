@@ -88,7 +88,9 @@ func TestRatingAfterTalk(t *testing.T) {
 	c2 := dial(t, e2, "12345", "13800138703", media.PCMU)
 	eventually(t, 500, "talking", func() bool { return hasTone(heard(ph2.rtp.packets()), toneCaller) })
 	tn2 := ph2.contact.Load().(string)
-	require.NoError(t, (<-ph2.sessions).Bye(ctx))
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second) // the first's may be spent by now
+	defer cancel2()
+	require.NoError(t, (<-ph2.sessions).Bye(ctx2))
 	eventually(t, 500, "the caller gets BYE", func() bool { return c2.byes.Load() > 0 })
 	n := 0
 	for _, pcm := range heard(c2.rtp.packets()) {

@@ -96,6 +96,9 @@ type Leg struct {
 	closed      bool
 	remote      netip.AddrPort
 	latched     bool
+	announced   netip.AddrPort // the SDP's address (NewLeg, SetRemote)
+	cand        netip.AddrPort // a source other than the latched one, sending candRun valid packets in a row
+	candRun     int
 	src         source
 	player      *Player
 	hold        *HoldStream
@@ -154,6 +157,7 @@ func NewLeg(cfg LegConfig) *Leg {
 		firstTimeout: cfg.FirstMediaTimeout,
 		onDigit:      cfg.OnDigit,
 		remote:       unmap(cfg.Remote),
+		announced:    unmap(cfg.Remote),
 		pShard:       -1,
 	}
 	if a, ok := cfg.Conn.LocalAddr().(*net.UDPAddr); ok && a != nil {
@@ -190,6 +194,7 @@ func (l *Leg) Remote() netip.AddrPort {
 func (l *Leg) SetRemote(a netip.AddrPort) {
 	l.mu.Lock()
 	l.remote = unmap(a)
+	l.announced = l.remote
 	l.latched = false
 	l.mu.Unlock()
 }

@@ -64,23 +64,43 @@ func (l *Leg) receive(b []byte, from netip.AddrPort) bool {
 	return true
 }
 
-// latch accepts a packet's source: the first valid source after NewLeg or SetRemote becomes the send address
-// (symmetric RTP); after that only that source is accepted.
+// latch accepts a packet's source. The first valid source after NewLeg or SetRemote becomes the send address
+// (symmetric RTP); after that other sources are ignored, but for two. The SDP's own address is the peer itself: it
+// takes over at once (a stale stream still sent to this port for an earlier call can latch first: the new caller's
+// audio was then dropped as foreign and the call hung up for no media). And a source that sends relatchRun valid
+// packets in a row, none coming from the latched source meanwhile, takes over (the peer's NAT rebound, or a stale
+// stream that latched first stopped); a live latched source interleaves and keeps its place.
 func (l *Leg) latch(from netip.AddrPort) bool {
 	l.mu.Lock()
-	if l.latched {
-		ok := from == l.remote
+	if l.latched && from == l.remote {
+		l.candRun = 0
 		l.mu.Unlock()
-		return ok
+		return true
 	}
-	old := l.remote
-	l.remote, l.latched = from, true
+	if l.latched && from != l.announced {
+		if from != l.cand {
+			l.cand, l.candRun = from, 0
+		}
+		if l.candRun++; l.candRun < relatchRun {
+			l.mu.Unlock()
+			return false
+		}
+	}
+	old, was := l.remote, l.latched
+	l.remote, l.latched, l.candRun = from, true, 0
 	l.mu.Unlock()
-	if old != from {
+	switch {
+	case was:
+		l.log.Info("RTP source moved", zap.Stringer("from", old), zap.Stringer("to", from))
+	case old != from:
 		l.log.Debug("latched RTP to its source", zap.Stringer("announced", old), zap.Stringer("source", from))
 	}
 	return true
 }
+
+// relatchRun is how many valid packets in a row (0.5 s of 20 ms frames) a new source sends, with nothing from the
+// latched source meanwhile, before the leg takes it as the peer's.
+const relatchRun = 25
 
 // trackSeq counts losses by sequence gaps, and late (reordered or duplicated) packets.
 func (l *Leg) trackSeq() {

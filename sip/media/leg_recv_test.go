@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pion/rtp"
+	"github.com/stretchr/testify/require"
 )
 
 // Every datagram a leg receives is counted once: accepted, malformed, of an unknown payload type, or foreign
@@ -49,4 +50,50 @@ func FuzzLegReceive(f *testing.F) {
 			t.Fatalf("refused %x: %+v → %+v", b, before, after)
 		}
 	})
+}
+
+// A source other than the latched one takes over in two cases only: it is the SDP's own address (the peer itself;
+// a stale stream sent to this port for an earlier call latched first), or it sends relatchRun packets in a row with
+// nothing from the latched source meanwhile (the stale stream stopped, or the peer's NAT rebound). A latched source
+// that keeps sending keeps its place against another sending alongside.
+func TestLegRelatches(t *testing.T) {
+	l := sinkLeg(t, PCMA, 101)
+	announced := l.Remote()
+	stale := netip.AddrPortFrom(announced.Addr(), announced.Port()+2)
+	natted := netip.AddrPortFrom(announced.Addr(), announced.Port()+4)
+	var seq uint16
+	send := func(from netip.AddrPort) bool {
+		seq++
+		b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: seq}, Payload: make([]byte, 160)}).Marshal()
+		require.NoError(t, err)
+		return l.receive(b, from)
+	}
+
+	require.True(t, send(stale), "the first source latches")
+	require.Equal(t, stale, l.Remote())
+	require.True(t, send(announced), "the SDP's address takes over at once")
+	require.Equal(t, announced, l.Remote())
+
+	// Another source sending alongside the latched one never takes over.
+	for i := range 3 * relatchRun {
+		require.False(t, send(stale), "packet %d of a source sending alongside", i)
+		require.True(t, send(announced))
+	}
+	require.Equal(t, announced, l.Remote())
+	require.Equal(t, uint64(3*relatchRun), l.Stats().Foreign)
+
+	// The latched source falls silent; another sends relatchRun packets in a row and takes over on the last.
+	for i := range relatchRun - 1 {
+		require.False(t, send(natted), "packet %d of a new source", i)
+	}
+	require.Equal(t, announced, l.Remote())
+	require.True(t, send(natted))
+	require.Equal(t, natted, l.Remote())
+	require.False(t, send(stale), "once moved, the old ones are foreign again")
+
+	// A re-INVITE's address is the SDP's address from then on.
+	l.SetRemote(stale)
+	require.True(t, send(natted), "after SetRemote the first source latches")
+	require.True(t, send(stale), "and the new SDP address takes over")
+	require.Equal(t, stale, l.Remote())
 }

@@ -3,15 +3,16 @@ package media
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
 	"syscall"
 )
 
-// A PortPool hands out UDP sockets for RTP on even ports of a configured range, cycling through it so a port just
-// freed is not reused at once, and skipping ports in use (by us or anyone else). The odd port above each (RTCP) is
-// left free. It is safe for concurrent use.
+// A PortPool hands out UDP sockets for RTP on even ports of a configured range, cycling through it from a random
+// start so a port just freed is not reused at once, and skipping ports in use (by us or anyone else). The odd port
+// above each (RTCP) is left free. It is safe for concurrent use.
 type PortPool struct {
 	ip       netip.Addr
 	min, max int // even min; max may be odd
@@ -31,7 +32,11 @@ func NewPortPool(ip netip.Addr, min, max int) (*PortPool, error) {
 	if min < 1024 || max > 65535 || min > max {
 		return nil, fmt.Errorf("media: RTP port range %d-%d: want an even port within 1024-65535 and min <= max", min, max)
 	}
-	return &PortPool{ip: ip, min: min, max: max, next: min}, nil
+	p := &PortPool{ip: ip, min: min, max: max}
+	// Start anywhere in the range: a restarted node starting at min again would hand its first calls the ports
+	// its last calls had, which their far ends may still be streaming to.
+	p.next = min + 2*rand.IntN(p.Size())
+	return p, nil
 }
 
 // Size is the number of ports the pool can hand out.
