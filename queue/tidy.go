@@ -97,9 +97,14 @@ const (
 // pending ones, then those it has not read), and removes the group once it
 // has read them all: no contact closed before the upgrade misses its
 // retention. It returns how many contacts it noted. Without the group (the
-// usual case) it costs one command. A group with more than tidySteps reads
-// left stays, holding the stream back (keepsStream), until the next Tidy.
+// usual case) it costs one XINFO GROUPS, which fails no command (a read of
+// a missing group would, in Redis's errorstats every Tidy). A group with
+// more than tidySteps reads left stays, holding the stream back
+// (keepsStream), until the next Tidy.
 func (q *Queue) drainRetentionGroup(ctx context.Context) (int, error) {
+	if ok, err := q.hasGroup(ctx, retentionGroup); err != nil || !ok {
+		return 0, err
+	}
 	noted := 0
 	pending := true
 	for i := 0; i < tidySteps; i++ {
@@ -107,7 +112,7 @@ func (q *Queue) drainRetentionGroup(ctx context.Context) (int, error) {
 		noted += n
 		if err != nil {
 			if strings.Contains(err.Error(), "NOGROUP") {
-				return noted, nil
+				return noted, nil // removed meanwhile by the node that swept before
 			}
 			return noted, err
 		}
@@ -126,6 +131,23 @@ func (q *Queue) drainRetentionGroup(ctx context.Context) (int, error) {
 		return noted, nil
 	}
 	return noted, nil
+}
+
+// hasGroup says whether the event stream has consumer group name.
+func (q *Queue) hasGroup(ctx context.Context, name string) (bool, error) {
+	groups, err := q.rdb.XInfoGroups(ctx, q.key("events")).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") || errors.Is(err, redis.Nil) {
+			return false, nil
+		}
+		return false, fmt.Errorf("queue: groups: %w", err)
+	}
+	for _, g := range groups {
+		if g.Name == name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // noteClosed reads up to tidyReadBatch entries of the retention group (its

@@ -138,6 +138,11 @@ func TestClosesAreNotedForTheRetention(t *testing.T) {
 		require.Equal(t, queue.TidyResult{Dropped: map[string]int64{}}, tr, "within the retention, nothing goes")
 		require.NotContains(t, groups(t, rdb), "retention", "no consumer group reads the stream for the retention")
 		require.Equal(t, want, noted(t, rdb))
+		if s.Name == "redis-server" {
+			errs, err := rdb.Info(e.ctx, "errorstats").Result()
+			require.NoError(t, err)
+			require.NotContains(t, errs, "NOGROUP", "Tidy looks for a leftover group without failing commands")
+		}
 
 		tr = e.forgetAll()
 		require.Equal(t, len(closed), tr.Forgotten)
