@@ -72,7 +72,9 @@ type Options struct {
 	SweepBudget time.Duration
 	// Retention is how long a closed contact stays in Redis after it closed
 	// when there is no Archive [168h]; negative: for ever. With an Archive,
-	// the archiver forgets contacts once archived.
+	// the archiver forgets contacts once archived. The scripts of the node
+	// that closes a contact note it for the retention (see Tidy), so every
+	// node of a deployment needs the same Retention and Archive (or none).
 	Retention time.Duration
 	// KeepEvents is how long entries stay in the event stream [1h]: older
 	// ones are trimmed once every consumer group has read them (Tidy);
@@ -83,8 +85,9 @@ type Options struct {
 	// read and acknowledged is older than this is stalled, and the stream is
 	// trimmed past it (by KeepEvents, as if it had read up to MaxEventLag
 	// ago); Tidy logs an error and counts the entries it lost (DroppedEvents).
-	// The groups in KeepGroups, and the retention group while it is in use,
-	// hold it however far behind. Negative: every group holds it.
+	// The groups in KeepGroups, and a retention group left by an older
+	// version until Tidy has drained it, hold it however far behind.
+	// Negative: every group holds it.
 	MaxEventLag time.Duration
 	// KeepGroups are consumer groups that hold the event stream back
 	// however far behind they are [none]: the archive's, whose entries

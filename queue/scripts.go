@@ -93,6 +93,7 @@ func prelude(o Options) (string, error) {
 		"__MAX_MISSES__", strconv.Itoa(o.MaxMisses),
 		"__EVENTS_MAXLEN__", strconv.FormatInt(o.EventsMaxLen, 10),
 		"__ESC_STEPS__", escSpec(o.Queues),
+		"__NOTE_CLOSED__", strconv.FormatBool(o.notesClosed()),
 	).Replace(string(common)), nil
 }
 

@@ -13,18 +13,25 @@ import (
 	"go.uber.org/zap"
 )
 
-// The consumer group that notes closed contacts for the retention (when
-// there is no Archive), and its one consumer: one node tidies at a time
-// (the sweeper), so whichever it is takes up what the last one left pending.
+// The consumer group that noted closed contacts for the retention before the
+// scripts noted them as they close (see closed_ev in common.lua), and its
+// one consumer. Tidy drains a group left by an older version once and then
+// removes it, so it no longer holds back the stream's trimming.
 const (
 	retentionGroup    = "retention"
 	retentionConsumer = "tidy"
 )
 
+// notesClosed says whether closed contacts are noted in the set "closed" to
+// leave Redis after Options.Retention: there is a retention, and no Archive
+// (an archiver forgets the contacts it archived).
+func (o *Options) notesClosed() bool { return o.Archive == nil && o.Retention > 0 }
+
 // TidyResult counts what one Tidy did.
 type TidyResult struct {
-	// Noted closed contacts (from the event stream), Forgotten contacts
-	// whose retention ended, Trimmed entries of the event stream.
+	// Noted closed contacts that a retention group left by an older version
+	// still held (the scripts note the others as they close), Forgotten
+	// contacts whose retention ended, Trimmed entries of the event stream.
 	Noted, Forgotten int
 	Trimmed          int64
 	// Dropped counts, by consumer group, the entries trimmed that a group
@@ -33,27 +40,18 @@ type TidyResult struct {
 }
 
 // Tidy keeps Redis's memory flat, in steps of bounded length: without an
-// Archive, closed contacts are noted (the consumer group "retention" reads
-// the event stream's closed events into the set "closed") and leave Redis
-// once closed longer than Options.Retention; and the event stream loses
-// entries older than Options.KeepEvents that every consumer group has read
-// (but for groups stalled past Options.MaxEventLag).
-// Run calls it on the sweeping node.
+// Archive, closed contacts leave Redis once closed longer than
+// Options.Retention (the scripts note them in the set "closed" as they
+// close); and the event stream loses entries older than Options.KeepEvents
+// that every consumer group has read (but for groups stalled past
+// Options.MaxEventLag). Run calls it on the sweeping node.
 func (q *Queue) Tidy(ctx context.Context) (TidyResult, error) {
 	var r TidyResult
-	if q.o.Archive == nil && q.o.Retention > 0 {
-		if err := q.JoinGroup(ctx, retentionGroup); err != nil {
+	if q.o.notesClosed() {
+		n, err := q.drainRetentionGroup(ctx)
+		r.Noted = n
+		if err != nil {
 			return r, err
-		}
-		for i := 0; i < tidySteps; i++ {
-			n, err := q.noteClosed(ctx, i == 0)
-			r.Noted += n
-			if err != nil {
-				return r, err
-			}
-			if n == 0 && i > 0 {
-				break
-			}
 		}
 		// Closed times are the closed events' (Redis's clock), and so is the cutoff.
 		now, err := q.rdb.Time(ctx).Result()
@@ -94,13 +92,72 @@ const (
 	forgetSteps   = 5000
 )
 
+// drainRetentionGroup notes the closed contacts of the events that a
+// retention group left by an older version has not acknowledged (its
+// pending ones, then those it has not read), and removes the group once it
+// has read them all: no contact closed before the upgrade misses its
+// retention. It returns how many contacts it noted. Without the group (the
+// usual case) it costs one XINFO GROUPS, which fails no command (a read of
+// a missing group would, in Redis's errorstats every Tidy). A group with
+// more than tidySteps reads left stays, holding the stream back
+// (keepsStream), until the next Tidy.
+func (q *Queue) drainRetentionGroup(ctx context.Context) (int, error) {
+	if ok, err := q.hasGroup(ctx, retentionGroup); err != nil || !ok {
+		return 0, err
+	}
+	noted := 0
+	pending := true
+	for i := 0; i < tidySteps; i++ {
+		read, n, err := q.noteClosed(ctx, pending)
+		noted += n
+		if err != nil {
+			if strings.Contains(err.Error(), "NOGROUP") {
+				return noted, nil // removed meanwhile by the node that swept before
+			}
+			return noted, err
+		}
+		if read > 0 {
+			continue
+		}
+		if pending {
+			pending = false
+			continue
+		}
+		if err := q.rdb.XGroupDestroy(ctx, q.key("events"), retentionGroup).Err(); err != nil {
+			return noted, fmt.Errorf("queue: remove the retention group: %w", err)
+		}
+		q.log.Info("the retention consumer group is drained and removed: the scripts note closed contacts now",
+			zap.Int("noted", noted))
+		return noted, nil
+	}
+	return noted, nil
+}
+
+// hasGroup says whether the event stream has consumer group name.
+func (q *Queue) hasGroup(ctx context.Context, name string) (bool, error) {
+	groups, err := q.rdb.XInfoGroups(ctx, q.key("events")).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") || errors.Is(err, redis.Nil) {
+			return false, nil
+		}
+		return false, fmt.Errorf("queue: groups: %w", err)
+	}
+	for _, g := range groups {
+		if g.Name == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // noteClosed reads up to tidyReadBatch entries of the retention group (its
-// pending ones first, when pending) and notes the closed contacts among
-// them.
-func (q *Queue) noteClosed(ctx context.Context, pending bool) (int, error) {
+// consumer's pending ones, when pending, else new ones), notes the closed
+// contacts among them and acknowledges them. It returns how many entries it
+// read and how many contacts it noted.
+func (q *Queue) noteClosed(ctx context.Context, pending bool) (int, int, error) {
 	batch, err := q.ReadGroup(ctx, retentionGroup, retentionConsumer, tidyReadBatch, -1, pending)
 	if err != nil || len(batch) == 0 {
-		return 0, err
+		return 0, 0, err
 	}
 	var zs []redis.Z
 	ids := make([]string, len(batch))
@@ -116,9 +173,9 @@ func (q *Queue) noteClosed(ctx context.Context, pending bool) (int, error) {
 	}
 	pipe.XAck(ctx, q.key("events"), retentionGroup, ids...)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("queue: note closed contacts: %w", err)
+		return 0, 0, fmt.Errorf("queue: note closed contacts: %w", err)
 	}
-	return len(batch), nil
+	return len(batch), len(zs), nil
 }
 
 // trimEvents trims the event stream below Options.KeepEvents ago (by
@@ -239,10 +296,10 @@ func (q *Queue) oldestPending(ctx context.Context, group, first string) (string,
 }
 
 // keepsStream says whether group holds the stream back however far behind
-// it is: one of Options.KeepGroups, or the retention group while it is in
-// use (Tidy reads it just before trimming).
+// it is: one of Options.KeepGroups, or a retention group left by an older
+// version that Tidy has not drained yet (it drains it just before trimming).
 func (q *Queue) keepsStream(group string) bool {
-	if group == retentionGroup && q.o.Archive == nil && q.o.Retention > 0 {
+	if group == retentionGroup && q.o.notesClosed() {
 		return true
 	}
 	return slices.Contains(q.o.KeepGroups, group)

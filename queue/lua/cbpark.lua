@@ -25,7 +25,7 @@ if action ~= 'quiet' then tries = tries + 1 end
 if action == 'fail' then
   redis.call('HSET', c, 'state', 'closed', 'outcome', 'callback_failed', 'rtype', f.rtype or 'other',
     'note', note, 'ended', now, 'closed', now, 'cbtries', tries)
-  ev(unpack(with_status({'type', 'closed', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
+  closed_ev(tn, unpack(with_status({'type', 'closed', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
     'outcome', 'callback_failed', 'queue', f.queue, 'ch', f.ch}, id, now)))
 else
   redis.call('HSET', c, 'state', 'waiting', 'agent', '', 'deadline', '', 'cbparked', 1, 'xnote', note,

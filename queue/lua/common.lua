@@ -1,12 +1,17 @@
 -- Shared by every script. KEYS[1] is the deployment's key prefix, e.g.
 -- "{lianxin}:". Every key is derived from it, so all of them carry the same
 -- hash tag and live in one Redis Cluster slot.
--- The Go side fills in OFFER_MS, RING_MS, MAX_MISSES and EVENTS_MAXLEN.
+-- The Go side fills in OFFER_MS, RING_MS, MAX_MISSES, EVENTS_MAXLEN and
+-- NOTE_CLOSED.
 local P = KEYS[1]
 local OFFER_MS = __OFFER_MS__
 local RING_MS = __RING_MS__
 local MAX_MISSES = __MAX_MISSES__
 local EVENTS_MAXLEN = __EVENTS_MAXLEN__
+-- NOTE_CLOSED: closed contacts leave Redis after a retention and no
+-- archiver forgets them (Options.Retention > 0, no Options.Archive), so
+-- closed_ev notes them in the set "closed".
+local NOTE_CLOSED = __NOTE_CLOSED__
 -- The escalation steps, ";src>after_ms>dst" each, by source queue and then
 -- by after (see esc_track).
 local ESC_SPEC = [==[__ESC_STEPS__]==]
@@ -18,6 +23,17 @@ local TEXT_CHANNELS = {__TEXT_CHANNELS__} -- CHANNELS but voice
 local function ev(...)
   if EVENTS_MAXLEN <= 0 then return redis.call('XADD', P .. 'events', '*', ...) end
   return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
+end
+
+-- closed_ev appends contact tn's closed event (fields as ev's) and, with
+-- NOTE_CLOSED, notes tn in the set "closed" at the event's time (Redis's
+-- clock, the ms of its id), where Tidy forgets it once the retention is
+-- over. Every close goes through here: noted as it closes, no reader of
+-- the whole event stream has to find the closed events (see Queue.Tidy).
+local function closed_ev(tn, ...)
+  local id = ev(...)
+  if NOTE_CLOSED then redis.call('ZADD', P .. 'closed', tonumber(string.match(id, '^%d+')), tn) end
+  return id
 end
 
 local function hgetall(key)
@@ -653,8 +669,8 @@ local function abandon(tn, f, by, now)
   redis.call('HSET', c, 'state', 'closed', 'outcome', 'abandoned', 'agent', '', 'deadline', '', 'ended', now,
     'closed', now, 'wait_ms', now - num(f.queued), 'by', by)
   ccount(f.queue, 'abandoned')
-  ev('type', 'closed', 'contact', tn, 'agent', '', 'outcome', 'abandoned', 'queue', f.queue, 'ch', f.ch,
-    'reason', by)
+  closed_ev(tn, 'type', 'closed', 'contact', tn, 'agent', '', 'outcome', 'abandoned', 'queue', f.queue,
+    'ch', f.ch, 'reason', by)
   return id
 end
 

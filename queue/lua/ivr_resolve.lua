@@ -29,6 +29,7 @@ end
 redis.call('HSET', P .. 'c:' .. tn, 'state', 'closed', 'outcome', 'resolved', 'rby', 'ivr', 'call', call,
   'ended', now, 'closed', now, 'by', 'caller')
 ccount(q, 'ivr_resolved')
-ev('type', 'closed', 'contact', tn, 'agent', '', 'outcome', 'resolved', 'queue', q, 'ch', ch, 'reason', 'ivr')
+closed_ev(tn, 'type', 'closed', 'contact', tn, 'agent', '', 'outcome', 'resolved', 'queue', q, 'ch', ch,
+  'reason', 'ivr')
 emit_states(now)
 return {tn, 'created'}

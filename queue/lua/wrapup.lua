@@ -17,7 +17,7 @@ aincr(id, 'load:' .. ch, -1)
 aset(id, 'idle:' .. ch, now)
 refresh(id, now, ch)
 touch(id)
-ev(unpack(with_status({'type', 'closed', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
+closed_ev(tn, unpack(with_status({'type', 'closed', 'contact', tn, 'agent', id, 'node', agent(id).node or '',
   'outcome', outcome, 'rtype', rtype, 'queue', q, 'ch', ch}, id, now)))
 dispatch_agent(id, now)
 emit_states(now)
