@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -207,48 +208,88 @@ var (
 // runs every part's definition on every call). TestScriptsUseNoUnknownGlobals
 // checks every script.
 func assemble(head, body string) string {
-	starts := partStart.FindAllStringIndex(head, -1)
-	if len(starts) == 0 {
+	h := parseHead(head)
+	if len(h.parts) == 0 {
 		return head + body
 	}
-	parts := make([]string, len(starts))
-	byName := map[string][]int{}
-	for i, st := range starts {
-		end := len(head)
-		if i+1 < len(starts) {
-			end = starts[i+1][0]
-		}
-		parts[i] = head[st[0]:end]
-		m := partNames.FindStringSubmatch(parts[i])
-		if m == nil {
-			continue
-		}
-		names := m[1] + m[2] + m[3] // one of them is set
-		for _, n := range strings.Split(names, ",") {
-			byName[strings.TrimSpace(n)] = append(byName[strings.TrimSpace(n)], i)
-		}
-	}
-	need := make([]bool, len(parts))
-	var use func(text string)
-	use = func(text string) {
-		code := luaText.ReplaceAllString(luaNote.ReplaceAllString(text, ""), "''")
-		for _, w := range luaWord.FindAllString(code, -1) {
-			for _, i := range byName[w] {
-				if !need[i] {
-					need[i] = true
-					use(parts[i])
-				}
+	need := make([]bool, len(h.parts))
+	var use func(parts []int)
+	use = func(parts []int) {
+		for _, i := range parts {
+			if !need[i] {
+				need[i] = true
+				use(h.uses[i])
 			}
 		}
 	}
-	use(body)
+	use(h.named(body))
 	var b strings.Builder
-	b.WriteString(head[:starts[0][0]])
-	for i, p := range parts {
+	b.WriteString(h.lead)
+	for i, p := range h.parts {
 		if need[i] {
 			b.WriteString(p)
 		}
 	}
 	b.WriteString(body)
 	return b.String()
+}
+
+// parsedHead is a head of scripts split into its parts, with the parts
+// each part uses.
+type parsedHead struct {
+	lead   string // the text before the first part
+	parts  []string
+	byName map[string][]int
+	uses   [][]int // uses[i]: the parts that part i names
+}
+
+// parsedHeads keeps each head parsed once (by its text): every script of a
+// Queue has the same head, and splitting it and reading its parts' words
+// for each of them made New take 2 s under the race detector, the most of
+// many tests' time. There are as many heads as sets of options a process
+// makes Queues with: one in a node.
+var parsedHeads sync.Map // string → *parsedHead
+
+func parseHead(head string) *parsedHead {
+	if h, ok := parsedHeads.Load(head); ok {
+		return h.(*parsedHead)
+	}
+	h := &parsedHead{lead: head, byName: map[string][]int{}}
+	starts := partStart.FindAllStringIndex(head, -1)
+	if len(starts) > 0 {
+		h.lead = head[:starts[0][0]]
+	}
+	h.parts = make([]string, len(starts))
+	for i, st := range starts {
+		end := len(head)
+		if i+1 < len(starts) {
+			end = starts[i+1][0]
+		}
+		h.parts[i] = head[st[0]:end]
+		m := partNames.FindStringSubmatch(h.parts[i])
+		if m == nil {
+			continue
+		}
+		names := m[1] + m[2] + m[3] // one of them is set
+		for _, n := range strings.Split(names, ",") {
+			h.byName[strings.TrimSpace(n)] = append(h.byName[strings.TrimSpace(n)], i)
+		}
+	}
+	h.uses = make([][]int, len(h.parts))
+	for i, p := range h.parts {
+		h.uses[i] = h.named(p)
+	}
+	got, _ := parsedHeads.LoadOrStore(head, h)
+	return got.(*parsedHead)
+}
+
+// named lists the parts whose names text uses as words outside comments
+// and string literals.
+func (h *parsedHead) named(text string) []int {
+	code := luaText.ReplaceAllString(luaNote.ReplaceAllString(text, ""), "''")
+	var out []int
+	for _, w := range luaWord.FindAllString(code, -1) {
+		out = append(out, h.byName[w]...)
+	}
+	return out
 }
