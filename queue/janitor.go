@@ -2,8 +2,6 @@ package queue
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -141,10 +139,7 @@ func (q *Queue) Sweep(ctx context.Context) (SweepResult, error) {
 // escVersion names this node's escalation steps (sha1 of escSpec): its
 // heartbeat says it, and its sweeps compare it with the live nodes' (see
 // esc_mixed in sweeplib.lua).
-func (q *Queue) escVersion() string {
-	h := sha1.Sum([]byte(escSpec(q.o.Queues)))
-	return hex.EncodeToString(h[:])
-}
+func (q *Queue) escVersion() string { return q.esc }
 
 func boolArg(b bool) string {
 	if b {

@@ -14,6 +14,7 @@ package queue
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -211,6 +212,7 @@ type Queue struct {
 	ivr    *ivrScripts
 	queues map[string]Def
 	names  string // "a,b,c" for the sweep
+	esc    string // escVersion, named once: the sweep passes it on every call
 	log    *zap.Logger
 	// feed is the node's shared reader of the event stream (SubscribeShared).
 	feed feed
@@ -248,6 +250,8 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	}
 	sort.Strings(names)
 	q.names = strings.Join(names, ",")
+	h := sha1.Sum([]byte(escSpec(o.Queues)))
+	q.esc = hex.EncodeToString(h[:])
 	return q, nil
 }
 
