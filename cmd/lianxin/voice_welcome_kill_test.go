@@ -17,7 +17,12 @@ import (
 // sipp caller, while the welcome plays (the caller not queued yet): the
 // call becomes a callback contact with the caller's number, in the line's
 // queue, found by the surviving node. Nobody answered is forgotten.
+//
+// In parallel with the other tests: its nodes are processes of their own
+// and nothing it checks depends on timing (the welcome lasts a minute, the
+// kill comes as soon as the call is answered).
 func TestKillNodeDuringWelcome(t *testing.T) {
+	t.Parallel()
 	siptest.RequireTools(t, "sipp")
 	s := queuetest.RedisServer(t)
 	dir := t.TempDir()
