@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/stretchr/testify/require"
@@ -74,4 +75,14 @@ func TestStoppingWhileACancelIsUnanswered(t *testing.T) {
 	})
 	e.stop() // crashed the test binary before
 	require.Zero(t, e.s.Calls())
+}
+
+// TestWaitAnswerTakesALibraryPanicBack: a panic inside sipgo's WaitAnswer
+// (its CANCEL reads a nil response when the transaction ends without an
+// error, a race TestStoppingWhileACancelIsUnanswered runs into only now and
+// then) comes back as an error naming it. A session without a transaction
+// panics the same way, every time.
+func TestWaitAnswerTakesALibraryPanicBack(t *testing.T) {
+	err := waitAnswer(context.Background(), &sipgo.DialogClientSession{}, nil)
+	require.ErrorContains(t, err, "sipgo panicked")
 }
