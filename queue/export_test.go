@@ -31,18 +31,17 @@ func (q *Queue) SweepCall(ctx context.Context) (bool, error) {
 // which script a SLOWLOG entry (EVALSHA <sha> …) was.
 func (q *Queue) ScriptNames() map[string]string {
 	out := map[string]string{}
-	pre, err := prelude(q.o)
+	hs, err := newScriptHeads(q.o)
 	if err != nil {
 		return out
 	}
-	lib, _ := luaFS.ReadFile("lua/sweeplib.lua")
 	entries, _ := luaFS.ReadDir("lua")
 	for _, e := range entries {
 		name := strings.TrimSuffix(e.Name(), ".lua")
 		if name == "common" || name == "sweeplib" {
 			continue
 		}
-		src, err := scriptSource(pre, string(lib), name)
+		src, err := hs.source(name)
 		if err != nil {
 			continue
 		}

@@ -48,14 +48,10 @@ type ivrScripts struct {
 	rateAsk, rate, ivrResolve *redis.Script
 }
 
-func loadIVRScripts(o Options) (*ivrScripts, error) {
-	pre, err := prelude(o)
-	if err != nil {
-		return nil, err
-	}
+func loadIVRScripts(hs *scriptHeads) (*ivrScripts, error) {
 	s := &ivrScripts{}
 	for name, dst := range map[string]**redis.Script{"rate_ask": &s.rateAsk, "rate": &s.rate, "ivr_resolve": &s.ivrResolve} {
-		src, err := scriptSource(pre, "", name)
+		src, err := hs.source(name)
 		if err != nil {
 			return nil, err
 		}

@@ -233,11 +233,15 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	s, err := loadScripts(o)
+	hs, err := newScriptHeads(o)
 	if err != nil {
 		return nil, err
 	}
-	ivr, err := loadIVRScripts(o)
+	s, err := loadScripts(hs)
+	if err != nil {
+		return nil, err
+	}
+	ivr, err := loadIVRScripts(hs)
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,10 @@ import (
 	"embed"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -117,17 +117,9 @@ func escSpec(defs []Def) string {
 // withLib are the scripts that have sweeplib.lua after common.lua.
 var withLib = map[string]bool{"sweep": true, "leave": true}
 
-func loadScripts(o Options) (*scripts, error) {
-	pre, err := prelude(o)
-	if err != nil {
-		return nil, err
-	}
-	lib, err := luaFS.ReadFile("lua/sweeplib.lua")
-	if err != nil {
-		return nil, err
-	}
+func loadScripts(hs *scriptHeads) (*scripts, error) {
 	load := func(name string) (*redis.Script, error) {
-		src, err := scriptSource(pre, string(lib), name)
+		src, err := hs.source(name)
 		if err != nil {
 			return nil, err
 		}
@@ -144,6 +136,7 @@ func loadScripts(o Options) (*scripts, error) {
 		"transfer": &s.transfer, "callback": &s.callback, "cbpark": &s.cbpark, "cbunpark": &s.cbunpark,
 		"requeue": &s.requeue,
 	} {
+		var err error
 		if *dst, err = load(name); err != nil {
 			return nil, err
 		}
@@ -151,30 +144,50 @@ func loadScripts(o Options) (*scripts, error) {
 	return s, nil
 }
 
-// scriptSource is script name with what it needs of the prelude (and of
+// scriptHeads are the heads scripts are cut from: the prelude, and the
+// prelude with sweeplib.lua (withLib), each parsed once (New made them
+// parse the whole head once per script: 2 s under the race detector).
+type scriptHeads struct {
+	common, sweep *parsedHead
+}
+
+func newScriptHeads(o Options) (*scriptHeads, error) {
+	pre, err := prelude(o)
+	if err != nil {
+		return nil, err
+	}
+	lib, err := luaFS.ReadFile("lua/sweeplib.lua")
+	if err != nil {
+		return nil, err
+	}
+	return &scriptHeads{common: parseHead(pre), sweep: parseHead(pre + "\n" + string(lib))}, nil
+}
+
+// source is script name with what it needs of the prelude (and of
 // sweeplib.lua) before it. Each script gets only the parts it uses (see
 // assemble): Redis runs a script's whole text on every call, and defining
 // the prelude's fifty functions cost more than many scripts' own work.
-func scriptSource(pre, lib, name string) (string, error) {
+func (hs *scriptHeads) source(name string) (string, error) {
 	body, err := luaFS.ReadFile("lua/" + name + ".lua")
 	if err != nil {
 		return "", fmt.Errorf("queue: script %s: %w", name, err)
 	}
-	head := pre
+	h := hs.common
 	if withLib[name] {
-		head += "\n" + lib
+		h = hs.sweep
 	}
 	text := "\n" + string(body)
 	if onceScripts[name] {
 		text = onceHead + string(body) + onceTail
 	}
-	src := assemble(head, text)
-	if strings.Contains(src, "\nlocal function adirty(") {
+	need := h.need(nil, text)
+	if slices.ContainsFunc(h.byName["adirty"], func(i int) bool { return need[i] }) {
 		// The script writes agents: what it wrote reaches Redis after its
 		// body, whichever way the body returns (see aflush in common.lua).
-		src = assemble(head, flushHead+text+flushTail)
+		need = h.need(need, flushTail)
+		text = flushHead + text + flushTail
 	}
-	return src, nil
+	return h.build(need, text), nil
 }
 
 const flushHead = `
@@ -209,29 +222,7 @@ var (
 // checks every script.
 func assemble(head, body string) string {
 	h := parseHead(head)
-	if len(h.parts) == 0 {
-		return head + body
-	}
-	need := make([]bool, len(h.parts))
-	var use func(parts []int)
-	use = func(parts []int) {
-		for _, i := range parts {
-			if !need[i] {
-				need[i] = true
-				use(h.uses[i])
-			}
-		}
-	}
-	use(h.named(body))
-	var b strings.Builder
-	b.WriteString(h.lead)
-	for i, p := range h.parts {
-		if need[i] {
-			b.WriteString(p)
-		}
-	}
-	b.WriteString(body)
-	return b.String()
+	return h.build(h.need(nil, body), body)
 }
 
 // parsedHead is a head of scripts split into its parts, with the parts
@@ -243,17 +234,7 @@ type parsedHead struct {
 	uses   [][]int // uses[i]: the parts that part i names
 }
 
-// parsedHeads keeps each head parsed once (by its text): every script of a
-// Queue has the same head, and splitting it and reading its parts' words
-// for each of them made New take 2 s under the race detector, the most of
-// many tests' time. There are as many heads as sets of options a process
-// makes Queues with: one in a node.
-var parsedHeads sync.Map // string → *parsedHead
-
 func parseHead(head string) *parsedHead {
-	if h, ok := parsedHeads.Load(head); ok {
-		return h.(*parsedHead)
-	}
 	h := &parsedHead{lead: head, byName: map[string][]int{}}
 	starts := partStart.FindAllStringIndex(head, -1)
 	if len(starts) > 0 {
@@ -279,8 +260,39 @@ func parseHead(head string) *parsedHead {
 	for i, p := range h.parts {
 		h.uses[i] = h.named(p)
 	}
-	got, _ := parsedHeads.LoadOrStore(head, h)
-	return got.(*parsedHead)
+	return h
+}
+
+// need marks in need (nil: a new one) the parts text uses and the parts
+// they use, and returns it.
+func (h *parsedHead) need(need []bool, text string) []bool {
+	if need == nil {
+		need = make([]bool, len(h.parts))
+	}
+	var use func(parts []int)
+	use = func(parts []int) {
+		for _, i := range parts {
+			if !need[i] {
+				need[i] = true
+				use(h.uses[i])
+			}
+		}
+	}
+	use(h.named(text))
+	return need
+}
+
+// build is the head's lead, the parts marked in need, and body.
+func (h *parsedHead) build(need []bool, body string) string {
+	var b strings.Builder
+	b.WriteString(h.lead)
+	for i, p := range h.parts {
+		if need[i] {
+			b.WriteString(p)
+		}
+	}
+	b.WriteString(body)
+	return b.String()
 }
 
 // named lists the parts whose names text uses as words outside comments

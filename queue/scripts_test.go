@@ -26,13 +26,13 @@ func TestScriptsUseNoUnknownGlobals(t *testing.T) {
 	if err := o.defaults(); err != nil {
 		t.Fatal(err)
 	}
-	pre, err := prelude(o)
+	hs, err := newScriptHeads(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lib, err := luaFS.ReadFile("lua/sweeplib.lua")
-	if err != nil {
-		t.Fatal(err)
+	whole := len(hs.sweep.lead) // the prelude and sweeplib.lua
+	for _, p := range hs.sweep.parts {
+		whole += len(p)
 	}
 	files, err := luaFS.ReadDir("lua")
 	if err != nil {
@@ -44,7 +44,7 @@ func TestScriptsUseNoUnknownGlobals(t *testing.T) {
 		if name == "common" || name == "sweeplib" || name == "offer_deadline" {
 			continue
 		}
-		src, err := scriptSource(pre, string(lib), name)
+		src, err := hs.source(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestScriptsUseNoUnknownGlobals(t *testing.T) {
 		if len(bad) > 0 {
 			t.Errorf("script %s uses unknown globals: %s", name, strings.Join(bad, ", "))
 		}
-		if len(src) >= len(pre)+len(lib)+len(f.Name())+2000 {
+		if len(src) >= whole+len(f.Name())+2000 {
 			t.Errorf("script %s got the whole prelude", name)
 		}
 		n++
