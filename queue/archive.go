@@ -150,12 +150,9 @@ func (q *Queue) TrimArchived(ctx context.Context, group string, keep time.Durati
 // been handled and acknowledged by group: the lower of its oldest pending
 // entry and its last delivered one; "" when the group does not exist.
 func (q *Queue) ArchivedFloor(ctx context.Context, group string) (string, error) {
-	groups, err := q.rdb.XInfoGroups(ctx, q.key("events")).Result()
+	groups, err := q.eventGroups(ctx)
 	if err != nil {
-		if strings.Contains(err.Error(), "no such key") {
-			return "", nil
-		}
-		return "", fmt.Errorf("queue: groups: %w", err)
+		return "", err
 	}
 	floor := ""
 	for _, g := range groups {
@@ -293,9 +290,9 @@ func mergeHistory(live, archived []Summary, tn string, n int) []Summary {
 // ID of the oldest of them ("" when none). Without the group (its consumers
 // never started: the database was never reached), every entry counts.
 func (q *Queue) GroupLag(ctx context.Context, group string) (int64, string, error) {
-	groups, err := q.rdb.XInfoGroups(ctx, q.key("events")).Result()
-	if err != nil && !strings.Contains(err.Error(), "no such key") {
-		return 0, "", fmt.Errorf("queue: groups: %w", err)
+	groups, err := q.eventGroups(ctx)
+	if err != nil {
+		return 0, "", err
 	}
 	var g *redis.XInfoGroup
 	for i := range groups {

@@ -135,19 +135,22 @@ func (q *Queue) drainRetentionGroup(ctx context.Context) (int, error) {
 
 // hasGroup says whether the event stream has consumer group name.
 func (q *Queue) hasGroup(ctx context.Context, name string) (bool, error) {
+	groups, err := q.eventGroups(ctx)
+	return slices.ContainsFunc(groups, func(g redis.XInfoGroup) bool { return g.Name == name }), err
+}
+
+// eventGroups lists the event stream's consumer groups: nil when the
+// stream does not exist (an existing stream without groups gives an empty,
+// non-nil list).
+func (q *Queue) eventGroups(ctx context.Context) ([]redis.XInfoGroup, error) {
 	groups, err := q.rdb.XInfoGroups(ctx, q.key("events")).Result()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") || errors.Is(err, redis.Nil) {
-			return false, nil
+			return nil, nil
 		}
-		return false, fmt.Errorf("queue: groups: %w", err)
+		return nil, fmt.Errorf("queue: groups: %w", err)
 	}
-	for _, g := range groups {
-		if g.Name == name {
-			return true, nil
-		}
-	}
-	return false, nil
+	return groups, nil
 }
 
 // noteClosed reads up to tidyReadBatch entries of the retention group (its
@@ -197,12 +200,9 @@ func (q *Queue) trimEvents(ctx context.Context) (int64, map[string]int64, error)
 	if q.o.MaxEventLag > 0 {
 		lagFloor = fmt.Sprintf("%d-0", now.Add(-q.o.MaxEventLag).UnixMilli())
 	}
-	groups, err := q.rdb.XInfoGroups(ctx, q.key("events")).Result()
-	if err != nil {
-		if strings.Contains(err.Error(), "no such key") || errors.Is(err, redis.Nil) {
-			return 0, nil, nil
-		}
-		return 0, nil, fmt.Errorf("queue: groups: %w", err)
+	groups, err := q.eventGroups(ctx)
+	if err != nil || groups == nil { // groups nil: no stream to trim
+		return 0, nil, err
 	}
 	first := ""
 	if ms, err := q.rdb.XRangeN(ctx, q.key("events"), "-", "+", 1).Result(); err != nil {
