@@ -170,6 +170,13 @@ func (q *Queue) SubscribeFrom(ctx context.Context, pos string, fn func(Event)) e
 	})
 }
 
+// readBlock is how long a stream reader's XREAD waits for entries. The
+// client does not end a blocked read when its context ends, so this is also
+// how long a stopping reader may wait: short, as a node's stop (and every
+// test node's) waits for its readers. An idle reader asks four times a
+// second; a busy one never waits.
+const readBlock = 250 * time.Millisecond
+
 // readStream reads stream key after position last, calling fn for each
 // entry in order, until ctx ends; Redis errors are logged and retried.
 // prepare, if set, gets each batch read before fn gets its entries.
@@ -177,7 +184,7 @@ func (q *Queue) readStream(ctx context.Context, key, last, what string,
 	prepare func(context.Context, []redis.XMessage) error, fn func(redis.XMessage)) error {
 	for ctx.Err() == nil {
 		res, err := q.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key, last}, Count: 512,
-			Block: 2 * time.Second}).Result()
+			Block: readBlock}).Result()
 		if errors.Is(err, redis.Nil) {
 			continue
 		}

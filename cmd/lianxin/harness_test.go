@@ -67,10 +67,6 @@ type testNode struct {
 	cancel  context.CancelFunc
 	done    chan error
 	n       *node
-	// admin is a connection of the test's own to the node's Redis, and id
-	// the client name the node's connections carry there (see stop).
-	admin *redis.Client
-	id    string
 }
 
 // startNode runs a gateway on redisURL with config changes mod.
@@ -94,14 +90,8 @@ func startNode(t *testing.T, redisURL, id string, mod ...func(*configs.Config)) 
 	require.NoError(t, err)
 	opt, err := redis.ParseURL(redisURL)
 	require.NoError(t, err)
-	adminOpt := *opt
-	// The name lets stop find the node's connections among the others on
-	// the same Redis (other nodes', the test's own).
-	opt.ClientName = id
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	admin := redis.NewClient(&adminOpt)
-	t.Cleanup(func() { _ = admin.Close() })
 	n, err := newNode(cfg, dir, rdb, zaptest.NewLogger(t).Named(id))
 	require.NoError(t, err)
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
@@ -112,7 +102,7 @@ func startNode(t *testing.T, redisURL, id string, mod ...func(*configs.Config)) 
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &testNode{base: "http://" + ln.Addr().String(), metrics: "http://" + n.metricsLn.Addr().String(),
-		cancel: cancel, done: make(chan error, 1), n: n, admin: admin, id: id}
+		cancel: cancel, done: make(chan error, 1), n: n}
 	go func() { tn.done <- n.run(ctx, ln, cfg.HTTP.DrainTimeout) }()
 	t.Cleanup(tn.stop)
 	return tn
@@ -130,61 +120,11 @@ var cheapDemoHash = sync.OnceValue(func() string {
 	return string(h)
 })
 
-// stop drains and stops the node, as a first SIGTERM does. The node's
-// event readers sit in XREAD BLOCK 2s and look at their context only when
-// it returns, so a stop would wait up to two seconds for nothing (about two
-// seconds of every test, more for those with several nodes); while the node
-// stops, its blocked reads are ended as if their time had run out (CLIENT
-// UNBLOCK), which the readers take as a read that found nothing.
 func (n *testNode) stop() {
-	if n.cancel == nil {
-		return
-	}
-	n.cancel()
-	quit, unblocked := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(unblocked)
-		for {
-			select {
-			case <-quit:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			n.unblockReads()
-		}
-	}()
-	<-n.done
-	close(quit)
-	<-unblocked
-	n.cancel = nil
-}
-
-// unblockReads ends the node's blocked Redis commands with a timeout's
-// answer. Errors are ignored: a test may have killed or paused Redis, and
-// then the node's reads end without help.
-func (n *testNode) unblockReads() {
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	list, err := n.admin.ClientList(ctx).Result()
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(list, "\n") {
-		var cid, name, flags string
-		for _, f := range strings.Fields(line) {
-			k, v, _ := strings.Cut(f, "=")
-			switch k {
-			case "id":
-				cid = v
-			case "name":
-				name = v
-			case "flags":
-				flags = v
-			}
-		}
-		if name == n.id && strings.Contains(flags, "b") {
-			_ = n.admin.Do(ctx, "CLIENT", "UNBLOCK", cid).Err()
-		}
+	if n.cancel != nil {
+		n.cancel()
+		<-n.done
+		n.cancel = nil
 	}
 }
 
