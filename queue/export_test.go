@@ -27,8 +27,9 @@ func (q *Queue) SweepCall(ctx context.Context) (bool, error) {
 }
 
 // ScriptNames maps the sha1 of every script this queue runs (its options
-// are part of the scripts' text) to the script's name, so a test can say
-// which script a SLOWLOG entry (EVALSHA <sha> …) was.
+// are part of the scripts' text), and the name of each one's function, to
+// the script's name, so a test can say which script a SLOWLOG entry
+// (EVALSHA <sha> … or FCALL <function> …) was.
 func (q *Queue) ScriptNames() map[string]string {
 	out := map[string]string{}
 	hs, err := newScriptHeads(q.o)
@@ -47,6 +48,9 @@ func (q *Queue) ScriptNames() map[string]string {
 		}
 		h := sha1.Sum([]byte(src))
 		out[hex.EncodeToString(h[:])] = name
+	}
+	for _, fn := range q.fn.of {
+		out[fn] = fn[len("lx_")+16+1:] // lx_<hash>_<script>
 	}
 	return out
 }

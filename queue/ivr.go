@@ -48,7 +48,8 @@ type ivrScripts struct {
 	rateAsk, rate, ivrResolve *redis.Script
 }
 
-func loadIVRScripts(hs *scriptHeads) (*ivrScripts, error) {
+// loadIVRScripts makes the IVR's scripts, and adds each to byName.
+func loadIVRScripts(hs *scriptHeads, byName map[string]*redis.Script) (*ivrScripts, error) {
 	s := &ivrScripts{}
 	for name, dst := range map[string]**redis.Script{"rate_ask": &s.rateAsk, "rate": &s.rate, "ivr_resolve": &s.ivrResolve} {
 		src, err := hs.source(name)
@@ -56,6 +57,7 @@ func loadIVRScripts(hs *scriptHeads) (*ivrScripts, error) {
 			return nil, err
 		}
 		*dst = redis.NewScript(src)
+		byName[name] = *dst
 	}
 	return s, nil
 }

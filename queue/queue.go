@@ -210,6 +210,7 @@ type Queue struct {
 	keys   []string
 	s      *scripts
 	ivr    *ivrScripts
+	fn     funcs
 	queues map[string]Def
 	names  string // "a,b,c" for the sweep
 	esc    string // escVersion, named once: the sweep passes it on every call
@@ -237,15 +238,19 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := loadScripts(hs)
+	byName := map[string]*redis.Script{}
+	s, err := loadScripts(hs, byName)
 	if err != nil {
 		return nil, err
 	}
-	ivr, err := loadIVRScripts(hs)
+	ivr, err := loadIVRScripts(hs, byName)
 	if err != nil {
 		return nil, err
 	}
 	q := &Queue{rdb: rdb, o: o, s: s, ivr: ivr, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger}
+	if err := q.fn.init(hs, byName); err != nil {
+		return nil, err
+	}
 	q.keys = []string{q.prefix}
 	names := make([]string, 0, len(o.Queues))
 	for _, d := range o.Queues {
@@ -292,7 +297,18 @@ func (q *Queue) Prefix() string { return q.prefix }
 func (q *Queue) nowMs() int64 { return q.o.Now().UnixMilli() }
 
 func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
-	return s.Run(ctx, q.rdb, q.keys, args...)
+	fn, ok := q.fn.of[s]
+	if !ok || q.fn.scriptsOnly.Load() {
+		return s.Run(ctx, q.rdb, q.keys, args...)
+	}
+	cmd := q.rdb.FCall(ctx, fn, q.keys, args...)
+	if !q.fn.again(ctx, q.rdb, cmd) {
+		return cmd
+	}
+	if q.fn.scriptsOnly.Load() {
+		return s.Run(ctx, q.rdb, q.keys, args...)
+	}
+	return q.rdb.FCall(ctx, fn, q.keys, args...)
 }
 
 // once runs one of the onceScripts with a new call id as its last argument:
@@ -301,7 +317,7 @@ func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cm
 func (q *Queue) once(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
 	var id [12]byte
 	_, _ = rand.Read(id[:])
-	return s.Run(ctx, q.rdb, q.keys, append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))...)
+	return q.run(ctx, s, append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))...)
 }
 
 // acked is once for an intake that a provider is acknowledged for: with
@@ -320,15 +336,20 @@ func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) *redis.
 	for try := 0; ; try++ {
 		pipe := q.rdb.Pipeline()
 		var cmd *redis.Cmd
-		if try == 0 {
+		fn, isFn := q.fn.of[s]
+		isFn = isFn && !q.fn.scriptsOnly.Load()
+		switch {
+		case isFn:
+			cmd = pipe.FCall(ctx, fn, q.keys, args...)
+		case try == 0:
 			cmd = s.EvalSha(ctx, pipe, q.keys, args...)
-		} else {
+		default:
 			cmd = s.Eval(ctx, pipe, q.keys, args...) // a new primary after a failover has no scripts
 		}
 		wait := pipe.Do(ctx, "WAIT", q.o.WaitReplicas, q.o.WaitTimeout.Milliseconds())
 		_, execErr := pipe.Exec(ctx)
 		if err := cmd.Err(); err != nil {
-			if try == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			if try == 0 && (isFn && q.fn.again(ctx, q.rdb, cmd) || !isFn && redis.HasErrorPrefix(err, "NOSCRIPT")) {
 				continue
 			}
 			return cmd

@@ -1,7 +1,9 @@
 package queue
 
 import (
+	"crypto/sha1"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
@@ -117,13 +119,15 @@ func escSpec(defs []Def) string {
 // withLib are the scripts that have sweeplib.lua after common.lua.
 var withLib = map[string]bool{"sweep": true, "leave": true}
 
-func loadScripts(hs *scriptHeads) (*scripts, error) {
+// loadScripts makes the scripts, and adds each to byName.
+func loadScripts(hs *scriptHeads, byName map[string]*redis.Script) (*scripts, error) {
 	load := func(name string) (*redis.Script, error) {
 		src, err := hs.source(name)
 		if err != nil {
 			return nil, err
 		}
-		return redis.NewScript(src), nil
+		byName[name] = redis.NewScript(src)
+		return byName[name], nil
 	}
 	s := &scripts{}
 	for name, dst := range map[string]**redis.Script{
@@ -146,9 +150,11 @@ func loadScripts(hs *scriptHeads) (*scripts, error) {
 
 // scriptHeads are the heads scripts are cut from: the prelude, and the
 // prelude with sweeplib.lua (withLib), each parsed once (New made them
-// parse the whole head once per script: 2 s under the race detector).
+// parse the whole head once per script: 2 s under the race detector), and
+// their text whole, for the library (see library).
 type scriptHeads struct {
 	common, sweep *parsedHead
+	pre, lib      string
 }
 
 func newScriptHeads(o Options) (*scriptHeads, error) {
@@ -160,7 +166,7 @@ func newScriptHeads(o Options) (*scriptHeads, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &scriptHeads{common: parseHead(pre), sweep: parseHead(pre + "\n" + string(lib))}, nil
+	return &scriptHeads{common: parseHead(pre), sweep: parseHead(pre + "\n" + string(lib)), pre: pre, lib: string(lib)}, nil
 }
 
 // source is script name with what it needs of the prelude (and of
@@ -168,9 +174,20 @@ func newScriptHeads(o Options) (*scriptHeads, error) {
 // assemble): Redis runs a script's whole text on every call, and defining
 // the prelude's fifty functions cost more than many scripts' own work.
 func (hs *scriptHeads) source(name string) (string, error) {
+	h, need, text, err := hs.body(name)
+	if err != nil {
+		return "", err
+	}
+	return h.build(need, text), nil
+}
+
+// body is script name's text after its head (its own, within the once and
+// flush wrappers it needs), the head it goes after, and the parts of that
+// head it needs.
+func (hs *scriptHeads) body(name string) (*parsedHead, []bool, string, error) {
 	body, err := luaFS.ReadFile("lua/" + name + ".lua")
 	if err != nil {
-		return "", fmt.Errorf("queue: script %s: %w", name, err)
+		return nil, nil, "", fmt.Errorf("queue: script %s: %w", name, err)
 	}
 	h := hs.common
 	if withLib[name] {
@@ -187,7 +204,61 @@ func (hs *scriptHeads) source(name string) (string, error) {
 		need = h.need(need, flushTail)
 		text = flushHead + text + flushTail
 	}
-	return h.build(need, text), nil
+	return h, need, text, nil
+}
+
+// perCall finds the lines of a head that set up a script call's state
+// ("local name, … = value, … -- per call"): in a script they run on every
+// call with the rest of its text; in the library (see library) they are
+// declared once and set again at the start of every call.
+var perCall = regexp.MustCompile(`(?m)^local ([A-Za-z_][A-Za-z0-9_, ]*?) = (.+?) -- per call$`)
+
+// perCallSplit is head text with its per-call lines cut down to their
+// declarations, and the assignments that set those names up for a call.
+func perCallSplit(head string) (decl, setup string) {
+	var b strings.Builder
+	decl = perCall.ReplaceAllStringFunc(head, func(line string) string {
+		m := perCall.FindStringSubmatch(line)
+		fmt.Fprintf(&b, "  %s = %s\n", m[1], m[2])
+		return "local " + m[1]
+	})
+	return decl, b.String()
+}
+
+// library is every script in names as one Redis Functions library (Redis
+// 7.0 and later): the prelude and sweeplib.lua are defined once, when the
+// library is loaded, not on every call as a script's head is, and each
+// script is a function that sets up its call's state (perCall) and runs
+// its text. The library's name and its functions' names carry a hash of
+// its text, so nodes with other options or another version have libraries
+// of their own. fns maps each script's name to its function's.
+func (hs *scriptHeads) library(names []string) (code string, fns map[string]string, err error) {
+	pre, preSetup := perCallSplit(hs.pre)
+	lib, libSetup := perCallSplit(hs.lib)
+	var b strings.Builder
+	b.WriteString("local KEYS, ARGV\n")
+	b.WriteString(pre)
+	fmt.Fprintf(&b, "\nlocal function BEGIN(keys, args)\n  KEYS, ARGV = keys, args\n%send\n", preSetup)
+	b.WriteString(lib)
+	fmt.Fprintf(&b, "\nlocal function BEGIN_LIB()\n%send\n", libSetup)
+	for _, name := range names {
+		_, _, text, err := hs.body(name)
+		if err != nil {
+			return "", nil, err
+		}
+		begin := "BEGIN(keys, args)\n"
+		if withLib[name] {
+			begin += "BEGIN_LIB()\n"
+		}
+		fmt.Fprintf(&b, "\nredis.register_function('lx_@_%s', function(keys, args)\n%s%s\nend)\n", name, begin, text)
+	}
+	sum := sha1.Sum([]byte(b.String()))
+	h := hex.EncodeToString(sum[:8])
+	fns = map[string]string{}
+	for _, name := range names {
+		fns[name] = "lx_" + h + "_" + name
+	}
+	return "#!lua name=lianxin_" + h + "\n" + strings.ReplaceAll(b.String(), "'lx_@_", "'lx_"+h+"_"), fns, nil
 }
 
 const flushHead = `

@@ -469,7 +469,8 @@ var scriptCmds = map[string]bool{"eval": true, "evalsha": true, "eval_ro": true,
 // notScripts are commands no script runs: the meter's own, and those of the
 // event stream's reader and of new connections.
 var notScripts = map[string]bool{"info": true, "config|resetstat": true, "config": true, "xread": true,
-	"xreadgroup": true, "hello": true, "client|setinfo": true, "client": true, "ping": true}
+	"xreadgroup": true, "hello": true, "client|setinfo": true, "client": true, "ping": true,
+	"function|load": true, "function": true}
 
 func newMeter(b *testing.B, rdb *redis.Client, steps ...string) *meter {
 	return &meter{b: b, rdb: rdb, names: steps, usec: make([][]float64, len(steps)), cmds: make([]float64, len(steps))}

@@ -23,9 +23,9 @@ import (
 // 1 ms or more (from the slow log), and the slowest calls by script name.
 type scriptStats struct {
 	Calls, Usec int64
-	Slow        []int64    // µs, of EVALSHA calls ≥ 1 ms
+	Slow        []int64    // µs, of FCALL and EVALSHA calls ≥ 1 ms
 	Slowest     []slowCall // the slow log's calls of 500 µs or more (EVAL too), slowest first
-	Histogram   string     // LATENCY HISTOGRAM evalsha, bucket µs: cumulative calls
+	Histogram   string     // LATENCY HISTOGRAM fcall and evalsha, bucket µs: cumulative calls
 }
 
 // slowCall is one script call in the slow log: which script (by the sha1s
@@ -130,13 +130,21 @@ func readScriptStats(t testing.TB, rdb *redis.Client) scriptStats {
 	info, err := rdb.Info(ctx, "commandstats").Result()
 	require.NoError(t, err)
 	for _, line := range strings.Split(info, "\n") {
-		if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+		// The queue's scripts run as functions (FCALL) on a Redis that has
+		// them, as scripts (EVALSHA) on one that does not.
+		rest, ok := strings.CutPrefix(line, "cmdstat_fcall:")
+		if !ok {
+			rest, ok = strings.CutPrefix(line, "cmdstat_evalsha:")
+		}
+		if ok {
 			for _, kv := range strings.Split(strings.TrimSpace(rest), ",") {
 				if v, ok := strings.CutPrefix(kv, "calls="); ok {
-					st.Calls, _ = strconv.ParseInt(v, 10, 64)
+					n, _ := strconv.ParseInt(v, 10, 64)
+					st.Calls += n
 				}
 				if v, ok := strings.CutPrefix(kv, "usec="); ok {
-					st.Usec, _ = strconv.ParseInt(v, 10, 64)
+					n, _ := strconv.ParseInt(v, 10, 64)
+					st.Usec += n
 				}
 			}
 		}
@@ -166,7 +174,7 @@ func readScriptStats(t testing.TB, rdb *redis.Client) scriptStats {
 		}
 		c := slowCall{Us: l.Duration.Microseconds()}
 		switch strings.ToLower(l.Args[0]) {
-		case "evalsha":
+		case "fcall", "evalsha":
 			c.Name = scriptName(l.Args[1])
 			if c.Us >= 1000 {
 				st.Slow = append(st.Slow, c.Us)
@@ -178,7 +186,7 @@ func readScriptStats(t testing.TB, rdb *redis.Client) scriptStats {
 			continue
 		}
 		// sweep: ARGV[1] now, ARGV[10] call; leave: ARGV[2] now, ARGV[4] call
-		// (after evalsha, sha, numkeys, prefix).
+		// (after fcall or evalsha, the function or sha, numkeys, prefix).
 		if a := l.Args; !c.Eval && c.Name == "sweep" && len(a) >= 14 {
 			c.Note = notes["sweep|"+a[4]+"|"+a[13]]
 		} else if !c.Eval && c.Name == "leave" && len(a) >= 8 {
@@ -188,7 +196,7 @@ func readScriptStats(t testing.TB, rdb *redis.Client) scriptStats {
 	}
 	sort.Slice(st.Slow, func(i, j int) bool { return st.Slow[i] < st.Slow[j] })
 	sort.SliceStable(st.Slowest, func(i, j int) bool { return st.Slowest[i].Us > st.Slowest[j].Us })
-	if h, err := rdb.Do(ctx, "LATENCY", "HISTOGRAM", "evalsha").Result(); err == nil {
+	if h, err := rdb.Do(ctx, "LATENCY", "HISTOGRAM", "fcall", "evalsha").Result(); err == nil {
 		st.Histogram = histogram(h)
 	}
 	return st
@@ -245,7 +253,7 @@ func (s scriptStats) String() string {
 	return out + "; histogram" + s.Histogram
 }
 
-// heldUp sorts the calls of 1 ms or more (EVALSHA) by what explains them.
+// heldUp sorts the calls of 1 ms or more (FCALL, EVALSHA) by what explains them.
 func (s scriptStats) heldUp() string {
 	n := [3]int{}
 	var not []string
@@ -320,7 +328,7 @@ func slowCommands(t testing.TB, rdb *redis.Client, n int) string {
 			break
 		}
 		name := strings.Join(l.Args[:min(len(l.Args), 4)], " ")
-		if len(l.Args) > 1 && strings.EqualFold(l.Args[0], "evalsha") {
+		if len(l.Args) > 1 && (strings.EqualFold(l.Args[0], "fcall") || strings.EqualFold(l.Args[0], "evalsha")) {
 			name = "script " + scriptName(l.Args[1])
 		}
 		fmt.Fprintf(&b, "\n  %s: %d µs", name, l.Duration.Microseconds())

@@ -3,7 +3,12 @@
 -- hash tag and live in one Redis Cluster slot.
 -- The Go side fills in OFFER_MS, RING_MS, MAX_MISSES, EVENTS_MAXLEN and
 -- NOTE_CLOSED.
-local P = KEYS[1]
+-- A line that ends "-- per call" sets up state of one call (of a script or
+-- of the library's function: see scriptHeads.library, which sets such
+-- names up again at the start of every call). Any other top-level value
+-- lives as long as the library and is never written by a call
+-- (TestHeadStateIsSetUpPerCall).
+local P = KEYS[1] -- per call
 local OFFER_MS = __OFFER_MS__
 local RING_MS = __RING_MS__
 local MAX_MISSES = __MAX_MISSES__
@@ -69,7 +74,7 @@ local AGENT_CORE = {__AGENT_CORE__}
 local function agent_core(v, o) return {__AGENT_CORE_TABLE__} end
 -- The per-channel field names, so they are not built again and again.
 local LOAD_KEY, CAP_KEY, IDLE_KEY, IN_KEY = {__LOAD_KEYS__}, {__CAP_KEYS__}, {__IDLE_KEYS__}, {__IN_KEYS__}
-local agents, agent_ids, agent_dirty, dirty_order, agent_ver = {}, {}, {}, {}, {}
+local agents, agent_ids, agent_dirty, dirty_order, agent_ver = {}, {}, {}, {}, {} -- per call
 local CHANNEL_PART = {idle = true, ['in'] = true}
 local agent_mt = {__index = function(h, k)
   if string.byte(k, 1) == 0 then return nil end
@@ -228,7 +233,7 @@ local function withdraw(id)
 end
 
 -- The groups with skill q, read once per script.
-local qgroups = {}
+local qgroups = {} -- per call
 local function groups_of(q)
   local g = qgroups[q]
   if not g then
@@ -298,7 +303,7 @@ end
 
 -- Agents whose state may have changed in this script; emit_states reports
 -- each once, at the end.
-local touched, touched_order = {}, {}
+local touched, touched_order = {}, {} -- per call
 local function touch(id)
   if id and id ~= '' and not touched[id] then
     touched[id] = true
@@ -329,7 +334,7 @@ end
 -- The status each agent's last event carried, so none is sent twice, and
 -- the agent's version (agent_ver) then: an agent not written since has the
 -- same status.
-local emitted, emitted_ver = {}, {}
+local emitted, emitted_ver = {}, {} -- per call
 
 -- with_status appends agent id's status to event fields.
 local function with_status(fields, id, now)
@@ -577,7 +582,7 @@ local function give_back(tn, reason, now, miss)
 end
 
 -- Queues whose waiting contacts may now match someone.
-local pending, pending_order = {}, {}
+local pending, pending_order = {}, {} -- per call
 local function mark(q, ch)
   local k = q .. '\0' .. ch
   if not pending[k] then
@@ -733,7 +738,7 @@ end
 -- contact of a queue with escalation steps is in it, scored by when its next
 -- step is due, so the sweep touches each contact once per step. esc_steps
 -- lists queue q's steps as {after_ms, dst}, soonest first.
-local esc_cache = {}
+local esc_cache = {} -- per call
 local function esc_steps(q)
   local s = esc_cache[q]
   if s then return s end

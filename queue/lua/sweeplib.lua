@@ -3,15 +3,15 @@
 -- spent its budget (by Redis's TIME, measured from here), and says whether
 -- work is left, so the caller calls again: no call holds Redis long,
 -- whatever the backlog.
-local SWEEP_T0 = redis.call('TIME')
+local SWEEP_T0 = redis.call('TIME') -- per call
 -- The clock also notes the longest gap between two of its readings, and in
 -- which part of the call (sweep_phase): every piece of work between two
 -- readings is small, so a long gap is Redis's thread held up (by the
 -- machine: a virtual CPU taken away, an interrupt), not the sweep's work.
 -- A call that took SLOW_US or more says so in sweep:slow (note_slow).
 local SLOW_US = 700
-local sweep_last, sweep_gap, sweep_gap_at, sweep_phase = 0, 0, '', 'start'
-local sweep_phases = {}
+local sweep_last, sweep_gap, sweep_gap_at, sweep_phase = 0, 0, '', 'start' -- per call
+local sweep_phases = {} -- per call
 local function spent_us()
   local t = redis.call('TIME')
   local us = (tonumber(t[1]) - tonumber(SWEEP_T0[1])) * 1000000 + tonumber(t[2]) - tonumber(SWEEP_T0[2])
@@ -44,15 +44,15 @@ end
 
 -- New work (returning offers, escalating, unseating) gets the first half of
 -- the budget; offering what it freed, the rest (dispatch_dirty).
-local budget_us = 300
+local budget_us = 300 -- per call
 -- worked: this call has done at least one piece of work. The budget stops a
 -- call only after that, so every call makes progress however slow Redis is
 -- (a loaded Redis can spend the whole budget on the prologue; without this
 -- the sweep would call again and again and never get anything done).
-local worked = false
+local worked = false -- per call
 -- sweep_now: the node's clock (ms) for the agents' events (the caller sets
 -- it).
-local sweep_now = 0
+local sweep_now = 0 -- per call
 
 -- flush_states reports the agents whose state changed so far (emit_states),
 -- and starts the list of touched agents again: their events are part of

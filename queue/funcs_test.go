@@ -1,0 +1,120 @@
+package queue_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lianxin/lianxin/queue"
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// commandCalls is INFO commandstats' count of calls of cmd ("fcall",
+// "function|load").
+func commandCalls(t *testing.T, rdb *redis.Client, cmd string) int {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	require.NoError(t, err)
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
+			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			require.NoError(t, err)
+			return n
+		}
+	}
+	return 0
+}
+
+// lianxinLibraries lists the libraries of Lianxin's functions Redis holds.
+func lianxinLibraries(t *testing.T, rdb *redis.Client) []string {
+	t.Helper()
+	libs, err := rdb.FunctionList(context.Background(), redis.FunctionListQuery{LibraryNamePattern: "lianxin_*"}).Result()
+	require.NoError(t, err)
+	var names []string
+	for _, l := range libs {
+		names = append(names, l.Name)
+	}
+	return names
+}
+
+// TestScriptsRunAsFunctions: on a Redis with Functions the queue's scripts
+// run as the functions of one library, loaded when Redis does not have it
+// (at first, and again after FUNCTION FLUSH); a node with other options
+// has a library of its own beside it, so neither replaces the other's.
+func TestScriptsRunAsFunctions(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	rdb := s.Client(t)
+	ctx := context.Background()
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues})
+	require.NoError(t, err)
+	in := queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general", Subject: "函数",
+		Citizen: queue.Citizen{Address: "a@example.cn"}}
+	first, err := q.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	libs := lianxinLibraries(t, rdb)
+	require.Len(t, libs, 1)
+	require.Equal(t, 1, commandCalls(t, rdb, "function|load"))
+	require.Zero(t, commandCalls(t, rdb, "evalsha")+commandCalls(t, rdb, "eval"), "scripts ran as scripts")
+	calls := commandCalls(t, rdb, "fcall")
+	require.Equal(t, 2, calls, "the enqueue's call, failed for want of the library, and again")
+
+	// Every script's work is done by its function: a contact's lifecycle.
+	sess, err := q.Connect(ctx, queue.Profile{ID: "1001", Skills: map[string]int{"general": 5},
+		Capacity: map[queue.Channel]int{queue.ChannelMailbox: 1}})
+	require.NoError(t, err)
+	require.NoError(t, q.SetPresence(ctx, "1001", sess.ID, queue.PresenceReady, ""))
+	require.NoError(t, q.Accept(ctx, "1001", first.TrackingNo))
+	require.NoError(t, q.WrapUp(ctx, "1001", first.TrackingNo, queue.RequestConsultation, queue.OutcomeResolved, ""))
+	c, err := q.Contact(ctx, first.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, queue.StateClosed, c.State)
+	require.Greater(t, commandCalls(t, rdb, "fcall"), calls+3)
+	require.Zero(t, commandCalls(t, rdb, "evalsha")+commandCalls(t, rdb, "eval"), "scripts ran as scripts")
+
+	// Redis lost its functions: the next call loads the library again.
+	require.NoError(t, rdb.FunctionFlush(ctx).Err())
+	second, err := q.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.NotEqual(t, first.TrackingNo, second.TrackingNo)
+	require.Equal(t, libs, lianxinLibraries(t, rdb))
+	require.Equal(t, 2, commandCalls(t, rdb, "function|load"))
+
+	// A node with other options (a longer offer) has its own library; the
+	// two nodes' calls, taken in turns, load nothing more.
+	other, err := queue.New(rdb, queue.Options{NodeID: "node-b", Queues: testQueues, OfferTimeout: time.Minute})
+	require.NoError(t, err)
+	_, err = other.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.Len(t, lianxinLibraries(t, rdb), 2)
+	for range 3 {
+		_, err = q.Enqueue(ctx, in, "")
+		require.NoError(t, err)
+		_, err = other.Enqueue(ctx, in, "")
+		require.NoError(t, err)
+	}
+	require.Equal(t, 3, commandCalls(t, rdb, "function|load"))
+}
+
+// TestScriptsRunAsScriptsWithoutFunctions: the embedded store has no
+// Functions (no FCALL): every call is a script, and works.
+func TestScriptsRunAsScriptsWithoutFunctions(t *testing.T) {
+	s := queuetest.Miniredis(t)
+	rdb := s.Client(t)
+	ctx := context.Background()
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues})
+	require.NoError(t, err)
+	in := queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general", Subject: "脚本",
+		Citizen: queue.Citizen{Address: "a@example.cn"}}
+	for range 2 {
+		r, err := q.Enqueue(ctx, in, "")
+		require.NoError(t, err)
+		c, err := q.Contact(ctx, r.TrackingNo)
+		require.NoError(t, err)
+		require.Equal(t, "脚本", c.Subject)
+	}
+	require.Error(t, rdb.Do(ctx, "FCALL", "x", 0).Err(), "the embedded store has Functions now: test them there")
+}
