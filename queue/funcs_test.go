@@ -2,8 +2,6 @@ package queue_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,16 +15,17 @@ import (
 // "function|load").
 func commandCalls(t *testing.T, rdb *redis.Client, cmd string) int {
 	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	return int(newMeter(t, rdb).read()[cmd].calls)
+}
+
+// scriptsCell is a queue on s and a letter with subject to enqueue there.
+func scriptsCell(t *testing.T, s *queuetest.Server, subject string) (*redis.Client, *queue.Queue, queue.Intake) {
+	t.Helper()
+	rdb := s.Client(t)
+	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues})
 	require.NoError(t, err)
-	for _, line := range strings.Split(info, "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
-			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			require.NoError(t, err)
-			return n
-		}
-	}
-	return 0
+	return rdb, q, queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general", Subject: subject,
+		Citizen: queue.Citizen{Address: "a@example.cn"}}
 }
 
 // lianxinLibraries lists the libraries of Lianxin's functions Redis holds.
@@ -46,13 +45,8 @@ func lianxinLibraries(t *testing.T, rdb *redis.Client) []string {
 // (at first, and again after FUNCTION FLUSH); a node with other options
 // has a library of its own beside it, so neither replaces the other's.
 func TestScriptsRunAsFunctions(t *testing.T) {
-	s := queuetest.RedisServer(t)
-	rdb := s.Client(t)
+	rdb, q, in := scriptsCell(t, queuetest.RedisServer(t), "函数")
 	ctx := context.Background()
-	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues})
-	require.NoError(t, err)
-	in := queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general", Subject: "函数",
-		Citizen: queue.Citizen{Address: "a@example.cn"}}
 	first, err := q.Enqueue(ctx, in, "")
 	require.NoError(t, err)
 	libs := lianxinLibraries(t, rdb)
@@ -102,13 +96,8 @@ func TestScriptsRunAsFunctions(t *testing.T) {
 // TestScriptsRunAsScriptsWithoutFunctions: the embedded store has no
 // Functions (no FCALL): every call is a script, and works.
 func TestScriptsRunAsScriptsWithoutFunctions(t *testing.T) {
-	s := queuetest.Miniredis(t)
-	rdb := s.Client(t)
+	rdb, q, in := scriptsCell(t, queuetest.Miniredis(t), "脚本")
 	ctx := context.Background()
-	q, err := queue.New(rdb, queue.Options{NodeID: "node-a", Queues: testQueues})
-	require.NoError(t, err)
-	in := queue.Intake{Channel: queue.ChannelMailbox, Line: "l", Queue: "general", Subject: "脚本",
-		Citizen: queue.Citizen{Address: "a@example.cn"}}
 	for range 2 {
 		r, err := q.Enqueue(ctx, in, "")
 		require.NoError(t, err)

@@ -451,7 +451,7 @@ func (c *scriptCell) others(b *testing.B) {
 // meter sums Redis's own time in scripts, and the commands they ran, per
 // step, from INFO commandstats taken before and after each step.
 type meter struct {
-	b     *testing.B
+	b     testing.TB
 	rdb   *redis.Client
 	names []string
 	last  map[string]cmdStat
@@ -472,7 +472,7 @@ var notScripts = map[string]bool{"info": true, "config|resetstat": true, "config
 	"xreadgroup": true, "hello": true, "client|setinfo": true, "client": true, "ping": true,
 	"function|load": true, "function": true}
 
-func newMeter(b *testing.B, rdb *redis.Client, steps ...string) *meter {
+func newMeter(b testing.TB, rdb *redis.Client, steps ...string) *meter {
 	return &meter{b: b, rdb: rdb, names: steps, usec: make([][]float64, len(steps)), cmds: make([]float64, len(steps))}
 }
 

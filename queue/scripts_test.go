@@ -24,14 +24,7 @@ var luaGlobals = map[string]bool{
 // reads no global but Redis's and sets none: a part of the prelude it needs
 // and did not get would be one.
 func TestScriptsUseNoUnknownGlobals(t *testing.T) {
-	o := Options{NodeID: "n", Queues: []Def{{Name: "general", Escalation: []Step{{After: 60e9, To: "labour"}}}, {Name: "labour"}}}
-	if err := o.defaults(); err != nil {
-		t.Fatal(err)
-	}
-	hs, err := newScriptHeads(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hs := testHeads(t)
 	whole := len(hs.sweep.lead) // the prelude and sweeplib.lua
 	for _, p := range hs.sweep.parts {
 		whole += len(p)
@@ -76,6 +69,20 @@ func TestScriptsUseNoUnknownGlobals(t *testing.T) {
 	if n < 25 {
 		t.Fatalf("checked %d scripts", n)
 	}
+}
+
+// testHeads are the script heads of a queue with an escalation step.
+func testHeads(t *testing.T) *scriptHeads {
+	t.Helper()
+	o := Options{NodeID: "n", Queues: []Def{{Name: "general", Escalation: []Step{{After: 60e9, To: "labour"}}}, {Name: "labour"}}}
+	if err := o.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := newScriptHeads(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hs
 }
 
 // globals calls fn for every global a function (and the functions in it)
@@ -128,14 +135,7 @@ func TestAssembleTakesWhatIsUsed(t *testing.T) {
 // global but Redis's and sets none: in a function KEYS and ARGV are not
 // globals but each call's (BEGIN).
 func TestLibraryUsesNoUnknownGlobals(t *testing.T) {
-	o := Options{NodeID: "n", Queues: []Def{{Name: "general", Escalation: []Step{{After: 60e9, To: "labour"}}}, {Name: "labour"}}}
-	if err := o.defaults(); err != nil {
-		t.Fatal(err)
-	}
-	hs, err := newScriptHeads(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hs := testHeads(t)
 	byName := map[string]*redis.Script{}
 	if _, err := loadScripts(hs, byName); err != nil {
 		t.Fatal(err)
