@@ -107,3 +107,55 @@ func TestScriptsRunAsScriptsWithoutFunctions(t *testing.T) {
 	}
 	require.Error(t, rdb.Do(ctx, "FCALL", "x", 0).Err(), "the embedded store has Functions now: test them there")
 }
+
+// TestTidyDropsLibrariesNoLiveNodeUses: after an upgrade the old version's
+// library stays in Redis until Tidy finds that no live node uses it (each
+// heartbeat names its node's library); the live nodes' libraries and
+// another deployment's stay. A node whose library went anyway loads it
+// again with its next call.
+func TestTidyDropsLibrariesNoLiveNodeUses(t *testing.T) {
+	rdb, a, in := scriptsCell(t, queuetest.RedisServer(t), "升级")
+	ctx := context.Background()
+	node := func(id string, o queue.Options) *queue.Queue {
+		o.NodeID, o.Queues = id, testQueues
+		q, err := queue.New(rdb, o)
+		require.NoError(t, err)
+		_, err = q.Enqueue(ctx, in, "") // loads its library
+		require.NoError(t, err)
+		return q
+	}
+	b := node("node-b", queue.Options{OfferTimeout: time.Minute})         // another option: its own library
+	old := node("node-old", queue.Options{OfferTimeout: 2 * time.Minute}) // an old version's
+	other := node("node-x", queue.Options{Tag: "other"})                  // another deployment's
+	require.NoError(t, other.Heartbeat(ctx))
+	_, err := a.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.Len(t, lianxinLibraries(t, rdb), 4)
+	require.NoError(t, a.Heartbeat(ctx))
+	require.NoError(t, b.Heartbeat(ctx))
+	require.NoError(t, old.Heartbeat(ctx))
+
+	r, err := a.Tidy(ctx)
+	require.NoError(t, err)
+	require.Zero(t, r.Libraries, "every node that loaded a library is alive")
+	require.Len(t, lianxinLibraries(t, rdb), 4)
+
+	// The old version's node is gone (its desks left, it stopped).
+	require.NoError(t, old.Leave(ctx))
+	r, err = a.Tidy(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Libraries)
+	libs := lianxinLibraries(t, rdb)
+	require.Len(t, libs, 3)
+	r, err = b.Tidy(ctx)
+	require.NoError(t, err)
+	require.Zero(t, r.Libraries)
+
+	// It comes back (a node started again with the old version): its next
+	// call loads its library again.
+	loads := commandCalls(t, rdb, "function|load")
+	_, err = old.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.Equal(t, loads+1, commandCalls(t, rdb, "function|load"))
+	require.Len(t, lianxinLibraries(t, rdb), 4)
+}

@@ -70,7 +70,7 @@ const tidyEvery = 5 * time.Second
 // itself declares no node dead.
 func (q *Queue) Heartbeat(ctx context.Context) error {
 	return q.run(ctx, q.s.heartbeat, q.o.NodeID, q.liveGap().Milliseconds(), q.o.NodeTTL.Milliseconds(),
-		q.escVersion()).Err()
+		q.escVersion(), q.fn.name).Err()
 }
 
 // liveGap is how long Redis may go without serving a heartbeat or sweep

@@ -248,7 +248,7 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 		return nil, err
 	}
 	q := &Queue{rdb: rdb, o: o, s: s, ivr: ivr, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger}
-	if err := q.fn.init(hs, byName); err != nil {
+	if err := q.fn.init(hs, byName, o.Tag); err != nil {
 		return nil, err
 	}
 	q.keys = []string{q.prefix}

@@ -231,8 +231,10 @@ func perCallSplit(head string) (decl, setup string) {
 // script is a function that sets up its call's state (perCall) and runs
 // its text. The library's name and its functions' names carry a hash of
 // its text, so nodes with other options or another version have libraries
-// of their own. fns maps each script's name to its function's.
-func (hs *scriptHeads) library(names []string) (code string, fns map[string]string, err error) {
+// of their own; and of the deployment's tag, so a deployment tells its own
+// libraries (libraryScope) from another's on the same Redis. fns maps each
+// script's name to its function's.
+func (hs *scriptHeads) library(names []string, tag string) (name, code string, fns map[string]string, err error) {
 	pre, preSetup := perCallSplit(hs.pre)
 	lib, libSetup := perCallSplit(hs.lib)
 	var b strings.Builder
@@ -241,24 +243,31 @@ func (hs *scriptHeads) library(names []string) (code string, fns map[string]stri
 	fmt.Fprintf(&b, "\nlocal function BEGIN(keys, args)\n  KEYS, ARGV = keys, args\n%send\n", preSetup)
 	b.WriteString(lib)
 	fmt.Fprintf(&b, "\nlocal function BEGIN_LIB()\n%send\n", libSetup)
-	for _, name := range names {
-		_, _, text, err := hs.body(name)
+	for _, script := range names {
+		_, _, text, err := hs.body(script)
 		if err != nil {
-			return "", nil, err
+			return "", "", nil, err
 		}
 		begin := "BEGIN(keys, args)\n"
-		if withLib[name] {
+		if withLib[script] {
 			begin += "BEGIN_LIB()\n"
 		}
-		fmt.Fprintf(&b, "\nredis.register_function('lx_@_%s', function(keys, args)\n%s%s\nend)\n", name, begin, text)
+		fmt.Fprintf(&b, "\nredis.register_function('lx_@_%s', function(keys, args)\n%s%s\nend)\n", script, begin, text)
 	}
-	sum := sha1.Sum([]byte(b.String()))
+	sum := sha1.Sum([]byte(b.String() + "\x00" + tag))
 	h := hex.EncodeToString(sum[:8])
 	fns = map[string]string{}
-	for _, name := range names {
-		fns[name] = "lx_" + h + "_" + name
+	for _, script := range names {
+		fns[script] = "lx_" + h + "_" + script
 	}
-	return "#!lua name=lianxin_" + h + "\n" + strings.ReplaceAll(b.String(), "'lx_@_", "'lx_"+h+"_"), fns, nil
+	name = libraryScope(tag) + h
+	return name, "#!lua name=" + name + "\n" + strings.ReplaceAll(b.String(), "'lx_@_", "'lx_"+h+"_"), fns, nil
+}
+
+// libraryScope is the start of the names of deployment tag's libraries.
+func libraryScope(tag string) string {
+	sum := sha1.Sum([]byte(tag))
+	return "lianxin_" + hex.EncodeToString(sum[:4]) + "_"
 }
 
 const flushHead = `

@@ -144,7 +144,7 @@ func TestLibraryUsesNoUnknownGlobals(t *testing.T) {
 		t.Fatal(err)
 	}
 	var f funcs
-	if err := f.init(hs, byName); err != nil {
+	if err := f.init(hs, byName, "lianxin"); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.of) != len(byName) || len(f.of) < 29 {

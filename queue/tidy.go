@@ -37,6 +37,8 @@ type TidyResult struct {
 	// Dropped counts, by consumer group, the entries trimmed that a group
 	// stalled past Options.MaxEventLag had not read or acknowledged.
 	Dropped map[string]int64
+	// Libraries of the scripts' functions deleted: no live node used them.
+	Libraries int
 }
 
 // Tidy keeps Redis's memory flat, in steps of bounded length: without an
@@ -44,7 +46,8 @@ type TidyResult struct {
 // Options.Retention (the scripts note them in the set "closed" as they
 // close); and the event stream loses entries older than Options.KeepEvents
 // that every consumer group has read (but for groups stalled past
-// Options.MaxEventLag). Run calls it on the sweeping node.
+// Options.MaxEventLag); and the libraries of the scripts' functions that
+// no live node uses are deleted. Run calls it on the sweeping node.
 func (q *Queue) Tidy(ctx context.Context) (TidyResult, error) {
 	var r TidyResult
 	if q.o.notesClosed() {
@@ -72,6 +75,10 @@ func (q *Queue) Tidy(ctx context.Context) (TidyResult, error) {
 	}
 	n, dropped, err := q.trimEvents(ctx)
 	r.Trimmed, r.Dropped = n, dropped
+	if err != nil {
+		return r, err
+	}
+	r.Libraries, err = q.dropOldLibraries(ctx)
 	return r, err
 }
 
