@@ -124,7 +124,7 @@ func stateKeys(t *testing.T, e *env) []string {
 		switch {
 		case strings.HasSuffix(k, ":nodes"), strings.HasSuffix(k, ":events"), strings.Contains(k, ":live:"),
 			strings.Contains(k, ":esc:spec"), strings.HasSuffix(k, ":esc:mixed"), strings.HasSuffix(k, ":esc:pass"),
-			strings.Contains(k, ":sweep:"), strings.HasSuffix(k, ":hd:built"):
+			strings.Contains(k, ":sweep:"), strings.HasSuffix(k, ":hd:built"), strings.HasSuffix(k, ":libs"):
 		default:
 			out = append(out, k)
 		}
