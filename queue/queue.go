@@ -296,19 +296,19 @@ func (q *Queue) Prefix() string { return q.prefix }
 
 func (q *Queue) nowMs() int64 { return q.o.Now().UnixMilli() }
 
+// run runs script s as its function (see funcs), made once more when Redis
+// lacked the library or has no functions (funcs.again), or as a script.
 func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
-	fn, ok := q.fn.of[s]
-	if !ok || q.fn.scriptsOnly.Load() {
-		return s.Run(ctx, q.rdb, q.keys, args...)
+	for try := 0; ; try++ {
+		fn, ok := q.fn.of[s]
+		if !ok || q.fn.scriptsOnly.Load() {
+			return s.Run(ctx, q.rdb, q.keys, args...)
+		}
+		cmd := q.rdb.FCall(ctx, fn, q.keys, args...)
+		if try > 0 || !q.fn.again(ctx, q.rdb, cmd) {
+			return cmd
+		}
 	}
-	cmd := q.rdb.FCall(ctx, fn, q.keys, args...)
-	if !q.fn.again(ctx, q.rdb, cmd) {
-		return cmd
-	}
-	if q.fn.scriptsOnly.Load() {
-		return s.Run(ctx, q.rdb, q.keys, args...)
-	}
-	return q.rdb.FCall(ctx, fn, q.keys, args...)
 }
 
 // once runs one of the onceScripts with a new call id as its last argument:

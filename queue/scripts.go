@@ -155,6 +155,15 @@ func loadScripts(hs *scriptHeads, byName map[string]*redis.Script) (*scripts, er
 type scriptHeads struct {
 	common, sweep *parsedHead
 	pre, lib      string
+	bodies        map[string]scriptBody // by script, made once: see body
+}
+
+// scriptBody is a script's text after its head, the head it goes after and
+// the parts of that head it needs.
+type scriptBody struct {
+	h    *parsedHead
+	need []bool
+	text string
 }
 
 func newScriptHeads(o Options) (*scriptHeads, error) {
@@ -166,7 +175,8 @@ func newScriptHeads(o Options) (*scriptHeads, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &scriptHeads{common: parseHead(pre), sweep: parseHead(pre + "\n" + string(lib)), pre: pre, lib: string(lib)}, nil
+	return &scriptHeads{common: parseHead(pre), sweep: parseHead(pre + "\n" + string(lib)), pre: pre, lib: string(lib),
+		bodies: map[string]scriptBody{}}, nil
 }
 
 // source is script name with what it needs of the prelude (and of
@@ -183,8 +193,12 @@ func (hs *scriptHeads) source(name string) (string, error) {
 
 // body is script name's text after its head (its own, within the once and
 // flush wrappers it needs), the head it goes after, and the parts of that
-// head it needs.
+// head it needs. Each script's is made once (the script and the library
+// both need it, and finding the parts a text uses reads all its words).
 func (hs *scriptHeads) body(name string) (*parsedHead, []bool, string, error) {
+	if b, ok := hs.bodies[name]; ok {
+		return b.h, b.need, b.text, nil
+	}
 	body, err := luaFS.ReadFile("lua/" + name + ".lua")
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("queue: script %s: %w", name, err)
@@ -204,6 +218,7 @@ func (hs *scriptHeads) body(name string) (*parsedHead, []bool, string, error) {
 		need = h.need(need, flushTail)
 		text = flushHead + text + flushTail
 	}
+	hs.bodies[name] = scriptBody{h, need, text}
 	return h, need, text, nil
 }
 
