@@ -18,9 +18,11 @@
 package clusters
 
 import (
+	"cmp"
 	"container/list"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -154,7 +156,11 @@ type Clusterer struct {
 	df       map[string]float64
 	n        float64
 	clusters map[uint64]*cluster
-	postings map[string]map[uint64]struct{}
+	// postings lists, for each term, the groups whose centroid has it and
+	// its weight there (always equal to the centroid's), so scoring a
+	// contact against a group needs no lookup of the term's text in the
+	// group's centroid: one per term and contact, not per term and group.
+	postings map[string]map[uint64]float64
 	lru      *list.List // front: most recently grown
 	// dropped, if set, is told of a group before it is dropped.
 	dropped func(*cluster)
@@ -178,7 +184,7 @@ const maxCandidates = 32
 // history before the burst window).
 func New(o Options, since time.Time) *Clusterer {
 	return &Clusterer{o: o.withDefaults(), since: since, df: map[string]float64{}, clusters: map[uint64]*cluster{},
-		postings: map[string]map[uint64]struct{}{}, lru: list.New()}
+		postings: map[string]map[uint64]float64{}, lru: list.New()}
 }
 
 // Len is the number of groups kept.
@@ -244,42 +250,50 @@ func (c *Clusterer) nearest(v vector, district, line string) (*cluster, float64)
 	// and would make every contact cost as much as the groups kept. Such
 	// terms still count in the candidates' similarity.
 	dots := map[uint64]float64{}
-	var common []string
+	type term struct {
+		w float64
+		p map[uint64]float64
+	}
+	var common []term
 	for t, w := range v {
 		p := c.postings[t]
 		if len(p) > maxPosting {
-			common = append(common, t)
+			common = append(common, term{w, p})
 			continue
 		}
-		for id := range p {
-			dots[id] += w * c.clusters[id].centroid[t]
+		for id, cw := range p {
+			dots[id] += w * cw
 		}
 	}
 	// Only the groups nearest by the rarer terms are scored in full.
 	type cand struct {
-		id  uint64
-		dot float64
+		cl  *cluster
+		dot float64 // by the rarer terms
+		pre float64 // dot / norm, the order of candidates
 	}
 	cands := make([]cand, 0, len(dots))
 	for id, dot := range dots {
-		cands = append(cands, cand{id, dot / c.clusters[id].norm})
+		cl := c.clusters[id]
+		cands = append(cands, cand{cl, dot, dot / cl.norm})
 	}
 	if len(cands) > maxCandidates {
-		sort.Slice(cands, func(i, j int) bool {
-			return cands[i].dot > cands[j].dot || (cands[i].dot == cands[j].dot && cands[i].id < cands[j].id)
+		slices.SortFunc(cands, func(a, b cand) int {
+			if a.pre != b.pre {
+				return cmp.Compare(b.pre, a.pre)
+			}
+			return cmp.Compare(a.cl.id, b.cl.id)
 		})
 		cands = cands[:maxCandidates]
 	}
 	var best *cluster
 	bestScore := 0.0
 	for _, cd := range cands {
-		id, dot := cd.id, dots[cd.id]
-		cl := c.clusters[id]
+		cl, dot := cd.cl, cd.dot
 		if cl.norm == 0 {
 			continue
 		}
 		for _, t := range common {
-			dot += v[t] * cl.centroid[t]
+			dot += t.w * t.p[cl.id]
 		}
 		s := dot / cl.norm
 		if d := cl.district(); district != "" && d != "" {
@@ -292,7 +306,7 @@ func (c *Clusterer) nearest(v vector, district, line string) (*cluster, float64)
 		if line != "" && cl.lines[line] > 0 && line != "12345" {
 			s += 0.05
 		}
-		if s > bestScore || (s == bestScore && best != nil && id < best.id) {
+		if s > bestScore || (s == bestScore && best != nil && cl.id < best.id) {
 			best, bestScore = cl, s
 		}
 	}
@@ -312,15 +326,13 @@ func (cl *cluster) district() string {
 // grow adds a contact to cl.
 func (c *Clusterer) grow(cl *cluster, v vector, x Contact, district string) {
 	for t, w := range v {
-		if _, ok := cl.centroid[t]; !ok {
-			p := c.postings[t]
-			if p == nil {
-				p = map[uint64]struct{}{}
-				c.postings[t] = p
-			}
-			p[cl.id] = struct{}{}
+		p := c.postings[t]
+		if p == nil {
+			p = map[uint64]float64{}
+			c.postings[t] = p
 		}
 		cl.centroid[t] += w
+		p[cl.id] = cl.centroid[t]
 	}
 	if len(cl.centroid) > 2*c.o.MaxTerms {
 		c.prune(cl)
