@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/lianxin/lianxin/channels"
@@ -219,7 +220,9 @@ func TestSenderAuthBadInputs(t *testing.T) {
 // TestSenderAuthJoinedLetter: a letter that joins an open contact is
 // checked on its own; when it fails, the conversation says so.
 func TestSenderAuthJoinedLetter(t *testing.T) {
-	e := start(t, queuetest.RedisServer(t), newFakeRelay(t), nil)
+	// The domain publishes its DMARC policy between the two letters: the
+	// second sees it at once only with no answer kept (a minute at most).
+	e := start(t, queuetest.RedisServer(t), newFakeRelay(t), func(o *Options) { o.DNSCache = time.Nanosecond })
 	first := plainLetter("wang@example.cn", "join.1@test", "噪音")
 	require.NoError(t, send(t, e, "wang@example.cn", []string{boxAddr}, first))
 	ack := ackOf(t, e.relay, "join.1@test")

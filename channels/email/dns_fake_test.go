@@ -19,12 +19,14 @@ type fakeDNS struct {
 	// defaultSPF is the SPF record of a name that has no TXT records set
 	// ("" for none).
 	defaultSPF string
+	// asked counts the TXT questions per name.
+	asked map[string]int
 }
 
 var _ Resolver = (*fakeDNS)(nil)
 
 func newFakeDNS() *fakeDNS {
-	return &fakeDNS{txt: map[string][]string{}, temp: map[string]bool{}, defaultSPF: "v=spf1 ip4:127.0.0.1 ip6:::1 -all"}
+	return &fakeDNS{txt: map[string][]string{}, temp: map[string]bool{}, asked: map[string]int{}, defaultSPF: "v=spf1 ip4:127.0.0.1 ip6:::1 -all"}
 }
 
 // set gives name (any case, no trailing dot) its TXT records.
@@ -41,6 +43,13 @@ func (f *fakeDNS) fail(name string) {
 	f.temp[strings.ToLower(name)] = true
 }
 
+// questions is how often name was asked for its TXT records.
+func (f *fakeDNS) questions(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.asked[strings.ToLower(name)]
+}
+
 func nxdomain(name string) error {
 	return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 }
@@ -52,6 +61,7 @@ func (f *fakeDNS) LookupTXT(ctx context.Context, name string) ([]string, error) 
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.asked[name]++
 	if f.temp[name] {
 		return nil, &net.DNSError{Err: "server misbehaving", Name: name, IsTemporary: true}
 	}

@@ -61,7 +61,8 @@ type Params struct {
 	// (default: the system's roots, server name from Relay.Addr).
 	RelayTLS *tls.Config
 	// Resolver answers the DNS questions of the sender checks (SPF, DKIM,
-	// DMARC); nil means net.DefaultResolver.
+	// DMARC); nil means net.DefaultResolver. Its answers are kept for
+	// Options.DNSCache.
 	Resolver Resolver
 	Logger   *zap.Logger
 	// Now is the clock; nil means time.Now.
@@ -111,6 +112,7 @@ func New(p Params) (*Server, error) {
 	if s.dns == nil {
 		s.dns = net.DefaultResolver
 	}
+	s.dns = newDNSCache(s.dns, o.DNSCache, o.DNSTimeout, dnsCacheNames, now)
 	var err error
 	if s.tls, err = listenerTLS(o.TLS, o.Domain, now(), log); err != nil {
 		return nil, err

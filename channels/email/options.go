@@ -59,6 +59,10 @@ type Options struct {
 	// them together), each DKIM key's, the DMARC policy's. A check that runs
 	// out is a temperror and the letter gets no acknowledgement. Default 10s.
 	DNSTimeout time.Duration `yaml:"dns_timeout"`
+	// DNSCache is how long the sender checks keep a DNS answer (a name
+	// found not to exist: at most a minute of it), so that many letters
+	// from one domain ask the resolver once. Default 5m.
+	DNSCache time.Duration `yaml:"dns_cache"`
 	// Relay sends acknowledgements and replies.
 	Relay Relay `yaml:"relay"`
 	// DKIM signs our outbound mail when a key is configured.
@@ -167,6 +171,7 @@ func (o Options) WithDefaults() Options {
 	def(&o.ProcessTimeout, 30*time.Second)
 	def(&o.ShutdownGrace, 10*time.Second)
 	def(&o.DNSTimeout, 10*time.Second)
+	def(&o.DNSCache, 5*time.Minute)
 	r := &o.Relay
 	def(&r.From, "noreply@mail.12345.chengdu.gov.cn")
 	if o.DKIM.enabled() && o.DKIM.Domain == "" {
@@ -195,7 +200,7 @@ func (o Options) Validate() error {
 		name string
 		d    time.Duration
 	}{{"read_timeout", o.ReadTimeout}, {"write_timeout", o.WriteTimeout}, {"process_timeout", o.ProcessTimeout},
-		{"shutdown_grace", o.ShutdownGrace}, {"dns_timeout", o.DNSTimeout}, {"relay.timeout", o.Relay.Timeout}, {"relay.ack_backoff", o.Relay.AckBackoff}} {
+		{"shutdown_grace", o.ShutdownGrace}, {"dns_timeout", o.DNSTimeout}, {"dns_cache", o.DNSCache}, {"relay.timeout", o.Relay.Timeout}, {"relay.ack_backoff", o.Relay.AckBackoff}} {
 		if f.d <= 0 {
 			bad(f.name, "must be positive (zero would mean no limit)")
 		}
