@@ -17,6 +17,7 @@ func TestOptionsDefaults(t *testing.T) {
 	require.Equal(t, 2000, o.MaxLineLength)
 	require.Empty(t, o.Relay.Addr, "no relay unless configured")
 	require.Equal(t, 10*time.Second, o.DNSTimeout)
+	require.Equal(t, 5*time.Minute, o.DNSCache)
 	require.Empty(t, o.TLS.CertFile, "a self-signed pair unless configured")
 	require.Empty(t, o.DKIM.Domain, "no signing unless a key is configured")
 	o = Options{DKIM: DKIMSigning{Selector: "s", KeyFile: "k.pem"}}.WithDefaults()
@@ -39,6 +40,7 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.Relay.Password = "p" }, "smtp.relay.password: set without relay.username"},
 		{func(o *Options) { o.TLS.CertFile = "cert.pem" }, "smtp.tls: set both cert_file and key_file"},
 		{func(o *Options) { o.DNSTimeout = -1 }, "smtp.dns_timeout: must be positive"},
+		{func(o *Options) { o.DNSCache = -1 }, "smtp.dns_cache: must be positive"},
 		{func(o *Options) { o.DKIM.KeyFile = "dkim.pem" }, "smtp.dkim.selector: required with a key"},
 		{func(o *Options) { o.DKIM = DKIMSigning{KeyFile: "k", Selector: "s", Domain: "a b"} }, "smtp.dkim.domain: not a domain"},
 	} {
