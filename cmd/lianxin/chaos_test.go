@@ -206,7 +206,7 @@ func chaos(t *testing.T, fsync string, letters, kills int) {
 	}
 	keys, err := rdb.Keys(ctx, "{lianxin}:c:*").Result()
 	require.NoError(t, err)
-	texts := map[string]int{}
+	texts := map[string][]string{} // the letter's text → its contacts
 	for _, k := range keys {
 		tn := strings.TrimPrefix(k, "{lianxin}:c:")
 		if strings.Contains(tn, ":") {
@@ -214,14 +214,18 @@ func chaos(t *testing.T, fsync string, letters, kills int) {
 		}
 		c, err := q.Contact(ctx, tn)
 		require.NoError(t, err)
-		texts[c.Text]++
+		texts[c.Text] = append(texts[c.Text], tn)
 	}
 	doubled := 0
-	for text, n := range texts {
-		if n > 1 && strings.Contains(text, run) {
+	for text, tns := range texts {
+		if len(tns) > 1 && strings.Contains(text, run) {
 			doubled++
-			t.Errorf("%d contacts for one letter: %q", n, text)
+			t.Errorf("%d contacts for one letter: %q", len(tns), text)
+			explainDouble(t, s.Dir, tns)
 		}
+	}
+	if doubled > 0 || (fsync == "always" && lost > 0) {
+		keepRedisDir(t, s.Dir)
 	}
 	t.Logf("appendfsync %s: %d letters, %d acknowledged (%d answers to try again), %d kills, %d bytes of AOF cut; "+
 		"lost %d, reissued %d, doubled %d", fsync, letters, len(acked), refused.Load(), kills, cutBytes, lost, len(reissued), doubled)
@@ -230,4 +234,195 @@ func chaos(t *testing.T, fsync string, letters, kills int) {
 	if fsync == "always" {
 		require.Zero(t, lost, "appendfsync always loses nothing acknowledged")
 	}
+}
+
+// explainDouble logs what Redis's append-only files say of the contacts
+// tns, made for one letter (aofTransactions).
+func explainDouble(t *testing.T, dir string, tns []string) {
+	t.Helper()
+	t.Logf("the append-only files on contacts %v:\n%s", tns, aofTransactions(dir, tns))
+}
+
+// aofTransactions reports every transaction in dir's append-only files (a
+// script's or a function's writes, MULTI … EXEC) that names one of tns,
+// with its once id (the call:<id> key: the node and the call that ran it)
+// and its idempotency key: two transactions with one once id mean one call
+// ran twice; with two ids, two calls. It reports each file's size and the
+// manifest too.
+func aofTransactions(dir string, tns []string) string {
+	var out strings.Builder
+	logf := func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
+	files, _ := filepath.Glob(filepath.Join(dir, "appendonlydir", "*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			logf("%s: %v", f, err)
+			continue
+		}
+		if strings.HasSuffix(f, ".manifest") {
+			logf("%s:\n%s", filepath.Base(f), b)
+			continue
+		}
+		if bytes.HasPrefix(b, []byte("REDIS")) {
+			logf("%s: %d bytes, an RDB snapshot (not read)", filepath.Base(f), len(b))
+			continue
+		}
+		cmds, rest := respCommands(b)
+		logf("%s: %d bytes, %d commands (%d bytes at its end not a whole command)", filepath.Base(f), len(b),
+			len(cmds), rest)
+		var tx [][]string
+		for i, c := range cmds {
+			if len(c) == 0 {
+				continue
+			}
+			switch strings.ToUpper(c[0]) {
+			case "MULTI":
+				tx = nil
+				continue
+			case "EXEC":
+				if names(tx, tns) {
+					logf("  commands %d…%d of %s:\n%s", i-len(tx), i, filepath.Base(f), describeTx(tx))
+				}
+				tx = nil
+				continue
+			}
+			tx = append(tx, c)
+		}
+		if len(tx) > 0 && names(tx, tns) {
+			logf("  an unfinished transaction at the end of %s:\n%s", filepath.Base(f), describeTx(tx))
+		}
+	}
+	return out.String()
+}
+
+func names(tx [][]string, tns []string) bool {
+	for _, c := range tx {
+		for _, a := range c {
+			for _, tn := range tns {
+				if strings.Contains(a, tn) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// describeTx is a transaction's commands, one a line, long arguments cut.
+func describeTx(tx [][]string) string {
+	var b strings.Builder
+	for _, c := range tx {
+		b.WriteString("    ")
+		for i, a := range c {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			if r := []rune(a); len(r) > 60 {
+				a = string(r[:60]) + "…"
+			}
+			b.WriteString(strconv.Quote(a))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// respCommands reads the commands of an append-only file (RESP arrays of
+// bulk strings) and returns them with the length of what is left at its
+// end that is not a whole command (a write cut by a kill).
+func respCommands(b []byte) ([][]string, int) {
+	var out [][]string
+	for len(b) > 0 {
+		c, n := respCommand(b)
+		if n == 0 {
+			break
+		}
+		out = append(out, c)
+		b = b[n:]
+	}
+	return out, len(b)
+}
+
+// respCommand reads one "*N\r\n($len\r\narg\r\n)×N" from b: the command and
+// the bytes it took, or 0 when b does not start with a whole one.
+func respCommand(b []byte) ([]string, int) {
+	line := func(p int) (string, int) {
+		i := bytes.Index(b[p:], []byte("\r\n"))
+		if i < 0 {
+			return "", -1
+		}
+		return string(b[p : p+i]), p + i + 2
+	}
+	head, p := line(0)
+	if p < 0 || !strings.HasPrefix(head, "*") {
+		return nil, 0
+	}
+	n, err := strconv.Atoi(head[1:])
+	if err != nil || n < 0 || n > 1<<20 {
+		return nil, 0
+	}
+	args := make([]string, 0, min(n, 64))
+	for range n {
+		h, q := line(p)
+		if q < 0 || !strings.HasPrefix(h, "$") {
+			return nil, 0
+		}
+		l, err := strconv.Atoi(h[1:])
+		if err != nil || l < 0 || q+l+2 > len(b) || string(b[q+l:q+l+2]) != "\r\n" {
+			return nil, 0
+		}
+		args = append(args, string(b[q:q+l]))
+		p = q + l + 2
+	}
+	return args, p
+}
+
+// keepRedisDir copies redis-server's folder (its append-only files) where
+// it outlives the test, and says where.
+func keepRedisDir(t *testing.T, dir string) {
+	t.Helper()
+	dst, err := os.MkdirTemp("", "lianxin-chaos-redis-")
+	if err != nil {
+		t.Logf("redis-server's folder not kept: %v", err)
+		return
+	}
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	t.Logf("redis-server's folder kept in %s (%v)", dst, err)
+}
+
+// The chaos test's account of a doubled letter reads real append-only
+// files: an enqueue's transaction, with its once id and idempotency key,
+// and none of another contact's.
+func TestAOFTransactionsNameTheOnceID(t *testing.T) {
+	t.Parallel()
+	s := queuetest.RedisServerWith(t, "--appendonly", "yes", "--appendfsync", "always")
+	q, err := queue.New(s.Client(t), queue.Options{NodeID: "node-x", Queues: []queue.Def{{Name: "general"}}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	in := queue.Intake{Channel: queue.ChannelWeb, Queue: "general", Text: "路灯坏了", Citizen: queue.Citizen{Phone: "13800138000"}}
+	a, err := q.Enqueue(ctx, in, "mailbox:box:letter-1")
+	require.NoError(t, err)
+	b, err := q.Enqueue(ctx, in, "mailbox:box:letter-2")
+	require.NoError(t, err)
+	report := aofTransactions(s.Dir, []string{a.TrackingNo})
+	require.Contains(t, report, "appendonly.aof.manifest")
+	require.Contains(t, report, `"{lianxin}:call:node-x:`, "the once id")
+	require.Contains(t, report, `"{lianxin}:idem:mailbox:box:letter-1"`)
+	require.Contains(t, report, a.TrackingNo)
+	require.NotContains(t, report, b.TrackingNo)
+	require.NotContains(t, report, "letter-2")
+	t.Log(report)
 }
