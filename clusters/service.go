@@ -146,13 +146,9 @@ func (s *Service) lead(ctx context.Context) {
 		}
 	}()
 	pos := strconv.FormatInt(since.UnixMilli(), 10) + "-0"
-	_ = s.p.Queue.SubscribeFrom(ctx, pos, func(e queue.Event) {
-		if e.Type != queue.EventQueued {
-			return
-		}
-		ct, err := s.p.Queue.Contact(ctx, e.TrackingNo)
-		if err != nil {
-			return // gone (archived) or Redis unavailable: it is not grouped
+	_ = s.p.Queue.SubscribeQueued(ctx, pos, func(e queue.Event, ct *queue.Contact) {
+		if ct == nil {
+			return // gone from Redis and from the archive: it is not grouped
 		}
 		x := s.contact(ct, e)
 		mu.Lock()

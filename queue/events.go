@@ -170,6 +170,52 @@ func (q *Queue) SubscribeFrom(ctx context.Context, pos string, fn func(Event)) e
 	})
 }
 
+// SubscribeQueued is SubscribeFrom for a reader of new contacts (the
+// common-problems clusterer): fn gets each queued event after pos, in
+// order, with its contact, and no other event. The contacts of one read's
+// queued events are loaded together, in one round trip (one that has left
+// Redis since is read from the archive; nil when it is in neither), and no
+// other event's contact is loaded.
+func (q *Queue) SubscribeQueued(ctx context.Context, pos string, fn func(Event, *Contact)) error {
+	if pos == "" {
+		return fmt.Errorf("%w: empty event position", ErrInvalid)
+	}
+	var loaded map[string]*Contact // the contacts of the read's queued events
+	load := func(ctx context.Context, ms []redis.XMessage) error {
+		var tns []string
+		for _, m := range ms {
+			if t, _ := m.Values["type"].(string); t == string(EventQueued) {
+				tn, _ := m.Values["contact"].(string)
+				tns = append(tns, tn)
+			}
+		}
+		cs, err := q.contacts(ctx, tns)
+		if err != nil {
+			return err
+		}
+		loaded = make(map[string]*Contact, len(cs))
+		for _, c := range cs {
+			loaded[c.TrackingNo] = c
+		}
+		return nil
+	}
+	return q.readStream(ctx, q.key("events"), pos, "events", load, func(m redis.XMessage) {
+		if t, _ := m.Values["type"].(string); t != string(EventQueued) {
+			return
+		}
+		e, err := parseEvent(m)
+		if err != nil {
+			q.log.Error("bad event", zap.Error(err), zap.String("id", m.ID))
+			return
+		}
+		c := loaded[e.TrackingNo]
+		if c == nil && q.o.Archive != nil {
+			c, _ = q.o.Archive.ArchivedContact(ctx, e.TrackingNo)
+		}
+		fn(e, c)
+	})
+}
+
 // readBlock is how long a stream reader's XREAD waits for entries. The
 // client does not end a blocked read when its context ends, so this is also
 // how long a stopping reader may wait: short, as a node's stop (and every

@@ -134,3 +134,60 @@ func streamAfter(a, b string) bool {
 	parseID(b, &bm, &bs)
 	return am > bm || am == bm && as > bs
 }
+
+// The common-problems clusterer's reader gets each queued event with its
+// contact, loaded with the others of its read in one round trip, and no
+// other event: no contact of an offered or assigned event is loaded for it.
+func TestSubscribeQueuedLoadsOnlyNewContacts(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	e := newEnv(t, s)
+	rdb := s.Client(t)
+	pos, err := e.q.EventsPosition(e.ctx)
+	require.NoError(t, err)
+	e.agent(e.q, "1001", general, nil)
+	tn1 := e.letter("general", "路灯不亮")
+	e.requireOffered(tn1, "1001")
+	e.finish("1001", tn1)
+	tn2 := e.letter("general", "夜间施工噪音")
+	e.requireOffered(tn2, "1001")
+	tn3 := e.letter("general", "已删除")
+	require.NoError(t, rdb.Del(e.ctx, "{lianxin}:c:"+tn3).Err()) // gone, and no archive
+
+	require.NoError(t, rdb.ConfigResetStat(e.ctx).Err())
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	type got struct {
+		ev queue.Event
+		c  *queue.Contact
+	}
+	ch := make(chan got, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- e.q.SubscribeQueued(ctx, pos, func(ev queue.Event, c *queue.Contact) { ch <- got{ev, c} })
+	}()
+	var all []got
+	for len(all) < 3 {
+		all = append(all, <-ch)
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.Empty(t, ch, "queued events only")
+	for i, tn := range []string{tn1, tn2, tn3} {
+		require.Equal(t, queue.EventQueued, all[i].ev.Type)
+		require.Equal(t, tn, all[i].ev.TrackingNo)
+	}
+	require.Equal(t, "路灯不亮", all[0].c.Subject)
+	require.Equal(t, queue.StateClosed, all[0].c.State, "the contact as it is when read")
+	require.Equal(t, "夜间施工噪音", all[1].c.Subject)
+	require.Nil(t, all[2].c, "a contact gone from Redis, with no archive")
+
+	info, err := rdb.Info(e.ctx, "commandstats").Result()
+	require.NoError(t, err)
+	hgetall := 0
+	for _, line := range strings.Split(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_hgetall:calls="); ok {
+			hgetall, _ = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		}
+	}
+	require.Equal(t, 3, hgetall, "the three queued contacts, none for the offered and assigned events")
+}
