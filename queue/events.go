@@ -189,13 +189,30 @@ func (q *Queue) SubscribeQueued(ctx context.Context, pos string, fn func(Event, 
 				tns = append(tns, tn)
 			}
 		}
-		cs, err := q.contacts(ctx, tns)
-		if err != nil {
-			return err
+		loaded = make(map[string]*Contact, len(tns))
+		if len(tns) == 0 {
+			return nil
 		}
-		loaded = make(map[string]*Contact, len(cs))
-		for _, c := range cs {
-			loaded[c.TrackingNo] = c
+		pipe := q.rdb.Pipeline()
+		cmds := make([]*redis.MapStringStringCmd, len(tns))
+		for i, tn := range tns {
+			cmds[i] = pipe.HGetAll(ctx, q.key("c", tn))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("queue: load contacts of queued events: %w", err)
+		}
+		for i, cmd := range cmds {
+			if len(cmd.Val()) == 0 {
+				continue // gone
+			}
+			// One contact that cannot be read must not hold the reader
+			// (its read is retried until it succeeds): it is left out.
+			c, err := contactFromFields(cmd.Val())
+			if err != nil {
+				q.log.Error("contact of a queued event unreadable", zap.String("contact", tns[i]), zap.Error(err))
+				continue
+			}
+			loaded[tns[i]] = c
 		}
 		return nil
 	}

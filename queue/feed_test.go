@@ -137,7 +137,8 @@ func streamAfter(a, b string) bool {
 
 // The common-problems clusterer's reader gets each queued event with its
 // contact, loaded with the others of its read in one round trip, and no
-// other event: no contact of an offered or assigned event is loaded for it.
+// other event: no contact of an offered or assigned event is loaded for it,
+// and one that cannot be read is left out without holding the reader.
 func TestSubscribeQueuedLoadsOnlyNewContacts(t *testing.T) {
 	s := queuetest.RedisServer(t)
 	e := newEnv(t, s)
@@ -152,6 +153,9 @@ func TestSubscribeQueuedLoadsOnlyNewContacts(t *testing.T) {
 	e.requireOffered(tn2, "1001")
 	tn3 := e.letter("general", "已删除")
 	require.NoError(t, rdb.Del(e.ctx, "{lianxin}:c:"+tn3).Err()) // gone, and no archive
+	tn4 := e.letter("general", "读不出")
+	require.NoError(t, rdb.HSet(e.ctx, "{lianxin}:c:"+tn4, "d", "{not json").Err()) // unreadable: left out, not a stall
+	tn5 := e.letter("general", "之后的来信")
 
 	require.NoError(t, rdb.ConfigResetStat(e.ctx).Err())
 	ctx, cancel := context.WithCancel(e.ctx)
@@ -166,13 +170,13 @@ func TestSubscribeQueuedLoadsOnlyNewContacts(t *testing.T) {
 		done <- e.q.SubscribeQueued(ctx, pos, func(ev queue.Event, c *queue.Contact) { ch <- got{ev, c} })
 	}()
 	var all []got
-	for len(all) < 3 {
+	for len(all) < 5 {
 		all = append(all, <-ch)
 	}
 	cancel()
 	require.NoError(t, <-done)
 	require.Empty(t, ch, "queued events only")
-	for i, tn := range []string{tn1, tn2, tn3} {
+	for i, tn := range []string{tn1, tn2, tn3, tn4, tn5} {
 		require.Equal(t, queue.EventQueued, all[i].ev.Type)
 		require.Equal(t, tn, all[i].ev.TrackingNo)
 	}
@@ -180,6 +184,8 @@ func TestSubscribeQueuedLoadsOnlyNewContacts(t *testing.T) {
 	require.Equal(t, queue.StateClosed, all[0].c.State, "the contact as it is when read")
 	require.Equal(t, "夜间施工噪音", all[1].c.Subject)
 	require.Nil(t, all[2].c, "a contact gone from Redis, with no archive")
+	require.Nil(t, all[3].c, "an unreadable contact")
+	require.Equal(t, "之后的来信", all[4].c.Subject, "the reader goes on past it")
 
 	info, err := rdb.Info(e.ctx, "commandstats").Result()
 	require.NoError(t, err)
@@ -189,5 +195,5 @@ func TestSubscribeQueuedLoadsOnlyNewContacts(t *testing.T) {
 			hgetall, _ = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
 		}
 	}
-	require.Equal(t, 3, hgetall, "the three queued contacts, none for the offered and assigned events")
+	require.Equal(t, 5, hgetall, "the five queued contacts, none for the offered and assigned events")
 }
