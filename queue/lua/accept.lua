@@ -9,8 +9,9 @@ if st == 'waiting' then return redis.error_reply('WRONG_STATE the offer of ' .. 
 if st == 'closed' then return redis.error_reply('WRONG_STATE contact ' .. tn .. ' is closed') end
 if ag ~= id then return redis.error_reply('NOT_YOURS contact ' .. tn .. ' is not offered to you') end
 redis.call('ZREM', P .. 'offers', tn)
-redis.call('SREM', P .. 'ao:' .. id, tn)
-redis.call('SADD', P .. 'ah:' .. id, tn)
+-- The offer becomes a held contact: one SMOVE (an offer missing from ao:,
+-- which should not happen, is still held).
+if redis.call('SMOVE', P .. 'ao:' .. id, P .. 'ah:' .. id, tn) == 0 then redis.call('SADD', P .. 'ah:' .. id, tn) end
 redis.call('HSET', c, 'state', 'assigned', 'assigned', now, 'deadline', '')
 local ncst = cst or ''
 if cst == 'ringing' then ncst = 'talking' end
