@@ -200,22 +200,35 @@ func (q *Queue) Contact(ctx context.Context, tn string) (*Contact, error) {
 	return cs[0], nil
 }
 
-// contacts loads contacts in one round trip, skipping any that are gone.
-func (q *Queue) contacts(ctx context.Context, tns []string) ([]*Contact, error) {
-	if len(tns) == 0 {
-		return nil, nil
-	}
+// contactHashes reads the hashes of contacts tns in one round trip, in
+// their order (an empty one for a contact that is gone).
+func (q *Queue) contactHashes(ctx context.Context, tns []string) ([]map[string]string, error) {
 	pipe := q.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(tns))
 	for i, tn := range tns {
 		cmds[i] = pipe.HGetAll(ctx, q.key("c", tn))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([]map[string]string, len(tns))
+	for i, cmd := range cmds {
+		out[i] = cmd.Val()
+	}
+	return out, nil
+}
+
+// contacts loads contacts in one round trip, skipping any that are gone.
+func (q *Queue) contacts(ctx context.Context, tns []string) ([]*Contact, error) {
+	if len(tns) == 0 {
+		return nil, nil
+	}
+	hs, err := q.contactHashes(ctx, tns)
+	if err != nil {
 		return nil, fmt.Errorf("queue: load contacts: %w", err)
 	}
 	out := make([]*Contact, 0, len(tns))
-	for _, cmd := range cmds {
-		f := cmd.Val()
+	for _, f := range hs {
 		if len(f) == 0 {
 			continue
 		}

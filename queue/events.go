@@ -193,21 +193,17 @@ func (q *Queue) SubscribeQueued(ctx context.Context, pos string, fn func(Event, 
 		if len(tns) == 0 {
 			return nil
 		}
-		pipe := q.rdb.Pipeline()
-		cmds := make([]*redis.MapStringStringCmd, len(tns))
-		for i, tn := range tns {
-			cmds[i] = pipe.HGetAll(ctx, q.key("c", tn))
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		hs, err := q.contactHashes(ctx, tns)
+		if err != nil {
 			return fmt.Errorf("queue: load contacts of queued events: %w", err)
 		}
-		for i, cmd := range cmds {
-			if len(cmd.Val()) == 0 {
+		for i, f := range hs {
+			if len(f) == 0 {
 				continue // gone
 			}
 			// One contact that cannot be read must not hold the reader
 			// (its read is retried until it succeeds): it is left out.
-			c, err := contactFromFields(cmd.Val())
+			c, err := contactFromFields(f)
 			if err != nil {
 				q.log.Error("contact of a queued event unreadable", zap.String("contact", tns[i]), zap.Error(err))
 				continue
@@ -291,8 +287,7 @@ func (q *Queue) readStream(ctx context.Context, key, last, what string,
 // too.
 func (q *Queue) loadContacts(ctx context.Context, ms []redis.XMessage) error {
 	var idx []int
-	pipe := q.rdb.Pipeline()
-	var cmds []*redis.MapStringStringCmd
+	var tns []string
 	for i, m := range ms {
 		t, _ := m.Values["type"].(string)
 		if t != string(EventOffered) && t != string(EventAssigned) {
@@ -308,17 +303,18 @@ func (q *Queue) loadContacts(ctx context.Context, ms []redis.XMessage) error {
 		}
 		tn, _ := m.Values["contact"].(string)
 		idx = append(idx, i)
-		cmds = append(cmds, pipe.HGetAll(ctx, q.key("c", tn)))
+		tns = append(tns, tn)
 	}
 	if len(idx) == 0 {
 		return nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	hs, err := q.contactHashes(ctx, tns)
+	if err != nil {
 		return fmt.Errorf("queue: load contacts of events: %w", err)
 	}
 	for k, i := range idx {
-		whole := make(map[string]any, len(cmds[k].Val())+len(ms[i].Values))
-		for f, v := range cmds[k].Val() {
+		whole := make(map[string]any, len(hs[k])+len(ms[i].Values))
+		for f, v := range hs[k] {
 			whole[f] = v
 		}
 		for f, v := range ms[i].Values {

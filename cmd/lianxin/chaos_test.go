@@ -386,20 +386,7 @@ func keepRedisDir(t *testing.T, dir string) {
 		t.Logf("redis-server's folder not kept: %v", err)
 		return
 	}
-	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
+	err = os.CopyFS(dst, os.DirFS(dir))
 	t.Logf("redis-server's folder kept in %s (%v)", dst, err)
 }
 
