@@ -55,7 +55,13 @@ func TestAcknowledgedOnlyOnTheReplica(t *testing.T) {
 	defer sleeper.Close()
 	slept := make(chan error, 1)
 	go func() { slept <- sleeper.Do(ctx, "DEBUG", "SLEEP", "2").Err() }()
-	time.Sleep(200 * time.Millisecond)
+	// The replica is paused once it no longer answers a PING at once (a
+	// fixed wait was not always enough on a busy machine: the letter was
+	// then acknowledged before the pause began).
+	pinger := redis.NewClient(&redis.Options{Addr: replica.Addr, ReadTimeout: 50 * time.Millisecond, MaxRetries: -1})
+	defer pinger.Close()
+	require.Eventually(t, func() bool { return pinger.Ping(ctx).Err() != nil }, 10*time.Second, 10*time.Millisecond,
+		"the replica pauses")
 	r = post("k2", "噪音")
 	require.Equal(t, http.StatusServiceUnavailable, r.Status, "acknowledged while the replica was paused: %v", r.Body)
 	require.NoError(t, <-slept)
