@@ -87,6 +87,8 @@ type Server struct {
 	signer  *signer     // nil: outbound mail is not DKIM-signed
 	// receiving bounds the letters being read at once (MaxReceiving).
 	receiving *channels.Slots
+	// ln is the listener Listen opened, for Run to serve.
+	ln net.Listener
 }
 
 // New returns the e-mail channel. Options are validated; defaults fill the

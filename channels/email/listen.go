@@ -3,6 +3,7 @@ package email
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -20,11 +21,33 @@ import (
 // once the tries under way end (within Relay.Timeout); acknowledgements
 // still waiting are logged and dropped.
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.o.Addr)
-	if err != nil {
+	if err := s.Listen(); err != nil {
 		return err
 	}
-	return s.Serve(ctx, ln)
+	return s.Serve(ctx, s.ln)
+}
+
+// Listen opens the listener on Options.Addr, so that a node that cannot bind
+// its SMTP port fails at start and not once it runs, and Addr tells the port
+// chosen for ":0". Run serves it; without Listen, Run opens it.
+func (s *Server) Listen() error {
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.o.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp.addr: %w", err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the listener's address once Listen has run, else nil.
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
 }
 
 // Serve is Run on a listener the caller opened; it closes ln.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/smtp"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
 )
@@ -42,20 +40,9 @@ func TestBigLettersBoundedMemory(t *testing.T) {
 		return
 	}
 	s := queuetest.RedisServer(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	smtpAddr := l.Addr().String()
-	require.NoError(t, l.Close())
-	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.SMTP.Addr = smtpAddr })
+	n := startNode(t, s.URL, "node-a")
+	smtpAddr := n.smtp
 	letters := n.base + "/channels/mailbox/" + mailboxFor(t, "general") + "/letters"
-	for { // the SMTP listener starts with the node; wait for it
-		c, err := net.Dial("tcp", smtpAddr)
-		if err == nil {
-			_ = c.Close()
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 
 	const senders = 8
 	for _, kind := range []struct {

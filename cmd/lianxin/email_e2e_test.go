@@ -19,18 +19,13 @@ import (
 func TestEmailThroughTheDesk(t *testing.T) {
 	t.Parallel()
 	s := queuetest.RedisServer(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.SMTP.Addr = addr })
+	n := startNode(t, s.URL, "node-a")
+	addr := n.smtp
 	d := desk(t, n.base, "1001")
 	send(t, d, "ready", nil)
 
-	var c *smtp.Client
-	for c == nil { // the listener starts with the node; wait for it
-		c, _ = smtp.Dial(addr)
-	}
+	c, err := smtp.Dial(addr)
+	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.Mail("wang@example.cn"))
 	err = c.Rcpt("nobody@mail.12345.chengdu.gov.cn")
@@ -77,17 +72,12 @@ func TestEmailThroughTheDesk(t *testing.T) {
 func TestEmailSTARTTLS(t *testing.T) {
 	t.Parallel()
 	s := queuetest.Miniredis(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.SMTP.Addr = addr; c.SMTP.Domain = "mx.test" })
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.SMTP.Domain = "mx.test" })
+	addr := n.smtp
 	d := desk(t, n.base, "1001")
 	send(t, d, "ready", nil)
-	var conn net.Conn
-	for conn == nil { // the listener starts with the node; wait for it
-		conn, _ = net.Dial("tcp", addr)
-	}
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
 	c, err := smtp.NewClient(conn, "mx.test")
 	require.NoError(t, err)
 	defer c.Close()

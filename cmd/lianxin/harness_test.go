@@ -62,8 +62,10 @@ func inOwnProcess(t *testing.T) bool {
 // testNode is one gateway running in this process on a real TCP port.
 type testNode struct {
 	base string
-	// metrics is the base URL of the node's metrics listener.
+	// metrics is the base URL of the node's metrics listener; smtp the
+	// host:port of its SMTP listener.
 	metrics string
+	smtp    string
 	cancel  context.CancelFunc
 	done    chan error
 	n       *node
@@ -98,10 +100,12 @@ func startNode(t *testing.T, redisURL, id string, mod ...func(*configs.Config)) 
 	require.NoError(t, err)
 	ln := n.limit(raw, cfg.HTTP)
 	require.NoError(t, n.voice.Listen())
+	require.NoError(t, n.mail.Listen())
 	n.metricsLn, err = net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &testNode{base: "http://" + ln.Addr().String(), metrics: "http://" + n.metricsLn.Addr().String(),
+		smtp:   n.mail.Addr().String(),
 		cancel: cancel, done: make(chan error, 1), n: n}
 	go func() { tn.done <- n.run(ctx, ln, cfg.HTTP.DrainTimeout) }()
 	t.Cleanup(tn.stop)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http/httptest"
 	"net/smtp"
 	"strconv"
@@ -36,12 +35,7 @@ func TestRedisPausedDuringIntake(t *testing.T) {
 	api := httptest.NewServer(&fakeWeChatAPI{})
 	defer api.Close()
 	aliyun := smscloudtest.StartAliyun(t, "LTAI-p", "aliyun-p-secret")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	smtpAddr := l.Addr().String()
-	require.NoError(t, l.Close())
 	a := startNode(t, s.URL, "node-a", wechatAccount(api.URL), func(c *configs.Config) {
-		c.SMTP.Addr = smtpAddr
 		c.SMS.Aliyun.Enabled = true
 		c.SMS.Aliyun.Send = sms.Sender{Enabled: true, Endpoint: aliyun.URL(), SignName: "连心热线",
 			KeyID: "LTAI-p", KeySecret: "aliyun-p-secret",
@@ -49,13 +43,7 @@ func TestRedisPausedDuringIntake(t *testing.T) {
 			Reply: sms.Template{ID: "SMS_3", Params: []sms.Param{{Name: "content", Value: "text"}}}, MaxParamRunes: 70}
 	})
 	startNode(t, s.URL, "node-b")
-	for { // the SMTP listener starts with the node
-		if c, err := net.Dial("tcp", smtpAddr); err == nil {
-			_ = c.Close()
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	smtpAddr := a.smtp
 	box := mailboxFor(t, "general")
 
 	webLetter := func() string {

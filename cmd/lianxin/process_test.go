@@ -2,12 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/lianxin/lianxin/agentdesk/desktest"
 	"github.com/lianxin/lianxin/queue/queuetest"
-	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,23 +49,51 @@ type proc struct {
 	cmd  *exec.Cmd
 	base string
 	sip  string // its SIP address (UDP and TCP)
-	out  *bytes.Buffer
+	out  *lockedBuffer
 	done chan struct{}
 }
 
+// lockedBuffer is the process's output, read while it is written.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serving returns the addresses of the node's "serving" log line, once it
+// is written.
+func (b *lockedBuffer) serving() (httpAddr, sipAddr string, ok bool) {
+	for line := range strings.Lines(b.String()) {
+		var l struct{ Msg, HTTP, SIP string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" {
+			return l.HTTP, l.SIP, true
+		}
+	}
+	return "", "", false
+}
+
+// startProc runs a gateway process whose listeners take ports the kernel
+// chooses (":0"), read from its serving line: no port is picked by closing a
+// listener that another test could take in the meantime.
 func startProc(t *testing.T, redisURL, id, config string) *proc {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	sipAddr := fmt.Sprintf("127.0.0.1:%d", siptest.FreeUDPPort(t))
 	cmd := exec.Command(binary(t))
-	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR="+addr,
-		"LIANXIN_CONFIG="+config, "LIANXIN_SMTP_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADDR="+sipAddr,
+	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR=127.0.0.1:0",
+		"LIANXIN_CONFIG="+config, "LIANXIN_SMTP_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADDR=127.0.0.1:0",
 		"LIANXIN_METRICS_ADDR=127.0.0.1:0")
 	cmd.Dir = t.TempDir()
-	p := &proc{cmd: cmd, base: "http://" + addr, sip: sipAddr, out: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	require.NoError(t, cmd.Start())
 	go func() { _ = cmd.Wait(); close(p.done) }()
@@ -77,11 +105,18 @@ func startProc(t *testing.T, redisURL, id, config string) *proc {
 		}
 	})
 	for i := 0; ; i++ {
-		resp, err := http.Get(p.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
+		if p.base == "" {
+			if h, sip, ok := p.out.serving(); ok {
+				p.base, p.sip = "http://"+h, sip
+			}
+		}
+		if p.base != "" {
+			resp, err := http.Get(p.base + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return p
+				}
 			}
 		}
 		select {

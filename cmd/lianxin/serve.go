@@ -85,6 +85,10 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 		_ = ln.Close()
 		return err
 	}
+	if err := n.mail.Listen(); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	if cfg.Metrics.Addr != "" {
 		if n.metricsLn, err = net.Listen("tcp", cfg.Metrics.Addr); err != nil {
 			_ = ln.Close()
@@ -95,7 +99,7 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 		go serveDebug(addr, log)
 	}
 	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.String("desk", deskURL(ln.Addr())),
-		zap.Stringer("sip", n.voice.Addr()),
+		zap.Stringer("sip", n.voice.Addr()), zap.Stringer("smtp", n.mail.Addr()),
 		zap.Int("hotlines", len(dir.Hotlines)), zap.Int("mailboxes", len(dir.Mailboxes)), zap.Int("agents", len(cfg.Agents))}
 	if n.metricsLn != nil {
 		fields = append(fields, zap.String("metrics", "http://"+n.metricsLn.Addr().String()+"/metrics"))
@@ -113,7 +117,10 @@ type node struct {
 	rdb     redis.UniversalClient
 	desk    *agentdesk.Server
 	voice   *sip.Server
-	srv     *http.Server
+	// mail is the e-mail channel (one of runners), whose listener opens at
+	// start with the others.
+	mail *email.Server
+	srv  *http.Server
 	// metrics serves /metrics on metricsLn, when there is one.
 	metrics   *http.Server
 	metricsLn net.Listener
@@ -243,7 +250,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	common := clusters.NewService(clusters.ServiceParams{Queue: q, Redis: rdb, Prefix: prefix, Node: cfg.NodeID,
 		District: func(c *queue.Contact) string { return districtOf(dir, c) }, Logger: log.Named("clusters")})
 
-	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, log: log, store: qo.Archive, stopBG: bgCancel}
+	n := &node{q: q, rdb: rdb, desk: desk, voice: voice, mail: mail, log: log, store: qo.Archive, stopBG: bgCancel}
 	n.runners = append(n.runners, wc, sg, mail, common, pushes)
 	reports := &archive.Reports{Supervisor: desk.Supervisor, Targets: cfg.Reports.ResponseTargets,
 		Logger: log.Named("reports")}
