@@ -349,7 +349,7 @@ func BenchmarkRecorderPut(b *testing.B) {
 	payload := make([]byte, FrameSamples)
 	b.ReportAllocs()
 	for b.Loop() {
-		rec.put(TapIn, PCMU, payload)
+		rec.put(TapIn, PCMU, 0, payload)
 	}
 	rec.Stop()
 	<-done

@@ -53,7 +53,7 @@ func (l *Leg) receive(b []byte, from netip.AddrPort) bool {
 		}
 	}
 	if t := l.tap.Load(); t != nil && !isEvent {
-		t.put(TapIn, l.codec, payload)
+		t.put(TapIn, l.codec, l.in.Timestamp, payload)
 	}
 	if m := l.mon.Load(); m != nil && !isEvent {
 		m.put(TapIn, l.codec, payload)

@@ -111,13 +111,14 @@ func (l *Leg) paced(k uint64, at int64, buf []byte) (interval int64, sent bool) 
 	if payload == nil {
 		return 0, false
 	}
-	n := l.stampLocked(buf, uint8(l.codec), l.advanceLocked(at), false)
+	ts := l.advanceLocked(at)
+	n := l.stampLocked(buf, uint8(l.codec), ts, false)
 	n += copy(buf[n:], payload)
 	if !l.writeLocked(buf[:n]) {
 		return 0, false
 	}
 	if t := l.tap.Load(); t != nil {
-		t.put(TapOut, l.codec, payload)
+		t.put(TapOut, l.codec, ts, payload)
 	}
 	if m := l.mon.Load(); m != nil {
 		m.put(TapOut, l.codec, payload)
@@ -168,7 +169,7 @@ func (l *Leg) relay(from *Leg, in *rtp.Header, payload []byte, isEvent bool, buf
 	}
 	l.writeLocked(buf[:n])
 	if t := l.tap.Load(); t != nil && !isEvent {
-		t.put(TapOut, l.codec, buf[h:n])
+		t.put(TapOut, l.codec, ts, buf[h:n])
 	}
 	if m := l.mon.Load(); m != nil && !isEvent {
 		m.put(TapOut, l.codec, buf[h:n])

@@ -14,9 +14,13 @@ import (
 // leg receives (its peer speaking) and sends (prompts, hold audio, the
 // bridged party) is copied into a bounded buffer, never waiting: when the
 // writer falls behind, frames are dropped and counted. Its writer (Run)
-// decodes the G.711 frames and lays them on a timeline by arrival time, in a
-// stereo WAV (8 kHz, 16-bit PCM): what the leg received on the left
-// channel, what it sent on the right. Copying a frame allocates nothing.
+// decodes the G.711 frames and lays them on a timeline, in a stereo WAV
+// (8 kHz, 16-bit PCM): what the leg received on the left channel, what it
+// sent on the right. A frame goes where it arrived (or was sent), unless its
+// RTP timestamp continues its direction's previous frame: then right after
+// it, as a jitter buffer plays it, however late this node read or sent it
+// (a busy machine's late send or read is not a gap the caller heard).
+// Copying a frame allocates nothing.
 type Recorder struct {
 	frames  chan tapFrame
 	stop    chan struct{}
@@ -38,6 +42,7 @@ const maxTapBytes = 2 * FrameSamples
 
 type tapFrame struct {
 	at    int64
+	ts    uint32 // the frame's RTP timestamp on its stream
 	dir   uint8
 	codec Codec
 	n     uint16
@@ -53,14 +58,14 @@ func NewRecorder(buffer int) *Recorder {
 	return &Recorder{frames: make(chan tapFrame, buffer), stop: make(chan struct{}), start: clock()}
 }
 
-// put copies one frame, or drops it when the buffer is full or the
-// recording stopped. It never blocks.
-func (r *Recorder) put(dir uint8, c Codec, payload []byte) {
+// put copies one frame with RTP timestamp ts, or drops it when the buffer
+// is full or the recording stopped. It never blocks.
+func (r *Recorder) put(dir uint8, c Codec, ts uint32, payload []byte) {
 	if r.stopped.Load() {
 		return
 	}
 	var f tapFrame
-	f.at, f.dir, f.codec = clock(), dir, c
+	f.at, f.ts, f.dir, f.codec = clock(), ts, dir, c
 	f.n = uint16(copy(f.data[:], payload))
 	select {
 	case r.frames <- f:
@@ -99,6 +104,11 @@ const (
 	// snap: a frame arriving within this many samples of where its
 	// direction's last one ended continues it (packet jitter, not a gap).
 	snap = FrameSamples / 2
+	// recLate: a frame whose timestamp continues its direction's last one
+	// continues it when it arrived up to this many samples after that one's
+	// end (a late read or send, a burst after a stall); later, the place it
+	// would take may be written out already, and it goes where it arrived.
+	recLate = recDelay - FrameSamples
 )
 
 // ErrTooLong is returned by Run when the recording passes its byte limit;
@@ -156,11 +166,16 @@ type timeline struct {
 	ring    [recWindow][recChannels]int16
 	flushed int64              // samples before it are written out
 	cursor  [recChannels]int64 // where each direction's last frame ended
-	pcm     [maxTapBytes]int16 // decode buffer
+	// nextTS is the RTP timestamp that continues each direction's last
+	// frame, once it has one (seen).
+	nextTS [recChannels]uint32
+	seen   [recChannels]bool
+	pcm    [maxTapBytes]int16 // decode buffer
 }
 
 // add lays one frame at its place: where it arrived, or right after its
-// direction's previous frame when that is within snap (jitter).
+// direction's previous frame when that is within snap (jitter) or its
+// timestamp continues that frame's and it is at most recLate behind.
 func (tl *timeline) add(ww *wavWriter, f *tapFrame, start int64) error {
 	if int(f.dir) >= recChannels || f.n == 0 {
 		return nil
@@ -170,9 +185,11 @@ func (tl *timeline) add(ww *wavWriter, f *tapFrame, start int64) error {
 	// A packet arrives when its last sample is due: it began n samples earlier.
 	pos -= n
 	c := tl.cursor[f.dir]
-	if pos-c < snap {
+	continues := tl.seen[f.dir] && f.ts == tl.nextTS[f.dir]
+	if pos-c < snap || continues && pos-c < recLate {
 		pos = c // continues its direction (jitter, a burst); never overwrites its own past
 	}
+	tl.nextTS[f.dir], tl.seen[f.dir] = f.ts+uint32(n), true
 	if pos < tl.flushed {
 		pos = tl.flushed
 	}

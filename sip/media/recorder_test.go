@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
@@ -128,7 +129,7 @@ func TestRecorderDropsRatherThanWaits(t *testing.T) {
 	// A size limit ends the recording with ErrTooLong; what was written stays.
 	rec = NewRecorder(100)
 	for i := 0; i < 20; i++ {
-		rec.put(TapIn, PCMU, cp)
+		rec.put(TapIn, PCMU, uint32(i*FrameSamples), cp)
 	}
 	rec.Stop()
 	out.Reset()
@@ -137,24 +138,94 @@ func TestRecorderDropsRatherThanWaits(t *testing.T) {
 	require.LessOrEqual(t, n, int64(WAVHeaderSize+1000))
 }
 
-// FuzzRecorderTimeline feeds frames of any direction, codec, length and
-// arrival time to the writer: it never panics, and writes whole stereo
-// samples covering every frame.
+// A stall of this node (a late send loop, a late read) delays frames whose
+// timestamps go on without a break: they continue their direction as the
+// caller's jitter buffer plays them, and the recording has no gap; a break
+// in the timestamps (nothing was sent for a while) keeps its silence.
+func TestRecorderTimelineFollowsTimestamps(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	run := func(t *testing.T, frames []tapFrame) []int16 {
+		var tl timeline
+		var out bytes.Buffer
+		ww := &wavWriter{w: bufio.NewWriter(&out)}
+		require.NoError(t, ww.header())
+		for i := range frames {
+			require.NoError(t, tl.add(ww, &frames[i], 0))
+		}
+		require.NoError(t, tl.flush(ww, tl.end()))
+		require.NoError(t, ww.w.Flush())
+		var right []int16
+		for p := out.Bytes()[WAVHeaderSize:]; len(p) >= 4; p = p[4:] {
+			right = append(right, int16(binary.LittleEndian.Uint16(p[2:])))
+		}
+		return right
+	}
+	frame := func(k int, at int64, ts uint32) tapFrame {
+		f := tapFrame{at: at, ts: ts, dir: TapOut, codec: PCMU, n: FrameSamples}
+		Encode(f.data[:FrameSamples], tone(440, 8000, (k+1)*FrameSamples)[k*FrameSamples:], PCMU)
+		return f
+	}
+	// 20 frames of a prompt; frames 5–9 sent 120 ms late, in a burst.
+	var late, gap []tapFrame
+	for k := range 20 {
+		at := int64(k+1) * 20 * ms
+		if k >= 5 && k < 10 {
+			at = 10*20*ms + 20*ms + int64(k-5)*ms
+		}
+		late = append(late, frame(k, at, uint32(k*FrameSamples)))
+		// The same frames sent on time, but the stream broke off for 100 ms
+		// (five frames' time) after the fifth.
+		ts, at := uint32(k*FrameSamples), int64(k+1)*20*ms
+		if k >= 5 {
+			ts += 5 * FrameSamples
+			at += 100 * ms
+		}
+		gap = append(gap, frame(k, at, ts))
+	}
+	want := tone(440, 8000, 20*FrameSamples)
+	got := run(t, late)
+	require.Equal(t, 20*FrameSamples, len(got), "no gap for a late burst")
+	requireSimilar(t, want, got)
+
+	got = run(t, gap)
+	require.Equal(t, 25*FrameSamples, len(got), "the break in the timestamps stays")
+	requireSimilar(t, want[:5*FrameSamples], got[:5*FrameSamples])
+	require.Equal(t, make([]int16, 5*FrameSamples), got[5*FrameSamples:10*FrameSamples], "silence where nothing was sent")
+	requireSimilar(t, want[5*FrameSamples:], got[10*FrameSamples:])
+}
+
+// requireSimilar: got is want through G.711 (within its quantisation).
+func requireSimilar(t *testing.T, want, got []int16) {
+	t.Helper()
+	require.Equal(t, len(want), len(got))
+	for i := range want {
+		d, tol := abs(int(want[i])-int(got[i])), abs(int(want[i]))/8+64
+		require.LessOrEqual(t, d, tol, "sample %d: %d, want about %d", i, got[i], want[i])
+	}
+}
+
+// FuzzRecorderTimeline feeds frames of any direction, codec, length,
+// arrival time and timestamp to the writer: it never panics, and writes
+// whole stereo samples covering every frame.
 func FuzzRecorderTimeline(f *testing.F) {
-	f.Add([]byte{0, 0, 160, 0, 1, 8, 160, 0, 0, 0, 40, 200})
-	f.Add([]byte{1, 0, 255, 255, 0, 8, 1, 3, 2, 2, 2, 2})
-	f.Add(bytes.Repeat([]byte{0, 0, 160, 100}, 60))
+	f.Add([]byte{0, 0, 160, 0, 0, 1, 8, 160, 0, 1, 0, 0, 40, 200, 0})
+	f.Add([]byte{1, 0, 255, 255, 1, 0, 8, 1, 3, 0, 2, 2, 2, 2, 2})
+	f.Add(bytes.Repeat([]byte{0, 0, 160, 100, 0}, 60))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var tl timeline
 		var out bytes.Buffer
 		ww := &wavWriter{w: bufio.NewWriter(&out)}
 		require.NoError(t, ww.header())
 		var at int64
-		for len(b) >= 4 {
+		var ts [3]uint32
+		for len(b) >= 5 {
 			fr := tapFrame{dir: b[0] % 3, codec: Codec(8 * (b[1] % 2)), n: uint16(int(b[2]) % (maxTapBytes + 1))}
 			at += int64(b[3]) * 1_000_000 // up to 255 ms later
 			fr.at = at
-			b = b[4:]
+			ts[fr.dir] += uint32(b[4]) * 80 // 0: continues the last frame of its direction (if that had 0 samples too)
+			fr.ts = ts[fr.dir]
+			ts[fr.dir] += uint32(fr.n)
+			b = b[5:]
 			for i := range fr.data[:fr.n] {
 				fr.data[i] = byte(i)
 			}
