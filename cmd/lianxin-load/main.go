@@ -112,13 +112,13 @@ func run(ctx context.Context, o options) error {
 			debugAddr = fmt.Sprintf("127.0.0.1:%d", port)
 			env = append(env, "LIANXIN_DEBUG_ADDR="+debugAddr)
 		}
-		base, cmd, stop, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir, env...)
+		n, stop, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, fmt.Sprintf("load-%d", i), dir, env...)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		bases = append(bases, base)
-		pids = append(pids, cmd.Process.Pid)
+		bases = append(bases, n.Base)
+		pids = append(pids, n.Cmd.Process.Pid)
 	}
 	rssBefore := loadsim.TotalRSS(pids)
 	fmt.Printf("redis %s, %d node(s), %d agents, %d contacts via %s, %d workers\n", o.redisURL, o.nodes, o.agents,

@@ -39,22 +39,12 @@ func runVoice(ctx context.Context, o options, dir string) error {
 	if err != nil {
 		return err
 	}
-	sipPort, err := loadsim.FreePort()
-	if err != nil {
-		return err
-	}
-	metricsPort, err := loadsim.FreePort()
-	if err != nil {
-		return err
-	}
-	gw := fmt.Sprintf("127.0.0.1:%d", sipPort)
-	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
-	base, node, stop, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "voice-0", dir, "LIANXIN_SIP_ADDR="+gw,
-		fmt.Sprintf("LIANXIN_METRICS_ADDR=127.0.0.1:%d", metricsPort))
+	n, stop, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "voice-0", dir)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	base, gw, metrics, node := n.Base, n.SIP, n.Metrics, n.Cmd
 	fmt.Printf("redis %s, node %s (SIP %s), %d agents, %d calls at %.0f/s held %s\n", o.redisURL, base, gw, o.agents,
 		o.contacts, o.rate, o.hold)
 

@@ -253,25 +253,16 @@ func run(ctx context.Context, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := make([]int, 3)
-	for k := range ports {
-		if ports[k], err = loadsim.FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	smtpAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	sipAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
-	env := []string{"LIANXIN_SMTP_ADDR=" + smtpAddr, "LIANXIN_SIP_ADDR=" + sipAddr,
-		fmt.Sprintf("LIANXIN_METRICS_ADDR=127.0.0.1:%d", ports[2])}
+	var env []string
 	if o.debugAddr != "" {
 		env = append(env, "LIANXIN_DEBUG_ADDR="+o.debugAddr)
 	}
-	nodeURL, node, stopNode, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "surge-0", dir, env...)
+	sn, stopNode, err := loadsim.StartNode(ctx, o.bin, cfg, o.redisURL, "surge-0", dir, env...)
 	if err != nil {
 		return nil, err
 	}
 	defer stopNode()
+	nodeURL, smtpAddr, sipAddr, metrics, node := sn.Base, sn.SMTP, sn.SIP, sn.Metrics, sn.Cmd
 
 	led := newLedger(n)
 	ids := make([]string, o.agents)

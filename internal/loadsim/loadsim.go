@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -26,8 +27,19 @@ import (
 )
 
 // StartRedis runs redis-server on a free loopback port without persistence
-// and returns its URL and a function that stops it.
-func StartRedis(ctx context.Context, dir string) (string, func(), error) {
+// and returns its URL and a function that stops it. redis-server takes no
+// port 0, so the port is one that was free a moment before; it is tried
+// again on another when taken in between.
+func StartRedis(ctx context.Context, dir string) (url string, stop func(), err error) {
+	for range 5 {
+		if url, stop, err = startRedis(ctx, dir); err == nil {
+			return url, stop, nil
+		}
+	}
+	return "", nil, err
+}
+
+func startRedis(ctx context.Context, dir string) (string, func(), error) {
 	port, err := FreePort()
 	if err != nil {
 		return "", nil, err
@@ -74,41 +86,75 @@ func Build(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
+// Node is one lianxin process StartNode started.
+type Node struct {
+	// Base is its HTTP base URL; SIP and SMTP its SIP (UDP and TCP) and
+	// SMTP host:port; Metrics its /metrics URL.
+	Base, SIP, SMTP, Metrics string
+	Cmd                      *exec.Cmd
+	// Log is the path of its log.
+	Log string
+}
+
 // StartNode runs one lianxin process with config cfg and waits for
-// /readyz. Its HTTP, SMTP, SIP and metrics listeners are on loopback; env
-// (KEY=value) overrides them. The log is dir/<id>.log.
-func StartNode(ctx context.Context, bin, cfg, redisURL, id, dir string, env ...string) (string, *exec.Cmd, func(), error) {
-	port, err := FreePort()
-	if err != nil {
-		return "", nil, nil, err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+// /readyz. Its HTTP, SMTP, SIP and metrics listeners are on loopback, on
+// ports the kernel chooses, read from the node's "serving" log line (no port
+// is picked by closing a listener another process could take in between);
+// env (KEY=value) overrides them. The log is dir/<id>.log. stop kills it.
+func StartNode(ctx context.Context, bin, cfg, redisURL, id, dir string, env ...string) (*Node, func(), error) {
 	logf, err := os.Create(filepath.Join(dir, id+".log"))
 	if err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
 	cmd := exec.CommandContext(ctx, bin, "-config", cfg)
-	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR="+addr, "LIANXIN_SMTP_ADDR=127.0.0.1:0",
-		"LIANXIN_METRICS_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADDR=127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "LIANXIN_REDIS_URL="+redisURL, "LIANXIN_NODE_ID="+id, "LIANXIN_HTTP_ADDR=127.0.0.1:0",
+		"LIANXIN_SMTP_ADDR=127.0.0.1:0", "LIANXIN_METRICS_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADDR=127.0.0.1:0")
 	cmd.Env = append(cmd.Env, env...) // the last of a duplicate key wins
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() }
-	base := "http://" + addr
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() { _ = cmd.Process.Kill(); <-exited; logf.Close() }
+	n := &Node{Cmd: cmd, Log: logf.Name()}
 	for range 600 {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base, cmd, stop, nil
+		if n.Base == "" {
+			n.serving()
+		}
+		if n.Base != "" {
+			if resp, err := http.Get(n.Base + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return n, stop, nil
+				}
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-exited:
+			stop()
+			return nil, nil, fmt.Errorf("node %s exited (log in %s)", id, logf.Name())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	stop()
-	return "", nil, nil, fmt.Errorf("node %s did not become ready (log in %s)", id, logf.Name())
+	return nil, nil, fmt.Errorf("node %s did not become ready (log in %s)", id, logf.Name())
+}
+
+// serving fills n's addresses from its log's serving line, once written.
+func (n *Node) serving() {
+	b, err := os.ReadFile(n.Log)
+	if err != nil {
+		return
+	}
+	for line := range strings.Lines(string(b)) {
+		var l struct{ Msg, HTTP, SIP, SMTP, Metrics string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" {
+			n.SIP, n.SMTP, n.Metrics, n.Base = l.SIP, l.SMTP, l.Metrics, "http://"+l.HTTP
+			return
+		}
+	}
 }
 
 // ReadyDesks logs agents ids in (password pw) on bases, round robin, dials
