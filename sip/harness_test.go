@@ -332,7 +332,9 @@ func newUA(t *testing.T, name string) *ua {
 	require.NoError(t, err)
 	x := &ua{t: t, ua: u, srv: srv, cli: cli, conn: conn, addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
 		dlg: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{User: name, Host: "127.0.0.1", Port: port}}}}
-	go func() { _ = srv.ServeUDP(conn) }()
-	t.Cleanup(func() { _ = srv.Close(); _ = conn.Close(); _ = u.Close() })
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.ServeUDP(conn) }()
+	// The reader has ended before the test does (goleak in TestMain).
+	t.Cleanup(func() { _ = srv.Close(); _ = conn.Close(); <-served; _ = u.Close() })
 	return x
 }

@@ -365,8 +365,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return s.recordingJanitor(gctx) })
 	g.Go(func() error { return s.reconcileCalls(gctx, reconcileEvery) })
-	go func() { _ = s.srv.ServeUDP(s.udp) }()
-	go func() { _ = s.srv.ServeTCP(s.tcp) }()
+	var serving sync.WaitGroup
+	serving.Go(func() { _ = s.srv.ServeUDP(s.udp) })
+	serving.Go(func() { _ = s.srv.ServeTCP(s.tcp) })
 	<-gctx.Done()
 	s.mu.Lock() // goRing adds a ringer only before this
 	close(s.stopping)
@@ -379,6 +380,7 @@ func (s *Server) Run(ctx context.Context) error {
 	_ = s.udp.Close()
 	_ = s.tcp.Close()
 	_ = s.ua.Close()
+	serving.Wait() // the listeners' readers have ended when Run returns
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
