@@ -92,14 +92,18 @@ func TestMultiNodeFailover(t *testing.T) {
 	nodes := make([]node, 3)
 	for i := range nodes {
 		n := &nodes[i]
-		n.http = fmt.Sprintf("127.0.0.1:%d", freeTCP(t))
-		n.sip = fmt.Sprintf("127.0.0.1:%d", siptest.FreeUDPPort(t))
 		nd := filepath.Join(dir, fmt.Sprintf("node%d", i+1))
 		require.NoError(t, os.MkdirAll(nd, 0o755))
+		// Every listener on a port the kernel chooses, read from the node's
+		// serving line: no port picked by closing a listener another test
+		// could take in between.
 		n.p = startIn(t, nd, fmt.Sprintf("node%d", i+1), []string{"LIANXIN_CONFIG=" + cfgPath,
 			"LIANXIN_REDIS_SENTINELS=" + strings.Join(sentinels, ","), fmt.Sprintf("LIANXIN_NODE_ID=node%d", i+1),
-			"LIANXIN_HTTP_ADDR=" + n.http, "LIANXIN_SIP_ADDR=" + n.sip, "LIANXIN_SIP_ADVERTISE_IP=127.0.0.1",
+			"LIANXIN_HTTP_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADDR=127.0.0.1:0", "LIANXIN_SIP_ADVERTISE_IP=127.0.0.1",
 			"LIANXIN_SMTP_ADDR=127.0.0.1:0", "LIANXIN_METRICS_ADDR=127.0.0.1:0"}, bin)
+	}
+	for i := range nodes {
+		nodes[i].http, nodes[i].sip = serving(t, nodes[i].p)
 	}
 	for i := range nodes {
 		waitHTTP(t, "http://"+nodes[i].http+"/readyz", nodes[i].p)
@@ -492,6 +496,27 @@ func freeTCP(t *testing.T) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// serving waits for lianxin process p's serving log line and returns its
+// HTTP and SIP addresses.
+func serving(t *testing.T, p *process) (httpAddr, sipAddr string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		b, _ := os.ReadFile(p.log)
+		for line := range strings.Lines(string(b)) {
+			var l struct{ Msg, HTTP, SIP string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" {
+				return l.HTTP, l.SIP
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before serving", p.name)
+		case <-time.After(100 * time.Millisecond):
+		}
+		require.Less(t, i, 600, "%s did not come up", p.name)
+	}
 }
 
 func waitHTTP(t *testing.T, url string, p *process) {
