@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -59,4 +60,25 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(body), "lianxin_queue_waiting")
+}
+
+// A node whose SMTP port is taken does not start: serve returns an error
+// naming smtp.addr before it serves anything (the listener opens with the
+// others, not once the node runs).
+func TestSMTPPortTakenStopsTheStart(t *testing.T) {
+	t.Parallel()
+	s := queuetest.Miniredis(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	env := map[string]string{"LIANXIN_REDIS_URL": s.URL, "LIANXIN_NODE_ID": "node-a", "LIANXIN_HTTP_ADDR": "127.0.0.1:0",
+		"LIANXIN_SIP_ADDR": "127.0.0.1:0", "LIANXIN_METRICS_ADDR": "127.0.0.1:0", "LIANXIN_SMTP_ADDR": taken.Addr().String(),
+		"LIANXIN_LOG": "console"}
+	// Already ended: were the listeners to open, the node would drain at
+	// once and serve would return nil.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = serve(ctx, "", func(k string) string { return env[k] }, io.Discard)
+	require.ErrorContains(t, err, "smtp.addr")
+	require.ErrorContains(t, err, "address already in use")
 }
