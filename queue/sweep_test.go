@@ -358,8 +358,12 @@ func slowCommands(t testing.TB, rdb *redis.Client, n int) string {
 // its 5–37 calls of 1 ms or more were each one such gap in a piece of work
 // of tens of µs. What is left of a call without its gap must be under
 // 900 µs by its own clock, and such calls stay rare (at most 3, or 1 in
-// 5,000 calls): a piece of work that is too big shows in every call that
-// does it. LIANXIN_SWEEP_STRICT=1 asks for this whatever the load.
+// 1,000 calls): a piece of work that is too big shows in every call that
+// does it, hundreds or thousands of calls. (1 in 5,000 failed a clean CI
+// run at load average 1.95: 4 hold-ups in 8,868 calls, three a gap of
+// 0.8–1.2 ms beside 45–350 µs of work, each in another part of the sweep,
+// and one outside the call's clock.)
+// LIANXIN_SWEEP_STRICT=1 asks for this whatever the load.
 // rt says Redis ran at real-time priority (see queuetest.Server.RealTime):
 // its times are then its work and the machine's hold-ups, not its waits for
 // a core behind other processes.
@@ -390,7 +394,7 @@ func requireBounded(t *testing.T, st scriptStats, rt bool) {
 				"Redis's thread", "%v (real-time priority %v); the call: %v; slowest calls:%s", st, rt, c, st.slowest(20))
 		}
 	}
-	require.LessOrEqual(t, int64(held), max(3, st.Calls/5000),
+	require.LessOrEqual(t, int64(held), max(3, st.Calls/1000),
 		"on a quiet machine, too many calls of 1 ms or more held up by the machine (real-time priority %v): %v%s",
 		rt, st, st.slowest(20))
 }
