@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lianxin/lianxin/internal/loadsim"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/redis/go-redis/v9"
@@ -504,11 +505,8 @@ func serving(t *testing.T, p *process) (httpAddr, sipAddr string) {
 	t.Helper()
 	for i := 0; ; i++ {
 		b, _ := os.ReadFile(p.log)
-		for line := range strings.Lines(string(b)) {
-			var l struct{ Msg, HTTP, SIP string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" {
-				return l.HTTP, l.SIP
-			}
+		if l, ok := loadsim.ServingLine(string(b)); ok {
+			return l.HTTP, l.SIP
 		}
 		select {
 		case <-p.done:

@@ -2,19 +2,18 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lianxin/lianxin/agentdesk/desktest"
+	"github.com/lianxin/lianxin/internal/loadsim"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
 )
@@ -71,18 +70,6 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// serving returns the addresses of the node's "serving" log line, once it
-// is written.
-func (b *lockedBuffer) serving() (httpAddr, sipAddr string, ok bool) {
-	for line := range strings.Lines(b.String()) {
-		var l struct{ Msg, HTTP, SIP string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" {
-			return l.HTTP, l.SIP, true
-		}
-	}
-	return "", "", false
-}
-
 // startProc runs a gateway process whose listeners take ports the kernel
 // chooses (":0"), read from its serving line: no port is picked by closing a
 // listener that another test could take in the meantime.
@@ -106,8 +93,8 @@ func startProc(t *testing.T, redisURL, id, config string) *proc {
 	})
 	for i := 0; ; i++ {
 		if p.base == "" {
-			if h, sip, ok := p.out.serving(); ok {
-				p.base, p.sip = "http://"+h, sip
+			if l, ok := loadsim.ServingLine(p.out.String()); ok {
+				p.base, p.sip = "http://"+l.HTTP, l.SIP
 			}
 		}
 		if p.base != "" {

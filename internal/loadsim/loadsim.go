@@ -148,13 +148,27 @@ func (n *Node) serving() {
 	if err != nil {
 		return
 	}
-	for line := range strings.Lines(string(b)) {
-		var l struct{ Msg, HTTP, SIP, SMTP, Metrics string }
+	if l, ok := ServingLine(string(b)); ok {
+		n.SIP, n.SMTP, n.Metrics, n.Base = l.SIP, l.SMTP, l.Metrics, "http://"+l.HTTP
+	}
+}
+
+// Serving is what a lianxin node's "serving" log line (JSON) says of its
+// listeners: HTTP, SIP and SMTP host:port, and the metrics URL.
+type Serving struct{ HTTP, SIP, SMTP, Metrics string }
+
+// ServingLine finds the serving line in log, a node's output so far.
+func ServingLine(log string) (Serving, bool) {
+	for line := range strings.Lines(log) {
+		var l struct {
+			Msg string
+			Serving
+		}
 		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" {
-			n.SIP, n.SMTP, n.Metrics, n.Base = l.SIP, l.SMTP, l.Metrics, "http://"+l.HTTP
-			return
+			return l.Serving, true
 		}
 	}
+	return Serving{}, false
 }
 
 // ReadyDesks logs agents ids in (password pw) on bases, round robin, dials
