@@ -12,7 +12,7 @@ redis.call('ZREM', P .. 'offers', tn)
 -- The offer becomes a held contact: one SMOVE (an offer missing from ao:,
 -- which should not happen, is still held).
 if redis.call('SMOVE', P .. 'ao:' .. id, P .. 'ah:' .. id, tn) == 0 then redis.call('SADD', P .. 'ah:' .. id, tn) end
-redis.call('HSET', c, 'state', 'assigned', 'assigned', now, 'deadline', '')
+redis.call('HSET', c, 'state', 'assigned', 'assigned', I(now), 'deadline', '')
 local ncst = cst or ''
 if cst == 'ringing' then ncst = 'talking' end
 if cst == 'ringing' and num(rq) > 0 then
@@ -29,7 +29,7 @@ elseif cst == 'ringing' then
 end
 aincr(id, 'n_off', -1)
 aincr(id, 'n_busy', 1)
-aset(id, 'misses', 0)
+aset(id, 'misses', '0')
 touch(id)
 contact_event('assigned', tn, {state = 'assigned', agent = id, assigned = now, deadline = '', queue = q, queued = queued,
   cst = ncst, cnode = cnode, call = call}, id, now)

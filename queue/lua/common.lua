@@ -25,9 +25,10 @@ local TEXT_CHANNELS = {__TEXT_CHANNELS__} -- CHANNELS but voice
 
 -- With EVENTS_MAXLEN 0 the stream is not trimmed here: the archiver trims
 -- it below what it has archived.
+local EVENTS_MAXLEN_ARG = '' .. EVENTS_MAXLEN -- not string.format: a library's load cannot reach it
 local function ev(...)
   if EVENTS_MAXLEN <= 0 then return redis.call('XADD', P .. 'events', '*', ...) end
-  return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
+  return redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN_ARG, '*', ...)
 end
 
 -- closed_ev appends contact tn's closed event (fields as ev's) and, with
@@ -37,7 +38,7 @@ end
 -- the whole event stream has to find the closed events (see Queue.Tidy).
 local function closed_ev(tn, ...)
   local id = ev(...)
-  if NOTE_CLOSED then redis.call('ZADD', P .. 'closed', tonumber(string.match(id, '^%d+')), tn) end
+  if NOTE_CLOSED then redis.call('ZADD', P .. 'closed', string.match(id, '^%d+'), tn) end
   return id
 end
 
@@ -48,7 +49,34 @@ local function hgetall(key)
   return h, flat
 end
 
-local function num(v) return tonumber(v or '0') or 0 end
+-- Numbers go to commands as strings, and small counts come back from them
+-- as strings: a Lua number given to redis.call is formatted with "%.17g"
+-- (some 3,000 instructions for a time in ms), and tonumber of a string
+-- calls strtod. I formats an integer with '%d' (a tenth of that), once per
+-- call for each value (a time goes to several commands); num reads the
+-- small counts an agent and a contact hold (loads, capacities, offers)
+-- from a table. Together they were a tenth of a lifecycle's instructions
+-- in Redis (callgrind).
+local SMALL, SMALL_STR = (function()
+  local n, s = {}, {}
+  for i = -9, 99 do n['' .. i], s[i] = i, '' .. i end
+  return n, s
+end)()
+local int_str = {} -- per call
+local function I(n)
+  local s = SMALL_STR[n] or int_str[n]
+  if not s then
+    if n % 1 ~= 0 then return tostring(n) end -- not an integer: as tostring has it
+    s = string.format('%d', n)
+    int_str[n] = s
+  end
+  return s
+end
+
+local function num(v)
+  if not v then return 0 end
+  return SMALL[v] or tonumber(v) or 0
+end
 
 -- Agents are read once per script and kept here. An agent hash holds:
 -- name, skills ("q=5,…"), presence, reason, sess, node, grp, misses,
@@ -132,7 +160,8 @@ local function aset(id, ...)
   local d = adirty(id)
   local kv = {...}
   for i = 1, #kv, 2 do
-    local v = tostring(kv[i + 1])
+    local v = kv[i + 1]
+    if type(v) == 'number' then v = I(v) else v = tostring(v) end
     rawset(h, kv[i], v)
     d[kv[i]] = v
     if kv[i] == 'skills' then h['\0skills'] = nil end
@@ -141,8 +170,8 @@ end
 
 local function aincr(id, field, n)
   local h = agent(id)
-  local v = (tonumber(h[field]) or 0) + n
-  local s = string.format('%d', v)
+  local v = num(h[field]) + n
+  local s = I(v)
   rawset(h, field, s)
   adirty(id)[field] = s
   return v
@@ -369,6 +398,7 @@ local function contact_event(typ, tn, f, id, now)
   for k, v in pairs(f) do
     if v then -- a field the contact does not have reads false
       args[#args + 1] = k
+      if type(v) == 'number' then v = I(v) end
       args[#args + 1] = v
     end
   end
@@ -394,12 +424,12 @@ end
 -- call (old '') is left alone.
 local function cstate(tn, q, old, new)
   if (old or '') == '' or old == new then return end
-  redis.call('HINCRBY', P .. 'callstats', q .. ':' .. old, -1)
-  if new ~= '' then redis.call('HINCRBY', P .. 'callstats', q .. ':' .. new, 1) end
+  redis.call('HINCRBY', P .. 'callstats', q .. ':' .. old, '-1')
+  if new ~= '' then redis.call('HINCRBY', P .. 'callstats', q .. ':' .. new, '1') end
   redis.call('HSET', P .. 'c:' .. tn, 'cst', new)
 end
 
-local function ccount(q, what) redis.call('HINCRBY', P .. 'callstats', q .. ':' .. what, 1) end
+local function ccount(q, what) redis.call('HINCRBY', P .. 'callstats', q .. ':' .. what, '1') end
 
 local function deadline_of(ch, now)
   if ch == 'voice' then return now + RING_MS end
@@ -426,9 +456,10 @@ local function offer(tn, id, now, q, ch, fresh)
     -- q may be a queue the contact escalated to; it leaves every queue it waits in.
     for _, wq in ipairs(waits_in({queue = cq, esc = esc})) do wrem(wq, ch, tn) end
     redis.call('ZREM', P .. 'wt:' .. cq, tn)
-    redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', now, 'deadline', deadline, 'offers', offers)
+    redis.call('HSET', c, 'state', 'offered', 'agent', id, 'offered', I(now), 'deadline', I(deadline), 'offers',
+      I(offers))
   end
-  redis.call('ZADD', P .. 'offers', deadline, tn)
+  redis.call('ZADD', P .. 'offers', I(deadline), tn)
   redis.call('SADD', P .. 'ao:' .. id, tn)
   aincr(id, 'load:' .. ch, 1)
   aincr(id, 'n_off', 1)
@@ -811,9 +842,9 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor, held, dir
   floor = tonumber(floor or '0') or 0
   if seq < floor then
     seq = floor
-    redis.call('SET', seqkey, string.format('%d', seq), 'EX', 259200)
+    redis.call('SET', seqkey, string.format('%d', seq), 'EX', '259200')
   elseif seq == 1 then
-    redis.call('EXPIRE', seqkey, 259200)
+    redis.call('EXPIRE', seqkey, '259200')
   end
   local tn
   while true do
@@ -823,25 +854,26 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor, held, dir
     seq = redis.call('INCR', seqkey)
   end
   local to = not held and direct and first_free(q, ch, now)
+  local now_s = I(now)
   if to then
     redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', 'offered', 'queue', q, 'ch', ch, 'prio', prio,
-      'rank', rank, 'queued', now, 'offers', 1, 'agent', to, 'offered', now, 'deadline', deadline_of(ch, now),
-      'hist', hist)
+      'rank', rank, 'queued', now_s, 'offers', '1', 'agent', to, 'offered', now_s, 'deadline',
+      I(deadline_of(ch, now)), 'hist', hist)
   else
     redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', held and 'ivr' or 'waiting', 'queue', q,
-      'ch', ch, 'prio', prio, 'rank', rank, 'queued', now, 'offers', 0, 'agent', '', 'hist', hist)
+      'ch', ch, 'prio', prio, 'rank', rank, 'queued', now_s, 'offers', '0', 'agent', '', 'hist', hist)
   end
   if hist ~= '' then
     -- A citizen's history keeps about the last 100 contacts (readers take
     -- the newest n): it is cut back on one new contact in eight, chosen by
     -- the sequence, not on every one.
-    redis.call('ZADD', P .. 'hist:' .. hist, now, tn)
-    if seq % 8 == 0 then redis.call('ZREMRANGEBYRANK', P .. 'hist:' .. hist, 0, -101) end
+    redis.call('ZADD', P .. 'hist:' .. hist, now_s, tn)
+    if seq % 8 == 0 then redis.call('ZREMRANGEBYRANK', P .. 'hist:' .. hist, '0', '-101') end
   end
   if held then return tn end
   if not to then
     wadd(q, ch, rank, tn)
-    redis.call('ZADD', P .. 'wt:' .. q, now, tn)
+    redis.call('ZADD', P .. 'wt:' .. q, now_s, tn)
   end
   if #esc_steps(q) > 0 then esc_track(tn, q, now, '') end
   ev('type', 'queued', 'contact', tn, 'queue', q, 'ch', ch, 'prio', prio)
@@ -883,7 +915,7 @@ local function seen(idem, hash)
 end
 
 local function remember(idem, hash, tn)
-  if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, tn .. '|' .. hash, 'EX', 604800) end
+  if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, tn .. '|' .. hash, 'EX', '604800') end
 end
 
 -- Liveness is judged by Redis's own clock (TIME), never a node's: a node is

@@ -35,7 +35,7 @@ if held then return {tn, 'created'} end
 if to then
   -- Nothing waited in the queue and an agent was free: the contact went
   -- to no waiting set (create) and is offered now.
-  offer(tn, to, now, q, ch, {queue = q, cst = cst, queued = tostring(now), cnode = node ~= '' and node or false,
+  offer(tn, to, now, q, ch, {queue = q, cst = cst, queued = I(now), cnode = node ~= '' and node or false,
     call = node ~= '' and call or false})
 else
   dispatch_queue(q, ch, now)

@@ -6,8 +6,8 @@ if not st then return redis.error_reply('NOT_FOUND no contact ' .. tn) end
 if ag ~= id then return redis.error_reply('NOT_YOURS contact ' .. tn .. ' is not yours') end
 if st == 'closed' then return 'already' end
 if st ~= 'assigned' and st ~= 'wrapup' then return redis.error_reply('WRONG_STATE contact ' .. tn .. ' is ' .. st) end
-if not ended or ended == '' then ended = now end
-redis.call('HSET', c, 'state', 'closed', 'ended', ended, 'closed', now, 'rtype', rtype, 'outcome', outcome, 'note', note)
+if not ended or ended == '' then ended = I(now) end
+redis.call('HSET', c, 'state', 'closed', 'ended', ended, 'closed', I(now), 'rtype', rtype, 'outcome', outcome, 'note', note)
 redis.call('SREM', P .. 'ah:' .. id, tn)
 -- The conversation ends: the citizen's next message starts a new contact.
 if okey and okey ~= '' and redis.call('GET', okey) == tn then redis.call('DEL', okey) end
