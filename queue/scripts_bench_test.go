@@ -1,8 +1,12 @@
 package queue_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +41,17 @@ import (
 // output into a table.
 //
 //	go test ./queue -run '^$' -bench 'Scripts' -benchtime 1000x -timeout 60m
+//
+// With LIANXIN_BENCH_CALLGRIND=1 each cell's redis-server runs under
+// valgrind's callgrind and a lifecycle reports instead the instructions
+// Redis ran for it (instr/lifecycle: its scripts, and the bench's own reads
+// of the contact, the same in any two runs). On these shared 2-core machines
+// the µs figures of one binary move by a third from one minute to the next;
+// an instruction count does not (within 2 % between runs here), so it tells a change of the
+// scripts from the machine's. Redis runs some 50 times slower so: use
+// -benchtime 300x.
+//
+//	LIANXIN_BENCH_CALLGRIND=1 go test ./queue -run '^$' -bench 'Scripts/agents=1000/waiting=0' -benchtime 300x
 func BenchmarkScripts(b *testing.B) {
 	for _, agents := range []int{10, 1000, 5000} {
 		for _, waiting := range []int{0, 10_000, 100_000} {
@@ -151,12 +166,63 @@ type scriptCell struct {
 	agents []string
 	sess   []string
 	next   atomic.Int64 // contacts enqueued, for their citizens' numbers
+	cg     *callgrind   // redis-server runs under callgrind
+}
+
+// callgrind counts the instructions of a redis-server run under valgrind's
+// callgrind (see BenchmarkScripts).
+type callgrind struct {
+	pid   int
+	out   string // the profile's file; each dump adds one named out.<n>
+	dumps int
+}
+
+// zero starts the count again.
+func (g *callgrind) zero(b *testing.B) {
+	if out, err := exec.Command("callgrind_control", "--zero", strconv.Itoa(g.pid)).CombinedOutput(); err != nil {
+		b.Fatalf("callgrind_control --zero: %v %s", err, out)
+	}
+}
+
+// count is the instructions counted since zero.
+func (g *callgrind) count(b *testing.B) float64 {
+	if out, err := exec.Command("callgrind_control", "--dump", strconv.Itoa(g.pid)).CombinedOutput(); err != nil {
+		b.Fatalf("callgrind_control --dump: %v %s", err, out)
+	}
+	g.dumps++
+	// callgrind_control returns once the dump is asked for; callgrind writes
+	// it at its next check of commands.
+	name := fmt.Sprintf("%s.%d", g.out, g.dumps)
+	for try := 0; ; try++ {
+		text, err := os.ReadFile(name)
+		if err == nil {
+			for _, line := range strings.Split(string(text), "\n") {
+				if v, ok := strings.CutPrefix(line, "summary: "); ok {
+					n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+					require.NoError(b, err)
+					return n
+				}
+			}
+		}
+		if try == 600 {
+			b.Fatalf("callgrind wrote no summary to %s: %v", name, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func newScriptCell(b *testing.B, agents int, sh benchShape, maxMisses int) *scriptCell {
-	s := queuetest.RedisServer(b)
-	s.RealTime(b)
-	c := &scriptCell{ctx: context.Background(), rdb: s.Client(b), shape: sh,
+	var s *queuetest.Server
+	var cg *callgrind
+	if os.Getenv("LIANXIN_BENCH_CALLGRIND") != "" {
+		cg = &callgrind{out: filepath.Join(b.TempDir(), "callgrind.out")}
+		s = queuetest.RedisServerUnder(b, []string{"valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg.out})
+		cg.pid = s.Pid()
+	} else {
+		s = queuetest.RedisServer(b)
+		s.RealTime(b)
+	}
+	c := &scriptCell{ctx: context.Background(), rdb: s.Client(b), shape: sh, cg: cg,
 		agents: make([]string, agents), sess: make([]string, agents)}
 	var err error
 	c.q, err = queue.New(c.rdb, queue.Options{NodeID: "bench", Queues: benchQueues, OfferTimeout: time.Hour,
@@ -243,6 +309,7 @@ func (c *scriptCell) waiting(b *testing.B) int {
 // offered at once.
 func (c *scriptCell) idleLifecycles(b *testing.B) {
 	m := newMeter(b, c.rdb, "enqueue", "accept", "wrapup")
+	m.counting(c.cg)
 	i := 0
 	for b.Loop() {
 		ch, qn := c.shape.at(i)
@@ -266,6 +333,7 @@ func (c *scriptCell) idleLifecycles(b *testing.B) {
 		}
 		i++
 	}
+	m.end()
 	if n := c.waiting(b); n != 0 {
 		b.Fatalf("%d contacts wait after the run, want 0", n)
 	}
@@ -317,6 +385,7 @@ func (c *scriptCell) backlogLifecycles(b *testing.B, w int) {
 	}
 
 	m := newMeter(b, c.rdb, "accept", "wrapup", "enqueue")
+	m.counting(c.cg)
 	i := 0
 	for b.Loop() {
 		var o offer
@@ -343,6 +412,7 @@ func (c *scriptCell) backlogLifecycles(b *testing.B, w int) {
 		}
 		i++
 	}
+	m.end()
 	if n := c.waiting(b); n != w {
 		b.Fatalf("%d contacts wait after the run, want %d", n, w)
 	}
@@ -457,6 +527,19 @@ type meter struct {
 	last  map[string]cmdStat
 	usec  [][]float64 // per step, per call
 	cmds  []float64
+	// With callgrind, the meter counts the instructions of all its steps
+	// together (INFO, which the steps' readings need, costs more than a
+	// script).
+	cg    *callgrind
+	instr float64 // counted from counting to end
+}
+
+// end ends the meter's count (with callgrind: what follows, the run's
+// checks, is not counted).
+func (m *meter) end() {
+	if m.cg != nil {
+		m.instr = m.cg.count(m.b.(*testing.B))
+	}
 }
 
 type cmdStat struct{ calls, usec float64 }
@@ -476,10 +559,26 @@ func newMeter(b testing.TB, rdb *redis.Client, steps ...string) *meter {
 	return &meter{b: b, rdb: rdb, names: steps, usec: make([][]float64, len(steps)), cmds: make([]float64, len(steps))}
 }
 
-func (m *meter) begin() { m.last = m.read() }
+// counting makes the meter count g's instructions from now on, if g is set.
+func (m *meter) counting(g *callgrind) {
+	if g != nil {
+		m.cg = g
+		g.zero(m.b.(*testing.B))
+	}
+}
+
+func (m *meter) begin() {
+	if m.cg != nil {
+		return
+	}
+	m.last = m.read()
+}
 
 // step adds what Redis did since the last reading to step k.
 func (m *meter) step(k int) {
+	if m.cg != nil {
+		return
+	}
 	now := m.read()
 	usec := 0.0
 	for name, s := range now {
@@ -527,6 +626,11 @@ func (m *meter) read() map[string]cmdStat {
 // machine: a script that loses its core meanwhile counts the time it waited.
 func (m *meter) report(b *testing.B, n int, unit string) {
 	if n == 0 {
+		return
+	}
+	if m.cg != nil {
+		b.ReportMetric(m.instr/float64(n), "instr/"+cmp.Or(unit, "call"))
+		b.ReportMetric(0, "ns/op")
 		return
 	}
 	total := make([]float64, n)

@@ -24,12 +24,21 @@ type Server struct {
 	Addr string
 	URL  string
 	// Dir is redis-server's working directory (its append-only files).
-	Dir  string
-	cmd  *exec.Cmd
-	mini *miniredis.Miniredis
-	bin  string
-	port int
-	args []string
+	Dir   string
+	cmd   *exec.Cmd
+	mini  *miniredis.Miniredis
+	bin   string
+	port  int
+	args  []string
+	under []string
+}
+
+// Pid is redis-server's process (0 for miniredis, or once killed).
+func (s *Server) Pid() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // Client returns a new client of s, closed when the test ends.
@@ -84,6 +93,14 @@ func RedisServer(t testing.TB) *Server {
 // override the defaults (e.g. "--appendonly", "yes").
 func RedisServerWith(t testing.TB, args ...string) *Server {
 	t.Helper()
+	return RedisServerUnder(t, nil, args...)
+}
+
+// RedisServerUnder is RedisServerWith with redis-server run by the program
+// and arguments of under (e.g. valgrind's, to count the instructions Redis
+// runs: see BenchmarkScripts); Pid is redis-server's own process either way.
+func RedisServerUnder(t testing.TB, under []string, args ...string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server is not installed (run the README's test command, which installs it): %v", err)
@@ -94,7 +111,7 @@ func RedisServerWith(t testing.TB, args ...string) *Server {
 		if err != nil {
 			t.Fatalf("start redis-server: %v", err)
 		}
-		s, err := startRedis(bin, port, t.TempDir(), args)
+		s, err := startRedis(bin, port, t.TempDir(), args, under)
 		if err == nil {
 			t.Cleanup(s.Kill)
 			return s
@@ -112,18 +129,21 @@ func (s *Server) Restart(t testing.TB) {
 	if s.bin == "" || s.cmd != nil {
 		t.Fatalf("restart %s: only a killed redis-server restarts", s.Name)
 	}
-	n, err := startRedis(s.bin, s.port, s.Dir, s.args)
+	n, err := startRedis(s.bin, s.port, s.Dir, s.args, s.under)
 	if err != nil {
 		t.Fatalf("restart redis-server: %v", err)
 	}
 	s.cmd = n.cmd
 }
 
-func startRedis(bin string, port int, dir string, args []string) (*Server, error) {
+func startRedis(bin string, port int, dir string, args, under []string) (*Server, error) {
 	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "no",
 		"--enable-debug-command", "local"}, args...) // DEBUG SLEEP: tests pause Redis
 	cmd := exec.Command(bin, all...)
+	if len(under) > 0 {
+		cmd = exec.Command(under[0], append(append(under[1:len(under):len(under)], bin), all...)...)
+	}
 	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -164,7 +184,7 @@ func startRedis(bin string, port int, dir string, args []string) (*Server, error
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	return &Server{Name: "redis-server", Addr: addr, URL: "redis://" + addr + "/0", Dir: dir, cmd: cmd, bin: bin,
-		port: port, args: args}, nil
+		port: port, args: args, under: under}, nil
 }
 
 func freePort() (int, error) {
