@@ -144,6 +144,18 @@ local function agent_more(h, list)
   for i, f in ipairs(need) do rawset(h, f, v[i]) end
 end
 
+-- HASH_TABLE is a value longer than Redis's hash-max-listpack-value (64
+-- bytes unless configured otherwise): an agent's hash holding it is a hash
+-- table, not a listpack, for good. A script reads twenty-odd of an agent's
+-- ~45 fields at a time (agent, status), and in a listpack each field read
+-- or written is a scan of the whole hash: with one skill (a short "skills"
+-- value, so nothing longer than 64 bytes), those scans were 11 % of the
+-- instructions Redis ran for a contact's lifecycle. As a table the hash
+-- takes 1–2 KB more (MEMORY USAGE of 26 and 45 such fields: 688 → 1,872
+-- and 1,072 → 3,192 bytes), some 10 MB for 5,000 agents (BenchmarkScripts
+-- under callgrind; TestAgentHashIsAHashTable).
+local HASH_TABLE = '-- an agent hash of ~45 fields read 20 at a time: a hash table, not a listpack --'
+
 local function adirty(id)
   agent_ver[id] = (agent_ver[id] or 0) + 1
   local d = agent_dirty[id]

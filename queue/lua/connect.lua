@@ -9,7 +9,8 @@ withdraw(id) -- from the sets of the group it was in; its skills may have change
 local old_sess, old_node = h.sess or '', h.node or ''
 if old_node ~= '' then redis.call('SREM', P .. 'na:' .. old_node, id) end
 
-aset(id, 'name', name, 'skills', skills, 'grp', grp, 'node', node, 'sess', sess, 'seen', now)
+-- ht keeps the agent's hash a hash table (see HASH_TABLE).
+aset(id, 'name', name, 'skills', skills, 'grp', grp, 'node', node, 'sess', sess, 'seen', now, 'ht', HASH_TABLE)
 for _, q in ipairs(skill_list(skills)) do redis.call('SADD', P .. 'qg:' .. q, grp) end
 for _, ch in ipairs(CHANNELS) do aset(id, 'cap:' .. ch, 0) end
 for ch, n in string.gmatch(caps, '([^,=]+)=(%d+)') do aset(id, 'cap:' .. ch, n) end
