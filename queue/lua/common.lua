@@ -333,13 +333,23 @@ local function derived(h)
   return h.presence
 end
 
+-- loads is the agent's load per channel as events carry it ("sms=1,web=2",
+-- channels in CHANNELS' order, none at 0). It runs on every contact event
+-- (status): a loop over a list made once, no table per call.
+local LOADS = (function()
+  local t = {}
+  for i = 1, #CHANNELS do t[i] = {LOAD_KEY[CHANNELS[i]], CHANNELS[i] .. '='} end
+  return t
+end)()
 local function loads(h)
-  local parts = {}
-  for _, ch in ipairs(CHANNELS) do
-    local v = h[LOAD_KEY[ch]]
-    if num(v) > 0 then parts[#parts + 1] = ch .. '=' .. v end
+  local out
+  for i = 1, #LOADS do
+    local v = h[LOADS[i][1]]
+    if v and num(v) > 0 then
+      if out then out = out .. ',' .. LOADS[i][2] .. v else out = LOADS[i][2] .. v end
+    end
   end
-  return table.concat(parts, ',')
+  return out or ''
 end
 
 -- Agents whose state may have changed in this script; emit_states reports
@@ -357,7 +367,14 @@ end
 local function status(id, now)
   local h = agent(id)
   local st = derived(h)
-  if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
+  if h.dstate ~= st then
+    -- aset's work for two fields, without its argument table (status runs
+    -- on every contact event)
+    local d, since = adirty(id), I(now)
+    rawset(h, 'dstate', st)
+    rawset(h, 'dsince', since)
+    d.dstate, d.dsince = st, since
+  end
   local ph = ''
   if phone_up(h, now) then ph = '1' end
   return {'a_state', st, 'a_presence', h.presence or '', 'a_reason', h.reason or '', 'a_since', h.dsince or '',
@@ -380,7 +397,8 @@ local emitted, emitted_ver = {}, {} -- per call
 -- with_status appends agent id's status to event fields.
 local function with_status(fields, id, now)
   local f = status(id, now)
-  for _, v in ipairs(f) do fields[#fields + 1] = v end
+  local n = #fields
+  for i = 1, #f do fields[n + i] = f[i] end
   emitted[id], emitted_ver[id] = f, agent_ver[id]
   return fields
 end
