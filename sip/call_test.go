@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,7 +39,33 @@ func newPhoneTone(t *testing.T, e *env, user string, answerAfter time.Duration, 
 	p := &phone{ua: newUA(t, user), rtp: newRTPPeer(t, media.PCMU), answer: answerAfter,
 		sessions: make(chan *sipgo.DialogServerSession, 4)}
 	p.cache = sipgo.NewDialogServerCache(p.cli, p.dlg.ContactHDR)
+	// A phone that never answers (answerAfter an hour), or that the test
+	// silenced, leaves its INVITE's handler waiting when the test ends: it
+	// returns then, before the phone's SIP stack closes (goleak in TestMain:
+	// a handler waiting out its hour, and the UDP connection it responded
+	// on, outlived the package's tests in CI).
+	done := make(chan struct{})
+	var (
+		mu       sync.Mutex // closed and handlers.Add
+		closed   bool
+		handlers sync.WaitGroup
+	)
+	t.Cleanup(func() {
+		mu.Lock()
+		closed = true
+		close(done)
+		mu.Unlock()
+		handlers.Wait()
+	})
 	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		mu.Lock()
+		if closed {
+			mu.Unlock()
+			return
+		}
+		handlers.Add(1)
+		mu.Unlock()
+		defer handlers.Done()
 		d, err := p.cache.ReadInvite(req, tx)
 		if err != nil {
 			return
@@ -57,12 +84,17 @@ func newPhoneTone(t *testing.T, e *env, user string, answerAfter time.Duration, 
 		case <-time.After(p.answer):
 		case <-d.Context().Done():
 			return
+		case <-done:
+			return
 		}
 		p.rtp.send(off.remote, hz)
 		body := localSDP{id: 7, version: 1, ip: netip.MustParseAddr("127.0.0.1"), port: p.rtp.port(),
 			codecs: []media.Codec{media.PCMU}, eventPT: 101}.marshal()
 		if err := d.RespondSDP(body); err == nil {
-			p.sessions <- d
+			select {
+			case p.sessions <- d:
+			case <-done:
+			}
 		}
 	})
 	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = p.cache.ReadAck(req, tx) })
