@@ -178,14 +178,14 @@ type callgrind struct {
 }
 
 // zero starts the count again.
-func (g *callgrind) zero(b *testing.B) {
+func (g *callgrind) zero(b testing.TB) {
 	if out, err := exec.Command("callgrind_control", "--zero", strconv.Itoa(g.pid)).CombinedOutput(); err != nil {
 		b.Fatalf("callgrind_control --zero: %v %s", err, out)
 	}
 }
 
 // count is the instructions counted since zero.
-func (g *callgrind) count(b *testing.B) float64 {
+func (g *callgrind) count(b testing.TB) float64 {
 	if out, err := exec.Command("callgrind_control", "--dump", strconv.Itoa(g.pid)).CombinedOutput(); err != nil {
 		b.Fatalf("callgrind_control --dump: %v %s", err, out)
 	}
@@ -538,7 +538,7 @@ type meter struct {
 // checks, is not counted).
 func (m *meter) end() {
 	if m.cg != nil {
-		m.instr = m.cg.count(m.b.(*testing.B))
+		m.instr = m.cg.count(m.b)
 	}
 }
 
@@ -563,7 +563,7 @@ func newMeter(b testing.TB, rdb *redis.Client, steps ...string) *meter {
 func (m *meter) counting(g *callgrind) {
 	if g != nil {
 		m.cg = g
-		g.zero(m.b.(*testing.B))
+		g.zero(m.b)
 	}
 }
 

@@ -46,22 +46,22 @@ func newPhoneTone(t *testing.T, e *env, user string, answerAfter time.Duration, 
 	// on, outlived the package's tests in CI).
 	done := make(chan struct{})
 	var (
-		mu       sync.Mutex // closed and handlers.Add
-		closed   bool
+		mu       sync.Mutex // close(done) and handlers.Add: none is added once Wait may run
 		handlers sync.WaitGroup
 	)
 	t.Cleanup(func() {
 		mu.Lock()
-		closed = true
 		close(done)
 		mu.Unlock()
 		handlers.Wait()
 	})
 	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		mu.Lock()
-		if closed {
+		select {
+		case <-done:
 			mu.Unlock()
 			return
+		default:
 		}
 		handlers.Add(1)
 		mu.Unlock()

@@ -167,17 +167,19 @@ local function adirty(id)
   return d
 end
 
+-- aset writes its field, value pairs one by one (aput calls itself on
+-- the rest, a tail call), not through a table of them: it runs several
+-- times a call (status on every contact event).
+local function aput(h, d, k, v, ...)
+  if type(v) == 'number' then v = I(v) else v = tostring(v) end
+  rawset(h, k, v)
+  d[k] = v
+  if k == 'skills' then h['\0skills'] = nil end
+  if ... ~= nil then return aput(h, d, ...) end
+end
+
 local function aset(id, ...)
-  local h = agent(id)
-  local d = adirty(id)
-  local kv = {...}
-  for i = 1, #kv, 2 do
-    local v = kv[i + 1]
-    if type(v) == 'number' then v = I(v) else v = tostring(v) end
-    rawset(h, kv[i], v)
-    d[kv[i]] = v
-    if kv[i] == 'skills' then h['\0skills'] = nil end
-  end
+  aput(agent(id), adirty(id), ...)
 end
 
 local function aincr(id, field, n)
@@ -367,14 +369,7 @@ end
 local function status(id, now)
   local h = agent(id)
   local st = derived(h)
-  if h.dstate ~= st then
-    -- aset's work for two fields, without its argument table (status runs
-    -- on every contact event)
-    local d, since = adirty(id), I(now)
-    rawset(h, 'dstate', st)
-    rawset(h, 'dsince', since)
-    d.dstate, d.dsince = st, since
-  end
+  if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
   local ph = ''
   if phone_up(h, now) then ph = '1' end
   return {'a_state', st, 'a_presence', h.presence or '', 'a_reason', h.reason or '', 'a_since', h.dsince or '',

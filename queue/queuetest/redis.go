@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,7 +143,7 @@ func startRedis(bin string, port int, dir string, args, under []string) (*Server
 		"--enable-debug-command", "local"}, args...) // DEBUG SLEEP: tests pause Redis
 	cmd := exec.Command(bin, all...)
 	if len(under) > 0 {
-		cmd = exec.Command(under[0], append(append(under[1:len(under):len(under)], bin), all...)...)
+		cmd = exec.Command(under[0], slices.Concat(under[1:], []string{bin}, all)...)
 	}
 	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
