@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -285,11 +284,9 @@ func (a *Archiver) Archive(ctx context.Context, batch []queue.StreamEntry) error
 		}
 		ids[i], ats[i], types[i], contacts[i] = e.ID, e.At(), e.Fields["type"], tn
 		agents[i], nodes[i], fields[i] = e.Fields["agent"], e.Fields["node"], string(b)
-		if st := e.Fields["a_state"]; st != "" {
-			if ms, err := strconv.ParseInt(e.Fields["a_since"], 10, 64); err == nil && ms > 0 {
-				t := time.UnixMilli(ms).UTC()
-				states[i], sinces[i] = st, &t
-			}
+		if st, _ := queue.EventStatus(e.Fields); st != nil && st.State != "" && !st.Since.IsZero() {
+			t := st.Since
+			states[i], sinces[i] = string(st.State), &t
 		}
 		if tn != "" && !seen[tn] {
 			seen[tn] = true

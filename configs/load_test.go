@@ -38,6 +38,7 @@ func TestDefaults(t *testing.T) {
 		{"queue.retention", c.Queue.Retention, 168 * time.Hour},
 		{"queue.keep_events", c.Queue.KeepEvents, time.Hour},
 		{"queue.max_event_lag", c.Queue.MaxEventLag, 24 * time.Hour},
+		{"queue.legacy_events", c.Queue.LegacyEvents, false},
 		{"auth.token_ttl", c.Auth.TokenTTL, 12 * time.Hour},
 		{"blobs.dir", c.Blobs.Dir, "data/blobs"},
 		{"mailbox.max_attachments", c.Mailbox.MaxAttachments, 5},

@@ -113,22 +113,47 @@ func parseEvent(m redis.XMessage) (Event, error) {
 	case EventAlert:
 		e.Text = f["text"]
 	}
-	if st, ok := f["a_state"]; ok {
-		s := &AgentStatus{State: AgentState(st), Presence: Presence(f["a_presence"]), Reason: f["a_reason"],
-			Load: map[Channel]int{}}
-		if t := msTime(f["a_since"]); t != nil {
-			s.Since = *t
-		}
-		s.Misses, _ = strconv.Atoi(f["a_misses"])
-		s.Phone = f["a_phone"] == "1"
-		for _, kv := range strings.Split(f["a_load"], ",") {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				s.Load[Channel(k)], _ = strconv.Atoi(v)
-			}
-		}
-		e.Status, e.Session = s, f["a_sess"]
+	if s, sess := EventStatus(f); s != nil {
+		e.Status, e.Session = s, sess
 	}
 	return e, nil
+}
+
+// EventStatus reads the agent status an event's fields carry, and the desk
+// session it was taken with; nil when they carry none. The status is one
+// field, "astat": "state|since|load|misses|phone|presence|session|reason"
+// (since in ms, load as "sms=1,web=2", phone "1" or "", the reason last as
+// it may hold "|"), or, as versions before it wrote it and
+// Options.LegacyEvents still does, the fields "a_state", "a_since",
+// "a_load", "a_misses", "a_phone", "a_presence", "a_sess" and "a_reason".
+// Both forms are read whatever this node writes.
+func EventStatus(f map[string]string) (*AgentStatus, string) {
+	var state, since, load, misses, phone, presence, sess, reason string
+	if a, ok := f["astat"]; ok {
+		parts := strings.SplitN(a, "|", 8)
+		if len(parts) < 8 {
+			return nil, ""
+		}
+		state, since, load, misses, phone, presence, sess, reason =
+			parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7]
+	} else if st, ok := f["a_state"]; ok {
+		state, since, load, misses, phone, presence, sess, reason =
+			st, f["a_since"], f["a_load"], f["a_misses"], f["a_phone"], f["a_presence"], f["a_sess"], f["a_reason"]
+	} else {
+		return nil, ""
+	}
+	s := &AgentStatus{State: AgentState(state), Presence: Presence(presence), Reason: reason, Load: map[Channel]int{},
+		Phone: phone == "1"}
+	if t := msTime(since); t != nil {
+		s.Since = *t
+	}
+	s.Misses, _ = strconv.Atoi(misses)
+	for kv := range strings.SplitSeq(load, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			s.Load[Channel(k)], _ = strconv.Atoi(v)
+		}
+	}
+	return s, sess
 }
 
 // Subscribe reads the event stream from now on and calls fn for each event,

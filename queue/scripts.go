@@ -97,6 +97,7 @@ func prelude(o Options) (string, error) {
 		"__EVENTS_MAXLEN__", strconv.FormatInt(o.EventsMaxLen, 10),
 		"__ESC_STEPS__", escSpec(o.Queues),
 		"__NOTE_CLOSED__", strconv.FormatBool(o.notesClosed()),
+		"__LEGACY_EVENTS__", strconv.FormatBool(o.LegacyEvents),
 	).Replace(string(common)), nil
 }
 

@@ -150,7 +150,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		RingTimeout: cfg.SIP.RingTimeout, MaxMisses: cfg.Queue.MaxMisses, Heartbeat: cfg.Queue.Heartbeat,
 		NodeTTL: cfg.Queue.NodeTTL, Sweep: cfg.Queue.Sweep, Retention: cfg.Queue.Retention,
 		KeepEvents: cfg.Queue.KeepEvents, MaxEventLag: cfg.Queue.MaxEventLag, Queues: defs, Logger: log.Named("queue"),
-		WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout}
+		WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout, LegacyEvents: cfg.Queue.LegacyEvents}
 	// The archive connects in the background: the node starts while
 	// PostgreSQL is down, events wait in Redis until it is reachable.
 	bgCtx, bgCancel := context.WithCancel(context.Background())

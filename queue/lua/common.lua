@@ -1,8 +1,8 @@
 -- Shared by every script. KEYS[1] is the deployment's key prefix, e.g.
 -- "{lianxin}:". Every key is derived from it, so all of them carry the same
 -- hash tag and live in one Redis Cluster slot.
--- The Go side fills in OFFER_MS, RING_MS, MAX_MISSES, EVENTS_MAXLEN and
--- NOTE_CLOSED.
+-- The Go side fills in OFFER_MS, RING_MS, MAX_MISSES, EVENTS_MAXLEN,
+-- NOTE_CLOSED and LEGACY_EVENTS.
 -- A line that ends "-- per call" sets up state of one call (of a script or
 -- of the library's function: see scriptHeads.library, which sets such
 -- names up again at the start of every call). Any other top-level value
@@ -17,6 +17,9 @@ local EVENTS_MAXLEN = __EVENTS_MAXLEN__
 -- archiver forgets them (Options.Retention > 0, no Options.Archive), so
 -- closed_ev notes them in the set "closed".
 local NOTE_CLOSED = __NOTE_CLOSED__
+-- LEGACY_EVENTS: events carry an agent's status as the eight fields
+-- versions before "astat" read (queue.Options.LegacyEvents; see status).
+local LEGACY_EVENTS = __LEGACY_EVENTS__
 -- The escalation steps, ";src>after_ms>dst" each, by source queue and then
 -- by after (see esc_track).
 local ESC_SPEC = [==[__ESC_STEPS__]==]
@@ -364,14 +367,23 @@ local function touch(id)
   end
 end
 
--- status is an agent's state as events carry it (fields prefixed "a_", so
--- they can ride along with a contact's fields).
+-- status is an agent's state as events carry it, so it can ride along with
+-- a contact's fields: one field "astat", "state|since|load|misses|phone|
+-- presence|session|reason" (the reason, free text, last), or with
+-- LEGACY_EVENTS the eight fields "a_state", "a_since", … that versions
+-- before it write and read (queue.Options.LegacyEvents). Every field given
+-- to XADD costs Redis a conversion each way: the eight were some 5 % of a
+-- lifecycle's instructions.
 local function status(id, now)
   local h = agent(id)
   local st = derived(h)
   if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
   local ph = ''
   if phone_up(h, now) then ph = '1' end
+  if not LEGACY_EVENTS then
+    return {'astat', st .. '|' .. (h.dsince or '') .. '|' .. loads(h) .. '|' .. (h.misses or '0') .. '|' .. ph ..
+      '|' .. (h.presence or '') .. '|' .. (h.sess or '') .. '|' .. (h.reason or '')}
+  end
   return {'a_state', st, 'a_presence', h.presence or '', 'a_reason', h.reason or '', 'a_since', h.dsince or '',
     'a_load', loads(h), 'a_misses', h.misses or '0', 'a_sess', h.sess or '', 'a_phone', ph}
 end
