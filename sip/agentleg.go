@@ -37,6 +37,10 @@ type agentLeg struct {
 	gone        atomic.Bool // the phone hung up
 	accounted   atomic.Bool // its counts went to the metrics
 	mu          sync.Mutex  // guards leg, set when the phone answers
+
+	// referring: the phone's REFER to a queue or an agent is being done
+	// (onRefer); its hang-up meanwhile leaves the caller to the transfer.
+	referring atomic.Bool
 }
 
 // media is the leg's RTP endpoint, nil until the phone answered.

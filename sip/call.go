@@ -508,7 +508,7 @@ func (c *call) wait() string {
 			c.mu.Lock()
 			a := c.ring
 			c.mu.Unlock()
-			if a != nil && a.id == id && c.State() == stTalking {
+			if a != nil && a.id == id && c.State() == stTalking && !a.referring.Load() {
 				return byAgent
 			}
 		}

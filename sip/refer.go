@@ -104,12 +104,23 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 			} else {
 				to.Queue = target
 			}
+			// A phone may hang up as soon as its REFER is accepted, or
+			// on the NOTIFY below before this node has read the
+			// transferred event that puts the caller back on hold: its
+			// leg's end must not end the call (run's agentGone) while the
+			// transfer is under way or done. Refused, the hang-up is
+			// taken again, as the agent leaving the caller.
+			a.referring.Store(true)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 5*time.Second)
 			err := s.q.Transfer(ctx, a.agent, c.trackingNo(), to)
 			cancel()
 			if err != nil {
 				ok = false
 				c.log.Info("transfer by REFER refused", zap.Error(err))
+				a.referring.Store(false)
+				if a.gone.Load() {
+					c.agentHungUp(a.id)
+				}
 			}
 		}
 		a.notifyRefer(ok)
