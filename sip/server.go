@@ -82,9 +82,10 @@ type Server struct {
 	metrics *Metrics
 	hot     *hotTopics
 
-	udp  net.PacketConn
-	tcp  net.Listener
-	addr netip.AddrPort
+	udp     net.PacketConn
+	fromUDP *fromListener // sends UDP requests from udp
+	tcp     net.Listener
+	addr    netip.AddrPort
 
 	mu      sync.Mutex
 	byCall  map[string]*call // caller's Call-ID
@@ -290,6 +291,8 @@ func (s *Server) setup() error {
 		sipgo.WithClientPort(int(s.addr.Port()))); err != nil {
 		return err
 	}
+	s.fromUDP = newFromListener(ua, s.udp.LocalAddr().String())
+	s.cli.TxRequester = s.fromUDP
 	s.dialogs = &sipgo.DialogUA{Client: s.cli, ContactHDR: sip.ContactHeader{
 		Address: sip.Uri{User: "lianxin", Host: s.ip.String(), Port: int(s.addr.Port())}}}
 	if s.ports, err = media.NewPortPool(s.ip, s.cfg.RTPPorts.Min, s.cfg.RTPPorts.Max); err != nil {
@@ -377,6 +380,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.wg.Wait()
 	s.waitRingers()
 	_ = s.srv.Close()
+	s.fromUDP.closed.Store(true)
 	_ = s.udp.Close()
 	_ = s.tcp.Close()
 	_ = s.ua.Close()
