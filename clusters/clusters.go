@@ -136,13 +136,17 @@ type cluster struct {
 	// times of its members (unix seconds) within History, oldest first.
 	times     []int64
 	districts map[string]int
-	lines     map[string]int
-	samples   []Sample
-	latest    string
-	first     time.Time
-	last      time.Time
-	alerted   bool
-	elem      *list.Element // in Clusterer.lru
+	// top is the district most of its members name (ties: the first by
+	// name), kept as members join: counts only grow.
+	topName string
+	topN    int
+	lines   map[string]int
+	samples []Sample
+	latest  string
+	first   time.Time
+	last    time.Time
+	alerted bool
+	elem    *list.Element // in Clusterer.lru
 }
 
 // Clusterer groups contacts. It is not safe for concurrent use.
@@ -162,6 +166,10 @@ type Clusterer struct {
 	// group's centroid: one per term and contact, not per term and group.
 	postings map[string]map[uint64]float64
 	lru      *list.List // front: most recently grown
+	// dots and cands are nearest's scratch space, kept between contacts
+	// so that each one does not grow a map and a slice anew.
+	dots  map[uint64]float64
+	cands []cand
 	// dropped, if set, is told of a group before it is dropped.
 	dropped func(*cluster)
 }
@@ -179,12 +187,19 @@ const maxPosting = 64
 // maxCandidates bounds the groups scored in full for one contact.
 const maxCandidates = 32
 
+// cand is a group nearest considers.
+type cand struct {
+	cl  *cluster
+	dot float64 // by the rarer terms
+	pre float64 // dot / norm, the order of candidates
+}
+
 // New returns a Clusterer that starts observing at since (the time of the
 // first contact it will read: alerts wait until it has seen Window of
 // history before the burst window).
 func New(o Options, since time.Time) *Clusterer {
 	return &Clusterer{o: o.withDefaults(), since: since, df: map[string]float64{}, clusters: map[uint64]*cluster{},
-		postings: map[string]map[uint64]float64{}, lru: list.New()}
+		postings: map[string]map[uint64]float64{}, lru: list.New(), dots: map[uint64]float64{}}
 }
 
 // Len is the number of groups kept.
@@ -249,7 +264,8 @@ func (c *Clusterer) nearest(v vector, district, line string) (*cluster, float64)
 	// more than maxPosting groups says little about any (its idf is low)
 	// and would make every contact cost as much as the groups kept. Such
 	// terms still count in the candidates' similarity.
-	dots := map[uint64]float64{}
+	dots := c.dots
+	clear(dots)
 	type term struct {
 		w float64
 		p map[uint64]float64
@@ -266,12 +282,8 @@ func (c *Clusterer) nearest(v vector, district, line string) (*cluster, float64)
 		}
 	}
 	// Only the groups nearest by the rarer terms are scored in full.
-	type cand struct {
-		cl  *cluster
-		dot float64 // by the rarer terms
-		pre float64 // dot / norm, the order of candidates
-	}
-	cands := make([]cand, 0, len(dots))
+	cands := c.cands[:0]
+	defer func() { clear(cands); c.cands = cands[:0] }() // no pointers to dropped groups kept
 	for id, dot := range dots {
 		cl := c.clusters[id]
 		cands = append(cands, cand{cl, dot, dot / cl.norm})
@@ -303,7 +315,7 @@ func (c *Clusterer) nearest(v vector, district, line string) (*cluster, float64)
 				s *= 0.5
 			}
 		}
-		if line != "" && cl.lines[line] > 0 && line != "12345" {
+		if line != "" && line != "12345" && cl.lines[line] > 0 {
 			s += 0.05
 		}
 		if s > bestScore || (s == bestScore && best != nil && cl.id < best.id) {
@@ -313,15 +325,7 @@ func (c *Clusterer) nearest(v vector, district, line string) (*cluster, float64)
 	return best, bestScore
 }
 
-func (cl *cluster) district() string {
-	best, n := "", 0
-	for d, k := range cl.districts {
-		if k > n || (k == n && d < best) {
-			best, n = d, k
-		}
-	}
-	return best
-}
+func (cl *cluster) district() string { return cl.topName }
 
 // grow adds a contact to cl.
 func (c *Clusterer) grow(cl *cluster, v vector, x Contact, district string) {
@@ -341,6 +345,9 @@ func (c *Clusterer) grow(cl *cluster, v vector, x Contact, district string) {
 	cl.times = append(cl.times, x.At.Unix())
 	if district != "" {
 		cl.districts[district]++
+		if k := cl.districts[district]; k > cl.topN || (k == cl.topN && district < cl.topName) {
+			cl.topName, cl.topN = district, k
+		}
 	}
 	if x.Line != "" {
 		cl.lines[x.Line]++
