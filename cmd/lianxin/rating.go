@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/lianxin/lianxin/agentdesk"
 	"github.com/lianxin/lianxin/channels"
@@ -16,11 +19,55 @@ import (
 // wrapped it up (agentdesk.Params.AfterWrapUp): SMS and WeChat get the
 // question and answer with a digit; e-mail and web letters get a link to the
 // public rating page. Once per contact.
+//
+// A contact no question can reach (a WeChat account without an API secret,
+// no SMS path that sends, no number, a closed reply window) is not asked: an
+// ask recorded would show it as asked and let a stray digit rate it. A
+// channel that has no path is logged once every unableEvery with the
+// contacts it left unasked, not at every wrap-up.
 type ratingAsker struct {
 	q        *queue.Queue
 	repliers map[queue.Channel]agentdesk.Replier
 	cfg      configs.Rating
 	log      *zap.Logger
+	unable   *unableLog
+}
+
+// unableEvery is how often a channel's contacts left unasked for want of a
+// reply path are logged.
+const unableEvery = 10 * time.Minute
+
+// unableLog counts, per channel, the contacts not asked for want of a path.
+type unableLog struct {
+	mu sync.Mutex
+	by map[queue.Channel]*unableCount
+}
+
+type unableCount struct {
+	last time.Time // logged
+	n    int       // since
+}
+
+// note counts one contact of channel ch and says whether to log now, with
+// the count since the last time.
+func (u *unableLog) note(ch queue.Channel, now time.Time) (int, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.by == nil {
+		u.by = map[queue.Channel]*unableCount{}
+	}
+	c := u.by[ch]
+	if c == nil {
+		c = &unableCount{}
+		u.by[ch] = c
+	}
+	c.n++
+	if !c.last.IsZero() && now.Sub(c.last) < unableEvery {
+		return 0, false
+	}
+	n := c.n
+	c.last, c.n = now, 0
+	return n, true
 }
 
 func (r ratingAsker) ask(ctx context.Context, tn string, ch queue.Channel) {
@@ -51,6 +98,22 @@ func (r ratingAsker) ask(ctx context.Context, tn string, ch queue.Channel) {
 			strings.TrimRight(r.cfg.PublicURL, "/") + "/rate/" + ask.Token
 	default:
 		return
+	}
+	if rc, ok := rp.(agentdesk.ReplyChecker); ok {
+		switch err := rc.CanReply(ctx, c); {
+		case errors.Is(err, channels.ErrNoReplyPath):
+			if n, now := r.unable.note(c.Channel, time.Now()); now {
+				r.log.Warn("rating not asked: no reply can reach these citizens (logged every 10 minutes)",
+					zap.String("channel", string(c.Channel)), zap.Int("contacts", n),
+					zap.String("last_contact", tn), zap.Error(err))
+			}
+			return
+		case errors.Is(err, channels.ErrReplyWindowClosed):
+			r.log.Debug("rating not asked: the reply window closed", zap.String("contact", tn), zap.Error(err))
+			return
+		}
+		// Anything else (the reply path not readable now): the reply
+		// below says what went wrong, as before.
 	}
 	first, err := r.q.AskRating(ctx, tn, ask)
 	if err != nil || !first {

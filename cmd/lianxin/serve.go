@@ -226,7 +226,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	}
 	referrals := linkage.NewInbound(q, linkage.InboundOptions{Secret: cfg.SIP.Transfer.Targets["110"].Secret,
 		Window: cfg.SIP.Transfer.Window, Queue: referQueue}, log.Named("linkage"))
-	asker := ratingAsker{q: q, repliers: repliers, cfg: cfg.Rating, log: log.Named("rating")}
+	asker := ratingAsker{q: q, repliers: repliers, cfg: cfg.Rating, log: log.Named("rating"), unable: &unableLog{}}
 	hot := hottopic.New(rdb, prefix, cfg.SIP.HotTopics.TTS)
 	voice, err := sip.New(sip.Params{Config: cfg.SIP, Queue: q, Lines: func(number string) (sip.Line, bool) {
 		h, ok := dir.Hotline(number)
