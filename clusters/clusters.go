@@ -136,8 +136,9 @@ type cluster struct {
 	// times of its members (unix seconds) within History, oldest first.
 	times     []int64
 	districts map[string]int
-	// top is the district most of its members name (ties: the first by
-	// name), kept as members join: counts only grow.
+	// topName is the district most of its members name (ties: the first
+	// by name) and topN their number, kept as members join (counts only
+	// grow): district() without a pass over districts per candidate.
 	topName string
 	topN    int
 	lines   map[string]int
