@@ -25,7 +25,7 @@ func TestLegSwitchesSourcesOnOneStream(t *testing.T) {
 	caller := newPeer(t)
 	a := runLeg(t, LegConfig{Remote: caller.addr(), Codec: PCMU})
 	pacer.Add(a)
-	rx := &stream{t: t, peer: caller, pacer: pacer}
+	rx := &stream{t: t, peer: caller, pacer: pacer, leg: a.LocalAddr()}
 
 	prompt := NewClip("prompt", tone(440, 8000, 10*FrameSamples-30))
 	player := NewPlayer(prompt)
@@ -98,7 +98,7 @@ func TestBridgeRelaysAudioAndEvents(t *testing.T) {
 	callerPhone.sendPress(t, a.LocalAddr(), 101, 5)
 	callerPhone.sendAudio(t, a.LocalAddr(), PCMU, callerTone[:FrameSamples])
 
-	atAgent := &stream{t: t, peer: agentPhone}
+	atAgent := &stream{t: t, peer: agentPhone, leg: b.LocalAddr()}
 	var audio []rxPacket
 	for range 20 {
 		p := atAgent.next()
@@ -124,7 +124,7 @@ func TestBridgeRelaysAudioAndEvents(t *testing.T) {
 	require.Equal(t, audio[19].hdr.Timestamp+FrameSamples+640, after.hdr.Timestamp, "audio keeps the caller's timing")
 	require.Equal(t, '5', <-digits)
 
-	atCaller := &stream{t: t, peer: callerPhone}
+	atCaller := &stream{t: t, peer: callerPhone, leg: a.LocalAddr()}
 	var back []rxPacket
 	for range 20 {
 		p := atCaller.next()
