@@ -22,18 +22,17 @@ import (
 // several SMS when longer than the template's variable allows. Delivery
 // receipts and reports later add the reply's status to the conversation.
 func (g *Gateway) Reply(ctx context.Context, c *queue.Contact, text string) error {
-	if err := g.CanReply(ctx, c); err != nil {
+	to, path, err := g.route(ctx, c)
+	if err != nil {
 		return err
 	}
-	to := replyTo(c)
-	path := g.replyPath(ctx, c)
 	if strings.TrimSpace(text) == "" {
 		return fmt.Errorf("%w: the reply is empty", channels.ErrReplyRejected)
 	}
 	if path != PathSMPP {
 		return g.replyCloud(ctx, path, c, to, text)
 	}
-	_, err := g.send(ctx, c.TrackingNo, to, text)
+	_, err = g.send(ctx, c.TrackingNo, to, text)
 	return err
 }
 
@@ -41,14 +40,21 @@ func (g *Gateway) Reply(ctx context.Context, c *queue.Contact, text string) erro
 // channels.ErrNoReplyPath when the contact has no number or no SMS path can
 // send (no SMPP transceiver bind, no cloud provider with send enabled).
 func (g *Gateway) CanReply(ctx context.Context, c *queue.Contact) error {
-	if replyTo(c) == "" {
-		return fmt.Errorf("%w: the citizen left no phone number", channels.ErrNoReplyPath)
+	_, _, err := g.route(ctx, c)
+	return err
+}
+
+// route is the number a reply to c goes to and the path it takes, read
+// once for both the check and the reply.
+func (g *Gateway) route(ctx context.Context, c *queue.Contact) (to, path string, err error) {
+	if to = replyTo(c); to == "" {
+		return "", "", fmt.Errorf("%w: the citizen left no phone number", channels.ErrNoReplyPath)
 	}
-	if g.replyPath(ctx, c) == "" {
-		return fmt.Errorf("%w: no SMS path can send (no SMPP transceiver bind, no cloud provider with send enabled)",
-			channels.ErrNoReplyPath)
+	if path = g.replyPath(ctx, c); path == "" {
+		return "", "", fmt.Errorf("%w: no SMS path can send (no SMPP transceiver bind, no cloud provider with send "+
+			"enabled)", channels.ErrNoReplyPath)
 	}
-	return nil
+	return to, path, nil
 }
 
 // replyTo is the number a reply to c goes to.

@@ -103,7 +103,7 @@ func (r ratingAsker) ask(ctx context.Context, tn string, ch queue.Channel) {
 		switch err := rc.CanReply(ctx, c); {
 		case errors.Is(err, channels.ErrNoReplyPath):
 			if n, now := r.unable.note(c.Channel, time.Now()); now {
-				r.log.Warn("rating not asked: no reply can reach these citizens (logged every 10 minutes)",
+				r.log.Warn("rating not asked: no reply can reach these citizens", zap.Duration("logged_every", unableEvery),
 					zap.String("channel", string(c.Channel)), zap.Int("contacts", n),
 					zap.String("last_contact", tn), zap.Error(err))
 			}
