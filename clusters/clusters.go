@@ -158,14 +158,14 @@ type Clusterer struct {
 	// df counts the documents each term was in, and n the documents; both
 	// are halved when n reaches dfHalve, so they follow the recent texts
 	// and stay bounded.
-	df       map[string]float64
+	df       map[term]float64
 	n        float64
 	clusters map[uint64]*cluster
 	// postings lists, for each term, the groups whose centroid has it and
 	// its weight there (always equal to the centroid's), so scoring a
 	// contact against a group needs no lookup of the term's text in the
 	// group's centroid: one per term and contact, not per term and group.
-	postings map[string]map[uint64]float64
+	postings map[term]map[uint64]float64
 	lru      *list.List // front: most recently grown
 	// dots and cands are nearest's scratch space, kept between contacts
 	// so that each one does not grow a map and a slice anew.
@@ -199,8 +199,8 @@ type cand struct {
 // first contact it will read: alerts wait until it has seen Window of
 // history before the burst window).
 func New(o Options, since time.Time) *Clusterer {
-	return &Clusterer{o: o.withDefaults(), since: since, df: map[string]float64{}, clusters: map[uint64]*cluster{},
-		postings: map[string]map[uint64]float64{}, lru: list.New(), dots: map[uint64]float64{}}
+	return &Clusterer{o: o.withDefaults(), since: since, df: map[term]float64{}, clusters: map[uint64]*cluster{},
+		postings: map[term]map[uint64]float64{}, lru: list.New(), dots: map[uint64]float64{}}
 }
 
 // Len is the number of groups kept.
@@ -267,15 +267,15 @@ func (c *Clusterer) nearest(v vector, district, line string) (*cluster, float64)
 	// terms still count in the candidates' similarity.
 	dots := c.dots
 	clear(dots)
-	type term struct {
+	type posted struct {
 		w float64
 		p map[uint64]float64
 	}
-	var common []term
+	var common []posted
 	for t, w := range v {
 		p := c.postings[t]
 		if len(p) > maxPosting {
-			common = append(common, term{w, p})
+			common = append(common, posted{w, p})
 			continue
 		}
 		for id, cw := range p {
@@ -370,7 +370,7 @@ func (c *Clusterer) prune(cl *cluster) {
 	}
 }
 
-func (c *Clusterer) unpost(t string, id uint64) {
+func (c *Clusterer) unpost(t term, id uint64) {
 	if p := c.postings[t]; p != nil {
 		delete(p, id)
 		if len(p) == 0 {
@@ -379,8 +379,8 @@ func (c *Clusterer) unpost(t string, id uint64) {
 	}
 }
 
-func (cl *cluster) topTerms(n int) []string {
-	terms := make([]string, 0, len(cl.centroid))
+func (cl *cluster) topTerms(n int) []term {
+	terms := make([]term, 0, len(cl.centroid))
 	for t := range cl.centroid {
 		terms = append(terms, t)
 	}
@@ -462,49 +462,55 @@ func span(d time.Duration) string {
 // 玉林北路停水), with its district before them when they do not name it.
 func (cl *cluster) label() (string, []string) {
 	terms := cl.topTerms(12)
+	texts := make([]string, len(terms))
+	for i, t := range terms {
+		texts[i] = t.String()
+	}
 	if len(terms) == 0 {
-		return cl.district(), terms
+		return cl.district(), texts
 	}
 	strong := cl.centroid[terms[0]] * 0.25
-	used := map[string]bool{}
+	used := map[term]bool{}
 	var phrases [][]rune
 	for _, start := range terms {
 		if len(phrases) == 3 || cl.centroid[start] < strong*2 {
 			break // a phrase starts only from a term at least half as heavy as the heaviest
 		}
-		if used[start] || len([]rune(start)) != 2 {
+		if used[start] {
 			continue
 		}
 		used[start] = true
-		p := []rune(start)
+		a, b := start.runes()
+		p := []rune{a, b}
 		for _, left := range []bool{true, false} {
 			for len(p) < 14 {
-				next := ""
+				var next term
+				found := false
 				for _, t := range terms { // heaviest first
-					r := []rune(t)
 					if cl.centroid[t] < strong {
 						break
 					}
-					if !used[t] && len(r) == 2 && ((left && r[1] == p[0]) || (!left && r[0] == p[len(p)-1])) {
-						next = t
+					r0, r1 := t.runes()
+					if !used[t] && ((left && r1 == p[0]) || (!left && r0 == p[len(p)-1])) {
+						next, found = t, true
 						break
 					}
 				}
-				if next == "" {
+				if !found {
 					break
 				}
 				used[next] = true
-				if r := []rune(next); left {
-					p = append([]rune{r[0]}, p...)
+				if r0, r1 := next.runes(); left {
+					p = append([]rune{r0}, p...)
 				} else {
-					p = append(p, r[1])
+					p = append(p, r1)
 				}
 			}
 		}
 		phrases = append(phrases, p)
 	}
 	// Join phrases that continue one another.
-	isTerm := map[string]bool{}
+	isTerm := map[term]bool{}
 	for _, t := range terms {
 		isTerm[t] = true
 	}
@@ -519,7 +525,7 @@ func (cl *cluster) label() (string, []string) {
 				switch {
 				case a[len(a)-1] == b[0]: // 玉林北路 + 路停水
 					phrases[i] = append(append([]rune(nil), a...), b[1:]...)
-				case isTerm[string([]rune{a[len(a)-1], b[0]})]: // 玉林北 + 路停水, 北路 a term
+				case isTerm[bigram(a[len(a)-1], b[0])]: // 玉林北 + 路停水, 北路 a term
 					phrases[i] = append(append([]rune(nil), a...), b...)
 				default:
 					continue
@@ -539,7 +545,7 @@ func (cl *cluster) label() (string, []string) {
 	if d := cl.district(); d != "" && !strings.Contains(l, strings.TrimRight(d, "区市县")) {
 		l = strings.TrimSpace(d + " " + l)
 	}
-	return l, terms
+	return l, texts
 }
 
 func (c *Clusterer) report(cl *cluster, now time.Time) Cluster {

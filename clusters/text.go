@@ -21,7 +21,7 @@ import (
 // stopBigrams carry no topic: courtesy, the hotline's own vocabulary, and
 // the filler of a complaint. Frequent words are down-weighted by their
 // document frequency anyway; these are the ones frequent in every topic.
-var stopBigrams = map[string]bool{}
+var stopBigrams = map[term]bool{}
 
 func init() {
 	for _, w := range strings.Fields(`你好 您好 请问 谢谢 麻烦 希望 反映 反应 投诉 咨询 建议 请求 要求 尽快 处理 解决
@@ -30,7 +30,7 @@ func init() {
 		今年 有人 多次 看看 帮忙 管管 一管 好几 几次 有没`) {
 		r := []rune(w)
 		for i := 0; i+1 < len(r); i++ {
-			stopBigrams[string(r[i:i+2])] = true
+			stopBigrams[bigram(r[i], r[i+1])] = true
 		}
 	}
 }
@@ -39,14 +39,29 @@ func wordRune(r rune) bool {
 	return unicode.Is(unicode.Han, r) || unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
+// term is a bigram, its two runes in one number: the first in the high
+// half. Kept as a number, a term is hashed and compared as one word and is
+// never a string to allocate; terms order as their texts do (UTF-8 keeps
+// the order of code points).
+type term uint64
+
+func bigram(a, b rune) term { return term(uint32(a))<<32 | term(uint32(b)) }
+
+func (t term) runes() (rune, rune) { return rune(uint32(t >> 32)), rune(uint32(t)) }
+
+func (t term) String() string {
+	a, b := t.runes()
+	return string([]rune{a, b})
+}
+
 // bigrams counts the text's bigrams, stop bigrams left out.
-func bigrams(text string) map[string]int {
+func bigrams(text string) map[term]int {
 	text = strings.ToLower(channels.Simplify(text))
-	out := map[string]int{}
+	out := map[term]int{}
 	var run []rune
 	flush := func() {
 		for i := 0; i+1 < len(run); i++ {
-			if b := string(run[i : i+2]); !stopBigrams[b] {
+			if b := bigram(run[i], run[i+1]); !stopBigrams[b] {
 				out[b]++
 			}
 		}
@@ -64,7 +79,7 @@ func bigrams(text string) map[string]int {
 }
 
 // vector is a sparse term weight vector.
-type vector map[string]float64
+type vector map[term]float64
 
 func (v vector) norm() float64 {
 	s := 0.0
