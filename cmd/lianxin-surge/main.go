@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,8 +92,26 @@ func main() {
 	media := flag.Bool("media", true, "calls carry RTP: the callers' tone and the phones' tone, both ways (false: the sipps send no RTP; the node still plays its prompts)")
 	flag.StringVar(&o.debugAddr, "debug", "", "serve the node's Go profiler on this address (LIANXIN_DEBUG_ADDR, e.g. 127.0.0.1:6060)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's folder (the node's log, the sipps' logs and statistics)")
+	cpuProfile := flag.String("cpuprofile", "", "write this tool's own CPU profile to the file (the node's: -debug)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lianxin-surge:", err)
+			os.Exit(2)
+		}
+	}
 	o.noMedia = !*media
+	code := replay(o)
+	pprof.StopCPUProfile() // nothing when not started
+	os.Exit(code)
+}
+
+// replay runs the replay and prints its result; it returns the exit code.
+func replay(o options) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := run(ctx, o)
@@ -101,11 +120,12 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lianxin-surge:", err)
-		os.Exit(1)
+		return 1
 	}
 	if res.Lost > 0 || res.Duplicated > 0 || res.Mismatched > 0 || res.Calls.SippError != "" {
-		os.Exit(2)
+		return 2
 	}
+	return 0
 }
 
 // result is what a replay measured.
