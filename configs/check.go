@@ -94,3 +94,10 @@ func placeField(file string, f *ast.File, fe *FieldError) *LineError {
 	}
 	return le
 }
+
+// Warnings names what a valid configuration leaves citizens without (each
+// channel's own, see sms.Config.Warnings and wechat.Config.Warnings): the
+// node starts and says them in its log; lianxin check-config prints them.
+func (c *Config) Warnings() []string {
+	return append(c.SMS.Warnings(), c.WeChat.Warnings()...)
+}

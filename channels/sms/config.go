@@ -486,6 +486,28 @@ func (c *Config) canSend(path string) bool {
 	return false
 }
 
+// noSendPath is said when SMS comes in and nothing can send (cannotSend).
+const noSendPath = "SMS comes in but no path can send it (no SMPP transceiver bind, no cloud provider with send " +
+	"enabled): citizens who text get no acknowledgement, no reply and no rating question"
+
+// cannotSend says whether SMS comes in (SMPP, Aliyun, Tencent or the
+// generic push) but no path can send.
+func (c *Config) cannotSend() bool {
+	intake := c.SMPP.Enabled || c.Aliyun.Enabled || c.Tencent.Enabled || c.Generic.Enabled
+	return intake && c.answerPath("") == ""
+}
+
+// Warnings names what a valid configuration leaves citizens without: SMS
+// taken in with no path to send. New logs it at start; lianxin
+// check-config prints it.
+func (c Config) Warnings() []string {
+	c.defaults()
+	if c.cannotSend() {
+		return []string{"sms: " + noSendPath}
+	}
+	return nil
+}
+
 // answerPath is the path that answers an SMS that came from "from" (""
 // when unknown, e.g. a letter's citizen), or "" when nothing can send.
 func (c *Config) answerPath(from string) string {

@@ -108,10 +108,8 @@ func New(c Config, log *zap.Logger, q Receiver, opts ...Option) (*Gateway, error
 	if c.Tencent.Send.Enabled {
 		g.senders[PathTencent] = &tencentSender{c: c.Tencent.Send, http: g.http, now: g.now}
 	}
-	if intake := c.SMPP.Enabled || c.Aliyun.Enabled || c.Tencent.Enabled || c.Generic.Enabled; intake && c.answerPath("") == "" {
-		// Said once here, not at each reply the agents try.
-		g.log.Warn("SMS comes in but no path can send it (no SMPP transceiver bind, no cloud provider with send " +
-			"enabled): citizens who text get no acknowledgement, no reply and no rating question")
+	if c.cannotSend() {
+		g.log.Warn(noSendPath) // said once here, not at each reply the agents try
 	}
 	return g, nil
 }

@@ -194,3 +194,21 @@ func (c *Config) Validate() error {
 // EnvName is an account id as it appears in environment variables:
 // upper case, - as _.
 func EnvName(id string) string { return strings.ToUpper(strings.ReplaceAll(id, "-", "_")) }
+
+// noSecret is said of an account without app_secret.
+const noSecret = "without app_secret: no reply, no rating question and no media fetch can go through " +
+	"WeChat's API for its citizens"
+
+// Warnings names what a valid configuration leaves citizens without: each
+// account without app_secret. New logs them at start; lianxin
+// check-config prints them.
+func (c Config) Warnings() []string {
+	var out []string
+	for i, a := range c.Accounts {
+		if a.AppSecret == "" {
+			out = append(out, fmt.Sprintf("wechat.accounts[%d].app_secret (env LIANXIN_WECHAT_%s_APP_SECRET): account %s %s",
+				i, EnvName(a.ID), a.ID, noSecret))
+		}
+	}
+	return out
+}

@@ -104,8 +104,7 @@ func New(cfg Config, log *zap.Logger, q Queue, blobs Blobs, opts ...Option) (*Ch
 		ch.accounts[a.ID] = acc
 		if a.AppSecret == "" {
 			// Said once here, not at each reply the agents try.
-			ch.log.Warn("WeChat account without app_secret: no reply, no rating question and no media fetch can go "+
-				"through WeChat's API for its citizens", zap.String("account", a.ID))
+			ch.log.Warn("WeChat account "+noSecret, zap.String("account", a.ID))
 		}
 	}
 	for _, o := range opts {

@@ -54,6 +54,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		// Valid, but perhaps not what the hotline wants: said, and still ok.
+		if c, err := configs.Load(args[0], os.Getenv); err == nil {
+			for _, w := range c.Warnings() {
+				fmt.Fprintf(stdout, "%s: warning: %s\n", args[0], w)
+			}
+		}
 		fmt.Fprintf(stdout, "%s: ok\n", args[0])
 		return 0
 	case "hash-password":

@@ -18,6 +18,7 @@ func TestCheckConfigCommand(t *testing.T) {
 	code := run([]string{"check-config", "../../testdata/config/valid.yaml"}, nil, &out, &errb)
 	require.Equal(t, 0, code, errb.String())
 	require.Contains(t, out.String(), "ok")
+	require.NotContains(t, out.String(), "warning")
 
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("queue:\n  offer_timeout: 20s\n  max_misses: -1\nqueues:\n  - {name: general, priority: 12}\n"), 0o600))
@@ -31,6 +32,45 @@ func TestCheckConfigCommand(t *testing.T) {
 
 	require.Equal(t, 2, run([]string{"check-config"}, nil, &out, &errb))
 	require.Equal(t, 2, run([]string{"fly"}, nil, &out, &errb))
+}
+
+// A valid configuration that leaves citizens without replies is still ok,
+// and check-config says what is missing: SMS taken in with no path to send,
+// a WeChat account without app_secret (named, with its variable). With the
+// secret given and no SMS, nothing is said.
+func TestCheckConfigWarns(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`wechat:
+  accounts:
+    - {id: cd12345, name: 成都12345, kind: official, mode: plaintext, app_id: wx0123456789abcdef, queue: general}
+    - {id: cd-two, name: 成都12345二, kind: official, mode: plaintext, app_id: wx0123456789abcdee, queue: general}
+sms:
+  aliyun: {enabled: true}
+`), 0o600))
+	t.Setenv("LIANXIN_WECHAT_CD12345_TOKEN", "token-one")
+	t.Setenv("LIANXIN_WECHAT_CD_TWO_TOKEN", "token-two")
+	t.Setenv("LIANXIN_WECHAT_CD_TWO_APP_SECRET", "secret-two")
+	t.Setenv("LIANXIN_SMS_ALIYUN_TOKEN", "aliyun-token")
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, run([]string{"check-config", cfg}, nil, &out, &errb), errb.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 3, out.String())
+	require.Contains(t, lines[0], cfg+": warning: sms: SMS comes in but no path can send it")
+	require.Contains(t, lines[1], cfg+": warning: wechat.accounts[0].app_secret (env LIANXIN_WECHAT_CD12345_APP_SECRET): account cd12345 without app_secret")
+	require.Equal(t, cfg+": ok", lines[2])
+
+	t.Setenv("LIANXIN_WECHAT_CD12345_APP_SECRET", "secret-one")
+	require.NoError(t, os.WriteFile(cfg, []byte(strings.Replace(mustRead(t, cfg), "aliyun: {enabled: true}", "aliyun: {enabled: false}", 1)), 0o600))
+	out.Reset()
+	require.Equal(t, 0, run([]string{"check-config", cfg}, nil, &out, &errb), errb.String())
+	require.Equal(t, cfg+": ok\n", out.String())
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
 }
 
 func TestHashPasswordCommand(t *testing.T) {
