@@ -54,3 +54,7 @@ func (q *Queue) ScriptNames() map[string]string {
 	}
 	return out
 }
+
+// SetEventsPace sets how long SubscribeFrom's reader waits after a read
+// that was not full; before the first subscriber.
+func (q *Queue) SetEventsPace(d time.Duration) { q.eventsPace = d }

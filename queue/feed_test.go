@@ -198,41 +198,63 @@ func TestSubscribeQueuedLoadsOnlyNewContacts(t *testing.T) {
 	require.Equal(t, 5, hgetall, "the five queued contacts, none for the offered and assigned events")
 }
 
-// The common-problems reader lets events gather after a read that was not
-// full (queuedPace): contacts enqueued one after another while it waits
-// reach it in a few reads, not one read each as the desks' reader does.
-func TestSubscribeQueuedReadsAtItsPace(t *testing.T) {
-	rdb, q, in := scriptsCell(t, queuetest.RedisServer(t), "路灯不亮")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pos, err := q.EventsPosition(ctx)
-	require.NoError(t, err)
-	ch := make(chan string, 64)
-	done := make(chan error, 1)
-	go func() {
-		done <- q.SubscribeQueued(ctx, pos, func(ev queue.Event, c *queue.Contact) { ch <- ev.TrackingNo })
-	}()
-	first, err := q.Enqueue(ctx, in, "")
-	require.NoError(t, err)
-	require.Equal(t, first.TrackingNo, <-ch)
+// A stream reader lets events gather after a read that was not full: the
+// common-problems reader a quarter of a second (queuedPace), the node's
+// shared feed 2 ms (eventsPace, slowed here to be seen). Contacts enqueued
+// one after another while it waits reach it in a few reads, not one read
+// each.
+func TestReadersReadAtTheirPace(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// listen reads from pos and closes ready once it reads.
+		listen func(ctx context.Context, q *queue.Queue, pos string, ready chan struct{}, ch chan<- string) error
+	}{
+		{"queued", func(ctx context.Context, q *queue.Queue, pos string, ready chan struct{}, ch chan<- string) error {
+			close(ready)
+			return q.SubscribeQueued(ctx, pos, func(ev queue.Event, c *queue.Contact) { ch <- ev.TrackingNo })
+		}},
+		{"shared", func(ctx context.Context, q *queue.Queue, _ string, ready chan struct{}, ch chan<- string) error {
+			q.SetEventsPace(250 * time.Millisecond)
+			return q.SubscribeShared(ctx, func(string) { close(ready) }, func(ev queue.Event) {
+				if ev.Type == queue.EventQueued {
+					ch <- ev.TrackingNo
+				}
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb, q, in := scriptsCell(t, queuetest.RedisServer(t), "路灯不亮")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pos, err := q.EventsPosition(ctx)
+			require.NoError(t, err)
+			ch := make(chan string, 64)
+			ready, done := make(chan struct{}), make(chan error, 1)
+			go func() { done <- tc.listen(ctx, q, pos, ready, ch) }()
+			<-ready
+			first, err := q.Enqueue(ctx, in, "")
+			require.NoError(t, err)
+			require.Equal(t, first.TrackingNo, <-ch)
 
-	// The reader has just read one event: it waits before reading again.
-	reads := commandCalls(t, rdb, "xread")
-	const n = 40
-	var want []string
-	for range n {
-		r, err := q.Enqueue(ctx, in, "")
-		require.NoError(t, err)
-		want = append(want, r.TrackingNo)
+			// The reader has just read: it waits before reading again.
+			reads := commandCalls(t, rdb, "xread")
+			const n = 40
+			var want []string
+			for range n {
+				r, err := q.Enqueue(ctx, in, "")
+				require.NoError(t, err)
+				want = append(want, r.TrackingNo)
+			}
+			var got []string
+			for len(got) < n {
+				got = append(got, <-ch)
+			}
+			require.Equal(t, want, got, "every contact, in order")
+			reads = commandCalls(t, rdb, "xread") - reads
+			t.Logf("%d contacts in %d reads", n, reads)
+			require.Less(t, reads, n/4, "the reader woke for every contact or few")
+			cancel()
+			require.NoError(t, <-done)
+		})
 	}
-	var got []string
-	for len(got) < n {
-		got = append(got, <-ch)
-	}
-	require.Equal(t, want, got, "every contact, in order")
-	reads = commandCalls(t, rdb, "xread") - reads
-	t.Logf("%d contacts in %d reads", n, reads)
-	require.Less(t, reads, n/4, "the reader woke for every contact or few")
-	cancel()
-	require.NoError(t, <-done)
 }

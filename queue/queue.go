@@ -224,6 +224,9 @@ type Queue struct {
 	log    *zap.Logger
 	// feed is the node's shared reader of the event stream (SubscribeShared).
 	feed feed
+	// eventsPace is SubscribeFrom's pace (see eventsPace): a field so that
+	// a test can slow it to see it.
+	eventsPace time.Duration
 	// reads batches concurrent reads (History).
 	reads reads
 	// last is the highest tracking number this node was given, by day: a
@@ -254,7 +257,8 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{rdb: rdb, o: o, s: s, ivr: ivr, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger}
+	q := &Queue{rdb: rdb, o: o, s: s, ivr: ivr, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger,
+		eventsPace: eventsPace}
 	if err := q.fn.init(hs, byName, o.Tag); err != nil {
 		return nil, err
 	}
