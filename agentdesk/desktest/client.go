@@ -145,8 +145,10 @@ func (m Message) TrackingNo() string {
 	if json.Unmarshal(m.Contact, &s) == nil {
 		return s
 	}
-	var c ContactObject
-	_ = json.Unmarshal(m.Contact, &c)
+	var c struct {
+		TrackingNo string `json:"tracking_no"`
+	}
+	_ = json.Unmarshal(m.Contact, &c) // the one field: the rest is skipped, not decoded
 	return c.TrackingNo
 }
 

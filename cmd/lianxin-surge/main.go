@@ -482,6 +482,9 @@ func work(ctx context.Context, id string, d *desktest.Client, led *ledger, handl
 			led.deskError(m.Code, m.Message)
 			continue
 		case "assigned":
+			if len(calls) == 0 {
+				continue // a text contact's, accepted below: nothing to note
+			}
 			if i, ok := calls[m.TrackingNo()]; ok {
 				led.taken(i, m.Received)
 			}
