@@ -503,6 +503,9 @@ func (c *call) wait() string {
 				player.Stop()
 				playerDone = nil
 			}
+			if s.beforeBridge != nil {
+				s.beforeBridge()
+			}
 			c.talk(a)
 		case id := <-c.agentGone:
 			c.mu.Lock()

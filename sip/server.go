@@ -65,6 +65,10 @@ type Params struct {
 
 // Server is the voice front end of one node.
 type Server struct {
+	// beforeBridge, set by a test before any call, runs on a call's loop
+	// when the agent's phone has answered, before the two are bridged.
+	beforeBridge func()
+
 	p       Params
 	cfg     Config
 	q       *queue.Queue

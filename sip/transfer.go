@@ -130,6 +130,10 @@ func (c *call) requeued() {
 	c.log.Info("transferred back to the queue")
 }
 
+// bridgeWait bounds how long a transfer waits for the call's bridge to the
+// agent whose phone has answered (see transferOut).
+const bridgeWait = 2 * time.Second
+
 // transferOut bridges the caller to emergency line to: blind (the agent's
 // leg is dropped at once and the caller hears hold audio until the line
 // answers) or warm (the agent stays with the caller until the line answers,
@@ -162,6 +166,18 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	c.mu.Lock()
 	a, st, tn := c.ring, c.state, c.tn
 	c.mu.Unlock()
+	// The agent's phone answered and the queue has the contact as theirs
+	// (so the desk offers the transfer), but the call's own loop may not
+	// have bridged them yet: a transfer asked at once, by a quick agent or
+	// from a desk on another node, waits for the bridge instead of being
+	// dropped. CI saw it dropped 1 ms before the bridge.
+	for until := time.Now().Add(bridgeWait); st == stOffered && a != nil && a.agent == agent && a.up.Load() &&
+		c.ctx.Err() == nil && time.Now().Before(until); {
+		time.Sleep(5 * time.Millisecond)
+		c.mu.Lock()
+		a, st = c.ring, c.state
+		c.mu.Unlock()
+	}
 	if st != stTalking || a == nil || a.agent != agent {
 		log.Info("transfer asked of a call not in talk with that agent", zap.String("state", st))
 		return

@@ -231,6 +231,10 @@ func TestTransferToALineThatIsBusy(t *testing.T) {
 		c.Trunk.Proxy = busy.Addr()
 		c.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
 	})
+	// The call's loop is slow to bridge the agent who answered: the
+	// warm transfer, asked as soon as the queue has the contact as the
+	// agent's, waits for the bridge (CI saw it dropped 1 ms before it).
+	e.s.beforeBridge = func() { time.Sleep(100 * time.Millisecond) }
 	agent := agentPhone(ctx, t, e, "1001")
 	e.seat("1001")
 	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), From: "13900139701"})
