@@ -26,6 +26,47 @@ type scriptStats struct {
 	Slow        []int64    // µs, of FCALL and EVALSHA calls ≥ 1 ms
 	Slowest     []slowCall // the slow log's calls of 500 µs or more (EVAL too), slowest first
 	Histogram   string     // LATENCY HISTOGRAM fcall and evalsha, bucket µs: cumulative calls
+	Steal       float64    // the share of the machine's CPU time its hypervisor took since resetScriptStats
+}
+
+// cpuTimes is the machine's CPU time so far, all of it and what the
+// hypervisor stole (the "cpu" line of /proc/stat, in clock ticks).
+type cpuTimes struct{ total, steal uint64 }
+
+// statsFrom is the machine's CPU time when resetScriptStats last ran.
+var statsFrom cpuTimes
+
+func readCPUTimes() cpuTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTimes{}
+	}
+	var c cpuTimes
+	// user nice system idle iowait irq softirq steal [guest guest_nice,
+	// already counted in user and nice]
+	for i, v := range f[1:9] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		c.total += n
+		if i == 7 {
+			c.steal = n
+		}
+	}
+	return c
+}
+
+// stolen is the share of the CPU time from c to now that the hypervisor
+// took (0 where /proc/stat cannot say).
+func (c cpuTimes) stolen() float64 {
+	now := readCPUTimes()
+	if now.total <= c.total {
+		return 0
+	}
+	return float64(now.steal-c.steal) / float64(now.total-c.total)
 }
 
 // slowCall is one script call in the slow log: which script (by the sha1s
@@ -121,12 +162,13 @@ func resetScriptStats(t testing.TB, rdb *redis.Client) {
 	require.NoError(t, rdb.Do(ctx, "SLOWLOG", "RESET").Err())
 	require.NoError(t, rdb.Del(ctx, "{lianxin}:sweep:slow").Err())
 	require.NoError(t, rdb.ConfigResetStat(ctx).Err())
+	statsFrom = readCPUTimes()
 }
 
 func readScriptStats(t testing.TB, rdb *redis.Client) scriptStats {
 	t.Helper()
 	ctx := context.Background()
-	var st scriptStats
+	st := scriptStats{Steal: statsFrom.stolen()}
 	info, err := rdb.Info(ctx, "commandstats").Result()
 	require.NoError(t, err)
 	for _, line := range strings.Split(info, "\n") {
@@ -250,6 +292,7 @@ func (s scriptStats) String() string {
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		out += "; load average " + strings.Join(strings.Fields(string(la))[:3], " ")
 	}
+	out += fmt.Sprintf("; %.1f%% of the CPU time stolen by the hypervisor", s.Steal*100)
 	return out + "; histogram" + s.Histogram
 }
 
@@ -346,7 +389,8 @@ func slowCommands(t testing.TB, rdb *redis.Client, n int) string {
 // It always logs the slowest calls by script name, with the sweep's own
 // note of each (sweep:slow).
 //
-// On a quiet machine (load average below the number of CPUs) no call may
+// On a quiet machine (load average below the number of CPUs, and at most
+// stolenQuiet of the CPU time stolen by the hypervisor) no call may
 // take 1 ms or more but for a hold-up of Redis's thread by the machine:
 // every piece of a sweep call's work is small and the call reads its clock
 // between any two, so such a hold-up is one long gap between two readings
@@ -379,7 +423,8 @@ func requireBounded(t *testing.T, st scriptStats, rt bool) {
 	require.Less(t, int64(len(st.Slow))*2, st.Calls, "half the script calls took 1 ms or more: %v%s", st, st.slowest(20))
 	require.Less(t, int64(over25)*100, st.Calls, "1%% of the script calls took 25 ms or more: %v%s", st,
 		st.slowest(20))
-	if load() >= float64(runtime.NumCPU()) && os.Getenv("LIANXIN_SWEEP_STRICT") != "1" {
+	if why := busy(st); why != "" && os.Getenv("LIANXIN_SWEEP_STRICT") != "1" {
+		t.Logf("not a quiet machine (%s): only the bounds above hold; each call's own clock is in the log", why)
 		return
 	}
 	held := 0
@@ -397,6 +442,27 @@ func requireBounded(t *testing.T, st scriptStats, rt bool) {
 	require.LessOrEqual(t, int64(held), max(3, st.Calls/1000),
 		"on a quiet machine, too many calls of 1 ms or more held up by the machine (real-time priority %v): %v%s",
 		rt, st, st.slowest(20))
+}
+
+// stolenQuiet is the most CPU time the hypervisor may take over a test on
+// a quiet machine. Stolen time is time Redis's thread was held up wherever
+// it was: a run of this package in which 16–24% was stolen (vmstat, load
+// average only 1.4–1.6) saw 22,100 of 955,696 sweep calls take 1 ms or
+// more, most of them held up before or after their own clock ran.
+const stolenQuiet = 0.02
+
+// busy says why the machine was not quiet while st was gathered: a load
+// average at or over the number of CPUs, or more than stolenQuiet of the
+// CPU time stolen by the hypervisor, which the load average does not see
+// ("" when it was quiet).
+func busy(st scriptStats) string {
+	if l := load(); l >= float64(runtime.NumCPU()) {
+		return fmt.Sprintf("load average %.1f on %d CPUs", l, runtime.NumCPU())
+	}
+	if st.Steal > stolenQuiet {
+		return fmt.Sprintf("%.1f%% of the CPU time stolen by the hypervisor", st.Steal*100)
+	}
+	return ""
 }
 
 // load is the one-minute load average (0 where there is none to read).
