@@ -103,6 +103,10 @@ func (s *Server) deliver(d *desk, ev queue.Event) {
 		d.send(outbound{msg: closedMsg{Type: "closed", Contact: ev.TrackingNo, Outcome: ev.Outcome}})
 	case queue.EventTransferred:
 		d.send(outbound{msg: transferredMsg{Type: "transferred", Contact: ev.TrackingNo, To: ev.Reason}})
+	case queue.EventLineTransfer:
+		if ev.Line != nil {
+			d.send(outbound{msg: lineTransferMsg{Type: "line_transfer", Contact: ev.TrackingNo, LineStep: *ev.Line}})
+		}
 	case queue.EventRequeued:
 		// The browser phone lost the call; it waits again at its old place.
 		d.forget(ev.TrackingNo, false)

@@ -43,6 +43,14 @@ type transferredMsg struct {
 	To      string `json:"to"` // "transfer": handed to a queue or an agent
 }
 
+// lineTransferMsg is a step of a call's transfer to an emergency line,
+// from the node holding the call (queue.EventLineTransfer).
+type lineTransferMsg struct {
+	Type    string `json:"type"` // "line_transfer"
+	Contact string `json:"contact"`
+	queue.LineStep
+}
+
 func isLine(to string) bool { return to == "110" || to == "119" || to == "120" || to == "122" }
 
 // checkTransfer validates a transfer message.

@@ -107,3 +107,33 @@ func ackOf(t *testing.T, c *desktest.Client, typ string) {
 	for next(t, c, "ack").For != typ {
 	}
 }
+
+// TestDeskToldHowALineTransferGoes: the steps of a call's transfer to an
+// emergency line, told by the node holding the call through the event
+// stream, reach the desk of the agent who asked it (on whichever node),
+// and no other desk.
+func TestDeskToldHowALineTransferGoes(t *testing.T) {
+	e := startDesk(t)
+	ctx := context.Background()
+	a1 := e.seat(t, "1001")
+	a2 := e.seat(t, "1002")
+	const tn = "261202000004217"
+	for _, st := range []queue.LineStep{
+		{To: "120", Mode: "warm", State: queue.LineCalling},
+		{To: "120", Mode: "warm", State: queue.LineFailed, Reason: "busy"},
+	} {
+		require.NoError(t, e.q.LineTransferStep(ctx, "1001", tn, st))
+	}
+	for _, want := range []map[string]any{
+		{"type": "line_transfer", "contact": tn, "to": "120", "mode": "warm", "state": "calling"},
+		{"type": "line_transfer", "contact": tn, "to": "120", "mode": "warm", "state": "failed", "reason": "busy"},
+	} {
+		m := next(t, a1, "line_transfer")
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(m.Raw, &got))
+		require.Equal(t, want, got)
+	}
+	for _, m := range until(t, a2) {
+		require.NotEqual(t, "line_transfer", m.Type, "another agent's desk is told nothing")
+	}
+}

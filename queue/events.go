@@ -76,6 +76,8 @@ type Event struct {
 	Message *Message
 	// Text of an EventAlert.
 	Text string
+	// Line is set for EventLineTransfer.
+	Line *LineStep
 	// Status is the agent's state after the change: always set for
 	// EventAgent, and for EventOffered, EventAssigned and EventClosed, which
 	// carry it along instead of a separate EventAgent.
@@ -112,6 +114,8 @@ func parseEvent(m redis.XMessage) (Event, error) {
 		e.Message = &msg
 	case EventAlert:
 		e.Text = f["text"]
+	case EventLineTransfer:
+		e.Line = &LineStep{To: f["to"], Mode: f["mode"], State: f["state"], Reason: f["reason"]}
 	}
 	if s, sess := EventStatus(f); s != nil {
 		e.Status, e.Session = s, sess

@@ -159,3 +159,36 @@ func (q *Queue) FailCallback(ctx context.Context, agent, tn, note string) error 
 func (q *Queue) UnparkCallback(ctx context.Context, tn string) error {
 	return scriptError(q.run(ctx, q.s.cbunpark, tn, q.nowMs()).Err())
 }
+
+// EventLineTransfer is a step of a call's transfer to an emergency line
+// (110, 119, 120, 122), told by the node holding the call to the agent who
+// asked it (LineTransferStep): Event.Line says which.
+const EventLineTransfer EventType = "line_transfer"
+
+// The states of a transfer to an emergency line (LineStep.State).
+const (
+	LineCalling   = "calling"   // the line is being called
+	LineConnected = "connected" // the caller talks to the line; the contact closes transferred_<line>
+	LineFailed    = "failed"    // not done (LineStep.Reason): a blind transfer's caller waits in the queue again, a warm one's still talks to the agent
+)
+
+// LineStep is a step of a call's transfer to an emergency line.
+type LineStep struct {
+	To     string `json:"to"`               // the line: 110, 119, 120 or 122
+	Mode   string `json:"mode"`             // blind or warm
+	State  string `json:"state"`            // LineCalling, LineConnected or LineFailed
+	Reason string `json:"reason,omitempty"` // why it failed
+}
+
+// LineTransferStep tells agent, through the event stream, how the transfer
+// of call tn to an emergency line that they asked goes: the node holding the
+// call does the transfer, and the agent's desk may be on another node.
+func (q *Queue) LineTransferStep(ctx context.Context, agent, tn string, step LineStep) error {
+	err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.key("events"), MaxLen: q.o.EventsMaxLen, Approx: q.o.EventsMaxLen > 0,
+		Values: []string{"type", string(EventLineTransfer), "agent", agent, "contact", tn, "node", q.o.NodeID,
+			"to", step.To, "mode", step.Mode, "state", step.State, "reason", step.Reason}}).Err()
+	if err != nil {
+		return fmt.Errorf("queue: line transfer step: %w", err)
+	}
+	return nil
+}

@@ -100,6 +100,7 @@ func (s *Server) onCommand(cmd queue.Command) {
 		s.mu.Unlock()
 		if c == nil {
 			s.log.Info("transfer of a call this node no longer holds", zap.String("contact", cmd.TrackingNo))
+			s.tellLine(cmd.Agent, cmd.TrackingNo, cmd.Args["to"], cmd.Args["mode"], queue.LineFailed, LineGone)
 			return
 		}
 		s.goRing(func() { c.transferOut(cmd.Agent, cmd.Args["to"], cmd.Args["mode"], cmd.Args["note"]) })
@@ -144,27 +145,34 @@ const bridgeWait = 2 * time.Second
 func (c *call) transferOut(agent, to, mode, note string) {
 	s := c.s
 	log := c.log.With(zap.String("to", to), zap.String("mode", mode))
+	tn := c.trackingNo()
+	tell := func(state, reason string) { s.tellLine(agent, tn, to, mode, state, reason) }
 	t, ok := s.cfg.Transfer.Targets[to]
 	if !ok || !linkage.IsLine(to) || t.URI == "" {
 		log.Warn("transfer to a line with no target configured")
+		tell(queue.LineFailed, LineNoTarget)
 		return
 	}
 	uri, err := parseTarget(t.URI)
 	if err != nil {
 		log.Error("transfer target unusable", zap.Error(err))
+		tell(queue.LineFailed, LineNoTarget)
 		return
 	}
 	if c.leg == nil {
 		log.Info("a callback's talk is not transferred to a line by the gateway")
+		tell(queue.LineFailed, LineCallback)
 		return
 	}
 	if !c.xfer.busy.CompareAndSwap(false, true) {
 		log.Info("a transfer is under way already")
+		tell(queue.LineFailed, LineUnderWay)
 		return
 	}
 	defer c.xfer.busy.Store(false)
 	c.mu.Lock()
-	a, st, tn := c.ring, c.state, c.tn
+	a, st := c.ring, c.state
+	tn = c.tn
 	c.mu.Unlock()
 	// The agent's phone answered and the queue has the contact as theirs
 	// (so the desk offers the transfer), but the call's own loop may not
@@ -180,6 +188,7 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	}
 	if st != stTalking || a == nil || a.agent != agent {
 		log.Info("transfer asked of a call not in talk with that agent", zap.String("state", st))
+		tell(queue.LineFailed, LineNotInTalk)
 		return
 	}
 	blind := mode != "warm"
@@ -191,10 +200,12 @@ func (c *call) transferOut(agent, to, mode, note string) {
 		c.leg.Hold(s.prompts.hold)
 	}
 	log.Info("transferring the call")
+	tell(queue.LineCalling, "")
 	callerCodec := c.leg.Codec()
 	ext, err := c.dial(uri, []media.Codec{callerCodec, other(callerCodec)}, to, s.cfg.Trunk.AnswerTimeout, true)
 	if err != nil {
 		log.Warn("the line did not answer", zap.Error(err))
+		tell(queue.LineFailed, c.lineFailure(err))
 		if blind {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err := s.q.Transfer(ctx, agent, tn, queue.TransferTo{Queue: c.queueName(ctx),
@@ -218,6 +229,7 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	ext.unbridge = media.Bridge(c.leg, ext.media())
 	s.metrics.bridged.Inc()
 	log.Info("bridged to the line")
+	tell(queue.LineConnected, "")
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
 	defer cancel()
@@ -234,6 +246,68 @@ func (c *call) transferOut(agent, to, mode, note string) {
 		}
 	}
 }
+
+// Why a transfer to an emergency line failed (queue.LineStep.Reason).
+const (
+	LineBusy        = "busy"        // the line answered busy (486, 600)
+	LineNoAnswer    = "no_answer"   // it rang out (sip.trunk.answer_timeout, or 408, 480, 487)
+	LineUnreachable = "unreachable" // any other failure to reach it
+	LineCallerGone  = "caller_gone" // the caller hung up first
+	LineNotInTalk   = "not_in_talk" // the call is not in talk with the agent who asked
+	LineUnderWay    = "under_way"   // a transfer of the call is under way already
+	LineNoTarget    = "no_target"   // the line has no usable target on the node holding the call
+	LineCallback    = "callback"    // a callback's talk is not bridged to a line by the gateway
+	LineGone        = "gone"        // the node no longer holds the call
+)
+
+// tellLine tells agent a step of the transfer of call tn to line to
+// (through the event stream: their desk may be on another node).
+func (s *Server) tellLine(agent, tn, to, mode, state, reason string) {
+	if mode != "warm" {
+		mode = "blind"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.q.LineTransferStep(ctx, agent, tn, queue.LineStep{To: to, Mode: mode, State: state, Reason: reason})
+	if err != nil {
+		s.log.Warn("the agent was not told how the transfer goes", zap.String("contact", tn), zap.String("state", state),
+			zap.Error(err))
+	}
+}
+
+// lineFailure says why dialling a line failed, for the agent.
+func (c *call) lineFailure(err error) string {
+	var ae *answerError
+	switch {
+	case c.ctx.Err() != nil:
+		return LineCallerGone
+	case !errors.As(err, &ae):
+		return LineUnreachable
+	case ae.status == 0 || ae.status == 408 || ae.status == 480 || ae.status == 487:
+		return LineNoAnswer
+	case ae.status == 486 || ae.status == 600:
+		return LineBusy
+	}
+	return LineUnreachable
+}
+
+// answerError is an outbound call that was not answered: a final response
+// (status), or none before the ring timeout (status 0).
+type answerError struct {
+	label  string
+	status int
+	reason string
+	err    error
+}
+
+func (e *answerError) Error() string {
+	if e.status == 0 {
+		return fmt.Sprintf("%s did not answer: %v", e.label, e.err)
+	}
+	return fmt.Sprintf("%s answered %d %s", e.label, e.status, e.reason)
+}
+
+func (e *answerError) Unwrap() error { return e.err }
 
 // queueName is the queue the call's contact waits in.
 func (c *call) queueName(ctx context.Context) string {
@@ -291,14 +365,18 @@ func (c *call) dial(uri sip.Uri, codecs []media.Codec, label string, timeout tim
 		return fail(err)
 	}
 	a.dlg = dlg
-	timer := time.AfterFunc(timeout, a.stop)
+	var rangOut atomic.Bool
+	timer := time.AfterFunc(timeout, func() { rangOut.Store(true); a.stop() })
 	defer timer.Stop()
 	err = waitAnswer(ctx, dlg, func() { a.provisional.Store(true) })
 	if err != nil {
 		_ = conn.Close()
 		var de *sipgo.ErrDialogResponse
-		if errors.As(err, &de) {
-			return fail(fmt.Errorf("%s answered %d %s", label, de.Res.StatusCode, de.Res.Reason))
+		switch {
+		case errors.As(err, &de):
+			return fail(&answerError{label: label, status: de.Res.StatusCode, reason: de.Res.Reason, err: err})
+		case rangOut.Load():
+			return fail(&answerError{label: label, err: err})
 		}
 		return fail(fmt.Errorf("%s: %w", label, err))
 	}

@@ -198,6 +198,10 @@ func TestTransferTo120(t *testing.T) {
 	require.Equal(t, queue.StateClosed, c.State)
 	require.Equal(t, queue.OutcomeTransfer120, c.Outcome)
 	require.Equal(t, "老人在家摔倒，意识不清", c.Note)
+	require.Equal(t, []queue.LineStep{
+		{To: "120", Mode: "blind", State: queue.LineCalling},
+		{To: "120", Mode: "blind", State: queue.LineConnected},
+	}, lineSteps(ctx, t, e, "1001", ct.TrackingNo), "the agent is told 120 was called, then answered")
 	require.Equal(t, &queue.TransferInfo{To: "120", Status: queue.TransferDelivered, Target: target, Tries: 2}, c.Transfer)
 	pushes, bad := hook.got()
 	require.Empty(t, bad, "every push signed right")
@@ -259,6 +263,10 @@ func TestTransferToALineThatIsBusy(t *testing.T) {
 		return false
 	})
 	callerHears(ctx, t, call, siptest.AgentToneHz, "warm: the caller still talks to the agent")
+	require.Equal(t, []queue.LineStep{
+		{To: "120", Mode: "warm", State: queue.LineCalling},
+		{To: "120", Mode: "warm", State: queue.LineFailed, Reason: LineBusy},
+	}, lineSteps(ctx, t, e, "1001", ct.TrackingNo), "the agent is told 120 was called, and was busy")
 	c, err := e.q.Contact(ctx, ct.TrackingNo)
 	require.NoError(t, err)
 	require.Equal(t, queue.StateAssigned, c.State)
@@ -275,10 +283,40 @@ func TestTransferToALineThatIsBusy(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "转120未接通。胸痛", c.TransferNote)
 	require.Equal(t, 2, c.Priority)
+	require.Equal(t, []queue.LineStep{
+		{To: "120", Mode: "warm", State: queue.LineCalling},
+		{To: "120", Mode: "warm", State: queue.LineFailed, Reason: LineBusy},
+		{To: "120", Mode: "blind", State: queue.LineCalling},
+		{To: "120", Mode: "blind", State: queue.LineFailed, Reason: LineBusy},
+	}, lineSteps(ctx, t, e, "1001", ct.TrackingNo))
+
+	// Asked again of a call no longer in talk with the agent: refused, and
+	// the agent is told why.
+	send("blind")
+	eventually(t, 1500, "the refusal told", func() bool { return len(lineSteps(ctx, t, e, "1001", ct.TrackingNo)) == 5 })
+	require.Equal(t, queue.LineStep{To: "120", Mode: "blind", State: queue.LineFailed, Reason: LineNotInTalk},
+		lineSteps(ctx, t, e, "1001", ct.TrackingNo)[4])
+	require.Equal(t, 2, busyTries(busy), "120 was not called again")
 	require.NoError(t, call.Hangup(ctx))
 	res, err := busy.Wait()
 	require.NoError(t, err)
 	require.Equal(t, 2, res.Successful, "%s", res.Errors)
+}
+
+// lineSteps are the steps of line transfers the agent was told of, for
+// contact tn, in order (from the event stream).
+func lineSteps(ctx context.Context, t *testing.T, e *env, agent, tn string) []queue.LineStep {
+	t.Helper()
+	last, err := e.q.EventsPosition(ctx)
+	require.NoError(t, err)
+	var steps []queue.LineStep
+	require.NoError(t, e.q.EventsBetween(ctx, "0", last, func(ev queue.Event) {
+		if ev.Type == queue.EventLineTransfer && ev.Agent == agent && ev.TrackingNo == tn {
+			require.NotNil(t, ev.Line)
+			steps = append(steps, *ev.Line)
+		}
+	}))
+	return steps
 }
 
 // busyTries counts the calls the busy UAS has seen so far.

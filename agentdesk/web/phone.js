@@ -34,6 +34,7 @@ const P = {
   restartTimer: 0,
   ringTimer: 0,
   micError: '',
+  xfer: null,         // the last line_transfer message
 };
 
 // Microphone and device errors, as the agent should read them.
@@ -302,6 +303,41 @@ function onError(m, req) {
   if (req.type === 'phone' && m.code === 'no_softphone') { P.mode = 'sip'; stopMedia(); render(); }
 }
 
+// A transfer to an emergency line, step by step from the node holding the
+// call (line_transfer): why one failed, as the agent should read it, and
+// what became of the caller.
+const LINE_FAILED_ZH = {
+  busy: '对方占线', no_answer: '无人接听', unreachable: '线路不通', caller_gone: '来电人已挂断',
+  not_in_talk: '通话未接通或已结束', under_way: '已有一个转接正在进行', no_target: '该线路未配置转接号码',
+  callback: '回拨的通话不能由系统转出', gone: '通话已结束',
+};
+const LINE_TRIED = new Set(['busy', 'no_answer', 'unreachable']);
+// The same, short, for the phone bar (its title has the whole sentence).
+const LINE_FAILED_SHORT = {
+  busy: '占线', no_answer: '无人接听', unreachable: '不通', caller_gone: '来电人已挂断', not_in_talk: '未转出',
+  under_way: '转接中', no_target: '未配置', callback: '不能转出', gone: '通话已结束',
+};
+
+function lineFailedText(m) {
+  const why = LINE_FAILED_ZH[m.reason] || m.reason || '原因不明';
+  let after = '';
+  if (LINE_TRIED.has(m.reason)) after = m.mode === 'warm' ? '，您仍在与来电人通话' : '，来电已回到队列优先等待';
+  else if (m.reason !== 'caller_gone' && m.reason !== 'gone') after = '，通话未转出';
+  return `转${m.to}未成功：${why}${after}`;
+}
+
+function onLineTransfer(m) {
+  P.xfer = m;
+  if (m.state === 'calling') {
+    toast(m.mode === 'warm' ? `正在呼叫${m.to}，接通前您仍与来电人通话` : `正在呼叫${m.to}，来电人听等待音`, 'info');
+  } else if (m.state === 'connected') {
+    toast(`${m.to}已接通，来电已转出`, 'info');
+  } else if (m.state === 'failed') {
+    toast(lineFailedText(m), 'error', m.reason || '');
+  }
+  render();
+}
+
 function onAck(m, req) {
   if (req && req.type === 'transfer') {
     toast('转接已提交', 'info');
@@ -439,11 +475,17 @@ function render() {
     return;
   }
   const held = P.call.held;
+  // The transfer to a line of this call, while it rings there or once it failed.
+  const x = P.xfer && P.xfer.contact === P.call.contact && P.xfer.state !== 'connected' ? P.xfer : null;
+  const xfer = !x ? '' : el('span', { className: 'phone-xfer', data: { state: x.state },
+    title: x.state === 'calling' ? `正在呼叫${x.to}` : lineFailedText(x), attrs: { role: 'status', 'aria-live': 'polite' } },
+  x.state === 'calling' ? `呼叫${x.to}…` : `转${x.to}失败：${LINE_FAILED_SHORT[x.reason] || '原因不明'}`);
   const keypad = el('div', { className: 'keypad', attrs: { role: 'group', 'aria-label': '拨号键盘' } },
     ...'123456789*0#'.split('').map((k) => btn(k, 'key', () => dtmf(k), `按键 ${k}`)));
   bar.append(
     el('span', { className: 'phone-who' }, held ? '保持中 ' : '通话中 ', el('b', {}, who),
       el('span', { className: 'phone-timer' }, '0:00')),
+    xfer,
     el('span', { className: 'meter meter-in', title: '对方音量' }, el('i', {}, '听'),
       el('span', { className: 'track' }, el('span', { className: 'fill' }))),
     el('span', { className: 'meter meter-out', title: '我的音量' }, el('i', {}, '说'),
@@ -557,6 +599,7 @@ function init() {
   on('rtc_answer', onAnswer);
   on('error', onError);
   on('ack', onAck);
+  on('line_transfer', onLineTransfer);
   on('socket:ended', () => { stopMedia(); P.call = null; stopRinging(); render(); });
   on('socket:replaced', () => { stopMedia(); P.call = null; stopRinging(); render(); });
   // The entry module sets the default shortcuts after the modules load:

@@ -84,25 +84,8 @@ func TestBrowserPhoneInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	b := startBrowser(t,
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-audio-capture", micWAV(t, agentMicHz)),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-	)
+	b := browserPhoneAgent(t, n, "1001")
 	defer b.close(t)
-	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
-	b.login(t, n.base, "1001")
-	b.do(t, "choose the browser phone; its media session connects; go ready",
-		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-choice`)),
-		chromedp.Click(chromedp.CSS(`#phone .phone-choice .seg:last-of-type`)),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-phone-media="connected"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-media[data-media="connected"]`)),
-		chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-	)
 	b.statusBarOneLine(t)
 	b.screenshot(t, "idle")
 
@@ -144,24 +127,7 @@ func TestBrowserPhoneInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="busy"]`)))
 
 	// The caller hears the browser's microphone.
-	waitCaller := func(what string, hz float64) {
-		t.Helper()
-		for {
-			a := call.Rec.Audio()
-			if len(a) >= 1600 && siptest.HasTone(a[len(a)-1600:], hz) {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				got := 0.0
-				if len(a) >= 1600 {
-					got = siptest.Tone(a[len(a)-1600:], hz)
-				}
-				t.Fatalf("%s: the caller never heard %v Hz (last ratio %.2f, %d samples)", what, hz, got, len(a))
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
+	waitCaller := func(what string, hz float64) { t.Helper(); waitHears(ctx, t, call, hz, what) }
 	waitCaller("the browser's microphone", agentMicHz)
 	// The browser hears the caller: inbound statistics grow, with energy, and the caller's tone is the peak.
 	s1 := browserRun(t, b, "stats", chromedp.Evaluate[phoneStats](`lianxinPhone.stats()`, chromedp.EvalAwaitPromise))
@@ -222,6 +188,51 @@ func TestBrowserPhoneInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
 	)
 	b.noPageErrors(t)
+}
+
+// browserPhoneAgent opens the desk of agent in headless Chromium at 1366×768, with a fake microphone playing
+// agentMicHz, chooses the browser phone, waits for its media session and goes ready.
+func browserPhoneAgent(t *testing.T, n *testNode, agent string) *deskBrowser {
+	t.Helper()
+	b := startBrowser(t,
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-audio-capture", micWAV(t, agentMicHz)),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+	)
+	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
+	b.login(t, n.base, agent)
+	b.do(t, "choose the browser phone; its media session connects; go ready",
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-choice`)),
+		chromedp.Click(chromedp.CSS(`#phone .phone-choice .seg:last-of-type`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-phone-media="connected"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-media[data-media="connected"]`)),
+		chromedp.Click(chromedp.ID("btn-ready")),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
+	)
+	return b
+}
+
+// waitHears waits until the caller hears a tone of hz (its last 200 ms, by content).
+func waitHears(ctx context.Context, t *testing.T, call *siptest.GoCall, hz float64, what string) {
+	t.Helper()
+	for {
+		a := call.Rec.Audio()
+		if len(a) >= 1600 && siptest.HasTone(a[len(a)-1600:], hz) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			got := 0.0
+			if len(a) >= 1600 {
+				got = siptest.Tone(a[len(a)-1600:], hz)
+			}
+			t.Fatalf("%s: the caller never heard %v Hz (last ratio %.2f, %d samples)", what, hz, got, len(a))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func itoa(n int) string     { return strconv.Itoa(n) }

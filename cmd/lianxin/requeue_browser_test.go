@@ -41,24 +41,8 @@ func TestBrowserPhoneMediaLostInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	b := startBrowser(t,
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-audio-capture", micWAV(t, agentMicHz)),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-	)
+	b := browserPhoneAgent(t, n, "1001")
 	defer b.close(t)
-	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
-	b.login(t, n.base, "1001")
-	b.do(t, "choose the browser phone; go ready",
-		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-choice`)),
-		chromedp.Click(chromedp.CSS(`#phone .phone-choice .seg:last-of-type`)),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-phone-media="connected"]`)),
-		chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-	)
 
 	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: gw, Number: "12345", From: "13800138000"})
 	require.NoError(t, err)
@@ -70,20 +54,7 @@ func TestBrowserPhoneMediaLostInBrowser(t *testing.T) {
 	)
 	tn := browserRun(t, b, "the contact held", chromedp.AttributeValue(chromedp.CSS(`#contacts [data-contact]`), "data-contact")).Value
 	require.NotEmpty(t, tn)
-	waitCaller := func(what string, hz float64) {
-		t.Helper()
-		for {
-			a := call.Rec.Audio()
-			if len(a) >= 1600 && siptest.HasTone(a[len(a)-1600:], hz) {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("%s: the caller never heard %v Hz", what, hz)
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
+	waitCaller := func(what string, hz float64) { t.Helper(); waitHears(ctx, t, call, hz, what) }
 	waitCaller("the browser's microphone", agentMicHz)
 
 	// Agent 1002 on a Go browser phone (pion), ready: the next in line for the call.

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/lianxin/lianxin/channels/linkage"
+	"github.com/lianxin/lianxin/configs"
+	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/lianxin/lianxin/sip/siptest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBrowserPhoneTellsHowALineTransferGoes: agent 1001 talks to a caller on
+// the browser phone (Chromium at 1366×768, a fake microphone) and asks a
+// warm transfer to 120 in the transfer dialog. 120 (a sipp UAS) rings 2 s
+// and answers busy. The phone bar shows 120 being called, then that the
+// transfer failed, why, and that the agent still talks to the caller —
+// who hears the agent again, by content — and the agent gets a toast that
+// says so. The bar stays on one row.
+func TestBrowserPhoneTellsHowALineTransferGoes(t *testing.T) {
+	t.Parallel()
+	siptest.RequireTools(t, "sipp")
+	line := siptest.Sipp(t, siptest.SippOptions{Scenario: "line-busy.xml", AutoAnswer: true, Calls: 1})
+	s := queuetest.RedisServer(t)
+	n := startNode(t, s.URL, "node-a", noMenus, func(c *configs.Config) {
+		c.SIP.RingTimeout = 5 * time.Minute
+		c.SIP.WebRTC.Loopback = true
+		c.SIP.Trunk.Proxy = line.Addr()
+		c.SIP.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b := browserPhoneAgent(t, n, "1001")
+	defer b.close(t)
+
+	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: n.n.voice.Addr().String(), Number: "12345",
+		From: "13800138000"})
+	require.NoError(t, err)
+	b.do(t, "the desk rings; answer in the page",
+		chromedp.WaitVisible(chromedp.CSS(`#phone .answer`)),
+		chromedp.Click(chromedp.CSS(`#phone .answer`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-phone-state="talking"]`)),
+	)
+	waitHears(ctx, t, call, agentMicHz, "the browser's microphone")
+
+	b.do(t, "a warm transfer to 120 in the dialog",
+		chromedp.Click(chromedp.CSS(`#phone button.transfer`)),
+		chromedp.WaitVisible(chromedp.ID("phone-transfer")),
+		chromedp.SetValue(chromedp.CSS(`#phone-transfer [name=to]`), "120"),
+		chromedp.SetValue(chromedp.CSS(`#phone-transfer [name=mode]`), "warm"),
+		chromedp.SendKeys(chromedp.CSS(`#phone-transfer [name=note]`), "老人胸痛"),
+		chromedp.Click(chromedp.CSS(`#phone-transfer button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-xfer[data-state="calling"]`)),
+	)
+	require.Equal(t, "呼叫120…", browserRun(t, b, "the bar while 120 rings",
+		chromedp.Text(chromedp.CSS(`#phone .phone-xfer`))))
+	b.screenshot(t, "calling-120")
+
+	b.do(t, "120 is busy", chromedp.WaitVisible(chromedp.CSS(`#phone .phone-xfer[data-state="failed"]`)))
+	require.Equal(t, "转120失败：占线", browserRun(t, b, "the bar once 120 was busy",
+		chromedp.Text(chromedp.CSS(`#phone .phone-xfer`))))
+	require.True(t, browserRun(t, b, "the bar's text is whole", chromedp.Evaluate[bool](
+		`(() => { const x = document.querySelector('#phone .phone-xfer'); return x.scrollWidth <= x.clientWidth; })()`)),
+		"the bar says why in full, not cut short")
+	require.Equal(t, "转120未成功：对方占线，您仍在与来电人通话", browserRun(t, b, "the bar's title",
+		chromedp.AttributeValue(chromedp.CSS(`#phone .phone-xfer`), "title")).Value)
+	require.Contains(t, browserRun(t, b, "the toasts", chromedp.Text(chromedp.ID("toast"))),
+		"转120未成功：对方占线，您仍在与来电人通话")
+	require.Equal(t, "talking", browserRun(t, b, "phone state",
+		chromedp.AttributeValue(chromedp.CSS(`body`), "data-phone-state")).Value)
+	waitHears(ctx, t, call, agentMicHz, "the agent after 120 was busy")
+	require.True(t, browserRun(t, b, "phone bar fits", chromedp.Evaluate[bool](`(() => {
+		const bar = document.getElementById('phone');
+		return bar.scrollWidth <= bar.clientWidth && bar.getBoundingClientRect().height < 60;
+	})()`)), "the phone bar, with the transfer's failure, fits on one row at 1366 px")
+	b.screenshot(t, "120-busy")
+
+	b.do(t, "hang up", chromedp.Click(chromedp.CSS(`#phone .hangup`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-phone-state="idle"]`)))
+	res, err := line.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Successful, "%s", res.Errors)
+	b.noPageErrors(t)
+}
