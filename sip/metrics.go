@@ -16,6 +16,9 @@ type Metrics struct {
 	ended         *prometheus.CounterVec
 	mediaTimeouts prometheus.Counter
 	reconciled    prometheus.Counter
+	// lineTransfers counts transfers to an emergency line by line and
+	// result (connected, or why not: queue.LineStep.Reason).
+	lineTransfers *prometheus.CounterVec
 	// RTP of ended legs, by leg (caller, agent); live legs are added when
 	// the series are read.
 	rtp [2]rtpTotals
@@ -44,6 +47,9 @@ func newMetrics() *Metrics {
 		mediaTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "lianxin_sip_media_timeouts_total", Help: "Legs ended because no RTP arrived."}),
 		reconciled: prometheus.NewCounter(prometheus.CounterOpts{Name: "lianxin_sip_calls_reconciled_total",
 			Help: "Contacts found among this node's calls in Redis whose call it no longer held (an end never recorded), handled as lost calls."}),
+		lineTransfers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lianxin_sip_line_transfers_total",
+			Help: "Transfers of calls to an emergency line, by line (110, 119, 120, 122) and result (connected, busy, no_answer, unreachable, caller_gone, or refused: not_in_talk, under_way, no_target, callback, gone)."},
+			[]string{"line", "result"}),
 		ivr: newIVRMetrics(),
 	}
 }
@@ -102,6 +108,7 @@ func (s *Server) Collectors() []prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read(f))
 	}
 	return append(m.ivr.collectors(), m.setup, m.answered, m.bridged, m.refused, m.ended, m.mediaTimeouts, m.reconciled,
+		m.lineTransfers,
 		stateCollector{s: s, desc: states}, rtpCollector{s: s},
 		pacer("lianxin_sip_paced_legs", "Legs sent prompts or hold audio by the pacer now.",
 			func(st media.PacerStats) float64 { return float64(st.Active) }),

@@ -261,10 +261,21 @@ const (
 )
 
 // tellLine tells agent a step of the transfer of call tn to line to
-// (through the event stream: their desk may be on another node).
+// (through the event stream: their desk may be on another node), and
+// counts the transfer once it is done.
 func (s *Server) tellLine(agent, tn, to, mode, state, reason string) {
 	if mode != "warm" {
 		mode = "blind"
+	}
+	if state != queue.LineCalling {
+		line, result := to, reason
+		if !linkage.IsLine(line) {
+			line = "other"
+		}
+		if state == queue.LineConnected {
+			result = queue.LineConnected
+		}
+		s.metrics.lineTransfers.WithLabelValues(line, result).Inc()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

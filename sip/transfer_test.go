@@ -15,6 +15,7 @@ import (
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/siptest"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 )
@@ -202,6 +203,7 @@ func TestTransferTo120(t *testing.T) {
 		{To: "120", Mode: "blind", State: queue.LineCalling},
 		{To: "120", Mode: "blind", State: queue.LineConnected},
 	}, lineSteps(ctx, t, e, "1001", ct.TrackingNo), "the agent is told 120 was called, then answered")
+	require.Equal(t, 1.0, testutil.ToFloat64(e.s.metrics.lineTransfers.WithLabelValues("120", queue.LineConnected)))
 	require.Equal(t, &queue.TransferInfo{To: "120", Status: queue.TransferDelivered, Target: target, Tries: 2}, c.Transfer)
 	pushes, bad := hook.got()
 	require.Empty(t, bad, "every push signed right")
@@ -297,6 +299,8 @@ func TestTransferToALineThatIsBusy(t *testing.T) {
 	require.Equal(t, queue.LineStep{To: "120", Mode: "blind", State: queue.LineFailed, Reason: LineNotInTalk},
 		lineSteps(ctx, t, e, "1001", ct.TrackingNo)[4])
 	require.Equal(t, 2, busyTries(busy), "120 was not called again")
+	require.Equal(t, 2.0, testutil.ToFloat64(e.s.metrics.lineTransfers.WithLabelValues("120", LineBusy)))
+	require.Equal(t, 1.0, testutil.ToFloat64(e.s.metrics.lineTransfers.WithLabelValues("120", LineNotInTalk)))
 	require.NoError(t, call.Hangup(ctx))
 	res, err := busy.Wait()
 	require.NoError(t, err)
