@@ -205,7 +205,9 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	ext, err := c.dial(uri, []media.Codec{callerCodec, other(callerCodec)}, to, s.cfg.Trunk.AnswerTimeout, true)
 	if err != nil {
 		log.Warn("the line did not answer", zap.Error(err))
-		tell(queue.LineFailed, c.lineFailure(err))
+		why := c.lineFailure(err)
+		tell(queue.LineFailed, why)
+		s.alertLineFailed(tn, to, why, agent, blind)
 		if blind {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err := s.q.Transfer(ctx, agent, tn, queue.TransferTo{Queue: c.queueName(ctx),
@@ -283,6 +285,33 @@ func (s *Server) tellLine(agent, tn, to, mode, state, reason string) {
 	if err != nil {
 		s.log.Warn("the agent was not told how the transfer goes", zap.String("contact", tn), zap.String("state", state),
 			zap.Error(err))
+	}
+}
+
+// AlertLineFailed is the kind of the supervisors' alert (queue.Alert) for
+// a call an emergency line did not take: busy, rang out or unreachable.
+const AlertLineFailed = "line_failed"
+
+// lineFailedZH says why a line did not take a call, for people.
+var lineFailedZH = map[string]string{LineBusy: "对方占线", LineNoAnswer: "无人接听", LineUnreachable: "线路不通"}
+
+// alertLineFailed tells the supervisors that line to did not take call tn
+// (why: busy, no answer, unreachable): an emergency the line did not take
+// is theirs to follow, and if the line fails for every agent, the floor
+// must call it by other means.
+func (s *Server) alertLineFailed(tn, to, why, agent string, blind bool) {
+	zh, ok := lineFailedZH[why]
+	if !ok {
+		return // the caller hung up: nobody waits on the line any more
+	}
+	then := "坐席 " + agent + " 仍在与来电人通话"
+	if blind {
+		then = "来电已回到队列优先等待（坐席 " + agent + " 转出）"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.q.Alert(ctx, tn, AlertLineFailed, "转"+to+"未接通（"+zh+"）："+then); err != nil {
+		s.log.Warn("supervisors not told the line did not take the call", zap.String("contact", tn), zap.Error(err))
 	}
 }
 

@@ -204,6 +204,7 @@ func TestTransferTo120(t *testing.T) {
 		{To: "120", Mode: "blind", State: queue.LineConnected},
 	}, lineSteps(ctx, t, e, "1001", ct.TrackingNo), "the agent is told 120 was called, then answered")
 	require.Equal(t, 1.0, testutil.ToFloat64(e.s.metrics.lineTransfers.WithLabelValues("120", queue.LineConnected)))
+	require.Empty(t, lineAlerts(ctx, t, e, ct.TrackingNo), "120 took the call: nothing for the supervisors")
 	require.Equal(t, &queue.TransferInfo{To: "120", Status: queue.TransferDelivered, Target: target, Tries: 2}, c.Transfer)
 	pushes, bad := hook.got()
 	require.Empty(t, bad, "every push signed right")
@@ -300,6 +301,9 @@ func TestTransferToALineThatIsBusy(t *testing.T) {
 		lineSteps(ctx, t, e, "1001", ct.TrackingNo)[4])
 	require.Equal(t, 2, busyTries(busy), "120 was not called again")
 	require.Equal(t, 2.0, testutil.ToFloat64(e.s.metrics.lineTransfers.WithLabelValues("120", LineBusy)))
+	require.Equal(t, []string{"转120未接通（对方占线）：坐席 1001 仍在与来电人通话",
+		"转120未接通（对方占线）：来电已回到队列优先等待（坐席 1001 转出）"}, lineAlerts(ctx, t, e, ct.TrackingNo),
+		"the supervisors are told 120 did not take the call, each time")
 	require.Equal(t, 1.0, testutil.ToFloat64(e.s.metrics.lineTransfers.WithLabelValues("120", LineNotInTalk)))
 	require.NoError(t, call.Hangup(ctx))
 	res, err := busy.Wait()
@@ -321,6 +325,21 @@ func lineSteps(ctx context.Context, t *testing.T, e *env, agent, tn string) []qu
 		}
 	}))
 	return steps
+}
+
+// lineAlerts are the texts of the supervisors' alerts that a line did not
+// take contact tn, in order.
+func lineAlerts(ctx context.Context, t *testing.T, e *env, tn string) []string {
+	t.Helper()
+	last, err := e.q.EventsPosition(ctx)
+	require.NoError(t, err)
+	var out []string
+	require.NoError(t, e.q.EventsBetween(ctx, "0", last, func(ev queue.Event) {
+		if ev.Type == queue.EventAlert && ev.Reason == AlertLineFailed && ev.TrackingNo == tn {
+			out = append(out, ev.Text)
+		}
+	}))
+	return out
 }
 
 // busyTries counts the calls the busy UAS has seen so far.

@@ -308,14 +308,14 @@ function onError(m, req) {
 // what became of the caller.
 const LINE_FAILED_ZH = {
   busy: '对方占线', no_answer: '无人接听', unreachable: '线路不通', caller_gone: '来电人已挂断',
-  not_in_talk: '通话未接通或已结束', under_way: '已有一个转接正在进行', no_target: '该线路未配置转接号码',
+  not_in_talk: '通话未接通或已结束', no_target: '该线路未配置转接号码',
   callback: '回拨的通话不能由系统转出', gone: '通话已结束',
 };
 const LINE_TRIED = new Set(['busy', 'no_answer', 'unreachable']);
 // The same, short, for the phone bar (its title has the whole sentence).
 const LINE_FAILED_SHORT = {
   busy: '占线', no_answer: '无人接听', unreachable: '不通', caller_gone: '来电人已挂断', not_in_talk: '未转出',
-  under_way: '转接中', no_target: '未配置', callback: '不能转出', gone: '通话已结束',
+  no_target: '未配置', callback: '不能转出', gone: '通话已结束',
 };
 
 function lineFailedText(m) {
@@ -327,6 +327,11 @@ function lineFailedText(m) {
 }
 
 function onLineTransfer(m) {
+  if (m.state === 'failed' && m.reason === 'under_way') {
+    // A second press while the first transfer still rings: that one goes on.
+    toast(`已有一个转接正在进行，请等待结果（转${m.to}未重复发出）`, 'info', m.reason);
+    return;
+  }
   P.xfer = m;
   if (m.state === 'calling') {
     toast(m.mode === 'warm' ? `正在呼叫${m.to}，接通前您仍与来电人通话` : `正在呼叫${m.to}，来电人听等待音`, 'info');

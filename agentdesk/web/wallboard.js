@@ -21,7 +21,7 @@ const CHANNEL_COLOR = {
 };
 const CONTACT_STATE_TEXT = { offered: '振铃', assigned: '处理中', wrapup: '整理中', waiting: '排队' };
 const ALERT_KIND_TEXT = {
-  fire: '火警', gas: '燃气泄漏', medical: '急救', police: '警情', traffic: '交通事故', cluster: '集中诉求', archive_lag: '归档滞后',
+  fire: '火警', gas: '燃气泄漏', medical: '急救', police: '警情', traffic: '交通事故', cluster: '集中诉求', archive_lag: '归档滞后', line_failed: '转接失败',
 };
 const ERROR_TEXT = {
   forbidden: '无权操作：仅限班长', not_found: '找不到对象', wrong_state: '当前状态不允许此操作',

@@ -114,6 +114,10 @@ export function initWork() {
       toast(m.text || '归档滞后', 'error');
       return;
     }
+    if (m.kind === 'line_failed') { // 110/119/120/122 did not take a call transferred to it
+      toast(`转接失败 ${m.contact}：${m.text || ''}`, 'error');
+      return;
+    }
     toast(`紧急情况（${EMERGENCY[m.kind] || '其他'}）${m.contact}：${m.text || ''}`, 'error');
   });
   on('error', (m, req) => {

@@ -15,8 +15,9 @@ import (
 
 // TestBrowserPhoneTellsHowALineTransferGoes: agent 1001 talks to a caller on
 // the browser phone (Chromium at 1366×768, a fake microphone) and asks a
-// warm transfer to 120 in the transfer dialog. 120 (a sipp UAS) rings 2 s
-// and answers busy. The phone bar shows 120 being called, then that the
+// warm transfer to 120 in the transfer dialog. 120 (a sipp UAS) rings 3 s
+// and answers busy. The phone bar shows 120 being called (a second press of
+// 转120 meanwhile is refused as under way, and the bar still says so), then that the
 // transfer failed, why, and that the agent still talks to the caller —
 // who hears the agent again, by content — and the agent gets a toast that
 // says so. The bar stays on one row.
@@ -56,6 +57,13 @@ func TestBrowserPhoneTellsHowALineTransferGoes(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-xfer[data-state="calling"]`)),
 	)
 	require.Equal(t, "呼叫120…", browserRun(t, b, "the bar while 120 rings",
+		chromedp.Text(chromedp.CSS(`#phone .phone-xfer`))))
+	// A second press (转120 on the bar, blind) while 120 still rings is
+	// refused by the node as under way; the bar still says 120 is called.
+	b.do(t, "press 转120 again while 120 rings", chromedp.Click(chromedp.CSS(`#phone button.quick[title="一键转 120"]`)))
+	require.True(t, browserRun(t, b, "the second press answered", chromedp.Poll[bool](
+		`document.getElementById('toast').textContent.includes('已有一个转接正在进行')`)))
+	require.Equal(t, "呼叫120…", browserRun(t, b, "the bar after the second press",
 		chromedp.Text(chromedp.CSS(`#phone .phone-xfer`))))
 	b.screenshot(t, "calling-120")
 

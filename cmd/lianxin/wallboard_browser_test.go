@@ -11,6 +11,7 @@ import (
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
+	"github.com/lianxin/lianxin/sip"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -323,6 +324,8 @@ func TestWallboardScreenshotInBrowser(t *testing.T) {
 	gas := letter(t, n.base, mailboxFor(t, "general"), "楼道有很浓的煤气味")
 	require.NoError(t, q.Alert(ctx, gas, "gas", "燃气泄漏：来信人称楼道有浓烈煤气味，已提示关闭阀门、开窗、勿开关电器，转119/燃气抢修"))
 	require.NoError(t, q.Alert(ctx, "", "cluster", "2 小时内 37 件来电反映 武侯区 停水（玉林街道、望江路街道）"))
+	fall := letter(t, n.base, mailboxFor(t, "general"), "老人在家摔倒")
+	require.NoError(t, q.Alert(ctx, fall, sip.AlertLineFailed, "转120未接通（对方占线）：来电已回到队列优先等待（坐席 1001 转出）"))
 
 	b := startBrowser(t)
 	defer b.close(t)
@@ -333,6 +336,8 @@ func TestWallboardScreenshotInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#alerts li[data-alert]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#chart svg rect`)),
 	)
+	require.Contains(t, browserRun(t, b, "the alerts", chromedp.Text(chromedp.ID("alerts"))), "转接失败",
+		"a call 120 did not take is named for the supervisor")
 	// The day rebuilt from the stream shows in the chart and the figures.
 	bars := browserRun(t, b, "chart bars", chromedp.Evaluate[int](`document.querySelectorAll('#chart svg rect').length`))
 	require.Positive(t, bars)
