@@ -38,22 +38,8 @@ func TestSupervisorBrowserPhoneMonitorInBrowser(t *testing.T) {
 	agent := desk(t, n.base, "1001")
 	send(t, agent, "ready", nil)
 
-	b := startBrowser(t,
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-audio-capture", micWAV(t, supervisorToneHz)),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-	)
+	b := browserPhoneDesk(t, n, "1005", supervisorToneHz) // the supervisor's desk, on the browser phone
 	defer b.close(t)
-	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
-	b.login(t, n.base, "1005")
-	b.do(t, "the supervisor chooses the browser phone; its media session connects",
-		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-choice`)),
-		chromedp.Click(chromedp.CSS(`#phone .phone-choice .seg:last-of-type`)),
-		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-media[data-media="connected"]`)),
-	)
 
 	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: gw, Number: "12345", From: "13800138000"})
 	require.NoError(t, err)

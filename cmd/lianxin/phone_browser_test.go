@@ -190,28 +190,35 @@ func TestBrowserPhoneInBrowser(t *testing.T) {
 	b.noPageErrors(t)
 }
 
-// browserPhoneAgent opens the desk of agent in headless Chromium at 1366×768, with a fake microphone playing
-// agentMicHz, chooses the browser phone, waits for its media session and goes ready.
-func browserPhoneAgent(t *testing.T, n *testNode, agent string) *deskBrowser {
+// browserPhoneDesk opens the desk of agent in headless Chromium at 1366×768, with a fake microphone playing a tone
+// of micHz, and chooses the browser phone; it waits for its media session.
+func browserPhoneDesk(t *testing.T, n *testNode, agent string, micHz float64) *deskBrowser {
 	t.Helper()
 	b := startBrowser(t,
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-audio-capture", micWAV(t, agentMicHz)),
+		chromedp.Flag("use-file-for-fake-audio-capture", micWAV(t, micHz)),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 	)
 	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
 	b.login(t, n.base, agent)
-	b.do(t, "choose the browser phone; its media session connects; go ready",
+	b.do(t, "choose the browser phone; its media session connects",
 		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-choice`)),
 		chromedp.Click(chromedp.CSS(`#phone .phone-choice .seg:last-of-type`)),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-phone-media="connected"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-media[data-media="connected"]`)),
-		chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
 	)
+	return b
+}
+
+// browserPhoneAgent is browserPhoneDesk with agentMicHz, and the agent goes ready.
+func browserPhoneAgent(t *testing.T, n *testNode, agent string) *deskBrowser {
+	t.Helper()
+	b := browserPhoneDesk(t, n, agent, agentMicHz)
+	b.do(t, "go ready", chromedp.Click(chromedp.ID("btn-ready")),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)))
 	return b
 }
 
