@@ -391,10 +391,31 @@ function dtmf(d) {
   if (shown) shown.textContent = (shown.textContent + d).slice(-16);
 }
 
+// sipTalk is the call the agent talks on with a SIP phone: the desk's
+// contact of a call in talk (not a callback, which the gateway does not
+// transfer to a line). The bar then offers the transfers; the phone's own
+// keys do the rest.
+function sipTalk() {
+  if (P.mode === 'browser') return null;
+  for (const c of S.contacts.values()) {
+    if (c.channel === 'voice' && c.state === 'assigned' && !c.callback) return c;
+  }
+  return null;
+}
+
+// transferable is the tracking number of the call a transfer is for: the
+// browser phone's call in talk, or the SIP phone's ('' for none).
+function transferable() {
+  if (P.call && P.call.contact && !P.call.monitor) return P.call.contact;
+  const c = sipTalk();
+  return c ? c.tracking_no : '';
+}
+
 function openTransfer() {
-  if (!P.call || !P.call.contact || P.call.monitor) return;
+  const tn = transferable();
+  if (!tn) return;
   const dlg = $('phone-transfer');
-  dlg.querySelector('[name=contact]').value = P.call.contact;
+  dlg.querySelector('[name=contact]').value = tn;
   if (typeof dlg.showModal === 'function') dlg.showModal();
 }
 
@@ -411,8 +432,9 @@ function sendTransfer(ev) {
 
 // quickTransfer sends a blind transfer to an emergency line in one click.
 function quickTransfer(to) {
-  if (!P.call || !P.call.contact || P.call.monitor) return;
-  send({ type: 'transfer', contact: P.call.contact, to, note: '', mode: 'blind' });
+  const tn = transferable();
+  if (!tn) return;
+  send({ type: 'transfer', contact: tn, to, note: '', mode: 'blind' });
 }
 
 // ---- rendering
@@ -439,8 +461,16 @@ function render() {
     btn('SIP 话机', P.mode === 'sip' ? 'seg on' : 'seg', () => choose('sip'), '来电振铃到已注册的 SIP 话机'),
     btn('浏览器', P.mode === 'browser' ? 'seg on' : 'seg', () => choose('browser'), '来电在本页振铃，用耳麦接听'));
   // During a call the choice cannot change: it gives its room to the controls.
-  if (!P.call) bar.append(choice);
-  if (P.mode !== 'browser') return;
+  const sip = sipTalk();
+  if (!P.call && !sip) bar.append(choice);
+  if (P.mode !== 'browser') {
+    // A SIP phone's call: who, and the transfers (the desk's; the node holding the call does them).
+    if (sip) {
+      bar.append(el('span', { className: 'phone-who' }, 'SIP 话机通话中 ', el('b', {}, callerOf(sip))),
+        xferBadge(sip.tracking_no), ...transferButtons());
+    }
+    return;
+  }
 
   if (P.micError) {
     bar.append(el('span', { className: 'phone-error', attrs: { role: 'alert' } }, P.micError),
@@ -480,11 +510,7 @@ function render() {
     return;
   }
   const held = P.call.held;
-  // The transfer to a line of this call, while it rings there or once it failed.
-  const x = P.xfer && P.xfer.contact === P.call.contact && P.xfer.state !== 'connected' ? P.xfer : null;
-  const xfer = !x ? '' : el('span', { className: 'phone-xfer', data: { state: x.state },
-    title: x.state === 'calling' ? `正在呼叫${x.to}` : lineFailedText(x), attrs: { role: 'status', 'aria-live': 'polite' } },
-  x.state === 'calling' ? `呼叫${x.to}…` : `转${x.to}失败：${LINE_FAILED_SHORT[x.reason] || '原因不明'}`);
+  const xfer = xferBadge(P.call.contact);
   const keypad = el('div', { className: 'keypad', attrs: { role: 'group', 'aria-label': '拨号键盘' } },
     ...'123456789*0#'.split('').map((k) => btn(k, 'key', () => dtmf(k), `按键 ${k}`)));
   bar.append(
@@ -500,9 +526,23 @@ function render() {
     btn('挂断', 'danger hangup', hangup, '快捷键 Alt+H'),
     keypad,
     el('span', { className: 'keypad-digits', attrs: { 'aria-live': 'polite' } }),
-    btn('转接…', 'transfer', openTransfer),
-    ...['110', '119', '120', '122'].map((n) => btn(`转${n}`, 'quick', () => quickTransfer(n), `一键转 ${n}`)));
+    ...transferButtons());
   tickMeters();
+}
+
+function transferButtons() {
+  return [btn('转接…', 'transfer', openTransfer),
+    ...['110', '119', '120', '122'].map((n) => btn(`转${n}`, 'quick', () => quickTransfer(n), `一键转 ${n}`))];
+}
+
+// xferBadge is the transfer to a line of call tn, while it rings there or
+// once it failed ('' for none).
+function xferBadge(tn) {
+  const x = P.xfer && P.xfer.contact === tn && P.xfer.state !== 'connected' ? P.xfer : null;
+  if (!x) return '';
+  return el('span', { className: 'phone-xfer', data: { state: x.state },
+    title: x.state === 'calling' ? `正在呼叫${x.to}` : lineFailedText(x), attrs: { role: 'status', 'aria-live': 'polite' } },
+  x.state === 'calling' ? `呼叫${x.to}…` : `转${x.to}失败：${LINE_FAILED_SHORT[x.reason] || '原因不明'}`);
 }
 
 function buildTransferDialog() {
@@ -605,6 +645,9 @@ function init() {
   on('error', onError);
   on('ack', onAck);
   on('line_transfer', onLineTransfer);
+  // A SIP phone's call in talk is the desk's contact: the bar follows it
+  // (after the contact list has taken the message).
+  for (const t of ['assigned', 'ended', 'closed', 'transferred', 'requeued']) on(t, () => queueMicrotask(render));
   on('socket:ended', () => { stopMedia(); P.call = null; stopRinging(); render(); });
   on('socket:replaced', () => { stopMedia(); P.call = null; stopRinging(); render(); });
   // The entry module sets the default shortcuts after the modules load:

@@ -84,6 +84,14 @@ export function initWork() {
     contactChanged(m.contact);
     if (c.channel === 'voice') toast(`${m.contact} 通话已结束（${HANGUP_BY[m.reason] || '其他原因'}），请整理办结`, 'info');
   });
+  // The contact was handed on (to a queue or an agent, or a callback parked
+  // for later): it is no longer this agent's.
+  on('transferred', (m) => {
+    if (!S.contacts.has(m.contact)) return;
+    removeContact(m.contact);
+    const where = m.to === 'agent' ? '已转给其他坐席' : m.to === 'parked' ? '回拨未接通，稍后再拨' : '已转回队列';
+    toast(`${m.contact} ${where}`, 'info');
+  });
   on('closed', (m) => {
     if (!S.contacts.has(m.contact)) return;
     removeContact(m.contact);

@@ -93,3 +93,63 @@ func TestBrowserPhoneTellsHowALineTransferGoes(t *testing.T) {
 	require.Equal(t, 1, res.Successful, "%s", res.Errors)
 	b.noPageErrors(t)
 }
+
+// TestDeskSIPPhoneTransfersToALine: agent 1001 takes calls on a SIP phone
+// (baresip, answering by itself) and keeps the desk (Chromium at 1366×768)
+// on the SIP phone. During a call the desk's bar shows the call and the
+// transfers; 转120 (blind) calls 120 (a sipp UAS that rings 3 s and is busy).
+// The bar shows 120 being called; once busy, the toast says the caller went
+// back to the queue, and the contact, handed back (transferred), leaves the
+// agent's list — to come back to the same agent, the only one ready.
+func TestDeskSIPPhoneTransfersToALine(t *testing.T) {
+	t.Parallel()
+	siptest.RequireTools(t, "sipp", "baresip")
+	line := siptest.Sipp(t, siptest.SippOptions{Scenario: "line-busy.xml", AutoAnswer: true, Calls: 1})
+	s := queuetest.RedisServer(t)
+	n := startNode(t, s.URL, "node-a", noMenus, func(c *configs.Config) {
+		c.SIP.Trunk.Proxy = line.Addr()
+		c.SIP.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
+	})
+	gw := n.n.voice.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	phone := siptest.Baresip(t, siptest.BaresipOptions{SIPAddr: gw, User: "1001", Password: "demo", AutoAnswer: true})
+	require.NoError(t, phone.WaitRegistered(ctx))
+
+	b := startBrowser(t)
+	defer b.close(t)
+	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
+	b.login(t, n.base, "1001")
+	b.do(t, "the desk on the SIP phone; ready",
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-choice`)),
+		chromedp.Click(chromedp.ID("btn-ready")),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
+	)
+	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: gw, Number: "12345", From: "13800138000"})
+	require.NoError(t, err)
+	_, err = phone.WaitEvent(ctx, "CALL_ESTABLISHED", 0)
+	require.NoError(t, err)
+	quick := `#phone button.quick[title="一键转 120"]`
+	b.do(t, "the bar shows the SIP phone's call and the transfers", chromedp.WaitVisible(chromedp.CSS(quick)))
+	tn := browserRun(t, b, "the call held", chromedp.AttributeValue(chromedp.CSS(`#contacts [data-contact]`),
+		"data-contact")).Value
+	bar := browserRun(t, b, "the bar", chromedp.Text(chromedp.ID("phone")))
+	require.Contains(t, bar, "SIP 话机通话中")
+	require.Contains(t, bar, "138 0013 8000")
+	require.NotContains(t, bar, "浏览器", "the phone's choice gives its room to the call")
+	waitHears(ctx, t, call, siptest.AgentToneHz, "the agent's SIP phone")
+
+	b.do(t, "转120", chromedp.Click(chromedp.CSS(quick)),
+		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-xfer[data-state="calling"]`)))
+	b.screenshot(t, "sip-calling-120")
+	require.True(t, browserRun(t, b, "120 was busy: the agent is told, the contact handed back", chromedp.Poll[bool](
+		`(() => { const t = document.getElementById('toast').textContent;
+			return t.includes('转120未成功：对方占线，来电已回到队列优先等待') && t.includes('`+tn+` 已转回队列'); })()`)))
+	b.screenshot(t, "sip-120-busy")
+	require.NoError(t, call.Hangup(ctx))
+	res, err := line.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Successful, "%s", res.Errors)
+	b.noPageErrors(t)
+}
