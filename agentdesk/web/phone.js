@@ -466,7 +466,9 @@ function render() {
   if (P.mode !== 'browser') {
     // A SIP phone's call: who, and the transfers (the desk's; the node holding the call does them).
     if (sip) {
-      bar.append(el('span', { className: 'phone-who' }, 'SIP 话机通话中 ', el('b', {}, callerOf(sip))),
+      // A blind transfer has hung the phone up already: the caller waits for the line.
+      const out = P.xfer && P.xfer.contact === sip.tracking_no && P.xfer.state === 'calling' && P.xfer.mode === 'blind';
+      bar.append(el('span', { className: 'phone-who' }, out ? '转出中 ' : 'SIP 话机通话中 ', el('b', {}, callerOf(sip))),
         xferBadge(sip.tracking_no), ...transferButtons());
     }
     return;

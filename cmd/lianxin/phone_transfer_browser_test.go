@@ -142,6 +142,8 @@ func TestDeskSIPPhoneTransfersToALine(t *testing.T) {
 
 	b.do(t, "转120", chromedp.Click(chromedp.CSS(quick)),
 		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-xfer[data-state="calling"]`)))
+	require.Contains(t, browserRun(t, b, "the bar while 120 rings", chromedp.Text(chromedp.ID("phone"))), "转出中",
+		"blind: the phone was hung up, the caller waits for 120")
 	b.screenshot(t, "sip-calling-120")
 	require.True(t, browserRun(t, b, "120 was busy: the agent is told, the contact handed back", chromedp.Poll[bool](
 		`(() => { const t = document.getElementById('toast').textContent;
