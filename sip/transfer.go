@@ -172,7 +172,6 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	defer c.xfer.busy.Store(false)
 	c.mu.Lock()
 	a, st := c.ring, c.state
-	tn = c.tn
 	c.mu.Unlock()
 	// The agent's phone answered and the queue has the contact as theirs
 	// (so the desk offers the transfer), but the call's own loop may not

@@ -35,11 +35,7 @@ func TestDeskAttachmentInBrowser(t *testing.T) {
 	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
 
 	b.login(t, n.base, "1001")
-	b.do(t, "go ready",
-		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
-		chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-	)
+	b.goReady(t)
 	photo := []byte("\xff\xd8\xff\xe0 a citizen's photo of the broken street light \xff\xd9")
 	var (
 		body bytes.Buffer

@@ -51,11 +51,7 @@ func TestDeskInBrowser(t *testing.T) {
 	b.login(t, n.base, "1001")
 
 	// 2. Connected, then ready.
-	b.do(t, "wait for the desk socket", chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)))
-	b.do(t, "go ready",
-		chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-	)
+	b.goReady(t)
 
 	// 3. A citizen writes, with HTML in the subject and the text.
 	subject := "路灯不亮 " + xssImg + xssScript
@@ -196,6 +192,16 @@ func (b *deskBrowser) login(t *testing.T, base, agent string) {
 	)
 }
 
+// goReady waits for the desk's socket and makes the agent ready.
+func (b *deskBrowser) goReady(t *testing.T) {
+	t.Helper()
+	b.do(t, "go ready",
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.Click(chromedp.ID("btn-ready")),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
+	)
+}
+
 func (b *deskBrowser) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
@@ -331,11 +337,7 @@ func TestDeskConversationInBrowser(t *testing.T) {
 	b := startBrowser(t)
 	defer b.close(t)
 	b.login(t, n.base, "1001")
-	b.do(t, "go ready",
-		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
-		chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-	)
+	b.goReady(t)
 	code, _ := postWeChat(t, n.base, "请问居住证怎么办理？", "9000000000000001")
 	require.Equal(t, http.StatusOK, code)
 	b.do(t, "accept the WeChat message",

@@ -50,11 +50,7 @@ func TestDeskShiftInBrowser(t *testing.T) {
 	defer b.close(t)
 	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
 	b.login(t, n.base, "1001")
-	b.do(t, "go ready",
-		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
-		chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-	)
+	b.goReady(t)
 
 	// 1. The gas leak first, then two letters with long subjects and names.
 	gasText := "楼道里燃气泄漏了，味道很大，邻居家没人，请赶快派人来！"

@@ -24,11 +24,7 @@ func TestEmailSenderCheckInBrowser(t *testing.T) {
 	b := startBrowser(t)
 	defer b.close(t)
 	b.login(t, n.base, "1001")
-	b.do(t, "go ready",
-		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
-		chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-	)
+	b.goReady(t)
 	c, err := smtp.Dial(addr)
 	require.NoError(t, err)
 	defer c.Close()

@@ -217,8 +217,7 @@ func browserPhoneDesk(t *testing.T, n *testNode, agent string, micHz float64) *d
 func browserPhoneAgent(t *testing.T, n *testNode, agent string) *deskBrowser {
 	t.Helper()
 	b := browserPhoneDesk(t, n, agent, agentMicHz)
-	b.do(t, "go ready", chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)))
+	b.goReady(t)
 	return b
 }
 

@@ -120,12 +120,7 @@ func TestDeskSIPPhoneTransfersToALine(t *testing.T) {
 	defer b.close(t)
 	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
 	b.login(t, n.base, "1001")
-	b.do(t, "the desk on the SIP phone; ready",
-		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-choice`)),
-		chromedp.Click(chromedp.ID("btn-ready")),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-	)
+	b.goReady(t) // on the SIP phone, the default
 	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: gw, Number: "12345", From: "13800138000"})
 	require.NoError(t, err)
 	_, err = phone.WaitEvent(ctx, "CALL_ESTABLISHED", 0)
