@@ -174,7 +174,8 @@ end
 -- the rest, a tail call), not through a table of them: it runs several
 -- times a call (status on every contact event).
 local function aput(h, d, k, v, ...)
-  if type(v) == 'number' then v = I(v) else v = tostring(v) end
+  local t = type(v)
+  if t == 'number' then v = I(v) elseif t ~= 'string' then v = tostring(v) end
   rawset(h, k, v)
   d[k] = v
   if k == 'skills' then h['\0skills'] = nil end
@@ -330,28 +331,33 @@ local function wrem(q, ch, tn)
 end
 
 -- derived is the agent's state as the desk and the statistics see it.
+-- A count of '0' (most of them, most of the time) is told without num.
 local function derived(h)
-  if not connected(h) or (h.presence or 'logged_out') == 'logged_out' then return 'logged_out' end
-  if num(h.n_off) > 0 then return 'offered' end
-  if num(h.n_busy) > 0 then return 'busy' end
-  if num(h.n_wrap) > 0 then return 'wrap_up' end
-  return h.presence
+  local pr = h.presence
+  if not pr or pr == 'logged_out' or not connected(h) then return 'logged_out' end
+  local v = h.n_off
+  if v and v ~= '0' and num(v) > 0 then return 'offered' end
+  v = h.n_busy
+  if v and v ~= '0' and num(v) > 0 then return 'busy' end
+  v = h.n_wrap
+  if v and v ~= '0' and num(v) > 0 then return 'wrap_up' end
+  return pr
 end
 
 -- loads is the agent's load per channel as events carry it ("sms=1,web=2",
 -- channels in CHANNELS' order, none at 0). It runs on every contact event
 -- (status): a loop over a list made once, no table per call.
-local LOADS = (function()
-  local t = {}
-  for i = 1, #CHANNELS do t[i] = {LOAD_KEY[CHANNELS[i]], CHANNELS[i] .. '='} end
-  return t
+local LOAD_FIELD, LOAD_PART = (function()
+  local f, p = {}, {}
+  for i = 1, #CHANNELS do f[i], p[i] = LOAD_KEY[CHANNELS[i]], CHANNELS[i] .. '=' end
+  return f, p
 end)()
 local function loads(h)
   local out
-  for i = 1, #LOADS do
-    local v = h[LOADS[i][1]]
-    if v and num(v) > 0 then
-      if out then out = out .. ',' .. LOADS[i][2] .. v else out = LOADS[i][2] .. v end
+  for i = 1, #LOAD_FIELD do
+    local v = h[LOAD_FIELD[i]]
+    if v and v ~= '0' and num(v) > 0 then
+      if out then out = out .. ',' .. LOAD_PART[i] .. v else out = LOAD_PART[i] .. v end
     end
   end
   return out or ''
@@ -377,7 +383,12 @@ end
 local function status(id, now)
   local h = agent(id)
   local st = derived(h)
-  if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
+  if h.dstate ~= st then
+    local d, since = adirty(id), I(now)
+    rawset(h, 'dstate', st)
+    rawset(h, 'dsince', since)
+    d.dstate, d.dsince = st, since
+  end
   local ph = ''
   if phone_up(h, now) then ph = '1' end
   if not LEGACY_EVENTS then
@@ -597,12 +608,22 @@ end
 local function dispatch_agent(id, now)
   -- One look at whether any channel the agent can take has work at all
   -- (an idle centre's usual case) instead of one per channel.
+  -- can_take for every channel, what is the agent's checked once.
   local h = agent(id)
-  local keys = {}
-  for _, ch in ipairs(CHANNELS) do
-    if can_take(h, ch, now) then keys[#keys + 1] = P .. 'hd:' .. ch end
+  if h.presence ~= 'ready' or not connected(h) then return end
+  local lv = h['load:voice']
+  local on_call = lv and lv ~= '0' and num(lv) ~= 0
+  local keys, n = {}, 0
+  for i = 1, #CHANNELS do
+    local ch = CHANNELS[i]
+    local ok
+    if ch == 'voice' then ok = phone_up(h, now) else ok = not on_call end
+    if ok and num(h[LOAD_KEY[ch]]) < num(h[CAP_KEY[ch]]) then
+      n = n + 1
+      keys[n] = P .. 'hd:' .. ch
+    end
   end
-  if #keys == 0 or redis.call('EXISTS', unpack(keys)) == 0 then return end
+  if n == 0 or redis.call('EXISTS', unpack(keys, 1, n)) == 0 then return end
   for _ = 1, 100 do
     h = agent(id)
     local tn, q, ch = best_for(id, h, {'voice'}, now)
