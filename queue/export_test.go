@@ -58,3 +58,7 @@ func (q *Queue) ScriptNames() map[string]string {
 // SetEventsPace sets how long SubscribeFrom's reader waits after a read
 // that was not full; before the first subscriber.
 func (q *Queue) SetEventsPace(d time.Duration) { q.eventsPace = d }
+
+// FedAt records, as the node's feed does, an event of stream id handed on
+// at now.
+func (q *Queue) FedAt(id string, now time.Time) { q.m.fed(id, now) }

@@ -121,6 +121,7 @@ func (q *Queue) runFeed(ctx context.Context, ready, done chan struct{}) {
 	close(ready)
 	f.mu.Unlock()
 	_ = q.SubscribeFrom(ctx, pos, func(e Event) {
+		q.m.fed(e.ID, time.Now())
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if ctx.Err() != nil {

@@ -227,6 +227,7 @@ type Queue struct {
 	// eventsPace is SubscribeFrom's pace (see eventsPace): a field so that
 	// a test can slow it to see it.
 	eventsPace time.Duration
+	m          *metrics
 	// reads batches concurrent reads (History).
 	reads reads
 	// last is the highest tracking number this node was given, by day: a
@@ -258,7 +259,7 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 		return nil, err
 	}
 	q := &Queue{rdb: rdb, o: o, s: s, ivr: ivr, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger,
-		eventsPace: eventsPace}
+		eventsPace: eventsPace, m: newMetrics(byName)}
 	if err := q.fn.init(hs, byName, o.Tag); err != nil {
 		return nil, err
 	}
@@ -309,7 +310,9 @@ func (q *Queue) nowMs() int64 { return q.o.Now().UnixMilli() }
 
 // run runs script s as its function (see funcs), made once more when Redis
 // lacked the library or has no functions (funcs.again), or as a script.
-func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
+func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) (cmd *redis.Cmd) {
+	start := time.Now()
+	defer func() { q.m.script(s, time.Since(start), cmd.Err()) }()
 	for try := 0; ; try++ {
 		fn, ok := q.fn.of[s]
 		if !ok || q.fn.scriptsOnly.Load() {
@@ -337,10 +340,12 @@ func (q *Queue) once(ctx context.Context, s *redis.Script, args ...any) *redis.C
 // too few replicas fail the call with ErrNotReplicated. Every run of a once
 // script writes (its call:<id> result even for a duplicate), so a retry of an
 // intake that failed here waits for the first write too.
-func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
+func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) (cmd *redis.Cmd) {
 	if q.o.WaitReplicas <= 0 {
 		return q.once(ctx, s, args...)
 	}
+	start := time.Now()
+	defer func() { q.m.script(s, time.Since(start), cmd.Err()) }()
 	var id [12]byte
 	_, _ = rand.Read(id[:])
 	args = append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))

@@ -272,6 +272,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	//lint:ignore SA1019 same collectors, without database/sql
 	procColl := prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})
 	reg.MustRegister(goColl, procColl, newQueueCollector(q, desk))
+	reg.MustRegister(q.Collectors()...)
 	reg.MustRegister(voice.Collectors()...)
 	if n.archiver != nil {
 		reg.MustRegister(newArchiveCollector(n.archiver))

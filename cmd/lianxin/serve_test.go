@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
@@ -60,6 +61,17 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(body), "lianxin_queue_waiting")
+	require.Contains(t, string(body), "lianxin_feed_delay_seconds_count")
+	// The node's heartbeat and sweep are scripts: they are timed from the
+	// start.
+	for !strings.Contains(string(body), `lianxin_redis_script_seconds_count{script="sweep"}`) {
+		time.Sleep(50 * time.Millisecond)
+		resp, err := http.Get(n.metrics + "/metrics")
+		require.NoError(t, err)
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+	}
 }
 
 // A node whose SMTP port is taken does not start: serve returns an error
