@@ -101,7 +101,7 @@ func run(ctx context.Context, o options) error {
 	}
 	var bases []string
 	var pids []int
-	var debugAddr string
+	var debugAddr, metricsURL string
 	for i := range o.nodes {
 		var env []string
 		if i == 0 && o.profile != "" {
@@ -119,6 +119,9 @@ func run(ctx context.Context, o options) error {
 		defer stop()
 		bases = append(bases, n.Base)
 		pids = append(pids, n.Cmd.Process.Pid)
+		if i == 0 {
+			metricsURL = n.Metrics
+		}
 	}
 	rssBefore := loadsim.TotalRSS(pids)
 	fmt.Printf("redis %s, %d node(s), %d agents, %d contacts via %s, %d workers\n", o.redisURL, o.nodes, o.agents,
@@ -164,6 +167,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	n0, self0 := nodeTicks(pids), selfCPU()
+	h0, h0err := scrapeHistograms(ctx, metricsURL)
 	if o.selfProfile != "" {
 		f, err := os.Create(o.selfProfile)
 		if err != nil {
@@ -196,6 +200,12 @@ func run(ctx context.Context, o options) error {
 		pprof.StopCPUProfile()
 	}
 	rec.report(o, enqueued, routed)
+	// Where the offers' time went, as the first node timed it.
+	if h1, err := scrapeHistograms(ctx, metricsURL); err == nil && h0err == nil {
+		fmt.Print(nodeView("load-0", h0, h1))
+	} else {
+		fmt.Fprintln(os.Stderr, "lianxin-load: the node's metrics:", errors.Join(h0err, err))
+	}
 	// Redis's own CPU over the run (queueing, routing, accepts, wrap-ups and
 	// the nodes' reads), from INFO cpu.
 	cpu := r1.CPU - r0.CPU
