@@ -122,6 +122,11 @@ func nodeView(node string, before, after histograms) string {
 		fmt.Fprintf(&b, "node %s's feed handed on %.0f events: delay after the event entered the stream p50 %s, p99 %s\n",
 			node, feed.count(), ms(feed.quantile(.5)), ms(feed.quantile(.99)))
 	}
+	sched := after["go_sched_latencies_seconds"][""].since(before["go_sched_latencies_seconds"][""])
+	if sched.count() > 0 {
+		fmt.Fprintf(&b, "node %s's goroutines waited to run (Go scheduler) p50 %s, p99 %s\n", node,
+			ms(sched.quantile(.5)), ms(sched.quantile(.99)))
+	}
 	scripts := after["lianxin_redis_script_seconds"]
 	names := make([]string, 0, len(scripts))
 	for name := range scripts {

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"runtime/metrics"
+	"sort"
 	"strconv"
 	"time"
 
@@ -162,4 +165,67 @@ func (c *archiveCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(n))
 	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age.Seconds())
+}
+
+// schedCollector serves the Go scheduler's latencies (runtime/metrics'
+// /sched/latencies:seconds: how long goroutines waited to run once
+// runnable) as a histogram with a few bounds. A node short of CPU shows it
+// here first: its feed, desks and calls all wait for a thread. prometheus'
+// collectors package has it too, but links database/sql (see serve).
+type schedCollector struct {
+	desc   *prometheus.Desc
+	bounds []float64
+}
+
+func newSchedCollector() *schedCollector {
+	return &schedCollector{
+		desc: prometheus.NewDesc("go_sched_latencies_seconds",
+			"How long goroutines waited to run once runnable (runtime/metrics /sched/latencies:seconds).", nil, nil),
+		bounds: []float64{1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, .01, .025, .05, .1, .25, 1},
+	}
+}
+
+func (c *schedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *schedCollector) Collect(ch chan<- prometheus.Metric) {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return
+	}
+	count, sum, buckets := schedBuckets(s[0].Value.Float64Histogram(), c.bounds)
+	ch <- prometheus.MustNewConstHistogram(c.desc, count, sum, buckets)
+}
+
+// schedBuckets folds a runtime histogram into cumulative counts at bounds:
+// each runtime bucket counts at the first bound at or above its upper end
+// (a wait is never reported shorter than it was). sum is estimated from
+// the buckets' midpoints (their finite ends for the open ones).
+func schedBuckets(h *metrics.Float64Histogram, bounds []float64) (count uint64, sum float64, buckets map[float64]uint64) {
+	buckets = make(map[float64]uint64, len(bounds))
+	per := make([]uint64, len(bounds))
+	for i, n := range h.Counts {
+		if n == 0 {
+			continue
+		}
+		lo, hi := h.Buckets[i], h.Buckets[i+1]
+		count += n
+		switch {
+		case math.IsInf(lo, -1):
+			sum += float64(n) * max(hi, 0)
+		case math.IsInf(hi, 1):
+			sum += float64(n) * lo
+		default:
+			sum += float64(n) * (lo + hi) / 2
+		}
+		if k := sort.SearchFloat64s(bounds, hi); k < len(bounds) {
+			per[k] += n
+		}
+	}
+	var cum uint64
+	for k, b := range bounds {
+		cum += per[k]
+		buckets[b] = cum
+	}
+	return count, sum, buckets
 }

@@ -273,6 +273,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	procColl := prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})
 	reg.MustRegister(goColl, procColl, newQueueCollector(q, desk))
 	reg.MustRegister(q.Collectors()...)
+	reg.MustRegister(newSchedCollector())
 	reg.MustRegister(voice.Collectors()...)
 	if n.archiver != nil {
 		reg.MustRegister(newArchiveCollector(n.archiver))

@@ -62,6 +62,7 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(body), "lianxin_queue_waiting")
 	require.Contains(t, string(body), "lianxin_feed_delay_seconds_count")
+	require.Contains(t, string(body), `go_sched_latencies_seconds_bucket{le="0.001"}`)
 	// The node's heartbeat and sweep are scripts: they are timed from the
 	// start.
 	for !strings.Contains(string(body), `lianxin_redis_script_seconds_count{script="sweep"}`) {
