@@ -167,7 +167,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	n0, self0 := nodeTicks(pids), selfCPU()
-	h0, h0err := scrapeHistograms(ctx, metricsURL)
+	h0, h0err := loadsim.ScrapeHistograms(ctx, metricsURL)
 	if o.selfProfile != "" {
 		f, err := os.Create(o.selfProfile)
 		if err != nil {
@@ -201,7 +201,7 @@ func run(ctx context.Context, o options) error {
 	}
 	rec.report(o, enqueued, routed)
 	// Where the offers' time went, as the first node timed it.
-	if h1, err := scrapeHistograms(ctx, metricsURL); err == nil && h0err == nil {
+	if h1, err := loadsim.ScrapeHistograms(ctx, metricsURL); err == nil && h0err == nil {
 		fmt.Print(nodeView("load-0", h0, h1))
 	} else {
 		fmt.Fprintln(os.Stderr, "lianxin-load: the node's metrics:", errors.Join(h0err, err))

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/lianxin/lianxin/internal/loadsim"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
@@ -29,7 +30,7 @@ func TestNodeHistogramsOverTheRun(t *testing.T) {
 	for range 1000 {
 		feed.Observe(5)
 	}
-	before, err := scrapeHistograms(ctx, srv.URL)
+	before, err := loadsim.ScrapeHistograms(ctx, srv.URL)
 	require.NoError(t, err)
 	// The run: 100 events, 50 in (0, 1 ms], 40 in (1, 10 ms], 10 in (10, 100 ms].
 	for i := range 100 {
@@ -46,18 +47,18 @@ func TestNodeHistogramsOverTheRun(t *testing.T) {
 		scripts.WithLabelValues("accept").Observe(.0002)
 	}
 	scripts.WithLabelValues("accept").Observe(3) // beyond the last bound
-	after, err := scrapeHistograms(ctx, srv.URL)
+	after, err := loadsim.ScrapeHistograms(ctx, srv.URL)
 	require.NoError(t, err)
 
-	h := after["lianxin_feed_delay_seconds"][""].since(before["lianxin_feed_delay_seconds"][""])
-	require.InDelta(t, 100, h.count(), 0)
-	require.InDelta(t, .001, h.quantile(.5), 1e-12, "the 50th of 100 is the top of the first bucket")
-	require.InDelta(t, .001+.009*(60.0-50)/40, h.quantile(.6), 1e-12)
-	require.InDelta(t, .01+.09*(99.0-90)/10, h.quantile(.99), 1e-12)
+	h := after["lianxin_feed_delay_seconds"][""].Since(before["lianxin_feed_delay_seconds"][""])
+	require.InDelta(t, 100, h.Count(), 0)
+	require.InDelta(t, .001, h.Quantile(.5), 1e-12, "the 50th of 100 is the top of the first bucket")
+	require.InDelta(t, .001+.009*(60.0-50)/40, h.Quantile(.6), 1e-12)
+	require.InDelta(t, .01+.09*(99.0-90)/10, h.Quantile(.99), 1e-12)
 	a := after["lianxin_redis_script_seconds"]["accept"]
-	require.InDelta(t, 201, a.count(), 0)
-	require.InDelta(t, .01, a.quantile(1), 0, "past the last bound: the last bound")
-	require.True(t, math.IsNaN(histogram{}.quantile(.5)))
+	require.InDelta(t, 201, a.Count(), 0)
+	require.InDelta(t, .01, a.Quantile(1), 0, "past the last bound: the last bound")
+	require.True(t, math.IsNaN(loadsim.Histogram{}.Quantile(.5)))
 
 	view := nodeView("load-0", before, after)
 	require.Contains(t, view, "feed handed on 100 events")
