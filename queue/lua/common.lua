@@ -219,15 +219,25 @@ local function connected(h) return (h.sess or '') ~= '' end
 
 local function phone_up(h, now) return num(h.phone) > now end
 
+-- on_call says whether agent h is on a call; room_on is can_take for an
+-- agent known ready and connected, calling being on_call(h): dispatch_agent
+-- asks it of every channel with what is the agent's looked at once.
+local function on_call(h)
+  local v = h['load:voice']
+  return v and v ~= '0' and num(v) ~= 0
+end
+local function room_on(h, ch, now, calling)
+  if num(h[LOAD_KEY[ch] or ('load:' .. ch)]) >= num(h[CAP_KEY[ch] or ('cap:' .. ch)]) then return false end
+  if ch == 'voice' then return phone_up(h, now) end
+  return not calling
+end
 -- can_take says whether an agent may be offered one more contact on ch at
 -- now: ready, connected, below capacity, and not on a call (a call is
 -- exclusive; letters and chats do not keep a call away). A call also needs
 -- the agent's phone registered.
 local function can_take(h, ch, now)
   if h.presence ~= 'ready' or not connected(h) then return false end
-  if num(h[LOAD_KEY[ch] or ('load:' .. ch)]) >= num(h[CAP_KEY[ch] or ('cap:' .. ch)]) then return false end
-  if ch == 'voice' then return phone_up(h, now) end
-  return num(h['load:voice']) == 0
+  return room_on(h, ch, now, ch ~= 'voice' and on_call(h))
 end
 
 -- Agents with the same skills form a group (field grp: the Go side names it
@@ -383,12 +393,7 @@ end
 local function status(id, now)
   local h = agent(id)
   local st = derived(h)
-  if h.dstate ~= st then
-    local d, since = adirty(id), I(now)
-    rawset(h, 'dstate', st)
-    rawset(h, 'dsince', since)
-    d.dstate, d.dsince = st, since
-  end
+  if h.dstate ~= st then aset(id, 'dstate', st, 'dsince', now) end
   local ph = ''
   if phone_up(h, now) then ph = '1' end
   if not LEGACY_EVENTS then
@@ -608,19 +613,15 @@ end
 local function dispatch_agent(id, now)
   -- One look at whether any channel the agent can take has work at all
   -- (an idle centre's usual case) instead of one per channel.
-  -- can_take for every channel, what is the agent's checked once.
+  -- can_take for every channel, what is the agent's looked at once.
   local h = agent(id)
   if h.presence ~= 'ready' or not connected(h) then return end
-  local lv = h['load:voice']
-  local on_call = lv and lv ~= '0' and num(lv) ~= 0
+  local calling = on_call(h)
   local keys, n = {}, 0
   for i = 1, #CHANNELS do
-    local ch = CHANNELS[i]
-    local ok
-    if ch == 'voice' then ok = phone_up(h, now) else ok = not on_call end
-    if ok and num(h[LOAD_KEY[ch]]) < num(h[CAP_KEY[ch]]) then
+    if room_on(h, CHANNELS[i], now, calling) then
       n = n + 1
-      keys[n] = P .. 'hd:' .. ch
+      keys[n] = P .. 'hd:' .. CHANNELS[i]
     end
   end
   if n == 0 or redis.call('EXISTS', unpack(keys, 1, n)) == 0 then return end
