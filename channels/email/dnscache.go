@@ -72,14 +72,16 @@ func (c *dnsCache) LookupAddr(ctx context.Context, addr string) ([]string, error
 // caller started it and whenever that caller stops waiting). The slices
 // handed out are shared: callers only read them.
 func cached[T any](c *dnsCache, ctx context.Context, key string, lookup func(context.Context) (T, error)) (T, error) {
-	c.mu.Lock()
-	a, ok := c.m[key]
-	c.mu.Unlock()
-	if ok && c.now().Before(a.until) {
+	if a, ok := c.fresh(key); ok {
 		v, _ := a.val.(T)
 		return v, a.err
 	}
 	ch := c.flight.DoChan(key, func() (any, error) {
+		// A lookup that ended between this caller's look at the cache
+		// and its joining the flight has left its answer there.
+		if a, ok := c.fresh(key); ok {
+			return a.val, a.err
+		}
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 		defer cancel()
 		v, err := lookup(lctx)
@@ -94,6 +96,14 @@ func cached[T any](c *dnsCache, ctx context.Context, key string, lookup func(con
 		var zero T
 		return zero, ctx.Err()
 	}
+}
+
+// fresh is key's kept answer, if its time is not over.
+func (c *dnsCache) fresh(key string) (dnsAnswer, bool) {
+	c.mu.Lock()
+	a, ok := c.m[key]
+	c.mu.Unlock()
+	return a, ok && c.now().Before(a.until)
 }
 
 // keep stores an answer: records for ttl, "no such name" for negTTL, and
