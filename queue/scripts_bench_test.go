@@ -52,6 +52,9 @@ import (
 // -benchtime 300x.
 //
 //	LIANXIN_BENCH_CALLGRIND=1 go test ./queue -run '^$' -bench 'Scripts/agents=1000/waiting=0' -benchtime 300x
+//
+// LIANXIN_BENCH_CALLGRIND_DIR=dir keeps each cell's profile in dir (one file
+// per dump: the last is the measured lifecycles), for callgrind_annotate.
 func BenchmarkScripts(b *testing.B) {
 	for _, agents := range []int{10, 1000, 5000} {
 		for _, waiting := range []int{0, 10_000, 100_000} {
@@ -216,6 +219,10 @@ func newScriptCell(b *testing.B, agents int, sh benchShape, maxMisses int) *scri
 	var cg *callgrind
 	if os.Getenv("LIANXIN_BENCH_CALLGRIND") != "" {
 		cg = &callgrind{out: filepath.Join(b.TempDir(), "callgrind.out")}
+		if dir := os.Getenv("LIANXIN_BENCH_CALLGRIND_DIR"); dir != "" {
+			// Kept for callgrind_annotate: where a lifecycle's instructions go.
+			cg.out = filepath.Join(dir, strings.NewReplacer("/", "_", "=", "").Replace(b.Name())+".callgrind.out")
+		}
 		s = queuetest.RedisServerUnder(b, []string{"valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg.out})
 		cg.pid = s.Pid()
 	} else {
