@@ -218,11 +218,14 @@ func newScriptCell(b *testing.B, agents int, sh benchShape, maxMisses int) *scri
 	var s *queuetest.Server
 	var cg *callgrind
 	if os.Getenv("LIANXIN_BENCH_CALLGRIND") != "" {
-		cg = &callgrind{out: filepath.Join(b.TempDir(), "callgrind.out")}
-		if dir := os.Getenv("LIANXIN_BENCH_CALLGRIND_DIR"); dir != "" {
-			// Kept for callgrind_annotate: where a lifecycle's instructions go.
-			cg.out = filepath.Join(dir, strings.NewReplacer("/", "_", "=", "").Replace(b.Name())+".callgrind.out")
+		name := "callgrind.out"
+		dir := os.Getenv("LIANXIN_BENCH_CALLGRIND_DIR") // kept there, for callgrind_annotate
+		if dir == "" {
+			dir = b.TempDir()
+		} else {
+			name = strings.NewReplacer("/", "_", "=", "").Replace(b.Name()) + "." + name
 		}
+		cg = &callgrind{out: filepath.Join(dir, name)}
 		s = queuetest.RedisServerUnder(b, []string{"valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg.out})
 		cg.pid = s.Pid()
 	} else {
