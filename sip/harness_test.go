@@ -328,7 +328,10 @@ func newUA(t *testing.T, name string) *ua {
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
 	port := conn.LocalAddr().(*net.UDPAddr).Port
-	cli, err := sipgo.NewClient(u, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(port))
+	laddr := conn.LocalAddr().String()
+	// Requests leave from the listener, as a phone's do: sipgo makes no
+	// socket of its own (whose reader it can leave behind).
+	cli, err := sipgo.NewClient(u, sipgo.WithClientAddr(laddr), sipgo.WithClientConnectionAddr(laddr))
 	require.NoError(t, err)
 	x := &ua{t: t, ua: u, srv: srv, cli: cli, conn: conn, addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
 		dlg: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{User: name, Host: "127.0.0.1", Port: port}}}}
@@ -336,5 +339,8 @@ func newUA(t *testing.T, name string) *ua {
 	go func() { defer close(served); _ = srv.ServeUDP(conn) }()
 	// The reader has ended before the test does (goleak in TestMain).
 	t.Cleanup(func() { _ = srv.Close(); _ = conn.Close(); <-served; _ = u.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, siptest.Listening(ctx, u, laddr))
 	return x
 }

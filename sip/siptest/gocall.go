@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -48,6 +49,7 @@ type GoCall struct {
 
 	t        testing.TB
 	ua       *sipgo.UserAgent
+	laddr    string // the listener's address, where requests leave from
 	sess     *sipgo.DialogClientSession
 	sender   *RTPSender // nil when no tone is sent
 	stopTone func()
@@ -84,13 +86,18 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 		conn.Close()
 		return nil, err
 	}
-	c := &GoCall{Rec: NewRTPRecorder(t), t: t, ua: ua, ended: make(chan struct{}), served: make(chan struct{}), stopTone: func() {}}
+	c := &GoCall{Rec: NewRTPRecorder(t), t: t, ua: ua, laddr: local.String(), ended: make(chan struct{}), served: make(chan struct{}), stopTone: func() {}}
 	srv, err := sipgo.NewServer(ua)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	// Requests leave from the listener's socket (WithClientConnectionAddr),
+	// which Via names: sipgo then makes no socket of its own, whose reader
+	// it can leave behind when the UA closes (a request that makes one
+	// while the UA closes, or whose count of references sipgo took below
+	// zero: "UDP ref went negative").
+	client, err := sipgo.NewClient(ua, sipgo.WithClientAddr(local.String()), sipgo.WithClientConnectionAddr(local.String()))
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -140,6 +147,9 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 		<-c.served
 		_ = ua.Close()
 	})
+	if err := Listening(ctx, ua, local.String()); err != nil {
+		return nil, fmt.Errorf("siptest.GoDial: %w", err)
+	}
 
 	var recipient sip.Uri
 	if err := sip.ParseUri("sip:"+opts.Number+"@"+opts.Target, &recipient); err != nil {
@@ -168,6 +178,25 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 		c.stopTone = c.sender.Stop
 	}
 	return c, nil
+}
+
+// Listening waits until ua's reader of its UDP listener at addr runs. A UA
+// whose requests leave from its listener (sipgo.WithClientConnectionAddr)
+// waits for it before its first request: until then the listener is not in
+// sipgo's pool, and sipgo would try to bind the port again.
+func Listening(ctx context.Context, ua *sipgo.UserAgent, addr string) error {
+	pool := ua.TransportLayer().Pool("udp")
+	for {
+		if c := pool.Get(addr); c != nil {
+			_, _ = c.TryClose() // Get took a reference
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the listener %s did not start: %w", addr, ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 func goCallSDP(port int, codecs []uint8) []byte {

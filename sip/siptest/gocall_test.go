@@ -26,6 +26,7 @@ func TestGoDialToSippAgentPhone(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requireFromListener(t, call, agent.Addr())
 			if call.PayloadType != PayloadPCMU || call.Media.Port() != uint16(agent.MediaPort()) {
 				t.Errorf("answer: PT %d at %v, want PCMU at port %d", call.PayloadType, call.Media, agent.MediaPort())
 			}
@@ -48,6 +49,21 @@ func TestGoDialToSippAgentPhone(t *testing.T) {
 				t.Fatalf("agent phone: %v, %d successful", err, res.Successful)
 			}
 		})
+	}
+}
+
+// requireFromListener fails t unless the call's requests to peer left from
+// its listener: sipgo's pool maps peer to the listener, not to a socket of
+// sipgo's own (whose reader sipgo can leave behind when the UA closes).
+func requireFromListener(t *testing.T, call *GoCall, peer string) {
+	t.Helper()
+	c := call.ua.TransportLayer().Pool("udp").Get(peer)
+	if c == nil {
+		t.Fatalf("sipgo's pool has no connection for %s", peer)
+	}
+	_, _ = c.TryClose() // Get took a reference
+	if got := c.LocalAddr().String(); got != call.laddr {
+		t.Fatalf("the requests to %s left from %s, not from the listener %s", peer, got, call.laddr)
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 )
 
 // Every goroutine a helper starts (RTP reader and senders, baresip's control
-// reader, process waiters) ends by the time its test's cleanup has run, but
-// for sipgo's own readers of UDP connections (LeakOptions).
+// reader, process waiters, sipgo's readers) ends by the time its test's
+// cleanup has run.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, LeakOptions()...)
+	goleak.VerifyTestMain(m)
 }

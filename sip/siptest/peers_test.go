@@ -64,7 +64,7 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	p.client, err = sipgo.NewClient(ua, sipgo.WithClientAddr(p.addr.String()), sipgo.WithClientConnectionAddr(p.addr.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +102,9 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 		<-served
 		_ = ua.Close()
 	})
+	if err := Listening(boundCtx(t), ua, p.addr.String()); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/lianxin/lianxin/sip/media"
 )
 
-func boundCtx(t *testing.T) context.Context {
+func boundCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), bound)
 	t.Cleanup(cancel)
 	return ctx
