@@ -55,6 +55,8 @@ import (
 //
 // LIANXIN_BENCH_CALLGRIND_DIR=dir keeps each cell's profile in dir (one file
 // per dump: the last is the measured lifecycles), for callgrind_annotate.
+// LIANXIN_BENCH_COMMANDS=1 reports the commands the scripts ran per
+// lifecycle by name (hset/lifecycle, xadd/lifecycle, …).
 func BenchmarkScripts(b *testing.B) {
 	for _, agents := range []int{10, 1000, 5000} {
 		for _, waiting := range []int{0, 10_000, 100_000} {
@@ -537,6 +539,9 @@ type meter struct {
 	last  map[string]cmdStat
 	usec  [][]float64 // per step, per call
 	cmds  []float64
+	// byName counts the commands the scripts ran, by name, over all steps
+	// (reported with LIANXIN_BENCH_COMMANDS=1).
+	byName map[string]float64
 	// With callgrind, the meter counts the instructions of all its steps
 	// together (INFO, which the steps' readings need, costs more than a
 	// script).
@@ -566,7 +571,8 @@ var notScripts = map[string]bool{"info": true, "config|resetstat": true, "config
 	"function|load": true, "function": true}
 
 func newMeter(b testing.TB, rdb *redis.Client, steps ...string) *meter {
-	return &meter{b: b, rdb: rdb, names: steps, usec: make([][]float64, len(steps)), cmds: make([]float64, len(steps))}
+	return &meter{b: b, rdb: rdb, names: steps, usec: make([][]float64, len(steps)), cmds: make([]float64, len(steps)),
+		byName: map[string]float64{}}
 }
 
 // counting makes the meter count g's instructions from now on, if g is set.
@@ -598,6 +604,7 @@ func (m *meter) step(k int) {
 			usec += d.usec
 		case !notScripts[name]:
 			m.cmds[k] += d.calls
+			m.byName[name] += d.calls
 		}
 	}
 	m.usec[k] = append(m.usec[k], usec)
@@ -668,6 +675,13 @@ func (m *meter) report(b *testing.B, n int, unit string) {
 		b.ReportMetric(median(total), "p50-µs/"+unit)
 		b.ReportMetric(percentile(total, 10), "p10-µs/"+unit)
 		b.ReportMetric(cmds/float64(n), "cmds/"+unit)
+	}
+	if os.Getenv("LIANXIN_BENCH_COMMANDS") != "" {
+		for name, calls := range m.byName {
+			if calls > 0 {
+				b.ReportMetric(calls/float64(n), name+"/"+cmp.Or(unit, "call"))
+			}
+		}
 	}
 	b.ReportMetric(0, "ns/op") // wall time is the machine's, not the scripts'
 }
