@@ -191,6 +191,31 @@ func (b *board) contact(ev queue.Event) *boardContact {
 	return c
 }
 
+// queuedLocked counts contact tn joining queue q on channel ch at t (ms);
+// b.mu is held.
+func (b *board) queuedLocked(tn, q string, ch queue.Channel, t int64) {
+	c := &boardContact{queue: q, ch: ch, state: queue.StateWaiting, queuedAt: t, today: t >= b.day.UnixMilli()}
+	b.open[tn] = c
+	if !c.today {
+		return
+	}
+	f := b.fig(c.queue)
+	f.Queued++
+	if c.ch == queue.ChannelVoice {
+		f.QueuedVoice++
+	} else {
+		f.QueuedText++
+	}
+	bk := b.buckets[c.ch]
+	if bk == nil {
+		bk = &[slots]int{}
+		b.buckets[c.ch] = bk
+	}
+	if s := int((t - b.day.UnixMilli()) / (15 * 60 * 1000)); s >= 0 && s < slots {
+		bk[s]++
+	}
+}
+
 // applyLocked folds one event into the figures; b.mu is held.
 func (b *board) applyLocked(ev queue.Event) {
 	t := eventTime(ev.ID)
@@ -208,26 +233,11 @@ func (b *board) applyLocked(ev queue.Event) {
 	}
 	switch ev.Type {
 	case queue.EventQueued:
-		c := &boardContact{queue: ev.Queue, ch: ev.Channel, state: queue.StateWaiting, queuedAt: t, today: t >= b.day.UnixMilli()}
-		b.open[ev.TrackingNo] = c
-		if c.today {
-			f := b.fig(c.queue)
-			f.Queued++
-			if c.ch == queue.ChannelVoice {
-				f.QueuedVoice++
-			} else {
-				f.QueuedText++
-			}
-			bk := b.buckets[c.ch]
-			if bk == nil {
-				bk = &[slots]int{}
-				b.buckets[c.ch] = bk
-			}
-			if s := int((t - b.day.UnixMilli()) / (15 * 60 * 1000)); s >= 0 && s < slots {
-				bk[s]++
-			}
-		}
+		b.queuedLocked(ev.TrackingNo, ev.Queue, ev.Channel, t)
 	case queue.EventOffered:
+		if ev.Joined && ev.Contact != nil { // offered as it was made: no queued event came before
+			b.queuedLocked(ev.TrackingNo, ev.Contact.Queue, ev.Contact.Channel, t)
+		}
 		if c := b.contact(ev); c != nil {
 			c.state, c.agent = queue.StateOffered, ev.Agent
 		}

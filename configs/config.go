@@ -154,11 +154,12 @@ type Queue struct {
 	// error, counted in lianxin_events_dropped_total). The archive's group
 	// holds it however far behind. Default 24h; longer than keep_events.
 	MaxEventLag time.Duration `yaml:"max_event_lag"`
-	// LegacyEvents writes the agent status events carry as versions before
-	// the compact one did (eight fields instead of one), which is all those
-	// versions read: set it on the new nodes during a rolling upgrade from
-	// such a version, and drop it once no old node runs (README, Upgrading).
-	// Default false.
+	// LegacyEvents writes events as versions before the compact ones did:
+	// the agent status events carry as eight fields instead of one, and a
+	// queued event before the offer of a contact offered as it is made. Those
+	// versions read only that: set it on the new nodes during a rolling
+	// upgrade from such a version, and drop it once no old node runs
+	// (README, Upgrading). Default false.
 	LegacyEvents bool `yaml:"legacy_events"`
 }
 

@@ -18,7 +18,7 @@ type EventType string
 
 // The event stream's types. Every state change appends one or more.
 const (
-	EventQueued    EventType = "queued"    // a contact joined a queue
+	EventQueued    EventType = "queued"    // a contact joined a queue (not one offered as it was made: see Event.Joined)
 	EventOffered   EventType = "offered"   // reserved for an agent until Deadline
 	EventAssigned  EventType = "assigned"  // the agent accepted
 	EventRescinded EventType = "rescinded" // an offer went back to the queue (Reason)
@@ -72,6 +72,11 @@ type Event struct {
 	Contact *Contact
 	// Deadline of an EventOffered.
 	Deadline time.Time
+	// Joined: an EventOffered of a contact offered as it was made (an agent
+	// was free and nothing waited), which joined its queue with this offer.
+	// Such a contact has no EventQueued: a reader of new contacts takes this
+	// one as its queued event too (unless Options.LegacyEvents writes both).
+	Joined bool
 	// Message is set for EventMessage.
 	Message *Message
 	// Text of an EventAlert.
@@ -104,6 +109,7 @@ func parseEvent(m redis.XMessage) (Event, error) {
 		if t := msTime(f["deadline"]); t != nil {
 			e.Deadline = *t
 		}
+		e.Joined = e.Type == EventOffered && f["joined"] == "1"
 	}
 	switch e.Type {
 	case EventMessage:
@@ -202,8 +208,9 @@ func (q *Queue) SubscribeFrom(ctx context.Context, pos string, fn func(Event)) e
 }
 
 // SubscribeQueued is SubscribeFrom for a reader of new contacts (the
-// common-problems clusterer): fn gets each queued event after pos, in
-// order, with its contact, and no other event. It is read at a slower pace
+// common-problems clusterer): fn gets each queued event after pos, and each
+// offered event of a contact offered as it was made (Event.Joined, which
+// has no queued event), in order, with its contact, and no other event. It is read at a slower pace
 // than the desks' (see queuedPace). The contacts of one read's
 // queued events are loaded together, in one round trip (one that has left
 // Redis since is read from the archive; nil when it is in neither), and no
@@ -216,7 +223,7 @@ func (q *Queue) SubscribeQueued(ctx context.Context, pos string, fn func(Event, 
 	load := func(ctx context.Context, ms []redis.XMessage) error {
 		var tns []string
 		for _, m := range ms {
-			if t, _ := m.Values["type"].(string); t == string(EventQueued) {
+			if joinedQueue(m) {
 				tn, _ := m.Values["contact"].(string)
 				tns = append(tns, tn)
 			}
@@ -245,7 +252,7 @@ func (q *Queue) SubscribeQueued(ctx context.Context, pos string, fn func(Event, 
 		return nil
 	}
 	return q.readStream(ctx, q.key("events"), pos, "events", queuedPace, load, func(m redis.XMessage) {
-		if t, _ := m.Values["type"].(string); t != string(EventQueued) {
+		if !joinedQueue(m) {
 			return
 		}
 		e, err := parseEvent(m)
@@ -259,6 +266,19 @@ func (q *Queue) SubscribeQueued(ctx context.Context, pos string, fn func(Event, 
 		}
 		fn(e, c)
 	})
+}
+
+// joinedQueue says whether stream entry m is a contact's joining a queue:
+// a queued event, or the offered event of a contact offered as it was made.
+func joinedQueue(m redis.XMessage) bool {
+	switch t, _ := m.Values["type"].(string); t {
+	case string(EventQueued):
+		return true
+	case string(EventOffered):
+		j, _ := m.Values["joined"].(string)
+		return j == "1"
+	}
+	return false
 }
 
 // readBlock is how long a stream reader's XREAD waits for entries. The

@@ -102,3 +102,46 @@ func FuzzEventStatus(f *testing.F) {
 		require.Equal(t, p[7], st.Reason)
 	})
 }
+
+// A contact offered as it is made (an agent free, nothing waiting) has one
+// event, its offer, marked Joined; one that waits first has its queued
+// event and a later offer that is not. With LegacyEvents the first also has
+// the queued event older versions read, and its offer is not marked, so a
+// reader counts each contact's joining once either way.
+func TestJoinedOfferBothForms(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		for _, legacy := range []bool{false, true} {
+			e := newEnv(t, s, func(o *queue.Options) { o.LegacyEvents = legacy })
+			pos := e.position()
+			e.agent(e.q, "1001", general, nil)
+			direct := e.letter("general", "路灯不亮")
+			e.requireOffered(direct, "1001")
+			waited := e.letter("general", "夜间施工噪音") // the agent's one mailbox place is taken
+			e.finish("1001", direct)
+			e.requireOffered(waited, "1001")
+
+			seen := map[string][]string{}
+			joins := map[string]int{}
+			for _, ev := range e.eventsSince(pos) {
+				if ev.Type != queue.EventQueued && ev.Type != queue.EventOffered {
+					continue
+				}
+				kind := string(ev.Type)
+				if ev.Joined {
+					kind += "+joined"
+				}
+				seen[ev.TrackingNo] = append(seen[ev.TrackingNo], kind)
+				if ev.Type == queue.EventQueued || ev.Joined {
+					joins[ev.TrackingNo]++
+				}
+			}
+			if legacy {
+				require.Equal(t, []string{"queued", "offered"}, seen[direct], "legacy")
+			} else {
+				require.Equal(t, []string{"offered+joined"}, seen[direct])
+			}
+			require.Equal(t, []string{"queued", "offered"}, seen[waited], "legacy %v", legacy)
+			require.Equal(t, map[string]int{direct: 1, waited: 1}, joins, "legacy %v", legacy)
+		}
+	})
+}

@@ -98,12 +98,14 @@ type Options struct {
 	// Negative: no cap here, because an archiver trims the stream below
 	// what it has archived (see TrimArchived).
 	EventsMaxLen int64
-	// LegacyEvents writes the agent status events carry as the eight "a_"
-	// fields of versions before the one field "astat" (see EventStatus)
-	// [false]. Versions before it read only those, so while such nodes run
-	// beside this one (a rolling upgrade), they need it: set it on the new
-	// nodes until the last old one has stopped, then restart them without
-	// it (README, Upgrading).
+	// LegacyEvents writes events as versions before the compact ones did
+	// [false]: the agent status events carry as the eight "a_" fields of
+	// versions before the one field "astat" (see EventStatus), and a queued
+	// event before the offer of a contact offered as it is made (see
+	// Event.Joined). Versions before them read only those, so while such
+	// nodes run beside this one (a rolling upgrade), they need it: set it on
+	// the new nodes until the last old one has stopped, then restart them
+	// without it (README, Upgrading).
 	LegacyEvents bool
 	// Archive is where closed contacts are found once they have left Redis
 	// [none]: Contact and History read it for what Redis no longer holds.

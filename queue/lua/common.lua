@@ -492,7 +492,9 @@ end
 -- offer reserves contact tn for agent id until now + OFFER_MS (a call:
 -- RING_MS, the agent's phone rings meanwhile). fresh: a contact just made
 -- and in no waiting set, its offer's fields already written (see create),
--- with its fields queue, cst, queued, cnode and call.
+-- with its fields queue, cst, queued, cnode and call; its offered event
+-- says joined = '1': the contact joined its queue with this offer, and no
+-- queued event came before it (but with LEGACY_EVENTS).
 local function offer(tn, id, now, q, ch, fresh)
   local c = P .. 'c:' .. tn
   agent(id, ch)
@@ -525,7 +527,8 @@ local function offer(tn, id, now, q, ch, fresh)
     cst = 'ringing'
   end
   contact_event('offered', tn, {state = 'offered', agent = id, offered = now, deadline = deadline, offers = offers,
-    queue = cq, ch = ch, queued = queued, cst = cst or '', cnode = cnode, call = call}, id, now)
+    queue = cq, ch = ch, queued = queued, cst = cst or '', cnode = cnode, call = call,
+    joined = fresh and not LEGACY_EVENTS and '1'}, id, now)
 end
 
 -- skipped says whether contact tn must not go to agent id yet: the agent
@@ -935,7 +938,10 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor, held, dir
     redis.call('ZADD', P .. 'wt:' .. q, now_s, tn)
   end
   if #esc_steps(q) > 0 then esc_track(tn, q, now, '') end
-  ev('type', 'queued', 'contact', tn, 'queue', q, 'ch', ch, 'prio', prio)
+  -- A contact offered as it is made has one event, its offer (joined: see
+  -- offer), not a queued one before it; LEGACY_EVENTS writes both, as
+  -- versions before it read.
+  if not to or LEGACY_EVENTS then ev('type', 'queued', 'contact', tn, 'queue', q, 'ch', ch, 'prio', prio) end
   return tn, to
 end
 
