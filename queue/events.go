@@ -210,16 +210,17 @@ func (q *Queue) SubscribeFrom(ctx context.Context, pos string, fn func(Event)) e
 // SubscribeQueued is SubscribeFrom for a reader of new contacts (the
 // common-problems clusterer): fn gets each queued event after pos, and each
 // offered event of a contact offered as it was made (Event.Joined, which
-// has no queued event), in order, with its contact, and no other event. It is read at a slower pace
-// than the desks' (see queuedPace). The contacts of one read's
-// queued events are loaded together, in one round trip (one that has left
-// Redis since is read from the archive; nil when it is in neither), and no
-// other event's contact is loaded.
+// has no queued event), in order, with its contact, and no other event
+// (joinedQueue). It is read at a slower pace than the desks' (see
+// queuedPace). The contacts of one read's new contacts are loaded together,
+// in one round trip (one that has left Redis since is read from the
+// archive; nil when it is in neither), and no other event's contact is
+// loaded.
 func (q *Queue) SubscribeQueued(ctx context.Context, pos string, fn func(Event, *Contact)) error {
 	if pos == "" {
 		return fmt.Errorf("%w: empty event position", ErrInvalid)
 	}
-	var loaded map[string]*Contact // the contacts of the read's queued events
+	var loaded map[string]*Contact // the read's new contacts
 	load := func(ctx context.Context, ms []redis.XMessage) error {
 		var tns []string
 		for _, m := range ms {

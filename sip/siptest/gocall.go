@@ -180,15 +180,25 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 	return c, nil
 }
 
+// SentFrom is the local address of the UDP connection ua's sipgo keeps for
+// peer (host:port): where its requests to peer leave from and its answers
+// arrive; "" when it keeps none.
+func SentFrom(ua *sipgo.UserAgent, peer string) string {
+	c := ua.TransportLayer().Pool("udp").Get(peer)
+	if c == nil {
+		return ""
+	}
+	_, _ = c.TryClose() // Get took a reference
+	return c.LocalAddr().String()
+}
+
 // Listening waits until ua's reader of its UDP listener at addr runs. A UA
 // whose requests leave from its listener (sipgo.WithClientConnectionAddr)
 // waits for it before its first request: until then the listener is not in
 // sipgo's pool, and sipgo would try to bind the port again.
 func Listening(ctx context.Context, ua *sipgo.UserAgent, addr string) error {
-	pool := ua.TransportLayer().Pool("udp")
 	for {
-		if c := pool.Get(addr); c != nil {
-			_, _ = c.TryClose() // Get took a reference
+		if SentFrom(ua, addr) != "" {
 			return nil
 		}
 		select {
