@@ -54,12 +54,17 @@ func (l *Leg) switchLocked(src source, p *Player, h *HoldStream, bridged *Leg) (
 }
 
 // advanceLocked moves the audio timestamp to clock time at: +160 per 20 ms elapsed since the last audio packet
-// (at least one period), or the stream's random start for its first packet.
+// (at least one period), or the stream's random start for its first packet. A gap of more than one period (a tick
+// the machine made late, the pause between the welcome and the agent) marks the next packet, as RFC 3551 (4.1)
+// marks the first packet after silence: the receiver's jitter buffer places it anew instead of taking it as late.
 func (l *Leg) advanceLocked(at int64) uint32 {
 	if l.started {
 		periods := (at - l.lastAt + int64(tick)/2) / int64(tick)
 		if periods < 1 {
 			periods = 1
+		}
+		if periods > 1 {
+			l.marker = true
 		}
 		l.ts += uint32(periods) * FrameSamples
 	}

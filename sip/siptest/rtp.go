@@ -234,7 +234,9 @@ func Digits(ps []RTPPacket, pt uint8) string {
 // SSRC, sequence numbers rising by exactly 1 (mod 2¹⁶), and each audio
 // packet's timestamp the previous audio packet's plus its sample count times
 // the sequence step between them, except across telephone events, where it
-// must only move forward. It returns one error per break (nil when none).
+// must only move forward, and on a packet with the marker bit (the first
+// after a silence, RFC 3551 4.1), where it may also be later by whole
+// frames. It returns one error per break (nil when none).
 func (r *RTPRecorder) Continuity() error { return Continuity(r.Packets()) }
 
 // Continuity is RTPRecorder.Continuity over a list of packets.
@@ -260,6 +262,8 @@ func Continuity(ps []RTPPacket) error {
 				switch {
 				case eventSince && d <= 0:
 					errs = append(errs, fmt.Errorf("packet %d: timestamp %d not after %d across an event", i, p.Timestamp, prevAudio.Timestamp))
+				case !eventSince && p.Marker && int32(p.Timestamp-want) > 0 && (p.Timestamp-want)%uint32(len(prevAudio.Payload)) == 0:
+					// a marked packet after a gap of whole frames
 				case !eventSince && p.Timestamp != want:
 					errs = append(errs, fmt.Errorf("packet %d: timestamp %d, want %d (previous %d + %d×%d)", i, p.Timestamp, want, prevAudio.Timestamp, step, len(prevAudio.Payload)))
 				}

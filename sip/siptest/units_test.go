@@ -174,6 +174,12 @@ func TestContinuity(t *testing.T) {
 		{"event between", []RTPPacket{audio(1, 0), event(2, 160), event(3, 160), event(3, 160), audio(4, 800)}, 0},
 		{"lost packet", []RTPPacket{audio(1, 0), audio(3, 320)}, 1},
 		{"timestamp jump", []RTPPacket{audio(1, 0), audio(2, 480)}, 1},
+		{"marked after a gap", []RTPPacket{audio(1, 0), {PayloadType: 0, Marker: true, Seq: 2, Timestamp: 480, SSRC: 7,
+			Payload: make([]byte, 160)}}, 0},
+		{"marked, not whole frames", []RTPPacket{audio(1, 0), {PayloadType: 0, Marker: true, Seq: 2, Timestamp: 400, SSRC: 7,
+			Payload: make([]byte, 160)}}, 1},
+		{"marked, backwards", []RTPPacket{audio(1, 480), {PayloadType: 0, Marker: true, Seq: 2, Timestamp: 160, SSRC: 7,
+			Payload: make([]byte, 160)}}, 1},
 		{"new SSRC", []RTPPacket{audio(1, 0), {PayloadType: 0, Seq: 2, Timestamp: 160, SSRC: 8, Payload: make([]byte, 160)}}, 1},
 		{"restart", []RTPPacket{audio(100, 16000), audio(0, 0)}, 2},
 	} {
