@@ -71,8 +71,13 @@ func generateDay(t *testing.T, srv *queuetest.Server, n int) {
 		defs = append(defs, queue.Def{Name: d.Name, Priority: d.Priority})
 		skills[d.Name] = 3
 	}
+	// The node under test sweeps by Redis's clock, today's: an offer made
+	// on the generated day must still be open then, however long ago that
+	// day is (a fixed 72 hours ran out three days after it was written),
+	// and so must the agents' phones.
+	open := time.Since(day.Start) + 72*time.Hour
 	q, err := queue.New(rdb, queue.Options{NodeID: "gen", Queues: defs, EventsMaxLen: -1, Now: clk.Now,
-		OfferTimeout: 72 * time.Hour, RingTimeout: 72 * time.Hour})
+		OfferTimeout: open, RingTimeout: open})
 	require.NoError(t, err)
 	go func() { _ = q.Run(ctx) }() // heartbeats: the node under test must not find "gen" dead
 	caps := map[queue.Channel]int{}
@@ -85,7 +90,7 @@ func generateDay(t *testing.T, srv *queuetest.Server, n int) {
 			Skills: skills})
 		require.NoError(t, err)
 		require.NoError(t, q.SetPresence(ctx, id, s.ID, queue.PresenceReady, ""))
-		require.NoError(t, q.SetPhone(ctx, id, day.End.Add(72*time.Hour)))
+		require.NoError(t, q.SetPhone(ctx, id, time.Now().Add(72*time.Hour)))
 	}
 	rnd := rand.New(rand.NewPCG(2026, 1130))
 	pick := func(xs ...string) string { return xs[rnd.IntN(len(xs))] }
