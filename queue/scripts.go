@@ -58,12 +58,14 @@ func prelude(o Options) (string, error) {
 	}
 	chs := make([]string, len(Channels))
 	var text []string
-	core := []string{"presence", "reason", "sess", "node", "grp", "misses", "phone", "n_off", "n_busy", "n_wrap",
+	core := []string{"presence", "reason", "sess", "node", "misses", "phone", "n_off", "n_busy", "n_wrap",
 		"dstate", "dsince"}
 	keys := map[string][]string{}
+	var caps []string
 	for i, c := range Channels {
 		chs[i] = "'" + string(c) + "'"
-		core = append(core, "load:"+string(c), "cap:"+string(c))
+		core = append(core, "load:"+string(c))
+		caps = append(caps, "'cap:"+string(c)+"'")
 		if c != ChannelVoice {
 			text = append(text, chs[i])
 		}
@@ -86,6 +88,7 @@ func prelude(o Options) (string, error) {
 		"__AGENT_CORE__", strings.Join(coreList, ", "),
 		"__AGENT_CORE_TABLE__", strings.Join(coreTable, ", "),
 		"__AGENT_CHANNELS__", strings.Join(perChannel, ", "),
+		"__AGENT_CAPS__", strings.Join(caps, ", "),
 		"__LOAD_KEYS__", strings.Join(keys["load"], ", "),
 		"__CAP_KEYS__", strings.Join(keys["cap"], ", "),
 		"__IDLE_KEYS__", strings.Join(keys["idle"], ", "),

@@ -88,13 +88,19 @@ end
 -- contacts), dstate, dsince, phone (ms until which the agent's SIP phone is
 -- registered) and miss_until (ms; offers expiring before it were counted
 -- with the last missed one).
--- A script reads only what it uses: first the fields of AGENT_CORE (the
--- state, every channel's load and capacity), with the idle and in of the
--- channel the script is about (agent's ch), then a channel's idle and in
--- together when one of them is read, and any other field alone when it is
--- read. A field the hash lacks reads false (not nil: it was read), which
--- every use takes as nil. Reading the whole hash (some 45 fields) into Lua
--- cost more than the commands of many scripts.
+-- A script reads only what it uses: first the fields of AGENT_CORE (what
+-- the agent's status needs: the state and every channel's load), with the
+-- group and the capacity, idle and in of the channel the script is about
+-- (agent's ch), then a channel's idle and in together when one of them is
+-- read, and any other field alone when it is read (agent_more reads the
+-- routing fields of every channel at once, for a look at every channel). A
+-- field the hash lacks reads false (not nil: it was read), which every use
+-- takes as nil. Every field read costs Redis some 1,500 instructions (its
+-- lookup, its reply, and its string and slot in Lua's table: HMGET of 26
+-- fields 46 k, of 1 field 6 k), so the capacities and the group, which an
+-- accept or a wrap-up with nothing waiting never looks at, are not read
+-- with the rest. Reading the whole hash (some 45 fields) into Lua cost
+-- more than the commands of many scripts.
 -- Writes (aset, aincr) change the cached agent at once and reach Redis in
 -- one HSET per agent when the script ends (aflush, called after the body
 -- of every script that writes an agent: see scriptSource).
@@ -120,10 +126,10 @@ local function agent(id, ch)
   local h = agents[id]
   if not h then
     if ch then
-      local idle, inn = IDLE_KEY[ch] or ('idle:' .. ch), IN_KEY[ch] or ('in:' .. ch)
-      local v = redis.call('HMGET', P .. 'a:' .. id, idle, inn, unpack(AGENT_CORE))
-      h = agent_core(v, 2)
-      h[idle], h[inn] = v[1], v[2]
+      local idle, inn, cap = IDLE_KEY[ch] or ('idle:' .. ch), IN_KEY[ch] or ('in:' .. ch), CAP_KEY[ch] or ('cap:' .. ch)
+      local v = redis.call('HMGET', P .. 'a:' .. id, idle, inn, cap, 'grp', unpack(AGENT_CORE))
+      h = agent_core(v, 4)
+      h[idle], h[inn], h[cap], h.grp = v[1], v[2], v[3], v[4]
     else
       h = agent_core(redis.call('HMGET', P .. 'a:' .. id, unpack(AGENT_CORE)), 0)
     end
@@ -136,7 +142,10 @@ end
 
 -- agent_more reads the fields of list that agent table h has not read
 -- yet, in one HMGET (a look at every channel, instead of one per channel).
-local AGENT_CHANNELS = {__AGENT_CHANNELS__} -- every idle:<ch> and in:<ch>
+-- AGENT_ROUTING: every channel's idle, in and capacity, and the group;
+-- AGENT_CAPS: every channel's capacity.
+local AGENT_ROUTING = {__AGENT_CHANNELS__, __AGENT_CAPS__, 'grp'}
+local AGENT_CAPS = {__AGENT_CAPS__}
 local function agent_more(h, list)
   local need = {}
   for _, f in ipairs(list) do
@@ -219,17 +228,10 @@ local function connected(h) return (h.sess or '') ~= '' end
 
 local function phone_up(h, now) return num(h.phone) > now end
 
--- on_call says whether agent h is on a call; room_on is can_take for an
--- agent known ready and connected, calling being on_call(h): dispatch_agent
--- asks it of every channel with what is the agent's looked at once.
+-- on_call says whether agent h is on a call.
 local function on_call(h)
   local v = h['load:voice']
   return v and v ~= '0' and num(v) ~= 0
-end
-local function room_on(h, ch, now, calling)
-  if num(h[LOAD_KEY[ch] or ('load:' .. ch)]) >= num(h[CAP_KEY[ch] or ('cap:' .. ch)]) then return false end
-  if ch == 'voice' then return phone_up(h, now) end
-  return not calling
 end
 -- can_take says whether an agent may be offered one more contact on ch at
 -- now: ready, connected, below capacity, and not on a call (a call is
@@ -237,7 +239,9 @@ end
 -- the agent's phone registered.
 local function can_take(h, ch, now)
   if h.presence ~= 'ready' or not connected(h) then return false end
-  return room_on(h, ch, now, ch ~= 'voice' and on_call(h))
+  if num(h[LOAD_KEY[ch] or ('load:' .. ch)]) >= num(h[CAP_KEY[ch] or ('cap:' .. ch)]) then return false end
+  if ch == 'voice' then return phone_up(h, now) end
+  return not on_call(h)
 end
 
 -- Agents with the same skills form a group (field grp: the Go side names it
@@ -252,11 +256,11 @@ end
 -- eligibility (a call's does: voice looks at every channel).
 local function refresh(id, now, only_ch)
   local h = agent(id)
+  local chs = CHANNELS
+  if only_ch and only_ch ~= 'voice' then chs = {only_ch} else agent_more(h, AGENT_ROUTING) end
   local grp = h.grp or ''
   if grp == '' then return end
   local flips = {}
-  local chs = CHANNELS
-  if only_ch and only_ch ~= 'voice' then chs = {only_ch} else agent_more(h, AGENT_CHANNELS) end
   for _, ch in ipairs(chs) do
     local ink = IN_KEY[ch] or ('in:' .. ch)
     local have = h[ink] or ''
@@ -277,7 +281,7 @@ end
 -- withdraw takes the agent out of every available set of its group.
 local function withdraw(id)
   local h = agent(id)
-  agent_more(h, AGENT_CHANNELS)
+  agent_more(h, AGENT_ROUTING)
   local flips = {}
   for _, ch in ipairs(CHANNELS) do
     if (h['in:' .. ch] or '') ~= '' then
@@ -557,7 +561,7 @@ local function dispatch_queue(q, ch, now, limit)
       if tn then break end
     end
     if not tn then return n end
-    if ch == 'voice' and not can_take(agent(id), ch, now) then
+    if ch == 'voice' and not can_take(agent(id, ch), ch, now) then
       -- A phone registration runs out by itself: the agent leaves the set
       -- here, before the sweep gets to it, and the next one is tried.
       refresh(id, now)
@@ -614,20 +618,22 @@ end
 -- dispatch_agent fills an agent's free capacity with the best waiting
 -- contacts of its skills: a call first, then the rest by priority and age.
 local function dispatch_agent(id, now)
-  -- One look at whether any channel the agent can take has work at all
-  -- (an idle centre's usual case) instead of one per channel.
-  -- can_take for every channel, what is the agent's looked at once.
+  -- One look at whether any channel has work at all (an idle centre's
+  -- usual case) instead of one per channel, before the agent's capacities
+  -- are read: a call needs a phone, a letter or a chat no call in talk.
   local h = agent(id)
   if h.presence ~= 'ready' or not connected(h) then return end
   local calling = on_call(h)
   local keys, n = {}, 0
   for i = 1, #CHANNELS do
-    if room_on(h, CHANNELS[i], now, calling) then
+    local ch = CHANNELS[i]
+    if (ch == 'voice' and phone_up(h, now)) or (ch ~= 'voice' and not calling) then
       n = n + 1
-      keys[n] = P .. 'hd:' .. CHANNELS[i]
+      keys[n] = P .. 'hd:' .. ch
     end
   end
   if n == 0 or redis.call('EXISTS', unpack(keys, 1, n)) == 0 then return end
+  agent_more(h, AGENT_CAPS)
   for _ = 1, 100 do
     h = agent(id)
     local tn, q, ch = best_for(id, h, {'voice'}, now)
@@ -669,7 +675,7 @@ local function give_back(tn, reason, now, miss)
   local back = redis.call('HGET', c, 'xback')
   if back and back ~= '' and reason ~= 'node_lost' then
     redis.call('HSET', c, 'xback', '')
-    if back ~= id and can_take(agent(back), ch, now) then offer(tn, back, now, q, ch) end
+    if back ~= id and can_take(agent(back, ch), ch, now) then offer(tn, back, now, q, ch) end
   end
   return id, q, ch
 end
@@ -888,7 +894,7 @@ end
 local function first_free(q, ch, now)
   if redis.call('EXISTS', P .. 'w:' .. q .. ':' .. ch) == 1 then return nil end
   local id = longest_idle(q, ch)[1]
-  if id and (ch ~= 'voice' or can_take(agent(id), ch, now)) then return id end
+  if id and (ch ~= 'voice' or can_take(agent(id, ch), ch, now)) then return id end
   return nil
 end
 

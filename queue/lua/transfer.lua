@@ -26,7 +26,7 @@ local q = f.queue
 if to == 'queue' then q = target end
 if to == 'agent' then
   if target == id then return redis.error_reply('WRONG_STATE a contact cannot be transferred to yourself') end
-  local h = agent(target)
+  local h = agent(target, f.ch)
   if not h.skills then return redis.error_reply('NOT_FOUND no agent ' .. target) end
   if not can_take(h, f.ch, now) then
     return redis.error_reply('WRONG_STATE agent ' .. target .. ' cannot take it now (not ready, busy or no phone)')
