@@ -228,10 +228,17 @@ local function connected(h) return (h.sess or '') ~= '' end
 
 local function phone_up(h, now) return num(h.phone) > now end
 
--- on_call says whether agent h is on a call.
+-- on_call says whether agent h is on a call; line_free whether channel ch
+-- may ring or reach agent h at now, whatever its load, calling being
+-- on_call(h): a call needs the agent's phone registered, a letter or a
+-- chat no call in talk.
 local function on_call(h)
   local v = h['load:voice']
   return v and v ~= '0' and num(v) ~= 0
+end
+local function line_free(h, ch, now, calling)
+  if ch == 'voice' then return phone_up(h, now) end
+  return not calling
 end
 -- can_take says whether an agent may be offered one more contact on ch at
 -- now: ready, connected, below capacity, and not on a call (a call is
@@ -240,8 +247,7 @@ end
 local function can_take(h, ch, now)
   if h.presence ~= 'ready' or not connected(h) then return false end
   if num(h[LOAD_KEY[ch] or ('load:' .. ch)]) >= num(h[CAP_KEY[ch] or ('cap:' .. ch)]) then return false end
-  if ch == 'voice' then return phone_up(h, now) end
-  return not on_call(h)
+  return line_free(h, ch, now, ch ~= 'voice' and on_call(h))
 end
 
 -- Agents with the same skills form a group (field grp: the Go side names it
@@ -620,16 +626,15 @@ end
 local function dispatch_agent(id, now)
   -- One look at whether any channel has work at all (an idle centre's
   -- usual case) instead of one per channel, before the agent's capacities
-  -- are read: a call needs a phone, a letter or a chat no call in talk.
+  -- are read.
   local h = agent(id)
   if h.presence ~= 'ready' or not connected(h) then return end
   local calling = on_call(h)
   local keys, n = {}, 0
   for i = 1, #CHANNELS do
-    local ch = CHANNELS[i]
-    if (ch == 'voice' and phone_up(h, now)) or (ch ~= 'voice' and not calling) then
+    if line_free(h, CHANNELS[i], now, calling) then
       n = n + 1
-      keys[n] = P .. 'hd:' .. ch
+      keys[n] = P .. 'hd:' .. CHANNELS[i]
     end
   end
   if n == 0 or redis.call('EXISTS', unpack(keys, 1, n)) == 0 then return end
