@@ -74,7 +74,7 @@ func (q *Queue) Commands(ctx context.Context, fn func(Command)) error {
 	}
 	// The cursor is saved even when fn ended ctx: the command was handled.
 	save := context.WithoutCancel(ctx)
-	return q.readStream(ctx, key, last, "commands", 0, nil, func(m redis.XMessage) {
+	return readStream(ctx, q, key, last, "commands", 0, nil, func(m redis.XMessage, _ struct{}) {
 		c := Command{ID: m.ID}
 		c.Type, _ = m.Values["type"].(string)
 		c.TrackingNo, _ = m.Values["contact"].(string)

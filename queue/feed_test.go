@@ -264,3 +264,47 @@ func TestReadersReadAtTheirPace(t *testing.T) {
 		})
 	}
 }
+
+// A reader's batches overlap: the next batch is read and its contacts
+// loaded while fn still has the one before (readStream). Across many
+// batches (readCount is 512), each event still comes with its own contact,
+// in order; fn pausing on the first event lets the next batches be read
+// and loaded meanwhile.
+func TestSubscribeQueuedAcrossBatches(t *testing.T) {
+	_, q, in := scriptsCell(t, queuetest.RedisServer(t), "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pos, err := q.EventsPosition(ctx)
+	require.NoError(t, err)
+	const n = 1300
+	var want []string
+	subject := map[string]string{}
+	for i := range n {
+		in.Subject = "第" + strconv.Itoa(i) + "封来信"
+		r, err := q.Enqueue(ctx, in, "")
+		require.NoError(t, err)
+		want = append(want, r.TrackingNo)
+		subject[r.TrackingNo] = in.Subject
+	}
+	ch := make(chan string, n)
+	done := make(chan error, 1)
+	go func() {
+		first := true
+		done <- q.SubscribeQueued(ctx, pos, func(ev queue.Event, c *queue.Contact) {
+			if first {
+				first = false
+				time.Sleep(300 * time.Millisecond)
+			}
+			if c == nil {
+				ch <- ev.TrackingNo + ": no contact"
+				return
+			}
+			ch <- ev.TrackingNo + ": " + c.TrackingNo + " " + c.Subject
+		})
+	}()
+	for i, tn := range want {
+		require.Equal(t, tn+": "+tn+" "+subject[tn], <-ch, "event %d", i)
+	}
+	cancel()
+	require.NoError(t, <-done)
+}
