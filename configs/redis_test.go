@@ -19,6 +19,7 @@ func TestRedisSentinelConfig(t *testing.T) {
 	require.Equal(t, "s", c.Redis.SentinelPassword)
 	require.Zero(t, c.Redis.WaitReplicas, "no WAIT unless configured")
 	require.Equal(t, 200*time.Millisecond, c.Redis.WaitTimeout)
+	require.Equal(t, 100, c.Redis.PoolSize)
 
 	c, err = Load(filepath.Join("..", "deploy", "lianxin.yaml"), nil)
 	require.NoError(t, err)
@@ -50,4 +51,7 @@ func TestRedisSentinelConfigErrors(t *testing.T) {
 	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0\n  wait_replicas: 1\n  wait_timeout: 0s\n"))
 	_, err = Load(path, nil)
 	require.ErrorContains(t, err, "redis.wait_timeout: must be > 0")
+	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0\n  pool_size: 0\n"))
+	_, err = Load(path, nil)
+	require.ErrorContains(t, err, "redis.pool_size: must be > 0")
 }

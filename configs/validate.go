@@ -72,6 +72,7 @@ func (c *Config) Validate() error {
 		v.check(c.Redis.MasterName == "", "redis.master_name", "is used only with redis.sentinels")
 	}
 	v.check(c.Redis.WaitReplicas >= 0, "redis.wait_replicas", "must be >= 0")
+	v.check(c.Redis.PoolSize > 0, "redis.pool_size", "must be > 0")
 	if c.Redis.WaitReplicas > 0 {
 		v.positive("redis.wait_timeout", c.Redis.WaitTimeout)
 		v.check(c.Redis.URL != "" || len(c.Redis.Sentinels) > 0, "redis.wait_replicas",

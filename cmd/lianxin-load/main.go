@@ -168,6 +168,7 @@ func run(ctx context.Context, o options) error {
 	}
 	n0, self0 := nodeTicks(pids), selfCPU()
 	h0, h0err := loadsim.ScrapeHistograms(ctx, metricsURL)
+	p0, p0err := loadsim.Scrape(ctx, metricsURL)
 	if o.selfProfile != "" {
 		f, err := os.Create(o.selfProfile)
 		if err != nil {
@@ -205,6 +206,11 @@ func run(ctx context.Context, o options) error {
 		fmt.Print(nodeView("load-0", h0, h1))
 	} else {
 		fmt.Fprintln(os.Stderr, "lianxin-load: the node's metrics:", errors.Join(h0err, err))
+	}
+	if p1, err := loadsim.Scrape(ctx, metricsURL); err == nil && p0err == nil {
+		fmt.Print(poolView("load-0", p0, p1))
+	} else {
+		fmt.Fprintln(os.Stderr, "lianxin-load: the node's metrics:", errors.Join(p0err, err))
 	}
 	// Redis's own CPU over the run (queueing, routing, accepts, wrap-ups and
 	// the nodes' reads), from INFO cpu.

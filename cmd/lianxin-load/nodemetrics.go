@@ -45,3 +45,21 @@ func nodeView(node string, before, after loadsim.Histograms) string {
 	}
 	return b.String()
 }
+
+// poolView says how often node's commands waited for a connection of its
+// Redis pool between two reads of its /metrics, and how long on average:
+// time in its scripts' round trips that was the node's, not Redis's.
+func poolView(node string, before, after map[string]float64) string {
+	total, ok := after["lianxin_redis_pool_connections{state=\"total\"}"]
+	if !ok {
+		return ""
+	}
+	waits := after["lianxin_redis_pool_waits_total"] - before["lianxin_redis_pool_waits_total"]
+	waited := after["lianxin_redis_pool_wait_seconds_total"] - before["lianxin_redis_pool_wait_seconds_total"]
+	avg := 0.0
+	if waits > 0 {
+		avg = waited / waits * 1000
+	}
+	return fmt.Sprintf("node %s's Redis pool (%.0f connections): %.0f commands waited for one, %.1f ms on average; %.0f gave up\n",
+		node, total, waits, avg, after["lianxin_redis_pool_timeouts_total"]-before["lianxin_redis_pool_timeouts_total"])
+}

@@ -65,3 +65,14 @@ func TestNodeHistogramsOverTheRun(t *testing.T) {
 	require.Contains(t, view, "p50 1.0 ms, p99 91.0 ms")
 	require.Contains(t, view, "accept 201× p50 0.5 ms p99 1.0 ms")
 }
+
+// The pool's waits over the run: what was added since the first read.
+func TestPoolViewOverTheRun(t *testing.T) {
+	before := map[string]float64{`lianxin_redis_pool_connections{state="total"}`: 20,
+		"lianxin_redis_pool_waits_total": 100, "lianxin_redis_pool_wait_seconds_total": 5}
+	after := map[string]float64{`lianxin_redis_pool_connections{state="total"}`: 20,
+		"lianxin_redis_pool_waits_total": 600, "lianxin_redis_pool_wait_seconds_total": 6, "lianxin_redis_pool_timeouts_total": 2}
+	require.Equal(t, "node load-0's Redis pool (20 connections): 500 commands waited for one, 2.0 ms on average; 2 gave up\n",
+		poolView("load-0", before, after))
+	require.Empty(t, poolView("load-0", nil, map[string]float64{}), "a node without the pool's metrics")
+}

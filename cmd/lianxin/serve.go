@@ -273,7 +273,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 	procColl := prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})
 	reg.MustRegister(goColl, procColl, newQueueCollector(q, desk))
 	reg.MustRegister(q.Collectors()...)
-	reg.MustRegister(newSchedCollector())
+	reg.MustRegister(newSchedCollector(), newPoolCollector(rdb))
 	reg.MustRegister(voice.Collectors()...)
 	if n.archiver != nil {
 		reg.MustRegister(newArchiveCollector(n.archiver))
@@ -435,9 +435,9 @@ func openRedis(c configs.Redis, log *zap.Logger) (redis.UniversalClient, func(),
 	redis.SetLogger(redisLog{log.Named("redis").Sugar()})
 	if len(c.Sentinels) > 0 {
 		log.Info("redis through sentinel", zap.Strings("sentinels", c.Sentinels), zap.String("master", c.MasterName),
-			zap.Int("wait_replicas", c.WaitReplicas))
+			zap.Int("pool_size", c.PoolSize), zap.Int("wait_replicas", c.WaitReplicas))
 		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: c.MasterName, SentinelAddrs: c.Sentinels,
-			Password: c.Password, SentinelPassword: c.SentinelPassword}), func() {}, nil
+			Password: c.Password, SentinelPassword: c.SentinelPassword, PoolSize: c.PoolSize}), func() {}, nil
 	}
 	if url := c.URL; url != "" {
 		opt, err := redis.ParseURL(url)
@@ -447,7 +447,11 @@ func openRedis(c configs.Redis, log *zap.Logger) (redis.UniversalClient, func(),
 		if opt.Password == "" {
 			opt.Password = c.Password
 		}
-		log.Info("redis", zap.String("addr", opt.Addr), zap.Int("wait_replicas", c.WaitReplicas))
+		if opt.PoolSize == 0 {
+			opt.PoolSize = c.PoolSize
+		}
+		log.Info("redis", zap.String("addr", opt.Addr), zap.Int("pool_size", opt.PoolSize),
+			zap.Int("wait_replicas", c.WaitReplicas))
 		return redis.NewClient(opt), func() {}, nil
 	}
 	m := miniredis.NewMiniRedis()
