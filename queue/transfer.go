@@ -170,14 +170,15 @@ const (
 	LineCalling   = "calling"   // the line is being called
 	LineConnected = "connected" // the caller talks to the line; the contact closes transferred_<line>
 	LineFailed    = "failed"    // not done (LineStep.Reason): a blind transfer's caller waits in the queue again, a warm one's still talks to the agent
+	LineRefused   = "refused"   // the request did nothing (LineStep.Reason): whatever went on with the call goes on
 )
 
 // LineStep is a step of a call's transfer to an emergency line.
 type LineStep struct {
 	To     string `json:"to"`               // the line: 110, 119, 120 or 122
 	Mode   string `json:"mode"`             // blind or warm
-	State  string `json:"state"`            // LineCalling, LineConnected or LineFailed
-	Reason string `json:"reason,omitempty"` // why it failed
+	State  string `json:"state"`            // LineCalling, LineConnected, LineFailed or LineRefused
+	Reason string `json:"reason,omitempty"` // why it failed or was refused
 }
 
 // LineTransferStep tells agent, through the event stream, how the transfer

@@ -100,7 +100,7 @@ func (s *Server) onCommand(cmd queue.Command) {
 		s.mu.Unlock()
 		if c == nil {
 			s.log.Info("transfer of a call this node no longer holds", zap.String("contact", cmd.TrackingNo))
-			s.tellLine(cmd.Agent, cmd.TrackingNo, cmd.Args["to"], cmd.Args["mode"], queue.LineFailed, LineGone)
+			s.tellLine(cmd.Agent, cmd.TrackingNo, cmd.Args["to"], cmd.Args["mode"], queue.LineRefused, LineGone)
 			return
 		}
 		s.goRing(func() { c.transferOut(cmd.Agent, cmd.Args["to"], cmd.Args["mode"], cmd.Args["note"]) })
@@ -150,23 +150,23 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	t, ok := s.cfg.Transfer.Targets[to]
 	if !ok || !linkage.IsLine(to) || t.URI == "" {
 		log.Warn("transfer to a line with no target configured")
-		tell(queue.LineFailed, LineNoTarget)
+		tell(queue.LineRefused, LineNoTarget)
 		return
 	}
 	uri, err := parseTarget(t.URI)
 	if err != nil {
 		log.Error("transfer target unusable", zap.Error(err))
-		tell(queue.LineFailed, LineNoTarget)
+		tell(queue.LineRefused, LineNoTarget)
 		return
 	}
 	if c.leg == nil {
 		log.Info("a callback's talk is not transferred to a line by the gateway")
-		tell(queue.LineFailed, LineCallback)
+		tell(queue.LineRefused, LineCallback)
 		return
 	}
 	if !c.xfer.busy.CompareAndSwap(false, true) {
 		log.Info("a transfer is under way already")
-		tell(queue.LineFailed, LineUnderWay)
+		tell(queue.LineRefused, LineUnderWay)
 		return
 	}
 	defer c.xfer.busy.Store(false)
@@ -187,7 +187,7 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	}
 	if st != stTalking || a == nil || a.agent != agent {
 		log.Info("transfer asked of a call not in talk with that agent", zap.String("state", st))
-		tell(queue.LineFailed, LineNotInTalk)
+		tell(queue.LineRefused, LineNotInTalk)
 		return
 	}
 	blind := mode != "warm"
@@ -248,12 +248,15 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	}
 }
 
-// Why a transfer to an emergency line failed (queue.LineStep.Reason).
+// Why a transfer to an emergency line failed (queue.LineFailed) or was
+// refused (queue.LineRefused: the request did nothing) (queue.LineStep.Reason).
 const (
+	// Failed.
 	LineBusy        = "busy"        // the line answered busy (486, 600)
 	LineNoAnswer    = "no_answer"   // it rang out (sip.trunk.answer_timeout, or 408, 480, 487)
 	LineUnreachable = "unreachable" // any other failure to reach it
 	LineCallerGone  = "caller_gone" // the caller hung up first
+	// Refused.
 	LineNotInTalk   = "not_in_talk" // the call is not in talk with the agent who asked
 	LineUnderWay    = "under_way"   // a transfer of the call is under way already
 	LineNoTarget    = "no_target"   // the line has no usable target on the node holding the call

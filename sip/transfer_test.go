@@ -297,7 +297,7 @@ func TestTransferToALineThatIsBusy(t *testing.T) {
 	// the agent is told why.
 	send("blind")
 	eventually(t, 1500, "the refusal told", func() bool { return len(lineSteps(ctx, t, e, "1001", ct.TrackingNo)) == 5 })
-	require.Equal(t, queue.LineStep{To: "120", Mode: "blind", State: queue.LineFailed, Reason: LineNotInTalk},
+	require.Equal(t, queue.LineStep{To: "120", Mode: "blind", State: queue.LineRefused, Reason: LineNotInTalk},
 		lineSteps(ctx, t, e, "1001", ct.TrackingNo)[4])
 	require.Equal(t, 2, busyTries(busy), "120 was not called again")
 	require.Equal(t, 2.0, testutil.ToFloat64(e.s.metrics.lineTransfers.WithLabelValues("120", LineBusy)))
