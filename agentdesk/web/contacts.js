@@ -11,6 +11,7 @@ export function upsertContact(c) {
   const had = S.contacts.get(c.tracking_no);
   if (c.channel === 'voice' && c.state !== 'wrapup') {
     c.talkStart = (had && had.talkStart) || serverNow() - (c.talk_seconds || 0) * 1000;
+    if (had && had.lineOut) c.lineOut = had.lineOut;
   }
   if (c.state === 'wrapup') {
     // After-call work runs from the end of the work (the server's ended_at).
@@ -74,8 +75,13 @@ export function renderContacts() {
   $('contacts-empty').hidden = S.contacts.size > 0;
 }
 
-// phaseChip marks a contact in wrap-up, and a call still being talked.
+// phaseChip marks a contact in wrap-up, a call still being talked, and a
+// call handed to an emergency line blind (the agent's phone is hung up; the
+// caller waits for the line: phone.js sets lineOut).
 function phaseChip(c) {
+  if (c.channel === 'voice' && c.lineOut && c.state !== 'wrapup') {
+    return el('span', { className: 'chip phase' }, `转${c.lineOut}中`);
+  }
   if (c.state === 'wrapup') {
     return el('span', { className: 'chip phase', data: { acwStart: String(c.acwStart || serverNow()) } },
       `话后 ${fmtClock(serverNow() - (c.acwStart || serverNow()))}`);

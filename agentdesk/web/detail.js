@@ -40,16 +40,20 @@ export function renderDetail() {
   updateWrapupButtons();
 }
 
-// renderPhase shows a call's clock while it is talked, and the after-call
-// work clock once the contact is in wrap-up.
+// renderPhase shows a call's clock while it is talked (or that it is being
+// handed to a line blind), and the after-call work clock once the contact is
+// in wrap-up.
 function renderPhase(c) {
   const box = $('detail-phase');
-  const talking = c.channel === 'voice' && c.state !== 'wrapup';
-  box.hidden = c.state !== 'wrapup' && !talking;
+  const out = c.channel === 'voice' && c.state !== 'wrapup' && c.lineOut; // see phaseChip
+  const talking = c.channel === 'voice' && c.state !== 'wrapup' && !out;
+  box.hidden = c.state !== 'wrapup' && !talking && !out;
   box.className = talking ? 'chip talking' : 'chip phase';
   delete box.dataset.talkStart;
   delete box.dataset.acwStart;
-  if (talking) {
+  if (out) {
+    box.textContent = `转${c.lineOut}中`;
+  } else if (talking) {
     box.dataset.talkStart = String(c.talkStart || serverNow());
     box.textContent = `通话中 ${fmtClock(serverNow() - (c.talkStart || serverNow()))}`;
   } else if (c.state === 'wrapup') {

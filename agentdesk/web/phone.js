@@ -17,6 +17,7 @@ import { S } from './store.js';
 import { send, on } from './socket.js';
 import { actions } from './actions.js';
 import { callerOf } from './contact.js';
+import { contactChanged } from './contacts.js';
 
 const MODE_KEY = 'lianxin.desk.phone';
 
@@ -304,35 +305,40 @@ function onError(m, req) {
 }
 
 // A transfer to an emergency line, step by step from the node holding the
-// call (line_transfer): why one failed, as the agent should read it, and
-// what became of the caller.
-const LINE_FAILED_ZH = {
-  busy: '对方占线', no_answer: '无人接听', unreachable: '线路不通', caller_gone: '来电人已挂断',
-  not_in_talk: '通话未接通或已结束', no_target: '该线路未配置转接号码',
-  callback: '回拨的通话不能由系统转出', gone: '通话已结束',
+// call (line_transfer): why one failed or was refused, as the agent should
+// read it, and what became of the caller.
+const LINE_FAILED_ZH = { busy: '对方占线', no_answer: '无人接听', unreachable: '线路不通', caller_gone: '来电人已挂断' };
+const LINE_REFUSED_ZH = {
+  not_in_talk: '通话未接通或已结束', no_target: '该线路未配置转接号码', callback: '回拨的通话不能由系统转出', gone: '通话已结束',
 };
 const LINE_TRIED = new Set(['busy', 'no_answer', 'unreachable']);
 // The same, short, for the phone bar (its title has the whole sentence).
-const LINE_FAILED_SHORT = {
-  busy: '占线', no_answer: '无人接听', unreachable: '不通', caller_gone: '来电人已挂断', not_in_talk: '未转出',
-  no_target: '未配置', callback: '不能转出', gone: '通话已结束',
-};
+const LINE_FAILED_SHORT = { busy: '占线', no_answer: '无人接听', unreachable: '不通', caller_gone: '来电人已挂断' };
 
 function lineFailedText(m) {
   const why = LINE_FAILED_ZH[m.reason] || m.reason || '原因不明';
   let after = '';
   if (LINE_TRIED.has(m.reason)) after = m.mode === 'warm' ? '，您仍在与来电人通话' : '，来电已回到队列优先等待';
-  else if (m.reason !== 'caller_gone' && m.reason !== 'gone') after = '，通话未转出';
   return `转${m.to}未成功：${why}${after}`;
 }
 
 function onLineTransfer(m) {
-  if (m.state === 'failed' && m.reason === 'under_way') {
-    // A second press while the first transfer still rings: that one goes on.
-    toast(`已有一个转接正在进行，请等待结果（转${m.to}未重复发出）`, 'info', m.reason);
+  // A request the node refused did nothing: whatever went on with the call
+  // goes on, and the bar keeps showing it. (A node of an earlier version
+  // says failed.)
+  if (m.state === 'refused' || (m.state === 'failed' && (m.reason === 'under_way' || m.reason in LINE_REFUSED_ZH))) {
+    if (m.reason === 'under_way') toast(`已有一个转接正在进行，请等待结果（转${m.to}未重复发出）`, 'info', m.reason);
+    else toast(`转${m.to}未转出：${LINE_REFUSED_ZH[m.reason] || m.reason || '原因不明'}`, 'error', m.reason || '');
     return;
   }
   P.xfer = m;
+  // A blind transfer hung up the agent's phone: the contact no longer says
+  // 通话中 while the caller waits for the line.
+  const c = S.contacts.get(m.contact);
+  if (c) {
+    c.lineOut = m.state === 'calling' && m.mode === 'blind' ? m.to : '';
+    contactChanged(m.contact);
+  }
   if (m.state === 'calling') {
     toast(m.mode === 'warm' ? `正在呼叫${m.to}，接通前您仍与来电人通话` : `正在呼叫${m.to}，来电人听等待音`, 'info');
   } else if (m.state === 'connected') {

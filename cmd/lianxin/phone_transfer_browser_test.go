@@ -139,6 +139,9 @@ func TestDeskSIPPhoneTransfersToALine(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#phone .phone-xfer[data-state="calling"]`)))
 	require.Contains(t, browserRun(t, b, "the bar while 120 rings", chromedp.Text(chromedp.ID("phone"))), "转出中",
 		"blind: the phone was hung up, the caller waits for 120")
+	require.Equal(t, "转120中", browserRun(t, b, "the contact's chip in the list",
+		chromedp.Text(chromedp.CSS(`#contacts [data-contact] .chip.phase`))), "the agent no longer talks to the caller")
+	require.Equal(t, "转120中", browserRun(t, b, "the contact's phase on screen", chromedp.Text(chromedp.ID("detail-phase"))))
 	b.screenshot(t, "sip-calling-120")
 	require.True(t, browserRun(t, b, "120 was busy: the agent is told, the contact handed back", chromedp.Poll[bool](
 		`(() => { const t = document.getElementById('toast').textContent;
