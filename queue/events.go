@@ -198,7 +198,8 @@ func (q *Queue) SubscribeFrom(ctx context.Context, pos string, fn func(Event)) e
 	if pos == "" {
 		return fmt.Errorf("%w: empty event position", ErrInvalid)
 	}
-	return readStream(ctx, q, q.key("events"), pos, "events", q.eventsPace, q.loadContacts, func(m redis.XMessage, _ struct{}) {
+	return readStream(ctx, q, q.key("events"), pos, "events", q.eventsPace, q.loadContacts, func(m redis.XMessage,
+		_ struct{}) {
 		e, err := parseEvent(m)
 		if err != nil {
 			q.log.Error("bad event", zap.Error(err), zap.String("id", m.ID))
@@ -253,7 +254,8 @@ func (q *Queue) SubscribeQueued(ctx context.Context, pos string, fn func(Event, 
 		}
 		return loaded, nil
 	}
-	return readStream(ctx, q, q.key("events"), pos, "events", queuedPace, load, func(m redis.XMessage, loaded map[string]*Contact) {
+	return readStream(ctx, q, q.key("events"), pos, "events", queuedPace, load, func(m redis.XMessage,
+		loaded map[string]*Contact) {
 		if !joinedQueue(m) {
 			return
 		}
@@ -323,11 +325,11 @@ const queuedPace = 250 * time.Millisecond
 // The read of the next batch, the prepare of the one before it and fn on
 // the entries of the one before that run at once, each on its goroutine (fn
 // on the caller's), and prepare must leave what it finds in what it
-// returns, not where fn of an earlier batch would see it. In turn, a busy
-// node's feed spent 78 % of its time waiting for its two round trips: with
-// 1,000 desks at 2,000 contacts/s its reads of 512 events took 40 ms and
-// the load of their contacts 32 ms, for 16 ms of handing them on, and it
-// fell half a second behind.
+// returns, not where fn of an earlier batch would see it. Run one after
+// the other, they kept a busy node's feed waiting for its two round trips
+// 78 % of the time: with 1,000 desks at 2,000 contacts/s its reads of 512
+// events took 40 ms and the load of their contacts 32 ms, for 16 ms of
+// handing them on, and it fell half a second behind.
 func readStream[T any](ctx context.Context, q *Queue, key, last, what string, pace time.Duration,
 	prepare func(context.Context, []redis.XMessage) (T, error), fn func(redis.XMessage, T)) error {
 	ctx, cancel := context.WithCancel(ctx)

@@ -326,7 +326,9 @@ function onLineTransfer(m) {
   // A request the node refused did nothing: whatever went on with the call
   // goes on, and the bar keeps showing it. (A node of an earlier version
   // says failed.)
-  if (m.state === 'refused' || (m.state === 'failed' && (m.reason === 'under_way' || m.reason in LINE_REFUSED_ZH))) {
+  const refused = m.state === 'refused' ||
+    (m.state === 'failed' && (m.reason === 'under_way' || Object.hasOwn(LINE_REFUSED_ZH, m.reason)));
+  if (refused) {
     if (m.reason === 'under_way') toast(`已有一个转接正在进行，请等待结果（转${m.to}未重复发出）`, 'info', m.reason);
     else toast(`转${m.to}未转出：${LINE_REFUSED_ZH[m.reason] || m.reason || '原因不明'}`, 'error', m.reason || '');
     return;
