@@ -200,10 +200,11 @@ func (q *Queue) Contact(ctx context.Context, tn string) (*Contact, error) {
 	return cs[0], nil
 }
 
-// contactHashes reads the hashes of contacts tns in one round trip, in
-// their order (an empty one for a contact that is gone).
-func (q *Queue) contactHashes(ctx context.Context, tns []string) ([]map[string]string, error) {
-	pipe := q.rdb.Pipeline()
+// contactHashes reads the hashes of contacts tns in one round trip through
+// rd (the node's pool, or a reader's own connection), in their order (an
+// empty one for a contact that is gone).
+func (q *Queue) contactHashes(ctx context.Context, rd redis.Cmdable, tns []string) ([]map[string]string, error) {
+	pipe := rd.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(tns))
 	for i, tn := range tns {
 		cmds[i] = pipe.HGetAll(ctx, q.key("c", tn))
@@ -223,7 +224,7 @@ func (q *Queue) contacts(ctx context.Context, tns []string) ([]*Contact, error) 
 	if len(tns) == 0 {
 		return nil, nil
 	}
-	hs, err := q.contactHashes(ctx, tns)
+	hs, err := q.contactHashes(ctx, q.rdb, tns)
 	if err != nil {
 		return nil, fmt.Errorf("queue: load contacts: %w", err)
 	}

@@ -308,3 +308,40 @@ func TestSubscribeQueuedAcrossBatches(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// A reader's own connections (ownConn) are replaced when they break: after
+// Redis dropped every client's connection, while the reader waited in
+// XREAD and between two loads of contacts, the reader still gets the next
+// contacts' events with their contacts.
+func TestReaderOutlivesItsConnections(t *testing.T) {
+	s := queuetest.RedisServer(t)
+	rdb, q, in := scriptsCell(t, s, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pos, err := q.EventsPosition(ctx)
+	require.NoError(t, err)
+	ch := make(chan string, 8)
+	done := make(chan error, 1)
+	go func() {
+		done <- q.SubscribeQueued(ctx, pos, func(ev queue.Event, c *queue.Contact) {
+			if c == nil {
+				ch <- ev.TrackingNo + ": no contact"
+				return
+			}
+			ch <- ev.TrackingNo + ": " + c.Subject
+		})
+	}()
+	for i, subject := range []string{"断线之前", "第一次断线之后", "第二次断线之后"} {
+		if i > 0 {
+			killed, err := rdb.ClientKillByFilter(ctx, "TYPE", "normal").Result()
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, killed, int64(2), "the reader's own connections, at least")
+		}
+		in.Subject = subject
+		r, err := q.Enqueue(ctx, in, "")
+		require.NoError(t, err)
+		require.Equal(t, r.TrackingNo+": "+subject, <-ch)
+	}
+	cancel()
+	require.NoError(t, <-done)
+}
