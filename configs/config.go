@@ -127,12 +127,18 @@ type Redis struct {
 	// WaitTimeout bounds that WAIT. Default 200ms.
 	WaitTimeout time.Duration `yaml:"wait_timeout"`
 	// PoolSize is how many connections the node keeps open to Redis for its
-	// commands; a URL's own pool_size parameter wins. Default 100: every
-	// desk's accept and wrap-up is a round trip, and go-redis's own 10 a
-	// CPU held a 2-core node with 1,000 desks at 2,000 contacts/s to
-	// 1,700 (see README: Capacity).
+	// commands; a URL's own pool_size parameter wins. At least MinPoolSize.
+	// Default 100: every desk's accept and wrap-up is a round trip, and
+	// go-redis's own 10 a CPU (20 on 2 cores) kept them waiting for a
+	// connection: a 2-core node with 1,000 desks at 2,000 contacts/s routed
+	// 1,557-1,752/s, against 1,983-2,000/s with 100 (cmd/lianxin-load).
 	PoolSize int `yaml:"pool_size"`
 }
+
+// MinPoolSize is the fewest connections a node's pool may have: its stream
+// readers keep five of them for themselves (the desks' and calls' feed two,
+// the common-problems reader two, the command reader one).
+const MinPoolSize = 10
 
 // Queue holds routing settings.
 type Queue struct {

@@ -51,7 +51,10 @@ func TestRedisSentinelConfigErrors(t *testing.T) {
 	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0\n  wait_replicas: 1\n  wait_timeout: 0s\n"))
 	_, err = Load(path, nil)
 	require.ErrorContains(t, err, "redis.wait_timeout: must be > 0")
-	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0\n  pool_size: 0\n"))
+	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0\n  pool_size: 5\n"))
 	_, err = Load(path, nil)
-	require.ErrorContains(t, err, "redis.pool_size: must be > 0")
+	require.ErrorContains(t, err, "redis.pool_size: must be >= 10")
+	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0?pool_size=5\n"))
+	_, err = Load(path, nil)
+	require.ErrorContains(t, err, "redis.url: pool_size must be >= 10")
 }

@@ -58,8 +58,10 @@ func (c *Config) Validate() error {
 	}
 	v.addr("smtp.addr", c.SMTP.Addr)
 	if c.Redis.URL != "" {
-		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
+		if opt, err := redis.ParseURL(c.Redis.URL); err != nil {
 			v.add(fieldErr("redis.url", "%v", err))
+		} else if opt.PoolSize != 0 && opt.PoolSize < MinPoolSize {
+			v.add(fieldErr("redis.url", "pool_size must be >= %d", MinPoolSize))
 		}
 	}
 	v.name("redis.tag", c.Redis.Tag, 64)
@@ -72,7 +74,7 @@ func (c *Config) Validate() error {
 		v.check(c.Redis.MasterName == "", "redis.master_name", "is used only with redis.sentinels")
 	}
 	v.check(c.Redis.WaitReplicas >= 0, "redis.wait_replicas", "must be >= 0")
-	v.check(c.Redis.PoolSize > 0, "redis.pool_size", "must be > 0")
+	v.check(c.Redis.PoolSize >= MinPoolSize, "redis.pool_size", "must be >= %d", MinPoolSize)
 	if c.Redis.WaitReplicas > 0 {
 		v.positive("redis.wait_timeout", c.Redis.WaitTimeout)
 		v.check(c.Redis.URL != "" || len(c.Redis.Sentinels) > 0, "redis.wait_replicas",
