@@ -6,12 +6,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 )
+
+// The node's client has the configured pool (redis.pool_size, 100 by
+// default), unless its URL names one.
+func TestNodePoolSize(t *testing.T) {
+	def, err := configs.Default()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		url  string
+		size int
+		want int
+	}{
+		{"redis://127.0.0.1:6379/0", def.Redis.PoolSize, 100},
+		{"redis://127.0.0.1:6379/0", 40, 40},
+		{"redis://127.0.0.1:6379/0?pool_size=30", 100, 30},
+	} {
+		rdb, stop, err := openRedis(configs.Redis{URL: tc.url, PoolSize: tc.size}, zap.NewNop())
+		require.NoError(t, err)
+		c, ok := rdb.(*redis.Client)
+		require.True(t, ok)
+		require.Equal(t, tc.want, c.Options().PoolSize, tc.url)
+		require.NoError(t, rdb.Close())
+		stop()
+	}
+}
 
 // The node's Redis pool is reported as go-redis sees it: a command that
 // waited for the pool's one busy connection counts as a wait, one that gave
