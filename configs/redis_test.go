@@ -40,21 +40,16 @@ func TestRedisSentinelConfigErrors(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalid)
 		require.ErrorContains(t, err, tc.want)
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c.yaml")
-	require.NoError(t, writeFile(path, "redis:\n  wait_replicas: 1\n"))
-	_, err := Load(path, nil)
-	require.ErrorContains(t, err, "redis.wait_replicas: needs a real Redis")
-	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0\n  wait_replicas: -1\n"))
-	_, err = Load(path, nil)
-	require.ErrorContains(t, err, "redis.wait_replicas: must be >= 0")
-	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0\n  wait_replicas: 1\n  wait_timeout: 0s\n"))
-	_, err = Load(path, nil)
-	require.ErrorContains(t, err, "redis.wait_timeout: must be > 0")
-	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0\n  pool_size: 5\n"))
-	_, err = Load(path, nil)
-	require.ErrorContains(t, err, "redis.pool_size: must be >= 10")
-	require.NoError(t, writeFile(path, "redis:\n  url: redis://r:6379/0?pool_size=5\n"))
-	_, err = Load(path, nil)
-	require.ErrorContains(t, err, "redis.url: pool_size must be >= 10")
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	for _, tc := range []struct{ file, want string }{
+		{"redis:\n  wait_replicas: 1\n", "redis.wait_replicas: needs a real Redis"},
+		{"redis:\n  url: redis://r:6379/0\n  wait_replicas: -1\n", "redis.wait_replicas: must be >= 0"},
+		{"redis:\n  url: redis://r:6379/0\n  wait_replicas: 1\n  wait_timeout: 0s\n", "redis.wait_timeout: must be > 0"},
+		{"redis:\n  url: redis://r:6379/0\n  pool_size: 5\n", "redis.pool_size: must be >= 10"},
+		{"redis:\n  url: redis://r:6379/0?pool_size=5\n", "redis.url: pool_size must be >= 10"},
+	} {
+		require.NoError(t, writeFile(path, tc.file))
+		_, err := Load(path, nil)
+		require.ErrorContains(t, err, tc.want, tc.file)
+	}
 }

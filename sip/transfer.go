@@ -257,11 +257,11 @@ const (
 	LineUnreachable = "unreachable" // any other failure to reach it
 	LineCallerGone  = "caller_gone" // the caller hung up first
 	// Refused.
-	LineNotInTalk   = "not_in_talk" // the call is not in talk with the agent who asked
-	LineUnderWay    = "under_way"   // a transfer of the call is under way already
-	LineNoTarget    = "no_target"   // the line has no usable target on the node holding the call
-	LineCallback    = "callback"    // a callback's talk is not bridged to a line by the gateway
-	LineGone        = "gone"        // the node no longer holds the call
+	LineNotInTalk = "not_in_talk" // the call is not in talk with the agent who asked
+	LineUnderWay  = "under_way"   // a transfer of the call is under way already
+	LineNoTarget  = "no_target"   // the line has no usable target on the node holding the call
+	LineCallback  = "callback"    // a callback's talk is not bridged to a line by the gateway
+	LineGone      = "gone"        // the node no longer holds the call
 )
 
 // tellLine tells agent a step of the transfer of call tn to line to
