@@ -62,3 +62,21 @@ func (q *Queue) SetEventsPace(d time.Duration) { q.eventsPace = d }
 // FedAt records, as the node's feed does, an event of stream id handed on
 // at now.
 func (q *Queue) FedAt(id string, now time.Time) { q.m.fed(id, now) }
+
+// AgeLibraryLoad makes the note of this queue's library's last load d
+// older (see dropOldLibraries).
+func (q *Queue) AgeLibraryLoad(ctx context.Context, d time.Duration) error {
+	return q.rdb.HIncrBy(ctx, q.fn.loadedKey, q.fn.name, -d.Milliseconds()).Err()
+}
+
+// FunctionMissing takes the way of a call of this queue's that Redis
+// refused for want of its library, begun after this process's last load of
+// it, and says whether the call is to be made again.
+func (q *Queue) FunctionMissing(ctx context.Context) (bool, error) {
+	gen := q.fn.loads.Load()
+	cmd := q.rdb.FCall(ctx, "lianxin_no_such_function", q.keys) // Redis's own "Function not found"
+	if q.fn.again(ctx, q.rdb, cmd, gen) {
+		return true, nil
+	}
+	return false, cmd.Err()
+}

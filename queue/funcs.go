@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -25,9 +27,24 @@ type funcs struct {
 	// from then on.
 	scriptsOnly atomic.Bool
 	loading     sync.Mutex
+	// loads counts this process's loads of the library: a call that failed
+	// for want of it, begun before a load that another call made meanwhile,
+	// is only made again (see again).
+	loads atomic.Uint64
+	// loadedKey is the hash of each library's last load by a client (ms,
+	// by now): see dropOldLibraries.
+	loadedKey string
+	now       func() time.Time
 }
 
-func (f *funcs) init(hs *scriptHeads, byName map[string]*redis.Script, tag string) error {
+// libraryGrace is how long after its last load a library that no node has
+// named stays in Redis (dropOldLibraries): the library of a client that
+// runs the scripts without a heartbeat (the load tool's enqueuers, a node
+// before its first heartbeat) is loaded again at most once a grace, not
+// after every Tidy (every 5 s), each load holding Redis for 3–6 ms.
+const libraryGrace = 10 * time.Minute
+
+func (f *funcs) init(hs *scriptHeads, byName map[string]*redis.Script, tag, prefix string, now func() time.Time) error {
 	names := make([]string, 0, len(byName))
 	for name := range byName {
 		names = append(names, name)
@@ -38,6 +55,7 @@ func (f *funcs) init(hs *scriptHeads, byName map[string]*redis.Script, tag strin
 		return err
 	}
 	f.name, f.code, f.of, f.scope = name, code, map[*redis.Script]string{}, libraryScope(tag)
+	f.loadedKey, f.now = prefix+"libloaded", now
 	for name, s := range byName {
 		f.of[s] = fns[name]
 	}
@@ -49,7 +67,14 @@ func (f *funcs) init(hs *scriptHeads, byName map[string]*redis.Script, tag strin
 // new primary that never had it, FUNCTION FLUSH), which is now loaded; or
 // Redis has no functions at all, so the call is made as a script
 // (scriptsOnly). A library that fails to load sets cmd's error to why.
-func (f *funcs) again(ctx context.Context, rdb redis.UniversalClient, cmd *redis.Cmd) bool {
+// gen is f.loads as the call began: when every call in flight fails at
+// once (a restarted Redis under a node's hundred connections), one loads
+// the library and the rest only call again. The load does not REPLACE: a
+// library's name is its code's hash, so one of that name, loaded by another
+// node meanwhile, is this code, and Redis says so before compiling it (a
+// REPLACE compiles the 100 KB library again, 3–6 ms during which Redis
+// serves nobody).
+func (f *funcs) again(ctx context.Context, rdb redis.UniversalClient, cmd *redis.Cmd, gen uint64) bool {
 	err := cmd.Err()
 	switch {
 	case err == nil:
@@ -62,9 +87,18 @@ func (f *funcs) again(ctx context.Context, rdb redis.UniversalClient, cmd *redis
 	}
 	f.loading.Lock()
 	defer f.loading.Unlock()
-	err = rdb.FunctionLoadReplace(ctx, f.code).Err()
+	if f.loads.Load() != gen {
+		return true
+	}
+	err = rdb.FunctionLoad(ctx, f.code).Err()
 	switch {
 	case err == nil:
+		f.loads.Add(1)
+		// Noted for dropOldLibraries; a note lost costs only a load more.
+		_ = rdb.HSet(ctx, f.loadedKey, f.name, f.now().UnixMilli()).Err()
+		return true
+	case redis.HasErrorPrefix(err, "Library") && strings.HasSuffix(err.Error(), "already exists"):
+		f.loads.Add(1)
 		return true
 	case noCommand(err):
 		f.scriptsOnly.Store(true)
@@ -88,9 +122,13 @@ func noCommand(err error) bool {
 
 // dropOldLibraries deletes the deployment's libraries that no live node
 // uses (each node's heartbeat names its library in "libs"): an older
-// version's, once its nodes are gone. A library deleted under a node that
-// still lives (one started a moment ago, not yet heard from) is loaded
-// again by that node's next call. Returns how many it deleted.
+// version's, once its nodes are gone. A library no node has ever named is
+// a client's that runs the scripts without a heartbeat (the load tool's
+// enqueuers), or a node's before its first heartbeat: it stays until
+// libraryGrace after its last load ("libloaded"), and one loaded before
+// loads were noted goes. A library deleted under a client that still uses
+// it is loaded again by that client's next call. Returns how many it
+// deleted.
 func (q *Queue) dropOldLibraries(ctx context.Context) (int, error) {
 	if q.fn.scriptsOnly.Load() {
 		return 0, nil
@@ -105,30 +143,39 @@ func (q *Queue) dropOldLibraries(ctx context.Context) (int, error) {
 	if len(libs) == 0 || len(libs) == 1 && libs[0].Name == q.fn.name {
 		return 0, nil
 	}
-	used := map[string]bool{q.fn.name: true}
-	nodes, err := q.rdb.ZRange(ctx, q.key("nodes"), 0, -1).Result()
+	live, err := q.rdb.ZRange(ctx, q.key("nodes"), 0, -1).Result()
 	if err != nil {
 		return 0, fmt.Errorf("queue: live nodes: %w", err)
 	}
-	if len(nodes) > 0 {
-		names, err := q.rdb.HMGet(ctx, q.key("libs"), nodes...).Result()
-		if err != nil {
-			return 0, fmt.Errorf("queue: the live nodes' libraries: %w", err)
-		}
-		for _, n := range names {
-			if s, ok := n.(string); ok {
-				used[s] = true
-			}
-		}
+	named, err := q.rdb.HGetAll(ctx, q.key("libs")).Result()
+	if err != nil {
+		return 0, fmt.Errorf("queue: the nodes' libraries: %w", err)
 	}
+	loaded, err := q.rdb.HGetAll(ctx, q.fn.loadedKey).Result()
+	if err != nil {
+		return 0, fmt.Errorf("queue: the libraries' loads: %w", err)
+	}
+	keep := map[string]bool{q.fn.name: true}
+	for _, n := range live {
+		keep[named[n]] = true
+	}
+	byNode := map[string]bool{}
+	for _, l := range named {
+		byNode[l] = true
+	}
+	since := q.o.Now().Add(-libraryGrace).UnixMilli()
 	dropped := 0
 	for _, l := range libs {
-		if used[l.Name] {
+		if keep[l.Name] {
+			continue
+		}
+		if at, err := strconv.ParseInt(loaded[l.Name], 10, 64); err == nil && at > since && !byNode[l.Name] {
 			continue
 		}
 		if err := q.rdb.FunctionDelete(ctx, l.Name).Err(); err != nil && !redis.HasErrorPrefix(err, "Library not found") {
 			return dropped, fmt.Errorf("queue: deleting library %s: %w", l.Name, err)
 		}
+		_ = q.rdb.HDel(ctx, q.fn.loadedKey, l.Name).Err() // one left behind is overwritten by the next load
 		q.log.Info("scripts' library of no live node deleted", zap.String("library", l.Name))
 		dropped++
 	}

@@ -2,6 +2,8 @@ package queue_test
 
 import (
 	"context"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -158,4 +160,104 @@ func TestTidyDropsLibrariesNoLiveNodeUses(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, loads+1, commandCalls(t, rdb, "function|load"))
 	require.Len(t, lianxinLibraries(t, rdb), 4)
+}
+
+// commandFailed is INFO commandstats' count of failed calls of cmd.
+func commandFailed(t *testing.T, rdb *redis.Client, cmd string) int {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	require.NoError(t, err)
+	m := regexp.MustCompile(`cmdstat_` + regexp.QuoteMeta(cmd) + `:.*failed_calls=(\d+)`).FindStringSubmatch(info)
+	if m == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	return n
+}
+
+// TestLibraryLoadedOnceWhenCallsFailTogether: Redis lost the library (a
+// restart, FUNCTION FLUSH) under many calls at once: one of them loads it,
+// the others only call again. A node that finds the library loaded by
+// another meanwhile does not load (compile) it again: a REPLACE would hold
+// Redis 3–6 ms a time.
+func TestLibraryLoadedOnceWhenCallsFailTogether(t *testing.T) {
+	rdb, q, in := scriptsCell(t, queuetest.RedisServer(t), "一次")
+	ctx := context.Background()
+	_, err := q.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.Equal(t, 1, commandCalls(t, rdb, "function|load"))
+
+	require.NoError(t, rdb.FunctionFlush(ctx).Err())
+	const calls = 32
+	start := make(chan struct{})
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			<-start
+			_, err := q.Enqueue(ctx, in, "")
+			errs <- err
+		}()
+	}
+	fcalls := commandCalls(t, rdb, "fcall")
+	// Redis holds every call for a moment, then serves them together: they
+	// all fail before the first load.
+	require.NoError(t, rdb.Do(ctx, "CLIENT", "PAUSE", 300, "ALL").Err())
+	close(start)
+	for range calls {
+		require.NoError(t, <-errs)
+	}
+	require.Equal(t, 2, commandCalls(t, rdb, "function|load"), "one load for all the calls that failed together")
+	require.Greater(t, commandCalls(t, rdb, "fcall"), fcalls+calls, "no call failed for want of the library")
+
+	// Another node of the same version meets the missing library after the
+	// first loaded it: it loads without REPLACE, Redis refuses (the library
+	// exists) and the call is made again.
+	other, err := queue.New(rdb, queue.Options{NodeID: "node-b", Queues: testQueues})
+	require.NoError(t, err)
+	again, err := other.FunctionMissing(ctx)
+	require.NoError(t, err)
+	require.True(t, again)
+	require.Equal(t, 3, commandCalls(t, rdb, "function|load"))
+	require.Equal(t, 1, commandFailed(t, rdb, "function|load"), "the library exists: not loaded again")
+	_, err = other.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.Equal(t, 3, commandCalls(t, rdb, "function|load"))
+}
+
+// TestTidyKeepsALibraryNoNodeNamedForAGrace: a client that runs the scripts
+// without a heartbeat (the load tool's enqueuers) keeps its library while
+// nodes tidy, for a while after its last load; then it goes, and the
+// client's next call loads it again.
+func TestTidyKeepsALibraryNoNodeNamedForAGrace(t *testing.T) {
+	rdb, a, in := scriptsCell(t, queuetest.RedisServer(t), "宽限")
+	ctx := context.Background()
+	_, err := a.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.NoError(t, a.Heartbeat(ctx))
+	client, err := queue.New(rdb, queue.Options{NodeID: "load-enqueuer", Queues: testQueues, OfferTimeout: time.Hour})
+	require.NoError(t, err)
+	_, err = client.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.Len(t, lianxinLibraries(t, rdb), 2)
+
+	for range 3 {
+		r, err := a.Tidy(ctx)
+		require.NoError(t, err)
+		require.Zero(t, r.Libraries, "a library loaded a moment ago")
+	}
+	loads := commandCalls(t, rdb, "function|load")
+	_, err = client.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.Equal(t, loads, commandCalls(t, rdb, "function|load"))
+
+	require.NoError(t, client.AgeLibraryLoad(ctx, 10*time.Minute+time.Second))
+	r, err := a.Tidy(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, r.Libraries, "no use of it noted for the grace")
+	require.Len(t, lianxinLibraries(t, rdb), 1)
+	_, err = client.Enqueue(ctx, in, "")
+	require.NoError(t, err)
+	require.Equal(t, loads+1, commandCalls(t, rdb, "function|load"))
+	require.Len(t, lianxinLibraries(t, rdb), 2)
 }

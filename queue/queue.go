@@ -262,7 +262,7 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	}
 	q := &Queue{rdb: rdb, o: o, s: s, ivr: ivr, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger,
 		eventsPace: eventsPace, m: newMetrics(byName)}
-	if err := q.fn.init(hs, byName, o.Tag); err != nil {
+	if err := q.fn.init(hs, byName, o.Tag, q.prefix, o.Now); err != nil {
 		return nil, err
 	}
 	q.keys = []string{q.prefix}
@@ -320,8 +320,9 @@ func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) (cmd *red
 		if !ok || q.fn.scriptsOnly.Load() {
 			return s.Run(ctx, q.rdb, q.keys, args...)
 		}
+		gen := q.fn.loads.Load()
 		cmd := q.rdb.FCall(ctx, fn, q.keys, args...)
-		if try > 0 || !q.fn.again(ctx, q.rdb, cmd) {
+		if try > 0 || !q.fn.again(ctx, q.rdb, cmd, gen) {
 			return cmd
 		}
 	}
@@ -353,6 +354,7 @@ func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) (cmd *r
 	args = append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))
 	for try := 0; ; try++ {
 		pipe := q.rdb.Pipeline()
+		gen := q.fn.loads.Load()
 		var cmd *redis.Cmd
 		fn, isFn := q.fn.of[s]
 		isFn = isFn && !q.fn.scriptsOnly.Load()
@@ -367,7 +369,7 @@ func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) (cmd *r
 		wait := pipe.Do(ctx, "WAIT", q.o.WaitReplicas, q.o.WaitTimeout.Milliseconds())
 		_, execErr := pipe.Exec(ctx)
 		if err := cmd.Err(); err != nil {
-			if try == 0 && (isFn && q.fn.again(ctx, q.rdb, cmd) || !isFn && redis.HasErrorPrefix(err, "NOSCRIPT")) {
+			if try == 0 && (isFn && q.fn.again(ctx, q.rdb, cmd, gen) || !isFn && redis.HasErrorPrefix(err, "NOSCRIPT")) {
 				continue
 			}
 			return cmd

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	lua "github.com/yuin/gopher-lua"
@@ -144,7 +145,7 @@ func TestLibraryUsesNoUnknownGlobals(t *testing.T) {
 		t.Fatal(err)
 	}
 	var f funcs
-	if err := f.init(hs, byName, "lianxin"); err != nil {
+	if err := f.init(hs, byName, "lianxin", "{lianxin}:", time.Now); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.of) != len(byName) || len(f.of) < 29 {
