@@ -122,9 +122,10 @@ func noCommand(err error) bool {
 
 // dropOldLibraries deletes the deployment's libraries that no live node
 // uses (each node's heartbeat names its library in "libs"): an older
-// version's, once its nodes are gone. A library no node has ever named is
-// a client's that runs the scripts without a heartbeat (the load tool's
-// enqueuers), or a node's before its first heartbeat: it stays until
+// version's, once its nodes are gone. A library no node's heartbeat names
+// is a client's that runs the scripts without one (the load tool's
+// enqueuers), a node's before its first heartbeat, or an old version's
+// whose node came back under its name with a new one: it stays until
 // libraryGrace after its last load ("libloaded"), and one loaded before
 // loads were noted goes. A library deleted under a client that still uses
 // it is loaded again by that client's next call. Returns how many it
