@@ -38,8 +38,8 @@ type agentLeg struct {
 	accounted   atomic.Bool // its counts went to the metrics
 	mu          sync.Mutex  // guards leg, set when the phone answers
 
-	// referring: the phone's REFER to a queue or an agent is being done
-	// (onRefer); its hang-up meanwhile leaves the caller to the transfer.
+	// referring: the phone's REFER is being done (onRefer); its hang-up
+	// meanwhile leaves the caller to the transfer.
 	referring atomic.Bool
 }
 

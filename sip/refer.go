@@ -88,15 +88,25 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 404, "Not Found", sip.NewHeader("Warning", `399 lianxin "no line, agent or queue `+sanitize(user)+`"`))
 		return
 	}
+	// The phone may hang up as soon as it has the 202 (RFC 3515 lets it), or
+	// on the NOTIFY: its leg's end must not end the call (run's agentGone)
+	// while the transfer is under way or done, so the leg is marked before
+	// the 202 goes. Refused, the hang-up is taken again, as the agent
+	// leaving the caller.
+	a.referring.Store(true)
 	respond(tx, req, 202, "Accepted")
 	c.log.Info("transfer by REFER", zap.String("agent", a.agent), zap.String("kind", kind), zap.String("target", target))
 	go func() {
-		ok := true
+		if s.beforeRefer != nil {
+			s.beforeRefer()
+		}
+		var ok bool
 		switch kind {
 		case "line":
-			a.notifyRefer(true) // taken: the phone may hang up; the line is called now
-			c.transferOut(a.agent, target, "blind", "")
-			return
+			// Taken: the phone is told so, then hung up; the line is called.
+			if c.transferOut(a.agent, target, "blind", "", func() { a.notifyRefer(true) }) {
+				return
+			}
 		default:
 			to := queue.TransferTo{Boost: s.cfg.Transfer.Boost, BackToAgent: s.cfg.Transfer.MissReturn == "agent"}
 			if kind == "agent" {
@@ -104,23 +114,18 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 			} else {
 				to.Queue = target
 			}
-			// A phone may hang up as soon as its REFER is accepted, or
-			// on the NOTIFY below before this node has read the
-			// transferred event that puts the caller back on hold: its
-			// leg's end must not end the call (run's agentGone) while the
-			// transfer is under way or done. Refused, the hang-up is
-			// taken again, as the agent leaving the caller.
-			a.referring.Store(true)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 5*time.Second)
 			err := s.q.Transfer(ctx, a.agent, c.trackingNo(), to)
 			cancel()
-			if err != nil {
-				ok = false
+			ok = err == nil
+			if !ok {
 				c.log.Info("transfer by REFER refused", zap.Error(err))
-				a.referring.Store(false)
-				if a.gone.Load() {
-					c.agentHungUp(a.id)
-				}
+			}
+		}
+		if !ok {
+			a.referring.Store(false)
+			if a.gone.Load() {
+				c.agentHungUp(a.id)
 			}
 		}
 		a.notifyRefer(ok)

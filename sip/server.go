@@ -68,6 +68,9 @@ type Server struct {
 	// beforeBridge, set by a test before any call, runs on a call's loop
 	// when the agent's phone has answered, before the two are bridged.
 	beforeBridge func()
+	// beforeRefer, set by a test before any call, runs when a phone's
+	// REFER has been accepted (202), before the transfer is done.
+	beforeRefer func()
 
 	p       Params
 	cfg     Config

@@ -103,7 +103,7 @@ func (s *Server) onCommand(cmd queue.Command) {
 			s.tellLine(cmd.Agent, cmd.TrackingNo, cmd.Args["to"], cmd.Args["mode"], queue.LineRefused, LineGone)
 			return
 		}
-		s.goRing(func() { c.transferOut(cmd.Agent, cmd.Args["to"], cmd.Args["mode"], cmd.Args["note"]) })
+		s.goRing(func() { c.transferOut(cmd.Agent, cmd.Args["to"], cmd.Args["mode"], cmd.Args["note"], nil) })
 	case CommandReattach:
 		s.mu.Lock()
 		c := s.byTN[cmd.TrackingNo]
@@ -142,7 +142,9 @@ const bridgeWait = 2 * time.Second
 // transferred_<line> and its data is pushed to the line's webhook. If the
 // line does not answer, a blind transfer puts the caller back in the queue
 // (priority raised, with a note); a warm one leaves the agent talking.
-func (c *call) transferOut(agent, to, mode, note string) {
+// It reports whether it went ahead (false: refused, the call untouched);
+// taken, if set, runs once it does, before the agent's leg is dropped.
+func (c *call) transferOut(agent, to, mode, note string, taken func()) bool {
 	s := c.s
 	log := c.log.With(zap.String("to", to), zap.String("mode", mode))
 	tn := c.trackingNo()
@@ -151,23 +153,23 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	if !ok || !linkage.IsLine(to) || t.URI == "" {
 		log.Warn("transfer to a line with no target configured")
 		tell(queue.LineRefused, LineNoTarget)
-		return
+		return false
 	}
 	uri, err := parseTarget(t.URI)
 	if err != nil {
 		log.Error("transfer target unusable", zap.Error(err))
 		tell(queue.LineRefused, LineNoTarget)
-		return
+		return false
 	}
 	if c.leg == nil {
 		log.Info("a callback's talk is not transferred to a line by the gateway")
 		tell(queue.LineRefused, LineCallback)
-		return
+		return false
 	}
 	if !c.xfer.busy.CompareAndSwap(false, true) {
 		log.Info("a transfer is under way already")
 		tell(queue.LineRefused, LineUnderWay)
-		return
+		return false
 	}
 	defer c.xfer.busy.Store(false)
 	c.mu.Lock()
@@ -188,7 +190,10 @@ func (c *call) transferOut(agent, to, mode, note string) {
 	if st != stTalking || a == nil || a.agent != agent {
 		log.Info("transfer asked of a call not in talk with that agent", zap.String("state", st))
 		tell(queue.LineRefused, LineNotInTalk)
-		return
+		return false
+	}
+	if taken != nil {
+		taken()
 	}
 	blind := mode != "warm"
 	if blind {
@@ -216,7 +221,7 @@ func (c *call) transferOut(agent, to, mode, note string) {
 				log.Error("caller could not be put back in the queue", zap.Error(err))
 			}
 		}
-		return
+		return true
 	}
 	line := to
 	c.mu.Lock()
@@ -246,6 +251,7 @@ func (c *call) transferOut(agent, to, mode, note string) {
 			log.Error("push to the line not queued", zap.Error(err))
 		}
 	}
+	return true
 }
 
 // Why a transfer to an emergency line failed (queue.LineFailed) or was
