@@ -116,6 +116,9 @@ func (c *call) digit(d rune) {
 
 // event takes a queue event about this call's contact.
 func (c *call) event(ev queue.Event) {
+	if f := c.s.beforeCallEvent.Load(); f != nil {
+		(*f)(ev)
+	}
 	select {
 	case c.events <- ev:
 	default:
@@ -512,10 +515,35 @@ func (c *call) wait() string {
 			a := c.ring
 			c.mu.Unlock()
 			if a != nil && a.id == id && c.State() == stTalking && !a.referring.Load() {
+				if c.handedOn(a.agent) {
+					// Transferred at the desk, the phone put down before
+					// this node read the transferred event: the caller
+					// waits for the next agent, not cut off.
+					c.log.Info("the agent's phone hung up after the call was transferred")
+					c.requeued()
+					continue
+				}
 				return byAgent
 			}
 		}
 	}
+}
+
+// handedOn says whether the queue has the call's contact away from agent,
+// whose phone hung up in talk: transferred at the desk (waiting in a queue
+// again, or offered to another agent), the transferred event not yet read
+// here. An agent who puts the phone down after the transfer, before this
+// node has read its event (a lagging feed in a surge, a desk on another
+// node), must not cut the caller off. Unknown (Redis not answering) is no.
+func (c *call) handedOn(agent string) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	ct, err := c.s.q.Contact(ctx, c.trackingNo())
+	if err != nil {
+		c.log.Warn("contact of a call whose agent hung up not read", zap.Error(err))
+		return false
+	}
+	return ct.State == queue.StateWaiting || ct.State == queue.StateOffered && ct.Agent != agent
 }
 
 // announcement composes "您前面还有 N 位来电在等候，预计等待 M 分钟".

@@ -97,8 +97,8 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	respond(tx, req, 202, "Accepted")
 	c.log.Info("transfer by REFER", zap.String("agent", a.agent), zap.String("kind", kind), zap.String("target", target))
 	go func() {
-		if s.beforeRefer != nil {
-			s.beforeRefer()
+		if f := s.beforeRefer.Load(); f != nil {
+			(*f)()
 		}
 		var ok bool
 		switch kind {

@@ -64,7 +64,7 @@ func TestReferToALineFromAPhoneThatHangsUpAtOnce(t *testing.T) {
 		c.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
 	})
 	agent := agentPhone(ctx, t, e, "1001")
-	e.s.beforeRefer = func() {
+	hangUp := func() {
 		// The phone's BYE, taken by the gateway, and a moment for the
 		// call's loop to take the hang-up, before the transfer is done.
 		assert.NoError(t, agent.Hangup(ctx))
@@ -72,6 +72,7 @@ func TestReferToALineFromAPhoneThatHangsUpAtOnce(t *testing.T) {
 		assert.NoError(t, err)
 		time.Sleep(200 * time.Millisecond)
 	}
+	e.s.beforeRefer.Store(&hangUp)
 	e.seat("1001")
 	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), Number: "12345",
 		From: "13900139801"})

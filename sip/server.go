@@ -68,9 +68,12 @@ type Server struct {
 	// beforeBridge, set by a test before any call, runs on a call's loop
 	// when the agent's phone has answered, before the two are bridged.
 	beforeBridge func()
-	// beforeRefer, set by a test before any call, runs when a phone's
-	// REFER has been accepted (202), before the transfer is done.
-	beforeRefer func()
+	// beforeRefer, set by a test, runs when a phone's REFER has been
+	// accepted (202), before the transfer is done.
+	beforeRefer atomic.Pointer[func()]
+	// beforeCallEvent, set by a test, runs on the node's feed before each
+	// event reaches its call.
+	beforeCallEvent atomic.Pointer[func(queue.Event)]
 
 	p       Params
 	cfg     Config

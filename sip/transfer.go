@@ -120,6 +120,10 @@ func (s *Server) onCommand(cmd queue.Command) {
 // hung up and the caller hears hold audio until the next agent answers.
 func (c *call) requeued() {
 	c.mu.Lock()
+	if c.ring == nil && c.state == stWaiting {
+		c.mu.Unlock()
+		return // already (handedOn): the hold audio plays on
+	}
 	a := c.ring
 	c.ring = nil
 	c.state = stWaiting

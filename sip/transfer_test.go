@@ -16,6 +16,7 @@ import (
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 )
@@ -104,6 +105,48 @@ func TestTransferToAQueueRingsTheNextAgent(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, siptest.HasTone(heard, siptest.CallerToneHz), "the second agent hears the caller: ratio %.2f",
 		siptest.Tone(heard, siptest.CallerToneHz))
+}
+
+// TestTransferThenThePhonePutDown: agent 1001 transfers the call to the
+// consumer queue at the desk and puts the phone down at once, before the
+// call's node has read the transferred event (its feed held back, as in a
+// surge). The caller is not cut off: it waits again, agent 1002's phone
+// rings, answers and hears the caller, and the caller's call ends as the
+// caller ends it.
+func TestTransferThenThePhonePutDown(t *testing.T) {
+	siptest.RequireTools(t, "sipp", "baresip")
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p1, p2, caller, ct := transferring(ctx, t, e, "14000", "13800138611")
+	putDown := func(ev queue.Event) {
+		if ev.Type != queue.EventTransferred || ev.TrackingNo != ct.TrackingNo {
+			return
+		}
+		// The phone's BYE, taken by the gateway, and a moment for the
+		// call's loop to take the hang-up, before the event reaches it.
+		assert.NoError(t, p1.Hangup(ctx))
+		_, err := p1.WaitEvent(ctx, "CALL_CLOSED", 0)
+		assert.NoError(t, err)
+		time.Sleep(200 * time.Millisecond)
+	}
+	e.s.beforeCallEvent.Store(&putDown)
+
+	require.NoError(t, e.q.Transfer(ctx, "1001", ct.TrackingNo, queue.TransferTo{Queue: "consumer", Boost: 2}))
+	heldBy(t, e, ct.TrackingNo, "1002")
+	res, err := caller.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Successful, "sipp: the caller was not cut off: %s", res.Errors)
+	_, err = p2.WaitEvent(ctx, "CALL_CLOSED", 0)
+	require.NoError(t, err)
+	heard, err := p2.Recording()
+	require.NoError(t, err)
+	require.True(t, siptest.HasTone(heard, siptest.CallerToneHz), "the second agent hears the caller: ratio %.2f",
+		siptest.Tone(heard, siptest.CallerToneHz))
+	c, err := e.q.Contact(ctx, ct.TrackingNo)
+	require.NoError(t, err)
+	require.NotEqual(t, queue.OutcomeAbandoned, c.Outcome)
+	require.Equal(t, "1002", c.Agent)
 }
 
 // lineHook is an emergency line's webhook: it checks each push's signature,
