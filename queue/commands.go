@@ -75,16 +75,7 @@ func (q *Queue) Commands(ctx context.Context, fn func(Command)) error {
 	// The cursor is saved even when fn ended ctx: the command was handled.
 	save := context.WithoutCancel(ctx)
 	return readStream(ctx, q, key, last, "commands", 0, nil, func(m redis.XMessage, _ struct{}) {
-		c := Command{ID: m.ID}
-		c.Type, _ = m.Values["type"].(string)
-		c.TrackingNo, _ = m.Values["contact"].(string)
-		c.Agent, _ = m.Values["agent"].(string)
-		ok := c.Type != ""
-		if a, _ := m.Values["args"].(string); a != "" {
-			if err := json.Unmarshal([]byte(a), &c.Args); err != nil {
-				ok = false
-			}
-		}
+		c, ok := commandOf(m)
 		if ok {
 			fn(c)
 		} else {
@@ -102,4 +93,42 @@ func (q *Queue) Commands(ctx context.Context, fn func(Command)) error {
 			sleep(ctx, 200*time.Millisecond)
 		}
 	})
+}
+
+// commandOf reads a command from its stream entry; false: not a command.
+func commandOf(m redis.XMessage) (Command, bool) {
+	c := Command{ID: m.ID}
+	c.Type, _ = m.Values["type"].(string)
+	c.TrackingNo, _ = m.Values["contact"].(string)
+	c.Agent, _ = m.Values["agent"].(string)
+	if a, _ := m.Values["args"].(string); a != "" {
+		if err := json.Unmarshal([]byte(a), &c.Args); err != nil {
+			return c, false
+		}
+	}
+	return c, c.Type != ""
+}
+
+// PendingCommands lists the commands of this node's stream that Commands
+// has not handled yet (after its cursor), at most 100, oldest first: what
+// this node has been asked and will do next.
+func (q *Queue) PendingCommands(ctx context.Context) ([]Command, error) {
+	pos, err := q.rdb.Get(ctx, q.key("cmdpos", q.o.NodeID)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		pos = "0-0"
+	case err != nil:
+		return nil, fmt.Errorf("queue: command cursor: %w", err)
+	}
+	ms, err := q.rdb.XRangeN(ctx, q.key("cmd", q.o.NodeID), "("+pos, "+", 100).Result()
+	if err != nil {
+		return nil, fmt.Errorf("queue: pending commands: %w", err)
+	}
+	var out []Command
+	for _, m := range ms {
+		if c, ok := commandOf(m); ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

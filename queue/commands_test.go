@@ -46,8 +46,16 @@ func TestCommandStreamSurvivesARestart(t *testing.T) {
 		send("hangup", "3")
 		require.NoError(t, b.SendCommand(e.ctx, "node-c", queue.Command{Type: "hangup", TrackingNo: "other"}))
 
+		pending := func(q *queue.Queue) []string {
+			cs, err := q.PendingCommands(e.ctx)
+			require.NoError(t, err)
+			return types(cs)
+		}
+		require.Equal(t, []string{"hold:1", "unhold:2", "hangup:3"}, pending(e.q), "node A's, none handled")
+
 		got := readCommands(t, e.q, 2) // stops after two, the third already read from Redis
 		require.Equal(t, []string{"hold:1", "unhold:2"}, types(got))
+		require.Equal(t, []string{"hangup:3"}, pending(e.q), "read, but not handled")
 		require.Equal(t, "1001", got[0].Agent)
 		require.Equal(t, map[string]string{"to": "120"}, got[0].Args)
 		require.NotEmpty(t, got[0].ID)
@@ -57,6 +65,7 @@ func TestCommandStreamSurvivesARestart(t *testing.T) {
 		restarted := e.node("node-a")
 		got = readCommands(t, restarted, 2)
 		require.Equal(t, []string{"hangup:3", "transfer:4"}, types(got), "no replay, no skip")
+		require.Empty(t, pending(restarted))
 
 		// Read while waiting: a command sent after the reader blocks still comes.
 		done := make(chan []queue.Command)

@@ -515,7 +515,14 @@ func (c *call) wait() string {
 			a := c.ring
 			c.mu.Unlock()
 			if a != nil && a.id == id && c.State() == stTalking && !a.referring.Load() {
-				if c.handedOn(a.agent) {
+				switch {
+				case c.xfer.busy.Load() || c.lineAsked(a.agent):
+					// A transfer to an emergency line, under way or asked
+					// at the desk and not yet taken here: it takes the
+					// caller on (transferOut), not cut off.
+					c.log.Info("the agent's phone hung up during a transfer to a line")
+					continue
+				case c.handedOn(a.agent):
 					// Transferred at the desk, the phone put down before
 					// this node read the transferred event: the caller
 					// waits for the next agent, not cut off.
@@ -544,6 +551,27 @@ func (c *call) handedOn(agent string) bool {
 		return false
 	}
 	return ct.State == queue.StateWaiting || ct.State == queue.StateOffered && ct.Agent != agent
+}
+
+// lineAsked says whether agent's desk has asked this node to transfer the
+// call to an emergency line, a command it has not taken yet (the desk's
+// transfer reaches the call's node through its command stream). Unknown
+// (Redis not answering) is no.
+func (c *call) lineAsked(agent string) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	cmds, err := c.s.q.PendingCommands(ctx)
+	if err != nil {
+		c.log.Warn("commands of a call whose agent hung up not read", zap.Error(err))
+		return false
+	}
+	tn := c.trackingNo()
+	for _, cmd := range cmds {
+		if cmd.Type == CommandTransfer && cmd.TrackingNo == tn && cmd.Agent == agent {
+			return true
+		}
+	}
+	return false
 }
 
 // announcement composes "您前面还有 N 位来电在等候，预计等待 M 分钟".

@@ -74,6 +74,9 @@ type Server struct {
 	// beforeCallEvent, set by a test, runs on the node's feed before each
 	// event reaches its call.
 	beforeCallEvent atomic.Pointer[func(queue.Event)]
+	// beforeCommand, set by a test, runs before the node takes a command
+	// of its command stream.
+	beforeCommand atomic.Pointer[func(queue.Command)]
 
 	p       Params
 	cfg     Config

@@ -93,6 +93,9 @@ func (s *Server) commands(ctx context.Context) error {
 }
 
 func (s *Server) onCommand(cmd queue.Command) {
+	if f := s.beforeCommand.Load(); f != nil {
+		(*f)(cmd)
+	}
 	switch cmd.Type {
 	case CommandTransfer:
 		s.mu.Lock()
@@ -153,27 +156,36 @@ func (c *call) transferOut(agent, to, mode, note string, taken func()) bool {
 	log := c.log.With(zap.String("to", to), zap.String("mode", mode))
 	tn := c.trackingNo()
 	tell := func(state, reason string) { s.tellLine(agent, tn, to, mode, state, reason) }
+	// refuse tells the agent why nothing was done. A hang-up of the agent's
+	// phone that the call's loop left to this transfer (lineAsked) is
+	// taken again, as the agent leaving the caller.
+	refuse := func(reason string) bool {
+		tell(queue.LineRefused, reason)
+		c.mu.Lock()
+		a := c.ring
+		c.mu.Unlock()
+		if a != nil && a.agent == agent && a.gone.Load() {
+			c.agentHungUp(a.id)
+		}
+		return false
+	}
 	t, ok := s.cfg.Transfer.Targets[to]
 	if !ok || !linkage.IsLine(to) || t.URI == "" {
 		log.Warn("transfer to a line with no target configured")
-		tell(queue.LineRefused, LineNoTarget)
-		return false
+		return refuse(LineNoTarget)
 	}
 	uri, err := parseTarget(t.URI)
 	if err != nil {
 		log.Error("transfer target unusable", zap.Error(err))
-		tell(queue.LineRefused, LineNoTarget)
-		return false
+		return refuse(LineNoTarget)
 	}
 	if c.leg == nil {
 		log.Info("a callback's talk is not transferred to a line by the gateway")
-		tell(queue.LineRefused, LineCallback)
-		return false
+		return refuse(LineCallback)
 	}
 	if !c.xfer.busy.CompareAndSwap(false, true) {
 		log.Info("a transfer is under way already")
-		tell(queue.LineRefused, LineUnderWay)
-		return false
+		return refuse(LineUnderWay)
 	}
 	defer c.xfer.busy.Store(false)
 	c.mu.Lock()
@@ -193,11 +205,13 @@ func (c *call) transferOut(agent, to, mode, note string, taken func()) bool {
 	}
 	if st != stTalking || a == nil || a.agent != agent {
 		log.Info("transfer asked of a call not in talk with that agent", zap.String("state", st))
-		tell(queue.LineRefused, LineNotInTalk)
-		return false
+		return refuse(LineNotInTalk)
 	}
 	if taken != nil {
 		taken()
+	}
+	if a.gone.Load() {
+		mode = "blind" // an agent whose phone is gone cannot stay with the caller (tell says so)
 	}
 	blind := mode != "warm"
 	if blind {
@@ -214,6 +228,9 @@ func (c *call) transferOut(agent, to, mode, note string, taken func()) bool {
 	if err != nil {
 		log.Warn("the line did not answer", zap.Error(err))
 		why := c.lineFailure(err)
+		if !blind && a.gone.Load() {
+			blind, mode = true, "blind" // warm, and the agent put the phone down while the line rang
+		}
 		tell(queue.LineFailed, why)
 		s.alertLineFailed(tn, to, why, agent, blind)
 		if blind {

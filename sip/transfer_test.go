@@ -269,6 +269,60 @@ func TestTransferTo120(t *testing.T) {
 	eventually(t, 500, "no call left", func() bool { return e.s.Calls() == 0 })
 }
 
+// TestLineTransferThenThePhonePutDown: agent 1001 asks at the desk for a
+// warm transfer to 120 and puts the phone down at once, before the call's
+// node has taken the command (its command stream held back). The caller is
+// not cut off: 120 (a sipp UAS that echoes) is called, blind since the agent
+// is gone, and the caller hears its own audio come back from it.
+func TestLineTransferThenThePhonePutDown(t *testing.T) {
+	siptest.RequireTools(t, "sipp", "baresip")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	uas := siptest.Sipp(t, siptest.SippOptions{Scenario: "agent-phone.xml", Vars: map[string]string{"play": "0"},
+		RTPEcho: true, AutoAnswer: true, Calls: 1})
+	e := newEnv(t, func(c *Config) {
+		c.Trunk.Proxy = uas.Addr()
+		c.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
+	})
+	agent := agentPhone(ctx, t, e, "1001")
+	e.seat("1001")
+	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), From: "13900139811"})
+	require.NoError(t, err)
+	ct := contactOf(t, e, "+8613900139811")
+	heldBy(t, e, ct.TrackingNo, "1001")
+	callerHears(ctx, t, call, siptest.AgentToneHz, "the caller talks to the agent")
+	putDown := func(cmd queue.Command) {
+		if cmd.Type != CommandTransfer {
+			return
+		}
+		// The phone's BYE, taken by the gateway, and a moment for the
+		// call's loop to take the hang-up, before the command is taken.
+		assert.NoError(t, agent.Hangup(ctx))
+		_, err := agent.WaitEvent(ctx, "CALL_CLOSED", 0)
+		assert.NoError(t, err)
+		time.Sleep(200 * time.Millisecond)
+	}
+	e.s.beforeCommand.Store(&putDown)
+
+	require.NoError(t, e.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandTransfer, TrackingNo: ct.TrackingNo,
+		Agent: "1001", Args: map[string]string{"to": "120", "mode": "warm"}}))
+	callerHears(ctx, t, call, siptest.CallerToneHz, "the caller's own audio comes back from 120: not cut off")
+	require.Equal(t, []queue.LineStep{
+		{To: "120", Mode: "blind", State: queue.LineCalling},
+		{To: "120", Mode: "blind", State: queue.LineConnected},
+	}, lineSteps(ctx, t, e, "1001", ct.TrackingNo), "blind: the agent had gone")
+	eventually(t, 1500, "closed transferred_120", func() bool {
+		c, err := e.q.Contact(ctx, ct.TrackingNo)
+		return err == nil && c.Outcome == queue.OutcomeTransfer120
+	})
+
+	require.NoError(t, call.Hangup(ctx))
+	res, err := uas.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Successful, "120's call ended cleanly: %s", res.Errors)
+	eventually(t, 500, "no call left", func() bool { return e.s.Calls() == 0 })
+}
+
 // TestTransferToALineThatIsBusy: 120 (a sipp UAS) answers 486. A warm
 // transfer leaves the agent talking to the caller; a blind one puts the
 // caller back in the queue, priority raised, with a note saying so.
