@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lianxin/lianxin/channels/linkage"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/siptest"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -33,14 +31,7 @@ func TestReferFromTheAgentsPhone(t *testing.T) {
 	require.Equal(t, "1001", c.TransferredBy)
 	_, err = p1.WaitEvent(ctx, "CALL_CLOSED", 0)
 	require.NoError(t, err, "the transferring phone's call ends")
-	res, err := caller.Wait()
-	require.NoError(t, err)
-	require.Equal(t, 1, res.Successful, "sipp: %s", res.Errors)
-	_, err = p2.WaitEvent(ctx, "CALL_CLOSED", 0)
-	require.NoError(t, err)
-	heard, err := p2.Recording()
-	require.NoError(t, err)
-	require.True(t, siptest.HasTone(heard, siptest.CallerToneHz), "agent 1002 hears the caller")
+	nextAgentHeardTheCaller(ctx, t, caller, p2)
 	require.Equal(t, queue.StateWrapUp, func() queue.ContactState {
 		c, _ := e.q.Contact(ctx, ct.TrackingNo)
 		return c.State
@@ -57,46 +48,18 @@ func TestReferToALineFromAPhoneThatHangsUpAtOnce(t *testing.T) {
 	siptest.RequireTools(t, "sipp", "baresip")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	uas := siptest.Sipp(t, siptest.SippOptions{Scenario: "agent-phone.xml", Vars: map[string]string{"play": "0"},
-		RTPEcho: true, AutoAnswer: true, Calls: 1})
-	e := newEnv(t, func(c *Config) {
-		c.Trunk.Proxy = uas.Addr() // the trunk: 120's host is reached through it
-		c.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
-	})
-	agent := agentPhone(ctx, t, e, "1001")
-	hangUp := func() {
-		// The phone's BYE, taken by the gateway, and a moment for the
-		// call's loop to take the hang-up, before the transfer is done.
-		assert.NoError(t, agent.Hangup(ctx))
-		_, err := agent.WaitEvent(ctx, "CALL_CLOSED", 0)
-		assert.NoError(t, err)
-		time.Sleep(200 * time.Millisecond)
-	}
+	e, agent, call, ct, uas := beside120(ctx, t, "13900139801")
+	hangUp := func() { putPhoneDown(ctx, t, agent) } // before the transfer is done
 	e.s.beforeRefer.Store(&hangUp)
-	e.seat("1001")
-	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), Number: "12345",
-		From: "13900139801"})
-	require.NoError(t, err)
-	ct := contactOf(t, e, "+8613900139801")
-	heldBy(t, e, ct.TrackingNo, "1001")
-	callerHears(ctx, t, call, siptest.AgentToneHz, "the caller talks to the agent")
 
-	_, err = agent.Command(ctx, "transfer", fmt.Sprintf("sip:120@%s", e.s.Addr()))
+	_, err := agent.Command(ctx, "transfer", fmt.Sprintf("sip:120@%s", e.s.Addr()))
 	require.NoError(t, err)
 	callerHears(ctx, t, call, siptest.CallerToneHz, "the caller's own audio comes back from 120: not cut off")
 	require.Equal(t, []queue.LineStep{
 		{To: "120", Mode: "blind", State: queue.LineCalling},
 		{To: "120", Mode: "blind", State: queue.LineConnected},
 	}, lineSteps(ctx, t, e, "1001", ct.TrackingNo))
-	c, err := e.q.Contact(ctx, ct.TrackingNo)
-	require.NoError(t, err)
-	require.Equal(t, queue.OutcomeTransfer120, c.Outcome)
-
-	require.NoError(t, call.Hangup(ctx))
-	res, err := uas.Wait()
-	require.NoError(t, err)
-	require.Equal(t, 1, res.Successful, "120's call ended cleanly: %s", res.Errors)
-	eventually(t, 500, "no call left", func() bool { return e.s.Calls() == 0 })
+	hangUpWith120(ctx, t, e, call, ct, uas)
 }
 
 // FuzzParseReferTo: no Refer-To makes the parser panic; what it accepts is

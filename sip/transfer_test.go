@@ -73,6 +73,71 @@ func transferring(ctx context.Context, t *testing.T, e *env, holdMs, number stri
 	return p1, p2, caller, ct
 }
 
+// putPhoneDown hangs phone up, waits until the gateway has taken its BYE,
+// and leaves the call's loop a moment to take the hang-up. It runs as a
+// test hook on the node's goroutines, so it asserts, not requires.
+func putPhoneDown(ctx context.Context, t *testing.T, phone *siptest.BaresipPhone) {
+	assert.NoError(t, phone.Hangup(ctx))
+	_, err := phone.WaitEvent(ctx, "CALL_CLOSED", 0)
+	assert.NoError(t, err)
+	time.Sleep(200 * time.Millisecond)
+}
+
+// beside120 is a call from number in talk with agent 1001's baresip phone,
+// on a node whose line 120 is a sipp UAS that echoes what it hears (reached
+// through the trunk).
+func beside120(ctx context.Context, t *testing.T, number string) (e *env, phone *siptest.BaresipPhone,
+	call *siptest.GoCall, ct *queue.Contact, uas *siptest.SippRun) {
+	t.Helper()
+	uas = siptest.Sipp(t, siptest.SippOptions{Scenario: "agent-phone.xml", Vars: map[string]string{"play": "0"},
+		RTPEcho: true, AutoAnswer: true, Calls: 1})
+	e = newEnv(t, func(c *Config) {
+		c.Trunk.Proxy = uas.Addr()
+		c.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
+	})
+	phone = agentPhone(ctx, t, e, "1001")
+	e.seat("1001")
+	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), From: number})
+	require.NoError(t, err)
+	ct = contactOf(t, e, "+86"+number)
+	heldBy(t, e, ct.TrackingNo, "1001")
+	callerHears(ctx, t, call, siptest.AgentToneHz, "the caller talks to the agent")
+	return e, phone, call, ct, uas
+}
+
+// hangUpWith120 waits for contact ct to close transferred_120, then the
+// caller, talking to 120 (beside120), hangs up: 120's call ends cleanly
+// and no call is left.
+func hangUpWith120(ctx context.Context, t *testing.T, e *env, call *siptest.GoCall, ct *queue.Contact,
+	uas *siptest.SippRun) {
+	t.Helper()
+	eventually(t, 1500, "closed transferred_120", func() bool {
+		c, err := e.q.Contact(ctx, ct.TrackingNo)
+		return err == nil && c.Outcome == queue.OutcomeTransfer120
+	})
+	require.NoError(t, call.Hangup(ctx))
+	res, err := uas.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Successful, "120's call ended cleanly: %s", res.Errors)
+	eventually(t, 500, "no call left", func() bool { return e.s.Calls() == 0 })
+}
+
+// nextAgentHeardTheCaller: the sipp caller's call went through to its
+// end (not cut off), and the phone it was transferred to heard it (the
+// caller's tone on its recording).
+func nextAgentHeardTheCaller(ctx context.Context, t *testing.T, caller *siptest.SippRun, next *siptest.BaresipPhone) {
+	t.Helper()
+	res, err := caller.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Successful, "sipp: the caller's call: %s", res.Errors)
+	_, err = next.WaitEvent(ctx, "CALL_CLOSED", 0)
+	require.NoError(t, err)
+	heard, err := next.Recording()
+	require.NoError(t, err)
+	require.True(t, siptest.HasTone(heard, siptest.CallerToneHz), "the next agent hears the caller: ratio %.2f",
+		siptest.Tone(heard, siptest.CallerToneHz))
+}
+
 // TestTransferToAQueueRingsTheNextAgent: a sipp caller talks to agent
 // 1001's baresip phone; 1001 transfers the call to the consumer queue with
 // a note. 1001's phone is hung up, the caller waits again (priority
@@ -95,16 +160,7 @@ func TestTransferToAQueueRingsTheNextAgent(t *testing.T) {
 	require.Equal(t, "consumer", c.Queue)
 	require.Equal(t, 3, c.Priority, "the consumer queue's 1, raised by 2")
 	require.Equal(t, "商品质量问题，转市场监管", c.TransferNote)
-
-	res, err := caller.Wait()
-	require.NoError(t, err)
-	require.Equal(t, 1, res.Successful, "sipp: %s", res.Errors)
-	_, err = p2.WaitEvent(ctx, "CALL_CLOSED", 0)
-	require.NoError(t, err)
-	heard, err := p2.Recording()
-	require.NoError(t, err)
-	require.True(t, siptest.HasTone(heard, siptest.CallerToneHz), "the second agent hears the caller: ratio %.2f",
-		siptest.Tone(heard, siptest.CallerToneHz))
+	nextAgentHeardTheCaller(ctx, t, caller, p2)
 }
 
 // TestTransferThenThePhonePutDown: agent 1001 transfers the call to the
@@ -119,30 +175,16 @@ func TestTransferThenThePhonePutDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p1, p2, caller, ct := transferring(ctx, t, e, "14000", "13800138611")
-	putDown := func(ev queue.Event) {
-		if ev.Type != queue.EventTransferred || ev.TrackingNo != ct.TrackingNo {
-			return
+	putDown := func(ev queue.Event) { // before the event reaches the call
+		if ev.Type == queue.EventTransferred && ev.TrackingNo == ct.TrackingNo {
+			putPhoneDown(ctx, t, p1)
 		}
-		// The phone's BYE, taken by the gateway, and a moment for the
-		// call's loop to take the hang-up, before the event reaches it.
-		assert.NoError(t, p1.Hangup(ctx))
-		_, err := p1.WaitEvent(ctx, "CALL_CLOSED", 0)
-		assert.NoError(t, err)
-		time.Sleep(200 * time.Millisecond)
 	}
 	e.s.beforeCallEvent.Store(&putDown)
 
 	require.NoError(t, e.q.Transfer(ctx, "1001", ct.TrackingNo, queue.TransferTo{Queue: "consumer", Boost: 2}))
 	heldBy(t, e, ct.TrackingNo, "1002")
-	res, err := caller.Wait()
-	require.NoError(t, err)
-	require.Equal(t, 1, res.Successful, "sipp: the caller was not cut off: %s", res.Errors)
-	_, err = p2.WaitEvent(ctx, "CALL_CLOSED", 0)
-	require.NoError(t, err)
-	heard, err := p2.Recording()
-	require.NoError(t, err)
-	require.True(t, siptest.HasTone(heard, siptest.CallerToneHz), "the second agent hears the caller: ratio %.2f",
-		siptest.Tone(heard, siptest.CallerToneHz))
+	nextAgentHeardTheCaller(ctx, t, caller, p2)
 	c, err := e.q.Contact(ctx, ct.TrackingNo)
 	require.NoError(t, err)
 	require.NotEqual(t, queue.OutcomeAbandoned, c.Outcome)
@@ -278,29 +320,11 @@ func TestLineTransferThenThePhonePutDown(t *testing.T) {
 	siptest.RequireTools(t, "sipp", "baresip")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	uas := siptest.Sipp(t, siptest.SippOptions{Scenario: "agent-phone.xml", Vars: map[string]string{"play": "0"},
-		RTPEcho: true, AutoAnswer: true, Calls: 1})
-	e := newEnv(t, func(c *Config) {
-		c.Trunk.Proxy = uas.Addr()
-		c.Transfer.Targets = map[string]linkage.Target{"120": {URI: "sip:120@120.emergency.invalid"}}
-	})
-	agent := agentPhone(ctx, t, e, "1001")
-	e.seat("1001")
-	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), From: "13900139811"})
-	require.NoError(t, err)
-	ct := contactOf(t, e, "+8613900139811")
-	heldBy(t, e, ct.TrackingNo, "1001")
-	callerHears(ctx, t, call, siptest.AgentToneHz, "the caller talks to the agent")
-	putDown := func(cmd queue.Command) {
-		if cmd.Type != CommandTransfer {
-			return
+	e, agent, call, ct, uas := beside120(ctx, t, "13900139811")
+	putDown := func(cmd queue.Command) { // before the command is taken
+		if cmd.Type == CommandTransfer {
+			putPhoneDown(ctx, t, agent)
 		}
-		// The phone's BYE, taken by the gateway, and a moment for the
-		// call's loop to take the hang-up, before the command is taken.
-		assert.NoError(t, agent.Hangup(ctx))
-		_, err := agent.WaitEvent(ctx, "CALL_CLOSED", 0)
-		assert.NoError(t, err)
-		time.Sleep(200 * time.Millisecond)
 	}
 	e.s.beforeCommand.Store(&putDown)
 
@@ -311,16 +335,7 @@ func TestLineTransferThenThePhonePutDown(t *testing.T) {
 		{To: "120", Mode: "blind", State: queue.LineCalling},
 		{To: "120", Mode: "blind", State: queue.LineConnected},
 	}, lineSteps(ctx, t, e, "1001", ct.TrackingNo), "blind: the agent had gone")
-	eventually(t, 1500, "closed transferred_120", func() bool {
-		c, err := e.q.Contact(ctx, ct.TrackingNo)
-		return err == nil && c.Outcome == queue.OutcomeTransfer120
-	})
-
-	require.NoError(t, call.Hangup(ctx))
-	res, err := uas.Wait()
-	require.NoError(t, err)
-	require.Equal(t, 1, res.Successful, "120's call ended cleanly: %s", res.Errors)
-	eventually(t, 500, "no call left", func() bool { return e.s.Calls() == 0 })
+	hangUpWith120(ctx, t, e, call, ct, uas)
 }
 
 // TestTransferToALineThatIsBusy: 120 (a sipp UAS) answers 486. A warm
