@@ -516,10 +516,10 @@ func (c *call) wait() string {
 			c.mu.Unlock()
 			if a != nil && a.id == id && c.State() == stTalking && !a.referring.Load() {
 				switch {
-				case c.xfer.busy.Load() || c.lineAsked(a.agent):
-					// A transfer to an emergency line, under way or asked
-					// at the desk and not yet taken here: it takes the
-					// caller on (transferOut), not cut off.
+				case c.xfer.asked.Load() > 0 || c.lineAsked(a.agent):
+					// A transfer to an emergency line asked at the desk,
+					// under way or not yet taken here: it takes the caller
+					// on (transferOut), or takes the hang-up again (retake).
 					c.log.Info("the agent's phone hung up during a transfer to a line")
 					continue
 				case c.handedOn(a.agent):

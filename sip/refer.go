@@ -124,9 +124,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		if !ok {
 			a.referring.Store(false)
-			if a.gone.Load() {
-				c.agentHungUp(a.id)
-			}
+			c.retake(a.agent)
 		}
 		a.notifyRefer(ok)
 	}()

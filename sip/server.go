@@ -77,6 +77,9 @@ type Server struct {
 	// beforeCommand, set by a test, runs before the node takes a command
 	// of its command stream.
 	beforeCommand atomic.Pointer[func(queue.Command)]
+	// beforeTransferOut, set by a test, runs when the node has taken a
+	// desk's transfer to a line, before the transfer begins.
+	beforeTransferOut atomic.Pointer[func()]
 
 	p       Params
 	cfg     Config

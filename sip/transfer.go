@@ -80,6 +80,10 @@ func setTransferDefaults(c *Config) {
 type xfer struct {
 	busy atomic.Bool            // a transfer is under way
 	line atomic.Pointer[string] // the line the call is bridged to, once it is
+	// asked counts the desk's transfers this node has taken from its
+	// command stream and not finished (onCommand): the call's loop leaves
+	// a hang-up of the agent's phone to them.
+	asked atomic.Int32
 }
 
 // external reports whether the caller now talks to an emergency line: the
@@ -106,7 +110,19 @@ func (s *Server) onCommand(cmd queue.Command) {
 			s.tellLine(cmd.Agent, cmd.TrackingNo, cmd.Args["to"], cmd.Args["mode"], queue.LineRefused, LineGone)
 			return
 		}
-		s.goRing(func() { c.transferOut(cmd.Agent, cmd.Args["to"], cmd.Args["mode"], cmd.Args["note"], nil) })
+		c.xfer.asked.Add(1)
+		if !s.goRing(func() {
+			if f := s.beforeTransferOut.Load(); f != nil {
+				(*f)()
+			}
+			ok := c.transferOut(cmd.Agent, cmd.Args["to"], cmd.Args["mode"], cmd.Args["note"], nil)
+			c.xfer.asked.Add(-1) // before retake: the loop must see it done
+			if !ok {
+				c.retake(cmd.Agent)
+			}
+		}) {
+			c.xfer.asked.Add(-1)
+		}
 	case CommandReattach:
 		s.mu.Lock()
 		c := s.byTN[cmd.TrackingNo]
@@ -138,6 +154,17 @@ func (c *call) requeued() {
 	c.log.Info("transferred back to the queue")
 }
 
+// retake takes again a hang-up of agent's phone that the call's loop left
+// to a transfer that did not go ahead: the agent left the caller.
+func (c *call) retake(agent string) {
+	c.mu.Lock()
+	a := c.ring
+	c.mu.Unlock()
+	if a != nil && a.agent == agent && a.gone.Load() {
+		c.agentHungUp(a.id)
+	}
+}
+
 // bridgeWait bounds how long a transfer waits for the call's bridge to the
 // agent whose phone has answered (see transferOut).
 const bridgeWait = 2 * time.Second
@@ -156,17 +183,8 @@ func (c *call) transferOut(agent, to, mode, note string, taken func()) bool {
 	log := c.log.With(zap.String("to", to), zap.String("mode", mode))
 	tn := c.trackingNo()
 	tell := func(state, reason string) { s.tellLine(agent, tn, to, mode, state, reason) }
-	// refuse tells the agent why nothing was done. A hang-up of the agent's
-	// phone that the call's loop left to this transfer (lineAsked) is
-	// taken again, as the agent leaving the caller.
 	refuse := func(reason string) bool {
 		tell(queue.LineRefused, reason)
-		c.mu.Lock()
-		a := c.ring
-		c.mu.Unlock()
-		if a != nil && a.agent == agent && a.gone.Load() {
-			c.agentHungUp(a.id)
-		}
 		return false
 	}
 	t, ok := s.cfg.Transfer.Targets[to]

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -312,30 +313,40 @@ func TestTransferTo120(t *testing.T) {
 }
 
 // TestLineTransferThenThePhonePutDown: agent 1001 asks at the desk for a
-// warm transfer to 120 and puts the phone down at once, before the call's
-// node has taken the command (its command stream held back). The caller is
-// not cut off: 120 (a sipp UAS that echoes) is called, blind since the agent
-// is gone, and the caller hears its own audio come back from it.
+// warm transfer to 120 and puts the phone down at once: while the command
+// waits in the call's node's command stream (held back), or once the node
+// has taken it but before the transfer begins. The caller is not cut off:
+// 120 (a sipp UAS that echoes) is called, blind since the agent is gone, and
+// the caller hears its own audio come back from it.
 func TestLineTransferThenThePhonePutDown(t *testing.T) {
 	siptest.RequireTools(t, "sipp", "baresip")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	e, agent, call, ct, uas := beside120(ctx, t, "13900139811")
-	putDown := func(cmd queue.Command) { // before the command is taken
-		if cmd.Type == CommandTransfer {
-			putPhoneDown(ctx, t, agent)
-		}
-	}
-	e.s.beforeCommand.Store(&putDown)
+	for i, when := range []string{"asked", "taken"} {
+		t.Run(when, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			e, agent, call, ct, uas := beside120(ctx, t, fmt.Sprintf("1390013981%d", i))
+			if when == "asked" {
+				putDown := func(cmd queue.Command) {
+					if cmd.Type == CommandTransfer {
+						putPhoneDown(ctx, t, agent)
+					}
+				}
+				e.s.beforeCommand.Store(&putDown)
+			} else {
+				putDown := func() { putPhoneDown(ctx, t, agent) }
+				e.s.beforeTransferOut.Store(&putDown)
+			}
 
-	require.NoError(t, e.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandTransfer, TrackingNo: ct.TrackingNo,
-		Agent: "1001", Args: map[string]string{"to": "120", "mode": "warm"}}))
-	callerHears(ctx, t, call, siptest.CallerToneHz, "the caller's own audio comes back from 120: not cut off")
-	require.Equal(t, []queue.LineStep{
-		{To: "120", Mode: "blind", State: queue.LineCalling},
-		{To: "120", Mode: "blind", State: queue.LineConnected},
-	}, lineSteps(ctx, t, e, "1001", ct.TrackingNo), "blind: the agent had gone")
-	hangUpWith120(ctx, t, e, call, ct, uas)
+			require.NoError(t, e.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandTransfer,
+				TrackingNo: ct.TrackingNo, Agent: "1001", Args: map[string]string{"to": "120", "mode": "warm"}}))
+			callerHears(ctx, t, call, siptest.CallerToneHz, "the caller's own audio comes back from 120: not cut off")
+			require.Equal(t, []queue.LineStep{
+				{To: "120", Mode: "blind", State: queue.LineCalling},
+				{To: "120", Mode: "blind", State: queue.LineConnected},
+			}, lineSteps(ctx, t, e, "1001", ct.TrackingNo), "blind: the agent had gone")
+			hangUpWith120(ctx, t, e, call, ct, uas)
+		})
+	}
 }
 
 // TestTransferToALineThatIsBusy: 120 (a sipp UAS) answers 486. A warm
