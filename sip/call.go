@@ -520,7 +520,10 @@ func (c *call) wait() string {
 					// A transfer to an emergency line asked at the desk,
 					// under way or not yet taken here: it takes the caller
 					// on (transferOut), or takes the hang-up again (retake).
+					// The caller hears hold audio meanwhile, not the
+					// silence of a phone that is gone.
 					c.log.Info("the agent's phone hung up during a transfer to a line")
+					c.leg.Hold(s.prompts.hold)
 					continue
 				case c.handedOn(a.agent):
 					// Transferred at the desk, the phone put down before

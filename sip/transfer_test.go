@@ -316,8 +316,8 @@ func TestTransferTo120(t *testing.T) {
 // warm transfer to 120 and puts the phone down at once: while the command
 // waits in the call's node's command stream (held back), or once the node
 // has taken it but before the transfer begins. The caller is not cut off:
-// 120 (a sipp UAS that echoes) is called, blind since the agent is gone, and
-// the caller hears its own audio come back from it.
+// it hears hold audio, then 120 (a sipp UAS that echoes) is called, blind
+// since the agent is gone, and the caller hears its own audio come back.
 func TestLineTransferThenThePhonePutDown(t *testing.T) {
 	siptest.RequireTools(t, "sipp", "baresip")
 	for i, when := range []string{"asked", "taken"} {
@@ -325,15 +325,23 @@ func TestLineTransferThenThePhonePutDown(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			e, agent, call, ct, uas := beside120(ctx, t, fmt.Sprintf("1390013981%d", i))
+			// The phone put down, the caller hears hold audio, not the
+			// silence of a phone that is gone, until the transfer goes on.
+			putDown := func() {
+				putPhoneDown(ctx, t, agent)
+				assert.NoError(t, call.Rec.WaitFor(ctx, func(p []siptest.RTPPacket) bool {
+					a := siptest.DecodeG711(p)
+					return len(a) > 1600 && siptest.HasTone(a[len(a)-1600:], toneHold)
+				}), "the caller hears hold audio")
+			}
 			if when == "asked" {
-				putDown := func(cmd queue.Command) {
+				onCommand := func(cmd queue.Command) {
 					if cmd.Type == CommandTransfer {
-						putPhoneDown(ctx, t, agent)
+						putDown()
 					}
 				}
-				e.s.beforeCommand.Store(&putDown)
+				e.s.beforeCommand.Store(&onCommand)
 			} else {
-				putDown := func() { putPhoneDown(ctx, t, agent) }
 				e.s.beforeTransferOut.Store(&putDown)
 			}
 
