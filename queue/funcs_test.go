@@ -2,8 +2,6 @@ package queue_test
 
 import (
 	"context"
-	"regexp"
-	"strconv"
 	"testing"
 	"time"
 
@@ -165,15 +163,7 @@ func TestTidyDropsLibrariesNoLiveNodeUses(t *testing.T) {
 // commandFailed is INFO commandstats' count of failed calls of cmd.
 func commandFailed(t *testing.T, rdb *redis.Client, cmd string) int {
 	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	require.NoError(t, err)
-	m := regexp.MustCompile(`cmdstat_` + regexp.QuoteMeta(cmd) + `:.*failed_calls=(\d+)`).FindStringSubmatch(info)
-	if m == nil {
-		return 0
-	}
-	n, err := strconv.Atoi(m[1])
-	require.NoError(t, err)
-	return n
+	return int(newMeter(t, rdb).read()[cmd].failed)
 }
 
 // TestLibraryLoadedOnceWhenCallsFailTogether: Redis lost the library (a

@@ -557,7 +557,7 @@ func (m *meter) end() {
 	}
 }
 
-type cmdStat struct{ calls, usec float64 }
+type cmdStat struct{ calls, usec, failed float64 }
 
 // scriptCmds are the commands that run a script; the commands a script
 // calls count in commandstats too (and their time within the script's).
@@ -598,7 +598,7 @@ func (m *meter) step(k int) {
 	now := m.read()
 	usec := 0.0
 	for name, s := range now {
-		d := cmdStat{s.calls - m.last[name].calls, s.usec - m.last[name].usec}
+		d := cmdStat{calls: s.calls - m.last[name].calls, usec: s.usec - m.last[name].usec}
 		switch {
 		case scriptCmds[name]:
 			usec += d.usec
@@ -630,6 +630,8 @@ func (m *meter) read() map[string]cmdStat {
 				s.calls = f
 			case "usec":
 				s.usec = f
+			case "failed_calls":
+				s.failed = f
 			}
 		}
 		out[name] = s

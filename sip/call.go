@@ -514,40 +514,43 @@ func (c *call) wait() string {
 			c.mu.Lock()
 			a := c.ring
 			c.mu.Unlock()
-			if a != nil && a.id == id && c.State() == stTalking && !a.referring.Load() {
-				switch {
-				case c.xfer.asked.Load() > 0 || c.lineAsked(a.agent):
-					// A transfer to an emergency line asked at the desk,
-					// under way or not yet taken here: it takes the caller
-					// on (transferOut), or takes the hang-up again (retake).
-					// The caller hears hold audio meanwhile, not the
-					// silence of a phone that is gone.
-					c.log.Info("the agent's phone hung up during a transfer to a line")
-					c.leg.Hold(s.prompts.hold)
-					continue
-				case c.handedOn(a.agent):
-					// Transferred at the desk, the phone put down before
-					// this node read the transferred event: the caller
-					// waits for the next agent, not cut off.
-					c.log.Info("the agent's phone hung up after the call was transferred")
-					c.requeued()
-					continue
-				}
+			if a != nil && a.id == id && c.State() == stTalking && !a.referring.Load() && !c.leftToTransfer(a.agent) {
 				return byAgent
 			}
 		}
 	}
 }
 
-// handedOn says whether the queue has the call's contact away from agent,
-// whose phone hung up in talk: transferred at the desk (waiting in a queue
-// again, or offered to another agent), the transferred event not yet read
-// here. An agent who puts the phone down after the transfer, before this
-// node has read its event (a lagging feed in a surge, a desk on another
-// node), must not cut the caller off. Unknown (Redis not answering) is no.
-func (c *call) handedOn(agent string) bool {
+// leftToTransfer takes agent's phone hanging up in talk when a transfer the
+// desk asked for has not reached this node yet, and says whether it did
+// (false: the agent left the caller). A transfer to an emergency line,
+// asked, taken or under way (lineAsked, xfer.asked), takes the caller on
+// (transferOut) or takes the hang-up again (retake); the caller hears hold
+// audio meanwhile, not the silence of a phone that is gone. A transfer to a
+// queue or an agent (handedOn) puts the caller on hold for the next agent.
+// An agent who puts the phone down right after the transfer, before this
+// node hears of it (a lagging feed in a surge, a desk on another node),
+// must not cut the caller off.
+func (c *call) leftToTransfer(agent string) bool {
 	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
 	defer cancel()
+	switch {
+	case c.xfer.asked.Load() > 0 || c.lineAsked(ctx, agent):
+		c.log.Info("the agent's phone hung up during a transfer to a line")
+		c.leg.Hold(c.s.prompts.hold)
+		return true
+	case c.handedOn(ctx, agent):
+		c.log.Info("the agent's phone hung up after the call was transferred")
+		c.requeued()
+		return true
+	}
+	return false
+}
+
+// handedOn says whether the queue has the call's contact away from agent:
+// transferred (waiting in a queue again, or offered to another agent), the
+// transferred event not yet read here. Unknown (Redis not answering) is no.
+func (c *call) handedOn(ctx context.Context, agent string) bool {
 	ct, err := c.s.q.Contact(ctx, c.trackingNo())
 	if err != nil {
 		c.log.Warn("contact of a call whose agent hung up not read", zap.Error(err))
@@ -560,9 +563,7 @@ func (c *call) handedOn(agent string) bool {
 // call to an emergency line, a command it has not taken yet (the desk's
 // transfer reaches the call's node through its command stream). Unknown
 // (Redis not answering) is no.
-func (c *call) lineAsked(agent string) bool {
-	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
-	defer cancel()
+func (c *call) lineAsked(ctx context.Context, agent string) bool {
 	cmds, err := c.s.q.PendingCommands(ctx)
 	if err != nil {
 		c.log.Warn("commands of a call whose agent hung up not read", zap.Error(err))
