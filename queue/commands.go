@@ -109,26 +109,32 @@ func commandOf(m redis.XMessage) (Command, bool) {
 	return c, c.Type != ""
 }
 
-// PendingCommands lists the commands of this node's stream that Commands
-// has not handled yet (after its cursor), at most 100, oldest first: what
-// this node has been asked and will do next.
-func (q *Queue) PendingCommands(ctx context.Context) ([]Command, error) {
+// PendingCommands calls fn for each command of this node's stream that
+// Commands has not handled yet (after its cursor), oldest first, until fn
+// returns false or none is left: what this node has been asked and will do
+// next. A backlog is read a page at a time, however long it is.
+func (q *Queue) PendingCommands(ctx context.Context, fn func(Command) bool) error {
 	pos, err := q.rdb.Get(ctx, q.key("cmdpos", q.o.NodeID)).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		pos = "0-0"
 	case err != nil:
-		return nil, fmt.Errorf("queue: command cursor: %w", err)
+		return fmt.Errorf("queue: command cursor: %w", err)
 	}
-	ms, err := q.rdb.XRangeN(ctx, q.key("cmd", q.o.NodeID), "("+pos, "+", 100).Result()
-	if err != nil {
-		return nil, fmt.Errorf("queue: pending commands: %w", err)
-	}
-	var out []Command
-	for _, m := range ms {
-		if c, ok := commandOf(m); ok {
-			out = append(out, c)
+	const page = 100
+	for {
+		ms, err := q.rdb.XRangeN(ctx, q.key("cmd", q.o.NodeID), "("+pos, "+", page).Result()
+		if err != nil {
+			return fmt.Errorf("queue: pending commands: %w", err)
 		}
+		for _, m := range ms {
+			if c, ok := commandOf(m); ok && !fn(c) {
+				return nil
+			}
+		}
+		if len(ms) < page {
+			return nil
+		}
+		pos = ms[len(ms)-1].ID
 	}
-	return out, nil
 }

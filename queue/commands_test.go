@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/lianxin/lianxin/queue"
@@ -47,8 +48,11 @@ func TestCommandStreamSurvivesARestart(t *testing.T) {
 		require.NoError(t, b.SendCommand(e.ctx, "node-c", queue.Command{Type: "hangup", TrackingNo: "other"}))
 
 		pending := func(q *queue.Queue) []string {
-			cs, err := q.PendingCommands(e.ctx)
-			require.NoError(t, err)
+			var cs []queue.Command
+			require.NoError(t, q.PendingCommands(e.ctx, func(c queue.Command) bool {
+				cs = append(cs, c)
+				return true
+			}))
 			return types(cs)
 		}
 		require.Equal(t, []string{"hold:1", "unhold:2", "hangup:3"}, pending(e.q), "node A's, none handled")
@@ -72,6 +76,24 @@ func TestCommandStreamSurvivesARestart(t *testing.T) {
 		go func() { done <- readCommands(t, restarted, 1) }()
 		send("hangup", "5")
 		require.Equal(t, []string{"hangup:5"}, types(<-done))
+
+		// A backlog longer than a page is read to its end, and a reader
+		// that found what it looked for stops there.
+		for i := range 250 {
+			send("hold", strconv.Itoa(100+i))
+		}
+		send("transfer", "6")
+		send("hangup", "7")
+		all := pending(restarted)
+		require.Len(t, all, 252)
+		require.Equal(t, []string{"hold:100", "hold:349", "transfer:6", "hangup:7"},
+			[]string{all[0], all[249], all[250], all[251]})
+		seen := 0
+		require.NoError(t, restarted.PendingCommands(e.ctx, func(c queue.Command) bool {
+			seen++
+			return c.Type != "transfer"
+		}))
+		require.Equal(t, 251, seen, "stopped at the transfer")
 
 		require.ErrorIs(t, b.SendCommand(e.ctx, "", queue.Command{Type: "x"}), queue.ErrInvalid)
 		require.ErrorIs(t, b.SendCommand(e.ctx, "node-a", queue.Command{}), queue.ErrInvalid)

@@ -564,18 +564,16 @@ func (c *call) handedOn(ctx context.Context, agent string) bool {
 // transfer reaches the call's node through its command stream). Unknown
 // (Redis not answering) is no.
 func (c *call) lineAsked(ctx context.Context, agent string) bool {
-	cmds, err := c.s.q.PendingCommands(ctx)
+	tn, asked := c.trackingNo(), false
+	err := c.s.q.PendingCommands(ctx, func(cmd queue.Command) bool {
+		asked = cmd.Type == CommandTransfer && cmd.TrackingNo == tn && cmd.Agent == agent
+		return !asked
+	})
 	if err != nil {
 		c.log.Warn("commands of a call whose agent hung up not read", zap.Error(err))
 		return false
 	}
-	tn := c.trackingNo()
-	for _, cmd := range cmds {
-		if cmd.Type == CommandTransfer && cmd.TrackingNo == tn && cmd.Agent == agent {
-			return true
-		}
-	}
-	return false
+	return asked
 }
 
 // announcement composes "您前面还有 N 位来电在等候，预计等待 M 分钟".

@@ -314,13 +314,14 @@ func TestTransferTo120(t *testing.T) {
 
 // TestLineTransferThenThePhonePutDown: agent 1001 asks at the desk for a
 // warm transfer to 120 and puts the phone down at once: while the command
-// waits in the call's node's command stream (held back), or once the node
+// waits in the call's node's command stream (held back, at the stream's
+// head or behind a longer backlog than one read brings), or once the node
 // has taken it but before the transfer begins. The caller is not cut off:
 // it hears hold audio, then 120 (a sipp UAS that echoes) is called, blind
 // since the agent is gone, and the caller hears its own audio come back.
 func TestLineTransferThenThePhonePutDown(t *testing.T) {
 	siptest.RequireTools(t, "sipp", "baresip")
-	for i, when := range []string{"asked", "taken"} {
+	for i, when := range []string{"asked", "behind", "taken"} {
 		t.Run(when, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -334,19 +335,36 @@ func TestLineTransferThenThePhonePutDown(t *testing.T) {
 					return len(a) > 1600 && siptest.HasTone(a[len(a)-1600:], toneHold)
 				}), "the caller hears hold audio")
 			}
-			if when == "asked" {
+			sent := make(chan struct{}) // the transfer is in the stream
+			switch when {
+			case "asked":
 				onCommand := func(cmd queue.Command) {
 					if cmd.Type == CommandTransfer {
 						putDown()
 					}
 				}
 				e.s.beforeCommand.Store(&onCommand)
-			} else {
+			case "behind":
+				// The transfer waits behind 150 commands of other calls,
+				// more than one read of the stream's backlog brings.
+				onCommand := func(cmd queue.Command) {
+					if cmd.TrackingNo == "gone-0" {
+						<-sent
+						putDown()
+					}
+				}
+				e.s.beforeCommand.Store(&onCommand)
+				for k := range 150 {
+					require.NoError(t, e.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandReattach,
+						TrackingNo: fmt.Sprintf("gone-%d", k), Agent: "1009"}))
+				}
+			default:
 				e.s.beforeTransferOut.Store(&putDown)
 			}
 
 			require.NoError(t, e.q.SendCommand(ctx, "node-a", queue.Command{Type: CommandTransfer,
 				TrackingNo: ct.TrackingNo, Agent: "1001", Args: map[string]string{"to": "120", "mode": "warm"}}))
+			close(sent)
 			callerHears(ctx, t, call, siptest.CallerToneHz, "the caller's own audio comes back from 120: not cut off")
 			require.Equal(t, []queue.LineStep{
 				{To: "120", Mode: "blind", State: queue.LineCalling},
