@@ -80,3 +80,31 @@ func TestResendWithoutKeyAfter503(t *testing.T) {
 	}
 	require.EqualValues(t, 2, n, "two letters, two contacts")
 }
+
+// A letter without an Idempotency-Key sent again within the window with the
+// same sender and text but anything else changed (here the request type
+// the citizen chose) is another letter: it is queued, not refused as a
+// reused key the citizen never sent (found by FuzzJSONLetter).
+func TestSameTextChangedIsAnotherLetter(t *testing.T) {
+	h, q := newHandler(t)
+	first := post(h, "application/json", []byte(`{"phone":"13800138000","text":"路灯坏了","request_type":"help"}`))
+	require.Equal(t, http.StatusAccepted, first.Code, first.Body.String())
+	again := post(h, "application/json", []byte(`{"phone":"13800138000","text":"路灯坏了","request_type":"help"}`))
+	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
+	changed := post(h, "application/json", []byte(`{"phone":"13800138000","text":"路灯坏了","request_type":"complaint"}`))
+	require.Equal(t, http.StatusAccepted, changed.Code, changed.Body.String())
+	var a, b, c struct {
+		TrackingNo string `json:"tracking_no"`
+		Duplicate  bool   `json:"duplicate"`
+	}
+	require.NoError(t, json.Unmarshal(first.Body.Bytes(), &a))
+	require.NoError(t, json.Unmarshal(again.Body.Bytes(), &b))
+	require.NoError(t, json.Unmarshal(changed.Body.Bytes(), &c))
+	require.Equal(t, a.TrackingNo, b.TrackingNo, "the same letter again")
+	require.True(t, b.Duplicate)
+	require.NotEqual(t, a.TrackingNo, c.TrackingNo, "a changed letter is another")
+	require.False(t, c.Duplicate)
+	ct, err := q.Contact(context.Background(), c.TrackingNo)
+	require.NoError(t, err)
+	require.Equal(t, queue.RequestComplaint, ct.RequestType)
+}
