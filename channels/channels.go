@@ -14,7 +14,8 @@ import (
 
 // NormalizePhone turns a Chinese phone number as people write it into E.164
 // (+86…): mobiles "138 0013 8000", "+86-13800138000", "008613800138000";
-// landlines with area code "028-8765 4321". ok is false when s is not one.
+// landlines with area code "028-8765 4321". ok is false when s is not one,
+// or is another country's ("+1 …"). E.164 in gives itself back.
 func NormalizePhone(s string) (e164 string, ok bool) {
 	var b strings.Builder
 	for i, r := range s {
@@ -29,6 +30,13 @@ func NormalizePhone(s string) (e164 string, ok bool) {
 	}
 	d := b.String()
 	switch {
+	case strings.HasPrefix(s, "+"):
+		// A country code follows the plus: China's, or the number is not
+		// one ("+1 415 555 0123" is no mobile starting 14).
+		if !strings.HasPrefix(d, "86") {
+			return "", false
+		}
+		d = d[2:]
 	case strings.HasPrefix(d, "0086"):
 		d = d[4:]
 	case strings.HasPrefix(d, "86") && len(d) >= 12:

@@ -235,3 +235,24 @@ func FuzzGenericPush(f *testing.F) {
 		}
 	})
 }
+
+// A sender is the citizen's address as written; only a Chinese number is
+// their phone, the key that links their SMS, calls and letters. Another
+// country's number stays itself, never read as a Chinese mobile.
+func TestSenderAddress(t *testing.T) {
+	for _, c := range []struct{ from, addr, phone string }{
+		{"8613800138000", "+8613800138000", "+8613800138000"},
+		{"+86 138 0013 8000", "+8613800138000", "+8613800138000"},
+		{"13800138000", "+8613800138000", "+8613800138000"},
+		{"+14155550123", "+14155550123", ""},
+		{"0014155550123", "+14155550123", ""},
+		{"10658", "10658", ""},
+	} {
+		addr, phone, err := address(c.from)
+		require.NoError(t, err, c.from)
+		require.Equal(t, c.addr, addr, c.from)
+		require.Equal(t, c.phone, phone, c.from)
+	}
+	_, _, err := address("abc")
+	require.ErrorIs(t, err, ErrBadMessage)
+}
