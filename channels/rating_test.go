@@ -1,14 +1,16 @@
 package channels
 
 import (
+	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
 
 func TestParseRatingReply(t *testing.T) {
-	for in, want := range map[string]int{"1": 1, " 2 ": 2, "３": 3, "2。": 2, "满意": 1, "基本满意！": 2, "不满意": 3, "\n3\r\n": 3} {
+	for in, want := range map[string]int{"1": 1, " 2 ": 2, "３": 3, "2。": 2, "满意": 1, "基本满意！": 2, "不满意": 3, "\n3\r\n": 3, "1，，": 1, "2~": 2} {
 		got, ok := ParseRatingReply(in)
 		require.True(t, ok, "%q", in)
 		require.Equal(t, want, got, "%q", in)
@@ -29,10 +31,11 @@ func FuzzParseRatingReply(f *testing.F) {
 			t.Fatalf("%q: score %d, ok %v", s, score, ok)
 		}
 		if ok && utf8.RuneCountInString(s) > 4 && len(s) < 16 {
-			// Only the short forms (with trimmed padding) rate.
+			// Only the short forms rate, with padding around them: spaces
+			// and the closing punctuation people type after a digit.
 			trimmed := 0
 			for _, r := range s {
-				if r == ' ' || r == '\n' || r == '\t' || r == '\r' || r == '。' || r == '.' || r == '!' || r == '！' {
+				if unicode.IsSpace(r) || strings.ContainsRune(".。!！~～,，、", r) {
 					trimmed++
 				}
 			}
