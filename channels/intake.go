@@ -2,9 +2,6 @@ package channels
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"strings"
 	"unicode/utf8"
@@ -30,8 +27,9 @@ type Request struct {
 	// every request is a contact of its own (queue.Enqueue).
 	Conversation bool
 	// ProviderKey: Key is a provider's message id. A provider that reuses
-	// an id for other content sent another message, which is taken under
-	// the id and its content's hash. Otherwise (a client's
+	// an id for another message (other content, or another sender) sent
+	// another message, which is taken under the id and the message's hash
+	// (queue.IntakeHash). Otherwise (a client's
 	// Idempotency-Key) a reused key with other content is refused:
 	// Take returns queue.ErrIdempotencyConflict and the first's receipt.
 	ProviderKey bool
@@ -78,7 +76,7 @@ func Take(ctx context.Context, q Receiver, r Request) (Taken, error) {
 	}
 	rc, err := take(ctx, in, r.Key)
 	if errors.Is(err, queue.ErrIdempotencyConflict) && r.ProviderKey {
-		rc, err = take(ctx, in, r.Key+":sha256:"+contentHash(in))
+		rc, err = take(ctx, in, r.Key+":sha256:"+queue.IntakeHash(in))
 	}
 	out := Taken{Receipt: rc, Emergency: t.Emergency}
 	if err != nil {
@@ -115,16 +113,4 @@ func cutRunes(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n])
-}
-
-// contentHash names an intake's content (what a provider's reused id
-// carried this time).
-func contentHash(in queue.Intake) string {
-	b, _ := json.Marshal(struct {
-		Subject, Text string
-		Attachments   []queue.Attachment
-		Location      *queue.Location
-	}{in.Subject, in.Text, in.Attachments, in.Location})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:12])
 }

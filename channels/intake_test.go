@@ -60,6 +60,20 @@ func TestTakeOnePath(t *testing.T) {
 		msgs, err := q.Messages(ctx, first.TrackingNo)
 		require.NoError(t, err)
 		require.Len(t, msgs, 1)
+		// The id and the content again, from another sender (found by
+		// FuzzWebhook: an image, no text, under a MsgId seen before):
+		// another message too, not a conflict the provider is told to
+		// retry for ever. Its own retry is a duplicate.
+		elsewhere := sms("我在高新区上班")
+		elsewhere.Citizen = queue.Citizen{Address: "+8613900139000", Phone: "+8613900139000"}
+		third, err := channels.Take(ctx, q, channels.Request{In: elsewhere, Key: "sms:9", Conversation: true, ProviderKey: true})
+		require.NoError(t, err)
+		require.NotEqual(t, first.TrackingNo, third.TrackingNo, "the other sender's own contact")
+		require.False(t, third.Duplicate)
+		retried, err := channels.Take(ctx, q, channels.Request{In: elsewhere, Key: "sms:9", Conversation: true, ProviderKey: true})
+		require.NoError(t, err)
+		require.True(t, retried.Duplicate)
+		require.Equal(t, third.TrackingNo, retried.TrackingNo)
 
 		// One alert, with the contact; none for the duplicate.
 		evs, err := rdb.XRange(ctx, "{lianxin}:events", "-", "+").Result()

@@ -66,7 +66,7 @@ func (q *Queue) Receive(ctx context.Context, in Intake, idemKey string) (Receipt
 	open := strings.Join([]string{string(in.Channel), in.Line, in.Citizen.Address}, ":")
 	date, floor := q.seqFloor(now)
 	kind, text := alertArgs(in)
-	res, err := q.acked(ctx, q.s.receive, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
+	res, err := q.acked(ctx, q.s.receive, idemKey, IntakeHash(in), data, in.Queue, string(in.Channel), prio,
 		int64(9-prio)*1e13+ms, ms, date, historyKey(in), open, msg, floor, kind, text).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: receive: %w", err)

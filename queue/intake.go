@@ -61,7 +61,7 @@ func (q *Queue) enqueue(ctx context.Context, in Intake, idemKey, node, callID st
 	if held {
 		heldArg = "1"
 	}
-	res, err := q.acked(ctx, q.s.enqueue, idemKey, intakeHash(in), data, in.Queue, string(in.Channel), prio,
+	res, err := q.acked(ctx, q.s.enqueue, idemKey, IntakeHash(in), data, in.Queue, string(in.Channel), prio,
 		rank, ms, date, historyKey(in), node, callID, floor, kind, text, heldArg).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: enqueue: %w", err)
@@ -96,10 +96,11 @@ func (q *Queue) check(in *Intake) (Def, error) {
 	return def, nil
 }
 
-// intakeHash identifies a request for idempotency: the same intake received
+// IntakeHash identifies a request for idempotency: the same intake received
 // at another moment is the same request, even if its sender checked out
-// otherwise the second time (a DNS answer that came back).
-func intakeHash(in Intake) string {
+// otherwise the second time (a DNS answer that came back). A key reused
+// with an intake of another hash is a conflict (ErrIdempotencyConflict).
+func IntakeHash(in Intake) string {
 	in.ReceivedAt = time.Time{}
 	in.SenderAuth = nil
 	b, _ := json.Marshal(in)

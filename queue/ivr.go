@@ -213,7 +213,7 @@ func (q *Queue) ResolveCallByIVR(ctx context.Context, in Intake, call Call) (Rec
 	prio := max(def.Priority, in.Priority)
 	ms := now.UnixMilli()
 	date, floor := q.seqFloor(now)
-	res, err := q.acked(ctx, q.ivr.ivrResolve, key, intakeHash(in), data, in.Queue, string(in.Channel), prio,
+	res, err := q.acked(ctx, q.ivr.ivrResolve, key, IntakeHash(in), data, in.Queue, string(in.Channel), prio,
 		int64(9-prio)*1e13+ms, ms, date, historyKey(in), call.Node, call.ID, floor).StringSlice()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("queue: resolve by the IVR: %w", scriptError(err))

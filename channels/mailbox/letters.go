@@ -5,9 +5,6 @@ package mailbox
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -87,17 +84,6 @@ type Seer interface {
 // before, is that letter sent again.
 const ImplicitWindow = 10 * time.Minute
 
-// letterHash names a letter by all it holds but the time it came: a
-// letter sent again is the same in every field the queue compares (its
-// sender, text, attachments, request type, …), and one that differs in any
-// is another letter, not a reuse of a key the citizen never sent.
-func letterHash(in queue.Intake) string {
-	in.ReceivedAt = time.Time{}
-	b, _ := json.Marshal(in)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
-}
-
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 200
 
@@ -132,8 +118,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if seer, ok := h.q.(Seer); ok {
 		// No Idempotency-Key: the same letter from the same sender to the
 		// same mailbox within ImplicitWindow of the first is the citizen
-		// sending again (after a 503, a timeout), not a second letter.
-		name := "mailbox:" + box.ID + ":" + letterHash(in)
+		// sending again (after a 503, a timeout), not a second letter. The
+		// name holds all the letter holds but its time (queue.IntakeHash),
+		// so one that differs in anything is another letter, not a reuse
+		// of a key the citizen never sent.
+		name := "mailbox:" + box.ID + ":" + queue.IntakeHash(in)
 		token, err := seer.Seen(r.Context(), name, ImplicitWindow)
 		if err != nil {
 			h.log.Warn("letter not queued", zap.String("mailbox", box.ID), zap.Error(err))
