@@ -63,7 +63,10 @@ func FuzzNormalizePhone(f *testing.F) {
 		if again, ok := channels.NormalizePhone(e164); !ok || again != e164 {
 			t.Fatalf("not idempotent: %q → %q → %q", s, e164, again)
 		}
-		if m := channels.MaskPhone(e164); strings.Contains(m, e164[len(e164)-8:len(e164)-4]) && e164[len(e164)-8:len(e164)-4] != "****" {
+		// The mask hides the four digits before the last four, in place
+		// (a check by what the mask contains took the last four of
+		// +86200000000 for its middle).
+		if m := channels.MaskPhone(e164); len(m) != len(e164) || m[len(m)-8:len(m)-4] != "****" {
 			t.Fatalf("mask %q shows the middle of %q", m, e164)
 		}
 	})
