@@ -242,7 +242,7 @@ func (l *letter) intake(box channels.Mailbox, lim Limits) (queue.Intake, error) 
 	if l.Phone != "" {
 		p, ok := channels.NormalizePhone(l.Phone)
 		if !ok {
-			return in, badField("phone", "not a phone number")
+			return in, badField("phone", "not a Chinese phone number (mobile or landline with area code); from abroad, give an e-mail")
 		}
 		in.Citizen.Phone = p
 	}
