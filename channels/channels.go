@@ -17,18 +17,10 @@ import (
 // landlines with area code "028-8765 4321". ok is false when s is not one,
 // or is another country's ("+1 …"). E.164 in gives itself back.
 func NormalizePhone(s string) (e164 string, ok bool) {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' && i == 0:
-		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
-		default:
-			return "", false
-		}
+	d, ok := phoneDigits(s)
+	if !ok {
+		return "", false
 	}
-	d := b.String()
 	switch {
 	case strings.HasPrefix(s, "+"):
 		// A country code follows the plus: China's, or the number is not
@@ -42,15 +34,63 @@ func NormalizePhone(s string) (e164 string, ok bool) {
 	case strings.HasPrefix(d, "86") && len(d) >= 12:
 		d = d[2:]
 	}
-	switch {
-	case len(d) == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9':
+	if len(d) == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9' {
 		return "+86" + d, true // mobile
-	case len(d) >= 10 && len(d) <= 12 && d[0] == '0' && d[1] != '0':
-		return "+86" + d[1:], true // landline with area code
-	case len(d) >= 9 && len(d) <= 11 && d[0] != '0' && d[0] != '1':
-		return "+86" + d, true // landline, area code without its trunk 0
+	}
+	// A landline: its area code, with or without the trunk 0, and the
+	// local number, 9 to 11 digits in all. No area code starts 0, and the
+	// one that starts 1 is Beijing's 10 (no mobile starts so).
+	n := d
+	if len(d) > 0 && d[0] == '0' {
+		n = d[1:]
+	}
+	if len(n) >= 9 && len(n) <= 11 && n[0] != '0' && (n[0] != '1' || n[1] == '0') {
+		return "+86" + n, true
 	}
 	return "", false
+}
+
+// PhoneE164 reads the number a citizen can be called or texted back on: a
+// Chinese one as NormalizePhone reads it, or another country's written with
+// its country code after "+" or "00" ("+1 415 555 0123", "0044 20 7946
+// 0958"), in E.164. ok is false for anything else, and for a number that
+// says +86 but is not a Chinese one.
+func PhoneE164(s string) (e164 string, ok bool) {
+	if e, ok := NormalizePhone(s); ok {
+		return e, true
+	}
+	d, ok := phoneDigits(s)
+	switch {
+	case !ok:
+		return "", false
+	case strings.HasPrefix(s, "+"):
+	case strings.HasPrefix(d, "00"):
+		d = d[2:]
+	default:
+		return "", false
+	}
+	if len(d) < 8 || len(d) > 15 || d[0] == '0' || strings.HasPrefix(d, "86") {
+		return "", false
+	}
+	return "+" + d, true
+}
+
+// phoneDigits is the digits of a number as people write it (spaces, dashes,
+// dots, brackets and a leading plus between or before them); ok is false
+// for anything else in it.
+func phoneDigits(s string) (string, bool) {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && i == 0:
+		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
 }
 
 // MaskPhone hides the middle of a phone number for logs: +86138****8000.

@@ -22,6 +22,9 @@ func TestNormalizePhone(t *testing.T) {
 		"(028) 87654321":     "+862887654321",
 		"02887654321":        "+862887654321",
 		"010-12345678":       "+861012345678",
+		"+861012345678":      "+861012345678", // found by FuzzPhoneE164: was refused
+		"1012345678":         "+861012345678",
+		"011-12345678":       "", // no area code 011 (was +861112345678, refused again)
 		"12345":              "",
 		"12800138000":        "",
 		"1380013800a":        "",
@@ -35,6 +38,28 @@ func TestNormalizePhone(t *testing.T) {
 		"+86 (0)28 87654321": "+862887654321",
 	} {
 		got, ok := channels.NormalizePhone(in)
+		require.Equal(t, want, got, in)
+		require.Equal(t, want != "", ok, in)
+	}
+}
+
+func TestPhoneE164(t *testing.T) {
+	for in, want := range map[string]string{
+		"13800138000":        "+8613800138000",
+		"+86 28 8765 4321":   "+862887654321",
+		"+1 415 555 0123":    "+14155550123",
+		"+1 (415) 555-0123":  "+14155550123",
+		"0044 20 7946 0958":  "+442079460958",
+		"+852 2345 6789":     "+85223456789",
+		"+86 1234":           "", // says China, is no Chinese number
+		"008612":             "",
+		"+1 234":             "", // too short
+		"+1234567890123456":  "", // longer than E.164
+		"+0 415 555 0123":    "",
+		"+1 415 555 0123 x2": "",
+		"":                   "",
+	} {
+		got, ok := channels.PhoneE164(in)
 		require.Equal(t, want, got, in)
 		require.Equal(t, want != "", ok, in)
 	}
@@ -62,6 +87,9 @@ func FuzzNormalizePhone(f *testing.F) {
 		}
 		if again, ok := channels.NormalizePhone(e164); !ok || again != e164 {
 			t.Fatalf("not idempotent: %q → %q → %q", s, e164, again)
+		}
+		if any, ok := channels.PhoneE164(s); !ok || any != e164 {
+			t.Fatalf("PhoneE164(%q) = %q, %v; NormalizePhone gave %q", s, any, ok, e164)
 		}
 		// The mask hides the four digits before the last four, in place
 		// (a check by what the mask contains took the last four of
@@ -124,6 +152,38 @@ func FuzzClean(f *testing.F) {
 				continue
 			}
 			require.False(t, unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r), "%U left in %q", r, c)
+		}
+	})
+}
+
+// FuzzPhoneE164: whatever it takes is E.164 (a plus, a country code not
+// starting 0, at most 15 digits), reads the same again, and a Chinese
+// number is the one NormalizePhone gives.
+func FuzzPhoneE164(f *testing.F) {
+	for _, s := range []string{"+1 415 555 0123", "0044 20 7946 0958", "13800138000", "+86 1234", "00", "+"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e164, ok := channels.PhoneE164(s)
+		if !ok {
+			if e164 != "" {
+				t.Fatalf("%q: not ok but %q", s, e164)
+			}
+			return
+		}
+		if len(e164) < 9 || len(e164) > 16 || e164[0] != '+' || e164[1] == '0' {
+			t.Fatalf("%q → %q is not E.164", s, e164)
+		}
+		for _, c := range e164[1:] {
+			if c < '0' || c > '9' {
+				t.Fatalf("%q → %q has a non-digit", s, e164)
+			}
+		}
+		if again, ok := channels.PhoneE164(e164); !ok || again != e164 {
+			t.Fatalf("not idempotent: %q → %q → %q", s, e164, again)
+		}
+		if cn, ok := channels.NormalizePhone(s); ok != strings.HasPrefix(e164, "+86") || ok && cn != e164 {
+			t.Fatalf("%q → %q, but NormalizePhone gives %q, %v", s, e164, cn, ok)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzParseSDP: any body gives a usable session or a named error, never a
@@ -42,6 +43,7 @@ func FuzzCallerOf(f *testing.F) {
 	f.Add("sip:13800138000@trunk", "<sip:+8613800138000@10.0.0.1>")
 	f.Add("sip:anonymous@anonymous.invalid", "")
 	f.Add("tel:+8628123456", "<tel:+862887654321>")
+	f.Add("sip:+14155550123@trunk", "")
 	f.Fuzz(func(t *testing.T, from, pai string) {
 		req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "12345", Host: "x"})
 		var u sip.Uri
@@ -56,6 +58,24 @@ func FuzzCallerOf(f *testing.F) {
 			t.Fatalf("caller %q is not E.164", got)
 		}
 	})
+}
+
+// TestCallerFromAbroad: a caller ID of another country is the caller's
+// number in E.164 (it was taken for a Chinese mobile: +1 415… became
+// +86 1415…).
+func TestCallerFromAbroad(t *testing.T) {
+	for from, want := range map[string]string{
+		"sip:+14155550123@trunk":  "+14155550123",
+		"sip:0014155550123@trunk": "+14155550123",
+		"sip:13800138000@trunk":   "+8613800138000",
+		"sip:+1555@trunk":         "",
+	} {
+		req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "12345", Host: "x"})
+		var u sip.Uri
+		require.NoError(t, sip.ParseUri(from, &u))
+		req.AppendHeader(&sip.FromHeader{Address: u, Params: sip.NewParams()})
+		require.Equal(t, want, callerOf(req), from)
+	}
 }
 
 // FuzzCheckDigest: credentials parsed from any header never pass without

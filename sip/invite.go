@@ -115,7 +115,7 @@ func callerOf(req *sip.Request) string {
 	if strings.EqualFold(user, "anonymous") || strings.EqualFold(user, "unknown") || user == "" {
 		return ""
 	}
-	if e, ok := channels.NormalizePhone(user); ok {
+	if e, ok := channels.PhoneE164(user); ok {
 		return e
 	}
 	return ""

@@ -87,9 +87,9 @@ func ParseReferral(body []byte) (Referral, error) {
 	case utf8.RuneCountInString(r.Name) > 64 || utf8.RuneCountInString(r.Operator) > 64:
 		return r, errors.New("name, operator: at most 64 characters")
 	}
-	e164, ok := channels.NormalizePhone(r.Caller)
+	e164, ok := channels.PhoneE164(r.Caller)
 	if !ok {
-		return r, fmt.Errorf("caller: %q is not a Chinese phone number", clip(r.Caller))
+		return r, fmt.Errorf("caller: %q is not a phone number (a Chinese one, or +country code and number)", clip(r.Caller))
 	}
 	r.Caller = e164
 	if r.Time != "" {

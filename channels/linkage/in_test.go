@@ -122,6 +122,7 @@ func FuzzParseReferral(f *testing.F) {
 		`[]`, `null`, ``, "\xff\xfe",
 		`{"id":"1","caller":"13800138000","text":"\u202e反向"}`,
 		`{"id":"1","caller":"13800138000","text":"x","location":{"lat":91}}`,
+		`{"id":"1","caller":"+44 20 7946 0958","text":"x"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -133,7 +134,7 @@ func FuzzParseReferral(f *testing.F) {
 		}
 		require.NotEmpty(t, r.ID)
 		require.NotEmpty(t, r.Text)
-		require.Regexp(t, `^\+86[0-9]{9,11}$`, r.Caller)
+		require.Regexp(t, `^\+86[0-9]{9,11}$|^\+[1-9][0-9]{7,14}$`, r.Caller)
 		require.NotContains(t, r.Text, "\u202e")
 	})
 }
@@ -144,4 +145,14 @@ func waiting(t *testing.T, q *queue.Queue) int64 {
 	require.NoError(t, err)
 	require.Len(t, st, 1)
 	return st[0].Waiting
+}
+
+// A caller from abroad is called back on the number 110 gave, in E.164, not
+// refused (nor, as before, taken for a Chinese mobile).
+func TestReferralOfACallerFromAbroad(t *testing.T) {
+	r, err := ParseReferral([]byte(`{"id":"110-1","caller":"+1 (415) 555-0123","text":"护照丢了"}`))
+	require.NoError(t, err)
+	require.Equal(t, "+14155550123", r.Caller)
+	_, err = ParseReferral([]byte(`{"id":"110-2","caller":"+1 555","text":"护照丢了"}`))
+	require.ErrorContains(t, err, "caller:")
 }

@@ -240,9 +240,9 @@ func (l *letter) intake(box channels.Mailbox, lim Limits) (queue.Intake, error) 
 		return in, badField("name", "too long: at most 50 characters")
 	}
 	if l.Phone != "" {
-		p, ok := channels.NormalizePhone(l.Phone)
+		p, ok := channels.PhoneE164(l.Phone)
 		if !ok {
-			return in, badField("phone", "not a Chinese phone number (mobile or landline with area code); from abroad, give an e-mail")
+			return in, badField("phone", "not a phone number: a Chinese mobile or landline with its area code, or another country's number after + and its country code")
 		}
 		in.Citizen.Phone = p
 	}

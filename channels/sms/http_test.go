@@ -236,16 +236,18 @@ func FuzzGenericPush(f *testing.F) {
 	})
 }
 
-// A sender is the citizen's address as written; only a Chinese number is
-// their phone, the key that links their SMS, calls and letters. Another
-// country's number stays itself, never read as a Chinese mobile.
+// A sender's phone number, Chinese or another country's, is the citizen's
+// phone, the key that links their SMS, calls and letters; another
+// country's stays itself, never read as a Chinese mobile. A short code is
+// an address, no phone.
 func TestSenderAddress(t *testing.T) {
 	for _, c := range []struct{ from, addr, phone string }{
 		{"8613800138000", "+8613800138000", "+8613800138000"},
 		{"+86 138 0013 8000", "+8613800138000", "+8613800138000"},
 		{"13800138000", "+8613800138000", "+8613800138000"},
-		{"+14155550123", "+14155550123", ""},
-		{"0014155550123", "+14155550123", ""},
+		{"+14155550123", "+14155550123", "+14155550123"},
+		{"0014155550123", "+14155550123", "+14155550123"},
+		{"+1555", "+1555", ""},
 		{"10658", "10658", ""},
 	} {
 		addr, phone, err := address(c.from)

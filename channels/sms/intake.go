@@ -24,11 +24,11 @@ type inbound struct {
 }
 
 // address turns a sender as providers write it into the citizen's address
-// and, when it is a Chinese number, E.164 phone: one person's SMS, calls
-// and letters link by it.
+// and, when it is a phone number (Chinese, or another country's with its
+// code), E.164 phone: one person's SMS, calls and letters link by it.
 func address(from string) (addr, phone string, err error) {
 	from = strings.TrimSpace(from)
-	if e164, ok := channels.NormalizePhone(from); ok {
+	if e164, ok := channels.PhoneE164(from); ok {
 		return e164, e164, nil
 	}
 	digits := strings.TrimPrefix(from, "+")
