@@ -21,8 +21,13 @@ func NormalizePhone(s string) (e164 string, ok bool) {
 	if !ok {
 		return "", false
 	}
+	return chinese(d, strings.HasPrefix(s, "+"))
+}
+
+// chinese reads digits d (after a plus: plus) as a Chinese number.
+func chinese(d string, plus bool) (string, bool) {
 	switch {
-	case strings.HasPrefix(s, "+"):
+	case plus:
 		// A country code follows the plus: China's, or the number is not
 		// one ("+1 415 555 0123" is no mobile starting 14).
 		if !strings.HasPrefix(d, "86") {
@@ -56,14 +61,16 @@ func NormalizePhone(s string) (e164 string, ok bool) {
 // 0958"), in E.164. ok is false for anything else, and for a number that
 // says +86 but is not a Chinese one.
 func PhoneE164(s string) (e164 string, ok bool) {
-	if e, ok := NormalizePhone(s); ok {
+	d, ok := phoneDigits(s)
+	if !ok {
+		return "", false
+	}
+	plus := strings.HasPrefix(s, "+")
+	if e, ok := chinese(d, plus); ok {
 		return e, true
 	}
-	d, ok := phoneDigits(s)
 	switch {
-	case !ok:
-		return "", false
-	case strings.HasPrefix(s, "+"):
+	case plus:
 	case strings.HasPrefix(d, "00"):
 		d = d[2:]
 	default:

@@ -71,22 +71,11 @@ func FuzzNormalizePhone(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		e164, ok := channels.NormalizePhone(s)
-		if !ok {
-			if e164 != "" {
-				t.Fatalf("%q: not ok but %q", s, e164)
-			}
+		if !checkE164(t, channels.NormalizePhone, s, e164, ok) {
 			return
 		}
 		if !strings.HasPrefix(e164, "+86") || len(e164) < 12 || len(e164) > 15 {
 			t.Fatalf("%q → %q is not a Chinese E.164 number", s, e164)
-		}
-		for _, c := range e164[1:] {
-			if c < '0' || c > '9' {
-				t.Fatalf("%q → %q has a non-digit", s, e164)
-			}
-		}
-		if again, ok := channels.NormalizePhone(e164); !ok || again != e164 {
-			t.Fatalf("not idempotent: %q → %q → %q", s, e164, again)
 		}
 		if any, ok := channels.PhoneE164(s); !ok || any != e164 {
 			t.Fatalf("PhoneE164(%q) = %q, %v; NormalizePhone gave %q", s, any, ok, e164)
@@ -165,25 +154,39 @@ func FuzzPhoneE164(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		e164, ok := channels.PhoneE164(s)
-		if !ok {
-			if e164 != "" {
-				t.Fatalf("%q: not ok but %q", s, e164)
-			}
+		if !checkE164(t, channels.PhoneE164, s, e164, ok) {
 			return
 		}
-		if len(e164) < 9 || len(e164) > 16 || e164[0] != '+' || e164[1] == '0' {
+		if len(e164) < 9 || len(e164) > 16 || e164[1] == '0' {
 			t.Fatalf("%q → %q is not E.164", s, e164)
-		}
-		for _, c := range e164[1:] {
-			if c < '0' || c > '9' {
-				t.Fatalf("%q → %q has a non-digit", s, e164)
-			}
-		}
-		if again, ok := channels.PhoneE164(e164); !ok || again != e164 {
-			t.Fatalf("not idempotent: %q → %q → %q", s, e164, again)
 		}
 		if cn, ok := channels.NormalizePhone(s); ok != strings.HasPrefix(e164, "+86") || ok && cn != e164 {
 			t.Fatalf("%q → %q, but NormalizePhone gives %q, %v", s, e164, cn, ok)
 		}
 	})
+}
+
+// checkE164 checks what read (a phone reader) gave for s: nothing when not
+// ok, else a plus and digits that read gives back unchanged. It says
+// whether there is a number to check further.
+func checkE164(t *testing.T, read func(string) (string, bool), s, e164 string, ok bool) bool {
+	t.Helper()
+	if !ok {
+		if e164 != "" {
+			t.Fatalf("%q: not ok but %q", s, e164)
+		}
+		return false
+	}
+	if len(e164) < 2 || e164[0] != '+' {
+		t.Fatalf("%q → %q does not start with +", s, e164)
+	}
+	for _, c := range e164[1:] {
+		if c < '0' || c > '9' {
+			t.Fatalf("%q → %q has a non-digit", s, e164)
+		}
+	}
+	if again, ok := read(e164); !ok || again != e164 {
+		t.Fatalf("not idempotent: %q → %q → %q", s, e164, again)
+	}
+	return true
 }
