@@ -1,7 +1,7 @@
 # The two commands a new user needs are in README.md: `go run ./cmd/lianxin`
 # and `make test`.
 
-.PHONY: test deps build vet fmt bench load directory prompts
+.PHONY: test deps build vet fmt bench load fuzz directory prompts
 
 # Installs what the suite needs when missing, then runs it with the race detector.
 # All the packages (./...), the slowest named first: go test starts the
@@ -29,6 +29,12 @@ bench: deps
 # Routing end to end: 1,000 desks on websockets, 2,000 contacts/s.
 load: deps
 	go run ./cmd/lianxin-load -agents 1000 -contacts 20000 -rate 2000
+
+# Every fuzz target for FUZZTIME each (CI runs only their corpora); a
+# failing input is kept in its package's testdata/fuzz.
+FUZZTIME ?= 1m
+fuzz:
+	./scripts/fuzz-all.sh $(FUZZTIME)
 
 # Regenerates configs/hotlines.csv and configs/mailboxes.csv.
 directory:
