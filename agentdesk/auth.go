@@ -55,6 +55,27 @@ func (t *tokens) agent(ctx context.Context, tok string) (string, error) {
 	return id, err
 }
 
+// left returns the agent a token belongs to and how long the token has
+// left (negative: it never runs out).
+func (t *tokens) left(ctx context.Context, tok string) (string, time.Duration, error) {
+	k := t.key("tok", tokenHash(tok))
+	pipe := t.rdb.Pipeline()
+	get, ttl := pipe.Get(ctx, k), pipe.PTTL(ctx, k)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return "", 0, err
+	}
+	if errors.Is(get.Err(), redis.Nil) {
+		return "", 0, ErrBadToken
+	}
+	return get.Val(), ttl.Val(), nil
+}
+
+// extend gives a token d more from now, if it still exists (a revoked token
+// stays revoked).
+func (t *tokens) extend(ctx context.Context, tok string, d time.Duration) error {
+	return t.rdb.PExpire(ctx, t.key("tok", tokenHash(tok)), d).Err()
+}
+
 func (t *tokens) revoke(ctx context.Context, tok string) error {
 	return t.rdb.Del(ctx, t.key("tok", tokenHash(tok))).Err()
 }

@@ -56,6 +56,9 @@ type desk struct {
 	browserPhone bool
 	// out: the desk itself is logging out.
 	selfOut bool
+	// ending: the login is running out; the agent finishes what it has and
+	// takes nothing new (see watchToken).
+	ending bool
 }
 
 func (d *desk) loggingOut() bool {
@@ -534,10 +537,17 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 	case "ping":
 		d.send(outbound{msg: pongMsg{Type: "pong", Ref: m.Ref}})
 		return false
-	case "ready":
-		err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceReady, "")
-	case "not_ready":
-		err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceNotReady, m.Reason)
+	case "ready", "not_ready":
+		if d.loginEnding() {
+			// not_ready too: its reason, login_expired, stays for all to see.
+			fail("login_expired", "your login has run out: finish what you hold, then log in again")
+			return false
+		}
+		if m.Type == "ready" {
+			err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceReady, "")
+		} else {
+			err = d.s.q.SetPresence(ctx, id, d.sess, queue.PresenceNotReady, m.Reason)
+		}
 	case "accept":
 		if err = d.s.q.Accept(ctx, id, m.Contact); err == nil {
 			d.s.remember(ctx, id, m.Contact)
@@ -568,7 +578,7 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 	case "monitor", "monitor_stop":
 		err = d.s.monitor(ctx, d.agent, m, d.notify)
 	case "logout":
-		d.logout(ctx)
+		d.logout(ctx, "logged out")
 		return true
 	case "phone", "rtc_offer", "phone_answer", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf":
 		var reply any
@@ -634,7 +644,14 @@ func (d *desk) reply(ctx context.Context, tn, text string) error {
 		Status: "sent"})
 }
 
-// watchToken closes the desk with 4002 once its token expires or is revoked.
+// watchToken closes the desk with 4002 when its token is revoked (a logout,
+// a supervisor's force_logout) and when its login runs out, but not in the
+// middle of the agent's work: from the check before the token's last, the
+// agent gets no more work (not ready, reason login_expired, and "ready" is
+// refused), and while an offer, a call or a contact is still the agent's
+// the token is kept alive, check by check. Once the agent holds nothing,
+// the token is revoked and the desk closed: a long shift's last call is
+// not cut off at the twelfth hour.
 func (d *desk) watchToken(tok string) {
 	t := time.NewTicker(d.s.ping)
 	defer t.Stop()
@@ -643,19 +660,79 @@ func (d *desk) watchToken(tok string) {
 		case <-d.done:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := d.s.tokens.agent(ctx, tok)
-			cancel()
-			if errors.Is(err, ErrBadToken) {
-				d.log.Info("token expired; closing the desk")
-				d.shut(CloseLoggedOut, "token expired: log in again", true)
+			if d.checkToken(tok) {
 				return
 			}
 		}
 	}
 }
 
-func (d *desk) logout(ctx context.Context) {
+// checkToken is one look at the desk's token; it reports whether the desk
+// was closed.
+func (d *desk) checkToken(tok string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, left, err := d.s.tokens.left(ctx, tok)
+	if errors.Is(err, ErrBadToken) {
+		d.log.Info("token expired or revoked; closing the desk")
+		d.shut(CloseLoggedOut, "token expired: log in again", true)
+		return true
+	}
+	if err != nil || left < 0 || left > 2*d.s.ping {
+		return false // Redis unreachable (the next check looks again), or not near its end
+	}
+	busy, err := d.windDown(ctx)
+	if err != nil || busy {
+		// Kept until the check after next, so one failed check loses nothing.
+		if err := d.s.tokens.extend(ctx, tok, 3*d.s.ping); err != nil {
+			d.log.Warn("cannot keep the login while the agent works", zap.Error(err))
+		}
+		return false
+	}
+	d.log.Info("login ran out; logging out")
+	if err := d.s.tokens.revoke(ctx, tok); err != nil {
+		d.log.Warn("token not revoked", zap.Error(err))
+	}
+	d.logout(ctx, "token expired: log in again")
+	return true
+}
+
+// windDown gives the agent, whose login is running out, no more work, and
+// reports whether the agent still has some (an offer, a contact, a call).
+func (d *desk) windDown(ctx context.Context) (busy bool, err error) {
+	d.mu.Lock()
+	d.ending = true
+	d.mu.Unlock()
+	st, err := d.s.q.Status(ctx, d.agent.ID)
+	if err != nil {
+		return false, err
+	}
+	if st.Presence == queue.PresenceReady {
+		err := d.s.q.SetPresence(ctx, d.agent.ID, d.sess, queue.PresenceNotReady, ReasonLoginExpired)
+		if err != nil {
+			return false, err
+		}
+		// An offer made before it is work to finish.
+		if st, err = d.s.q.Status(ctx, d.agent.ID); err != nil {
+			return false, err
+		}
+	}
+	switch st.State {
+	case queue.AgentOffered, queue.AgentBusy, queue.AgentWrapUp:
+		return true, nil
+	}
+	return false, nil
+}
+
+// loginEnding says whether the desk's login is running out (windDown).
+func (d *desk) loginEnding() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ending
+}
+
+// logout logs the agent out and closes the desk with 4002 and why.
+func (d *desk) logout(ctx context.Context, why string) {
 	d.closePhone(false)
 	d.mu.Lock()
 	d.selfOut = true
@@ -663,5 +740,5 @@ func (d *desk) logout(ctx context.Context) {
 	if err := d.s.q.Logout(ctx, d.agent.ID, d.sess); err != nil {
 		d.log.Warn("logout failed", zap.Error(err))
 	}
-	d.shut(CloseLoggedOut, "logged out", false)
+	d.shut(CloseLoggedOut, why, false)
 }

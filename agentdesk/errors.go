@@ -26,6 +26,10 @@ const (
 	closeServiceRst = 1012
 )
 
+// ReasonLoginExpired is the not-ready reason of an agent whose login is
+// running out while it finishes its work (see desk.watchToken).
+const ReasonLoginExpired = "login_expired"
+
 // errorCode maps a queue error to the protocol's error codes.
 func errorCode(err error) string {
 	switch {

@@ -281,7 +281,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d := s.desk(id); d != nil {
-		d.logout(r.Context())
+		d.logout(r.Context(), "logged out")
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -8,7 +8,7 @@ export const STATES = {
 // Reasons an agent can pick; the server may send others (missed_offers, busy).
 export const NOT_READY_REASONS = [['break', '小休'], ['meal', '用餐'], ['training', '培训'], ['meeting', '会议']];
 export const REASONS = Object.assign(Object.fromEntries(NOT_READY_REASONS),
-  { busy: '忙碌', missed_offers: '漏接过多', login: '刚登录' }, /* REQUEUE_REASONS: */
+  { busy: '忙碌', missed_offers: '漏接过多', login: '刚登录', login_expired: '登录到期' }, /* REQUEUE_REASONS: */
   { media_lost: '网络中断', desk_lost: '工作台断线', shutdown: '服务器维护' });
 // Why a call in talk went back to its queue (the server's `requeued`); also the not-ready reason it leaves.
 export const REQUEUE_REASONS = { media_lost: '网络中断', desk_lost: '工作台断线', shutdown: '服务器维护' };
@@ -50,7 +50,7 @@ export const ERRORS = {
   not_yours: '这件诉求已不在您名下', wrong_state: '当前状态下不能这样操作（可能已超时或已被处理）',
   unavailable: '服务器暂时无法处理，请稍后再试', no_reply_path: '无法回复：该渠道没有可用的回复方式',
   reply_window_closed: '无法回复：已超过微信回复期限', reply_rejected: '回复被服务商拒绝，未发出',
-  replaced: '已在其他窗口登录',
+  replaced: '已在其他窗口登录', login_expired: '登录已到期：请处理完手上的工作，之后重新登录',
 };
 export const FIELDS = {
   outcome: '请选择处理结果', request_type: '请选择诉求类型', contact: '受理编号有误', note: '备注过长（最多2000字）',

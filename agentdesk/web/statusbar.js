@@ -32,14 +32,24 @@ export function renderState(m) {
   $('state-misses').title = m.misses > 0 ? `连续漏接 ${m.misses} 次` : '';
   if (m.since) box.title = `自 ${fmtTime(m.since)}`;
   renderPhone(m);
-  $('btn-ready').disabled = code === 'ready';
+  // The login ran out while work was open: the work is finished, nothing
+  // new comes, and the desk closes when it is done (the server refuses a
+  // change of presence meanwhile).
+  const expiring = m.presence === 'not_ready' && m.reason === 'login_expired';
+  $('btn-ready').disabled = code === 'ready' || expiring;
+  $('btn-notready').disabled = expiring;
+  $('notready-reason').disabled = expiring;
   // Set not ready for missed offers: say so where it cannot be missed.
   const missed = code === 'not_ready' && m.reason === 'missed_offers';
-  if (missed && $('banner').dataset.kind !== 'missed') {
+  const kind = $('banner').dataset.kind;
+  if (expiring && kind !== 'expiring') {
+    showBanner('登录已到期：不再分配新来件。请继续处理完手上的工作，完成后工作台将退出，需重新登录。');
+    $('banner').dataset.kind = 'expiring';
+  } else if (missed && kind !== 'missed') {
     showBanner('连续漏接来件，系统已将您设为未就绪。准备好后请点“就绪”继续接件。', '就绪',
       () => send({ type: 'ready' }, { track: false }));
     $('banner').dataset.kind = 'missed';
-  } else if (!missed && $('banner').dataset.kind === 'missed') {
+  } else if (!expiring && !missed && (kind === 'missed' || kind === 'expiring')) {
     hideBanner();
   }
   renderLoad(m.load || {});

@@ -11,7 +11,7 @@ const STATE_TEXT = {
 const STATE_ORDER = ['offered', 'busy', 'wrap_up', 'ready', 'not_ready', 'logged_out'];
 const REASON_TEXT = {
   busy: '忙碌', break: '小休', meal: '用餐', training: '培训', meeting: '会议', login: '刚登录',
-  missed_offers: '连续未接', supervisor: '班长置忙',
+  missed_offers: '连续未接', supervisor: '班长置忙', login_expired: '登录到期',
 };
 const CHANNEL_TEXT = {
   voice: '电话', sms: '短信', wechat: '微信', mailbox: '邮件', web: '网信', '110-transfer': '110转办',

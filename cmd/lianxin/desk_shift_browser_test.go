@@ -351,3 +351,46 @@ func TestOffersExpiringTogetherInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="offered"]`)), chromedp.WaitNotVisible(chromedp.ID("banner")))
 	b.noPageErrors(t)
 }
+
+// A login that runs out while the agent holds a letter lets the agent finish
+// it: the banner says so, 就绪 is disabled, the letter stays on screen and is
+// wrapped up; then the desk goes to the login page, saying why.
+func TestLoginRunsOutInBrowser(t *testing.T) {
+	t.Parallel()
+	s := queuetest.RedisServer(t)
+	// Desks are checked every 20 s: this login starts running out at the
+	// first check.
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.Auth.TokenTTL = 40 * time.Second })
+	b := startBrowser(t)
+	defer b.close(t)
+	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
+	b.login(t, n.base, "1001")
+	b.goReady(t)
+	tn := letter(t, n.base, mailboxFor(t, "general"), "路灯不亮")
+	accept := `#offers [data-offer="` + tn + `"] button.accept`
+	b.do(t, "accept the letter", chromedp.WaitVisible(chromedp.CSS(accept)), chromedp.Click(chromedp.CSS(accept)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail[data-contact="`+tn+`"] #detail-text`)))
+
+	b.do(t, "the login runs out", chromedp.WaitVisible(chromedp.CSS(`#banner:not([hidden])[data-kind="expiring"]`)))
+	require.Contains(t, browserRun(t, b, "banner", chromedp.Text(chromedp.ID("banner-text"))), "登录已到期")
+	require.True(t, browserRun(t, b, "presence disabled", chromedp.Evaluate[bool](
+		`['btn-ready', 'btn-notready', 'notready-reason'].every((id) => document.getElementById(id).disabled)`)),
+		"就绪 or 未就绪 can be pressed")
+	require.Equal(t, "busy", browserRun(t, b, "state", chromedp.AttributeValue(chromedp.ID("state"), "data-state")).Value)
+	require.Contains(t, browserRun(t, b, "pending", chromedp.Text(chromedp.ID("state-pending"))), "登录到期")
+	b.statusBarOneLine(t)
+	b.screenshot(t, "login-expiring")
+
+	b.do(t, "wrap the letter up",
+		chromedp.SetValue(chromedp.ID("wrapup-type"), "help"),
+		chromedp.SetValue(chromedp.ID("wrapup-outcome"), "resolved"),
+		chromedp.Evaluate[chromedp.Void](`for (const id of ['wrapup-type', 'wrapup-outcome'])
+			document.getElementById(id).dispatchEvent(new Event('change', {bubbles: true}))`),
+		chromedp.Click(chromedp.ID("btn-wrapup")),
+		chromedp.WaitVisible(chromedp.ID("login-view")),
+	)
+	require.Contains(t, browserRun(t, b, "why", chromedp.Text(chromedp.ID("login-error"))), "登录已过期")
+	require.Equal(t, queue.StateClosed, contactOn(t, n, tn).State)
+	b.screenshot(t, "login-expired")
+	b.noPageErrors(t)
+}

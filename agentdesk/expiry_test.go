@@ -1,0 +1,88 @@
+package agentdesk
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lianxin/lianxin/agentdesk/desktest"
+	"github.com/lianxin/lianxin/queue"
+	"github.com/stretchr/testify/require"
+)
+
+// attSHA is the hash of the attachment of the letter in
+// TestLoginRunsOutAfterTheWork.
+var attSHA = strings.Repeat("5e", 32)
+
+// apiStatus is the status fetching the attachment of contact tn answers
+// for token tok.
+func apiStatus(t *testing.T, e *deskEnv, tok, tn string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.base+"/api/attachments/"+attSHA+"?contact="+tn, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// closedWith waits for the desk to be closed and returns its close code.
+func closedWith(t *testing.T, c *desktest.Client) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.Next(ctx, "never")
+	require.ErrorIs(t, err, desktest.ErrClosed)
+	return c.CloseCode()
+}
+
+// A login that runs out while the agent holds a contact lasts until the
+// agent is done with it: the agent takes no new work meanwhile (not ready,
+// login_expired; "ready" refused), the token keeps working past its time,
+// and the desk closes with 4002 once the contact is wrapped up. An idle
+// agent's desk closes when its login runs out.
+func TestLoginRunsOutAfterTheWork(t *testing.T) {
+	const ttl = 3 * time.Second
+	e := startDesk(t, func(p *Params) { p.TokenTTL = ttl; p.PingEvery = 100 * time.Millisecond })
+	start := time.Now()
+	tok := e.login(t, "1001")
+	c := e.dial(t, tok)
+	require.Equal(t, "ack", reply(t, c, "ready", nil).Type)
+	tn := e.letter(t, "12345", "热线", queue.Attachment{Name: "a.jpg", Type: "image/jpeg", Size: 64, SHA256: attSHA})
+	require.Equal(t, tn, next(t, c, "offer").TrackingNo())
+	require.Equal(t, "ack", reply(t, c, "accept", map[string]any{"contact": tn}).Type)
+
+	idleTok := e.login(t, "1002")
+	idle := e.dial(t, idleTok)
+	require.Equal(t, "ack", reply(t, idle, "ready", nil).Type)
+
+	// Near its end, the busy agent's login takes no new work.
+	for st := next(t, c, "state"); st.Reason != ReasonLoginExpired; st = next(t, c, "state") {
+	}
+	require.Equal(t, queue.AgentBusy, status(t, e, "1001").State)
+	requireError(t, reply(t, c, "ready", nil), "login_expired", "log in again")
+	requireError(t, reply(t, c, "not_ready", map[string]any{"reason": "meal"}), "login_expired", "log in again")
+	require.Equal(t, ReasonLoginExpired, status(t, e, "1001").Reason)
+	require.Equal(t, CloseLoggedOut, closedWith(t, idle))
+	require.Equal(t, http.StatusUnauthorized, apiStatus(t, e, idleTok, tn))
+	require.Equal(t, queue.AgentLoggedOut, status(t, e, "1002").State)
+
+	// Well past the token's time, the desk and the token still work.
+	time.Sleep(time.Until(start.Add(ttl + time.Second)))
+	until(t, c)
+	require.Equal(t, http.StatusOK, apiStatus(t, e, tok, tn))
+	require.Equal(t, queue.AgentBusy, status(t, e, "1001").State)
+
+	// The contact wrapped up, the login ends.
+	require.Equal(t, "ack", reply(t, c, "wrapup", map[string]any{"contact": tn, "request_type": "report",
+		"outcome": "resolved"}).Type)
+	require.Equal(t, CloseLoggedOut, closedWith(t, c))
+	require.Equal(t, http.StatusUnauthorized, apiStatus(t, e, tok, tn))
+	require.Equal(t, queue.AgentLoggedOut, status(t, e, "1001").State)
+	ct, err := e.q.Contact(context.Background(), tn)
+	require.NoError(t, err)
+	require.Equal(t, queue.StateClosed, ct.State)
+}
