@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/lianxin/lianxin/configs"
+	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/stretchr/testify/require"
@@ -280,5 +281,92 @@ func TestBrowserPhoneMicrophoneDenied(t *testing.T) {
 	require.True(t, until.IsZero(), "no phone binding without a microphone")
 	b.statusBarOneLine(t)
 	b.screenshot(t, "mic-denied")
+	b.noPageErrors(t)
+}
+
+// A login that runs out in the middle of a call on the browser phone does not
+// cut the call. Near the login's end the desk says so (a banner; 就绪 and 未就绪
+// disabled) and the agent stays busy; well past the token's time the caller
+// still hears the agent's microphone and the browser the caller, by content;
+// the agent hangs up and wraps up, and only then the desk goes to the login
+// page, saying why.
+func TestBrowserCallOutlivesTheLogin(t *testing.T) {
+	t.Parallel()
+	s := queuetest.RedisServer(t)
+	// Desks are checked every 20 s: this login starts running out at the
+	// second check (left ≤ 40 s), which leaves time to get the call up.
+	const ttl = 70 * time.Second
+	n := startNode(t, s.URL, "node-a", noMenus, func(c *configs.Config) {
+		c.SIP.RingTimeout = 5 * time.Minute
+		c.SIP.WebRTC.Loopback = true
+		c.Auth.TokenTTL = ttl
+	})
+	gw := n.n.voice.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	loggedIn := time.Now()
+	b := browserPhoneAgent(t, n, "1001")
+	defer b.close(t)
+
+	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: gw, Number: "12345", From: "13800138000"})
+	require.NoError(t, err)
+	b.do(t, "answer the call", chromedp.WaitVisible(chromedp.CSS(`#phone .answer`)),
+		chromedp.Click(chromedp.CSS(`#phone .answer`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-phone-state="talking"]`)))
+	tn := browserRun(t, b, "the call's tracking no", chromedp.AttributeValue(chromedp.CSS(`#contacts [data-contact]`),
+		"data-contact")).Value
+	waitHears(ctx, t, call, agentMicHz, "the agent")
+
+	b.do(t, "the login runs out", chromedp.WaitVisible(chromedp.CSS(`#banner:not([hidden])[data-kind="expiring"]`)))
+	require.Contains(t, browserRun(t, b, "banner", chromedp.Text(chromedp.ID("banner-text"))), "登录已到期")
+	require.True(t, browserRun(t, b, "presence disabled", chromedp.Evaluate[bool](
+		`['btn-ready', 'btn-notready', 'notready-reason'].every((id) => document.getElementById(id).disabled)`)),
+		"就绪 or 未就绪 can be pressed")
+	require.Contains(t, browserRun(t, b, "pending", chromedp.Text(chromedp.ID("state-pending"))), "登录到期")
+	b.statusBarOneLine(t)
+	b.screenshot(t, "login-expiring")
+
+	// Well past the token's time the call is up, and audio flows both ways.
+	time.Sleep(time.Until(loggedIn.Add(ttl + 5*time.Second)))
+	select {
+	case <-call.Ended():
+		t.Fatal("the call ended with the login")
+	default:
+	}
+	b.do(t, "still talking", chromedp.WaitVisible(chromedp.CSS(`body[data-phone-state="talking"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="busy"]`)))
+	heard := len(call.Rec.Audio())
+	for a := call.Rec.Audio(); len(a) < heard+8000 || !siptest.HasTone(a[len(a)-1600:], agentMicHz); a = call.Rec.Audio() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("after the login's time the caller heard %d more samples, not the agent", len(a)-heard)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	s1 := browserRun(t, b, "stats", chromedp.Evaluate[phoneStats](`lianxinPhone.stats()`, chromedp.EvalAwaitPromise))
+	require.NotNil(t, s1.Inbound)
+	waitJS(t, b, "the browser still gets the caller", `const s = await lianxinPhone.stats();
+		return s.inbound.packets >= `+itoa(s1.Inbound.Packets+50)+`;`)
+	require.True(t, browserRun(t, b, "the caller's tone", chromedp.Poll[bool](
+		`Math.abs(lianxinPhone.inboundPeak().hz - 1000) < 60`)), "the page's analyser finds the caller's 1000 Hz")
+
+	b.do(t, "hang up", chromedp.Click(chromedp.CSS(`#phone .hangup`)),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="wrap_up"]`)))
+	select {
+	case <-call.Ended():
+	case <-ctx.Done():
+		t.Fatal("the caller got no BYE")
+	}
+	b.do(t, "wrap up",
+		chromedp.SetValue(chromedp.ID("wrapup-type"), "consultation"),
+		chromedp.SetValue(chromedp.ID("wrapup-outcome"), "resolved"),
+		chromedp.Evaluate[chromedp.Void](`for (const id of ['wrapup-type', 'wrapup-outcome'])
+			document.getElementById(id).dispatchEvent(new Event('change', {bubbles: true}))`),
+		chromedp.Click(chromedp.ID("btn-wrapup")),
+		chromedp.WaitVisible(chromedp.ID("login-view")),
+	)
+	require.Contains(t, browserRun(t, b, "why", chromedp.Text(chromedp.ID("login-error"))), "登录已过期")
+	require.Equal(t, queue.StateClosed, contactOn(t, n, tn).State)
+	b.screenshot(t, "login-expired")
 	b.noPageErrors(t)
 }
