@@ -202,6 +202,19 @@ func (b *deskBrowser) goReady(t *testing.T) {
 	)
 }
 
+// wrapUp chooses a request type and an outcome in the wrap-up form as a
+// person does (SetValue fires no event; a choice from a list does), presses
+// 办结 and then does the actions given.
+func wrapUp(rtype, outcome string, then ...chromedp.Action[chromedp.Void]) []chromedp.Action[chromedp.Void] {
+	return append([]chromedp.Action[chromedp.Void]{
+		chromedp.SetValue(chromedp.ID("wrapup-type"), rtype),
+		chromedp.SetValue(chromedp.ID("wrapup-outcome"), outcome),
+		chromedp.Evaluate[chromedp.Void](`for (const id of ['wrapup-type', 'wrapup-outcome'])
+			document.getElementById(id).dispatchEvent(new Event('change', {bubbles: true}))`),
+		chromedp.Click(chromedp.ID("btn-wrapup")),
+	}, then...)
+}
+
 func (b *deskBrowser) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, browserWait)

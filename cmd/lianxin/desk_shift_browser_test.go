@@ -195,16 +195,11 @@ func TestDeskShiftInBrowser(t *testing.T) {
 	// 8. Wrap the others up, then a photo comes: no ring now, and the
 	// picture shows in the page.
 	for _, tn := range others {
-		b.do(t, "wrap up "+tn,
+		b.do(t, "open "+tn,
 			chromedp.Click(chromedp.CSS(`#contacts [data-contact="`+tn+`"] button`)),
-			chromedp.WaitVisible(chromedp.CSS(`#detail[data-contact="`+tn+`"]`)),
-			chromedp.SetValue(chromedp.ID("wrapup-type"), "complaint"),
-			chromedp.SetValue(chromedp.ID("wrapup-outcome"), "dispatched"),
-			chromedp.Evaluate[chromedp.Void](`for (const id of ['wrapup-type', 'wrapup-outcome'])
-				document.getElementById(id).dispatchEvent(new Event('change', {bubbles: true}))`),
-			chromedp.Click(chromedp.ID("btn-wrapup")),
-			chromedp.WaitNotPresent(chromedp.CSS(`#contacts [data-contact="`+tn+`"]`)),
-		)
+			chromedp.WaitVisible(chromedp.CSS(`#detail[data-contact="`+tn+`"]`)))
+		b.do(t, "wrap up "+tn, wrapUp("complaint", "dispatched",
+			chromedp.WaitNotPresent(chromedp.CSS(`#contacts [data-contact="`+tn+`"]`)))...)
 	}
 	b.do(t, "ready again", chromedp.Click(chromedp.ID("btn-ready")), chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)))
 	photo := testPNG(t, 120, 80)

@@ -110,15 +110,9 @@ func TestVoiceCallInBrowser(t *testing.T) {
 	b.screenshot(t, "ended")
 
 	// 4. Wrap it up in the page; it goes.
-	b.do(t, "wrap up",
-		chromedp.SetValue(chromedp.ID("wrapup-type"), "consultation"),
-		chromedp.SetValue(chromedp.ID("wrapup-outcome"), "resolved"),
-		chromedp.Evaluate[chromedp.Void](`for (const id of ['wrapup-type', 'wrapup-outcome'])
-			document.getElementById(id).dispatchEvent(new Event('change', {bubbles: true}))`),
-		chromedp.Click(chromedp.ID("btn-wrapup")),
+	b.do(t, "wrap up", wrapUp("consultation", "resolved",
 		chromedp.WaitNotPresent(chromedp.CSS(contact)),
-		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)),
-	)
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)))...)
 	_, err = phone.WaitEvent(ctx, "CALL_CLOSED", 0)
 	require.NoError(t, err)
 
