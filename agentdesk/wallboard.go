@@ -45,10 +45,15 @@ const (
 type wallConn struct {
 	s     *Server
 	agent Agent
+	tok   string
 	conn  *websocket.Conn
 	out   chan []byte
 	done  chan struct{}
 	once  sync.Once
+	// code and why close the connection (set before done is closed; the
+	// default: 1013, reconnect).
+	code int
+	why  string
 }
 
 func (w *wallConn) send(b []byte) {
@@ -68,8 +73,46 @@ func (w *wallConn) sendMsg(m any) {
 	w.send(b)
 }
 
-func (w *wallConn) close() {
-	w.once.Do(func() { close(w.done) })
+func (w *wallConn) close() { w.end(closeTryAgain, "reconnect") }
+
+// end closes the connection with code and why.
+func (w *wallConn) end(code int, why string) {
+	w.once.Do(func() {
+		w.code, w.why = code, why
+		close(w.done)
+	})
+}
+
+// loggedIn says whether the wallboard's login still holds (its token is
+// neither revoked nor run out); when it does not, the wallboard is closed
+// with 4002. Redis out of reach counts as logged in: the next look decides.
+func (w *wallConn) loggedIn(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := w.s.tokens.agent(ctx, w.tok); errors.Is(err, ErrBadToken) {
+		w.end(CloseLoggedOut, "token expired: log in again")
+		return false
+	}
+	return true
+}
+
+// watchToken closes the wallboard once its login ends (a logout, a token run
+// out), looking as often as the connection is pinged: the wallboard's
+// supervisor powers (listening in, logging agents out) last no longer than
+// the login.
+func (w *wallConn) watchToken() {
+	t := time.NewTicker(w.s.ping)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+			if !w.loggedIn(context.Background()) {
+				return
+			}
+		}
+	}
 }
 
 // serveWallboard is GET /wallboard/ws: supervisors only, the desk's token
@@ -77,7 +120,8 @@ func (w *wallConn) close() {
 // and the desk's Origin check. It does not seat the supervisor as an agent,
 // so the wallboard and the supervisor's own desk live side by side.
 func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.authenticateToken(w, r, wsToken(r))
+	tok := wsToken(r)
+	id, ok := s.authenticateToken(w, r, tok)
 	if !ok {
 		return
 	}
@@ -92,7 +136,7 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	wc := &wallConn{s: s, agent: s.agents[id], conn: conn, out: make(chan []byte, 64), done: make(chan struct{})}
+	wc := &wallConn{s: s, agent: s.agents[id], tok: tok, conn: conn, out: make(chan []byte, 64), done: make(chan struct{})}
 	s.mu.Lock()
 	s.walls[wc] = struct{}{}
 	s.mu.Unlock()
@@ -103,6 +147,7 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 		wc.close()
 	}()
 	go wc.writeLoop()
+	go wc.watchToken()
 	wc.sendMsg(helloMsg{Type: "hello", Agent: infoOf(wc.agent), Node: s.q.NodeID(), ServerTime: time.Now().UTC(),
 		Channels: queue.Channels})
 	wc.sendMsg(s.board.snapshot(time.Now()))
@@ -123,10 +168,14 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 			wc.sendMsg(errorMsg{Type: "error", Code: perr.code, Message: perr.msg, Ref: m.Ref})
 			continue
 		}
-		switch m.Type {
-		case "ping":
+		if m.Type == "ping" {
 			wc.sendMsg(pongMsg{Type: "pong", Ref: m.Ref})
 			continue
+		}
+		if !wc.loggedIn(ctx) {
+			return // a supervisor's action only while the login holds
+		}
+		switch m.Type {
 		case "force_not_ready", "force_logout", "reassign", "alert_ack":
 			if code, msg := s.supervise(ctx, wc.agent, m); code != "" {
 				wc.sendMsg(errorMsg{Type: "error", Code: code, Message: msg, Ref: m.Ref})
@@ -166,7 +215,7 @@ func (w *wallConn) writeLoop() {
 	for {
 		select {
 		case <-w.done:
-			_ = w.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeTryAgain, "reconnect"),
+			_ = w.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(w.code, w.why),
 				time.Now().Add(time.Second))
 			return
 		case <-ping.C:
