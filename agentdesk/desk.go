@@ -533,6 +533,9 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 	}
 	var err error
 	id := d.agent.ID
+	if supervisorsOnly[m.Type] && !d.loggedIn(ctx) {
+		return true // a supervisor's action only while the login holds
+	}
 	switch m.Type {
 	case "ping":
 		d.send(outbound{msg: pongMsg{Type: "pong", Ref: m.Ref}})
@@ -694,6 +697,25 @@ func (d *desk) checkToken(tok string) bool {
 		d.log.Warn("token not revoked", zap.Error(err))
 	}
 	d.logout(ctx, "token expired: log in again")
+	return true
+}
+
+// supervisorsOnly are the desk's messages that act with a supervisor's
+// powers: each is done only once the token is found to hold.
+var supervisorsOnly = map[string]bool{"force_not_ready": true, "force_logout": true, "reassign": true,
+	"alert_ack": true, "monitor": true, "monitor_stop": true, "hot_topic_publish": true, "hot_topic_withdraw": true}
+
+// loggedIn says whether the desk's token still holds; when it does not (a
+// logout on another node, a supervisor's force_logout), the desk is closed
+// with 4002 at once instead of at the next look. Redis out of reach counts
+// as logged in.
+func (d *desk) loggedIn(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := d.s.tokens.agent(ctx, d.tok); errors.Is(err, ErrBadToken) {
+		d.shut(CloseLoggedOut, "token expired: log in again", true)
+		return false
+	}
 	return true
 }
 

@@ -90,15 +90,17 @@ func TestLoginRunsOutAfterTheWork(t *testing.T) {
 // A supervisor's wallboard lasts as long as the login: logged out (here,
 // from the desk's page, which revokes the token), it is closed with 4002,
 // and a supervisor's action sent before the next look is refused by the
-// close, not done.
-func TestWallboardEndsWithTheLogin(t *testing.T) {
+// close, not done. So is the action of a supervisor's desk whose login
+// ended on another node (its token revoked there).
+func TestSupervisorPowersEndWithTheLogin(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		ping time.Duration
-		act  bool
+		name      string
+		ping      time.Duration
+		act, desk bool
 	}{
-		{"looked at", 100 * time.Millisecond, false},
-		{"acting", time.Hour, true}, // no look before the action
+		{"wallboard looked at", 100 * time.Millisecond, false, false},
+		{"wallboard acting", time.Hour, true, false}, // no look before the action
+		{"desk acting", time.Hour, true, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := startDesk(t, func(p *Params) { p.PingEvery = c.ping })
@@ -106,23 +108,29 @@ func TestWallboardEndsWithTheLogin(t *testing.T) {
 			tok := e.login(t, "1005")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			w, _, err := desktest.DialWallboard(ctx, e.base, tok)
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = w.Close() })
-			next(t, w, "hello")
-
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base+"/api/logout", nil)
-			require.NoError(t, err)
-			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
-			_ = resp.Body.Close()
-			require.Equal(t, http.StatusNoContent, resp.StatusCode)
+			var sup *desktest.Client
+			if c.desk {
+				sup = e.dial(t, tok)
+				require.NoError(t, e.s.tokens.revoke(ctx, tok)) // a logout on another node
+			} else {
+				w, _, err := desktest.DialWallboard(ctx, e.base, tok)
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = w.Close() })
+				next(t, w, "hello")
+				sup = w
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base+"/api/logout", nil)
+				require.NoError(t, err)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				_ = resp.Body.Close()
+				require.Equal(t, http.StatusNoContent, resp.StatusCode)
+			}
 			if c.act {
-				_, err := w.Send("force_logout", map[string]any{"agent": "1001"})
+				_, err := sup.Send("force_logout", map[string]any{"agent": "1001"})
 				require.NoError(t, err)
 			}
-			require.Equal(t, CloseLoggedOut, closedWith(t, w))
+			require.Equal(t, CloseLoggedOut, closedWith(t, sup))
 			require.Equal(t, queue.AgentReady, status(t, e, "1001").State, "the agent was logged out")
 			until(t, agent) // the agent's desk is still open
 		})
