@@ -230,7 +230,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	d.log.Info("desk connected", zap.String("session", sess.ID))
 	go d.writeLoop()
 	go d.prepareLoop()
-	go d.watchToken(tok)
+	go d.watchToken()
 	d.greet(ctx, sess)
 	d.readLoop(ctx)
 	d.shut(websocket.CloseNormalClosure, "", true)
@@ -649,13 +649,13 @@ func (d *desk) reply(ctx context.Context, tn, text string) error {
 
 // watchToken closes the desk with 4002 when its token is revoked (a logout,
 // a supervisor's force_logout) and when its login runs out, but not in the
-// middle of the agent's work: from the check before the token's last, the
-// agent gets no more work (not ready, reason login_expired, and "ready" is
-// refused), and while an offer, a call or a contact is still the agent's
-// the token is kept alive, check by check. Once the agent holds nothing,
-// the token is revoked and the desk closed: a long shift's last call is
-// not cut off at the twelfth hour.
-func (d *desk) watchToken(tok string) {
+// middle of the agent's work: from the first check that finds two checks'
+// time or less left, the agent gets no more work (not ready, reason
+// login_expired; ready and not_ready are refused), and while an offer, a
+// call or a contact is still the agent's the token is kept alive, check by
+// check. Once the agent holds nothing, the token is revoked and the agent
+// logged out: a long shift's last call is not cut off at the twelfth hour.
+func (d *desk) watchToken() {
 	t := time.NewTicker(d.s.ping)
 	defer t.Stop()
 	for {
@@ -663,7 +663,7 @@ func (d *desk) watchToken(tok string) {
 		case <-d.done:
 			return
 		case <-t.C:
-			if d.checkToken(tok) {
+			if d.checkToken() {
 				return
 			}
 		}
@@ -672,13 +672,12 @@ func (d *desk) watchToken(tok string) {
 
 // checkToken is one look at the desk's token; it reports whether the desk
 // was closed.
-func (d *desk) checkToken(tok string) bool {
+func (d *desk) checkToken() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, left, err := d.s.tokens.left(ctx, tok)
+	_, left, err := d.s.tokens.left(ctx, d.tok)
 	if errors.Is(err, ErrBadToken) {
-		d.log.Info("token expired or revoked; closing the desk")
-		d.shut(CloseLoggedOut, "token expired: log in again", true)
+		d.tokenGone()
 		return true
 	}
 	if err != nil || left < 0 || left > 2*d.s.ping {
@@ -687,13 +686,13 @@ func (d *desk) checkToken(tok string) bool {
 	busy, err := d.windDown(ctx)
 	if err != nil || busy {
 		// Kept until the check after next, so one failed check loses nothing.
-		if err := d.s.tokens.extend(ctx, tok, 3*d.s.ping); err != nil {
+		if err := d.s.tokens.extend(ctx, d.tok, 3*d.s.ping); err != nil {
 			d.log.Warn("cannot keep the login while the agent works", zap.Error(err))
 		}
 		return false
 	}
 	d.log.Info("login ran out; logging out")
-	if err := d.s.tokens.revoke(ctx, tok); err != nil {
+	if err := d.s.tokens.revoke(ctx, d.tok); err != nil {
 		d.log.Warn("token not revoked", zap.Error(err))
 	}
 	d.logout(ctx, "token expired: log in again")
@@ -713,10 +712,16 @@ func (d *desk) loggedIn(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := d.s.tokens.agent(ctx, d.tok); errors.Is(err, ErrBadToken) {
-		d.shut(CloseLoggedOut, "token expired: log in again", true)
+		d.tokenGone()
 		return false
 	}
 	return true
+}
+
+// tokenGone closes the desk whose token was revoked or ran out.
+func (d *desk) tokenGone() {
+	d.log.Info("token expired or revoked; closing the desk")
+	d.shut(CloseLoggedOut, "token expired: log in again", true)
 }
 
 // windDown gives the agent, whose login is running out, no more work, and
@@ -729,12 +734,14 @@ func (d *desk) windDown(ctx context.Context) (busy bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if st.Presence == queue.PresenceReady {
+	ready := st.Presence == queue.PresenceReady
+	if ready || st.Presence == queue.PresenceNotReady && st.Reason != ReasonLoginExpired {
 		err := d.s.q.SetPresence(ctx, d.agent.ID, d.sess, queue.PresenceNotReady, ReasonLoginExpired)
 		if err != nil {
 			return false, err
 		}
-		// An offer made before it is work to finish.
+	}
+	if ready { // an offer made before it is work to finish
 		if st, err = d.s.q.Status(ctx, d.agent.ID); err != nil {
 			return false, err
 		}

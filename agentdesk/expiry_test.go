@@ -41,9 +41,10 @@ func closedWith(t *testing.T, c *desktest.Client) int {
 
 // A login that runs out while the agent holds a contact lasts until the
 // agent is done with it: the agent takes no new work meanwhile (not ready,
-// login_expired; "ready" refused), the token keeps working past its time,
-// and the desk closes with 4002 once the contact is wrapped up. An idle
-// agent's desk closes when its login runs out.
+// login_expired, whatever reason it had; ready and not_ready refused), the
+// token keeps working past its time, and the agent is logged out (4002)
+// once the contact is wrapped up. An idle agent is logged out when its
+// login runs out.
 func TestLoginRunsOutAfterTheWork(t *testing.T) {
 	const ttl = 3 * time.Second
 	e := startDesk(t, func(p *Params) { p.TokenTTL = ttl; p.PingEvery = 100 * time.Millisecond })
@@ -54,6 +55,8 @@ func TestLoginRunsOutAfterTheWork(t *testing.T) {
 	tn := e.letter(t, "12345", "热线", queue.Attachment{Name: "a.jpg", Type: "image/jpeg", Size: 64, SHA256: attSHA})
 	require.Equal(t, tn, next(t, c, "offer").TrackingNo())
 	require.Equal(t, "ack", reply(t, c, "accept", map[string]any{"contact": tn}).Type)
+	// A meal break asked for: the login's end says why instead.
+	require.Equal(t, "ack", reply(t, c, "not_ready", map[string]any{"reason": "meal"}).Type)
 
 	idleTok := e.login(t, "1002")
 	idle := e.dial(t, idleTok)
