@@ -27,20 +27,30 @@ if [ "${#targets[@]}" -eq 0 ]; then
 	exit 2
 fi
 
+# inputs counts the files of a target's corpus in the package.
+inputs() { find "$1/testdata/fuzz/$2" -type f 2>/dev/null | wc -l; }
+
 failed=()
+flaked=0
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	p="${pkg#./}"
 	log="$logs/${p//\//_}.$name.log"
 	printf '%-28s %-32s ' "$pkg" "$name"
+	before=$(inputs "$pkg" "$name")
 	if go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" >"$log" 2>&1; then
 		echo ok
+	elif [ "$(inputs "$pkg" "$name")" -eq "$before" ] && grep -q '^    context deadline exceeded$' "$log"; then
+		# Go before 1.27 can fail a target as -fuzztime ends, with no
+		# input found (go.dev/issue/75804): not a failure of ours.
+		echo "ok (the fuzzer's own deadline race at the end, no input found)"
+		flaked=$((flaked + 1))
 	else
 		echo "FAIL (see $log)"
 		failed+=("$pkg $name")
 	fi
 done
 
-echo "fuzz-all: ${#targets[@]} targets, ${#failed[@]} failed, $fuzztime each; logs in $logs"
+echo "fuzz-all: ${#targets[@]} targets, ${#failed[@]} failed ($flaked ended by Go's deadline race), $fuzztime each; logs in $logs"
 for f in "${failed[@]}"; do echo "  FAIL $f"; done
 [ "${#failed[@]}" -eq 0 ]
