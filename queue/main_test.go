@@ -3,7 +3,7 @@ package queue_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/lianxin/lianxin/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }

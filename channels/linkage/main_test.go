@@ -4,13 +4,13 @@ import (
 	"context"
 	"testing"
 
+	"github.com/lianxin/lianxin/internal/leakcheck"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // newQueue is the real queue on a redis-server of the test's own.
 func newQueue(t *testing.T) *queue.Queue {

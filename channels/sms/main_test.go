@@ -4,15 +4,15 @@ import (
 	"context"
 	"testing"
 
+	"github.com/lianxin/lianxin/internal/leakcheck"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 var _ Receiver = (*queue.Queue)(nil)
 

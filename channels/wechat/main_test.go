@@ -7,11 +7,11 @@ import (
 	"github.com/lianxin/lianxin/channels"
 	"github.com/lianxin/lianxin/channels/blobstore"
 	"github.com/lianxin/lianxin/channels/wechat"
+	"github.com/lianxin/lianxin/internal/leakcheck"
 	"github.com/lianxin/lianxin/queue"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 var (
 	_ wechat.Queue     = (*queue.Queue)(nil)

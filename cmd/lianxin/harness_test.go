@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,9 +17,9 @@ import (
 
 	"github.com/lianxin/lianxin/agentdesk/desktest"
 	"github.com/lianxin/lianxin/configs"
+	"github.com/lianxin/lianxin/internal/leakcheck"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/crypto/bcrypt"
@@ -30,29 +29,7 @@ func TestMain(m *testing.M) {
 	// go-redis logs pool dial failures through a global logger; the tests
 	// that stop Redis on purpose would fill the output with them.
 	redis.SetLogger(redisLog{zap.NewNop().Sugar()})
-	code := m.Run()
-	if code == 0 {
-		if err := leftRunning(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: Errors on successful test run: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// leftRunning finds the goroutines the tests left running (what
-// goleak.VerifyTestMain checks), looking twice. After its dials failed,
-// go-redis's pool dials again in a goroutine that sleeps a second between
-// tries and sees its pool closed only after the sleep: one a test that
-// stopped Redis left behind ends within that second (goleak's own retries
-// wait less). A pool never closed dials for ever and is found the second
-// time too.
-func leftRunning() error {
-	if goleak.Find() == nil {
-		return nil
-	}
-	time.Sleep(1500 * time.Millisecond)
-	return goleak.Find()
+	leakcheck.Main(m)
 }
 
 // aloneEnv names the test a child process runs; see inOwnProcess.
