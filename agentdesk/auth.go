@@ -16,7 +16,9 @@ import (
 )
 
 // tokens keeps desk tokens in Redis so every node accepts them. Only a hash
-// of each token is stored.
+// of each token is stored ("tok:<hash>" → agent), and the hashes of an
+// agent's tokens in a set ("toks:<agent>", lasting as long as the longest),
+// so that all of them can be revoked at once.
 type tokens struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -37,7 +39,12 @@ func (t *tokens) issue(ctx context.Context, agent string) (string, time.Time, er
 		return "", time.Time{}, err
 	}
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
-	if err := t.rdb.Set(ctx, t.key("tok", tokenHash(tok)), agent, t.ttl).Err(); err != nil {
+	h, set := tokenHash(tok), t.key("toks", agent)
+	pipe := t.rdb.TxPipeline()
+	pipe.Set(ctx, t.key("tok", h), agent, t.ttl)
+	pipe.SAdd(ctx, set, h)
+	pipe.Expire(ctx, set, t.ttl)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return "", time.Time{}, err
 	}
 	return tok, time.Now().Add(t.ttl), nil
@@ -70,10 +77,29 @@ func (t *tokens) left(ctx context.Context, tok string) (string, time.Duration, e
 	return get.Val(), ttl.Val(), nil
 }
 
-// extend gives a token d more from now, if it still exists (a revoked token
-// stays revoked).
-func (t *tokens) extend(ctx context.Context, tok string, d time.Duration) error {
-	return t.rdb.PExpire(ctx, t.key("tok", tokenHash(tok)), d).Err()
+// extend gives agent's token d more from now, if it still exists (a
+// revoked token stays revoked); the agent's set of tokens lasts as long.
+func (t *tokens) extend(ctx context.Context, agent, tok string, d time.Duration) error {
+	pipe := t.rdb.Pipeline()
+	pipe.PExpire(ctx, t.key("tok", tokenHash(tok)), d)
+	pipe.Do(ctx, "PEXPIRE", t.key("toks", agent), d.Milliseconds(), "GT")
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// revokeAgent revokes every token of agent (every page it is logged in
+// on), and tokens issued before this version kept no set, only tok.
+func (t *tokens) revokeAgent(ctx context.Context, agent, tok string) error {
+	set := t.key("toks", agent)
+	hs, err := t.rdb.SMembers(ctx, set).Result()
+	if err != nil {
+		return err
+	}
+	keys := []string{set, t.key("tok", tokenHash(tok))}
+	for _, h := range hs {
+		keys = append(keys, t.key("tok", h))
+	}
+	return t.rdb.Del(ctx, keys...).Err()
 }
 
 func (t *tokens) revoke(ctx context.Context, tok string) error {

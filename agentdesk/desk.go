@@ -686,7 +686,7 @@ func (d *desk) checkToken() bool {
 	busy, err := d.windDown(ctx)
 	if err != nil || busy {
 		// Kept until the check after next, so one failed check loses nothing.
-		if err := d.s.tokens.extend(ctx, d.tok, 3*d.s.ping); err != nil {
+		if err := d.s.tokens.extend(ctx, d.agent.ID, d.tok, 3*d.s.ping); err != nil {
 			d.log.Warn("cannot keep the login while the agent works", zap.Error(err))
 		}
 		return false

@@ -146,21 +146,32 @@ func TestForceNotReadyAndLogout(t *testing.T) {
 	requireError(t, reply(t, w, "force_logout", map[string]any{"agent": "1001"}), "wrong_state", "not logged in")
 }
 
-// A forced logout revokes the desk's token, so the page cannot seat the
-// agent again by reconnecting.
+// A forced logout revokes the agent's tokens, so neither the page nor
+// another page the agent logged in on can seat the agent again.
 func TestForcedLogoutRevokesTheToken(t *testing.T) {
 	e := startDesk(t)
+	// The agent logged in on two pages: the second took over from the first
+	// (4001), whose page offers to take it back with its own token.
+	first := e.login(t, "1001")
+	replaced := e.dial(t, first)
 	tok := e.login(t, "1001")
 	agent := e.dial(t, tok)
+	_, err := replaced.Next(context.Background(), "never")
+	require.ErrorIs(t, err, desktest.ErrClosed)
+	require.Equal(t, CloseReplaced, replaced.CloseCode())
+
 	w := e.wallboard(t)
 	require.Equal(t, "ack", reply(t, w, "force_logout", map[string]any{"agent": "1001"}).Type)
-	_, err := agent.Next(context.Background(), "never")
+	_, err = agent.Next(context.Background(), "never")
 	require.ErrorIs(t, err, desktest.ErrClosed)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, resp, err := desktest.Dial(ctx, e.base, tok)
-	require.Error(t, err)
-	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	for _, tok := range []string{tok, first} {
+		_, resp, err := desktest.Dial(ctx, e.base, tok)
+		require.Error(t, err)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	}
+	require.Equal(t, queue.AgentLoggedOut, status(t, e, "1001").State)
 }
 
 // luhnTN makes a valid tracking number no contact has.
