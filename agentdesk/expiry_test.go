@@ -46,7 +46,10 @@ func closedWith(t *testing.T, c *desktest.Client) int {
 // once the contact is wrapped up. An idle agent is logged out when its
 // login runs out.
 func TestLoginRunsOutAfterTheWork(t *testing.T) {
-	const ttl = 3 * time.Second
+	// The login starts running out 200 ms before its end (two 100-ms
+	// checks): the agent must hold the letter by then, on a busy machine
+	// under the race detector too.
+	const ttl = 6 * time.Second
 	e := startDesk(t, func(p *Params) { p.TokenTTL = ttl; p.PingEvery = 100 * time.Millisecond })
 	start := time.Now()
 	tok := e.login(t, "1001")
