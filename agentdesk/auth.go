@@ -62,19 +62,26 @@ func (t *tokens) agent(ctx context.Context, tok string) (string, error) {
 	return id, err
 }
 
-// left returns the agent a token belongs to and how long the token has
-// left (negative: it never runs out).
-func (t *tokens) left(ctx context.Context, tok string) (string, time.Duration, error) {
-	k := t.key("tok", tokenHash(tok))
-	pipe := t.rdb.Pipeline()
-	get, ttl := pipe.Get(ctx, k), pipe.PTTL(ctx, k)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return "", 0, err
+// left returns how long a token has left (negative: it never runs out), or
+// ErrBadToken when it is revoked or has run out.
+func (t *tokens) left(ctx context.Context, tok string) (time.Duration, error) {
+	d, err := t.rdb.PTTL(ctx, t.key("tok", tokenHash(tok))).Result()
+	if err != nil {
+		return 0, err
 	}
-	if errors.Is(get.Err(), redis.Nil) {
-		return "", 0, ErrBadToken
+	if d == -2 { // no such key
+		return 0, ErrBadToken
 	}
-	return get.Val(), ttl.Val(), nil
+	return d, nil
+}
+
+// gone says whether a token is revoked or has run out, asking Redis for up
+// to 5 s; Redis out of reach counts as not gone (the next look decides).
+func (t *tokens) gone(ctx context.Context, tok string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := t.agent(ctx, tok)
+	return errors.Is(err, ErrBadToken)
 }
 
 // extend gives agent's token d more from now, if it still exists (a

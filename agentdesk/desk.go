@@ -675,7 +675,7 @@ func (d *desk) watchToken() {
 func (d *desk) checkToken() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, left, err := d.s.tokens.left(ctx, d.tok)
+	left, err := d.s.tokens.left(ctx, d.tok)
 	if errors.Is(err, ErrBadToken) {
 		d.tokenGone()
 		return true
@@ -709,9 +709,7 @@ var supervisorsOnly = map[string]bool{"force_not_ready": true, "force_logout": t
 // with 4002 at once instead of at the next look. Redis out of reach counts
 // as logged in.
 func (d *desk) loggedIn(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := d.s.tokens.agent(ctx, d.tok); errors.Is(err, ErrBadToken) {
+	if d.s.tokens.gone(ctx, d.tok) {
 		d.tokenGone()
 		return false
 	}

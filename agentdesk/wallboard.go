@@ -87,9 +87,7 @@ func (w *wallConn) end(code int, why string) {
 // neither revoked nor run out); when it does not, the wallboard is closed
 // with 4002. Redis out of reach counts as logged in: the next look decides.
 func (w *wallConn) loggedIn(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := w.s.tokens.agent(ctx, w.tok); errors.Is(err, ErrBadToken) {
+	if w.s.tokens.gone(ctx, w.tok) {
 		w.end(CloseLoggedOut, "token expired: log in again")
 		return false
 	}
