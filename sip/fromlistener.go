@@ -3,9 +3,11 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -53,15 +55,10 @@ func newFromListener(ua *sipgo.UserAgent, laddr string) *fromListener {
 // Request sends req: a transaction, or an ACK straight to the transport.
 func (f *fromListener) Request(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
 	if req.Laddr.IP == nil && f.key != "" && strings.EqualFold(req.Transport(), "udp") {
-		if f.closed.Load() {
-			return nil, errListenerClosed
+		if err := f.serving(ctx); err != nil {
+			return nil, err
 		}
-		// Until its reader runs, the listener is not in the pool yet: the
-		// request then goes as sipgo sends it by itself.
-		if c := f.ua.TransportLayer().Pool("udp").Get(f.key); c != nil {
-			_, _ = c.TryClose() // Get took a reference
-			f.udp.Copy(&req.Laddr)
-		}
+		f.udp.Copy(&req.Laddr)
 	}
 	if req.IsAck() {
 		return nil, f.ua.TransportLayer().WriteMsg(req)
@@ -71,4 +68,27 @@ func (f *fromListener) Request(ctx context.Context, req *sip.Request) (sip.Clien
 		return nil, err // not a nil *ClientTx in an interface
 	}
 	return tx, nil
+}
+
+// serving waits until the listener is in sipgo's pool, which its reader
+// (started by Run) does first. A request sent before would leave from a
+// socket of sipgo's own, pooled under the peer's address; the peer's answer
+// arrives at the listener, whose reader pools the listener under that
+// address in its place, and the socket, no longer in the pool, stays open
+// with its reader for the node's life (a CI run's leak check found one).
+func (f *fromListener) serving(ctx context.Context) error {
+	for {
+		if f.closed.Load() {
+			return errListenerClosed
+		}
+		if c := f.ua.TransportLayer().Pool("udp").Get(f.key); c != nil {
+			_, _ = c.TryClose() // Get took a reference
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sip: the UDP listener is not serving yet: %w", context.Cause(ctx))
+		case <-time.After(time.Millisecond):
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/stretchr/testify/require"
 )
@@ -123,4 +124,38 @@ func TestRequestsLeaveFromTheListener(t *testing.T) {
 			require.Equal(t, listener, from, "peer %d has a connection of its own", i)
 		}
 	}
+}
+
+// TestRequestBeforeServingWaitsForTheListener: a request made after Listen
+// but before Run's reader has pooled the listener waits for it, then leaves
+// from the listener; sent at once, it left from a socket of sipgo's own,
+// which the peer's answer at the listener took out of sipgo's pool, open
+// with its reader for the node's life.
+func TestRequestBeforeServingWaitsForTheListener(t *testing.T) {
+	e, run := newEnvHeld(t, queuetest.RedisServer(t), "node-a", nil)
+	s := e.s
+	listener := s.udp.LocalAddr().String()
+	p := newRawPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	answered := make(chan error, 1)
+	go func() {
+		res, err := s.cli.Do(ctx, sip.NewRequest(sip.OPTIONS, p.uri()))
+		if err == nil && res.StatusCode != 200 {
+			err = fmt.Errorf("answered %d", res.StatusCode)
+		}
+		answered <- err
+	}()
+	select {
+	case seen := <-p.got:
+		t.Fatalf("%s left from %s before the listener %s was serving", seen.method, seen.from, listener)
+	case <-time.After(500 * time.Millisecond):
+	}
+	run()
+	seen := p.next(t)
+	require.Equal(t, sip.OPTIONS, seen.method)
+	require.Equal(t, listener, seen.from)
+	require.NoError(t, <-answered)
+	from := siptest.SentFrom(s.ua, fmt.Sprintf("127.0.0.1:%d", p.port()))
+	require.Contains(t, []string{"", listener}, from, "the peer has a connection of its own")
 }

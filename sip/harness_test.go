@@ -99,6 +99,15 @@ func newEnvOn(t *testing.T, rs *queuetest.Server, node string, mod ...func(*Conf
 // the node's queue) before the server starts.
 func newEnvWith(t *testing.T, rs *queuetest.Server, node string, params func(*Params), mod ...func(*Config)) *env {
 	t.Helper()
+	e, run := newEnvHeld(t, rs, node, params, mod...)
+	run()
+	return e
+}
+
+// newEnvHeld is newEnvWith whose server listens but is not run (nor its
+// queue) until run is called.
+func newEnvHeld(t *testing.T, rs *queuetest.Server, node string, params func(*Params), mod ...func(*Config)) (*env, func()) {
+	t.Helper()
 	cfg := Config{Addr: "127.0.0.1:0", AdvertiseIP: "127.0.0.1", RTPPorts: PortRange{Min: 30000, Max: 39999},
 		Ring: 50 * time.Millisecond, RingTimeout: 5 * time.Second, MediaTimeout: 10 * time.Second,
 		Announce: Announce{First: time.Hour, Every: time.Hour}}
@@ -123,11 +132,13 @@ func newEnvWith(t *testing.T, rs *queuetest.Server, node string, params func(*Pa
 	require.NoError(t, s.Listen())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = q.Run(ctx) }()
 	srvDone := make(chan struct{})
-	go func() { defer close(srvDone); _ = s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; <-srvDone })
-	return &env{t: t, redis: rs, q: q, s: s, cfg: cfg, stop: func() { cancel(); <-srvDone }}
+	e := &env{t: t, redis: rs, q: q, s: s, cfg: cfg, stop: func() { cancel(); <-srvDone }}
+	return e, func() {
+		go func() { defer close(done); _ = q.Run(ctx) }()
+		go func() { defer close(srvDone); _ = s.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done; <-srvDone })
+	}
 }
 
 // seat makes agent ready at a desk (without a browser: straight on the queue).
