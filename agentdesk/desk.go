@@ -21,9 +21,13 @@ type desk struct {
 	s     *Server
 	agent Agent
 	sess  string
-	tok   string
 	conn  *websocket.Conn
 	log   *zap.Logger
+
+	// tokmu makes a look at the login (checkToken) and its renewal (renew)
+	// one after the other, so a renewal is never undone by a look at the
+	// token it replaced.
+	tokmu sync.Mutex
 
 	// out holds what to send, in order; prepareLoop completes offers and
 	// assignments (Redis reads) and hands everything on to wire, in
@@ -56,9 +60,20 @@ type desk struct {
 	browserPhone bool
 	// out: the desk itself is logging out.
 	selfOut bool
+	// tok is the desk's login token; a renewal replaces it.
+	tok string
 	// ending: the login is running out; the agent finishes what it has and
-	// takes nothing new (see watchToken).
+	// takes nothing new (see watchToken). resume is the presence the
+	// wind-down took from the agent, given back if the login is renewed.
 	ending bool
+	resume *queue.AgentStatus
+}
+
+// token is the desk's login token.
+func (d *desk) token() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.tok
 }
 
 func (d *desk) loggingOut() bool {
@@ -261,8 +276,13 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 func (d *desk) greet(ctx context.Context, sess *queue.Session) {
 	d.evmu.Lock()
 	defer d.evmu.Unlock()
-	d.send(outbound{msg: helloMsg{Type: "hello", Agent: infoOf(d.agent), Node: d.s.q.NodeID(), ServerTime: time.Now().UTC(),
-		Channels: queue.Channels}})
+	hello := helloMsg{Type: "hello", Agent: infoOf(d.agent), Node: d.s.q.NodeID(), ServerTime: time.Now().UTC(),
+		Channels: queue.Channels}
+	if left, err := d.s.tokens.left(ctx, d.token()); err == nil && left >= 0 {
+		at := hello.ServerTime.Add(left)
+		hello.LoginExpiresAt = &at
+	}
+	d.send(outbound{msg: hello})
 	// The state is read while events wait on evmu, so any state change
 	// after it is delivered after it.
 	if st, err := d.s.q.Status(ctx, d.agent.ID); err == nil {
@@ -583,6 +603,16 @@ func (d *desk) handle(ctx context.Context, m inbound) (done bool) {
 	case "logout":
 		d.logout(ctx, "logged out")
 		return true
+	case "renew":
+		var at time.Time
+		if at, err = d.renew(ctx, m.Token); err == nil {
+			d.send(outbound{msg: renewedMsg{Type: "renewed", Ref: m.Ref, ServerTime: time.Now().UTC(), LoginExpiresAt: at}})
+			return false
+		}
+		if errors.Is(err, errNotThisLogin) {
+			fail("bad_token", err.Error())
+			return false
+		}
 	case "phone", "rtc_offer", "phone_answer", "phone_hangup", "phone_hold", "phone_mute", "phone_dtmf":
 		var reply any
 		if reply, err = d.phone(ctx, m); err == nil && reply != nil {
@@ -675,7 +705,10 @@ func (d *desk) watchToken() {
 func (d *desk) checkToken() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	left, err := d.s.tokens.left(ctx, d.tok)
+	d.tokmu.Lock()
+	defer d.tokmu.Unlock()
+	tok := d.token()
+	left, err := d.s.tokens.left(ctx, tok)
 	if errors.Is(err, ErrBadToken) {
 		d.tokenGone()
 		return true
@@ -686,13 +719,13 @@ func (d *desk) checkToken() bool {
 	busy, err := d.windDown(ctx)
 	if err != nil || busy {
 		// Kept until the check after next, so one failed check loses nothing.
-		if err := d.s.tokens.extend(ctx, d.agent.ID, d.tok, 3*d.s.ping); err != nil {
+		if err := d.s.tokens.extend(ctx, d.agent.ID, tok, 3*d.s.ping); err != nil {
 			d.log.Warn("cannot keep the login while the agent works", zap.Error(err))
 		}
 		return false
 	}
 	d.log.Info("login ran out; logging out")
-	if err := d.s.tokens.revoke(ctx, d.tok); err != nil {
+	if err := d.s.tokens.revoke(ctx, tok); err != nil {
 		d.log.Warn("token not revoked", zap.Error(err))
 	}
 	d.logout(ctx, "token expired: log in again")
@@ -709,7 +742,7 @@ var supervisorsOnly = map[string]bool{"force_not_ready": true, "force_logout": t
 // with 4002 at once instead of at the next look. Redis out of reach counts
 // as logged in.
 func (d *desk) loggedIn(ctx context.Context) bool {
-	if d.s.tokens.gone(ctx, d.tok) {
+	if d.s.tokens.gone(ctx, d.token()) {
 		d.tokenGone()
 		return false
 	}
@@ -738,6 +771,9 @@ func (d *desk) windDown(ctx context.Context) (busy bool, err error) {
 		if err != nil {
 			return false, err
 		}
+		d.mu.Lock()
+		d.resume = &queue.AgentStatus{Presence: st.Presence, Reason: st.Reason}
+		d.mu.Unlock()
 	}
 	if ready { // an offer made before it is work to finish
 		if st, err = d.s.q.Status(ctx, d.agent.ID); err != nil {
@@ -749,6 +785,57 @@ func (d *desk) windDown(ctx context.Context) (busy bool, err error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// errNotThisLogin is a renewal with a token that is not a login of the
+// desk's agent.
+var errNotThisLogin = errors.New("token: unknown, expired or another agent's; log in with your own password first")
+
+// renew moves the desk to a new login of its agent (the page logged in
+// again, POST /api/login, as the old one ran out), so a long shift goes on
+// without leaving the desk: the desk watches the new token from now on, and
+// an agent the wind-down had set not ready gets back the presence it had
+// (not ready, reason busy, when that is not known: the desk was connected
+// again meanwhile). It returns when the new login runs out.
+func (d *desk) renew(ctx context.Context, tok string) (time.Time, error) {
+	d.tokmu.Lock()
+	defer d.tokmu.Unlock()
+	agent, err := d.s.tokens.agent(ctx, tok)
+	if errors.Is(err, ErrBadToken) || err == nil && agent != d.agent.ID {
+		return time.Time{}, errNotThisLogin
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	left, err := d.s.tokens.left(ctx, tok)
+	if errors.Is(err, ErrBadToken) {
+		return time.Time{}, errNotThisLogin
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	st, err := d.s.q.Status(ctx, d.agent.ID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if st.Presence == queue.PresenceNotReady && st.Reason == ReasonLoginExpired {
+		d.mu.Lock()
+		was := d.resume
+		d.mu.Unlock()
+		if was == nil {
+			was = &queue.AgentStatus{Presence: queue.PresenceNotReady, Reason: "busy"}
+		}
+		// Given back before the desk moves to the new login: if this
+		// fails, the page renews again with the same token.
+		if err := d.s.q.SetPresence(ctx, d.agent.ID, d.sess, was.Presence, was.Reason); err != nil {
+			return time.Time{}, err
+		}
+	}
+	d.mu.Lock()
+	d.tok, d.ending, d.resume = tok, false, nil
+	d.mu.Unlock()
+	d.log.Info("login renewed")
+	return time.Now().Add(left).UTC(), nil
 }
 
 // loginEnding says whether the desk's login is running out (windDown).

@@ -2,6 +2,7 @@ package agentdesk
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -141,4 +142,82 @@ func TestSupervisorPowersEndWithTheLogin(t *testing.T) {
 			until(t, agent) // the agent's desk is still open
 		})
 	}
+}
+
+// renew sends renew with tok and returns the renewed or error answering it.
+func renew(t *testing.T, c *desktest.Client, tok string) desktest.Message {
+	t.Helper()
+	ref, err := c.Send("renew", map[string]any{"token": tok})
+	require.NoError(t, err)
+	for {
+		if m := next(t, c, "renewed", "error"); m.Ref == ref {
+			return m
+		}
+	}
+}
+
+// A login renewed as it runs out (the page logged in again with the
+// agent's password and handed the desk the new token) goes on without
+// leaving the desk: the agent gets back the presence the wind-down took,
+// may change it again, and keeps its desk and its work past the old
+// token's time, with the new token working for the API; the desk now
+// watches the new login, which in its turn runs out. A token that is not a
+// login of the agent renews nothing.
+func TestRenewedLoginGoesOn(t *testing.T) {
+	const ttl = 6 * time.Second
+	e := startDesk(t, func(p *Params) { p.TokenTTL = ttl; p.PingEvery = 100 * time.Millisecond })
+	start := time.Now()
+	tok := e.login(t, "1001")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := desktest.Dial(ctx, e.base, tok)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	var hello helloMsg
+	require.NoError(t, json.Unmarshal(next(t, c, "hello").Raw, &hello))
+	require.NotNil(t, hello.LoginExpiresAt, "hello says when the login runs out")
+	left := hello.LoginExpiresAt.Sub(hello.ServerTime)
+	require.True(t, left > 0 && left <= ttl, "the login runs out in %s", left)
+
+	require.Equal(t, "ack", reply(t, c, "ready", nil).Type)
+	tn := e.letter(t, "12345", "热线", queue.Attachment{Name: "a.jpg", Type: "image/jpeg", Size: 64, SHA256: attSHA})
+	require.Equal(t, tn, next(t, c, "offer").TrackingNo())
+	require.Equal(t, "ack", reply(t, c, "accept", map[string]any{"contact": tn}).Type)
+	for st := next(t, c, "state"); st.Reason != ReasonLoginExpired; st = next(t, c, "state") {
+	}
+
+	requireError(t, renew(t, c, e.login(t, "1002")), "bad_token", "another agent's")
+	requireError(t, renew(t, c, "not-a-token"), "bad_token", "unknown")
+	requireError(t, renew(t, c, ""), "bad_message", "token")
+	require.Equal(t, ReasonLoginExpired, status(t, e, "1001").Reason)
+
+	newTok := e.login(t, "1001")
+	m := renew(t, c, newTok)
+	renewedAt := time.Now()
+	require.Equal(t, "renewed", m.Type, string(m.Raw))
+	var renewed renewedMsg
+	require.NoError(t, json.Unmarshal(m.Raw, &renewed))
+	require.True(t, renewed.LoginExpiresAt.After(*hello.LoginExpiresAt), "renewed until %s", renewed.LoginExpiresAt)
+	st := status(t, e, "1001")
+	require.Equal(t, queue.PresenceReady, st.Presence, "the presence before the wind-down is back")
+	require.Equal(t, queue.AgentBusy, st.State)
+	require.Equal(t, "ack", reply(t, c, "not_ready", map[string]any{"reason": "meal"}).Type)
+	require.Equal(t, "ack", reply(t, c, "ready", nil).Type)
+
+	// Past the old token's time (kept alive three checks at a time while
+	// the desk watched it, not after), the desk, its work and the new
+	// token go on.
+	time.Sleep(time.Until(start.Add(ttl + 500*time.Millisecond)))
+	time.Sleep(time.Until(renewedAt.Add(800 * time.Millisecond)))
+	until(t, c)
+	require.Equal(t, http.StatusUnauthorized, apiStatus(t, e, tok, tn))
+	require.Equal(t, http.StatusOK, apiStatus(t, e, newTok, tn))
+	require.Equal(t, "ack", reply(t, c, "wrapup", map[string]any{"contact": tn, "request_type": "report",
+		"outcome": "resolved"}).Type)
+	require.Equal(t, queue.AgentReady, status(t, e, "1001").State)
+
+	// The renewed login runs out in its turn: the idle agent is logged out.
+	require.Equal(t, CloseLoggedOut, closedWith(t, c))
+	require.Equal(t, http.StatusUnauthorized, apiStatus(t, e, newTok, tn))
+	require.Equal(t, queue.AgentLoggedOut, status(t, e, "1001").State)
 }

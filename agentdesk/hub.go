@@ -122,7 +122,7 @@ func (s *Server) deliver(d *desk, ev queue.Event) {
 		// A supervisor logged the agent out: the desk closes for good.
 		d.log.Info("logged out by a supervisor")
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = s.tokens.revokeAgent(rctx, d.agent.ID, d.tok) // its other pages' too
+		_ = s.tokens.revokeAgent(rctx, d.agent.ID, d.token()) // its other pages' too
 		cancel()
 		d.send(outbound{msg: stateMsg{Type: "state", AgentStatus: *ev.Status}})
 		d.shut(CloseLoggedOut, "logged out by a supervisor", false)

@@ -35,6 +35,8 @@ type inbound struct {
 	Line  string `json:"line,omitempty"` // hot_topic_publish
 	// Group is a common problem's id (hot_topic_publish: its answer).
 	Group string `json:"group,omitempty"`
+	// Token is a new login's token (renew).
+	Token string `json:"token,omitempty"`
 }
 
 // maxNoteRunes bounds a wrap-up note; maxReasonRunes a not-ready reason.
@@ -61,6 +63,10 @@ func decodeInbound(data []byte) (inbound, *protocolError) {
 	bad := func(msg string) (inbound, *protocolError) { return m, &protocolError{"bad_message", msg} }
 	switch m.Type {
 	case "ping", "ready", "logout":
+	case "renew":
+		if m.Token == "" || len(m.Token) > 64 {
+			return bad("token: the token of a new login (POST /api/login), at most 64 bytes")
+		}
 	case "not_ready":
 		if m.Reason == "" {
 			m.Reason = "busy"
@@ -181,6 +187,16 @@ type helloMsg struct {
 	ServerTime time.Time `json:"server_time"`
 	// Channels lists every channel a contact may come by (queue.Channels).
 	Channels []queue.Channel `json:"channels"`
+	// LoginExpiresAt is when the desk's login runs out (the desk's only).
+	LoginExpiresAt *time.Time `json:"login_expires_at,omitempty"`
+}
+
+// renewedMsg answers renew: the desk now runs on the new login.
+type renewedMsg struct {
+	Type           string    `json:"type"` // "renewed"
+	Ref            string    `json:"ref,omitempty"`
+	ServerTime     time.Time `json:"server_time"`
+	LoginExpiresAt time.Time `json:"login_expires_at"`
 }
 
 type stateMsg struct {

@@ -22,6 +22,7 @@ import { initLogin, showLogin, startDesk } from './login.js';
 import { initWork } from './work.js';
 import { initKeys, SHORTCUTS } from './keys.js';
 import { initRing } from './ring.js';
+import { initRenew } from './renew.js';
 import './phone.js';
 
 // Defaults; the browser phone may replace answer, hangup and mute.
@@ -43,6 +44,7 @@ function init() {
   initWrapup();
   initKeys();
   initRing();
+  initRenew();
   for (const [, keys, zh] of SHORTCUTS) $('shortcuts').append(el('span', {}, el('kbd', {}, keys), ` ${zh}`));
   $('btn-ready').addEventListener('click', () => send({ type: 'ready' }, { track: false }));
   $('btn-notready').addEventListener('click', () => send({ type: 'not_ready', reason: $('notready-reason').value }, { track: false }));

@@ -50,7 +50,8 @@ export const ERRORS = {
   not_yours: '这件诉求已不在您名下', wrong_state: '当前状态下不能这样操作（可能已超时或已被处理）',
   unavailable: '服务器暂时无法处理，请稍后再试', no_reply_path: '无法回复：该渠道没有可用的回复方式',
   reply_window_closed: '无法回复：已超过微信回复期限', reply_rejected: '回复被服务商拒绝，未发出',
-  replaced: '已在其他窗口登录', login_expired: '登录已到期：请处理完手上的工作，之后重新登录',
+  replaced: '已在其他窗口登录', login_expired: '登录已到期：输入密码续期，或处理完手上的工作后重新登录',
+  bad_token: '续期未成功，请重新输入密码',
 };
 export const FIELDS = {
   outcome: '请选择处理结果', request_type: '请选择诉求类型', contact: '受理编号有误', note: '备注过长（最多2000字）',

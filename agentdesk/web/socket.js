@@ -4,7 +4,8 @@
 //
 //   send(msg)        sends {type, …} with a fresh ref; returns the ref or null
 //   on(type, fn)     fn(msg, request) for every message of that type; for
-//                    `ack` and `error`, request is the message they answer
+//                    `ack`, `error` and `renewed`, request is the message
+//                    they answer
 //
 // Besides the server's types, subscribers may listen to `socket:replaced`
 // (another window took over), `socket:ended` (token expired or logged out)
@@ -114,7 +115,7 @@ function connect() {
     let msg;
     try { msg = JSON.parse(ev.data); } catch (_) { return; }
     if (!msg || typeof msg.type !== 'string') return;
-    const req = msg.type === 'ack' || msg.type === 'error' ? answered(msg) : undefined;
+    const req = ['ack', 'error', 'renewed'].includes(msg.type) ? answered(msg) : undefined;
     dispatch(msg, req);
   };
   ws.onclose = (ev) => {

@@ -39,17 +39,15 @@ export function renderState(m) {
   $('btn-ready').disabled = code === 'ready' || expiring;
   $('btn-notready').disabled = expiring;
   $('notready-reason').disabled = expiring;
+  // (The strip under the status bar says so and offers to renew: renew.js.)
   // Set not ready for missed offers: say so where it cannot be missed.
   const missed = code === 'not_ready' && m.reason === 'missed_offers';
   const kind = $('banner').dataset.kind;
-  if (expiring && kind !== 'expiring') {
-    showBanner('登录已到期：不再分配新来件。请继续处理完手上的工作，完成后工作台将退出，需重新登录。');
-    $('banner').dataset.kind = 'expiring';
-  } else if (missed && kind !== 'missed') {
+  if (missed && kind !== 'missed') {
     showBanner('连续漏接来件，系统已将您设为未就绪。准备好后请点“就绪”继续接件。', '就绪',
       () => send({ type: 'ready' }, { track: false }));
     $('banner').dataset.kind = 'missed';
-  } else if (!expiring && !missed && (kind === 'missed' || kind === 'expiring')) {
+  } else if (!missed && kind === 'missed') {
     hideBanner();
   }
   renderLoad(m.load || {});

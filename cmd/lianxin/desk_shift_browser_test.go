@@ -346,3 +346,81 @@ func TestOffersExpiringTogetherInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="offered"]`)), chromedp.WaitNotVisible(chromedp.ID("banner")))
 	b.noPageErrors(t)
 }
+
+// A login renewed from the page goes on without leaving the desk. The strip
+// under the status bar offers it from 15 minutes before the end (at once,
+// for this 90-s login), and says more once the login winds down (the agent
+// holds a letter with a draft note); a wrong password is told in the strip;
+// the right one renews: the strip is as before the wind-down (a new login of
+// 90 s is near its end too), 就绪 and 未就绪 come back and the agent is ready
+// again as before the wind-down. After the desk's next look at its login
+// (which would have wound the old one down again) the desk, the letter and
+// its draft are there, a reload comes back to the desk on the new token, and
+// the letter is wrapped up.
+func TestBrowserRenewsTheLogin(t *testing.T) {
+	t.Parallel()
+	s := queuetest.RedisServer(t)
+	const ttl = 90 * time.Second
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.Auth.TokenTTL = ttl })
+	loggedIn := time.Now()
+	b := startBrowser(t)
+	defer b.close(t)
+	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
+	b.login(t, n.base, "1001")
+	b.goReady(t)
+	b.do(t, "the strip offers to renew", chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="soon"]`)))
+	require.Contains(t, browserRun(t, b, "strip", chromedp.Text(chromedp.ID("renew-text"))), "到期")
+	oldTok := browserRun(t, b, "token", chromedp.Evaluate[string](`sessionStorage.getItem('lianxin.token')`))
+
+	tn := letter(t, n.base, mailboxFor(t, "general"), "路灯不亮")
+	const draft = "已联系街道，明天派人修理"
+	b.do(t, "accept the letter and start a note",
+		chromedp.WaitVisible(chromedp.CSS(`#offers [data-offer="`+tn+`"] .accept`)),
+		chromedp.Click(chromedp.CSS(`#offers [data-offer="`+tn+`"] .accept`)),
+		chromedp.WaitVisible(chromedp.CSS(`#contacts [data-contact="`+tn+`"]`)),
+		chromedp.WaitVisible(chromedp.ID("wrapup-note")),
+		chromedp.SendKeys(chromedp.ID("wrapup-note"), draft))
+
+	// The desk looks every 20 s: the wind-down starts with 40 s or less left.
+	time.Sleep(time.Until(loggedIn.Add(ttl - 60*time.Second)))
+	b.do(t, "the login winds down", chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="ending"]`)))
+	require.Contains(t, browserRun(t, b, "strip", chromedp.Text(chromedp.ID("renew-text"))), "登录已到期")
+	require.True(t, browserRun(t, b, "presence disabled", chromedp.Evaluate[bool](
+		`['btn-ready', 'btn-notready', 'notready-reason'].every((id) => document.getElementById(id).disabled)`)))
+	b.do(t, "a wrong password", chromedp.SendKeys(chromedp.ID("renew-password"), "wrong"),
+		chromedp.Click(chromedp.ID("renew-submit")), chromedp.WaitVisible(chromedp.ID("renew-error")))
+	require.Equal(t, "密码错误，请重新输入", browserRun(t, b, "error", chromedp.Text(chromedp.ID("renew-error"))))
+	b.statusBarOneLine(t)
+	b.screenshot(t, "ending")
+
+	require.Empty(t, browserRun(t, b, "the field", chromedp.Value(chromedp.ID("renew-password"))), "the wrong one is cleared")
+	b.do(t, "the right one", chromedp.SendKeys(chromedp.ID("renew-password"), "demo"), chromedp.Click(chromedp.ID("renew-submit")),
+		// (The new 70-s login is within 15 minutes of its end too.)
+		chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="soon"]`)),
+		chromedp.WaitEnabled(chromedp.ID("btn-notready")))
+	require.Contains(t, browserRun(t, b, "toast", chromedp.Text(chromedp.CSS(`#toast .toast-item`))), "登录已续期")
+	st, err := n.n.q.Status(context.Background(), "1001")
+	require.NoError(t, err)
+	require.Equal(t, queue.PresenceReady, st.Presence, "ready again, as before the wind-down")
+	newTok := browserRun(t, b, "token", chromedp.Evaluate[string](`sessionStorage.getItem('lianxin.token')`))
+	require.NotEqual(t, oldTok, newTok)
+	b.screenshot(t, "renewed")
+	renewed := time.Now()
+
+	// The desk's next look (within 20 s) is at the new login: at the old
+	// one, kept alive a minute at a time while it wound down, it would
+	// have wound it down again.
+	time.Sleep(time.Until(renewed.Add(25 * time.Second)))
+	b.do(t, "still at the desk", chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="busy"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="soon"]`)),
+		chromedp.WaitEnabled(chromedp.ID("btn-notready")))
+	require.Equal(t, draft, browserRun(t, b, "draft", chromedp.Value(chromedp.ID("wrapup-note"))))
+	b.do(t, "a reload comes back to the desk", chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.Click(chromedp.CSS(`#contacts [data-contact="`+tn+`"]`)))
+	b.do(t, "wrap the letter up", wrapUp("complaint", "resolved",
+		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)))...)
+	require.Equal(t, queue.StateClosed, contactOn(t, n, tn).State)
+	b.noPageErrors(t)
+}

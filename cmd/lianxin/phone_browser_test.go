@@ -279,7 +279,8 @@ func TestBrowserPhoneMicrophoneDenied(t *testing.T) {
 }
 
 // A login that runs out in the middle of a call on the browser phone does not
-// cut the call. Near the login's end the desk says so (a banner; 就绪 and 未就绪
+// cut the call. Near the login's end the desk says so (the strip that offers
+// to renew it, which the agent does not do here; 就绪 and 未就绪
 // disabled) and the agent stays busy; well past the token's time the caller
 // still hears the agent's microphone and the browser the caller, by content;
 // the agent hangs up and wraps up, and only then the desk goes to the login
@@ -312,8 +313,8 @@ func TestBrowserCallOutlivesTheLogin(t *testing.T) {
 		"data-contact")).Value
 	waitHears(ctx, t, call, agentMicHz, "the agent")
 
-	b.do(t, "the login runs out", chromedp.WaitVisible(chromedp.CSS(`#banner:not([hidden])[data-kind="expiring"]`)))
-	require.Contains(t, browserRun(t, b, "banner", chromedp.Text(chromedp.ID("banner-text"))), "登录已到期")
+	b.do(t, "the login runs out", chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="ending"]`)))
+	require.Contains(t, browserRun(t, b, "strip", chromedp.Text(chromedp.ID("renew-text"))), "登录已到期")
 	require.True(t, browserRun(t, b, "presence disabled", chromedp.Evaluate[bool](
 		`['btn-ready', 'btn-notready', 'notready-reason'].every((id) => document.getElementById(id).disabled)`)),
 		"就绪 or 未就绪 can be pressed")

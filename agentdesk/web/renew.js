@@ -1,0 +1,99 @@
+// Renewing the login without leaving the desk (PROTOCOL.md, renew). From
+// RENEW_BEFORE before the login runs out (hello's login_expires_at), and
+// while it winds down (not ready, reason login_expired), a strip under the
+// status bar asks for the password: the page logs in again (POST
+// /api/login) and hands the new token to the desk, which goes on with it.
+// Calls, letters and drafts stay as they are.
+import { $, toast, fmtTime } from './dom.js';
+import { LOGIN_ERRORS, errorText } from './labels.js';
+import { S, TOKEN_KEY, serverNow } from './store.js';
+import { on, send } from './socket.js';
+
+const RENEW_BEFORE = 15 * 60 * 1000;
+
+const R = {
+  expiresAt: 0,    // when the login runs out, by the server's clock (ms)
+  winding: false,  // the server is winding the login down
+  timer: 0,
+};
+
+function setError(text) {
+  $('renew-error').textContent = text;
+  $('renew-error').hidden = !text;
+}
+
+// render shows the strip when the login is near its end or winding down.
+function render() {
+  clearTimeout(R.timer);
+  const left = R.expiresAt ? R.expiresAt - serverNow() : Infinity;
+  const show = R.winding || left <= RENEW_BEFORE;
+  if (!show && Number.isFinite(left)) R.timer = setTimeout(render, Math.min(left - RENEW_BEFORE, 3600000));
+  const strip = $('renew');
+  if (!show) {
+    strip.hidden = true;
+    setError('');
+    return;
+  }
+  strip.dataset.kind = R.winding ? 'ending' : 'soon';
+  $('renew-text').textContent = R.winding
+    ? '登录已到期：不再分配新来件。输入密码续期后可继续接件；不续期则处理完手上的工作后退出，需重新登录。'
+    : `登录将于 ${fmtTime(new Date(R.expiresAt - S.skew)).slice(11, 16)} 到期。输入密码续期，手上的工作不受影响。`;
+  if (strip.hidden) {
+    strip.hidden = false;
+    $('renew-password').value = '';
+  }
+}
+
+async function onSubmit(ev) {
+  ev.preventDefault();
+  const password = $('renew-password').value;
+  if (!password) { setError('请输入密码'); return; }
+  const button = $('renew-submit');
+  button.disabled = true;
+  setError('');
+  try {
+    const res = await fetch('/api/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ agent: S.agent && S.agent.id, password }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok || !body.token) {
+      setError(body.error === 'bad_credentials' ? '密码错误，请重新输入'
+        : LOGIN_ERRORS[body.error] || `续期失败（HTTP ${res.status}）`);
+      $('renew-password').value = '';
+      $('renew-password').focus();
+      return;
+    }
+    // The desk answers renewed (or error) with this request.
+    if (!send({ type: 'renew', token: body.token }, { quiet: true })) setError('未连接服务器，请稍后再试');
+  } catch (_) {
+    setError('无法连接服务器，请检查网络');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function initRenew() {
+  $('renew').addEventListener('submit', onSubmit);
+  on('hello', (m) => {
+    R.expiresAt = m.login_expires_at ? Date.parse(m.login_expires_at) || 0 : 0;
+    render();
+  });
+  on('state', (m) => {
+    R.winding = m.presence === 'not_ready' && m.reason === 'login_expired';
+    render();
+  });
+  on('renewed', (m, req) => {
+    if (!req || !req.token) return;
+    S.token = req.token;
+    sessionStorage.setItem(TOKEN_KEY, req.token);
+    R.expiresAt = Date.parse(m.login_expires_at) || 0;
+    R.winding = false;
+    $('renew-password').value = '';
+    render();
+    toast(`登录已续期，有效至 ${fmtTime(m.login_expires_at).slice(11, 16)}`, 'info');
+  });
+  on('error', (m, req) => { if (req && req.type === 'renew') setError(errorText(m)); });
+  on('socket:ended', () => { R.expiresAt = 0; R.winding = false; render(); });
+}
