@@ -109,6 +109,30 @@ func (t *tokens) revokeAgent(ctx context.Context, agent, tok string) error {
 	return t.rdb.Del(ctx, keys...).Err()
 }
 
+// errNotThisLogin is a renewal with a token that is not a login of the
+// page's agent.
+var errNotThisLogin = errors.New("token: unknown, expired or another agent's; log in with your own password first")
+
+// renewal checks that tok, which a page wants to go on with, is a login of
+// agent, and returns when it runs out.
+func (t *tokens) renewal(ctx context.Context, agent, tok string) (time.Time, error) {
+	id, err := t.agent(ctx, tok)
+	if errors.Is(err, ErrBadToken) || err == nil && id != agent {
+		return time.Time{}, errNotThisLogin
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	left, err := t.left(ctx, tok)
+	if errors.Is(err, ErrBadToken) {
+		return time.Time{}, errNotThisLogin
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Now().Add(left).UTC(), nil
+}
+
 func (t *tokens) revoke(ctx context.Context, tok string) error {
 	return t.rdb.Del(ctx, t.key("tok", tokenHash(tok))).Err()
 }

@@ -787,10 +787,6 @@ func (d *desk) windDown(ctx context.Context) (busy bool, err error) {
 	return false, nil
 }
 
-// errNotThisLogin is a renewal with a token that is not a login of the
-// desk's agent.
-var errNotThisLogin = errors.New("token: unknown, expired or another agent's; log in with your own password first")
-
 // renew moves the desk to a new login of its agent (the page logged in
 // again, POST /api/login, as the old one ran out), so a long shift goes on
 // without leaving the desk: the desk watches the new token from now on, and
@@ -800,17 +796,7 @@ var errNotThisLogin = errors.New("token: unknown, expired or another agent's; lo
 func (d *desk) renew(ctx context.Context, tok string) (time.Time, error) {
 	d.tokmu.Lock()
 	defer d.tokmu.Unlock()
-	agent, err := d.s.tokens.agent(ctx, tok)
-	if errors.Is(err, ErrBadToken) || err == nil && agent != d.agent.ID {
-		return time.Time{}, errNotThisLogin
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	left, err := d.s.tokens.left(ctx, tok)
-	if errors.Is(err, ErrBadToken) {
-		return time.Time{}, errNotThisLogin
-	}
+	until, err := d.s.tokens.renewal(ctx, d.agent.ID, tok)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -835,7 +821,7 @@ func (d *desk) renew(ctx context.Context, tok string) (time.Time, error) {
 	d.tok, d.ending, d.resume = tok, false, nil
 	d.mu.Unlock()
 	d.log.Info("login renewed")
-	return time.Now().Add(left).UTC(), nil
+	return until, nil
 }
 
 // loginEnding says whether the desk's login is running out (windDown).

@@ -221,3 +221,32 @@ func TestRenewedLoginGoesOn(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, apiStatus(t, e, newTok, tn))
 	require.Equal(t, queue.AgentLoggedOut, status(t, e, "1001").State)
 }
+
+// The supervisor's wallboard goes on with a renewed login (the desk's page
+// hands it the new token): with the old token gone, its supervisor's
+// actions are still done; it then lasts as long as the new login. A token
+// that is not a login of the supervisor changes nothing.
+func TestWallboardTakesTheRenewedLogin(t *testing.T) {
+	e := startDesk(t, func(p *Params) { p.PingEvery = time.Hour }) // looks before actions only
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	old := e.login(t, "1005")
+	w, _, err := desktest.DialWallboard(ctx, e.base, old)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	next(t, w, "hello")
+	requireError(t, renew(t, w, e.login(t, "1001")), "bad_token", "another agent's")
+
+	newTok := e.login(t, "1005")
+	m := renew(t, w, newTok)
+	require.Equal(t, "renewed", m.Type, string(m.Raw))
+	require.NoError(t, e.s.tokens.revoke(ctx, old)) // the old login runs out
+	// An action looks at the login first: done (here refused for what it
+	// names), not closed for want of a login.
+	requireError(t, reply(t, w, "alert_ack", map[string]any{"id": "1764547200000-0"}), "not_found", "alert")
+
+	require.NoError(t, e.s.tokens.revoke(ctx, newTok))
+	_, err = w.Send("alert_ack", map[string]any{"id": "1764547200000-0"})
+	require.NoError(t, err)
+	require.Equal(t, CloseLoggedOut, closedWith(t, w))
+}

@@ -45,8 +45,10 @@ const (
 type wallConn struct {
 	s     *Server
 	agent Agent
-	tok   string
 	conn  *websocket.Conn
+	// tok is the wallboard's login token; a renewal replaces it.
+	tokmu sync.Mutex
+	tok   string
 	out   chan []byte
 	done  chan struct{}
 	once  sync.Once
@@ -87,7 +89,10 @@ func (w *wallConn) end(code int, why string) {
 // neither revoked nor run out); when it does not, the wallboard is closed
 // with 4002. Redis out of reach counts as logged in: the next look decides.
 func (w *wallConn) loggedIn(ctx context.Context) bool {
-	if w.s.tokens.gone(ctx, w.tok) {
+	w.tokmu.Lock()
+	tok := w.tok
+	w.tokmu.Unlock()
+	if w.s.tokens.gone(ctx, tok) {
 		w.end(CloseLoggedOut, "token expired: log in again")
 		return false
 	}
@@ -170,6 +175,10 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 			wc.sendMsg(pongMsg{Type: "pong", Ref: m.Ref})
 			continue
 		}
+		if m.Type == "renew" {
+			wc.renew(ctx, m)
+			continue
+		}
 		if !wc.loggedIn(ctx) {
 			return // a supervisor's action only while the login holds
 		}
@@ -203,6 +212,23 @@ func (s *Server) serveWallboard(w http.ResponseWriter, r *http.Request) {
 		default:
 			wc.sendMsg(errorMsg{Type: "error", Code: "unknown_type", Message: "the wallboard does not take " + strconvQuote(m.Type), Ref: m.Ref})
 		}
+	}
+}
+
+// renew moves the wallboard to a new login of its supervisor, which the
+// desk's page renewed (its page tells this one).
+func (w *wallConn) renew(ctx context.Context, m inbound) {
+	until, err := w.s.tokens.renewal(ctx, w.agent.ID, m.Token)
+	switch {
+	case errors.Is(err, errNotThisLogin):
+		w.sendMsg(errorMsg{Type: "error", Code: "bad_token", Message: err.Error(), Ref: m.Ref})
+	case err != nil:
+		w.sendMsg(errorMsg{Type: "error", Code: "unavailable", Message: err.Error(), Ref: m.Ref})
+	default:
+		w.tokmu.Lock()
+		w.tok = m.Token
+		w.tokmu.Unlock()
+		w.sendMsg(renewedMsg{Type: "renewed", Ref: m.Ref, ServerTime: time.Now().UTC(), LoginExpiresAt: until})
 	}
 }
 

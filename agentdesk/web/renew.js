@@ -3,7 +3,8 @@
 // while it winds down (not ready, reason login_expired), a strip under the
 // status bar asks for the password: the page logs in again (POST
 // /api/login) and hands the new token to the desk, which goes on with it.
-// Calls, letters and drafts stay as they are.
+// Calls, letters and drafts stay as they are, and a wallboard open in
+// another tab of this browser goes on with the new login too.
 import { $, toast, fmtTime } from './dom.js';
 import { LOGIN_ERRORS, errorText } from './labels.js';
 import { S, TOKEN_KEY, serverNow } from './store.js';
@@ -88,6 +89,12 @@ export function initRenew() {
     if (!req || !req.token) return;
     S.token = req.token;
     sessionStorage.setItem(TOKEN_KEY, req.token);
+    // The wallboard this page opened shares the login: it goes on too.
+    if ('BroadcastChannel' in window && S.agent) {
+      const ch = new BroadcastChannel('lianxin.login');
+      ch.postMessage({ agent: S.agent.id, token: req.token });
+      ch.close();
+    }
     R.expiresAt = Date.parse(m.login_expires_at) || 0;
     R.winding = false;
     $('renew-password').value = '';

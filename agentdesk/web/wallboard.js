@@ -49,6 +49,7 @@ const S = {
   seq: 0,
   retry: 0,
   monitoring: null, // the last "monitoring" message while not ended: whose call the supervisor listens to
+  agent: null, // the supervisor's id (hello)
 };
 
 function el(tag, cls, text) {
@@ -156,6 +157,21 @@ async function start() {
 
 setInterval(() => { if (S.token && S.ws) loadGroups(); }, 15000);
 
+// The desk's page renews the login both pages share (renew.js) and says so
+// here: the wallboard goes on with the new token, without reconnecting (a
+// call listened to goes on too).
+if ('BroadcastChannel' in window) {
+  new BroadcastChannel('lianxin.login').onmessage = (e) => {
+    const m = e.data || {};
+    if (!S.agent || m.agent !== S.agent || typeof m.token !== 'string' || m.token === S.token) return;
+    request('renew', { token: m.token }, (r) => {
+      if (r.type !== 'renewed') return;
+      S.token = m.token;
+      sessionStorage.setItem(TOKEN_KEY, m.token);
+    });
+  };
+}
+
 function connect() {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(`${proto}//${location.host}/wallboard/ws`, ['lianxin.wallboard', `bearer.${S.token}`]);
@@ -197,6 +213,7 @@ function handle(m) {
   switch (m.type) {
     case 'hello':
       S.offset = new Date(m.server_time).getTime() - Date.now();
+      S.agent = (m.agent && m.agent.id) || null;
       break;
     case 'wallboard':
       S.offset = new Date(m.server_time).getTime() - Date.now();
@@ -217,7 +234,8 @@ function handle(m) {
       if (S.board) renderAgents(S.board.agents || []);
       break;
     case 'ack':
-    case 'error': {
+    case 'error':
+    case 'renewed': {
       const cb = S.refs.get(m.ref);
       S.refs.delete(m.ref);
       if (cb) cb(m);

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/lianxin/lianxin/agentdesk/desktest"
 	"github.com/lianxin/lianxin/configs"
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
@@ -346,5 +347,36 @@ func TestWallboardScreenshotInBrowser(t *testing.T) {
 	over := browserRun(t, b, "overflow", chromedp.Evaluate[bool](
 		`document.documentElement.scrollWidth > innerWidth || document.documentElement.scrollHeight > innerHeight`))
 	require.False(t, over, "the wallboard overflows 1366×768")
+	b.noPageErrors(t)
+}
+
+// The wallboard goes on with a login the supervisor's desk renewed: the
+// desk's page says so on the browser's channel (renew.js), here in the
+// same tab as another page of the site would; the wallboard hands the new
+// token to its socket (which answers renewed) and keeps it, connected. (A
+// token of another agent is refused by the server: TestWallboardTakesTheRenewedLogin.)
+func TestWallboardTakesTheDesksRenewalInBrowser(t *testing.T) {
+	t.Parallel()
+	s := queuetest.RedisServer(t)
+	n := startNode(t, s.URL, "node-a")
+	b := startBrowser(t)
+	defer b.close(t)
+	b.openWallboard(t, n.base)
+	const tokenJS = `sessionStorage.getItem('lianxin.token')`
+	old := browserRun(t, b, "token", chromedp.Evaluate[string](tokenJS))
+	say := func(agent, tok string) {
+		b.do(t, "the desk's page renewed", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+			`{ const c = new BroadcastChannel('lianxin.login'); c.postMessage({agent: %q, token: %q}); c.close(); }`, agent, tok)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	renewed, err := desktest.Login(ctx, n.base, "1005", "demo")
+	require.NoError(t, err)
+	say("1005", renewed)
+	require.True(t, browserRun(t, b, "the wallboard goes on with the new login", chromedp.Poll[bool](
+		fmt.Sprintf(`sessionStorage.getItem('lianxin.token') !== %q`, old))))
+	require.Equal(t, renewed, browserRun(t, b, "token", chromedp.Evaluate[string](tokenJS)))
+	require.Equal(t, "open", browserRun(t, b, "connected", chromedp.Evaluate[string](
+		`document.getElementById('conn').dataset.state`)))
 	b.noPageErrors(t)
 }
