@@ -36,6 +36,18 @@ export function startDesk() {
   start();
 }
 
+// postLogin asks the server for a token (POST /api/login): the response's
+// status and body, and whether it holds a token.
+export async function postLogin(agent, password) {
+  const res = await fetch('/api/login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ agent, password }),
+  });
+  const body = await res.json().catch(() => ({}));
+  return { ok: res.ok && !!body.token, status: res.status, body };
+}
+
 async function onLoginSubmit(ev) {
   ev.preventDefault();
   const agent = $('login-agent').value.trim();
@@ -45,14 +57,9 @@ async function onLoginSubmit(ev) {
   button.disabled = true;
   setLoginError('');
   try {
-    const res = await fetch('/api/login', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ agent, password }),
-    });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok || !body.token) {
-      setLoginError(LOGIN_ERRORS[body.error] || `登录失败（HTTP ${res.status}）`);
+    const { ok, status, body } = await postLogin(agent, password);
+    if (!ok) {
+      setLoginError(LOGIN_ERRORS[body.error] || `登录失败（HTTP ${status}）`);
       return;
     }
     S.token = body.token;

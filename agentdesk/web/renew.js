@@ -9,6 +9,7 @@ import { $, toast, fmtTime } from './dom.js';
 import { LOGIN_ERRORS, errorText } from './labels.js';
 import { S, TOKEN_KEY, serverNow } from './store.js';
 import { on, send } from './socket.js';
+import { postLogin } from './login.js';
 
 const RENEW_BEFORE = 15 * 60 * 1000;
 
@@ -53,15 +54,10 @@ async function onSubmit(ev) {
   button.disabled = true;
   setError('');
   try {
-    const res = await fetch('/api/login', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ agent: S.agent && S.agent.id, password }),
-    });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok || !body.token) {
+    const { ok, status, body } = await postLogin(S.agent && S.agent.id, password);
+    if (!ok) {
       setError(body.error === 'bad_credentials' ? '密码错误，请重新输入'
-        : LOGIN_ERRORS[body.error] || `续期失败（HTTP ${res.status}）`);
+        : LOGIN_ERRORS[body.error] || `续期失败（HTTP ${status}）`);
       $('renew-password').value = '';
       $('renew-password').focus();
       return;
