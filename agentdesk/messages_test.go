@@ -66,7 +66,7 @@ func FuzzDecodeInbound(f *testing.F) {
 		`{"type":"wrapup","contact":"2611260000015","request_type":"help","outcome":"resolved","note":"…"}`,
 		`{"type":"not_ready","reason":"meal"}`, `{"type":"phone","use":"sip"}`, `{"type":"phone_dtmf","digit":"1"}`,
 		`{"type":"phone_mute","on":true}`, `{"type":"rtc_offer","sdp":"v=0\r\n"}`,
-		`{"type":"monitor","agent":"1001"}`, `{"type":"monitor","contact":"2611260000015"}`, `{"type":"monitor_stop"}`, `[]`, `{"type":"\u0000"}`, "\xff"} {
+		`{"type":"monitor","agent":"1001"}`, `{"type":"monitor","contact":"2611260000015"}`, `{"type":"monitor_stop"}`, `{"type":"renew","token":"x"}`, `[]`, `{"type":"\u0000"}`, "\xff"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -82,6 +82,10 @@ func FuzzDecodeInbound(f *testing.F) {
 		}
 		switch m.Type {
 		case "ping", "ready", "logout":
+		case "renew":
+			if m.Token == "" || len(m.Token) > 64 {
+				t.Fatalf("token %q passed", m.Token)
+			}
 		case "not_ready":
 			if m.Reason == "" || utf8.RuneCountInString(m.Reason) > maxReasonRunes {
 				t.Fatalf("reason %q passed", m.Reason)
