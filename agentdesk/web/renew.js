@@ -4,12 +4,15 @@
 // status bar asks for the password: the page logs in again (POST
 // /api/login) and hands the new token to the desk, which goes on with it.
 // Calls, letters and drafts stay as they are, and a wallboard open in
-// another tab of this browser goes on with the new login too.
+// another tab of this browser goes on with the new login too. The warning
+// and the wind-down are desktop notifications as well, when the agent has
+// them on.
 import { $, toast, fmtTime } from './dom.js';
 import { LOGIN_ERRORS, errorText } from './labels.js';
 import { S, TOKEN_KEY, serverNow } from './store.js';
 import { on, send } from './socket.js';
 import { postLogin } from './login.js';
+import { desktopNotice } from './ring.js';
 
 const RENEW_BEFORE = 15 * 60 * 1000;
 
@@ -36,7 +39,13 @@ function render() {
     setError('');
     return;
   }
-  strip.dataset.kind = R.winding ? 'ending' : 'soon';
+  const kind = R.winding ? 'ending' : 'soon';
+  // Said once each on the desktop too: the desk may be behind other windows.
+  if (strip.hidden || strip.dataset.kind !== kind) {
+    desktopNotice(R.winding ? '登录已到期，不再分配新来件' : '登录即将到期',
+      '回到工作台输入密码续期，手上的工作不受影响。', `login-${kind}`, R.winding);
+  }
+  strip.dataset.kind = kind;
   $('renew-text').textContent = R.winding
     ? '登录已到期：不再分配新来件。输入密码续期后可继续接件；不续期则处理完手上的工作后退出，需重新登录。'
     : `登录将于 ${fmtTime(new Date(R.expiresAt - S.skew)).slice(11, 16)} 到期。输入密码续期，手上的工作不受影响。`;

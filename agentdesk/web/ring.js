@@ -102,12 +102,16 @@ function showSoundHint() {
 }
 
 function notify(c) {
-  if (!settings.notify || !('Notification' in window) || Notification.permission !== 'granted') return;
   const kind = c.emergency ? `紧急·${EMERGENCY[c.emergency] || '紧急情况'}` : channelName(c);
+  desktopNotice(`新来件（${kind}）`, subjectOf(c), `offer-${c.tracking_no}`, !!c.emergency);
+}
+
+// desktopNotice shows a desktop notification when the agent turned them on
+// (设置); a click brings the desk to the front.
+export function desktopNotice(title, body, tag, stay = false) {
+  if (!settings.notify || !('Notification' in window) || Notification.permission !== 'granted') return;
   try {
-    const n = new Notification(`新来件（${kind}）`, {
-      body: subjectOf(c), tag: `offer-${c.tracking_no}`, requireInteraction: !!c.emergency,
-    });
+    const n = new Notification(title, { body, tag, requireInteraction: stay });
     n.onclick = () => { window.focus(); n.close(); };
     count('notifications');
   } catch (_) { /* a browser that only notifies from a service worker */ }

@@ -350,7 +350,8 @@ func TestOffersExpiringTogetherInBrowser(t *testing.T) {
 // A login renewed from the page goes on without leaving the desk. The strip
 // under the status bar offers it from 15 minutes before the end (at once,
 // for this 90-s login), and says more once the login winds down (the agent
-// holds a letter with a draft note); a wrong password is told in the strip;
+// holds a letter with a draft note), each time with a desktop notification
+// (the agent has them on); a wrong password is told in the strip;
 // the right one renews: the strip is as before the wind-down (a new login of
 // 90 s is near its end too), 就绪 and 未就绪 come back and the agent is ready
 // again as before the wind-down. After the desk's next look at its login
@@ -366,10 +367,19 @@ func TestBrowserRenewsTheLogin(t *testing.T) {
 	b := startBrowser(t)
 	defer b.close(t)
 	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
+	// Desktop notifications on (设置), as the agent would have them.
+	_, err := chromedp.CallBrowser(b.ctx, browser.SetPermission, browser.SetPermissionParams{
+		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted,
+		Origin: n.base})
+	require.NoError(t, err, "allow notifications")
+	b.do(t, "notifications on", chromedp.Navigate(n.base+"/desk/"), chromedp.Evaluate[chromedp.Void](
+		`localStorage.setItem('lianxin.desk.settings', JSON.stringify({sound: false, volume: 60, notify: true}))`))
 	b.login(t, n.base, "1001")
 	b.goReady(t)
 	b.do(t, "the strip offers to renew", chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="soon"]`)))
 	require.Contains(t, browserRun(t, b, "strip", chromedp.Text(chromedp.ID("renew-text"))), "到期")
+	const notices = `document.body.dataset.notifications || '0'`
+	require.Equal(t, "1", browserRun(t, b, "a desktop notification", chromedp.Evaluate[string](notices)))
 	oldTok := browserRun(t, b, "token", chromedp.Evaluate[string](`sessionStorage.getItem('lianxin.token')`))
 
 	tn := letter(t, n.base, mailboxFor(t, "general"), "路灯不亮")
@@ -381,10 +391,13 @@ func TestBrowserRenewsTheLogin(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("wrapup-note")),
 		chromedp.SendKeys(chromedp.ID("wrapup-note"), draft))
 
+	offered, err := strconv.Atoi(browserRun(t, b, "notifications", chromedp.Evaluate[string](notices))) // and the offer's
+	require.NoError(t, err)
 	// The desk looks every 20 s: the wind-down starts with 40 s or less left.
 	time.Sleep(time.Until(loggedIn.Add(ttl - 60*time.Second)))
 	b.do(t, "the login winds down", chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="ending"]`)))
 	require.Contains(t, browserRun(t, b, "strip", chromedp.Text(chromedp.ID("renew-text"))), "登录已到期")
+	require.Equal(t, strconv.Itoa(offered+1), browserRun(t, b, "another desktop notification", chromedp.Evaluate[string](notices)))
 	require.True(t, browserRun(t, b, "presence disabled", chromedp.Evaluate[bool](
 		`['btn-ready', 'btn-notready', 'notready-reason'].every((id) => document.getElementById(id).disabled)`)))
 	b.do(t, "a wrong password", chromedp.SendKeys(chromedp.ID("renew-password"), "wrong"),
