@@ -123,11 +123,18 @@ func (t *tokens) renewal(ctx context.Context, agent, tok string) (time.Time, err
 	if err != nil {
 		return time.Time{}, err
 	}
-	left, err := t.left(ctx, tok)
+	at, err := t.until(ctx, tok)
 	if errors.Is(err, ErrBadToken) {
 		return time.Time{}, errNotThisLogin
 	}
-	if err != nil {
+	return at, err
+}
+
+// until returns when a token runs out (the zero time if it never does), or
+// ErrBadToken when it is revoked or has run out.
+func (t *tokens) until(ctx context.Context, tok string) (time.Time, error) {
+	left, err := t.left(ctx, tok)
+	if err != nil || left < 0 {
 		return time.Time{}, err
 	}
 	return time.Now().Add(left).UTC(), nil

@@ -278,8 +278,7 @@ func (d *desk) greet(ctx context.Context, sess *queue.Session) {
 	defer d.evmu.Unlock()
 	hello := helloMsg{Type: "hello", Agent: infoOf(d.agent), Node: d.s.q.NodeID(), ServerTime: time.Now().UTC(),
 		Channels: queue.Channels}
-	if left, err := d.s.tokens.left(ctx, d.token()); err == nil && left >= 0 {
-		at := hello.ServerTime.Add(left)
+	if at, err := d.s.tokens.until(ctx, d.token()); err == nil && !at.IsZero() {
 		hello.LoginExpiresAt = &at
 	}
 	d.send(outbound{msg: hello})
