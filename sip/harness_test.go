@@ -18,6 +18,7 @@ import (
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/queue/queuetest"
 	"github.com/lianxin/lianxin/sip/media"
+	"github.com/lianxin/lianxin/sip/sendfrom"
 	"github.com/lianxin/lianxin/sip/siptest"
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
@@ -340,16 +341,19 @@ func newUA(t *testing.T, name string) *ua {
 	require.NoError(t, err)
 	port := conn.LocalAddr().(*net.UDPAddr).Port
 	laddr := conn.LocalAddr().String()
-	// Requests leave from the listener, as a phone's do: sipgo makes no
-	// socket of its own (whose reader it can leave behind).
-	cli, err := sipgo.NewClient(u, sipgo.WithClientAddr(laddr), sipgo.WithClientConnectionAddr(laddr))
+	// Requests leave from the listener, as a phone's do (sendfrom, the
+	// dialog's BYE too): sipgo makes no socket of its own (whose reader it
+	// can leave behind).
+	cli, err := sipgo.NewClient(u, sipgo.WithClientAddr(laddr))
 	require.NoError(t, err)
+	from := sendfrom.New(u, laddr)
+	cli.TxRequester = from
 	x := &ua{t: t, ua: u, srv: srv, cli: cli, conn: conn, addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
 		dlg: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{User: name, Host: "127.0.0.1", Port: port}}}}
 	served := make(chan struct{})
 	go func() { defer close(served); _ = srv.ServeUDP(conn) }()
 	// The reader has ended before the test does (goleak in TestMain).
-	t.Cleanup(func() { _ = srv.Close(); _ = conn.Close(); <-served; _ = u.Close() })
+	t.Cleanup(func() { _ = srv.Close(); from.Close(); _ = conn.Close(); <-served; _ = u.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, siptest.Listening(ctx, u, laddr))

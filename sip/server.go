@@ -21,6 +21,7 @@ import (
 	"github.com/lianxin/lianxin/queue"
 	"github.com/lianxin/lianxin/sip/media"
 	"github.com/lianxin/lianxin/sip/rtc"
+	"github.com/lianxin/lianxin/sip/sendfrom"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
@@ -99,7 +100,7 @@ type Server struct {
 	hot     *hotTopics
 
 	udp     net.PacketConn
-	fromUDP *fromListener // sends UDP requests from udp
+	fromUDP *sendfrom.Listener // sends UDP requests from udp
 	tcp     net.Listener
 	addr    netip.AddrPort
 
@@ -307,7 +308,7 @@ func (s *Server) setup() error {
 		sipgo.WithClientPort(int(s.addr.Port()))); err != nil {
 		return err
 	}
-	s.fromUDP = newFromListener(ua, s.udp.LocalAddr().String())
+	s.fromUDP = sendfrom.New(ua, s.udp.LocalAddr().String())
 	s.cli.TxRequester = s.fromUDP
 	s.dialogs = &sipgo.DialogUA{Client: s.cli, ContactHDR: sip.ContactHeader{
 		Address: sip.Uri{User: "lianxin", Host: s.ip.String(), Port: int(s.addr.Port())}}}
@@ -396,7 +397,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.wg.Wait()
 	s.waitRingers()
 	_ = s.srv.Close()
-	s.fromUDP.closed.Store(true)
+	s.fromUDP.Close()
 	_ = s.udp.Close()
 	_ = s.tcp.Close()
 	_ = s.ua.Close()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/lianxin/lianxin/sip/sendfrom"
 )
 
 // GoCallOptions says how GoDial calls.
@@ -92,16 +93,16 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 		conn.Close()
 		return nil, err
 	}
-	// Requests leave from the listener's socket (WithClientConnectionAddr),
-	// which Via names: sipgo then makes no socket of its own, whose reader
-	// it can leave behind when the UA closes (a request that makes one
-	// while the UA closes, or whose count of references sipgo took below
-	// zero: "UDP ref went negative").
-	client, err := sipgo.NewClient(ua, sipgo.WithClientAddr(local.String()), sipgo.WithClientConnectionAddr(local.String()))
+	// Requests leave from the listener's socket, which Via names, as the
+	// gateway's do (sendfrom: the dialog's BYE too): sipgo then makes no
+	// socket of its own, whose reader it can leave behind for good.
+	client, err := sipgo.NewClient(ua, sipgo.WithClientAddr(local.String()))
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
+	sendFrom := sendfrom.New(ua, local.String())
+	client.TxRequester = sendFrom
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: opts.From, Host: "127.0.0.1", Port: local.Port}}
 	dcc := sipgo.NewDialogClientCache(client, contact)
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -143,6 +144,7 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 			}
 			_ = c.sess.Close()
 		}
+		sendFrom.Close()
 		conn.Close()
 		<-c.served
 		_ = ua.Close()

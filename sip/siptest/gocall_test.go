@@ -90,6 +90,15 @@ func TestGoDialPressesKeys(t *testing.T) {
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The dialog's BYE leaves from the listener too: from a socket of
+	// sipgo's own, the answer at the listener would leave that socket out
+	// of sipgo's pool, open with its reader for good.
+	p.mu.Lock()
+	byesFrom := p.byesFrom
+	p.mu.Unlock()
+	if len(byesFrom) != 1 || byesFrom[0] != call.laddr {
+		t.Errorf("BYEs from %v, want one from the listener %s", byesFrom, call.laddr)
+	}
 	if got := p.rec.Digits(TelephoneEventPT); got != "2*0" {
 		t.Errorf("peer received digits %q, want 2*0", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+	"github.com/lianxin/lianxin/sip/sendfrom"
 )
 
 // goPeer is a tiny sipgo UAS and registrar that stands in for the gateway in
@@ -38,6 +39,7 @@ type goPeer struct {
 	mu       sync.Mutex
 	invites  []*sip.Request
 	byes     int
+	byesFrom []string          // each BYE's source address
 	contacts map[string]string // user → registered Contact URI
 	regDone  chan string       // user, on each successful REGISTER
 	byeDone  chan struct{}
@@ -64,10 +66,12 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.client, err = sipgo.NewClient(ua, sipgo.WithClientAddr(p.addr.String()), sipgo.WithClientConnectionAddr(p.addr.String()))
+	p.client, err = sipgo.NewClient(ua, sipgo.WithClientAddr(p.addr.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	from := sendfrom.New(ua, p.addr.String())
+	p.client.TxRequester = from
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "gw", Host: "127.0.0.1", Port: int(p.addr.Port())}}
 	p.dsc = sipgo.NewDialogServerCache(p.client, contact)
 	p.dcc = sipgo.NewDialogClientCache(p.client, contact)
@@ -81,6 +85,7 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 		}
 		p.mu.Lock()
 		p.byes++
+		p.byesFrom = append(p.byesFrom, req.Source())
 		p.mu.Unlock()
 		select {
 		case p.byeDone <- struct{}{}:
@@ -98,6 +103,7 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 	}()
 	t.Cleanup(func() {
 		close(p.closing)
+		from.Close()
 		conn.Close()
 		<-served
 		_ = ua.Close()

@@ -1,4 +1,7 @@
-package sip
+// Package sendfrom makes a sipgo user agent send its UDP requests from its
+// SIP listener's own socket. Every user agent of the project uses it: the
+// gateway, and the tests' callers and phones.
+package sendfrom
 
 import (
 	"context"
@@ -13,10 +16,11 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// fromListener sends the gateway's UDP requests (INVITEs to phones, trunks
-// and transfer targets, their ACKs, BYEs, CANCELs' INVITEs, NOTIFYs,
-// OPTIONS) from its SIP listener's own socket, the address in their Via and
-// Contact.
+// Listener sends a user agent's UDP requests (the gateway's INVITEs to
+// phones, trunks and transfer targets, their ACKs, BYEs, CANCELs' INVITEs,
+// NOTIFYs, OPTIONS; a test caller's INVITE and BYE) from its SIP listener's
+// own socket, the address in their Via and Contact. Set it as the client's
+// TxRequester.
 //
 // Left to itself sipgo v1.7.3 sends a UDP request to an address the listener
 // has never received from out of a new ephemeral socket with its own reader
@@ -29,7 +33,7 @@ import (
 // (WithClientConnectionAddr would do the same only for requests built
 // without options; a dialog's BYE is built with them, and it would apply to
 // TCP too.)
-type fromListener struct {
+type Listener struct {
 	ua  *sipgo.UserAgent
 	udp sip.Addr // the listener's address, spelt as sipgo's pool keys it
 	key string
@@ -38,10 +42,17 @@ type fromListener struct {
 	closed atomic.Bool
 }
 
-var errListenerClosed = errors.New("sip: the UDP listener is closed")
+// Close makes every later request fail with ErrListenerClosed; call it
+// before closing the listener.
+func (f *Listener) Close() { f.closed.Store(true) }
 
-func newFromListener(ua *sipgo.UserAgent, laddr string) *fromListener {
-	f := &fromListener{ua: ua}
+// ErrListenerClosed is a request made after Close.
+var ErrListenerClosed = errors.New("sip: the UDP listener is closed")
+
+// New sends ua's UDP requests from its listener at laddr (as the listener's
+// LocalAddr spells it).
+func New(ua *sipgo.UserAgent, laddr string) *Listener {
+	f := &Listener{ua: ua}
 	host, port, err := sip.ParseAddr(laddr)
 	if err == nil && port > 0 {
 		a := sip.Addr{IP: net.ParseIP(host), Hostname: host, Port: port}
@@ -53,7 +64,7 @@ func newFromListener(ua *sipgo.UserAgent, laddr string) *fromListener {
 }
 
 // Request sends req: a transaction, or an ACK straight to the transport.
-func (f *fromListener) Request(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
+func (f *Listener) Request(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
 	if req.Laddr.IP == nil && f.key != "" && strings.EqualFold(req.Transport(), "udp") {
 		if err := f.serving(ctx); err != nil {
 			return nil, err
@@ -71,15 +82,15 @@ func (f *fromListener) Request(ctx context.Context, req *sip.Request) (sip.Clien
 }
 
 // serving waits until the listener is in sipgo's pool, which its reader
-// (started by Run) does first. A request sent before would leave from a
+// (sipgo's Serve) does first. A request sent before would leave from a
 // socket of sipgo's own, pooled under the peer's address; the peer's answer
 // arrives at the listener, whose reader pools the listener under that
 // address in its place, and the socket, no longer in the pool, stays open
 // with its reader for the node's life (a CI run's leak check found one).
-func (f *fromListener) serving(ctx context.Context) error {
+func (f *Listener) serving(ctx context.Context) error {
 	for {
 		if f.closed.Load() {
-			return errListenerClosed
+			return ErrListenerClosed
 		}
 		if c := f.ua.TransportLayer().Pool("udp").Get(f.key); c != nil {
 			_, _ = c.TryClose() // Get took a reference
