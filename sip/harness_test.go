@@ -346,14 +346,14 @@ func newUA(t *testing.T, name string) *ua {
 	// can leave behind).
 	cli, err := sipgo.NewClient(u, sipgo.WithClientAddr(laddr))
 	require.NoError(t, err)
-	from := sendfrom.New(u, laddr)
+	from := sendfrom.New(u, conn)
 	cli.TxRequester = from
 	x := &ua{t: t, ua: u, srv: srv, cli: cli, conn: conn, addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
 		dlg: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{User: name, Host: "127.0.0.1", Port: port}}}}
 	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.ServeUDP(conn) }()
+	go func() { defer close(served); _ = from.Serve(srv) }()
 	// The reader has ended before the test does (goleak in TestMain).
-	t.Cleanup(func() { _ = srv.Close(); from.Close(); _ = conn.Close(); <-served; _ = u.Close() })
+	t.Cleanup(func() { _ = srv.Close(); from.Close(); <-served; _ = u.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, siptest.Listening(ctx, u, laddr))

@@ -308,7 +308,7 @@ func (s *Server) setup() error {
 		sipgo.WithClientPort(int(s.addr.Port()))); err != nil {
 		return err
 	}
-	s.fromUDP = sendfrom.New(ua, s.udp.LocalAddr().String())
+	s.fromUDP = sendfrom.New(ua, s.udp)
 	s.cli.TxRequester = s.fromUDP
 	s.dialogs = &sipgo.DialogUA{Client: s.cli, ContactHDR: sip.ContactHeader{
 		Address: sip.Uri{User: "lianxin", Host: s.ip.String(), Port: int(s.addr.Port())}}}
@@ -386,7 +386,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.recordingJanitor(gctx) })
 	g.Go(func() error { return s.reconcileCalls(gctx, reconcileEvery) })
 	var serving sync.WaitGroup
-	serving.Go(func() { _ = s.srv.ServeUDP(s.udp) })
+	serving.Go(func() { _ = s.fromUDP.Serve(s.srv) })
 	serving.Go(func() { _ = s.srv.ServeTCP(s.tcp) })
 	<-gctx.Done()
 	s.mu.Lock() // goRing adds a ringer only before this
@@ -397,8 +397,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.wg.Wait()
 	s.waitRingers()
 	_ = s.srv.Close()
-	s.fromUDP.Close()
-	_ = s.udp.Close()
+	s.fromUDP.Close() // and the UDP listener
 	_ = s.tcp.Close()
 	_ = s.ua.Close()
 	serving.Wait() // the listeners' readers have ended when Run returns

@@ -1,6 +1,7 @@
-// Package sendfrom makes a sipgo user agent send its UDP requests from its
-// SIP listener's own socket. Every user agent of the project uses it: the
-// gateway, and the tests' callers and phones.
+// Package sendfrom serves a sipgo user agent's SIP listener: its UDP
+// requests leave from the listener's own socket, and the listener closes
+// without leaving a socket of sipgo's own behind. Every user agent of the
+// project uses it: the gateway, and the tests' callers and phones.
 package sendfrom
 
 import (
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,25 +36,24 @@ import (
 // without options; a dialog's BYE is built with them, and it would apply to
 // TCP too.)
 type Listener struct {
-	ua  *sipgo.UserAgent
-	udp sip.Addr // the listener's address, spelt as sipgo's pool keys it
-	key string
+	ua   *sipgo.UserAgent
+	gate *gate
+	udp  sip.Addr // the listener's address, spelt as sipgo's pool keys it
+	key  string
 	// closed is set when the listener closes: a request then fails instead
 	// of binding the freed port anew with a reader nothing would end.
 	closed atomic.Bool
 }
 
-// Close makes every later request fail with ErrListenerClosed; call it
-// before closing the listener.
-func (f *Listener) Close() { f.closed.Store(true) }
-
 // ErrListenerClosed is a request made after Close.
 var ErrListenerClosed = errors.New("sip: the UDP listener is closed")
 
-// New sends ua's UDP requests from its listener at laddr (as the listener's
-// LocalAddr spells it).
-func New(ua *sipgo.UserAgent, laddr string) *Listener {
-	f := &Listener{ua: ua}
+// New serves ua's SIP on the UDP listener conn (see Serve) and sends its
+// UDP requests from it. The Listener owns conn: Close closes it.
+func New(ua *sipgo.UserAgent, conn net.PacketConn) *Listener {
+	f := &Listener{ua: ua, gate: &gate{PacketConn: conn}}
+	f.gate.idle = sync.NewCond(&f.gate.mu)
+	laddr := conn.LocalAddr().String()
 	host, port, err := sip.ParseAddr(laddr)
 	if err == nil && port > 0 {
 		a := sip.Addr{IP: net.ParseIP(host), Hostname: host, Port: port}
@@ -61,6 +62,38 @@ func New(ua *sipgo.UserAgent, laddr string) *Listener {
 		}
 	}
 	return f
+}
+
+// Serve serves srv's SIP on the listener until Close; it returns when
+// sipgo's reader has ended.
+func (f *Listener) Serve(srv *sipgo.Server) error { return srv.ServeUDP(f.gate) }
+
+// settle is how long Close keeps the listener's socket open after sipgo's
+// reader last handed a packet on (see gate).
+const settle = 100 * time.Millisecond
+
+// Close makes every later request fail with ErrListenerClosed, stops taking
+// packets and closes the listener's socket (Serve returns then); close the
+// user agent after it.
+//
+// sipgo v1.7.3 hands each request it reads to a goroutine of its own, which
+// first looks up a socket to answer on: the listener, pooled under the
+// request's source. Once the listener has closed, its reader has taken it
+// out of the pool (and the user agent's close empties the pool), so a
+// goroutine that runs that late finds none and opens a new socket with a
+// reader that nothing ever ends: one socket and one goroutine lost for the
+// process's life each time a request arrives while a user agent closes (a
+// test closing a phone the gateway is still talking to, the gateway
+// stopping while phones refresh). Close therefore first stops the reader
+// handing packets on (what arrives now is dropped: the user agent is
+// leaving), waits until the last packet it took is handed on, and keeps the
+// socket open, still pooled, for settle after that, so that the request's
+// goroutine, runnable since, finds it. sipgo gives no way to learn when
+// that goroutine has looked: a goroutine not run for settle on end would
+// still open a socket.
+func (f *Listener) Close() {
+	f.closed.Store(true)
+	_ = f.gate.close()
 }
 
 // Request sends req: a transaction, or an ACK straight to the transport.
@@ -102,4 +135,55 @@ func (f *Listener) serving(ctx context.Context) error {
 		case <-time.After(time.Millisecond):
 		}
 	}
+}
+
+// gate is the listener's socket as sipgo's reader reads it: once shut it
+// drops what arrives, and it knows when the reader last took a packet and
+// whether it has handed it on (it has once it is back for the next one).
+type gate struct {
+	net.PacketConn
+	mu      sync.Mutex
+	idle    *sync.Cond // the reader is back for the next packet
+	shut    bool
+	dropped int       // packets taken after shut, left unread by sipgo
+	holding bool      // the reader has a packet it has not handed on
+	last    time.Time // when the reader last took a packet
+}
+
+func (g *gate) ReadFrom(b []byte) (int, net.Addr, error) {
+	g.mu.Lock()
+	g.holding = false
+	g.idle.Broadcast()
+	g.mu.Unlock()
+	for {
+		n, addr, err := g.PacketConn.ReadFrom(b)
+		g.mu.Lock()
+		if err == nil && g.shut {
+			g.dropped++
+			g.mu.Unlock()
+			continue
+		}
+		if err == nil {
+			g.holding, g.last = true, time.Now()
+		}
+		g.mu.Unlock()
+		return n, addr, err
+	}
+}
+
+// close shuts the gate, waits until the reader has handed on the packet it
+// holds and until settle has passed since it took it, then closes the
+// socket.
+func (g *gate) close() error {
+	g.mu.Lock()
+	g.shut = true
+	for g.holding {
+		g.idle.Wait()
+	}
+	wait := time.Until(g.last.Add(settle))
+	g.mu.Unlock()
+	if wait > 0 {
+		time.Sleep(wait)
+	}
+	return g.PacketConn.Close()
 }

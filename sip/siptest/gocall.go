@@ -101,7 +101,7 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 		conn.Close()
 		return nil, err
 	}
-	sendFrom := sendfrom.New(ua, local.String())
+	sendFrom := sendfrom.New(ua, conn)
 	client.TxRequester = sendFrom
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: opts.From, Host: "127.0.0.1", Port: local.Port}}
 	dcc := sipgo.NewDialogClientCache(client, contact)
@@ -130,7 +130,7 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 	})
 	go func() {
 		defer close(c.served)
-		_ = srv.ServeUDP(conn)
+		_ = sendFrom.Serve(srv)
 	}()
 	t.Cleanup(func() {
 		c.stopTone()
@@ -145,7 +145,6 @@ func GoDial(ctx context.Context, t testing.TB, opts GoCallOptions) (*GoCall, err
 			_ = c.sess.Close()
 		}
 		sendFrom.Close()
-		conn.Close()
 		<-c.served
 		_ = ua.Close()
 	})

@@ -70,7 +70,7 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := sendfrom.New(ua, p.addr.String())
+	from := sendfrom.New(ua, conn)
 	p.client.TxRequester = from
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "gw", Host: "127.0.0.1", Port: int(p.addr.Port())}}
 	p.dsc = sipgo.NewDialogServerCache(p.client, contact)
@@ -99,12 +99,11 @@ func newGoPeer(t testing.TB, ringOnly bool, toneHz float64, opts ...func(*goPeer
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		_ = srv.ServeUDP(conn)
+		_ = from.Serve(srv)
 	}()
 	t.Cleanup(func() {
 		close(p.closing)
 		from.Close()
-		conn.Close()
 		<-served
 		_ = ua.Close()
 	})
