@@ -73,6 +73,9 @@ export function clearOffers() {
 function renderOffersMeta() {
   $('offers-empty').hidden = S.offers.size > 0;
   document.title = S.offers.size > 0 ? `（新来件）${BASE_TITLE}` : BASE_TITLE;
+  // The tab's icon has a dot too, for a desk tab among others.
+  const icon = $('favicon');
+  if (icon) icon.href = S.offers.size > 0 ? 'icon-offer.svg' : 'icon.svg';
 }
 
 // tickOffers updates every countdown; an expired card waits for the
