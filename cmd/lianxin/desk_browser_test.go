@@ -68,6 +68,9 @@ func TestDeskInBrowser(t *testing.T) {
 	require.Equal(t, subject, browserRun(t, b, "offer subject", chromedp.TextContent(chromedp.CSS(offer+" .offer-subject"))))
 	require.Equal(t, text, browserRun(t, b, "offer text", chromedp.TextContent(chromedp.CSS(offer+" .offer-text"))))
 	b.noMarkup(t)
+	// A desk tab among others tells of the offer: its title and its icon.
+	const tab = `document.title + ' ' + new URL(document.getElementById('favicon').href).pathname`
+	require.Equal(t, "（新来件）连心 · 坐席工作台 /desk/icon-offer.svg", browserRun(t, b, "the tab", chromedp.Evaluate[string](tab)))
 	b.do(t, "accept the offer", chromedp.Click(chromedp.CSS(offer+" button.accept")))
 
 	// 5. The contact is assigned and on screen, as text.
@@ -81,6 +84,7 @@ func TestDeskInBrowser(t *testing.T) {
 	require.Equal(t, text, browserRun(t, b, "detail text as rendered", chromedp.Text(chromedp.ID("detail-text"))))
 	require.Equal(t, subject, browserRun(t, b, "detail subject", chromedp.TextContent(chromedp.ID("detail-subject"))))
 	require.Equal(t, tn, browserRun(t, b, "detail tracking no", chromedp.TextContent(chromedp.ID("detail-tracking"))))
+	require.Equal(t, "连心 · 坐席工作台 /desk/icon.svg", browserRun(t, b, "the tab", chromedp.Evaluate[string](tab)))
 	b.noMarkup(t)
 	b.screenshot(t, "detail")
 
