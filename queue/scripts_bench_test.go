@@ -172,6 +172,7 @@ type scriptCell struct {
 	sess   []string
 	next   atomic.Int64 // contacts enqueued, for their citizens' numbers
 	cg     *callgrind   // redis-server runs under callgrind
+	lp     *luaProfile  // redis-server profiles the library's lines
 }
 
 // callgrind counts the instructions of a redis-server run under valgrind's
@@ -219,6 +220,7 @@ func (g *callgrind) count(b testing.TB) float64 {
 func newScriptCell(b *testing.B, agents int, sh benchShape, maxMisses int) *scriptCell {
 	var s *queuetest.Server
 	var cg *callgrind
+	var lp *luaProfile
 	if os.Getenv("LIANXIN_BENCH_CALLGRIND") != "" {
 		name := "callgrind.out"
 		dir := os.Getenv("LIANXIN_BENCH_CALLGRIND_DIR") // kept there, for callgrind_annotate
@@ -231,10 +233,13 @@ func newScriptCell(b *testing.B, agents int, sh benchShape, maxMisses int) *scri
 		s = queuetest.RedisServerUnder(b, []string{"valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg.out})
 		cg.pid = s.Pid()
 	} else {
+		if dir := os.Getenv("LIANXIN_BENCH_LUAPROF"); dir != "" {
+			lp = newLuaProfile(b, dir)
+		}
 		s = queuetest.RedisServer(b)
 		s.RealTime(b)
 	}
-	c := &scriptCell{ctx: context.Background(), rdb: s.Client(b), shape: sh, cg: cg,
+	c := &scriptCell{ctx: context.Background(), rdb: s.Client(b), shape: sh, cg: cg, lp: lp,
 		agents: make([]string, agents), sess: make([]string, agents)}
 	var err error
 	c.q, err = queue.New(c.rdb, queue.Options{NodeID: "bench", Queues: benchQueues, OfferTimeout: time.Hour,
@@ -321,7 +326,7 @@ func (c *scriptCell) waiting(b *testing.B) int {
 // offered at once.
 func (c *scriptCell) idleLifecycles(b *testing.B) {
 	m := newMeter(b, c.rdb, "enqueue", "accept", "wrapup")
-	m.counting(c.cg)
+	m.counting(c.cg, c.lp)
 	i := 0
 	for b.Loop() {
 		ch, qn := c.shape.at(i)
@@ -397,7 +402,7 @@ func (c *scriptCell) backlogLifecycles(b *testing.B, w int) {
 	}
 
 	m := newMeter(b, c.rdb, "accept", "wrapup", "enqueue")
-	m.counting(c.cg)
+	m.counting(c.cg, c.lp)
 	i := 0
 	for b.Loop() {
 		var o offer
@@ -547,6 +552,7 @@ type meter struct {
 	// script).
 	cg    *callgrind
 	instr float64 // counted from counting to end
+	lp    *luaProfile
 }
 
 // end ends the meter's count (with callgrind: what follows, the run's
@@ -575,11 +581,16 @@ func newMeter(b testing.TB, rdb *redis.Client, steps ...string) *meter {
 		byName: map[string]float64{}}
 }
 
-// counting makes the meter count g's instructions from now on, if g is set.
-func (m *meter) counting(g *callgrind) {
+// counting makes the meter count g's instructions from now on, if g is set,
+// or lp's lines, if lp is.
+func (m *meter) counting(g *callgrind, lp *luaProfile) {
 	if g != nil {
 		m.cg = g
 		g.zero(m.b)
+	}
+	if lp != nil {
+		m.lp = lp
+		lp.start(m.b, m.rdb)
 	}
 }
 
@@ -650,6 +661,10 @@ func (m *meter) report(b *testing.B, n int, unit string) {
 	if m.cg != nil {
 		b.ReportMetric(m.instr/float64(n), "instr/"+cmp.Or(unit, "call"))
 		b.ReportMetric(0, "ns/op")
+		return
+	}
+	if m.lp != nil {
+		m.lp.report(b, n, unit)
 		return
 	}
 	total := make([]float64, n)
