@@ -391,6 +391,10 @@ func TestTransferToALineThatIsBusy(t *testing.T) {
 	// warm transfer, asked as soon as the queue has the contact as the
 	// agent's, waits for the bridge (CI saw it dropped 1 ms before it).
 	e.s.beforeBridge = func() { time.Sleep(100 * time.Millisecond) }
+	// And the agent's leg is slow to be marked up once the queue has the
+	// answer (CI saw the transfer dropped so: cmd/lianxin's
+	// TestOneKeyTransferAcrossNodes).
+	e.s.afterAnswer = func() { time.Sleep(200 * time.Millisecond) }
 	agent := agentPhone(ctx, t, e, "1001")
 	e.seat("1001")
 	call, err := siptest.GoDial(ctx, t, siptest.GoCallOptions{Target: e.s.Addr().String(), From: "13900139701"})
