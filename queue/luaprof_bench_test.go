@@ -38,15 +38,14 @@ type luaProfile struct {
 // newLuaProfile sets the environment of the cell's redis-server, to be
 // started next, for a line profile in dir.
 func newLuaProfile(b *testing.B, dir string) *luaProfile {
-	require := func(err error) {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	require(os.MkdirAll(dir, 0o755))
 	dir, err := filepath.Abs(dir)
-	require(err)
-	name := strings.NewReplacer("/", "_", "=", "").Replace(b.Name())
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := cellFileName(b)
 	p := &luaProfile{prof: filepath.Join(dir, name+".prof"), zero: filepath.Join(dir, name+".zero"),
 		lib: filepath.Join(dir, name+".lua"), out: filepath.Join(dir, name+".txt")}
 	_ = os.Remove(p.prof)

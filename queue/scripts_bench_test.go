@@ -217,6 +217,12 @@ func (g *callgrind) count(b testing.TB) float64 {
 	}
 }
 
+// cellFileName is the bench cell's name as a file's: the callgrind profile's
+// and the line profile's files are named after it.
+func cellFileName(b *testing.B) string {
+	return strings.NewReplacer("/", "_", "=", "").Replace(b.Name())
+}
+
 func newScriptCell(b *testing.B, agents int, sh benchShape, maxMisses int) *scriptCell {
 	var s *queuetest.Server
 	var cg *callgrind
@@ -227,7 +233,7 @@ func newScriptCell(b *testing.B, agents int, sh benchShape, maxMisses int) *scri
 		if dir == "" {
 			dir = b.TempDir()
 		} else {
-			name = strings.NewReplacer("/", "_", "=", "").Replace(b.Name()) + "." + name
+			name = cellFileName(b) + "." + name
 		}
 		cg = &callgrind{out: filepath.Join(dir, name)}
 		s = queuetest.RedisServerUnder(b, []string{"valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg.out})

@@ -34,12 +34,9 @@ type agentLeg struct {
 	local       localSDP    // our offer to the phone (its answer's codec once answered)
 	held        bool        // the phone put the caller on hold (re-INVITE); guarded by mu
 	up          atomic.Bool // answered and acknowledged
-	// answering: the phone answered and its answer is being recorded in
-	// the queue (up follows once it is, or the leg is dropped).
-	answering atomic.Bool
-	gone      atomic.Bool // the phone hung up
-	accounted atomic.Bool // its counts went to the metrics
-	mu        sync.Mutex  // guards leg, set when the phone answers
+	gone        atomic.Bool // the phone hung up
+	accounted   atomic.Bool // its counts went to the metrics
+	mu          sync.Mutex  // guards leg, set when the phone answers
 
 	// referring: the phone's REFER is being done (onRefer); its hang-up
 	// meanwhile leaves the caller to the transfer.
@@ -220,7 +217,11 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 			c.agentHungUp(a.id)
 		}
 	}()
-	a.answering.Store(true)
+	// Up as soon as it answered, as the legs dial and reattach make: the
+	// queue has the contact as the agent's once the answer is recorded, and
+	// from then on a transfer asked for it waits for the bridge (transferOut),
+	// a hang-up is a BYE.
+	a.up.Store(true)
 	if err = c.recordAnswer(a.agent, log); err != nil {
 		log.Info("the phone answered but the offer is gone", zap.Error(err))
 		a.bye()
@@ -231,7 +232,6 @@ func (a *agentLeg) ringing(ctx context.Context, deadline time.Time) {
 	if s.afterAnswer != nil {
 		s.afterAnswer()
 	}
-	a.up.Store(true)
 	select {
 	case c.answered <- a:
 	case <-c.ctx.Done():

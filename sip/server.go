@@ -71,7 +71,7 @@ type Server struct {
 	beforeBridge func()
 	// afterAnswer, set by a test before any call, runs on an agent leg
 	// when the queue has recorded its phone's answer (the contact is the
-	// agent's), before the leg is marked up and handed to the call's loop.
+	// agent's), before the leg is handed to the call's loop.
 	afterAnswer func()
 	// beforeRefer, set by a test, runs when a phone's REFER has been
 	// accepted (202), before the transfer is done.

@@ -213,11 +213,9 @@ func (c *call) transferOut(agent, to, mode, note string, taken func()) bool {
 	// (so the desk offers the transfer), but the call's own loop may not
 	// have bridged them yet: a transfer asked at once, by a quick agent or
 	// from a desk on another node, waits for the bridge instead of being
-	// dropped. CI saw it dropped 1 ms before the bridge, and (the leg's
-	// goroutine not run between the queue's answer and marking the leg
-	// up) with the leg not up yet: it waits from the answer on.
-	for until := time.Now().Add(bridgeWait); st == stOffered && a != nil && a.agent == agent &&
-		(a.up.Load() || a.answering.Load()) && c.ctx.Err() == nil && time.Now().Before(until); {
+	// dropped. CI saw it dropped 1 ms before the bridge.
+	for until := time.Now().Add(bridgeWait); st == stOffered && a != nil && a.agent == agent && a.up.Load() &&
+		c.ctx.Err() == nil && time.Now().Before(until); {
 		time.Sleep(5 * time.Millisecond)
 		c.mu.Lock()
 		a, st = c.ring, c.state

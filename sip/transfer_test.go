@@ -391,9 +391,9 @@ func TestTransferToALineThatIsBusy(t *testing.T) {
 	// warm transfer, asked as soon as the queue has the contact as the
 	// agent's, waits for the bridge (CI saw it dropped 1 ms before it).
 	e.s.beforeBridge = func() { time.Sleep(100 * time.Millisecond) }
-	// And the agent's leg is slow to be marked up once the queue has the
-	// answer (CI saw the transfer dropped so: cmd/lianxin's
-	// TestOneKeyTransferAcrossNodes).
+	// And the agent's leg is slow to reach the call's loop once the queue
+	// has the answer (CI saw the transfer dropped so, when the leg was marked
+	// up only then: cmd/lianxin's TestOneKeyTransferAcrossNodes).
 	e.s.afterAnswer = func() { time.Sleep(200 * time.Millisecond) }
 	agent := agentPhone(ctx, t, e, "1001")
 	e.seat("1001")
