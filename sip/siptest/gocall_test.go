@@ -92,7 +92,13 @@ func TestGoDialPressesKeys(t *testing.T) {
 	}
 	// The dialog's BYE leaves from the listener too: from a socket of
 	// sipgo's own, the answer at the listener would leave that socket out
-	// of sipgo's pool, open with its reader for good.
+	// of sipgo's pool, open with its reader for good. The peer answers the
+	// BYE before it notes it: wait for the note.
+	select {
+	case <-p.byeDone:
+	case <-ctx.Done():
+		t.Fatal("the peer did not note the BYE")
+	}
 	p.mu.Lock()
 	byesFrom := p.byesFrom
 	p.mu.Unlock()
