@@ -299,13 +299,14 @@ func parallel(b *testing.B, n int, f func(i int) error) {
 	}
 }
 
-// enqueue stores a letter of a new citizen on ch in queue qn.
+// enqueue stores a letter of a new citizen on ch in queue qn, under an
+// idempotency key as every provider's and web form's intake has one.
 func (c *scriptCell) enqueue(ch queue.Channel, qn string) (string, error) {
 	n := c.next.Add(1)
 	phone := fmt.Sprintf("+86138%08d", n)
 	r, err := c.q.Enqueue(c.ctx, queue.Intake{Channel: ch, Line: "cd-city-0001", Queue: qn, Subject: "噪音扰民",
 		Text:    strings.Repeat("小区楼下施工到深夜，请协调处理。", 8),
-		Citizen: queue.Citizen{Name: "市民", Phone: phone, Address: phone}}, "")
+		Citizen: queue.Citizen{Name: "市民", Phone: phone, Address: phone}}, "web:bench-"+strconv.FormatInt(n, 10))
 	return r.TrackingNo, err
 }
 

@@ -315,8 +315,10 @@ func enqueueAll(ctx context.Context, o options, q *queue.Queue, base string, rec
 				if o.via == "http" {
 					err = postLetter(gctx, base, subject)
 				} else {
+					// Under an idempotency key, as every provider's intake is.
 					_, err = q.Enqueue(gctx, queue.Intake{Channel: queue.ChannelMailbox, Queue: "general", Line: "load",
-						Subject: subject, Text: "load test", Citizen: queue.Citizen{Address: fmt.Sprintf("+86138%08d", i)}}, "")
+						Subject: subject, Text: "load test", Citizen: queue.Citizen{Address: fmt.Sprintf("+86138%08d", i)}},
+						fmt.Sprintf("load:%d:%d", start.UnixNano(), i))
 				}
 				if err != nil {
 					return fmt.Errorf("contact %d: %w", i, err)
