@@ -80,3 +80,8 @@ func (q *Queue) FunctionMissing(ctx context.Context) (bool, error) {
 	}
 	return false, cmd.Err()
 }
+
+// RepeatCalls makes every once script's call carry the call id id (after the
+// node's name), as go-redis's second send of one call does ("" again: a new
+// id per call).
+func (q *Queue) RepeatCalls(id string) { q.repeatID = id }

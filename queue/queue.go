@@ -232,6 +232,9 @@ type Queue struct {
 	m          *metrics
 	// reads batches concurrent reads (History).
 	reads reads
+	// repeatID, when set (tests only), is every once call's id: each call
+	// is then a repeat of the first, as go-redis's second send of a call.
+	repeatID string
 	// last is the highest tracking number this node was given, by day: a
 	// floor for the next that does not go back when Redis does.
 	last struct {
@@ -332,9 +335,18 @@ func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) (cmd *red
 // however often the client sends it (go-redis retries after a read timeout),
 // the script's change is made once.
 func (q *Queue) once(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
+	return q.run(ctx, s, append(args, q.o.NodeID+":"+q.callID())...)
+}
+
+// callID names one call of a once script: a new random id, or the one a
+// test repeats (see RepeatCalls in export_test.go).
+func (q *Queue) callID() string {
+	if q.repeatID != "" {
+		return q.repeatID
+	}
 	var id [12]byte
 	_, _ = rand.Read(id[:])
-	return q.run(ctx, s, append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))...)
+	return hex.EncodeToString(id[:])
 }
 
 // acked is once for an intake that a provider is acknowledged for: with
@@ -349,9 +361,7 @@ func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) (cmd *r
 	}
 	start := time.Now()
 	defer func() { q.m.script(s, time.Since(start), cmd.Err()) }()
-	var id [12]byte
-	_, _ = rand.Read(id[:])
-	args = append(args, q.o.NodeID+":"+hex.EncodeToString(id[:]))
+	args = append(args, q.o.NodeID+":"+q.callID())
 	for try := 0; ; try++ {
 		pipe := q.rdb.Pipeline()
 		gen := q.fn.loads.Load()

@@ -251,3 +251,80 @@ func TestTimedOutEnqueueRunsOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, keys, 2, "the stalled enqueue made %d contacts", len(keys)-1)
 }
+
+// TestRepeatOfAKeyedIntakeAnswersAsTheFirst: go-redis sends a script call
+// again when its reply is late, and Redis runs both (as above). An intake
+// with an idempotency key has no call:<id> guard: the key's record and the
+// contact's note of the call that made or last changed it make the repeat
+// answer what the first call answered and change nothing, and no call:<id>
+// key is left; another call under the same key (a provider's retry) is
+// still told "duplicate". Without a key, the call:<id> guard does the same.
+func TestRepeatOfAKeyedIntakeAnswersAsTheFirst(t *testing.T) {
+	queuetest.Each(t, func(t *testing.T, s *queuetest.Server) {
+		e := newEnv(t, s)
+		rdb := s.Client(t)
+		e.agent(e.q, "1001", general, map[queue.Channel]int{queue.ChannelMailbox: 1, queue.ChannelSMS: 2})
+		letter := queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001", Queue: "general", Subject: "噪音扰民",
+			Citizen: queue.Citizen{Address: "a@example.cn"}}
+
+		// A letter, offered at once to the free agent.
+		e.q.RepeatCalls("call-1")
+		first, err := e.q.Enqueue(e.ctx, letter, "web:k1")
+		require.NoError(t, err)
+		again, err := e.q.Enqueue(e.ctx, letter, "web:k1")
+		require.NoError(t, err)
+		require.Equal(t, first, again, "a repeat of the call that made the contact")
+		require.False(t, again.Duplicate)
+		e.requireOffered(first.TrackingNo, "1001")
+		require.Equal(t, 1, e.contact(first.TrackingNo).Offers)
+		e.q.RepeatCalls("")
+		retry, err := e.q.Enqueue(e.ctx, letter, "web:k1")
+		require.NoError(t, err)
+		require.Equal(t, queue.Receipt{TrackingNo: first.TrackingNo, Duplicate: true}, retry)
+
+		// An SMS that starts a conversation, and one that joins it.
+		e.q.RepeatCalls("call-2")
+		started, err := e.q.Receive(e.ctx, sms("楼下烧烤油烟很大"), "sms:1")
+		require.NoError(t, err)
+		require.False(t, started.Duplicate)
+		again, err = e.q.Receive(e.ctx, sms("楼下烧烤油烟很大"), "sms:1")
+		require.NoError(t, err)
+		require.Equal(t, started, again)
+		e.q.RepeatCalls("call-3")
+		joined, err := e.q.Receive(e.ctx, sms("地址是建设路88号"), "sms:2")
+		require.NoError(t, err)
+		require.True(t, joined.Joined)
+		again, err = e.q.Receive(e.ctx, sms("地址是建设路88号"), "sms:2")
+		require.NoError(t, err)
+		require.Equal(t, joined, again)
+		e.q.RepeatCalls("")
+		retry, err = e.q.Receive(e.ctx, sms("地址是建设路88号"), "sms:2")
+		require.NoError(t, err)
+		require.Equal(t, queue.Receipt{TrackingNo: started.TrackingNo, Duplicate: true}, retry)
+		msgs, err := e.q.Messages(e.ctx, started.TrackingNo)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		require.Equal(t, 1, e.contact(started.TrackingNo).MessageCount)
+
+		calls, err := rdb.Keys(e.ctx, "{lianxin}:call:*").Result()
+		require.NoError(t, err)
+		require.Empty(t, calls, "a keyed intake keeps no call guard")
+
+		// Without a key: the call guard.
+		e.q.RepeatCalls("call-4")
+		letter.Subject = "无键来信"
+		unkeyed, err := e.q.Enqueue(e.ctx, letter, "")
+		require.NoError(t, err)
+		again, err = e.q.Enqueue(e.ctx, letter, "")
+		require.NoError(t, err)
+		require.Equal(t, unkeyed, again)
+		require.False(t, again.Duplicate)
+		calls, err = rdb.Keys(e.ctx, "{lianxin}:call:*").Result()
+		require.NoError(t, err)
+		require.Equal(t, []string{"{lianxin}:call:node-a:call-4"}, calls)
+
+		contacts, err := rdb.Keys(e.ctx, "{lianxin}:c:*").Result()
+		require.NoError(t, err)
+		require.Len(t, contacts, 3, "the letter, the conversation, the letter without a key")
+	})
+}

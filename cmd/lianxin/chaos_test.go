@@ -245,9 +245,10 @@ func explainDouble(t *testing.T, dir string, tns []string) {
 
 // aofTransactions reports every transaction in dir's append-only files (a
 // script's or a function's writes, MULTI … EXEC) that names one of tns,
-// with its once id (the call:<id> key: the node and the call that ran it)
-// and its idempotency key: two transactions with one once id mean one call
-// ran twice; with two ids, two calls. It reports each file's size and the
+// with its once id (the node and the call that ran it: the contact's field
+// cid for an intake with an idempotency key, the call:<id> key for one
+// without) and its idempotency key: two transactions with one once id mean
+// one call ran twice; with two ids, two calls. It reports each file's size and the
 // manifest too.
 func aofTransactions(dir string, tns []string) string {
 	var out strings.Builder
@@ -406,7 +407,7 @@ func TestAOFTransactionsNameTheOnceID(t *testing.T) {
 	require.NoError(t, err)
 	report := aofTransactions(s.Dir, []string{a.TrackingNo})
 	require.Contains(t, report, "appendonly.aof.manifest")
-	require.Contains(t, report, `"{lianxin}:call:node-x:`, "the once id")
+	require.Contains(t, report, `"cid" "node-x:`, "the once id")
 	require.Contains(t, report, `"{lianxin}:idem:mailbox:box:letter-1"`)
 	require.Contains(t, report, a.TrackingNo)
 	require.NotContains(t, report, b.TrackingNo)

@@ -904,12 +904,13 @@ local function first_free(q, ch, now)
 end
 
 -- create makes a new waiting contact and returns its tracking number.
+-- cid: the call that makes it and what it returns (see repeated).
 -- held: a call answered but not queued yet (state ivr, in no queue, no
 -- event; join_queue queues it). direct: when no contact waits in the queue
 -- and an agent is free (the second result), the contact is made offered to
 -- that agent and joins no waiting set; the caller must then complete the
 -- offer (offer with fresh).
-local function create(data, q, ch, prio, rank, now, date, hist, floor, held, direct)
+local function create(data, q, ch, prio, rank, now, date, hist, floor, held, direct, cid)
   local seqkey = P .. 'seq:' .. date
   local seq = redis.call('INCR', seqkey)
   floor = tonumber(floor or '0') or 0
@@ -931,10 +932,10 @@ local function create(data, q, ch, prio, rank, now, date, hist, floor, held, dir
   if to then
     redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', 'offered', 'queue', q, 'ch', ch, 'prio', prio,
       'rank', rank, 'queued', now_s, 'offers', '1', 'agent', to, 'offered', now_s, 'deadline',
-      I(deadline_of(ch, now)), 'hist', hist)
+      I(deadline_of(ch, now)), 'hist', hist, 'cid', cid)
   else
     redis.call('HSET', P .. 'c:' .. tn, 'tn', tn, 'd', data, 'state', held and 'ivr' or 'waiting', 'queue', q,
-      'ch', ch, 'prio', prio, 'rank', rank, 'queued', now_s, 'offers', '0', 'agent', '', 'hist', hist)
+      'ch', ch, 'prio', prio, 'rank', rank, 'queued', now_s, 'offers', '0', 'agent', '', 'hist', hist, 'cid', cid)
   end
   if hist ~= '' then
     -- A citizen's history keeps about the last 100 contacts (readers take
@@ -988,6 +989,23 @@ local function seen(idem, hash)
   local tn = string.sub(prev, 1, sep - 1)
   if string.sub(prev, sep + 1) ~= hash then return {tn, 'conflict'} end
   return {tn, 'duplicate'}
+end
+
+-- repeated answers a repeat of this very call of a keyed intake (see
+-- keyedScripts in scripts.go: go-redis sends a command again when its reply
+-- is late, and Redis runs both): retry is seen's answer, and a contact's
+-- field cid is "<call id>|<result>" of the last call that made or changed
+-- it (create, a message joining it, a call's queueing). nil: not a repeat.
+-- A repeat that comes after another call changed the contact (a citizen's
+-- next message joined it within go-redis's retries) is told "duplicate",
+-- as any retry: it still changes nothing.
+local function repeated(retry, cid)
+  if retry[2] ~= 'duplicate' then return nil end
+  local v = redis.call('HGET', P .. 'c:' .. retry[1], 'cid')
+  if not v then return nil end
+  local id, res = string.match(v, '^(.+)|(%a+)$')
+  if id == cid then return {retry[1], res} end
+  return nil
 end
 
 local function remember(idem, hash, tn)

@@ -7,11 +7,16 @@
 local idem, hash, data, q, ch = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local prio, rank, now, date, hist = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
 local node, call, held = ARGV[11] or '', ARGV[12] or '', ARGV[16] == '1'
+local cid = ARGV[#ARGV] -- this call's id (Queue.once)
 local retry = seen(idem, hash)
+if retry then
+  local again = repeated(retry, cid)
+  if again then return again end
+end
 if retry and node ~= '' and not held and redis.call('HGET', P .. 'c:' .. retry[1], 'state') == 'ivr' then
   -- The call recorded at its answer joins the queue the caller chose, at
   -- the place its answer time gives it.
-  redis.call('HSET', P .. 'c:' .. retry[1], 'd', data)
+  redis.call('HSET', P .. 'c:' .. retry[1], 'd', data, 'cid', cid .. '|created')
   remember(idem, hash, retry[1])
   join_queue(retry[1], q, prio, now)
   dispatch_queue(q, ch, now)
@@ -19,7 +24,7 @@ if retry and node ~= '' and not held and redis.call('HGET', P .. 'c:' .. retry[1
   return {retry[1], 'created'}
 end
 if retry then return retry end
-local tn, to = create(data, q, ch, prio, rank, now, date, hist, ARGV[13], held, true)
+local tn, to = create(data, q, ch, prio, rank, now, date, hist, ARGV[13], held, true, cid .. '|created')
 remember(idem, hash, tn)
 if (ARGV[14] or '') ~= '' then
   ev('type', 'alert', 'contact', tn, 'reason', ARGV[14], 'text', ARGV[15] or '')

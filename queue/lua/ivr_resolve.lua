@@ -21,7 +21,7 @@ if retry and redis.call('HGET', P .. 'c:' .. retry[1], 'state') == 'ivr' then
 elseif retry then
   return retry
 else
-  tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13])
+  tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13], nil, nil, ARGV[#ARGV] .. '|created')
   remember(idem, hash, tn)
   wrem(q, ch, tn)
   redis.call('ZREM', P .. 'wt:' .. q, tn)

@@ -8,8 +8,9 @@
 local idem, hash, data, q, ch = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local prio, rank, now, date, hist = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
 local open, msg = ARGV[11], ARGV[12]
+local cid = ARGV[#ARGV] -- this call's id (Queue.once)
 local retry = seen(idem, hash)
-if retry then return retry end
+if retry then return repeated(retry, cid) or retry end
 local okey = P .. 'open:' .. open
 local tn = redis.call('GET', okey)
 if tn then
@@ -31,7 +32,7 @@ if tn then
     redis.call('RPUSH', P .. 'm:' .. tn, msg)
     redis.call('LTRIM', P .. 'm:' .. tn, -500, -1)
     redis.call('HINCRBY', c, 'msgs', 1)
-    redis.call('HSET', c, 'updated', now)
+    redis.call('HSET', c, 'updated', now, 'cid', cid .. '|joined')
     remember(idem, hash, tn)
     local node = ''
     if ag and ag ~= '' then node = agent(ag).node or '' end
@@ -40,7 +41,7 @@ if tn then
     return {tn, 'joined'}
   end
 end
-tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13])
+tn = create(data, q, ch, prio, rank, now, date, hist, ARGV[13], nil, nil, cid .. '|created')
 redis.call('HSET', P .. 'c:' .. tn, 'okey', okey)
 redis.call('SET', okey, tn, 'EX', 2592000)
 remember(idem, hash, tn)
