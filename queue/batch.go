@@ -68,3 +68,92 @@ func (q *Queue) sendReads() {
 		close(b.done)
 	}
 }
+
+// calls gathers the script calls (functions) many goroutines make at once
+// while a batch of them is in flight, and sends them together in the next:
+// one round trip, one connection, one read and one write of Redis's for many
+// callers (a node's desks accepting and wrapping up, its channels' intake).
+// A lone call goes at once; under load, a call waits at most for the batch
+// in flight, which Redis, one thread, would have served before it anyway.
+// Each call keeps its own reply or error; a connection's error fails the
+// calls of its batch, as it would have failed each on its own connection
+// (go-redis sends a pipeline again as it sends a command again: the scripts
+// are idempotent by themselves, or guarded, for that).
+type calls struct {
+	mu      sync.Mutex
+	pending []*callBatch // to send, in order; the last one takes new calls
+	busy    bool         // a goroutine is sending
+}
+
+type callBatch struct {
+	cmds []*redis.Cmd
+	done chan struct{}
+}
+
+// maxCallBatch bounds one batch: a batch's replies come back together, so a
+// bigger one would hold its first callers for its last one's script.
+const maxCallBatch = 64
+
+// fcall calls function fn with the queue's keys and args in the next batch.
+func (q *Queue) fcall(ctx context.Context, fn string, args []any) *redis.Cmd {
+	all := make([]any, 0, 3+len(q.keys)+len(args))
+	all = append(all, "fcall", fn, len(q.keys))
+	for _, k := range q.keys {
+		all = append(all, k)
+	}
+	all = append(all, args...)
+	cmd := redis.NewCmd(ctx, all...)
+	cmd.SetFirstKeyPos(3)
+	c := &q.calls
+	c.mu.Lock()
+	n := len(c.pending)
+	if n == 0 || len(c.pending[n-1].cmds) >= maxCallBatch {
+		c.pending = append(c.pending, &callBatch{done: make(chan struct{})})
+		n++
+	}
+	b := c.pending[n-1]
+	b.cmds = append(b.cmds, cmd)
+	if !c.busy {
+		c.busy = true
+		go q.sendCalls()
+	}
+	c.mu.Unlock()
+	select {
+	case <-b.done:
+		return cmd
+	case <-ctx.Done():
+		// The call may still run; its reply is not waited for (as a call
+		// on its own connection given up).
+		gone := redis.NewCmd(ctx, all...)
+		gone.SetErr(ctx.Err())
+		return gone
+	}
+}
+
+// sendCalls sends batches until none waits.
+func (q *Queue) sendCalls() {
+	c := &q.calls
+	for {
+		c.mu.Lock()
+		if len(c.pending) == 0 {
+			c.busy = false
+			c.mu.Unlock()
+			return
+		}
+		b := c.pending[0]
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+		c.mu.Unlock()
+		q.m.batch.Observe(float64(len(b.cmds)))
+		if len(b.cmds) == 1 {
+			_ = q.rdb.Process(context.Background(), b.cmds[0])
+		} else {
+			pipe := q.rdb.Pipeline()
+			for _, cmd := range b.cmds {
+				_ = pipe.Process(context.Background(), cmd)
+			}
+			_, _ = pipe.Exec(context.Background()) // each command keeps its own error
+		}
+		close(b.done)
+	}
+}

@@ -21,6 +21,7 @@ type metrics struct {
 	seconds *prometheus.HistogramVec
 	failed  *prometheus.CounterVec
 	feed    prometheus.Histogram
+	batch   prometheus.Histogram
 }
 
 func newMetrics(byName map[string]*redis.Script) *metrics {
@@ -37,6 +38,10 @@ func newMetrics(byName map[string]*redis.Script) *metrics {
 			Help: "How long after an event entered the stream (Redis's clock) this node's feed handed it to its " +
 				"desks and calls: an offer reaches a desk this late.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lianxin_redis_script_batch_calls",
+			Help: "Script calls this node sent to Redis together, in one round trip (calls made at once while " +
+				"the batch before them was in flight); a batch's calls wait for its last.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64}}),
 	}
 	for name, s := range byName {
 		m.names[s] = name
@@ -46,7 +51,7 @@ func newMetrics(byName map[string]*redis.Script) *metrics {
 
 // Collectors are the queue's metrics, for a Prometheus registry.
 func (q *Queue) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{q.m.seconds, q.m.failed, q.m.feed}
+	return []prometheus.Collector{q.m.seconds, q.m.failed, q.m.feed, q.m.batch}
 }
 
 // script records one call of script s that took d and ended with err.

@@ -230,8 +230,10 @@ type Queue struct {
 	// a test can slow it to see it.
 	eventsPace time.Duration
 	m          *metrics
-	// reads batches concurrent reads (History).
+	// reads batches concurrent reads (History), calls concurrent script
+	// calls.
 	reads reads
+	calls calls
 	// repeatID, when set (tests only), is every once call's id: each call
 	// is then a repeat of the first, as go-redis's second send of a call.
 	repeatID string
@@ -324,7 +326,7 @@ func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) (cmd *red
 			return s.Run(ctx, q.rdb, q.keys, args...)
 		}
 		gen := q.fn.loads.Load()
-		cmd := q.rdb.FCall(ctx, fn, q.keys, args...)
+		cmd := q.fcall(ctx, fn, args)
 		if try > 0 || !q.fn.again(ctx, q.rdb, cmd, gen) {
 			return cmd
 		}
