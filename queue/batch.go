@@ -87,6 +87,7 @@ type calls struct {
 
 type callBatch struct {
 	cmds []*redis.Cmd
+	ctxs []context.Context // each call's caller's
 	done chan struct{}
 }
 
@@ -113,6 +114,7 @@ func (q *Queue) fcall(ctx context.Context, fn string, args []any) *redis.Cmd {
 	}
 	b := c.pending[n-1]
 	b.cmds = append(b.cmds, cmd)
+	b.ctxs = append(b.ctxs, ctx)
 	if !c.busy {
 		c.busy = true
 		go q.sendCalls()
@@ -122,8 +124,8 @@ func (q *Queue) fcall(ctx context.Context, fn string, args []any) *redis.Cmd {
 	case <-b.done:
 		return cmd
 	case <-ctx.Done():
-		// The call may still run; its reply is not waited for (as a call
-		// on its own connection given up).
+		// A call not sent yet will not be (sendCalls); one sent may still
+		// run, its reply not waited for (as a call on its own connection).
 		gone := redis.NewCmd(ctx, all...)
 		gone.SetErr(ctx.Err())
 		return gone
@@ -144,12 +146,26 @@ func (q *Queue) sendCalls() {
 		c.pending[0] = nil
 		c.pending = c.pending[1:]
 		c.mu.Unlock()
-		q.m.batch.Observe(float64(len(b.cmds)))
-		if len(b.cmds) == 1 {
-			_ = q.rdb.Process(context.Background(), b.cmds[0])
-		} else {
+		// A call whose caller gave up before it was sent is not sent, as
+		// go-redis sends no command whose context has ended.
+		send := b.cmds[:0:0]
+		for i, cmd := range b.cmds {
+			if err := b.ctxs[i].Err(); err != nil {
+				cmd.SetErr(err)
+				continue
+			}
+			send = append(send, cmd)
+		}
+		if len(send) > 0 {
+			q.m.batch.Observe(float64(len(send)))
+		}
+		switch len(send) {
+		case 0:
+		case 1:
+			_ = q.rdb.Process(context.Background(), send[0])
+		default:
 			pipe := q.rdb.Pipeline()
-			for _, cmd := range b.cmds {
+			for _, cmd := range send {
 				_ = pipe.Process(context.Background(), cmd)
 			}
 			_, _ = pipe.Exec(context.Background()) // each command keeps its own error

@@ -116,24 +116,30 @@ func TestConcurrentScriptCallsShareRoundTrips(t *testing.T) {
 	require.Less(t, count, uint64(calls/2))
 	require.GreaterOrEqual(t, count, uint64((calls+63)/64))
 
-	// A caller whose context ends while Redis is stalled gets its context's
-	// error; the calls after it are answered.
+	// While Redis is stalled with a call in flight, a caller whose context
+	// ends gets its context's error, and its call, not sent yet, is never
+	// run; the call in flight is answered.
 	other := s.Client(t)
 	slept := make(chan error, 1)
 	go func() { slept <- other.Do(ctx, "DEBUG", "SLEEP", "1").Err() }()
 	time.Sleep(100 * time.Millisecond) // let the sleep begin
-	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer cancel()
 	done.Add(1)
-	var later error
+	var first error
 	go func() {
 		defer done.Done()
-		_, later = q.Enqueue(ctx, letter(n), "web:later")
+		_, first = q.Enqueue(ctx, letter(n), "web:in-flight")
 	}()
-	_, err = q.Enqueue(short, letter(n+1), "web:short")
+	for !q.CallsSending() {
+		time.Sleep(time.Millisecond)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = q.Enqueue(short, letter(n+1), "web:given-up")
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
 	require.NoError(t, <-slept)
 	done.Wait()
-	require.NoError(t, later)
-	require.NoError(t, rdb.Ping(ctx).Err())
+	require.NoError(t, first)
+	n1, err := rdb.Exists(ctx, "{lianxin}:idem:web:in-flight", "{lianxin}:idem:web:given-up").Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n1, "the call in flight ran, the one given up before it was sent did not")
 }

@@ -85,3 +85,11 @@ func (q *Queue) FunctionMissing(ctx context.Context) (bool, error) {
 // node's name), as go-redis's second send of one call does ("" again: a new
 // id per call).
 func (q *Queue) RepeatCalls(id string) { q.repeatID = id }
+
+// CallsSending says whether a batch of script calls is in flight and none
+// waits for the next.
+func (q *Queue) CallsSending() bool {
+	q.calls.mu.Lock()
+	defer q.calls.mu.Unlock()
+	return q.calls.busy && len(q.calls.pending) == 0
+}
