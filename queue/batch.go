@@ -3,99 +3,119 @@ package queue
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// reads gathers the reads many desks make at once (History, when a batch of
-// offers reaches a node's desks) while one batch is in flight, and sends
-// them together in the next: one round trip for many callers.
-type reads struct {
-	mu   sync.Mutex
-	next *readBatch
-	busy bool
+// batcher gathers the commands many goroutines give it at once while a
+// batch of them is in flight, and sends them together in the next: one
+// round trip, one connection, one read and one write of Redis's for many
+// callers. A lone command goes at once; under load, a command waits at most
+// for the batch in flight, which Redis, one thread, would have served before
+// it anyway. Each command keeps its own reply or error; a connection's error
+// fails the commands of its batch, as it would have failed each on its own
+// connection (go-redis sends a pipeline again as it sends a command again).
+// A node has two: its desks' history reads (History, when a batch of offers
+// reaches its desks) and its script calls (the desks' accepts and wrap-ups,
+// the channels' intake: the scripts are idempotent by themselves, or
+// guarded, for go-redis's second sends).
+type batcher struct {
+	mu      sync.Mutex
+	pending []*batch // to send, in order; the last one takes new commands
+	busy    bool     // a goroutine is sending
+	// observe, if set, is told the size of each batch sent.
+	observe func(n int)
 }
 
-type readBatch struct {
+type batch struct {
 	cmds []redis.Cmder
+	ctxs []context.Context // each command's caller's
 	done chan struct{}
 }
 
-// batchRead runs cmd (a read) in the next batch and returns its error, or
-// ctx's if ctx ends first (cmd is then not to be looked at).
-func (q *Queue) batchRead(ctx context.Context, cmd redis.Cmder) error {
-	r := &q.reads
-	r.mu.Lock()
-	if r.next == nil {
-		r.next = &readBatch{done: make(chan struct{})}
+// maxBatch bounds one batch: a batch's replies come back together, so a
+// bigger one would hold its first callers for its last one's command.
+const maxBatch = 64
+
+// do runs cmd in the next batch on rdb and says whether it was answered: if
+// ctx ends first, it returns false and cmd is not to be looked at (a command
+// not sent by then is not sent; one sent may still run, its reply not waited
+// for, as a command on its own connection).
+func (b *batcher) do(ctx context.Context, rdb redis.UniversalClient, cmd redis.Cmder) bool {
+	b.mu.Lock()
+	n := len(b.pending)
+	if n == 0 || len(b.pending[n-1].cmds) >= maxBatch {
+		b.pending = append(b.pending, &batch{done: make(chan struct{})})
+		n++
 	}
-	b := r.next
-	b.cmds = append(b.cmds, cmd)
-	if !r.busy {
-		r.busy = true
-		go q.sendReads()
+	bt := b.pending[n-1]
+	bt.cmds = append(bt.cmds, cmd)
+	bt.ctxs = append(bt.ctxs, ctx)
+	if !b.busy {
+		b.busy = true
+		go b.send(rdb)
 	}
-	r.mu.Unlock()
+	b.mu.Unlock()
 	select {
-	case <-b.done:
-		return cmd.Err()
+	case <-bt.done:
+		return true
 	case <-ctx.Done():
-		return ctx.Err()
+		return false
 	}
 }
 
-// sendReads sends batches until none waits.
-func (q *Queue) sendReads() {
-	r := &q.reads
+// send sends batches until none waits.
+func (b *batcher) send(rdb redis.UniversalClient) {
 	for {
-		r.mu.Lock()
-		b := r.next
-		r.next = nil
-		if b == nil {
-			r.busy = false
-			r.mu.Unlock()
+		b.mu.Lock()
+		if len(b.pending) == 0 {
+			b.busy = false
+			b.mu.Unlock()
 			return
 		}
-		r.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		pipe := q.rdb.Pipeline()
-		for _, c := range b.cmds {
-			_ = pipe.Process(ctx, c)
+		bt := b.pending[0]
+		b.pending[0] = nil
+		b.pending = b.pending[1:]
+		b.mu.Unlock()
+		// A command whose caller gave up before it was sent is not sent, as
+		// go-redis sends no command whose context has ended.
+		send := bt.cmds[:0:0]
+		for i, cmd := range bt.cmds {
+			if err := bt.ctxs[i].Err(); err != nil {
+				cmd.SetErr(err)
+				continue
+			}
+			send = append(send, cmd)
 		}
-		_, _ = pipe.Exec(ctx) // each command keeps its own error
-		cancel()
-		close(b.done)
+		if len(send) > 0 && b.observe != nil {
+			b.observe(len(send))
+		}
+		switch len(send) {
+		case 0:
+		case 1:
+			_ = rdb.Process(context.Background(), send[0])
+		default:
+			pipe := rdb.Pipeline()
+			for _, cmd := range send {
+				_ = pipe.Process(context.Background(), cmd)
+			}
+			_, _ = pipe.Exec(context.Background()) // each command keeps its own error
+		}
+		close(bt.done)
 	}
 }
 
-// calls gathers the script calls (functions) many goroutines make at once
-// while a batch of them is in flight, and sends them together in the next:
-// one round trip, one connection, one read and one write of Redis's for many
-// callers (a node's desks accepting and wrapping up, its channels' intake).
-// A lone call goes at once; under load, a call waits at most for the batch
-// in flight, which Redis, one thread, would have served before it anyway.
-// Each call keeps its own reply or error; a connection's error fails the
-// calls of its batch, as it would have failed each on its own connection
-// (go-redis sends a pipeline again as it sends a command again: the scripts
-// are idempotent by themselves, or guarded, for that).
-type calls struct {
-	mu      sync.Mutex
-	pending []*callBatch // to send, in order; the last one takes new calls
-	busy    bool         // a goroutine is sending
+// batchRead runs cmd (a read) in the next batch of reads and returns its
+// error, or ctx's if ctx ends first (cmd is then not to be looked at).
+func (q *Queue) batchRead(ctx context.Context, cmd redis.Cmder) error {
+	if !q.reads.do(ctx, q.rdb, cmd) {
+		return ctx.Err()
+	}
+	return cmd.Err()
 }
 
-type callBatch struct {
-	cmds []*redis.Cmd
-	ctxs []context.Context // each call's caller's
-	done chan struct{}
-}
-
-// maxCallBatch bounds one batch: a batch's replies come back together, so a
-// bigger one would hold its first callers for its last one's script.
-const maxCallBatch = 64
-
-// fcall calls function fn with the queue's keys and args in the next batch.
+// fcall calls function fn with the queue's keys and args in the next batch
+// of script calls.
 func (q *Queue) fcall(ctx context.Context, fn string, args []any) *redis.Cmd {
 	all := make([]any, 0, 3+len(q.keys)+len(args))
 	all = append(all, "fcall", fn, len(q.keys))
@@ -105,71 +125,9 @@ func (q *Queue) fcall(ctx context.Context, fn string, args []any) *redis.Cmd {
 	all = append(all, args...)
 	cmd := redis.NewCmd(ctx, all...)
 	cmd.SetFirstKeyPos(3)
-	c := &q.calls
-	c.mu.Lock()
-	n := len(c.pending)
-	if n == 0 || len(c.pending[n-1].cmds) >= maxCallBatch {
-		c.pending = append(c.pending, &callBatch{done: make(chan struct{})})
-		n++
+	if !q.calls.do(ctx, q.rdb, cmd) {
+		cmd = redis.NewCmd(ctx, all...)
+		cmd.SetErr(ctx.Err())
 	}
-	b := c.pending[n-1]
-	b.cmds = append(b.cmds, cmd)
-	b.ctxs = append(b.ctxs, ctx)
-	if !c.busy {
-		c.busy = true
-		go q.sendCalls()
-	}
-	c.mu.Unlock()
-	select {
-	case <-b.done:
-		return cmd
-	case <-ctx.Done():
-		// A call not sent yet will not be (sendCalls); one sent may still
-		// run, its reply not waited for (as a call on its own connection).
-		gone := redis.NewCmd(ctx, all...)
-		gone.SetErr(ctx.Err())
-		return gone
-	}
-}
-
-// sendCalls sends batches until none waits.
-func (q *Queue) sendCalls() {
-	c := &q.calls
-	for {
-		c.mu.Lock()
-		if len(c.pending) == 0 {
-			c.busy = false
-			c.mu.Unlock()
-			return
-		}
-		b := c.pending[0]
-		c.pending[0] = nil
-		c.pending = c.pending[1:]
-		c.mu.Unlock()
-		// A call whose caller gave up before it was sent is not sent, as
-		// go-redis sends no command whose context has ended.
-		send := b.cmds[:0:0]
-		for i, cmd := range b.cmds {
-			if err := b.ctxs[i].Err(); err != nil {
-				cmd.SetErr(err)
-				continue
-			}
-			send = append(send, cmd)
-		}
-		if len(send) > 0 {
-			q.m.batch.Observe(float64(len(send)))
-		}
-		switch len(send) {
-		case 0:
-		case 1:
-			_ = q.rdb.Process(context.Background(), send[0])
-		default:
-			pipe := q.rdb.Pipeline()
-			for _, cmd := range send {
-				_ = pipe.Process(context.Background(), cmd)
-			}
-			_, _ = pipe.Exec(context.Background()) // each command keeps its own error
-		}
-		close(b.done)
-	}
+	return cmd
 }

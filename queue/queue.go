@@ -231,9 +231,8 @@ type Queue struct {
 	eventsPace time.Duration
 	m          *metrics
 	// reads batches concurrent reads (History), calls concurrent script
-	// calls.
-	reads reads
-	calls calls
+	// calls (batcher).
+	reads, calls batcher
 	// repeatID, when set (tests only), is every once call's id: each call
 	// is then a repeat of the first, as go-redis's second send of a call.
 	repeatID string
@@ -267,6 +266,7 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	}
 	q := &Queue{rdb: rdb, o: o, s: s, ivr: ivr, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger,
 		eventsPace: eventsPace, m: newMetrics(byName)}
+	q.calls.observe = func(n int) { q.m.batch.Observe(float64(n)) }
 	if err := q.fn.init(hs, byName, o.Tag, q.prefix, o.Now); err != nil {
 		return nil, err
 	}
