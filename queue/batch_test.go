@@ -121,16 +121,22 @@ func TestConcurrentScriptCallsShareRoundTrips(t *testing.T) {
 	// run; the call in flight is answered.
 	other := s.Client(t)
 	slept := make(chan error, 1)
-	go func() { slept <- other.Do(ctx, "DEBUG", "SLEEP", "1").Err() }()
+	go func() { slept <- other.Do(ctx, "DEBUG", "SLEEP", "2").Err() }()
 	time.Sleep(100 * time.Millisecond) // let the sleep begin
 	done.Add(1)
 	var first error
+	answered := make(chan struct{})
 	go func() {
 		defer done.Done()
+		defer close(answered)
 		_, first = q.Enqueue(ctx, letter(n), "web:in-flight")
 	}()
 	for !q.CallsSending() {
-		time.Sleep(time.Millisecond)
+		select {
+		case <-answered:
+			t.Fatal("the call was answered before it was seen in flight: Redis woke too soon for this machine")
+		case <-time.After(time.Millisecond):
+		}
 	}
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
