@@ -43,7 +43,7 @@ type options struct {
 	redisURL, bin                    string
 	via                              string
 	voice                            bool
-	wallboards                       int
+	wallboards, waitReplicas         int
 	hold                             time.Duration
 	profile, selfProfile             string
 }
@@ -61,6 +61,7 @@ func main() {
 	flag.BoolVar(&o.voice, "voice", false, "bridged calls: -contacts calls by sipp at -rate/s to agents' sipp phones, each held -hold")
 	flag.DurationVar(&o.hold, "hold", time.Minute, "with -voice: how long each caller stays on the line")
 	flag.IntVar(&o.wallboards, "wallboards", 0, "supervisors' wallboards open on the first node during the load (each gets every push)")
+	flag.IntVar(&o.waitReplicas, "wait-replicas", 0, "acknowledge each intake only once this many replicas have it (redis.wait_replicas; -redis must name a primary with them)")
 	flag.StringVar(&o.profile, "profile", "", "directory to write the first node's CPU and allocation profiles over the run (cpu.pprof, allocs.pprof)")
 	flag.StringVar(&o.selfProfile, "selfprofile", "", "file to write this tool's own CPU profile over the run")
 	flag.Parse()
@@ -95,7 +96,7 @@ func run(ctx context.Context, o options) error {
 	if o.voice {
 		return runVoice(ctx, o, dir)
 	}
-	cfg, err := writeConfig(dir, o.agents)
+	cfg, err := writeConfig(dir, o.agents, o.waitReplicas)
 	if err != nil {
 		return err
 	}
@@ -158,7 +159,8 @@ func run(ctx context.Context, o options) error {
 	opt.PoolSize = o.workers * 2
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	q, err := queue.New(rdb, queue.Options{NodeID: "load-enqueuer", Queues: loadQueues})
+	q, err := queue.New(rdb, queue.Options{NodeID: "load-enqueuer", Queues: loadQueues, WaitReplicas: o.waitReplicas,
+		WaitTimeout: time.Second})
 	if err != nil {
 		return err
 	}

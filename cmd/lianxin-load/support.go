@@ -17,13 +17,16 @@ import (
 
 // writeConfig writes a config with n load agents (password "load", hashed
 // at bcrypt's lowest cost so that logging in a thousand desks is quick).
-func writeConfig(dir string, n int) (string, error) {
+func writeConfig(dir string, n, waitReplicas int) (string, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte("load"), bcrypt.MinCost)
 	if err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
 	loadHeader(&b, dir, "")
+	if waitReplicas > 0 {
+		fmt.Fprintf(&b, "redis:\n  wait_replicas: %d\n", waitReplicas)
+	}
 	b.WriteString("agents:\n")
 	for i := range n {
 		fmt.Fprintf(&b, "  - {id: %q, name: 负载%d, password_hash: %q, skills: {general: 3}, capacity: {mailbox: 1}}\n",
