@@ -25,15 +25,11 @@ type batcher struct {
 	busy    bool     // a goroutine is sending
 	// observe, if set, is told the size of each batch sent.
 	observe func(n int)
-	// tail, if set, makes a command sent after each batch's, in its
-	// pipeline, whose reply its callers get (WAIT: see Queue.acked).
-	tail func() redis.Cmder
 }
 
 type batch struct {
 	cmds []redis.Cmder
 	ctxs []context.Context // each command's caller's
-	tail redis.Cmder       // sent after cmds (batcher.tail), once sent
 	done chan struct{}
 }
 
@@ -41,12 +37,11 @@ type batch struct {
 // bigger one would hold its first callers for its last one's command.
 const maxBatch = 64
 
-// do runs cmd in the next batch on rdb and says whether it was answered,
-// with the batch's tail command (nil without batcher.tail): if ctx ends
-// first, it returns false and cmd is not to be looked at (a command not sent
-// by then is not sent; one sent may still run, its reply not waited for, as
-// a command on its own connection).
-func (b *batcher) do(ctx context.Context, rdb redis.UniversalClient, cmd redis.Cmder) (redis.Cmder, bool) {
+// do runs cmd in the next batch on rdb and says whether it was answered: if
+// ctx ends first, it returns false and cmd is not to be looked at (a command
+// not sent by then is not sent; one sent may still run, its reply not waited
+// for, as a command on its own connection).
+func (b *batcher) do(ctx context.Context, rdb redis.UniversalClient, cmd redis.Cmder) bool {
 	b.mu.Lock()
 	n := len(b.pending)
 	if n == 0 || len(b.pending[n-1].cmds) >= maxBatch {
@@ -63,9 +58,9 @@ func (b *batcher) do(ctx context.Context, rdb redis.UniversalClient, cmd redis.C
 	b.mu.Unlock()
 	select {
 	case <-bt.done:
-		return bt.tail, true
+		return true
 	case <-ctx.Done():
-		return nil, false
+		return false
 	}
 }
 
@@ -95,26 +90,21 @@ func (b *batcher) send(rdb redis.UniversalClient) {
 		if len(send) > 0 && b.observe != nil {
 			b.observe(len(send))
 		}
-		switch {
-		case len(send) == 0:
-		case len(send) == 1 && b.tail == nil:
+		switch len(send) {
+		case 0:
+		case 1:
 			_ = rdb.Process(context.Background(), send[0])
 		default:
 			pipe := rdb.Pipeline()
 			for _, cmd := range send {
 				_ = pipe.Process(context.Background(), cmd)
 			}
-			if b.tail != nil {
-				bt.tail = b.tail()
-				_ = pipe.Process(context.Background(), bt.tail)
-				send = append(send, bt.tail)
-			}
 			// Each command keeps its own error. But go-redis (v9.17) leaves
 			// a pipeline's commands with neither reply nor error when its
 			// retries on a broken connection run out
 			// (generalProcessPipeline): such a command failed with the
-			// pipeline, whatever Redis did of it. (A WAIT without a reply
-			// reads 0 replicas: the intake fails, as it should.)
+			// pipeline, whatever Redis did of it (as Queue.acked does for
+			// its own pipeline).
 			if _, err := pipe.Exec(context.Background()); err != nil {
 				for _, cmd := range send {
 					if c, ok := cmd.(*redis.Cmd); ok && c.Err() == nil && c.Val() == nil {
@@ -130,15 +120,15 @@ func (b *batcher) send(rdb redis.UniversalClient) {
 // batchRead runs cmd (a read) in the next batch of reads and returns its
 // error, or ctx's if ctx ends first (cmd is then not to be looked at).
 func (q *Queue) batchRead(ctx context.Context, cmd redis.Cmder) error {
-	if _, ok := q.reads.do(ctx, q.rdb, cmd); !ok {
+	if !q.reads.do(ctx, q.rdb, cmd) {
 		return ctx.Err()
 	}
 	return cmd.Err()
 }
 
 // fcall calls function fn with the queue's keys and args in the next batch
-// of b's (q.calls, or q.acks and the batch's WAIT).
-func (q *Queue) fcall(ctx context.Context, b *batcher, fn string, args []any) (*redis.Cmd, redis.Cmder) {
+// of script calls.
+func (q *Queue) fcall(ctx context.Context, fn string, args []any) *redis.Cmd {
 	all := make([]any, 0, 3+len(q.keys)+len(args))
 	all = append(all, "fcall", fn, len(q.keys))
 	for _, k := range q.keys {
@@ -147,10 +137,9 @@ func (q *Queue) fcall(ctx context.Context, b *batcher, fn string, args []any) (*
 	all = append(all, args...)
 	cmd := redis.NewCmd(ctx, all...)
 	cmd.SetFirstKeyPos(3)
-	tail, ok := b.do(ctx, q.rdb, cmd)
-	if !ok {
+	if !q.calls.do(ctx, q.rdb, cmd) {
 		cmd = redis.NewCmd(ctx, all...)
 		cmd.SetErr(ctx.Err())
 	}
-	return cmd, tail
+	return cmd
 }

@@ -231,9 +231,8 @@ type Queue struct {
 	eventsPace time.Duration
 	m          *metrics
 	// reads batches concurrent reads (History), calls concurrent script
-	// calls, acks concurrent intakes acknowledged once on the replicas
-	// (batcher).
-	reads, calls, acks batcher
+	// calls (batcher).
+	reads, calls batcher
 	// repeatID, when set (tests only), is every once call's id: each call
 	// is then a repeat of the first, as go-redis's second send of a call.
 	repeatID string
@@ -268,10 +267,6 @@ func New(rdb redis.UniversalClient, o Options) (*Queue, error) {
 	q := &Queue{rdb: rdb, o: o, s: s, ivr: ivr, prefix: "{" + o.Tag + "}:", queues: map[string]Def{}, log: o.Logger,
 		eventsPace: eventsPace, m: newMetrics(byName)}
 	q.calls.observe = func(n int) { q.m.batch.Observe(float64(n)) }
-	q.acks.observe = q.calls.observe
-	q.acks.tail = func() redis.Cmder {
-		return redis.NewIntCmd(context.Background(), "wait", q.o.WaitReplicas, q.o.WaitTimeout.Milliseconds())
-	}
 	if err := q.fn.init(hs, byName, o.Tag, q.prefix, o.Now); err != nil {
 		return nil, err
 	}
@@ -331,7 +326,7 @@ func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) (cmd *red
 			return s.Run(ctx, q.rdb, q.keys, args...)
 		}
 		gen := q.fn.loads.Load()
-		cmd, _ := q.fcall(ctx, &q.calls, fn, args)
+		cmd := q.fcall(ctx, fn, args)
 		if try > 0 || !q.fn.again(ctx, q.rdb, cmd, gen) {
 			return cmd
 		}
@@ -359,12 +354,9 @@ func (q *Queue) callID() string {
 // acked is once for an intake that a provider is acknowledged for: with
 // Options.WaitReplicas set, WAIT follows the script in one pipeline (one
 // round trip, the same connection, so WAIT counts the script's write), and
-// too few replicas fail the call with ErrNotReplicated. Intakes made at once
-// share a batch and its one WAIT, which counts every write before it on the
-// connection (q.acks, a batcher of their own: no other call waits behind a
-// WAIT). Every run of an intake script writes (its call:<id> result, or the
-// idempotency key's record, even for a duplicate), so a retry of an intake
-// that failed here waits for the first write too.
+// too few replicas fail the call with ErrNotReplicated. Every run of a once
+// script writes (its call:<id> result even for a duplicate), so a retry of an
+// intake that failed here waits for the first write too.
 func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) (cmd *redis.Cmd) {
 	if q.o.WaitReplicas <= 0 {
 		return q.once(ctx, s, args...)
@@ -373,24 +365,21 @@ func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) (cmd *r
 	defer func() { q.m.script(s, time.Since(start), cmd.Err()) }()
 	args = append(args, q.o.NodeID+":"+q.callID())
 	for try := 0; ; try++ {
+		pipe := q.rdb.Pipeline()
 		gen := q.fn.loads.Load()
 		var cmd *redis.Cmd
-		var wait redis.Cmder
-		var execErr error
 		fn, isFn := q.fn.of[s]
 		isFn = isFn && !q.fn.scriptsOnly.Load()
-		if isFn {
-			cmd, wait = q.fcall(ctx, &q.acks, fn, args)
-		} else {
-			pipe := q.rdb.Pipeline()
-			if try == 0 {
-				cmd = s.EvalSha(ctx, pipe, q.keys, args...)
-			} else {
-				cmd = s.Eval(ctx, pipe, q.keys, args...) // a new primary after a failover has no scripts
-			}
-			wait = pipe.Do(ctx, "WAIT", q.o.WaitReplicas, q.o.WaitTimeout.Milliseconds())
-			_, execErr = pipe.Exec(ctx)
+		switch {
+		case isFn:
+			cmd = pipe.FCall(ctx, fn, q.keys, args...)
+		case try == 0:
+			cmd = s.EvalSha(ctx, pipe, q.keys, args...)
+		default:
+			cmd = s.Eval(ctx, pipe, q.keys, args...) // a new primary after a failover has no scripts
 		}
+		wait := pipe.Do(ctx, "WAIT", q.o.WaitReplicas, q.o.WaitTimeout.Milliseconds())
+		_, execErr := pipe.Exec(ctx)
 		if err := cmd.Err(); err != nil {
 			if try == 0 && (isFn && q.fn.again(ctx, q.rdb, cmd, gen) || !isFn && redis.HasErrorPrefix(err, "NOSCRIPT")) {
 				continue
@@ -407,18 +396,7 @@ func (q *Queue) acked(ctx context.Context, s *redis.Script, args ...any) (cmd *r
 			cmd.SetErr(fmt.Errorf("queue: intake: %w", execErr))
 			return cmd
 		}
-		var n int
-		var err error
-		switch w := wait.(type) {
-		case *redis.Cmd:
-			n, err = w.Int()
-		case *redis.IntCmd:
-			var n64 int64
-			n64, err = w.Result()
-			n = int(n64)
-		default:
-			err = errors.New("no WAIT sent")
-		}
+		n, err := wait.Int()
 		switch {
 		case err != nil: // no answer (the primary went away), or none that says
 			cmd.SetErr(fmt.Errorf("%w: WAIT: %v", ErrNotReplicated, err))

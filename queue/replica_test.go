@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,61 +87,6 @@ func TestIntakeWaitsForTheReplica(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestIntakesAtOnceShareAWait: intakes made at once with WaitReplicas go
-// to Redis in batches, each followed by one WAIT, which counts every write
-// before it on the connection: each intake is acknowledged only once the
-// replica has it, with far fewer WAITs than intakes.
-func TestIntakesAtOnceShareAWait(t *testing.T) {
-	primary := queuetest.RedisServer(t)
-	replica := queuetest.Replica(t, primary)
-	e := newEnv(t, primary, func(o *queue.Options) { o.WaitReplicas = 1; o.WaitTimeout = 5 * time.Second })
-	ctx := context.Background()
-	pc, rc := primary.Client(t), replica.Client(t)
-	_, err := e.q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001", Queue: "general",
-		Subject: "先来", Citizen: queue.Citizen{Address: "a@example.cn"}}, "mailbox:first") // loads the library
-	require.NoError(t, err)
-	require.NoError(t, pc.ConfigResetStat(ctx).Err())
-	const n = 200
-	tns := make([]string, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var r queue.Receipt
-			r, errs[i] = e.q.Enqueue(ctx, queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001",
-				Queue: "general", Subject: fmt.Sprintf("来信 %d", i), Citizen: queue.Citizen{Address: "a@example.cn"}},
-				fmt.Sprintf("mailbox:%d", i))
-			if errs[i] == nil {
-				// Acknowledged: the replica must have it now.
-				n, err := rc.Exists(ctx, "{lianxin}:c:"+r.TrackingNo).Result()
-				if err == nil && n != 1 {
-					err = fmt.Errorf("contact %s acknowledged before the replica had it", r.TrackingNo)
-				}
-				errs[i] = err
-			}
-			tns[i] = r.TrackingNo
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		require.NoError(t, err, "intake %d", i)
-	}
-	stats, err := pc.Info(ctx, "commandstats").Result()
-	require.NoError(t, err)
-	waits := -1
-	for _, line := range strings.Split(stats, "\r\n") {
-		if rest, ok := strings.CutPrefix(line, "cmdstat_wait:calls="); ok {
-			waits, err = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			require.NoError(t, err)
-		}
-	}
-	t.Logf("%d intakes acknowledged after %d WAITs", n, waits)
-	require.Positive(t, waits)
-	require.Less(t, waits, n/2, "intakes made at once did not share WAITs")
-}
-
 // BenchmarkEnqueueReplicated: an enqueue on a primary with one replica,
 // without and with WAIT 1 pipelined after the script (one writer).
 func BenchmarkEnqueueReplicated(b *testing.B) {
@@ -165,37 +106,6 @@ func BenchmarkEnqueueReplicated(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-		})
-	}
-}
-
-// BenchmarkEnqueueReplicatedParallel: enqueues on a primary with one
-// replica from 32 writers at once (16 per core), as a node's intake under a
-// surge, without and with WAIT 1 (intakes made at once share a WAIT).
-func BenchmarkEnqueueReplicatedParallel(b *testing.B) {
-	primary := queuetest.RedisServer(b)
-	queuetest.Replica(b, primary)
-	for _, wait := range []int{0, 1} {
-		b.Run(fmt.Sprintf("wait=%d", wait), func(b *testing.B) {
-			q, err := queue.New(primary.Client(b), queue.Options{NodeID: "bench", Queues: testQueues,
-				WaitReplicas: wait, WaitTimeout: time.Second})
-			require.NoError(b, err)
-			ctx := context.Background()
-			in := queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001", Queue: "general", Subject: "路灯",
-				Citizen: queue.Citizen{Address: "a@example.cn", Email: "a@example.cn"}}
-			run := strconv.FormatInt(time.Now().UnixNano(), 36)
-			var next atomic.Int64
-			b.SetParallelism(16)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					key := fmt.Sprintf("bench:%s:%d:%d", run, wait, next.Add(1))
-					if _, err := q.Enqueue(ctx, in, key); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
 		})
 	}
 }
