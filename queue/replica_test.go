@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,13 +44,21 @@ func TestIntakeWaitsForTheReplica(t *testing.T) {
 	sleeper := redis.NewClient(&redis.Options{Addr: replica.Addr, ReadTimeout: -1})
 	defer sleeper.Close()
 	slept := make(chan error, 1)
-	// Longer than the three intakes below wait together (3 × WaitTimeout).
-	go func() { slept <- sleeper.Do(ctx, "DEBUG", "SLEEP", "5").Err() }()
+	// Longer than the four intakes below wait together (4 × WaitTimeout).
+	go func() { slept <- sleeper.Do(ctx, "DEBUG", "SLEEP", "6").Err() }()
 	time.Sleep(200 * time.Millisecond) // let the sleep begin
 	letter.Subject = "噪音"
 	_, err = e.q.Enqueue(ctx, letter, "mailbox:2")
 	require.ErrorIs(t, err, queue.ErrNotReplicated)
 	require.True(t, queue.Temporary(err))
+	// The provider's retry reaches another node at once, whose connection
+	// has written nothing: still not acknowledged while the replica lacks
+	// the contact (the retry writes, so its WAIT waits for the first write).
+	other, err := queue.New(primary.Client(t), queue.Options{NodeID: "node-b", Queues: testQueues, WaitReplicas: 1,
+		WaitTimeout: time.Second})
+	require.NoError(t, err)
+	_, err = other.Enqueue(ctx, letter, "mailbox:2")
+	require.ErrorIs(t, err, queue.ErrNotReplicated, "a retry acknowledged before the replica had the contact")
 	_, err = e.q.EnqueueCall(ctx, queue.Intake{Queue: "general", Line: "12345", Citizen: queue.Citizen{Phone: "13800138000"}},
 		queue.Call{ID: "call-1@test", Node: "node-a"})
 	require.ErrorIs(t, err, queue.ErrNotReplicated)
@@ -106,6 +116,37 @@ func BenchmarkEnqueueReplicated(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkEnqueueReplicatedParallel: enqueues on a primary with one
+// replica from 32 writers at once (16 per core), as a node's intake under a
+// surge, without and with WAIT 1 (each intake its own pipeline and WAIT).
+func BenchmarkEnqueueReplicatedParallel(b *testing.B) {
+	primary := queuetest.RedisServer(b)
+	queuetest.Replica(b, primary)
+	for _, wait := range []int{0, 1} {
+		b.Run(fmt.Sprintf("wait=%d", wait), func(b *testing.B) {
+			q, err := queue.New(primary.Client(b), queue.Options{NodeID: "bench", Queues: testQueues,
+				WaitReplicas: wait, WaitTimeout: time.Second})
+			require.NoError(b, err)
+			ctx := context.Background()
+			in := queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001", Queue: "general", Subject: "路灯",
+				Citizen: queue.Citizen{Address: "a@example.cn", Email: "a@example.cn"}}
+			run := strconv.FormatInt(time.Now().UnixNano(), 36)
+			var next atomic.Int64
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					key := fmt.Sprintf("bench:%s:%d:%d", run, wait, next.Add(1))
+					if _, err := q.Enqueue(ctx, in, key); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }

@@ -1008,6 +1008,17 @@ local function repeated(retry, cid)
   return nil
 end
 
+-- retried answers an intake's retry with res (seen's answer, or
+-- repeated's) after a write: WAIT after the call (Queue.acked) then waits
+-- until the replicas have all that came before it, the first intake's
+-- contact among it. A keyed intake writes no call:<id>, and a retry that
+-- wrote nothing would be acknowledged by a WAIT counting only its
+-- connection's older writes (none, on another node's connection).
+local function retried(idem, res)
+  redis.call('EXPIRE', P .. 'idem:' .. idem, '604800')
+  return res
+end
+
 local function remember(idem, hash, tn)
   if idem ~= '' then redis.call('SET', P .. 'idem:' .. idem, tn .. '|' .. hash, 'EX', '604800') end
 end

@@ -11,7 +11,7 @@ local cid = ARGV[#ARGV] -- this call's id (Queue.once)
 local retry = seen(idem, hash)
 if retry then
   local again = repeated(retry, cid)
-  if again then return again end
+  if again then return retried(idem, again) end
 end
 if retry and node ~= '' and not held and redis.call('HGET', P .. 'c:' .. retry[1], 'state') == 'ivr' then
   -- The call recorded at its answer joins the queue the caller chose, at
@@ -23,7 +23,7 @@ if retry and node ~= '' and not held and redis.call('HGET', P .. 'c:' .. retry[1
   emit_states(now)
   return {retry[1], 'created'}
 end
-if retry then return retry end
+if retry then return retried(idem, retry) end
 local tn, to = create(data, q, ch, prio, rank, now, date, hist, ARGV[13], held, true, cid .. '|created')
 remember(idem, hash, tn)
 if (ARGV[14] or '') ~= '' then

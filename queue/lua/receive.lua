@@ -10,7 +10,7 @@ local prio, rank, now, date, hist = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local open, msg = ARGV[11], ARGV[12]
 local cid = ARGV[#ARGV] -- this call's id (Queue.once)
 local retry = seen(idem, hash)
-if retry then return repeated(retry, cid) or retry end
+if retry then return retried(idem, repeated(retry, cid) or retry) end
 local okey = P .. 'open:' .. open
 local tn = redis.call('GET', okey)
 if tn then
