@@ -97,9 +97,9 @@ func TestIntakeWaitsForTheReplica(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// BenchmarkEnqueueReplicated: an enqueue on a primary with one replica,
-// without and with WAIT 1 pipelined after the script (one writer).
-func BenchmarkEnqueueReplicated(b *testing.B) {
+// replicatedBench runs bench for a queue on a primary with one replica,
+// without and with WAIT 1, and a letter to enqueue.
+func replicatedBench(b *testing.B, bench func(b *testing.B, q *queue.Queue, wait int, in queue.Intake)) {
 	primary := queuetest.RedisServer(b)
 	queuetest.Replica(b, primary)
 	for _, wait := range []int{0, 1} {
@@ -107,46 +107,44 @@ func BenchmarkEnqueueReplicated(b *testing.B) {
 			q, err := queue.New(primary.Client(b), queue.Options{NodeID: "bench", Queues: testQueues,
 				WaitReplicas: wait, WaitTimeout: time.Second})
 			require.NoError(b, err)
-			ctx := context.Background()
-			in := queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001", Queue: "general", Subject: "路灯",
-				Citizen: queue.Citizen{Address: "a@example.cn", Email: "a@example.cn"}}
-			b.ResetTimer()
-			for i := range b.N {
-				if _, err := q.Enqueue(ctx, in, fmt.Sprintf("bench:%d:%d", wait, i)); err != nil {
-					b.Fatal(err)
-				}
-			}
+			bench(b, q, wait, queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001", Queue: "general",
+				Subject: "路灯", Citizen: queue.Citizen{Address: "a@example.cn", Email: "a@example.cn"}})
 		})
 	}
+}
+
+// BenchmarkEnqueueReplicated: an enqueue on a primary with one replica,
+// without and with WAIT 1 pipelined after the script (one writer).
+func BenchmarkEnqueueReplicated(b *testing.B) {
+	replicatedBench(b, func(b *testing.B, q *queue.Queue, wait int, in queue.Intake) {
+		ctx := context.Background()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := q.Enqueue(ctx, in, fmt.Sprintf("bench:%d:%d", wait, i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkEnqueueReplicatedParallel: enqueues on a primary with one
 // replica from 32 writers at once (16 per core), as a node's intake under a
 // surge, without and with WAIT 1 (each intake its own pipeline and WAIT).
 func BenchmarkEnqueueReplicatedParallel(b *testing.B) {
-	primary := queuetest.RedisServer(b)
-	queuetest.Replica(b, primary)
-	for _, wait := range []int{0, 1} {
-		b.Run(fmt.Sprintf("wait=%d", wait), func(b *testing.B) {
-			q, err := queue.New(primary.Client(b), queue.Options{NodeID: "bench", Queues: testQueues,
-				WaitReplicas: wait, WaitTimeout: time.Second})
-			require.NoError(b, err)
-			ctx := context.Background()
-			in := queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001", Queue: "general", Subject: "路灯",
-				Citizen: queue.Citizen{Address: "a@example.cn", Email: "a@example.cn"}}
-			run := strconv.FormatInt(time.Now().UnixNano(), 36)
-			var next atomic.Int64
-			b.SetParallelism(16)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					key := fmt.Sprintf("bench:%s:%d:%d", run, wait, next.Add(1))
-					if _, err := q.Enqueue(ctx, in, key); err != nil {
-						b.Error(err)
-						return
-					}
+	replicatedBench(b, func(b *testing.B, q *queue.Queue, wait int, in queue.Intake) {
+		ctx := context.Background()
+		run := strconv.FormatInt(time.Now().UnixNano(), 36)
+		var next atomic.Int64
+		b.SetParallelism(16)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				key := fmt.Sprintf("bench:%s:%d:%d", run, wait, next.Add(1))
+				if _, err := q.Enqueue(ctx, in, key); err != nil {
+					b.Error(err)
+					return
 				}
-			})
+			}
 		})
-	}
+	})
 }
