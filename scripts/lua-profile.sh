@@ -25,8 +25,12 @@ benchtime=${2:-1000x}
 
 if [ ! -x "$build/bin/redis-server" ]; then
   if ! grep -rqs '^Types: deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    # Added for apt-get source only, and taken away again however the
+    # build ends (apt's lists for it go with the next apt-get update).
+    srcs=/etc/apt/sources.list.d/lianxin-deb-src.sources
+    trap 'rm -f "$srcs"' EXIT
     . /etc/os-release
-    cat > /etc/apt/sources.list.d/lianxin-deb-src.sources <<SRC
+    cat > "$srcs" <<SRC
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: $VERSION_CODENAME
