@@ -44,19 +44,19 @@ var onceScripts = map[string]bool{"enqueue": true, "receive": true, "message": t
 // others.
 var keyedScripts = map[string]bool{"enqueue": true, "receive": true}
 
-const onceHead = `
-local CALL_KEY = P .. 'call:' .. ARGV[#ARGV]
-local CALL_PREV = redis.call('GET', CALL_KEY)
-if CALL_PREV then return cjson.decode(CALL_PREV) end
-local function CALL_BODY()
-`
-
-const keyedOnceHead = `
-local CALL_KEY = ARGV[1] == '' and P .. 'call:' .. ARGV[#ARGV]
+// onceHead starts a once script's body: the result of the call named by
+// its last argument, if stored, is returned again. guard is the Lua
+// condition under which the call:<id> guard is kept: always for the
+// onceScripts; for the keyedScripts, only when the intake's first argument
+// (its idempotency key) is empty.
+func onceHead(guard string) string {
+	return fmt.Sprintf(`
+local CALL_KEY = %s and P .. 'call:' .. ARGV[#ARGV]
 local CALL_PREV = CALL_KEY and redis.call('GET', CALL_KEY)
 if CALL_PREV then return cjson.decode(CALL_PREV) end
 local function CALL_BODY()
-`
+`, guard)
+}
 
 const onceTail = `
 end
@@ -231,11 +231,12 @@ func (hs *scriptHeads) body(name string) (*parsedHead, []bool, string, error) {
 		h = hs.sweep
 	}
 	text := "\n" + string(body)
-	switch {
-	case keyedScripts[name]:
-		text = keyedOnceHead + string(body) + onceTail
-	case onceScripts[name]:
-		text = onceHead + string(body) + onceTail
+	if onceScripts[name] {
+		guard := "true"
+		if keyedScripts[name] {
+			guard = "ARGV[1] == ''"
+		}
+		text = onceHead(guard) + string(body) + onceTail
 	}
 	need := h.need(nil, text)
 	if slices.ContainsFunc(h.byName["adirty"], func(i int) bool { return need[i] }) {

@@ -267,38 +267,42 @@ func TestRepeatOfAKeyedIntakeAnswersAsTheFirst(t *testing.T) {
 		letter := queue.Intake{Channel: queue.ChannelMailbox, Line: "cd-city-0001", Queue: "general", Subject: "噪音扰民",
 			Citizen: queue.Citizen{Address: "a@example.cn"}}
 
+		// repeated makes intake call id twice, as go-redis's second send of
+		// it: the repeat answers what the first call did.
+		repeated := func(id string, intake func() (queue.Receipt, error)) queue.Receipt {
+			t.Helper()
+			e.q.RepeatCalls(id)
+			first, err := intake()
+			require.NoError(t, err)
+			again, err := intake()
+			require.NoError(t, err)
+			require.Equal(t, first, again, "a repeat of call %s", id)
+			return first
+		}
+		enqueue := func(key string) func() (queue.Receipt, error) {
+			return func() (queue.Receipt, error) { return e.q.Enqueue(e.ctx, letter, key) }
+		}
+		receive := func(text, key string) func() (queue.Receipt, error) {
+			return func() (queue.Receipt, error) { return e.q.Receive(e.ctx, sms(text), key) }
+		}
+
 		// A letter, offered at once to the free agent.
-		e.q.RepeatCalls("call-1")
-		first, err := e.q.Enqueue(e.ctx, letter, "web:k1")
-		require.NoError(t, err)
-		again, err := e.q.Enqueue(e.ctx, letter, "web:k1")
-		require.NoError(t, err)
-		require.Equal(t, first, again, "a repeat of the call that made the contact")
-		require.False(t, again.Duplicate)
+		first := repeated("call-1", enqueue("web:k1"))
+		require.False(t, first.Duplicate)
 		e.requireOffered(first.TrackingNo, "1001")
 		require.Equal(t, 1, e.contact(first.TrackingNo).Offers)
 		e.q.RepeatCalls("")
-		retry, err := e.q.Enqueue(e.ctx, letter, "web:k1")
+		retry, err := enqueue("web:k1")()
 		require.NoError(t, err)
 		require.Equal(t, queue.Receipt{TrackingNo: first.TrackingNo, Duplicate: true}, retry)
 
 		// An SMS that starts a conversation, and one that joins it.
-		e.q.RepeatCalls("call-2")
-		started, err := e.q.Receive(e.ctx, sms("楼下烧烤油烟很大"), "sms:1")
-		require.NoError(t, err)
+		started := repeated("call-2", receive("楼下烧烤油烟很大", "sms:1"))
 		require.False(t, started.Duplicate)
-		again, err = e.q.Receive(e.ctx, sms("楼下烧烤油烟很大"), "sms:1")
-		require.NoError(t, err)
-		require.Equal(t, started, again)
-		e.q.RepeatCalls("call-3")
-		joined, err := e.q.Receive(e.ctx, sms("地址是建设路88号"), "sms:2")
-		require.NoError(t, err)
+		joined := repeated("call-3", receive("地址是建设路88号", "sms:2"))
 		require.True(t, joined.Joined)
-		again, err = e.q.Receive(e.ctx, sms("地址是建设路88号"), "sms:2")
-		require.NoError(t, err)
-		require.Equal(t, joined, again)
 		e.q.RepeatCalls("")
-		retry, err = e.q.Receive(e.ctx, sms("地址是建设路88号"), "sms:2")
+		retry, err = receive("地址是建设路88号", "sms:2")()
 		require.NoError(t, err)
 		require.Equal(t, queue.Receipt{TrackingNo: started.TrackingNo, Duplicate: true}, retry)
 		msgs, err := e.q.Messages(e.ctx, started.TrackingNo)
@@ -311,14 +315,9 @@ func TestRepeatOfAKeyedIntakeAnswersAsTheFirst(t *testing.T) {
 		require.Empty(t, calls, "a keyed intake keeps no call guard")
 
 		// Without a key: the call guard.
-		e.q.RepeatCalls("call-4")
 		letter.Subject = "无键来信"
-		unkeyed, err := e.q.Enqueue(e.ctx, letter, "")
-		require.NoError(t, err)
-		again, err = e.q.Enqueue(e.ctx, letter, "")
-		require.NoError(t, err)
-		require.Equal(t, unkeyed, again)
-		require.False(t, again.Duplicate)
+		unkeyed := repeated("call-4", enqueue(""))
+		require.False(t, unkeyed.Duplicate)
 		calls, err = rdb.Keys(e.ctx, "{lianxin}:call:*").Result()
 		require.NoError(t, err)
 		require.Equal(t, []string{"{lianxin}:call:node-a:call-4"}, calls)
