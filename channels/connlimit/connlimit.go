@@ -5,7 +5,10 @@
 // When a bound is reached, the listener first closes the oldest connection
 // that is not doing anything useful and never has (not yet through its
 // first request: what a slow-connection flood holds), else the oldest idle
-// one (between requests), and takes the new one; only when every connection held is busy (a request or
+// one (between requests), and takes the new one. A connection the server
+// has not begun to read is never closed, and its age counts from that
+// first read: a burst of accepts (a flood queued in the backlog) cannot
+// close a client's new connection before its request is even looked at; only when every connection held is busy (a request or
 // a letter being received, a desk's websocket) is the new one refused, with
 // a short answer of the protocol's own (Refuse). The idle connections are
 // so the reserve: a health check, a desk or a letter always gets in while a
@@ -23,6 +26,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,13 +66,31 @@ type Conn struct {
 	net.Conn
 	l     *Listener
 	src   netip.Addr
-	since time.Time // when it became idle
+	since time.Time // when it became idle: first read from, or its last request done
 	busy  bool
 	// served: it has done useful work (a request, a letter) before; such
 	// a connection is closed for a new one only when no connection that
 	// never did (what a slow flood holds) is left.
 	served bool
 	closed bool
+	// reading: the server has begun to read it (set under l.mu; an
+	// atomic so that Read need not take the lock once it is set). Until
+	// then the connection is not evicted.
+	reading atomic.Bool
+}
+
+// Read marks c as read from before reading: from now on it may be closed
+// for a new connection, and its age as an idle one counts from now.
+func (c *Conn) Read(p []byte) (int, error) {
+	if !c.reading.Load() {
+		c.l.mu.Lock()
+		if !c.reading.Load() {
+			c.since = time.Now()
+			c.reading.Store(true)
+		}
+		c.l.mu.Unlock()
+	}
+	return c.Conn.Read(p)
 }
 
 // SetBusy marks c as doing useful work (a request being served, a letter
@@ -81,6 +103,9 @@ func (c *Conn) SetBusy(busy bool) {
 	}
 	c.busy = busy
 	c.served = c.served || busy
+	if busy {
+		c.reading.Store(true)
+	}
 }
 
 // Close closes the connection and frees its place.
@@ -182,11 +207,12 @@ func (l *Listener) forget(c *Conn) {
 }
 
 // oldestIdle is the connection to close for a new one: the oldest idle one
-// that never served anything, else the oldest idle one.
+// that never served anything, else the oldest idle one; never one the
+// server has not begun to read.
 func (l *Listener) oldestIdle(match func(*Conn) bool) *Conn {
 	var old *Conn
 	for c := range l.conns {
-		if c.busy || !match(c) {
+		if c.busy || !c.reading.Load() || !match(c) {
 			continue
 		}
 		if old == nil || (old.served && !c.served) || (old.served == c.served && c.since.Before(old.since)) {

@@ -15,8 +15,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// accept runs an accept loop that keeps every connection (to mark busy).
+// accept runs an accept loop that keeps every connection (to mark busy)
+// and, as a server does, begins to read each before the next is accepted.
 func accept(t *testing.T, l *connlimit.Listener) chan net.Conn {
+	return acceptLoop(t, l, true)
+}
+
+// begin is a server's first read of c: one that returns at once, leaving
+// what the client sent unread.
+func begin(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(-time.Second))
+	_, _ = c.Read(make([]byte, 1))
+	_ = c.SetReadDeadline(time.Time{})
+}
+
+func acceptLoop(t *testing.T, l *connlimit.Listener, read bool) chan net.Conn {
 	got := make(chan net.Conn, 100)
 	go func() {
 		for {
@@ -24,6 +37,9 @@ func accept(t *testing.T, l *connlimit.Listener) chan net.Conn {
 			if err != nil {
 				close(got)
 				return
+			}
+			if read {
+				begin(c)
 			}
 			got <- c
 		}
@@ -182,4 +198,45 @@ func TestNeverServedGoFirst(t *testing.T) {
 	_ = client[0].SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	_, err = client[0].Read(make([]byte, 1))
 	require.ErrorContains(t, err, "timeout", "the keep-alive stays open")
+}
+
+// TestNotYetReadIsKept: a connection the server has not begun to read (a
+// client's new one, accepted in a burst of a flood's) is not closed for a
+// newer one, and its age counts from its first read; with nothing else to
+// close, the newest is refused.
+func TestNotYetReadIsKept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := connlimit.New(ln, connlimit.Limits{Max: 2, Refuse: func(c net.Conn) { _, _ = io.WriteString(c, "BUSY\n") }})
+	got := acceptLoop(t, l, false)
+	dial := func() (client, server net.Conn) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = c.Close() })
+		return c, <-got
+	}
+	c1, s1 := dial() // not read yet: the oldest, but kept
+	c2, s2 := dial()
+	begin(s2)
+	c3, s3 := dial()
+	require.True(t, closed(t, c2), "the one being read was closed, though newer")
+	require.Equal(t, connlimit.Stats{Open: 2, Evicted: 1}, l.Stats())
+
+	// Neither held one is being read: the next is refused.
+	c4, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c4.Close()
+	line, err := bufio.NewReader(c4).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "BUSY\n", line)
+	require.Equal(t, connlimit.Stats{Open: 2, Evicted: 1, Refused: 1}, l.Stats())
+
+	// s3 is read from before s1: it is the older by its first read.
+	begin(s3)
+	begin(s1)
+	_, _ = dial()
+	require.True(t, closed(t, c3), "first read first closed")
+	_ = c1.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	_, err = c1.Read(make([]byte, 1))
+	require.ErrorContains(t, err, "timeout", "the one read later stays open")
 }
