@@ -222,6 +222,41 @@ func TestRenewedLoginGoesOn(t *testing.T) {
 	require.Equal(t, queue.AgentLoggedOut, status(t, e, "1001").State)
 }
 
+// A logout with the token a renewed desk has left ends that login only
+// (the page still on it), not the desk, as a logout on another node would;
+// a logout with the desk's new token logs the agent out.
+func TestLogoutOfTheOldLoginLeavesTheRenewedDesk(t *testing.T) {
+	e := startDesk(t, func(p *Params) { p.PingEvery = 100 * time.Millisecond })
+	old := e.login(t, "1001")
+	c := e.dial(t, old)
+	require.Equal(t, "ack", reply(t, c, "ready", nil).Type)
+	newTok := e.login(t, "1001")
+	require.Equal(t, "renewed", renew(t, c, newTok).Type)
+
+	logout := func(tok string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, e.base+"/api/logout", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	}
+	logout(old)
+	tn := e.letter(t, "12345", "热线", queue.Attachment{Name: "a.jpg", Type: "image/jpeg", Size: 64, SHA256: attSHA})
+	require.Equal(t, tn, next(t, c, "offer").TrackingNo(), "the desk still works")
+	require.Equal(t, "ack", reply(t, c, "accept", map[string]any{"contact": tn}).Type)
+	require.Equal(t, queue.AgentBusy, status(t, e, "1001").State)
+	require.Equal(t, http.StatusUnauthorized, apiStatus(t, e, old, tn), "the old login is ended")
+	require.Equal(t, http.StatusOK, apiStatus(t, e, newTok, tn))
+
+	logout(newTok)
+	require.Equal(t, CloseLoggedOut, closedWith(t, c))
+	require.Equal(t, http.StatusUnauthorized, apiStatus(t, e, newTok, tn))
+	require.Equal(t, queue.AgentLoggedOut, status(t, e, "1001").State)
+}
+
 // The supervisor's wallboard goes on with a renewed login (the desk's page
 // hands it the new token): with the old token gone, its supervisor's
 // actions are still done; it then lasts as long as the new login. A token

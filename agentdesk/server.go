@@ -276,11 +276,15 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.tokens.revoke(r.Context(), bearer(r)); err != nil {
+	tok := bearer(r)
+	if err := s.tokens.revoke(r.Context(), tok); err != nil {
 		WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 		return
 	}
-	if d := s.desk(id); d != nil {
+	// The desk is logged out when it runs on this login. One renewed has
+	// left it: a page still on the old token (a wallboard, a forgotten
+	// tab) ends with it, as it would on another node, and the desk goes on.
+	if d := s.desk(id); d != nil && d.token() == tok {
 		d.logout(r.Context(), "logged out")
 	}
 	w.WriteHeader(http.StatusNoContent)
