@@ -280,6 +280,7 @@ func (d *desk) greet(ctx context.Context, sess *queue.Session) {
 		Channels: queue.Channels}
 	if at, err := d.s.tokens.until(ctx, d.token()); err == nil && !at.IsZero() {
 		hello.LoginExpiresAt = &at
+		hello.RenewWarning = int(d.s.renewWarning.Seconds())
 	}
 	d.send(outbound{msg: hello})
 	// The state is read while events wait on evmu, so any state change

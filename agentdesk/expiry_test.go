@@ -178,6 +178,7 @@ func TestRenewedLoginGoesOn(t *testing.T) {
 	require.NotNil(t, hello.LoginExpiresAt, "hello says when the login runs out")
 	left := hello.LoginExpiresAt.Sub(hello.ServerTime)
 	require.True(t, left > 0 && left <= ttl, "the login runs out in %s", left)
+	require.Equal(t, 900, hello.RenewWarning, "the page offers to renew 15 minutes before (the default)")
 
 	require.Equal(t, "ack", reply(t, c, "ready", nil).Type)
 	tn := e.letter(t, "12345", "热线", queue.Attachment{Name: "a.jpg", Type: "image/jpeg", Size: 64, SHA256: attSHA})

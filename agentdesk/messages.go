@@ -189,6 +189,9 @@ type helloMsg struct {
 	Channels []queue.Channel `json:"channels"`
 	// LoginExpiresAt is when the desk's login runs out (the desk's only).
 	LoginExpiresAt *time.Time `json:"login_expires_at,omitempty"`
+	// RenewWarning: the page offers to renew the login this many seconds
+	// before it runs out (auth.renew_warning); given with LoginExpiresAt.
+	RenewWarning int `json:"renew_warning_seconds,omitempty"`
 }
 
 // renewedMsg answers renew: the desk now runs on the new login.

@@ -54,7 +54,10 @@ type Params struct {
 	Repliers map[queue.Channel]Replier
 	// TokenTTL is how long a login lasts.
 	TokenTTL time.Duration
-	Logger   *zap.Logger
+	// RenewWarning is how long before a login runs out the desk's page
+	// offers to renew it (hello's renew_warning_seconds) [15m].
+	RenewWarning time.Duration
+	Logger       *zap.Logger
 	// PingEvery is how often desks are pinged [20s]; a desk silent for three
 	// times as long is dropped.
 	PingEvery time.Duration
@@ -99,6 +102,8 @@ type Server struct {
 	log       *zap.Logger
 	titles    map[string]string // queue titles by name
 	ping      time.Duration
+	// renewWarning: Params.RenewWarning.
+	renewWarning time.Duration
 
 	logins  *loginGuard
 	lookups *lookupGuard
@@ -138,12 +143,15 @@ func New(p Params) *Server {
 	if p.TokenTTL <= 0 {
 		p.TokenTTL = 12 * time.Hour
 	}
+	if p.RenewWarning <= 0 {
+		p.RenewWarning = 15 * time.Minute
+	}
 	if p.LoginHashesPerSecond <= 0 {
 		p.LoginHashesPerSecond = 8
 	}
 	ns := p.Prefix + "agentdesk:"
 	s := &Server{q: p.Queue, agents: map[string]Agent{}, blobs: p.Blobs, repliers: p.Repliers, softphone: p.Softphone, xfer: p.Transfers,
-		log: p.Logger, ping: p.PingEvery,
+		log: p.Logger, ping: p.PingEvery, renewWarning: p.RenewWarning,
 		tokens: &tokens{rdb: p.Redis, prefix: ns, ttl: p.TokenTTL}, desks: map[string]*desk{},
 		logins:  &loginGuard{rdb: p.Redis, prefix: ns + "login:", budget: newBudget(p.LoginHashesPerSecond, nil)},
 		lookups: &lookupGuard{rdb: p.Redis, prefix: ns + "lookup:"}, rdb: p.Redis, ns: ns, afterWrapUp: p.AfterWrapUp,

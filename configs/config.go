@@ -179,6 +179,9 @@ type Queue struct {
 type Auth struct {
 	// TokenTTL is how long a desk token lives. Default 12h (one long shift).
 	TokenTTL time.Duration `yaml:"token_ttl"`
+	// RenewWarning is how long before a login runs out the desk's page
+	// offers to renew it. Default 15m.
+	RenewWarning time.Duration `yaml:"renew_warning"`
 	// LoginHashesPerSecond bounds the passwords one node checks a second
 	// (bcrypt costs tens of milliseconds of a core); logins beyond it are
 	// answered 503 at once. Default 8.

@@ -40,6 +40,7 @@ func TestDefaults(t *testing.T) {
 		{"queue.max_event_lag", c.Queue.MaxEventLag, 24 * time.Hour},
 		{"queue.legacy_events", c.Queue.LegacyEvents, false},
 		{"auth.token_ttl", c.Auth.TokenTTL, 12 * time.Hour},
+		{"auth.renew_warning", c.Auth.RenewWarning, 15 * time.Minute},
 		{"blobs.dir", c.Blobs.Dir, "data/blobs"},
 		{"mailbox.max_attachments", c.Mailbox.MaxAttachments, 5},
 		{"mailbox.max_attachment_bytes", c.Mailbox.MaxAttachmentBytes, int64(10 << 20)},

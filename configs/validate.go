@@ -92,6 +92,7 @@ func (c *Config) Validate() error {
 	v.check(q.MaxEventLag > q.KeepEvents, "queue.max_event_lag", "must be longer than queue.keep_events (%v)",
 		q.KeepEvents)
 	v.positive("auth.token_ttl", c.Auth.TokenTTL)
+	v.positive("auth.renew_warning", c.Auth.RenewWarning)
 	v.check(c.Auth.LoginHashesPerSecond > 0, "auth.login_hashes_per_second", "must be > 0")
 	v.check(strings.TrimSpace(c.Blobs.Dir) != "", "blobs.dir", "must be set")
 	v.check(c.Blobs.Backend == "dir" || c.Blobs.Backend == "s3", "blobs.backend", "must be dir or s3, not %q", c.Blobs.Backend)

@@ -36,6 +36,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, nil},
 		{"offer timeout", func(c *Config) { c.Queue.OfferTimeout = 0 }, []string{"queue.offer_timeout: must be > 0"}},
+		{"renew warning", func(c *Config) { c.Auth.RenewWarning = -time.Minute }, []string{"auth.renew_warning: must be > 0"}},
 		{"node ttl", func(c *Config) { c.Queue.NodeTTL = c.Queue.Heartbeat },
 			[]string{"queue.node_ttl: must be longer than queue.heartbeat (1s)"}},
 		{"node id", func(c *Config) { c.NodeID = "a b" }, []string{`node_id: "a b": no spaces, control characters or braces`}},

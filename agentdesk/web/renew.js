@@ -1,5 +1,6 @@
 // Renewing the login without leaving the desk (PROTOCOL.md, renew). From
-// RENEW_BEFORE before the login runs out (hello's login_expires_at), and
+// R.before before the login runs out (hello's login_expires_at and
+// renew_warning_seconds, auth.renew_warning), and
 // while it winds down (not ready, reason login_expired), a strip under the
 // status bar asks for the password: the page logs in again (POST
 // /api/login) and hands the new token to the desk, which goes on with it.
@@ -14,10 +15,9 @@ import { on, send } from './socket.js';
 import { postLogin } from './login.js';
 import { desktopNotice } from './ring.js';
 
-const RENEW_BEFORE = 15 * 60 * 1000;
-
 const R = {
   expiresAt: 0,    // when the login runs out, by the server's clock (ms)
+  before: 15 * 60 * 1000, // the strip shows this long before (ms)
   winding: false,  // the server is winding the login down
   timer: 0,
 };
@@ -31,8 +31,8 @@ function setError(text) {
 function render() {
   clearTimeout(R.timer);
   const left = R.expiresAt ? R.expiresAt - serverNow() : Infinity;
-  const show = R.winding || left <= RENEW_BEFORE;
-  if (!show && Number.isFinite(left)) R.timer = setTimeout(render, Math.min(left - RENEW_BEFORE, 3600000));
+  const show = R.winding || left <= R.before;
+  if (!show && Number.isFinite(left)) R.timer = setTimeout(render, Math.min(left - R.before, 3600000));
   const strip = $('renew');
   if (!show) {
     strip.hidden = true;
@@ -84,6 +84,7 @@ export function initRenew() {
   $('renew').addEventListener('submit', onSubmit);
   on('hello', (m) => {
     R.expiresAt = m.login_expires_at ? Date.parse(m.login_expires_at) || 0 : 0;
+    if (m.renew_warning_seconds > 0) R.before = m.renew_warning_seconds * 1000;
     render();
   });
   on('state', (m) => {

@@ -348,21 +348,21 @@ func TestOffersExpiringTogetherInBrowser(t *testing.T) {
 }
 
 // A login renewed from the page goes on without leaving the desk. The strip
-// under the status bar offers it from 15 minutes before the end (at once,
-// for this 90-s login), and says more once the login winds down (the agent
-// holds a letter with a draft note), each time with a desktop notification
-// (the agent has them on); a wrong password is told in the strip;
-// the right one renews: the strip is as before the wind-down (a new login of
-// 90 s is near its end too), 就绪 and 未就绪 come back and the agent is ready
-// again as before the wind-down. After the desk's next look at its login
-// (which would have wound the old one down again) the desk, the letter and
-// its draft are there, a reload comes back to the desk on the new token, and
-// the letter is wrapped up.
+// under the status bar offers it from auth.renew_warning before the end (60
+// s of this 90-s login: not at first, then), and says more once the login
+// winds down (the agent holds a letter with a draft note), each time with a
+// desktop notification (the agent has them on); a wrong password is told in
+// the strip; the right one renews: the strip goes (the new login has 90 s
+// left), 就绪 and 未就绪 come back and the agent is ready again as before
+// the wind-down. After the desk's next look at its login (which would have
+// wound the old one down again) the desk, the letter and its draft are
+// there, a reload comes back to the desk on the new token, the strip comes
+// back 60 s before the new login's end, and the letter is wrapped up.
 func TestBrowserRenewsTheLogin(t *testing.T) {
 	t.Parallel()
 	s := queuetest.RedisServer(t)
-	const ttl = 90 * time.Second
-	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.Auth.TokenTTL = ttl })
+	const ttl, warning = 90 * time.Second, 60 * time.Second
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.Auth.TokenTTL, c.Auth.RenewWarning = ttl, warning })
 	loggedIn := time.Now()
 	b := startBrowser(t)
 	defer b.close(t)
@@ -374,9 +374,15 @@ func TestBrowserRenewsTheLogin(t *testing.T) {
 	require.NoError(t, err, "allow notifications")
 	b.do(t, "notifications on", chromedp.Navigate(n.base+"/desk/"), chromedp.Evaluate[chromedp.Void](
 		`localStorage.setItem('lianxin.desk.settings', JSON.stringify({sound: false, volume: 60, notify: true}))`))
+	login := time.Now()
 	b.login(t, n.base, "1001")
 	b.goReady(t)
+	hidden := browserRun(t, b, "strip", chromedp.Evaluate[bool](`document.getElementById('renew').hidden`))
+	if early := time.Since(login) < ttl-warning-5*time.Second; early { // else the page was too slow to tell
+		require.True(t, hidden, "no strip while more than auth.renew_warning is left")
+	}
 	b.do(t, "the strip offers to renew", chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="soon"]`)))
+	require.GreaterOrEqual(t, time.Since(login), ttl-warning-time.Second, "the strip came at auth.renew_warning before the end")
 	require.Contains(t, browserRun(t, b, "strip", chromedp.Text(chromedp.ID("renew-text"))), "到期")
 	const notices = `document.body.dataset.notifications || '0'`
 	require.Equal(t, "1", browserRun(t, b, "a desktop notification", chromedp.Evaluate[string](notices)))
@@ -407,9 +413,10 @@ func TestBrowserRenewsTheLogin(t *testing.T) {
 	b.screenshot(t, "ending")
 
 	require.Empty(t, browserRun(t, b, "the field", chromedp.Value(chromedp.ID("renew-password"))), "the wrong one is cleared")
+	renewing := time.Now() // the new login is made after this
 	b.do(t, "the right one", chromedp.SendKeys(chromedp.ID("renew-password"), "demo"), chromedp.Click(chromedp.ID("renew-submit")),
-		// (The new 70-s login is within 15 minutes of its end too.)
-		chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="soon"]`)),
+		// (The new login has more than auth.renew_warning left.)
+		chromedp.WaitNotVisible(chromedp.ID("renew")),
 		chromedp.WaitEnabled(chromedp.ID("btn-notready")))
 	require.Contains(t, browserRun(t, b, "toast", chromedp.Text(chromedp.CSS(`#toast .toast-item`))), "登录已续期")
 	st, err := n.n.q.Status(context.Background(), "1001")
@@ -426,12 +433,14 @@ func TestBrowserRenewsTheLogin(t *testing.T) {
 	time.Sleep(time.Until(renewed.Add(25 * time.Second)))
 	b.do(t, "still at the desk", chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="busy"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="soon"]`)),
 		chromedp.WaitEnabled(chromedp.ID("btn-notready")))
 	require.Equal(t, draft, browserRun(t, b, "draft", chromedp.Value(chromedp.ID("wrapup-note"))))
 	b.do(t, "a reload comes back to the desk", chromedp.Reload(),
 		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="soon"]`)), // 60 s before the new login's end
 		chromedp.Click(chromedp.CSS(`#contacts [data-contact="`+tn+`"]`)))
+	require.GreaterOrEqual(t, time.Since(renewing), ttl-warning-time.Second, "the strip came back for the new login")
+	b.screenshot(t, "soon-again")
 	b.do(t, "wrap the letter up", wrapUp("complaint", "resolved",
 		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)))...)
 	require.Equal(t, queue.StateClosed, contactOn(t, n, tn).State)

@@ -241,7 +241,7 @@ func newNode(cfg *configs.Config, dir *configs.Directory, rdb redis.UniversalCli
 		titles[i] = agentdesk.QueueTitle{Name: d.Name, Title: d.Title}
 	}
 	desk := agentdesk.New(agentdesk.Params{Queue: q, Redis: rdb, Prefix: prefix, Agents: agents, QueueTitles: titles,
-		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, HotTopics: hot, Groups: groupsOf(rdb, prefix), TokenTTL: cfg.Auth.TokenTTL, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
+		Blobs: blobs, Repliers: repliers, AfterWrapUp: asker.ask, HotTopics: hot, Groups: groupsOf(rdb, prefix), TokenTTL: cfg.Auth.TokenTTL, RenewWarning: cfg.Auth.RenewWarning, LoginHashesPerSecond: cfg.Auth.LoginHashesPerSecond,
 		Softphone: voice, Logger: log.Named("desk"), Transfers: agentdesk.Transfers{Boost: cfg.SIP.Transfer.Boost,
 			BackToAgent: cfg.SIP.Transfer.MissReturn != "queue", Lines: pushes}})
 	letters := mailbox.NewHandler(func(id string) (channels.Mailbox, bool) { return mailboxOf(dir.Mailbox(id)) }, q, blobs, mailbox.Limits{MaxAttachments: cfg.Mailbox.MaxAttachments, MaxAttachmentBytes: cfg.Mailbox.MaxAttachmentBytes,
