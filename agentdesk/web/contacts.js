@@ -1,7 +1,7 @@
 // The agent's contacts: the list on the left and which one is on screen.
 import { $, el, clear, fmtClock } from './dom.js';
 import { channelName, EMERGENCY } from './labels.js';
-import { S, serverNow } from './store.js';
+import { S, serverNow, storeDrafts } from './store.js';
 import { subjectOf } from './contact.js';
 import { renderDetail, forgetMedia } from './detail.js';
 import { loadDraft } from './wrapup.js';
@@ -44,12 +44,14 @@ export function removeContact(tn) {
     renderDetail();
     loadDraft();
   }
+  storeDrafts();
   renderContacts();
 }
 
 export function select(tn) {
   if (tn === S.selected) { renderContacts(); renderDetail(); return; }
   S.selected = tn;
+  storeDrafts();
   renderContacts();
   renderDetail();
   loadDraft();

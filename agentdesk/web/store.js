@@ -17,6 +17,38 @@ export const S = {
 
 export const serverNow = () => Date.now() + S.skew;
 
+// The wrap-up drafts are kept in this tab's sessionStorage too, so that a
+// reload (F5, a tab the browser brings back) keeps a half-written note and
+// the contact that was on screen. They go with their contact, at logout and
+// with the tab. Only ever put back into form fields' values, never markup.
+const DRAFTS_KEY = 'lianxin.drafts';
+
+export function storeDrafts() {
+  try {
+    if (!S.agent || S.drafts.size === 0) {
+      sessionStorage.removeItem(DRAFTS_KEY);
+      return;
+    }
+    sessionStorage.setItem(DRAFTS_KEY, JSON.stringify({ agent: S.agent.id, selected: S.selected, drafts: [...S.drafts] }));
+  } catch (_) { /* storage full or off: the drafts live in memory only */ }
+}
+
+// restoreDrafts takes back the drafts a reload left, when they are this
+// agent's and the page has none of its own (hello, once S.agent is known).
+export function restoreDrafts() {
+  if (S.drafts.size || !S.agent) return;
+  let saved = null;
+  try { saved = JSON.parse(sessionStorage.getItem(DRAFTS_KEY) || 'null'); } catch (_) { return; }
+  if (!saved || saved.agent !== S.agent.id || !Array.isArray(saved.drafts)) return;
+  const text = (v) => (typeof v === 'string' ? v : '');
+  for (const entry of saved.drafts) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !entry[1]) continue;
+    const d = entry[1];
+    S.drafts.set(entry[0], { request_type: text(d.request_type), outcome: text(d.outcome), note: text(d.note) });
+  }
+  if (!S.selected && !S.selectNext && typeof saved.selected === 'string') S.selectNext = saved.selected;
+}
+
 const watchers = new Map();
 
 // watch calls fn(arg) whenever changed(topic, arg) is called.

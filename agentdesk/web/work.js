@@ -1,7 +1,7 @@
 // The server's messages about the agent's work: offers, contacts, endings.
 import { $, toast } from './dom.js';
 import { RESCIND_REASONS, REQUEUE_REASONS, HANGUP_BY, OUTCOMES, EMERGENCY, labelOf, errorText } from './labels.js';
-import { S, serverNow } from './store.js';
+import { S, serverNow, storeDrafts, restoreDrafts } from './store.js';
 import { on, resetBackoff, forgetPending } from './socket.js';
 import { renderAgent, renderState } from './statusbar.js';
 import { addOffer, removeOffer, clearOffers } from './offers.js';
@@ -10,13 +10,13 @@ import { renderDetail, renderConversation } from './detail.js';
 import { refreshQueues } from './queues.js';
 
 // resetWork forgets offers and contacts (on hello, since the server sends
-// them again, and on logout). Drafts survive a reconnect.
+// them again, and on logout). Drafts survive a reconnect and a reload.
 export function resetWork(keepDrafts = false) {
   clearOffers();
   S.contacts.clear();
   forgetPending();
   S.busy.clear();
-  if (!keepDrafts) { S.drafts.clear(); S.selected = null; }
+  if (!keepDrafts) { S.drafts.clear(); S.selected = null; storeDrafts(); }
   renderContacts();
   renderDetail();
 }
@@ -49,6 +49,7 @@ export function initWork() {
     // The server now resends state, assigned and offers: start clean,
     // and come back to the contact that was on screen when it arrives.
     if (S.selected) S.selectNext = S.selected;
+    restoreDrafts(); // after a reload
     resetWork(true);
   });
   on('state', renderState);

@@ -5,7 +5,7 @@
 // the list and one click away, never preselected.
 import { $, el, clear, fmtClock } from './dom.js';
 import { REQUEST_TYPES, OUTCOMES, labelOf } from './labels.js';
-import { S, serverNow, watch } from './store.js';
+import { S, serverNow, watch, storeDrafts } from './store.js';
 import { send } from './socket.js';
 
 function fill(select, pairs, suggested) {
@@ -38,6 +38,7 @@ function saveDraft() {
     outcome: $('wrapup-outcome').value,
     note: $('wrapup-note').value,
   });
+  storeDrafts();
   updateNoteCount();
   updateWrapupButtons();
 }

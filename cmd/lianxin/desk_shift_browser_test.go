@@ -356,8 +356,9 @@ func TestOffersExpiringTogetherInBrowser(t *testing.T) {
 // left), 就绪 and 未就绪 come back and the agent is ready again as before
 // the wind-down. After the desk's next look at its login (which would have
 // wound the old one down again) the desk, the letter and its draft are
-// there, a reload comes back to the desk on the new token, the strip comes
-// back 60 s before the new login's end, and the letter is wrapped up.
+// there, a reload comes back to the desk on the new token with the letter on
+// screen and its draft note, the strip comes back 60 s before the new
+// login's end, and the letter is wrapped up (its draft is gone then).
 func TestBrowserRenewsTheLogin(t *testing.T) {
 	t.Parallel()
 	s := queuetest.RedisServer(t)
@@ -440,9 +441,13 @@ func TestBrowserRenewsTheLogin(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#renew[data-kind="soon"]`)), // 60 s before the new login's end
 		chromedp.Click(chromedp.CSS(`#contacts [data-contact="`+tn+`"]`)))
 	require.GreaterOrEqual(t, time.Since(renewing), ttl-warning-time.Second, "the strip came back for the new login")
+	require.Equal(t, draft, browserRun(t, b, "draft after the reload", chromedp.Value(chromedp.ID("wrapup-note"))),
+		"a reload keeps the half-written note")
 	b.screenshot(t, "soon-again")
 	b.do(t, "wrap the letter up", wrapUp("complaint", "resolved",
 		chromedp.WaitVisible(chromedp.CSS(`#state[data-state="ready"]`)))...)
 	require.Equal(t, queue.StateClosed, contactOn(t, n, tn).State)
+	require.True(t, browserRun(t, b, "drafts kept", chromedp.Poll[bool](`sessionStorage.getItem('lianxin.drafts') === null`)),
+		"the draft went with its contact")
 	b.noPageErrors(t)
 }
