@@ -30,6 +30,18 @@ func apiStatus(t *testing.T, e *deskEnv, tok, tn string) int {
 	return resp.StatusCode
 }
 
+// logout posts /api/logout with tok and requires its 204.
+func logout(t *testing.T, e *deskEnv, tok string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.base+"/api/logout", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+}
+
 // closedWith waits for the desk to be closed and returns its close code.
 func closedWith(t *testing.T, c *desktest.Client) int {
 	t.Helper()
@@ -125,13 +137,7 @@ func TestSupervisorPowersEndWithTheLogin(t *testing.T) {
 				t.Cleanup(func() { _ = w.Close() })
 				next(t, w, "hello")
 				sup = w
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base+"/api/logout", nil)
-				require.NoError(t, err)
-				req.Header.Set("Authorization", "Bearer "+tok)
-				resp, err := http.DefaultClient.Do(req)
-				require.NoError(t, err)
-				_ = resp.Body.Close()
-				require.Equal(t, http.StatusNoContent, resp.StatusCode)
+				logout(t, e, tok)
 			}
 			if c.act {
 				_, err := sup.Send("force_logout", map[string]any{"agent": "1001"})
@@ -233,18 +239,7 @@ func TestLogoutOfTheOldLoginLeavesTheRenewedDesk(t *testing.T) {
 	require.Equal(t, "ack", reply(t, c, "ready", nil).Type)
 	newTok := e.login(t, "1001")
 	require.Equal(t, "renewed", renew(t, c, newTok).Type)
-
-	logout := func(tok string) {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, e.base+"/api/logout", nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		_ = resp.Body.Close()
-		require.Equal(t, http.StatusNoContent, resp.StatusCode)
-	}
-	logout(old)
+	logout(t, e, old)
 	tn := e.letter(t, "12345", "热线", queue.Attachment{Name: "a.jpg", Type: "image/jpeg", Size: 64, SHA256: attSHA})
 	require.Equal(t, tn, next(t, c, "offer").TrackingNo(), "the desk still works")
 	require.Equal(t, "ack", reply(t, c, "accept", map[string]any{"contact": tn}).Type)
@@ -252,7 +247,7 @@ func TestLogoutOfTheOldLoginLeavesTheRenewedDesk(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, apiStatus(t, e, old, tn), "the old login is ended")
 	require.Equal(t, http.StatusOK, apiStatus(t, e, newTok, tn))
 
-	logout(newTok)
+	logout(t, e, newTok)
 	require.Equal(t, CloseLoggedOut, closedWith(t, c))
 	require.Equal(t, http.StatusUnauthorized, apiStatus(t, e, newTok, tn))
 	require.Equal(t, queue.AgentLoggedOut, status(t, e, "1001").State)
