@@ -41,7 +41,10 @@ export const RESCIND_REASONS = {
   logged_out: '已退出', drained: '节点维护', disconnected: '连接中断', abandoned: '来电人已挂机',
 };
 export const HANGUP_BY = { caller: '市民挂机', agent: '坐席挂机', media_timeout: '通话中断（无语音）', node_lost: '节点失联' };
-export const LOGIN_ERRORS = { bad_credentials: '工号或密码错误', too_many_attempts: '尝试次数过多，请一分钟后再试' };
+export const LOGIN_ERRORS = {
+  bad_credentials: '工号或密码错误', too_many_attempts: '尝试次数过多，请一分钟后再试',
+  login_busy: '登录的人较多，请稍后再试', busy: '服务器繁忙，请稍后再试',
+};
 export const FROM = { citizen: '来件人', agent: '坐席', system: '系统' };
 export const MSG_STATUS = { sent: '已发出', delivered: '已送达', failed: '未发出/未送达' };
 // The server's error codes (PROTOCOL.md), and the fields a bad_message names.

@@ -18,8 +18,9 @@ export function showLogin(message) {
   $(message ? 'login-password' : 'login-agent').focus();
 }
 
-function setLoginError(text) {
+function setLoginError(text, kind = 'error') {
   $('login-error').textContent = text;
+  $('login-error').dataset.kind = kind;
   $('login-error').hidden = !text;
 }
 
@@ -36,16 +37,36 @@ export function startDesk() {
   start();
 }
 
+// A node too busy to check a password now (503: login_busy, as a whole shift
+// logs in at once; busy, too many connections) is asked again after its
+// Retry-After and a little more (so that the pages waiting do not all come
+// back in the same instant), for up to LOGIN_WAIT.
+const LOGIN_WAIT = 60 * 1000;
+
 // postLogin asks the server for a token (POST /api/login): the response's
-// status and body, and whether it holds a token.
-export async function postLogin(agent, password) {
-  const res = await fetch('/api/login', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ agent, password }),
-  });
-  const body = await res.json().catch(() => ({}));
-  return { ok: res.ok && !!body.token, status: res.status, body };
+// status and body, and whether it holds a token. waiting() is called before
+// each wait for a busy node.
+export async function postLogin(agent, password, waiting = () => {}) {
+  const giveUp = Date.now() + LOGIN_WAIT;
+  for (;;) {
+    const res = await fetch('/api/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ agent, password }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.status === 503 && (body.error === 'login_busy' || body.error === 'busy')) {
+      const after = Math.min(Math.max(parseInt(res.headers.get('Retry-After'), 10) || 1, 1), 10) * 1000
+        + Math.random() * 500;
+      if (Date.now() + after < giveUp) {
+        document.body.dataset.loginWaits = String(Number(document.body.dataset.loginWaits || 0) + 1);
+        waiting();
+        await new Promise((resolve) => setTimeout(resolve, after));
+        continue;
+      }
+    }
+    return { ok: res.ok && !!body.token, status: res.status, body };
+  }
 }
 
 async function onLoginSubmit(ev) {
@@ -57,11 +78,13 @@ async function onLoginSubmit(ev) {
   button.disabled = true;
   setLoginError('');
   try {
-    const { ok, status, body } = await postLogin(agent, password);
+    const { ok, status, body } = await postLogin(agent, password,
+      () => setLoginError('登录的人较多，正在排队，请稍候…', 'wait'));
     if (!ok) {
       setLoginError(LOGIN_ERRORS[body.error] || `登录失败（HTTP ${status}）`);
       return;
     }
+    setLoginError('');
     S.token = body.token;
     sessionStorage.setItem(TOKEN_KEY, body.token);
     S.agent = body.agent || null;

@@ -63,7 +63,8 @@ async function onSubmit(ev) {
   button.disabled = true;
   setError('');
   try {
-    const { ok, status, body } = await postLogin(S.agent && S.agent.id, password);
+    const { ok, status, body } = await postLogin(S.agent && S.agent.id, password,
+      () => setError('登录的人较多，正在排队续期，请稍候…'));
     if (!ok) {
       setError(body.error === 'bad_credentials' ? '密码错误，请重新输入'
         : LOGIN_ERRORS[body.error] || `续期失败（HTTP ${status}）`);

@@ -451,3 +451,34 @@ func TestBrowserRenewsTheLogin(t *testing.T) {
 		"the draft went with its contact")
 	b.noPageErrors(t)
 }
+
+// At a shift change a node checks only so many passwords a second
+// (auth.login_hashes_per_second) and answers the rest 503 login_busy with
+// Retry-After. The login page does not leave the agent with an HTTP error
+// to retry by hand: it says it is waiting its turn, asks again after
+// Retry-After, and reaches the desk once the node has room.
+func TestBrowserLoginWaitsForABusyNode(t *testing.T) {
+	t.Parallel()
+	s := queuetest.RedisServer(t)
+	// One password every 10 s: another agent's login takes the only one.
+	n := startNode(t, s.URL, "node-a", func(c *configs.Config) { c.Auth.LoginHashesPerSecond = 0.1 })
+	r := postJSON(t, n.base+"/api/login", map[string]string{"agent": "1002", "password": "demo"})
+	require.Equal(t, http.StatusOK, r.Status, "%v", r.Body)
+	r = postJSON(t, n.base+"/api/login", map[string]string{"agent": "1003", "password": "demo"})
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, "%v", r.Body)
+	require.Equal(t, "login_busy", r.Body["error"])
+
+	b := startBrowser(t)
+	defer b.close(t)
+	b.do(t, "a laptop's screen", chromedp.EmulateViewport(1366, 768))
+	b.login(t, n.base, "1001")
+	b.do(t, "the page says it waits", chromedp.WaitVisible(chromedp.CSS(`#login-error[data-kind="wait"]`)))
+	require.Contains(t, browserRun(t, b, "message", chromedp.Text(chromedp.ID("login-error"))), "正在排队")
+	b.screenshot(t, "waiting")
+	b.do(t, "and reaches the desk", chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="open"]`)))
+	waits, err := strconv.Atoi(browserRun(t, b, "waits", chromedp.Evaluate[string](`document.body.dataset.loginWaits || '0'`)))
+	require.NoError(t, err)
+	require.Positive(t, waits, "the page asked again after 503 login_busy")
+	require.True(t, browserRun(t, b, "login view", chromedp.Evaluate[bool](`document.getElementById('login-view').hidden`)))
+	b.noPageErrors(t)
+}
