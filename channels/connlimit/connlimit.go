@@ -8,11 +8,12 @@
 // one (between requests), and takes the new one. A connection the server
 // has not begun to read is never closed, and its age counts from that
 // first read: a burst of accepts (a flood queued in the backlog) cannot
-// close a client's new connection before its request is even looked at; only when every connection held is busy (a request or
-// a letter being received, a desk's websocket) is the new one refused, with
-// a short answer of the protocol's own (Refuse). The idle connections are
-// so the reserve: a health check, a desk or a letter always gets in while a
-// flood only holds connections it must keep opening again.
+// close a client's new connection before its request is even looked at.
+// Only when every connection held is busy (a request or a letter being
+// received, a desk's websocket) or not yet read is the new one refused,
+// with a short answer of the protocol's own (Refuse). The idle connections
+// are so the reserve: a health check, a desk or a letter always gets in
+// while a flood only holds connections it must keep opening again.
 //
 // Connections from trusted sources (a front proxy, loopback health
 // checks) do not count against the per-source bound.
