@@ -84,7 +84,6 @@ async function onLoginSubmit(ev) {
       setLoginError(LOGIN_ERRORS[body.error] || `登录失败（HTTP ${status}）`);
       return;
     }
-    setLoginError('');
     S.token = body.token;
     sessionStorage.setItem(TOKEN_KEY, body.token);
     S.agent = body.agent || null;

@@ -145,7 +145,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		src := Source(nc)
-		c := &Conn{Conn: nc, l: l, src: src, since: time.Now()}
+		c := &Conn{Conn: nc, l: l, src: src} // since: from its first read
 		if victim, ok := l.admit(c); ok {
 			if victim != nil {
 				_ = victim.Conn.Close() // its owner sees a closed connection

@@ -65,38 +65,40 @@ func TestSlowFloodKeepsNodeAnswering(t *testing.T) {
 	// client's ordinary retry. The answers are what is checked. A new
 	// connection is not closed before the node has read its request
 	// (connlimit), so a retry only ever follows a reused one.
-	get := func(path string) int {
+	retried := func(what string, f func() error) {
 		for try := 0; ; try++ {
+			err := f()
+			if err == nil {
+				return
+			}
+			require.Less(t, try, 20, "%s: %v", what, err)
+		}
+	}
+	get := func(path string) (status int) {
+		retried(path, func() error {
 			resp, err := http.Get(n.base + path)
 			if err == nil {
 				resp.Body.Close()
-				return resp.StatusCode
+				status = resp.StatusCode
 			}
-			require.Less(t, try, 20, "%s: %v", path, err)
-		}
+			return err
+		})
+		return status
 	}
 	require.Equal(t, http.StatusOK, get("/healthz"))
 	require.Equal(t, http.StatusOK, get("/readyz"))
 	lctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var tok string
-	for try := 0; ; try++ {
-		var err error
-		if tok, err = desktest.Login(lctx, n.base, "1002", "demo"); err == nil {
-			break
-		}
-		require.Less(t, try, 20, "a desk logs in under the flood: %v", err)
-	}
+	retried("a desk logs in under the flood", func() (err error) {
+		tok, err = desktest.Login(lctx, n.base, "1002", "demo")
+		return err
+	})
 	require.NotEmpty(t, tok)
 	send(t, d, "ready", nil) // the open desk still works
 	// With an Idempotency-Key the client may send the letter again on a
 	// reused connection closed under it, and a second copy is the first.
-	r := postJSON(t, n.base+"/channels/mailbox/"+mailboxFor(t, "general")+"/letters", map[string]string{
-		"name": "王建国", "phone": "138 0013 8000", "subject": "洪水中的来信", "text": "小区门口路灯坏了一个月，晚上很黑，请尽快修理。"},
-		"Idempotency-Key", "flood-letter-1")
-	require.Equal(t, http.StatusAccepted, r.Status, "%v", r.Body)
-	tn, _ := r.Body["tracking_no"].(string)
-	require.NotEmpty(t, tn)
+	tn := letter(t, n.base, mailboxFor(t, "general"), "洪水中的来信", "Idempotency-Key", "flood-letter-1")
 	offer := next(t, d, "offer").Object()
 	require.Equal(t, tn, offer.TrackingNo)
 

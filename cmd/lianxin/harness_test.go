@@ -186,11 +186,13 @@ func postJSON(t *testing.T, url string, v any, header ...string) response {
 	return do(t, http.MethodPost, url, "application/json", b, header...)
 }
 
-// letter posts a JSON letter and returns its tracking number.
-func letter(t *testing.T, base, mailbox, subject string) string {
+// letter posts a JSON letter, with header's name/value pairs, and returns
+// its tracking number.
+func letter(t *testing.T, base, mailbox, subject string, header ...string) string {
 	t.Helper()
 	r := postJSON(t, base+"/channels/mailbox/"+mailbox+"/letters", map[string]string{
-		"name": "王建国", "phone": "138 0013 8000", "subject": subject, "text": "小区门口路灯坏了一个月，晚上很黑，请尽快修理。"})
+		"name": "王建国", "phone": "138 0013 8000", "subject": subject, "text": "小区门口路灯坏了一个月，晚上很黑，请尽快修理。"},
+		header...)
 	require.Equal(t, http.StatusAccepted, r.Status, "%v", r.Body)
 	tn, _ := r.Body["tracking_no"].(string)
 	require.NotEmpty(t, tn)
